@@ -1,0 +1,197 @@
+//! The composition root: open the store, make sure an admin exists, start the
+//! workers and the HTTP server, and shut down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use actix_web::HttpServer;
+use actix_web::dev::ServerHandle;
+use anyhow::Context;
+
+use crate::clock::SharedClock;
+use crate::config::{Config, ConfigError, TlsConfig};
+use crate::i18n::Catalog;
+use crate::service::Services;
+use crate::service::users::GeneratedPassword;
+use crate::store::Store;
+use crate::web::{self, AppState};
+
+/// How the server is started.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Stop gracefully on SIGINT and SIGTERM (off in tests, where many
+    /// servers share one process).
+    pub handle_signals: bool,
+}
+
+/// A server running on its own thread.
+pub struct Running {
+    /// The address it listens on (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// The first-run admin password, when this start created the admin.
+    pub initial_password: Option<GeneratedPassword>,
+    handle: ServerHandle,
+    thread: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops gracefully (in-flight requests finish) and waits until the
+    /// store is closed.
+    pub fn stop(self) -> anyhow::Result<()> {
+        futures_executor_block_on(self.handle.stop(true));
+        self.wait()
+    }
+
+    /// Waits until the server stops by itself (a signal).
+    pub fn wait(self) -> anyhow::Result<()> {
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
+    }
+}
+
+fn futures_executor_block_on(f: impl std::future::Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_current_thread().build();
+    if let Ok(runtime) = runtime {
+        runtime.block_on(f);
+    }
+}
+
+/// Loads the TLS certificate chain and key; problems name the config key.
+pub fn load_tls(tls: &TlsConfig) -> Result<rustls::ServerConfig, ConfigError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |key: &str, e: &dyn std::fmt::Display| ConfigError {
+        key: key.to_owned(),
+        problem: e.to_string(),
+    };
+    let certs = CertificateDer::pem_file_iter(&tls.cert_file)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            bad(
+                "tls.cert_file",
+                &format!("{}: {e}", tls.cert_file.display()),
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(bad(
+            "tls.cert_file",
+            &format!("{}: no certificate found", tls.cert_file.display()),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key_file)
+        .map_err(|e| bad("tls.key_file", &format!("{}: {e}", tls.key_file.display())))?;
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("tls.cert_file", &e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("tls.key_file", &e))
+}
+
+/// Starts the appliance on a new thread and returns once it listens.
+pub fn start(config: Config, clock: SharedClock, options: Options) -> anyhow::Result<Running> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("mlstack-server".into())
+        .spawn(move || {
+            let system = actix_web::rt::System::new();
+            system.block_on(run(config, clock, options, ready_tx))
+        })
+        .context("cannot start the server thread")?;
+    match ready_rx.recv() {
+        Ok((addr, initial_password, handle)) => Ok(Running {
+            addr,
+            initial_password,
+            handle,
+            thread,
+        }),
+        Err(_) => Err(thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
+            .err()
+            .unwrap_or_else(|| anyhow::anyhow!("the server stopped before it was ready"))),
+    }
+}
+
+type Ready = (SocketAddr, Option<GeneratedPassword>, ServerHandle);
+
+async fn run(
+    config: Config,
+    clock: SharedClock,
+    options: Options,
+    ready: mpsc::Sender<Ready>,
+) -> anyhow::Result<()> {
+    let tls = config.tls.as_ref().map(load_tls).transpose()?;
+    let data_dir = config.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open_in(&data_dir))
+        .await
+        .context("store task failed")??;
+    tracing::info!(path = %store.path().display(), "store open");
+    let store = Arc::new(store);
+    let services = Services::new(
+        store.clone(),
+        clock,
+        config.session_idle_timeout,
+        &config.data_dir,
+    );
+    let initial_password = services.ensure_initial_admin().await?;
+    let catalog = Arc::new(Catalog::load().map_err(anyhow::Error::msg)?);
+    let state = actix_web::web::Data::new(AppState {
+        services: services.clone(),
+        catalog,
+        secure_cookies: tls.is_some(),
+    });
+
+    let app_state = state.clone();
+    let mut server = HttpServer::new(move || web::app(app_state.clone())).shutdown_timeout(30);
+    if config.workers > 0 {
+        server = server.workers(config.workers);
+    }
+    if !options.handle_signals {
+        server = server.disable_signals();
+    }
+    let server = match tls {
+        Some(tls) => server.bind_rustls_0_23(config.listen, tls),
+        None => server.bind(config.listen),
+    }
+    .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .context("the server has no address")?;
+    let server = server.run();
+    let scheme = if state.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(url = %format!("{scheme}://{addr}/"), "listening");
+
+    let mut workers = crate::worker::spawn_all(&services);
+    let warm = services.clone();
+    workers.push(tokio::spawn(async move { warm.passwords.warm_up().await }));
+    // The receiver is gone only if the starter gave up; serve anyway.
+    let _ = ready.send((addr, initial_password, server.handle()));
+
+    let result = server.await;
+    for worker in workers {
+        worker.abort();
+        // A cancelled task reports that it was cancelled; nothing to handle.
+        let _ = worker.await;
+    }
+    drop(state);
+    drop(services);
+    match Arc::try_unwrap(store) {
+        Ok(store) => {
+            drop(store);
+            tracing::info!("store closed");
+        }
+        Err(_) => tracing::warn!("store still in use at shutdown; it closes with the process"),
+    }
+    tracing::info!("stopped");
+    result.context("the HTTP server failed")
+}

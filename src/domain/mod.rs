@@ -1,0 +1,9 @@
+//! Pure types and rules: no actix, redb, kube or tokio. Everything here is
+//! tested without I/O.
+
+pub mod authz;
+pub mod ids;
+pub mod session;
+pub mod throttle;
+pub mod user;
+pub mod validation;

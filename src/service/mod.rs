@@ -1,0 +1,129 @@
+//! Use cases. Each validates with `domain`, reads and writes the store off
+//! the async executor, and returns service errors, never HTTP types.
+
+pub mod accounts;
+pub mod auth;
+pub mod password;
+pub mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+
+use crate::clock::SharedClock;
+use crate::domain::validation::FieldErrors;
+use crate::store::{Store, StoreError};
+
+/// Name of the file, in the data directory, that holds the first-run admin
+/// password until it is changed.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// Why a use case did not happen. Nothing was changed in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("the account is disabled")]
+    AccountDisabled,
+    #[error("too many failed logins; retry in {wait:?}")]
+    Throttled { wait: SignedDuration },
+    #[error("not found")]
+    NotFound,
+    /// A rule of the product refused the action; the key names the message.
+    #[error("refused: {0}")]
+    Refused(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Everything the use cases need, shared by the web layer, the CLI and the
+/// workers.
+#[derive(Clone)]
+pub struct Services {
+    pub(crate) store: Arc<Store>,
+    pub(crate) clock: SharedClock,
+    pub(crate) passwords: password::Passwords,
+    pub(crate) throttle: Arc<auth::LoginThrottle>,
+    pub(crate) idle_timeout: SignedDuration,
+    pub(crate) data_dir: PathBuf,
+}
+
+impl Services {
+    pub fn new(
+        store: Arc<Store>,
+        clock: SharedClock,
+        idle_timeout: SignedDuration,
+        data_dir: &Path,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            passwords: password::Passwords::new(),
+            throttle: Arc::new(auth::LoginThrottle::default()),
+            idle_timeout,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Whether the store answers; for the readiness check.
+    pub async fn is_ready(&self) -> bool {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.is_ready())
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Runs store work on the blocking pool, never on an executor thread.
+    pub(crate) async fn blocking<R, F>(&self, f: F) -> Result<R, ServiceError>
+    where
+        F: FnOnce(&Store) -> Result<R, ServiceError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("store task failed: {e}")))?
+    }
+
+    pub(crate) fn initial_password_path(&self) -> PathBuf {
+        self.data_dir.join(INITIAL_PASSWORD_FILE)
+    }
+
+    /// Removes the first-run password file once that password is gone.
+    pub(crate) fn forget_initial_password(&self) {
+        let path = self.initial_password_path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::info!(path = %path.display(), "initial admin password file removed"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove the initial admin password file")
+            }
+        }
+    }
+}
+
+/// A random URL-safe token with 256 bits of entropy.
+pub(crate) fn random_token() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A random password of 20 letters and digits (about 119 bits).
+pub(crate) fn random_password() -> String {
+    use rand::Rng;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
+}

@@ -1,0 +1,201 @@
+//! User administration: the first-run admin, the admin's users page and the
+//! `mlstack user` commands.
+
+use std::io::Write;
+
+use super::{ServiceError, Services, random_password};
+use crate::domain::ids::UserId;
+use crate::domain::user::{Profile, Settings, Username};
+use crate::domain::validation::FieldErrors;
+use crate::store::users::{self, UserRecord};
+use crate::store::{StoreError, sessions};
+
+/// The outcome of an action that set a generated password, shown once.
+#[derive(Debug)]
+pub struct GeneratedPassword {
+    pub username: Username,
+    pub password: String,
+}
+
+/// A change an admin makes to another account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    Disable,
+    Enable,
+    GrantAdmin,
+    RevokeAdmin,
+}
+
+fn enabled_admins(all: &[UserRecord]) -> usize {
+    all.iter().filter(|u| u.is_admin && !u.disabled).count()
+}
+
+impl Services {
+    /// On a store with no admin, creates `admin` with a random password,
+    /// writes it to the data directory (mode 0600) and returns it.
+    pub async fn ensure_initial_admin(&self) -> Result<Option<GeneratedPassword>, ServiceError> {
+        let has_admin = self
+            .blocking(|store| Ok(users::list(store)?.iter().any(|u| u.is_admin)))
+            .await?;
+        if has_admin {
+            return Ok(None);
+        }
+        let username = Username::parse("admin").map_err(|e| ServiceError::Internal(e.into()))?;
+        let password = random_password();
+        let hash = self.passwords.hash(password.clone()).await?;
+        let now = self.clock.now();
+        let record = UserRecord {
+            id: UserId::generate(),
+            username: username.clone(),
+            password_hash: hash,
+            is_admin: true,
+            disabled: false,
+            initial_password: true,
+            created_at: now,
+            profile: Profile::default(),
+            settings: Settings::default(),
+        };
+        self.blocking(move |store| {
+            store.write(|tx| match users::insert_tx(tx, &record) {
+                Err(StoreError::Conflict(_)) => {
+                    Err(ServiceError::Refused("error.bootstrap.admin_name_taken"))
+                }
+                other => other.map_err(ServiceError::from),
+            })
+        })
+        .await?;
+        self.write_initial_password_file(&password)?;
+        Ok(Some(GeneratedPassword { username, password }))
+    }
+
+    fn write_initial_password_file(&self, password: &str) -> Result<(), ServiceError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.initial_password_path();
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("{password}\n").as_bytes()).map(|()| f))
+            .map_err(|e| ServiceError::Internal(format!("cannot write {}: {e}", path.display())))?;
+        file.flush()
+            .and_then(|()| file.sync_all())
+            .map_err(|e| ServiceError::Internal(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Every account, oldest first.
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>, ServiceError> {
+        self.blocking(|store| Ok(users::list(store)?)).await
+    }
+
+    /// Creates an account with a generated password.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        is_admin: bool,
+    ) -> Result<GeneratedPassword, ServiceError> {
+        let username = Username::parse(username)
+            .map_err(|message| ServiceError::Invalid(FieldErrors::single("username", message)))?;
+        let password = random_password();
+        let hash = self.passwords.hash(password.clone()).await?;
+        let record = UserRecord {
+            id: UserId::generate(),
+            username: username.clone(),
+            password_hash: hash,
+            is_admin,
+            disabled: false,
+            initial_password: false,
+            created_at: self.clock.now(),
+            profile: Profile::default(),
+            settings: Settings::default(),
+        };
+        self.blocking(move |store| {
+            store.write(|tx| match users::insert_tx(tx, &record) {
+                Err(StoreError::Conflict(_)) => Err(ServiceError::Invalid(FieldErrors::single(
+                    "username",
+                    "error.username.taken",
+                ))),
+                other => other.map_err(ServiceError::from),
+            })
+        })
+        .await?;
+        tracing::info!(username = %username, is_admin, "user created");
+        Ok(GeneratedPassword { username, password })
+    }
+
+    /// Gives an account a new generated password and ends its sessions.
+    /// `actor` is the admin doing it, `None` for the command line.
+    pub async fn reset_password(
+        &self,
+        actor: Option<UserId>,
+        target: &str,
+    ) -> Result<GeneratedPassword, ServiceError> {
+        let password = random_password();
+        let hash = self.passwords.hash(password.clone()).await?;
+        let name = target.trim().to_owned();
+        let (user, was_initial) = self
+            .blocking(move |store| {
+                store.write(|tx| {
+                    let mut user =
+                        users::get_by_username_tx(tx, &name)?.ok_or(ServiceError::NotFound)?;
+                    if actor == Some(user.id) {
+                        return Err(ServiceError::Refused("error.users.reset_self"));
+                    }
+                    let was_initial = user.initial_password;
+                    user.password_hash = hash;
+                    user.initial_password = false;
+                    users::update_tx(tx, &user)?;
+                    sessions::delete_all_for_user_tx(tx, user.id, None)?;
+                    Ok((user, was_initial))
+                })
+            })
+            .await?;
+        if was_initial {
+            self.forget_initial_password();
+        }
+        tracing::info!(username = %user.username, "password reset");
+        Ok(GeneratedPassword {
+            username: user.username,
+            password,
+        })
+    }
+
+    /// Disables, enables, grants or revokes admin on another account. An
+    /// admin cannot change their own account this way, and the last enabled
+    /// admin stays. Disabling ends the account's sessions at once.
+    pub async fn change_user(
+        &self,
+        actor: UserId,
+        target: UserId,
+        change: UserChange,
+    ) -> Result<UserRecord, ServiceError> {
+        let user = self
+            .blocking(move |store| {
+                store.write(|tx| {
+                    if actor == target {
+                        return Err(ServiceError::Refused("error.users.change_self"));
+                    }
+                    let mut user = users::get_tx(tx, target)?.ok_or(ServiceError::NotFound)?;
+                    match change {
+                        UserChange::Disable => user.disabled = true,
+                        UserChange::Enable => user.disabled = false,
+                        UserChange::GrantAdmin => user.is_admin = true,
+                        UserChange::RevokeAdmin => user.is_admin = false,
+                    }
+                    let mut all = users::list_tx(tx)?;
+                    if let Some(slot) = all.iter_mut().find(|u| u.id == target) {
+                        *slot = user.clone();
+                    }
+                    if enabled_admins(&all) == 0 {
+                        return Err(ServiceError::Refused("error.users.last_admin"));
+                    }
+                    users::update_tx(tx, &user)?;
+                    Ok(user)
+                })
+            })
+            .await?;
+        tracing::info!(username = %user.username, change = ?change, "user changed");
+        Ok(user)
+    }
+}

@@ -1,0 +1,125 @@
+//! The redb store: the single source of truth. Only this module names redb.
+//!
+//! Each entity has a module with plain functions that open their own
+//! transaction and `*_tx` functions that compose inside a caller's write
+//! transaction. A write is acknowledged only after its commit returned, and
+//! every commit is durable (`Durability::Immediate`, redb's default).
+
+mod codec;
+pub mod migrations;
+pub mod schema;
+pub mod sessions;
+pub mod tables;
+pub mod users;
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
+
+pub use redb::{ReadTransaction as ReadTx, WriteTransaction as WriteTx};
+
+/// File name of the store inside the data directory.
+pub const FILE_NAME: &str = "mlstack.redb";
+
+/// Problems reading or writing the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the store {path} is already open in another process (is another mlstack running with the same data directory?)"
+    )]
+    AlreadyOpen { path: PathBuf },
+    #[error(
+        "the store {path} has schema version {found}, newer than this mlstack supports ({supported}); upgrade mlstack instead of downgrading"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: u64,
+        supported: u64,
+    },
+    #[error(
+        "the file {path} holds tables but no mlstack schema version; it is not an mlstack store"
+    )]
+    NotAStore { path: PathBuf },
+    #[error("a stored record could not be read: {0}")]
+    Corrupt(String),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("store: {0}")]
+    Backend(#[from] redb::Error),
+}
+
+macro_rules! backend_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Backend(e.into())
+            }
+        }
+    )*};
+}
+backend_error!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::CompactionError
+);
+
+/// An open store. One per process: a second open of the same file fails.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`, upgrading an older
+    /// schema and refusing a newer one.
+    pub fn open_in(data_dir: &Path) -> Result<Store, StoreError> {
+        schema::open(&data_dir.join(FILE_NAME))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in a read transaction (a consistent snapshot).
+    pub fn read<R, E>(&self, f: impl FnOnce(&ReadTransaction) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self.db.begin_read().map_err(StoreError::from)?;
+        f(&tx)
+    }
+
+    /// Runs `f` in a write transaction, committing durably when it returns
+    /// `Ok` and discarding every change when it returns `Err`.
+    pub fn write<R, E>(&self, f: impl FnOnce(&WriteTransaction) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self.db.begin_write().map_err(StoreError::from)?;
+        match f(&tx) {
+            Ok(value) => {
+                tx.commit().map_err(StoreError::from)?;
+                Ok(value)
+            }
+            Err(e) => {
+                tx.abort().map_err(StoreError::from)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether the store answers a read; used by `/readyz`.
+    pub fn is_ready(&self) -> bool {
+        self.read(|tx| schema::version(tx))
+            .is_ok_and(|v| v == Some(schema::CURRENT_VERSION))
+    }
+}

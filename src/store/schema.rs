@@ -1,0 +1,102 @@
+//! Opening the store: create, upgrade through the migrations, or refuse.
+
+use std::path::Path;
+
+use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransaction};
+
+use super::{Store, StoreError, migrations, tables};
+
+/// The schema this binary reads and writes.
+pub const CURRENT_VERSION: u64 = 2;
+
+const VERSION_KEY: &str = "schema_version";
+
+/// The schema version recorded in the store, `None` for a file without one.
+pub fn version(tx: &ReadTransaction) -> Result<Option<u64>, StoreError> {
+    match tx.open_table(tables::META) {
+        Ok(table) => Ok(redb::ReadableTable::get(&table, VERSION_KEY)?.map(|v| v.value())),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn set_version_tx(tx: &WriteTransaction, version: u64) -> Result<(), StoreError> {
+    tx.open_table(tables::META)?.insert(VERSION_KEY, version)?;
+    Ok(())
+}
+
+/// Creates every table of the current schema that does not exist yet.
+fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::META)?;
+    tx.open_table(tables::USER_ID_TO_USER)?;
+    tx.open_table(tables::USERNAME_TO_USER_ID)?;
+    tx.open_table(tables::SESSION_TOKEN_HASH_TO_SESSION)?;
+    tx.open_multimap_table(tables::USER_ID_TO_SESSION_TOKEN_HASHES)?;
+    Ok(())
+}
+
+pub(super) fn open(path: &Path) -> Result<Store, StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(redb::Error::Io(e)))?;
+    }
+    let mut db = Database::builder()
+        .set_repair_callback(|session| {
+            tracing::warn!(
+                progress = session.progress(),
+                "repairing the store after an unclean shutdown"
+            );
+        })
+        .create(path)
+        .map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
+                path: path.to_owned(),
+            },
+            other => other.into(),
+        })?;
+
+    let found = {
+        let tx = db.begin_read()?;
+        let found = version(&tx)?;
+        if found.is_none() && tx.list_tables()?.next().is_some() {
+            return Err(StoreError::NotAStore {
+                path: path.to_owned(),
+            });
+        }
+        found
+    };
+    match found {
+        Some(v) if v > CURRENT_VERSION => {
+            return Err(StoreError::NewerSchema {
+                path: path.to_owned(),
+                found: v,
+                supported: CURRENT_VERSION,
+            });
+        }
+        Some(CURRENT_VERSION) => {}
+        Some(older) => {
+            tracing::info!(
+                from = older,
+                to = CURRENT_VERSION,
+                "upgrading the store schema"
+            );
+            let tx = db.begin_write()?;
+            migrations::upgrade_tx(&tx, older)?;
+            create_tables_tx(&tx)?;
+            set_version_tx(&tx, CURRENT_VERSION)?;
+            tx.commit()?;
+        }
+        None => {
+            let tx = db.begin_write()?;
+            create_tables_tx(&tx)?;
+            set_version_tx(&tx, CURRENT_VERSION)?;
+            tx.commit()?;
+        }
+    }
+    if db.compact()? {
+        tracing::debug!("store compacted");
+    }
+    Ok(Store {
+        db,
+        path: path.to_owned(),
+    })
+}

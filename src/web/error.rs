@@ -1,0 +1,126 @@
+//! The only place that maps errors to HTTP status codes. The user sees a safe,
+//! translated message (rendered by the error-page middleware from the
+//! [`ErrorPage`] marker); the log gets the cause.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+
+use super::paths;
+use crate::service::ServiceError;
+
+/// Errors a request can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("login required")]
+    LoginRequired { next: String },
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("missing or wrong CSRF token")]
+    CsrfRejected,
+    #[error("refused: {0}")]
+    Refused(&'static str),
+    #[error("throttled for {seconds} s")]
+    Throttled { seconds: i64 },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Marks a response as an error page to render, with the translation keys
+/// of its title and message and the values for the message's placeholders.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub title: &'static str,
+    pub message: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl From<ServiceError> for WebError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound => WebError::NotFound,
+            ServiceError::Refused(key) => WebError::Refused(key),
+            ServiceError::Throttled { wait } => WebError::Throttled {
+                seconds: wait.as_secs().max(1),
+            },
+            ServiceError::Invalid(errors) => WebError::BadRequest(format!("{errors:?}")),
+            ServiceError::InvalidCredentials | ServiceError::AccountDisabled => WebError::Forbidden,
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl WebError {
+    fn page(&self) -> ErrorPage {
+        let (title, message) = match self {
+            WebError::LoginRequired { .. } | WebError::Forbidden => {
+                ("error.page.forbidden", "error.page.forbidden_text")
+            }
+            WebError::NotFound => ("error.page.not_found", "error.page.not_found_text"),
+            WebError::BadRequest(_) => ("error.page.bad_request", "error.page.bad_request_text"),
+            WebError::PayloadTooLarge => ("error.page.too_large", "error.page.too_large_text"),
+            WebError::CsrfRejected => ("error.page.csrf", "error.page.csrf_text"),
+            WebError::Refused(key) => ("error.page.refused", *key),
+            WebError::Throttled { .. } => ("error.page.throttled", "throttle.wait"),
+            WebError::Internal(_) => ("error.page.internal", "error.page.internal_text"),
+        };
+        let args = match self {
+            WebError::Throttled { seconds } => vec![("seconds", seconds.to_string())],
+            _ => Vec::new(),
+        };
+        ErrorPage {
+            title,
+            message,
+            args,
+        }
+    }
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            WebError::Forbidden | WebError::CsrfRejected => StatusCode::FORBIDDEN,
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::Refused(_) => StatusCode::CONFLICT,
+            WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            WebError::Internal(cause) => tracing::error!(cause = %cause, "request failed"),
+            WebError::BadRequest(cause) => tracing::info!(cause = %cause, "bad request"),
+            WebError::CsrfRejected => {
+                tracing::warn!("request refused: missing or wrong CSRF token")
+            }
+            _ => {}
+        }
+        if let WebError::LoginRequired { next } = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, paths::login_then(next)))
+                .finish();
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if let WebError::Throttled { seconds } = self {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        let mut response = response
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ))
+            .body(self.status_code().canonical_reason().unwrap_or("Error"));
+        response.extensions_mut().insert(self.page());
+        response
+    }
+}

@@ -1,0 +1,153 @@
+//! Request context and the extractors that carry authorization: a handler
+//! that takes [`CurrentUser`] or [`RequireAdmin`] cannot run for anyone the
+//! permission table refuses.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+
+use super::AppState;
+use super::error::WebError;
+use super::views::layout::{Shell, ShellUser};
+use crate::domain::authz::{Action, Role, permits};
+use crate::domain::user::{Lang, Theme};
+use crate::i18n::Tr;
+use crate::service::auth::SessionContext;
+
+/// What the session middleware learned about a request.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub session: Option<SessionContext>,
+    /// The token this request's forms must send back.
+    pub csrf_token: String,
+    pub lang: Lang,
+    pub theme: Theme,
+}
+
+impl RequestContext {
+    pub fn role(&self) -> Role {
+        match &self.session {
+            None => Role::Anonymous,
+            Some(s) if s.user.is_admin => Role::Admin,
+            Some(_) => Role::Member,
+        }
+    }
+}
+
+/// Everything a page needs to render its shell.
+pub struct Page {
+    pub state: web::Data<AppState>,
+    pub ctx: RequestContext,
+    /// The request's path and query, for the active menu item and `next`.
+    pub path: String,
+}
+
+impl Page {
+    pub fn tr(&self) -> Tr<'_> {
+        self.state.catalog.tr(self.ctx.lang)
+    }
+
+    pub fn shell(&self) -> Shell<'_> {
+        Shell {
+            tr: self.tr(),
+            theme: self.ctx.theme,
+            csrf: &self.ctx.csrf_token,
+            path: &self.path,
+            user: self.ctx.session.as_ref().map(|s| ShellUser {
+                username: s.user.username.as_str(),
+                is_admin: s.user.is_admin,
+                initial_password: s.user.initial_password,
+            }),
+        }
+    }
+
+    fn from_request(req: &HttpRequest) -> Result<Page, WebError> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| WebError::Internal("application state missing".into()))?;
+        let ctx = req
+            .extensions()
+            .get::<RequestContext>()
+            .cloned()
+            .ok_or_else(|| WebError::Internal("request context missing".into()))?;
+        let path = match req.query_string() {
+            "" => req.path().to_owned(),
+            q => format!("{}?{q}", req.path()),
+        };
+        Ok(Page { state, ctx, path })
+    }
+
+    /// Checks the permission table for `action`.
+    fn require(self, action: Action) -> Result<Page, WebError> {
+        let role = self.ctx.role();
+        if permits(role, action) {
+            Ok(self)
+        } else if role == Role::Anonymous {
+            Err(WebError::LoginRequired { next: self.path })
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+}
+
+impl FromRequest for Page {
+    type Error = WebError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Page::from_request(req).and_then(|p| p.require(Action::UsePublicPages)))
+    }
+}
+
+/// A logged-in user allowed to use the workspace.
+pub struct CurrentUser {
+    pub page: Page,
+    pub session: SessionContext,
+}
+
+fn with_session(page: Page) -> Result<(Page, SessionContext), WebError> {
+    let session = page
+        .ctx
+        .session
+        .clone()
+        .ok_or_else(|| WebError::LoginRequired {
+            next: page.path.clone(),
+        })?;
+    Ok((page, session))
+}
+
+impl FromRequest for CurrentUser {
+    type Error = WebError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            Page::from_request(req)
+                .and_then(|p| p.require(Action::UseWorkspace))
+                .and_then(with_session)
+                .map(|(page, session)| CurrentUser { page, session }),
+        )
+    }
+}
+
+/// A logged-in platform admin.
+pub struct RequireAdmin {
+    pub page: Page,
+    pub session: SessionContext,
+}
+
+impl FromRequest for RequireAdmin {
+    type Error = WebError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            Page::from_request(req)
+                .and_then(|p| p.require(Action::ManageUsers))
+                .and_then(with_session)
+                .map(|(page, session)| RequireAdmin { page, session }),
+        )
+    }
+}

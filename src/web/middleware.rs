@@ -1,0 +1,289 @@
+//! Middleware, outermost first: request id and access log, security
+//! headers, error pages, body limit, then session and CSRF.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web::{Bytes, BytesMut, Data};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
+use futures_util::StreamExt;
+use subtle::ConstantTimeEq;
+use tracing::Instrument;
+
+use super::error::{ErrorPage, WebError};
+use super::extract::RequestContext;
+use super::views::{errors, layout::Shell};
+use super::{AppState, BODY_LIMIT, CSRF_COOKIE, SESSION_COOKIE, paths};
+use crate::domain::user::{Lang, Theme};
+
+/// Gives each request an id (in the `X-Request-Id` header and on every log
+/// line of the request) and logs method, path, status and duration. The query
+/// string, cookies and bodies are never logged.
+pub async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let id = format!("{:016x}", rand::random::<u64>());
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
+    let started = Instant::now();
+    async move {
+        let mut res = next.call(req).await?.map_into_boxed_body();
+        let status = res.status().as_u16();
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::error!(status, ms, "served");
+        } else {
+            tracing::info!(status, ms, "served");
+        }
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            res.headers_mut()
+                .insert(HeaderName::from_static("x-request-id"), value);
+        }
+        Ok(res)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Headers on every response.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let secure = req
+        .app_data::<Data<AppState>>()
+        .is_some_and(|s| s.secure_cookies);
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let headers = res.headers_mut();
+    let has_cache_control = headers.contains_key(header::CACHE_CONTROL);
+    let mut set = |name: HeaderName, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "same-origin");
+    if secure {
+        set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    }
+    if !has_cache_control {
+        set(header::CACHE_CONTROL, "no-store");
+    }
+    Ok(res)
+}
+
+/// Renders every response marked with [`ErrorPage`] as a full page in the
+/// request's language. (The middleware inside this one answer errors as
+/// responses, and actix turns handler errors into responses, so every error
+/// passes here.)
+pub async fn error_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    let page = res.response().extensions().get::<ErrorPage>().cloned();
+    let Some(page) = page else {
+        return Ok(res);
+    };
+    let (req, mut response) = res.into_parts();
+    let state = req.app_data::<Data<AppState>>().cloned();
+    let ctx = req.extensions().get::<RequestContext>().cloned();
+    let Some(state) = state else {
+        return Ok(ServiceResponse::new(req, response));
+    };
+    let lang = ctx.as_ref().map_or_else(
+        || Lang::negotiate(header_str(&req, header::ACCEPT_LANGUAGE)),
+        |c| c.lang,
+    );
+    let tr = state.catalog.tr(lang);
+    let path = req.path().to_owned();
+    let shell = Shell {
+        tr,
+        theme: ctx.as_ref().map_or(Theme::System, |c| c.theme),
+        csrf: ctx.as_ref().map_or("", |c| c.csrf_token.as_str()),
+        path: &path,
+        user: ctx.as_ref().and_then(|c| c.session.as_ref()).map(|s| {
+            super::views::layout::ShellUser {
+                username: s.user.username.as_str(),
+                is_admin: s.user.is_admin,
+                initial_password: s.user.initial_password,
+            }
+        }),
+    };
+    let args: Vec<(&str, &str)> = page.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let html = errors::error_page(
+        &shell,
+        response.status().as_u16(),
+        page.title,
+        &tr.f(page.message, &args),
+    );
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    let response = response.set_body(BoxBody::new(html.into_string()));
+    Ok(ServiceResponse::new(req, response))
+}
+
+/// Refuses bodies over [`BODY_LIMIT`] by their declared length.
+pub async fn body_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let declared =
+        header_str(req.request(), header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > BODY_LIMIT) {
+        return Ok(req.into_response(WebError::PayloadTooLarge.error_response()));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+fn header_str(req: &actix_web::HttpRequest, name: HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn skips_session(path: &str) -> bool {
+    path.starts_with(paths::ASSETS_PREFIX) || path == paths::HEALTHZ || path == paths::READYZ
+}
+
+/// Reads the whole body (at most [`BODY_LIMIT`] bytes).
+async fn read_body(payload: &mut Payload) -> Result<Bytes, WebError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| WebError::BadRequest(e.to_string()))?;
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(WebError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The CSRF token a state-changing request carries: the `X-CSRF-Token` header,
+/// else the `csrf` field of a urlencoded form body.
+fn submitted_csrf(req: &ServiceRequest, body: &Bytes) -> Option<String> {
+    if let Some(token) = header_str(req.request(), HeaderName::from_static("x-csrf-token")) {
+        return Some(token.to_owned());
+    }
+    let is_form = req
+        .content_type()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded");
+    if !is_form {
+        return None;
+    }
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v)
+}
+
+fn tokens_match(expected: &str, submitted: Option<&str>) -> bool {
+    submitted.is_some_and(|s| {
+        !expected.is_empty() && bool::from(s.as_bytes().ct_eq(expected.as_bytes()))
+    })
+}
+
+/// Builds a cookie with the attributes every mlstack cookie has.
+pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .finish()
+}
+
+/// A cookie that tells the browser to forget `name`.
+pub fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
+    let mut c = cookie(name, String::new(), secure);
+    c.make_removal();
+    c
+}
+
+/// Loads the session from its cookie, decides language and theme, and
+/// refuses state-changing requests without the right CSRF token.
+pub async fn session_and_csrf(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if skips_session(req.path()) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
+        return Ok(req.into_response(
+            WebError::Internal("application state missing".into()).error_response(),
+        ));
+    };
+    let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let session = match &token {
+        Some(token) => match state.services.authenticate(token).await {
+            Ok(session) => session,
+            Err(e) => {
+                return Ok(req.into_response(WebError::from(e).error_response()));
+            }
+        },
+        None => None,
+    };
+    let stale_cookie = token.is_some() && session.is_none();
+    let (csrf_token, new_csrf_cookie) = match (&session, req.cookie(CSRF_COOKIE)) {
+        (Some(s), _) => (s.csrf_token.clone(), false),
+        (None, Some(c)) if c.value().len() == 43 => (c.value().to_owned(), false),
+        (None, _) => (crate::service::random_token(), true),
+    };
+    let accept_language = header_str(req.request(), header::ACCEPT_LANGUAGE).map(str::to_owned);
+    let (lang, theme) = match &session {
+        Some(s) => (
+            s.user.settings.language.resolve(accept_language.as_deref()),
+            s.user.settings.theme,
+        ),
+        None => (Lang::negotiate(accept_language.as_deref()), Theme::System),
+    };
+
+    if !req.method().is_safe() {
+        let mut payload = req.take_payload();
+        let body = match read_body(&mut payload).await {
+            Ok(body) => body,
+            Err(e) => return Ok(req.into_response(e.error_response())),
+        };
+        let submitted = submitted_csrf(&req, &body);
+        req.set_payload(Payload::from(body));
+        if new_csrf_cookie || !tokens_match(&csrf_token, submitted.as_deref()) {
+            return Ok(req.into_response(WebError::CsrfRejected.error_response()));
+        }
+    }
+
+    req.extensions_mut().insert(RequestContext {
+        session,
+        csrf_token: csrf_token.clone(),
+        lang,
+        theme,
+    });
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let handler_set_session = res.response().cookies().any(|c| c.name() == SESSION_COOKIE);
+    if stale_cookie && !handler_set_session {
+        let _ = res
+            .response_mut()
+            .add_cookie(&removal_cookie(SESSION_COOKIE, state.secure_cookies));
+    }
+    if new_csrf_cookie {
+        let _ =
+            res.response_mut()
+                .add_cookie(&cookie(CSRF_COOKIE, csrf_token, state.secure_cookies));
+    }
+    Ok(res)
+}
+
+/// A redirect (303) to `location`.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_owned()))
+        .finish()
+}

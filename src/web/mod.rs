@@ -1,0 +1,69 @@
+//! The actix-web adapter: the only module that names actix. This file mounts
+//! every route module and wraps the middleware; handlers extract, call a
+//! service and render a view.
+
+pub mod assets;
+pub mod error;
+pub mod extract;
+mod middleware;
+pub mod paths;
+mod routes;
+pub mod views;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, Error, web};
+
+use crate::i18n::Catalog;
+use crate::service::Services;
+
+/// Name of the session cookie (a random token; the store keeps its hash).
+pub const SESSION_COOKIE: &str = "mlstack_session";
+/// Name of the cookie that carries the CSRF token before login.
+pub const CSRF_COOKIE: &str = "mlstack_csrf";
+/// Largest request body accepted, in bytes.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub services: Services,
+    pub catalog: Arc<Catalog>,
+    /// Cookies are marked Secure when mlstack serves TLS itself.
+    pub secure_cookies: bool,
+}
+
+/// The application: routes, middleware and error pages.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(
+            web::FormConfig::default()
+                .limit(BODY_LIMIT)
+                .error_handler(|e, _| error::WebError::BadRequest(e.to_string()).into()),
+        )
+        .app_data(web::PathConfig::default().error_handler(|_, _| error::WebError::NotFound.into()))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| error::WebError::BadRequest(e.to_string()).into()),
+        )
+        .configure(routes::configure)
+        .default_service(web::to(routes::not_found))
+        .wrap(from_fn(middleware::session_and_csrf))
+        .wrap(from_fn(middleware::body_limit))
+        .wrap(from_fn(middleware::error_pages))
+        .wrap(from_fn(middleware::security_headers))
+        .wrap(from_fn(middleware::request_log))
+}

@@ -1,0 +1,86 @@
+//! Every URL the interface links to. Views and handlers take paths from here.
+
+use crate::domain::ids::UserId;
+
+pub const HOME: &str = "/";
+pub const LOGIN: &str = "/login";
+pub const LOGOUT: &str = "/logout";
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const ASSETS_PREFIX: &str = "/assets/";
+
+pub const PROJECT_REVIEWS: &str = "/projects/reviews";
+pub const PROJECTS: &str = "/projects";
+pub const PROJECT_DETAIL: &str = "/projects/detail";
+pub const CONTAINERS: &str = "/containers";
+pub const JOBS: &str = "/jobs";
+pub const JOB_SCHEDULES: &str = "/jobs/schedules";
+pub const GPU_UTILIZATION: &str = "/gpu-utilization";
+pub const STORAGE: &str = "/storage";
+pub const CUSTOM_IMAGES: &str = "/advanced/custom-images";
+pub const JOB_TEMPLATES: &str = "/advanced/job-templates";
+pub const KEY_PAIRS: &str = "/advanced/key-pairs";
+pub const CLOUD_PROVISIONING: &str = "/advanced/cloud-provisioning";
+pub const COST_CENTER: &str = "/advanced/cost-center";
+
+pub const PROFILE: &str = "/account/profile";
+pub const PASSWORD: &str = "/account/password";
+pub const ORDERS: &str = "/account/orders";
+pub const SETTINGS: &str = "/account/settings";
+pub const SET_LANGUAGE: &str = "/account/language";
+pub const SET_THEME: &str = "/account/theme";
+
+pub const ADMIN_USERS: &str = "/admin/users";
+pub const ADMIN_REVIEWS: &str = "/admin/reviews";
+pub const ADMIN_CATALOG: &str = "/admin/catalog";
+pub const ADMIN_SETTINGS: &str = "/admin/settings";
+
+/// An action on one user in the admin's users page; `action` is one of
+/// `disable`, `enable`, `grant-admin`, `revoke-admin`, `reset-password`.
+pub fn admin_user_action(id: UserId, action: &str) -> String {
+    format!("{ADMIN_USERS}/{id}/{action}")
+}
+
+/// The login page, returning to `next` afterwards.
+pub fn login_then(next: &str) -> String {
+    if next == HOME || !is_local(next) {
+        LOGIN.to_owned()
+    } else {
+        format!("{LOGIN}?next={}", percent_encode(next))
+    }
+}
+
+/// Whether `target` is a path on this site, safe to redirect to.
+pub fn is_local(target: &str) -> bool {
+    target.starts_with('/')
+        && !target.starts_with("//")
+        && !target.starts_with("/\\")
+        && !target.chars().any(|c| c.is_control() || c == '\\')
+}
+
+fn percent_encode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|q| q.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        assert!(is_local("/account/profile"));
+        assert!(is_local("/admin/users?page=2"));
+        assert!(!is_local("//evil.example"));
+        assert!(!is_local("/\\evil.example"));
+        assert!(!is_local("https://evil.example"));
+        assert!(!is_local("/a\r\nSet-Cookie: x"));
+        assert_eq!(
+            login_then("/account/profile"),
+            "/login?next=%2Faccount%2Fprofile"
+        );
+        assert_eq!(login_then("https://evil.example"), "/login");
+        assert_eq!(login_then("/"), "/login");
+    }
+}

@@ -1,0 +1,196 @@
+//! Admin: users.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::html;
+use crate::domain::ids::UserId;
+use crate::domain::validation::FieldErrors;
+use crate::service::ServiceError;
+use crate::service::users::UserChange;
+use crate::store::users::UserRecord;
+use crate::web::error::WebError;
+use crate::web::extract::RequireAdmin;
+use crate::web::paths;
+use crate::web::views::admin::{UserRowView, UsersNotice, UsersView, users};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(get_admin))
+        .route(paths::ADMIN_USERS, web::get().to(get_users))
+        .route(paths::ADMIN_USERS, web::post().to(post_create_user))
+        .route(
+            "/admin/users/{id}/{action}",
+            web::post().to(post_user_action),
+        );
+}
+
+async fn get_admin(_admin: RequireAdmin) -> HttpResponse {
+    crate::web::middleware::see_other(paths::ADMIN_USERS)
+}
+
+fn rows(all: &[UserRecord], me: UserId) -> Vec<UserRowView> {
+    all.iter()
+        .map(|u| UserRowView {
+            id: u.id,
+            username: u.username.to_string(),
+            full_name: format!("{} {}", u.profile.first_name, u.profile.last_name)
+                .trim()
+                .to_owned(),
+            email: u.profile.email.clone(),
+            is_admin: u.is_admin,
+            disabled: u.disabled,
+            created: u.created_at.strftime("%Y/%m/%d").to_string(),
+            is_self: u.id == me,
+        })
+        .collect()
+}
+
+async fn render(
+    admin: &RequireAdmin,
+    status: actix_web::http::StatusCode,
+    notice: UsersNotice,
+    form: &CreateUserForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, WebError> {
+    let all = admin.page.state.services.list_users().await?;
+    let view = UsersView {
+        rows: rows(&all, admin.session.user.id),
+        notice,
+        new_username: &form.username,
+        new_is_admin: form.is_admin.is_some(),
+        errors,
+    };
+    Ok(html(status, users(&admin.page.shell(), &view)))
+}
+
+async fn get_users(admin: RequireAdmin) -> Result<HttpResponse, WebError> {
+    render(
+        &admin,
+        actix_web::http::StatusCode::OK,
+        UsersNotice::None,
+        &CreateUserForm::default(),
+        FieldErrors::new(),
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CreateUserForm {
+    username: String,
+    is_admin: Option<String>,
+}
+
+async fn post_create_user(
+    admin: RequireAdmin,
+    form: web::Form<CreateUserForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let result = admin
+        .page
+        .state
+        .services
+        .create_user(&form.username, form.is_admin.is_some())
+        .await;
+    match result {
+        Ok(created) => {
+            let notice = UsersNotice::Password {
+                username: created.username.to_string(),
+                password: created.password,
+            };
+            render(
+                &admin,
+                actix_web::http::StatusCode::OK,
+                notice,
+                &CreateUserForm::default(),
+                FieldErrors::new(),
+            )
+            .await
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            render(
+                &admin,
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                UsersNotice::None,
+                &form,
+                errors,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn post_user_action(
+    admin: RequireAdmin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (id, action) = path.into_inner();
+    let target: UserId = id.parse().map_err(|_| WebError::NotFound)?;
+    let services = &admin.page.state.services;
+    let tr = admin.page.tr();
+    let me = admin.session.user.id;
+    let change = match action.as_str() {
+        "disable" => UserChange::Disable,
+        "enable" => UserChange::Enable,
+        "grant-admin" => UserChange::GrantAdmin,
+        "revoke-admin" => UserChange::RevokeAdmin,
+        "reset-password" => {
+            let user = services.user(target).await?;
+            return match services
+                .reset_password(Some(me), user.username.as_str())
+                .await
+            {
+                Ok(reset) => {
+                    let notice = UsersNotice::Password {
+                        username: reset.username.to_string(),
+                        password: reset.password,
+                    };
+                    render(
+                        &admin,
+                        actix_web::http::StatusCode::OK,
+                        notice,
+                        &CreateUserForm::default(),
+                        FieldErrors::new(),
+                    )
+                    .await
+                }
+                Err(ServiceError::Refused(key)) => refused(&admin, tr.t(key)).await,
+                Err(e) => Err(e.into()),
+            };
+        }
+        _ => return Err(WebError::NotFound),
+    };
+    match services.change_user(me, target, change).await {
+        Ok(user) => {
+            let key = match change {
+                UserChange::Disable => "users.disabled_done",
+                UserChange::Enable => "users.enabled_done",
+                UserChange::GrantAdmin => "users.granted_done",
+                UserChange::RevokeAdmin => "users.revoked_done",
+            };
+            let text = tr.f(key, &[("username", user.username.as_str())]);
+            render(
+                &admin,
+                actix_web::http::StatusCode::OK,
+                UsersNotice::Changed(text),
+                &CreateUserForm::default(),
+                FieldErrors::new(),
+            )
+            .await
+        }
+        Err(ServiceError::Refused(key)) => refused(&admin, tr.t(key)).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn refused(admin: &RequireAdmin, text: &str) -> Result<HttpResponse, WebError> {
+    render(
+        admin,
+        actix_web::http::StatusCode::CONFLICT,
+        UsersNotice::Refused(text.to_owned()),
+        &CreateUserForm::default(),
+        FieldErrors::new(),
+    )
+    .await
+}

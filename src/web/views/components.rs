@@ -1,0 +1,207 @@
+//! Shared pieces: form fields with their errors, notices, badges, dialogs.
+
+use maud::{Markup, html};
+
+use super::layout::Shell;
+use crate::domain::validation::FieldErrors;
+use crate::i18n::Tr;
+
+/// The hidden CSRF field every state-changing form carries.
+pub fn csrf_field(shell: &Shell) -> Markup {
+    html! { input type="hidden" name="csrf" value=(shell.csrf); }
+}
+
+/// A labelled input with its error message beside it.
+pub struct Field<'a> {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub value: &'a str,
+    pub kind: &'static str,
+    pub required: bool,
+    pub autocomplete: &'static str,
+    pub hint: Option<&'static str>,
+}
+
+impl<'a> Field<'a> {
+    pub fn text(name: &'static str, label: &'static str, value: &'a str) -> Self {
+        Self {
+            name,
+            label,
+            value,
+            kind: "text",
+            required: false,
+            autocomplete: "off",
+            hint: None,
+        }
+    }
+
+    pub fn password(name: &'static str, label: &'static str, autocomplete: &'static str) -> Self {
+        Self {
+            kind: "password",
+            required: true,
+            autocomplete,
+            ..Self::text(name, label, "")
+        }
+    }
+
+    pub fn kind(mut self, kind: &'static str) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    pub fn autocomplete(mut self, value: &'static str) -> Self {
+        self.autocomplete = value;
+        self
+    }
+
+    pub fn hint(mut self, key: &'static str) -> Self {
+        self.hint = Some(key);
+        self
+    }
+}
+
+fn described_by(name: &str, has_error: bool, has_hint: bool) -> Option<String> {
+    let mut ids = Vec::new();
+    if has_hint {
+        ids.push(format!("{name}-hint"));
+    }
+    if has_error {
+        ids.push(format!("{name}-error"));
+    }
+    (!ids.is_empty()).then(|| ids.join(" "))
+}
+
+pub fn input(tr: Tr, field: Field, errors: &FieldErrors) -> Markup {
+    let error = errors.get(field.name);
+    let id = format!("f-{}", field.name);
+    html! {
+        div.field.has-error[error.is_some()] {
+            label for=(id) { (tr.t(field.label)) @if field.required { span class="req" aria-hidden="true" { "*" } } }
+            input id=(id) name=(field.name) type=(field.kind) value=(field.value)
+                autocomplete=(field.autocomplete) required[field.required]
+                aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[described_by(field.name, error.is_some(), field.hint.is_some())];
+            @if let Some(hint) = field.hint {
+                p class="hint" id=(format!("{}-hint", field.name)) { (tr.t(hint)) }
+            }
+            @if let Some(error) = error {
+                p class="field-error" id=(format!("{}-error", field.name)) { (tr.t(error)) }
+            }
+        }
+    }
+}
+
+/// A labelled select; options are (value, translation key).
+pub fn select(
+    tr: Tr,
+    name: &'static str,
+    label: &'static str,
+    options: &[(&str, &str)],
+    selected: &str,
+    errors: &FieldErrors,
+) -> Markup {
+    let error = errors.get(name);
+    let id = format!("f-{name}");
+    html! {
+        div.field.has-error[error.is_some()] {
+            label for=(id) { (tr.t(label)) }
+            select id=(id) name=(name) aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[error.map(|_| format!("{name}-error"))] {
+                @for (value, text) in options {
+                    option value=(value) selected[*value == selected] { (tr.t(text)) }
+                }
+            }
+            @if let Some(error) = error {
+                p class="field-error" id=(format!("{name}-error")) { (tr.t(error)) }
+            }
+        }
+    }
+}
+
+/// How a notice looks and is announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Success,
+    Error,
+    Info,
+    Warning,
+}
+
+impl Tone {
+    fn class(self) -> &'static str {
+        match self {
+            Tone::Success => "notice success",
+            Tone::Error => "notice error",
+            Tone::Info => "notice info",
+            Tone::Warning => "notice warning",
+        }
+    }
+}
+
+/// A message above a form or table.
+pub fn notice(tone: Tone, body: Markup) -> Markup {
+    let role = if tone == Tone::Error {
+        "alert"
+    } else {
+        "status"
+    };
+    html! { div class=(tone.class()) role=(role) { (body) } }
+}
+
+/// A status badge; the colour carries one meaning (see the stylesheet).
+#[derive(Debug, Clone, Copy)]
+pub enum BadgeColor {
+    Green,
+    Amber,
+    Red,
+    Grey,
+    Blue,
+}
+
+pub fn badge(color: BadgeColor, text: &str) -> Markup {
+    let class = match color {
+        BadgeColor::Green => "badge green",
+        BadgeColor::Amber => "badge amber",
+        BadgeColor::Red => "badge red",
+        BadgeColor::Grey => "badge grey",
+        BadgeColor::Blue => "badge blue",
+    };
+    html! { span class=(class) { (text) } }
+}
+
+/// A button that opens a confirmation dialog whose Confirm button posts a
+/// form to `action`. The dialog is a native `<dialog>`: focus moves into it,
+/// Escape closes it.
+pub struct Confirm<'a> {
+    pub id: String,
+    pub open_label: &'a str,
+    pub title: &'a str,
+    pub text: &'a str,
+    pub action: &'a str,
+    pub confirm_label: &'a str,
+    pub danger: bool,
+}
+
+pub fn confirm_dialog(shell: &Shell, c: Confirm) -> Markup {
+    let tr = shell.tr;
+    let title_id = format!("{}-title", c.id);
+    html! {
+        button.btn.small.danger[c.danger] type="button" data-dialog=(c.id) { (c.open_label) }
+        dialog id=(c.id) aria-labelledby=(title_id) {
+            h2 id=(title_id) { (c.title) }
+            p { (c.text) }
+            div class="dialog-actions" {
+                form method="dialog" { button type="submit" class="btn" { (tr.t("common.cancel")) } }
+                form method="post" action=(c.action) {
+                    (csrf_field(shell))
+                    button.btn.primary.danger[c.danger] type="submit" { (c.confirm_label) }
+                }
+            }
+        }
+    }
+}

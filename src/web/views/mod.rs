@@ -1,0 +1,40 @@
+//! Views: pure maud functions from view models to markup. One layout shell,
+//! shared components, one module per area.
+
+pub mod account;
+pub mod admin;
+pub mod areas;
+pub mod auth;
+pub mod components;
+pub mod errors;
+pub mod layout;
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::LazyLock;
+
+    use super::layout::{Shell, ShellUser};
+    use crate::domain::user::{Lang, Theme};
+    use crate::i18n::Catalog;
+
+    pub static CATALOG: LazyLock<Catalog> =
+        LazyLock::new(|| Catalog::load().unwrap_or_else(|e| panic!("{e}")));
+
+    pub fn shell(lang: Lang, user: Option<ShellUser<'static>>) -> Shell<'static> {
+        Shell {
+            tr: CATALOG.tr(lang),
+            theme: Theme::System,
+            csrf: "csrf-token-value",
+            path: "/account/profile",
+            user,
+        }
+    }
+
+    pub fn member() -> Option<ShellUser<'static>> {
+        Some(ShellUser {
+            username: "alice",
+            is_admin: false,
+            initial_password: false,
+        })
+    }
+}
