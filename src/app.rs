@@ -40,7 +40,16 @@ impl Running {
     /// Stops gracefully (in-flight requests finish) and waits until the
     /// store is closed.
     pub fn stop(self) -> anyhow::Result<()> {
-        futures_executor_block_on(self.handle.stop(true));
+        let handle = self.handle.clone();
+        // The stop future needs a runtime; a thread of its own keeps this
+        // callable from inside another runtime (tests) as well as outside.
+        std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                runtime.block_on(handle.stop(true));
+            }
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("the stopping thread panicked"))?;
         self.wait()
     }
 
@@ -49,13 +58,6 @@ impl Running {
         self.thread
             .join()
             .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
-    }
-}
-
-fn futures_executor_block_on(f: impl std::future::Future<Output = ()>) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build();
-    if let Ok(runtime) = runtime {
-        runtime.block_on(f);
     }
 }
 

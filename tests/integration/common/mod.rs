@@ -1,0 +1,236 @@
+//! Boots the real appliance on a temporary store and talks to it over real
+//! HTTP with cookies, like a browser.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once};
+
+use jiff::{SignedDuration, Timestamp};
+use mlstack::app::{self, Options, Running};
+use mlstack::clock::ManualClock;
+use mlstack::config::{self, CliOverrides, Config};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+/// A fixed starting time, so tests read the same on any day.
+pub fn start_time() -> Timestamp {
+    "2026-11-29T08:00:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn install_crypto() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The configuration a test server runs with: port 0 on loopback, the
+/// given data directory, defaults for the rest.
+pub fn test_config(data_dir: &Path) -> Config {
+    let overrides = CliOverrides {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(data_dir.to_owned()),
+    };
+    let mut config = config::resolve(None, &Default::default(), &overrides).expect("test config");
+    config.workers = 2;
+    config
+}
+
+/// A running appliance on a temporary data directory.
+pub struct TestApp {
+    running: Option<Running>,
+    pub url: String,
+    pub clock: Arc<ManualClock>,
+    pub config: Config,
+    /// The first-run admin password (kept across restarts).
+    pub admin_password: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    pub fn start() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = test_config(dir.path());
+        let mut app = TestApp::start_with(config, Arc::new(ManualClock::new(start_time())), String::new());
+        app._dir = Some(dir);
+        app
+    }
+
+    pub fn start_with(config: Config, clock: Arc<ManualClock>, admin_password: String) -> TestApp {
+        install_crypto();
+        let running = app::start(config.clone(), clock.clone(), Options { handle_signals: false })
+            .expect("server starts");
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", running.addr);
+        let admin_password = running
+            .initial_password
+            .as_ref()
+            .map(|p| p.password.clone())
+            .unwrap_or(admin_password);
+        TestApp {
+            running: Some(running),
+            url,
+            clock,
+            config,
+            admin_password,
+            _dir: None,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// Stops gracefully and starts again on the same store and clock.
+    pub fn restart(mut self) -> TestApp {
+        if let Some(running) = self.running.take() {
+            running.stop().expect("server stops");
+        }
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".parse().expect("addr");
+        let mut app = TestApp::start_with(config, self.clock.clone(), self.admin_password.clone());
+        app._dir = self._dir.take();
+        app
+    }
+
+    pub fn advance(&self, by: SignedDuration) {
+        self.clock.advance(by);
+    }
+
+    pub fn client(&self) -> Client {
+        install_crypto();
+        Client::new(&self.url)
+    }
+
+    /// A client logged in as the first-run admin.
+    pub async fn admin(&self) -> Client {
+        let client = self.client();
+        client.login_ok("admin", &self.admin_password).await;
+        client
+    }
+
+    /// Creates a member through the admin page and returns a client logged
+    /// in as them, with their password.
+    pub async fn member(&self, name: &str) -> (Client, String) {
+        let admin = self.admin().await;
+        let page = admin.post_form("/admin/users", &[("username", name)]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let password = secret_in(&page.body).expect("the generated password is shown");
+        let client = self.client();
+        client.login_ok(name, &password).await;
+        (client, password)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = running.stop();
+        }
+    }
+}
+
+/// The password shown once on the users page.
+pub fn secret_in(body: &str) -> Option<String> {
+    let start = body.find("<code class=\"secret\">")? + "<code class=\"secret\">".len();
+    let end = body[start..].find("</code>")? + start;
+    Some(body[start..end].to_owned())
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The value of the page's first CSRF field.
+    pub fn csrf(&self) -> Option<String> {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker)? + marker.len();
+        let end = self.body[start..].find('"')? + start;
+        Some(self.body[start..end].to_owned())
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub struct Client {
+    pub http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .danger_accept_invalid_certs(true)
+            .build()
+            .expect("http client");
+        Client {
+            http,
+            base: base.to_owned(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn read(response: reqwest::Response) -> Page {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.expect("body");
+        Page { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Self::read(self.http.get(self.url(path)).send().await.expect("GET")).await
+    }
+
+    /// The CSRF token the server expects from this client now.
+    pub async fn csrf(&self) -> String {
+        let page = self.get("/login").await;
+        if let Some(token) = page.csrf() {
+            return token;
+        }
+        // Logged in: /login redirects; any workspace page carries the token.
+        self.get("/account/settings").await.csrf().expect("a page with a CSRF token")
+    }
+
+    /// Posts a form with the right CSRF token added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf", &token));
+        self.post_raw(path, &all).await
+    }
+
+    /// Posts exactly these fields.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        Self::read(self.http.post(self.url(path)).form(fields).send().await.expect("POST")).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Page {
+        self.post_form("/login", &[("username", username), ("password", password)]).await
+    }
+
+    pub async fn login_ok(&self, username: &str, password: &str) {
+        let page = self.login(username, password).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "login of {username}: {}", page.body);
+    }
+
+    /// Whether this client's session is live.
+    pub async fn is_logged_in(&self) -> bool {
+        self.get("/account/profile").await.status == StatusCode::OK
+    }
+}
