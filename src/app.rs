@@ -44,7 +44,10 @@ impl Running {
         // The stop future needs a runtime; a thread of its own keeps this
         // callable from inside another runtime (tests) as well as outside.
         std::thread::spawn(move || {
-            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 runtime.block_on(handle.stop(true));
             }
         })
@@ -100,7 +103,14 @@ pub fn start(config: Config, clock: SharedClock, options: Options) -> anyhow::Re
         .name("mlstack-server".into())
         .spawn(move || {
             let system = actix_web::rt::System::new();
-            system.block_on(run(config, clock, options, ready_tx))
+            let outcome = system.block_on(run(config, clock, options, ready_tx));
+            // Dropping the runtime drops every task and worker that still
+            // holds the application state, and with it the store.
+            drop(system);
+            let store = outcome?;
+            close(store);
+            tracing::info!("stopped");
+            Ok(())
         })
         .context("cannot start the server thread")?;
     match ready_rx.recv() {
@@ -125,7 +135,7 @@ async fn run(
     clock: SharedClock,
     options: Options,
     ready: mpsc::Sender<Ready>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Arc<Store>> {
     let tls = config.tls.as_ref().map(load_tls).transpose()?;
     let data_dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open_in(&data_dir))
@@ -185,8 +195,12 @@ async fn run(
         // A cancelled task reports that it was cancelled; nothing to handle.
         let _ = worker.await;
     }
-    drop(state);
-    drop(services);
+    result.context("the HTTP server failed")?;
+    Ok(store)
+}
+
+/// Closes the store once nothing else holds it.
+fn close(store: Arc<Store>) {
     match Arc::try_unwrap(store) {
         Ok(store) => {
             drop(store);
@@ -194,6 +208,4 @@ async fn run(
         }
         Err(_) => tracing::warn!("store still in use at shutdown; it closes with the process"),
     }
-    tracing::info!("stopped");
-    result.context("the HTTP server failed")
 }

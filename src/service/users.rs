@@ -26,10 +26,6 @@ pub enum UserChange {
     RevokeAdmin,
 }
 
-fn enabled_admins(all: &[UserRecord]) -> usize {
-    all.iter().filter(|u| u.is_admin && !u.disabled).count()
-}
-
 impl Services {
     /// On a store with no admin, creates `admin` with a random password,
     /// writes it to the data directory (mode 0600) and returns it.
@@ -162,8 +158,8 @@ impl Services {
     }
 
     /// Disables, enables, grants or revokes admin on another account. An
-    /// admin cannot change their own account this way, and the last enabled
-    /// admin stays. Disabling ends the account's sessions at once.
+    /// admin cannot change their own account this way, so an enabled admin
+    /// always remains. Disabling ends the account's sessions at once.
     pub async fn change_user(
         &self,
         actor: UserId,
@@ -176,19 +172,19 @@ impl Services {
                     if actor == target {
                         return Err(ServiceError::Refused("error.users.change_self"));
                     }
+                    // The actor's rights are checked again inside the
+                    // transaction: two admins revoking each other at the same
+                    // moment must not both succeed.
+                    let acting = users::get_tx(tx, actor)?;
+                    if !acting.is_some_and(|a| a.is_admin && !a.disabled) {
+                        return Err(ServiceError::Refused("error.users.not_admin"));
+                    }
                     let mut user = users::get_tx(tx, target)?.ok_or(ServiceError::NotFound)?;
                     match change {
                         UserChange::Disable => user.disabled = true,
                         UserChange::Enable => user.disabled = false,
                         UserChange::GrantAdmin => user.is_admin = true,
                         UserChange::RevokeAdmin => user.is_admin = false,
-                    }
-                    let mut all = users::list_tx(tx)?;
-                    if let Some(slot) = all.iter_mut().find(|u| u.id == target) {
-                        *slot = user.clone();
-                    }
-                    if enabled_admins(&all) == 0 {
-                        return Err(ServiceError::Refused("error.users.last_admin"));
                     }
                     users::update_tx(tx, &user)?;
                     Ok(user)

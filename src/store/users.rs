@@ -95,10 +95,6 @@ pub fn list(store: &Store) -> Result<Vec<UserRecord>, StoreError> {
     store.read(|tx| list_in(&tx.open_table(tables::USER_ID_TO_USER)?))
 }
 
-pub fn list_tx(tx: &WriteTransaction) -> Result<Vec<UserRecord>, StoreError> {
-    list_in(&tx.open_table(tables::USER_ID_TO_USER)?)
-}
-
 fn list_in(table: &impl ReadableTable<u128, &'static [u8]>) -> Result<Vec<UserRecord>, StoreError> {
     table
         .iter()?

@@ -3,4 +3,7 @@
 
 mod common;
 
+mod account;
+mod admin;
 mod auth;
+mod store;

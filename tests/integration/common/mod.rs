@@ -13,7 +13,9 @@ use reqwest::header::HeaderMap;
 
 /// A fixed starting time, so tests read the same on any day.
 pub fn start_time() -> Timestamp {
-    "2026-11-29T08:00:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH)
+    "2026-11-29T08:00:00Z"
+        .parse()
+        .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 fn install_crypto() {
@@ -50,16 +52,30 @@ impl TestApp {
     pub fn start() -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = test_config(dir.path());
-        let mut app = TestApp::start_with(config, Arc::new(ManualClock::new(start_time())), String::new());
+        let mut app = TestApp::start_with(
+            config,
+            Arc::new(ManualClock::new(start_time())),
+            String::new(),
+        );
         app._dir = Some(dir);
         app
     }
 
     pub fn start_with(config: Config, clock: Arc<ManualClock>, admin_password: String) -> TestApp {
         install_crypto();
-        let running = app::start(config.clone(), clock.clone(), Options { handle_signals: false })
-            .expect("server starts");
-        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let running = app::start(
+            config.clone(),
+            clock.clone(),
+            Options {
+                handle_signals: false,
+            },
+        )
+        .expect("server starts");
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let url = format!("{scheme}://{}", running.addr);
         let admin_password = running
             .initial_password
@@ -182,6 +198,15 @@ impl Client {
         }
     }
 
+    /// The same browser (cookies and all) pointed at another address, such
+    /// as the same server after a restart on a new port.
+    pub fn rebase(&self, base: &str) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: base.to_owned(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -190,7 +215,11 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.text().await.expect("body");
-        Page { status, headers, body }
+        Page {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Page {
@@ -204,7 +233,10 @@ impl Client {
             return token;
         }
         // Logged in: /login redirects; any workspace page carries the token.
-        self.get("/account/settings").await.csrf().expect("a page with a CSRF token")
+        self.get("/account/settings")
+            .await
+            .csrf()
+            .expect("a page with a CSRF token")
     }
 
     /// Posts a form with the right CSRF token added.
@@ -217,16 +249,30 @@ impl Client {
 
     /// Posts exactly these fields.
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        Self::read(self.http.post(self.url(path)).form(fields).send().await.expect("POST")).await
+        Self::read(
+            self.http
+                .post(self.url(path))
+                .form(fields)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Page {
-        self.post_form("/login", &[("username", username), ("password", password)]).await
+        self.post_form("/login", &[("username", username), ("password", password)])
+            .await
     }
 
     pub async fn login_ok(&self, username: &str, password: &str) {
         let page = self.login(username, password).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "login of {username}: {}", page.body);
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "login of {username}: {}",
+            page.body
+        );
     }
 
     /// Whether this client's session is live.

@@ -1,0 +1,250 @@
+//! The admin's users page and the permission policy on every route.
+
+use reqwest::StatusCode;
+
+use crate::common::{Client, TestApp, secret_in};
+
+/// Every page a signed-in person can open, and whether only admins may.
+const PAGES: &[(&str, bool)] = &[
+    ("/", false),
+    ("/projects/reviews", false),
+    ("/projects", false),
+    ("/projects/detail", false),
+    ("/containers", false),
+    ("/jobs", false),
+    ("/jobs/schedules", false),
+    ("/gpu-utilization", false),
+    ("/storage", false),
+    ("/advanced/custom-images", false),
+    ("/advanced/job-templates", false),
+    ("/advanced/key-pairs", false),
+    ("/advanced/cloud-provisioning", false),
+    ("/advanced/cost-center", false),
+    ("/account/profile", false),
+    ("/account/password", false),
+    ("/account/orders", false),
+    ("/account/settings", false),
+    ("/admin", true),
+    ("/admin/users", true),
+    ("/admin/reviews", true),
+    ("/admin/catalog", true),
+    ("/admin/settings", true),
+];
+
+/// Every state-changing route, with the form that would change something.
+const ACTIONS: &[(&str, bool)] = &[
+    ("/account/profile", false),
+    ("/account/password", false),
+    ("/account/settings", false),
+    ("/account/language", false),
+    ("/account/theme", false),
+    ("/logout", false),
+    ("/admin/users", true),
+];
+
+#[tokio::test]
+async fn the_permission_policy_holds_on_every_route() {
+    let app = TestApp::start();
+    let admin = app.admin().await;
+    let (member, _) = app.member("mona").await;
+    let anonymous = app.client();
+    for &(path, admin_only) in PAGES {
+        let page = anonymous.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "anonymous {path}");
+        assert!(
+            page.location().is_some_and(|l| l.starts_with("/login")),
+            "anonymous {path}"
+        );
+
+        let page = member.get(path).await;
+        let expected = if admin_only {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(page.status, expected, "member {path}");
+        if admin_only {
+            assert!(page.body.contains("Not allowed"), "member {path}");
+        }
+
+        let page = admin.get(path).await;
+        let expected = if path == "/admin" {
+            StatusCode::SEE_OTHER
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(page.status, expected, "admin {path}");
+    }
+    for &(path, admin_only) in ACTIONS {
+        let page = anonymous.post_form(path, &[("username", "intruder")]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "anonymous POST {path}");
+        if admin_only {
+            let page = member.post_form(path, &[("username", "intruder")]).await;
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "member POST {path}");
+        }
+    }
+    let users = admin.get("/admin/users").await;
+    assert!(
+        !users.body.contains(">intruder<"),
+        "no refused request created a user"
+    );
+    let target = user_id(&users.body, "mona");
+    for action in [
+        "disable",
+        "enable",
+        "grant-admin",
+        "revoke-admin",
+        "reset-password",
+    ] {
+        let path = format!("/admin/users/{target}/{action}");
+        assert_eq!(
+            anonymous.post_form(&path, &[]).await.status,
+            StatusCode::SEE_OTHER,
+            "{path}"
+        );
+        assert_eq!(
+            member.post_form(&path, &[]).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    assert!(
+        member.is_logged_in().await,
+        "no refused action touched the member"
+    );
+}
+
+/// The id in the action URLs of `username`'s row.
+fn user_id(body: &str, username: &str) -> String {
+    let row_start = body.find(&format!("<td>{username}")).expect("row");
+    let row = &body[row_start..];
+    let marker = "/admin/users/";
+    let start = row.find(marker).expect("an action") + marker.len();
+    row[start..start + 36].to_owned()
+}
+
+#[tokio::test]
+async fn admins_create_users_who_log_in_with_the_password_shown_once() {
+    let app = TestApp::start();
+    let admin = app.admin().await;
+    let created = admin
+        .post_form("/admin/users", &[("username", "bob"), ("is_admin", "on")])
+        .await;
+    assert_eq!(created.status, StatusCode::OK);
+    let password = secret_in(&created.body).expect("password shown");
+    assert!(created.body.contains("The password of bob is shown once"));
+    let list = admin.get("/admin/users").await;
+    assert!(!list.body.contains(&password), "shown once only");
+    let bob = app.client();
+    bob.login_ok("bob", &password).await;
+    assert_eq!(
+        bob.get("/admin/users").await.status,
+        StatusCode::OK,
+        "bob is an admin"
+    );
+
+    let taken = admin
+        .post_form("/admin/users", &[("username", "bob")])
+        .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(taken.body.contains("This username is taken."));
+    let bad = admin
+        .post_form("/admin/users", &[("username", "Bad Name")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("value=\"Bad Name\""));
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_sessions_at_once() {
+    let app = TestApp::start();
+    let admin = app.admin().await;
+    let (carol, password) = app.member("carol").await;
+    let id = user_id(&admin.get("/admin/users").await.body, "carol");
+    let done = admin
+        .post_form(&format!("/admin/users/{id}/disable"), &[])
+        .await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.body.contains("carol is disabled."));
+    assert!(!carol.is_logged_in().await);
+    let again = app.client().login("carol", &password).await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN);
+    assert!(again.body.contains("This account is disabled."));
+
+    admin
+        .post_form(&format!("/admin/users/{id}/enable"), &[])
+        .await;
+    app.client().login_ok("carol", &password).await;
+}
+
+#[tokio::test]
+async fn reset_password_ends_sessions_and_gives_a_new_password() {
+    let app = TestApp::start();
+    let admin = app.admin().await;
+    let (dave, old) = app.member("dave").await;
+    let id = user_id(&admin.get("/admin/users").await.body, "dave");
+    let page = admin
+        .post_form(&format!("/admin/users/{id}/reset-password"), &[])
+        .await;
+    let new = secret_in(&page.body).expect("new password shown");
+    assert_ne!(new, old);
+    assert!(!dave.is_logged_in().await);
+    assert_eq!(
+        app.client().login("dave", &old).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    app.client().login_ok("dave", &new).await;
+}
+
+#[tokio::test]
+async fn admins_manage_each_other_but_not_themselves() {
+    let app = TestApp::start();
+    let admin = app.admin().await;
+    let body = admin.get("/admin/users").await.body;
+    assert!(!body.contains("/disable\""), "no action on one's own row");
+    let page = admin
+        .post_form("/admin/users", &[("username", "erin"), ("is_admin", "on")])
+        .await;
+    let erin_password = secret_in(&page.body).expect("password");
+    let erin = Client::new(&app.url);
+    erin.login_ok("erin", &erin_password).await;
+    let admin_id = user_id(&erin.get("/admin/users").await.body, "admin");
+    let erin_id = user_id(&admin.get("/admin/users").await.body, "erin");
+
+    // erin revokes admin; then admin is the last one and erin is a member.
+    let page = erin
+        .post_form(&format!("/admin/users/{admin_id}/revoke-admin"), &[])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        admin.get("/admin/users").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let own = erin
+        .post_form(&format!("/admin/users/{erin_id}/revoke-admin"), &[])
+        .await;
+    assert_eq!(own.status, StatusCode::CONFLICT);
+    assert!(
+        own.body
+            .contains("You cannot change your own account here.")
+    );
+    erin.post_form(&format!("/admin/users/{admin_id}/grant-admin"), &[])
+        .await;
+    let page = admin
+        .post_form(&format!("/admin/users/{erin_id}/disable"), &[])
+        .await;
+    assert!(page.body.contains("erin is disabled."));
+    assert!(!erin.is_logged_in().await);
+
+    let unknown = admin
+        .post_form(
+            "/admin/users/0190a0a0-0000-7000-8000-000000000000/disable",
+            &[],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let nonsense = admin
+        .post_form(&format!("/admin/users/{erin_id}/explode"), &[])
+        .await;
+    assert_eq!(nonsense.status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,222 @@
+//! The store: durability across restarts, migrations, and refusals.
+
+use std::sync::Arc;
+
+use mlstack::clock::ManualClock;
+use mlstack::domain::ids::UserId;
+use mlstack::domain::user::{Profile, Settings, Username};
+use mlstack::store::migrations::v1_to_v2::V1_SESSIONS;
+use mlstack::store::sessions::SessionRecord;
+use mlstack::store::users::UserRecord;
+use mlstack::store::{Store, StoreError, schema, tables};
+use redb::ReadableDatabase;
+use reqwest::StatusCode;
+
+use crate::common::{TestApp, start_time, test_config};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/store-v1.redb");
+const FIXTURE_ADMIN_PASSWORD: &str = "fixture-admin-password";
+const FIXTURE_ALICE_SESSION: &str = "v1-fixture-session-token-of-alice";
+
+fn record_bytes<T: serde::Serialize>(record: &T) -> Vec<u8> {
+    let mut bytes = vec![1u8];
+    serde_json::to_writer(&mut bytes, record).expect("json");
+    bytes
+}
+
+/// Writes the schema-1 fixture with schema 1's layout. Run once by hand
+/// (`cargo test --test integration write_store_v1_fixture -- --ignored`);
+/// the file is committed so that every later schema is tested against it.
+#[test]
+#[ignore = "writes the committed fixture"]
+fn write_store_v1_fixture() {
+    let _ = std::fs::remove_file(FIXTURE);
+    let db = redb::Database::create(FIXTURE).expect("create fixture");
+    let tx = db.begin_write().expect("tx");
+    {
+        tx.open_table(tables::META)
+            .expect("meta")
+            .insert("schema_version", 1u64)
+            .expect("version");
+        let mut users = tx.open_table(tables::USER_ID_TO_USER).expect("users");
+        let mut names = tx.open_table(tables::USERNAME_TO_USER_ID).expect("names");
+        let mut sessions = tx.open_table(V1_SESSIONS).expect("sessions");
+        let hash = mlstack::service::password::hash_blocking(FIXTURE_ADMIN_PASSWORD).expect("hash");
+        let admin = UserRecord {
+            id: UserId::generate(),
+            username: Username::parse("admin").expect("name"),
+            password_hash: hash.clone(),
+            is_admin: true,
+            disabled: false,
+            initial_password: false,
+            created_at: start_time(),
+            profile: Profile::default(),
+            settings: Settings::default(),
+        };
+        let alice = UserRecord {
+            id: UserId::generate(),
+            username: Username::parse("alice").expect("name"),
+            is_admin: false,
+            profile: Profile {
+                first_name: "Alice".into(),
+                last_name: "Chen".into(),
+                email: "alice@lab.example".into(),
+                ..Profile::default()
+            },
+            ..admin.clone()
+        };
+        for user in [&admin, &alice] {
+            users
+                .insert(user.id.as_u128(), record_bytes(user).as_slice())
+                .expect("user");
+            names
+                .insert(user.username.as_str(), user.id.as_u128())
+                .expect("name");
+        }
+        let session = SessionRecord {
+            user_id: alice.id,
+            csrf_token: "v1-fixture-csrf-token".into(),
+            created_at: start_time(),
+            last_seen_at: start_time(),
+        };
+        sessions
+            .insert(FIXTURE_ALICE_SESSION, record_bytes(&session).as_slice())
+            .expect("session");
+    }
+    tx.commit().expect("commit");
+}
+
+fn version_of(path: &std::path::Path) -> Option<u64> {
+    let db = redb::Database::open(path).expect("open");
+    let tx = db.begin_read().expect("read");
+    let table = tx.open_table(tables::META).expect("meta");
+    table.get("schema_version").expect("get").map(|v| v.value())
+}
+
+#[tokio::test]
+async fn a_schema_1_store_is_migrated_and_keeps_users_and_sessions() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join(mlstack::store::FILE_NAME);
+    std::fs::copy(FIXTURE, &store_path).expect("copy fixture");
+    assert_eq!(version_of(&store_path), Some(1));
+
+    let app = TestApp::start_with(
+        test_config(dir.path()),
+        Arc::new(ManualClock::new(start_time())),
+        String::new(),
+    );
+    assert!(
+        app.admin_password.is_empty(),
+        "the fixture has an admin: no first-run password"
+    );
+    assert!(!dir.path().join("initial-admin-password").exists());
+
+    let alice = app.client();
+    let page = crate::common::Client::read(
+        alice
+            .http
+            .get(alice.url("/account/profile"))
+            .header("cookie", format!("mlstack_session={FIXTURE_ALICE_SESSION}"))
+            .send()
+            .await
+            .expect("GET"),
+    )
+    .await;
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "the schema-1 session still works"
+    );
+    assert!(page.body.contains("value=\"alice@lab.example\""));
+    app.client().login_ok("admin", FIXTURE_ADMIN_PASSWORD).await;
+    drop(app);
+
+    assert_eq!(version_of(&store_path), Some(schema::CURRENT_VERSION));
+    let db = redb::Database::open(&store_path).expect("open");
+    let tx = db.begin_read().expect("read");
+    assert!(tx.open_table(V1_SESSIONS).is_err(), "the old table is gone");
+    let sessions = tx
+        .open_table(tables::SESSION_TOKEN_HASH_TO_SESSION)
+        .expect("sessions");
+    let hash = mlstack::store::sessions::hash_token(FIXTURE_ALICE_SESSION);
+    assert!(
+        sessions.get(hash).expect("get").is_some(),
+        "stored under the token's hash"
+    );
+    let raw = std::fs::read(&store_path).expect("read file");
+    assert!(
+        !raw.windows(FIXTURE_ALICE_SESSION.len())
+            .any(|w| w == FIXTURE_ALICE_SESSION.as_bytes()),
+        "the token itself is no longer in the file"
+    );
+}
+
+#[tokio::test]
+async fn a_store_newer_than_the_binary_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join(mlstack::store::FILE_NAME);
+    drop(Store::open_in(dir.path()).expect("new store"));
+    {
+        let db = redb::Database::create(&store_path).expect("open");
+        let tx = db.begin_write().expect("tx");
+        tx.open_table(tables::META)
+            .expect("meta")
+            .insert("schema_version", 99u64)
+            .expect("bump");
+        tx.commit().expect("commit");
+    }
+    match Store::open_in(dir.path()) {
+        Err(StoreError::NewerSchema {
+            found: 99,
+            supported,
+            ..
+        }) => assert_eq!(supported, schema::CURRENT_VERSION),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(version_of(&store_path), Some(99), "not modified");
+    let started = mlstack::app::start(
+        test_config(dir.path()),
+        Arc::new(ManualClock::new(start_time())),
+        mlstack::app::Options {
+            handle_signals: false,
+        },
+    );
+    let message = started.err().map(|e| format!("{e:#}")).unwrap_or_default();
+    assert!(
+        message.contains("schema version 99, newer than this mlstack supports"),
+        "{message}"
+    );
+    assert_eq!(version_of(&store_path), Some(99));
+}
+
+#[tokio::test]
+async fn records_and_sessions_survive_a_restart() {
+    let app = TestApp::start();
+    let (frank, password) = app.member("frank").await;
+    frank
+        .post_form(
+            "/account/profile",
+            &[
+                ("category", "personal"),
+                ("first_name", "Frank"),
+                ("email", "frank@lab.example"),
+            ],
+        )
+        .await;
+    frank
+        .post_form("/account/theme", &[("theme", "dark"), ("next", "/")])
+        .await;
+
+    let app = app.restart();
+    let frank = frank.rebase(&app.url);
+    assert!(
+        frank.is_logged_in().await,
+        "the session is in the store, not in memory"
+    );
+    let again = app.client();
+    again.login_ok("frank", &password).await;
+    let profile = again.get("/account/profile").await;
+    assert!(profile.body.contains("value=\"frank@lab.example\""));
+    assert!(profile.body.contains("data-theme=\"dark\""));
+    app.client().login_ok("admin", &app.admin_password).await;
+}
