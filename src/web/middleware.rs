@@ -214,7 +214,16 @@ pub async fn session_and_csrf(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    if skips_session(req.path()) {
+    if skips_session(req.path()) && req.method().is_safe() {
+        // Assets and probes: no store read, no cookie; an anonymous context
+        // so that the permission check and error pages still work.
+        let lang = Lang::negotiate(header_str(req.request(), header::ACCEPT_LANGUAGE));
+        req.extensions_mut().insert(RequestContext {
+            session: None,
+            csrf_token: String::new(),
+            lang,
+            theme: Theme::System,
+        });
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     let Some(state) = req.app_data::<Data<AppState>>().cloned() else {

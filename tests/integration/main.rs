@@ -6,4 +6,6 @@ mod common;
 mod account;
 mod admin;
 mod auth;
+mod cli;
+mod ops;
 mod store;

@@ -18,7 +18,7 @@ pub fn start_time() -> Timestamp {
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-fn install_crypto() {
+pub fn install_crypto() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -186,6 +186,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str) -> Client {
+        install_crypto();
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())

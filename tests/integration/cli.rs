@@ -1,0 +1,244 @@
+//! The built binary, end to end: configuration errors, the first-run
+//! password, user commands, one process per store, logs, graceful shutdown.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::common::Client;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mlstack");
+
+fn mlstack(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MLSTACK_CONFIG")
+        .output()
+        .expect("run mlstack")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn invalid_configuration_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cases = [
+        ("listen = \"everywhere\"\n", "listen"),
+        (
+            "[session]\nidle_timeout = \"a while\"\n",
+            "session.idle_timeout",
+        ),
+        ("colour = \"blue\"\n", "colour"),
+        ("[log]\nformat = \"xml\"\n", "log.format"),
+        (
+            "[tls]\ncert_file = \"/nonexistent/cert.pem\"\nkey_file = \"/nonexistent/key.pem\"\n",
+            "tls.cert_file",
+        ),
+    ];
+    for (file, key) in cases {
+        std::fs::write(dir.path().join("bad.toml"), file).expect("write");
+        for command in ["check-config", "serve"] {
+            let out = mlstack(&[command, "--config", "bad.toml"], dir.path());
+            assert_eq!(out.status.code(), Some(2), "{command} with {file:?}");
+            let message = text(&out.stderr);
+            assert!(
+                message.contains(&format!("invalid configuration: {key}:")),
+                "{message}"
+            );
+        }
+    }
+    let out = Command::new(BIN)
+        .args(["check-config"])
+        .current_dir(dir.path())
+        .env("MLSTACK_LISTEN", "nowhere")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("listen"));
+    assert!(
+        !dir.path().join("data").exists(),
+        "an invalid configuration touches nothing"
+    );
+}
+
+#[test]
+fn check_config_accepts_the_example_and_the_defaults() {
+    let dir = tempfile::tempdir().expect("dir");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
+    let out = mlstack(&["check-config", "--config", example], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("configuration is valid"));
+    std::fs::write(
+        dir.path().join("mlstack.toml"),
+        "listen = \"0.0.0.0:9999\"\n",
+    )
+    .expect("write");
+    let out = mlstack(&["check-config"], dir.path());
+    assert!(
+        text(&out.stdout).contains("0.0.0.0:9999"),
+        "./mlstack.toml is read when present"
+    );
+}
+
+#[test]
+fn user_commands_manage_accounts() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = mlstack(&["user", "add", "grace", "--admin"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("created grace (admin)"));
+    let first = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("password")
+        .to_owned();
+    let out = mlstack(&["user", "add", "grace"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("This username is taken."));
+    let out = mlstack(&["user", "add", "Not Valid"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let out = mlstack(&["user", "reset-password", "grace"], dir.path());
+    let second = text(&out.stdout);
+    assert!(second.starts_with("new password for grace: "));
+    assert!(!second.contains(&first));
+    let out = mlstack(&["user", "reset-password", "nobody"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no such user"));
+    let list = text(&mlstack(&["user", "list"], dir.path()).stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("grace") && l.contains("admin") && l.contains("active")),
+        "{list}"
+    );
+}
+
+/// A `mlstack serve` child process with its stdout read line by line.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"])
+            .current_dir(dir)
+            .env("MLSTACK_LOG_LEVEL", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server { child, lines }
+    }
+
+    /// Lines printed until the listening line, and the URL it names.
+    fn until_listening(&self) -> (Vec<String>, String) {
+        let mut seen = Vec::new();
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .expect("serve prints its address");
+            if let Some(url) = line.trim().strip_prefix("mlstack is listening on ") {
+                return (seen, url.trim_end_matches('/').to_owned());
+            }
+            seen.push(line);
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit status and everything logged.
+    fn terminate(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            pipe.read_to_string(&mut stderr).expect("stderr");
+        }
+        let status = self.child.wait().expect("wait");
+        (status.code(), stderr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_prints_the_first_password_logs_no_secrets_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(dir.path());
+    let (printed, url) = server.until_listening();
+    let password = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("password: "))
+        .expect("the first-run password is printed")
+        .to_owned();
+    let file =
+        std::fs::read_to_string(dir.path().join("data/initial-admin-password")).expect("file");
+    assert_eq!(file.trim(), password);
+
+    let client = Client::new(&url);
+    let login = client.login("admin", &password).await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER);
+    let session = login
+        .header("set-cookie")
+        .and_then(|c| c.strip_prefix("mlstack_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session")
+        .to_owned();
+    assert_eq!(client.get("/account/profile").await.status, StatusCode::OK);
+    let csrf = client.csrf().await;
+    client.login("admin", "a-wrong-password-attempt").await;
+
+    // A second process on the same store is refused at once.
+    let other = mlstack(&["user", "list", "--data-dir", "data"], dir.path());
+    assert_eq!(other.status.code(), Some(1));
+    assert!(text(&other.stderr).contains("already open in another process"));
+
+    let (code, logs) = server.terminate();
+    assert_eq!(code, Some(0), "graceful stop exits 0: {logs}");
+    assert!(logs.contains("store closed"), "{logs}");
+    assert!(logs.contains("id="), "log lines carry the request id");
+    for secret in [
+        password.as_str(),
+        session.as_str(),
+        csrf.as_str(),
+        "a-wrong-password-attempt",
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+
+    // Restarted: no new password, the old one still works.
+    let server = Server::start(dir.path());
+    let (printed, url) = server.until_listening();
+    assert!(
+        !printed.iter().any(|l| l.contains("password:")),
+        "printed once only"
+    );
+    Client::new(&url).login_ok("admin", &password).await;
+    let (code, _) = server.terminate();
+    assert_eq!(code, Some(0));
+}
