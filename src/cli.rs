@@ -228,7 +228,7 @@ fn user(config: Config, action: &UserCommand) -> Result<(), CliError> {
                 }
             }),
         };
-        outcome.map_err(|e| describe(e).into())
+        outcome.map_err(describe)
     })
 }
 

@@ -304,7 +304,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let cases: [(Option<&str>, &[(&str, &str)], &str); 8] = [
+        type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case; 8] = [
             (Some("listen = \"nowhere\""), &[], "listen"),
             (
                 Some("[session]\nidle_timeout = \"soon\""),

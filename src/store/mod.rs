@@ -119,7 +119,7 @@ impl Store {
 
     /// Whether the store answers a read; used by `/readyz`.
     pub fn is_ready(&self) -> bool {
-        self.read(|tx| schema::version(tx))
+        self.read(schema::version)
             .is_ok_and(|v| v == Some(schema::CURRENT_VERSION))
     }
 }

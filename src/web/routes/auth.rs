@@ -103,10 +103,8 @@ async fn post_login(
         Err(other) => return Err(other.into()),
     };
     let mut response = html(status, login(&page.shell(), &view));
-    if let Some(seconds) = retry_after {
-        if let Ok(value) = header::HeaderValue::from_str(&seconds) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+    if let Some(Ok(value)) = retry_after.map(|s| header::HeaderValue::from_str(&s)) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     Ok(response)
 }
