@@ -70,10 +70,6 @@ impl Services {
         }
     }
 
-    pub fn clock(&self) -> &SharedClock {
-        &self.clock
-    }
-
     /// Whether the store answers; for the readiness check.
     pub async fn is_ready(&self) -> bool {
         let store = self.store.clone();

@@ -96,14 +96,6 @@ pub fn delete_all_for_user_tx(
     Ok(ended)
 }
 
-/// Number of sessions of `user`.
-pub fn count_for_user(store: &Store, user: UserId) -> Result<usize, StoreError> {
-    store.read(|tx| {
-        let index = tx.open_multimap_table(tables::USER_ID_TO_SESSION_TOKEN_HASHES)?;
-        Ok(index.get(user.as_u128())?.count())
-    })
-}
-
 /// Removes every session whose last use is before `cutoff`; returns how many.
 pub fn delete_idle_since_tx(tx: &WriteTransaction, cutoff: Timestamp) -> Result<usize, StoreError> {
     let stale: Vec<TokenHash> = {

@@ -26,3 +26,57 @@ impl Janitor {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use jiff::SignedDuration;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::{Store, sessions};
+
+    #[tokio::test]
+    async fn a_step_removes_only_sessions_past_the_idle_timeout() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(Store::open_in(dir.path()).expect("store"));
+        let start = "2026-11-29T08:00:00Z".parse().expect("time");
+        let clock = Arc::new(ManualClock::new(start));
+        let services = Services::new(
+            store.clone(),
+            clock.clone(),
+            SignedDuration::from_hours(12),
+            dir.path(),
+        );
+        let user = services.create_user("ivy", false).await.expect("user");
+        let stale = services
+            .login("ivy", &user.password, None)
+            .await
+            .expect("login");
+        clock.advance(SignedDuration::from_hours(11));
+        let fresh = services
+            .login("ivy", &user.password, None)
+            .await
+            .expect("login");
+        clock.advance(SignedDuration::from_hours(2));
+
+        let janitor = Janitor::new(services.clone());
+        assert_eq!(janitor.step().await.expect("step"), 1);
+        assert!(
+            sessions::get(&store, &sessions::hash_token(&stale.token))
+                .expect("read")
+                .is_none()
+        );
+        assert!(
+            sessions::get(&store, &sessions::hash_token(&fresh.token))
+                .expect("read")
+                .is_some()
+        );
+        assert_eq!(
+            janitor.step().await.expect("step"),
+            0,
+            "a second pass changes nothing"
+        );
+    }
+}
