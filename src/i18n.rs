@@ -1,6 +1,6 @@
 //! The translation layer. Every user-visible string is looked up here by key
-//! in the translation files under `assets/i18n/` (one TOML file per
-//! language, nested tables flattened to dotted keys). Missing keys fall back
+//! in the translation files under `assets/i18n/<lang>/` (TOML, one file per
+//! area, nested tables flattened to dotted keys). Missing keys fall back
 //! to English, then to the key itself, so a gap shows but never breaks a page.
 
 use std::collections::HashMap;
@@ -42,17 +42,35 @@ fn flatten(
 }
 
 impl Catalog {
-    /// Loads the embedded translation files.
+    /// Loads the embedded translation files: every `assets/i18n/<lang>/*.toml`
+    /// (one file per area, so areas do not share a file).
     pub fn load() -> Result<Self, String> {
         let mut strings = HashMap::new();
         for lang in Lang::ALL {
-            let name = format!("{}.toml", lang.tag());
-            let file =
-                Files::get(&name).ok_or_else(|| format!("missing translation file {name}"))?;
-            let text = std::str::from_utf8(&file.data).map_err(|e| format!("{name}: {e}"))?;
-            let table: toml::Table = toml::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+            let prefix = format!("{}/", lang.tag());
+            let mut names: Vec<String> = Files::iter()
+                .filter(|name| name.starts_with(&prefix) && name.ends_with(".toml"))
+                .map(|name| name.into_owned())
+                .collect();
+            names.sort();
+            if names.is_empty() {
+                return Err(format!("no translation files for {}", lang.tag()));
+            }
             let mut map = HashMap::new();
-            flatten("", &table, &mut map).map_err(|e| format!("{name}: {e}"))?;
+            for name in names {
+                let file =
+                    Files::get(&name).ok_or_else(|| format!("missing translation file {name}"))?;
+                let text = std::str::from_utf8(&file.data).map_err(|e| format!("{name}: {e}"))?;
+                let table: toml::Table =
+                    toml::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+                let mut part = HashMap::new();
+                flatten("", &table, &mut part).map_err(|e| format!("{name}: {e}"))?;
+                for (key, value) in part {
+                    if map.insert(key.clone(), value).is_some() {
+                        return Err(format!("{name}: {key} is defined twice"));
+                    }
+                }
+            }
             strings.insert(lang, map);
         }
         Ok(Self { strings })
