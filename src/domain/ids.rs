@@ -49,6 +49,38 @@ id_type!(
     /// Identifies a user account.
     UserId
 );
+id_type!(
+    /// Identifies a project.
+    ProjectId
+);
+id_type!(
+    /// Identifies an application (project, period extension or quota).
+    ApplicationId
+);
+id_type!(
+    /// Identifies a mail in the outbox.
+    MailId
+);
+id_type!(
+    /// Identifies a GPU type of the catalog.
+    GpuTypeId
+);
+id_type!(
+    /// Identifies a hardware spec of the catalog.
+    HardwareSpecId
+);
+id_type!(
+    /// Identifies a public image of the catalog.
+    ImageId
+);
+id_type!(
+    /// Identifies a storage type of the catalog.
+    StorageTypeId
+);
+id_type!(
+    /// Identifies a project purpose of the catalog.
+    PurposeId
+);
 
 #[cfg(test)]
 mod tests {

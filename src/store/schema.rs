@@ -7,7 +7,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransac
 use super::{Store, StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
-pub const CURRENT_VERSION: u64 = 2;
+pub const CURRENT_VERSION: u64 = 3;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -32,6 +32,21 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::USERNAME_TO_USER_ID)?;
     tx.open_table(tables::SESSION_TOKEN_HASH_TO_SESSION)?;
     tx.open_multimap_table(tables::USER_ID_TO_SESSION_TOKEN_HASHES)?;
+    tx.open_table(tables::PROJECT_ID_TO_PROJECT)?;
+    tx.open_multimap_table(tables::USER_ID_TO_PROJECT_IDS)?;
+    tx.open_table(tables::APPLICATION_ID_TO_APPLICATION)?;
+    tx.open_multimap_table(tables::USER_ID_TO_APPLICATION_IDS)?;
+    tx.open_multimap_table(tables::PROJECT_ID_TO_APPLICATION_IDS)?;
+    tx.open_table(tables::REVIEWING_APPLICATION_IDS)?;
+    tx.open_table(tables::USER_ID_TO_ACTIVATION)?;
+    tx.open_table(tables::MAIL_ID_TO_MAIL)?;
+    tx.open_table(tables::PLATFORM_SETTINGS)?;
+    tx.open_table(tables::GPU_TYPE_ID_TO_GPU_TYPE)?;
+    tx.open_table(tables::HARDWARE_SPEC_ID_TO_SPEC)?;
+    tx.open_table(tables::IMAGE_ID_TO_IMAGE)?;
+    tx.open_table(tables::STORAGE_TYPE_ID_TO_STORAGE_TYPE)?;
+    tx.open_table(tables::PURPOSE_ID_TO_PURPOSE)?;
+    tx.open_table(tables::CATALOG_NAME_TO_ID)?;
     Ok(())
 }
 

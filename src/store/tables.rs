@@ -22,3 +22,62 @@ pub const SESSION_TOKEN_HASH_TO_SESSION: TableDefinition<[u8; 32], &[u8]> =
 /// Index: user id -> hashes of that user's session tokens.
 pub const USER_ID_TO_SESSION_TOKEN_HASHES: MultimapTableDefinition<u128, [u8; 32]> =
     MultimapTableDefinition::new("user_id_to_session_token_hashes");
+
+/// Project id -> `ProjectRecord`.
+pub const PROJECT_ID_TO_PROJECT: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("project_id_to_project");
+
+/// Index: user id -> ids of the projects the user is a member or manager of.
+pub const USER_ID_TO_PROJECT_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("user_id_to_project_ids");
+
+/// Application id -> `ApplicationRecord` (project, period extension, quota).
+pub const APPLICATION_ID_TO_APPLICATION: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("application_id_to_application");
+
+/// Index: applicant user id -> their application ids.
+pub const USER_ID_TO_APPLICATION_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("user_id_to_application_ids");
+
+/// Index: project id -> the project's application ids.
+pub const PROJECT_ID_TO_APPLICATION_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("project_id_to_application_ids");
+
+/// Index: ids of the applications waiting for an admin (status Reviewing).
+pub const REVIEWING_APPLICATION_IDS: TableDefinition<u128, ()> =
+    TableDefinition::new("reviewing_application_ids");
+
+/// User id -> `ActivationRecord` (Cloud Provisioning status).
+pub const USER_ID_TO_ACTIVATION: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("user_id_to_activation");
+
+/// Mail id -> `MailRecord`: the durable outbox.
+pub const MAIL_ID_TO_MAIL: TableDefinition<u128, &[u8]> = TableDefinition::new("mail_id_to_mail");
+
+/// `"platform"` -> `PlatformSettingsRecord` (buffer length, reminder days, currency).
+pub const PLATFORM_SETTINGS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("platform_settings");
+
+/// GPU type id -> `GpuTypeRecord`.
+pub const GPU_TYPE_ID_TO_GPU_TYPE: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("gpu_type_id_to_gpu_type");
+
+/// Hardware spec id -> `HardwareSpecRecord`.
+pub const HARDWARE_SPEC_ID_TO_SPEC: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("hardware_spec_id_to_spec");
+
+/// Image id -> `ImageRecord` (public images with versions and services).
+pub const IMAGE_ID_TO_IMAGE: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("image_id_to_image");
+
+/// Storage type id -> `StorageTypeRecord`.
+pub const STORAGE_TYPE_ID_TO_STORAGE_TYPE: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("storage_type_id_to_storage_type");
+
+/// Purpose id -> `PurposeRecord`.
+pub const PURPOSE_ID_TO_PURPOSE: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("purpose_id_to_purpose");
+
+/// Unique index of catalog names: `"<kind>:<name>"` -> item id.
+pub const CATALOG_NAME_TO_ID: TableDefinition<&str, u128> =
+    TableDefinition::new("catalog_name_to_id");

@@ -1,0 +1,241 @@
+//! Resource amounts and quota arithmetic. GPU units and CPU cores are
+//! fractional, so they are kept as whole thousandths ("milli" units) and
+//! never as floats: 0.625 GPU is 625, half a core is 500. RAM is in MiB.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One thousand milli-units make one GPU unit or one CPU core.
+pub const MILLI: u64 = 1000;
+
+/// A bundle of resources: a quota, a use, or a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Resources {
+    /// GPU units in thousandths.
+    pub gpu_milli: u64,
+    /// CPU cores in thousandths.
+    pub cpu_milli: u64,
+    pub ram_mib: u64,
+}
+
+impl Resources {
+    pub const ZERO: Resources = Resources {
+        gpu_milli: 0,
+        cpu_milli: 0,
+        ram_mib: 0,
+    };
+
+    pub fn checked_add(self, other: Resources) -> Option<Resources> {
+        Some(Resources {
+            gpu_milli: self.gpu_milli.checked_add(other.gpu_milli)?,
+            cpu_milli: self.cpu_milli.checked_add(other.cpu_milli)?,
+            ram_mib: self.ram_mib.checked_add(other.ram_mib)?,
+        })
+    }
+
+    /// What is left of `self` after `used` (never below zero).
+    pub fn saturating_sub(self, used: Resources) -> Resources {
+        Resources {
+            gpu_milli: self.gpu_milli.saturating_sub(used.gpu_milli),
+            cpu_milli: self.cpu_milli.saturating_sub(used.cpu_milli),
+            ram_mib: self.ram_mib.saturating_sub(used.ram_mib),
+        }
+    }
+
+    /// Whether every amount of `self` is at most the one of `limit`.
+    pub fn fits_within(self, limit: Resources) -> bool {
+        self.gpu_milli <= limit.gpu_milli
+            && self.cpu_milli <= limit.cpu_milli
+            && self.ram_mib <= limit.ram_mib
+    }
+}
+
+/// A per-member cap inside a project: each amount is optional ("no cap").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemberCap {
+    pub gpu_milli: Option<u64>,
+    pub cpu_milli: Option<u64>,
+    pub ram_mib: Option<u64>,
+}
+
+impl MemberCap {
+    pub fn is_none(&self) -> bool {
+        self.gpu_milli.is_none() && self.cpu_milli.is_none() && self.ram_mib.is_none()
+    }
+
+    fn allows(&self, total: Resources) -> bool {
+        self.gpu_milli.is_none_or(|cap| total.gpu_milli <= cap)
+            && self.cpu_milli.is_none_or(|cap| total.cpu_milli <= cap)
+            && self.ram_mib.is_none_or(|cap| total.ram_mib <= cap)
+    }
+}
+
+/// Why a new workload does not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaRefusal {
+    /// The project's quota: what is left of it.
+    Project { left: Resources },
+    /// The owner's cap inside the project: what is left of it.
+    Member { left: Resources },
+}
+
+/// Checks a new workload's `request` against the project's `quota` and
+/// current `project_use`, and the owner's `cap` and current `member_use`.
+pub fn check_fits(
+    quota: Resources,
+    project_use: Resources,
+    cap: MemberCap,
+    member_use: Resources,
+    request: Resources,
+) -> Result<(), QuotaRefusal> {
+    let project_total = project_use.checked_add(request);
+    if !project_total.is_some_and(|t| t.fits_within(quota)) {
+        return Err(QuotaRefusal::Project {
+            left: quota.saturating_sub(project_use),
+        });
+    }
+    let member_total = member_use.checked_add(request);
+    if !member_total.is_some_and(|t| cap.allows(t)) {
+        let cap_as_resources = Resources {
+            gpu_milli: cap.gpu_milli.unwrap_or(quota.gpu_milli),
+            cpu_milli: cap.cpu_milli.unwrap_or(quota.cpu_milli),
+            ram_mib: cap.ram_mib.unwrap_or(quota.ram_mib),
+        };
+        return Err(QuotaRefusal::Member {
+            left: cap_as_resources.saturating_sub(member_use),
+        });
+    }
+    Ok(())
+}
+
+/// Parses a decimal amount with at most three decimals ("0.625", "2", "1.5")
+/// into thousandths. Refuses signs, exponents, more decimals and overflow.
+pub fn parse_milli(input: &str) -> Option<u64> {
+    let text = input.trim();
+    let (whole, fraction) = match text.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (text, ""),
+    };
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole) || !digits(fraction) || fraction.len() > 3 {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut fraction_milli: u64 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().ok()?
+    };
+    for _ in fraction.len()..3 {
+        fraction_milli *= 10;
+    }
+    whole.checked_mul(MILLI)?.checked_add(fraction_milli)
+}
+
+/// Shows thousandths as a short decimal: 625 -> "0.625", 3000 -> "3", 1500 -> "1.5".
+pub struct Milli(pub u64);
+
+impl fmt::Display for Milli {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = self.0 / MILLI;
+        let fraction = self.0 % MILLI;
+        if fraction == 0 {
+            return write!(f, "{whole}");
+        }
+        let text = format!("{fraction:03}");
+        write!(f, "{whole}.{}", text.trim_end_matches('0'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(gpu: u64, cpu: u64, ram: u64) -> Resources {
+        Resources {
+            gpu_milli: gpu,
+            cpu_milli: cpu,
+            ram_mib: ram,
+        }
+    }
+
+    #[test]
+    fn decimals_parse_to_thousandths() {
+        assert_eq!(parse_milli("0.625"), Some(625));
+        assert_eq!(parse_milli("3"), Some(3000));
+        assert_eq!(parse_milli("1.5"), Some(1500));
+        assert_eq!(parse_milli(".5"), Some(500));
+        assert_eq!(parse_milli(" 2. "), Some(2000));
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "+1",
+            "1e3",
+            "0.0001",
+            "abc",
+            "1,5",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_milli(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn thousandths_display_short() {
+        assert_eq!(Milli(625).to_string(), "0.625");
+        assert_eq!(Milli(3000).to_string(), "3");
+        assert_eq!(Milli(1500).to_string(), "1.5");
+        assert_eq!(Milli(0).to_string(), "0");
+    }
+
+    #[test]
+    fn a_request_must_fit_the_project_and_the_member_cap() {
+        let quota = r(3000, 16000, 65536);
+        let cap = MemberCap {
+            gpu_milli: Some(2000),
+            ..MemberCap::default()
+        };
+        assert_eq!(
+            check_fits(quota, r(2000, 0, 0), cap, r(1000, 0, 0), r(1000, 0, 0)),
+            Ok(())
+        );
+        assert_eq!(
+            check_fits(quota, r(2500, 0, 0), cap, r(0, 0, 0), r(625, 0, 0)),
+            Err(QuotaRefusal::Project {
+                left: r(500, 16000, 65536)
+            })
+        );
+        assert_eq!(
+            check_fits(quota, r(1500, 0, 0), cap, r(1500, 0, 0), r(1000, 0, 0)),
+            Err(QuotaRefusal::Member {
+                left: r(500, 16000, 65536)
+            })
+        );
+        assert_eq!(
+            check_fits(
+                quota,
+                r(0, 0, 0),
+                MemberCap::default(),
+                r(0, 0, 0),
+                r(3000, 16000, 65536)
+            ),
+            Ok(()),
+            "exactly the whole quota fits"
+        );
+        assert!(
+            check_fits(quota, r(u64::MAX, 0, 0), cap, r(0, 0, 0), r(1, 0, 0)).is_err(),
+            "no overflow"
+        );
+    }
+}
