@@ -7,6 +7,7 @@
 
 mod codec;
 pub mod migrations;
+pub mod projects;
 pub mod schema;
 pub mod sessions;
 pub mod tables;
