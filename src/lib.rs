@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod i18n;
+pub mod notify;
 pub mod service;
 pub mod store;
 pub mod web;

@@ -9,6 +9,8 @@ pub enum Role {
     Admin,
 }
 
+use super::project::ProjectRole;
+
 /// What a route does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -17,8 +19,9 @@ pub enum Action {
     /// See the workspace pages and one's own account; change one's own
     /// profile, password and settings; log out.
     UseWorkspace,
-    /// List, create, disable, enable and reset users; grant and revoke admin.
-    ManageUsers,
+    /// The Administration section: users, the review queue, all projects,
+    /// the catalog, platform settings and the mail outbox.
+    Administer,
 }
 
 /// Whether `role` may perform `action`.
@@ -28,8 +31,36 @@ pub fn permits(role: Role, action: Action) -> bool {
     match (role, action) {
         (_, UsePublicPages) => true,
         (Member | Admin, UseWorkspace) => true,
-        (Admin, ManageUsers) => true,
-        (Anonymous, UseWorkspace | ManageUsers) | (Member, ManageUsers) => false,
+        (Admin, Administer) => true,
+        (Anonymous, UseWorkspace | Administer) | (Member, Administer) => false,
+    }
+}
+
+/// What is done to one project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectAction {
+    /// See the project, its members, quota and use.
+    View,
+    /// Edit name, description, members and managers; set member caps.
+    Manage,
+    /// Delete the project (releases everything in it).
+    Delete,
+    /// Apply for a period extension or more quota.
+    Apply,
+    /// Change quota and dates directly, force a release.
+    Revise,
+}
+
+/// Whether someone with platform `role` and `membership` in a project may do
+/// `action` to it.
+pub fn permits_project(role: Role, membership: Option<ProjectRole>, action: ProjectAction) -> bool {
+    use ProjectAction::*;
+    match action {
+        View => role == Role::Admin || membership.is_some(),
+        Manage | Delete | Apply => {
+            role != Role::Anonymous && membership == Some(ProjectRole::Manager)
+        }
+        Revise => role == Role::Admin,
     }
 }
 
@@ -38,17 +69,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_project_table() {
+        use ProjectAction::*;
+        let manager = Some(ProjectRole::Manager);
+        let member = Some(ProjectRole::Member);
+        let rows = [
+            // (role, membership, [View, Manage, Delete, Apply, Revise])
+            (Role::Admin, None, [true, false, false, false, true]),
+            (Role::Admin, manager, [true, true, true, true, true]),
+            (Role::Member, manager, [true, true, true, true, false]),
+            (Role::Member, member, [true, false, false, false, false]),
+            (Role::Member, None, [false, false, false, false, false]),
+            (Role::Anonymous, None, [false, false, false, false, false]),
+        ];
+        for (role, membership, expected) in rows {
+            for (action, allowed) in [View, Manage, Delete, Apply, Revise]
+                .into_iter()
+                .zip(expected)
+            {
+                assert_eq!(
+                    permits_project(role, membership, action),
+                    allowed,
+                    "{role:?} {membership:?} {action:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_table() {
         let cases = [
             (Role::Anonymous, Action::UsePublicPages, true),
             (Role::Anonymous, Action::UseWorkspace, false),
-            (Role::Anonymous, Action::ManageUsers, false),
+            (Role::Anonymous, Action::Administer, false),
             (Role::Member, Action::UsePublicPages, true),
             (Role::Member, Action::UseWorkspace, true),
-            (Role::Member, Action::ManageUsers, false),
+            (Role::Member, Action::Administer, false),
             (Role::Admin, Action::UsePublicPages, true),
             (Role::Admin, Action::UseWorkspace, true),
-            (Role::Admin, Action::ManageUsers, true),
+            (Role::Admin, Action::Administer, true),
         ];
         for (role, action, expected) in cases {
             assert_eq!(permits(role, action), expected, "{role:?} {action:?}");

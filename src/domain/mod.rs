@@ -3,6 +3,7 @@
 
 pub mod authz;
 pub mod ids;
+pub mod project;
 pub mod quota;
 pub mod session;
 pub mod throttle;

@@ -50,6 +50,7 @@ impl Services {
             created_at: now,
             profile: Profile::default(),
             settings: Settings::default(),
+            current_project: None,
         };
         self.blocking(move |store| {
             store.write(|tx| match users::insert_tx(tx, &record) {
@@ -105,6 +106,7 @@ impl Services {
             created_at: self.clock.now(),
             profile: Profile::default(),
             settings: Settings::default(),
+            current_project: None,
         };
         self.blocking(move |store| {
             store.write(|tx| match users::insert_tx(tx, &record) {

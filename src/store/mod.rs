@@ -5,8 +5,11 @@
 //! transaction. A write is acknowledged only after its commit returned, and
 //! every commit is durable (`Durability::Immediate`, redb's default).
 
+pub mod activations;
 mod codec;
 pub mod migrations;
+pub mod outbox;
+pub mod platform;
 pub mod projects;
 pub mod schema;
 pub mod sessions;

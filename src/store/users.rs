@@ -5,7 +5,7 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, codec, sessions, tables};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::user::{Profile, Settings, Username};
 
 /// A stored user account.
@@ -28,6 +28,9 @@ pub struct UserRecord {
     pub profile: Profile,
     #[serde(default)]
     pub settings: Settings,
+    /// The project chosen in the header's project selector.
+    #[serde(default)]
+    pub current_project: Option<ProjectId>,
 }
 
 impl std::fmt::Debug for UserRecord {

@@ -145,7 +145,7 @@ impl FromRequest for RequireAdmin {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
             Page::from_request(req)
-                .and_then(|p| p.require(Action::ManageUsers))
+                .and_then(|p| p.require(Action::Administer))
                 .and_then(with_session)
                 .map(|(page, session)| RequireAdmin { page, session }),
         )

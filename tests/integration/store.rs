@@ -52,6 +52,7 @@ fn write_store_v1_fixture() {
             created_at: start_time(),
             profile: Profile::default(),
             settings: Settings::default(),
+            current_project: None,
         };
         let alice = UserRecord {
             id: UserId::generate(),
