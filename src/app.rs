@@ -143,14 +143,15 @@ async fn run(
         .context("store task failed")??;
     tracing::info!(path = %store.path().display(), "store open");
     let store = Arc::new(store);
+    let catalog = Arc::new(Catalog::load().map_err(anyhow::Error::msg)?);
     let services = Services::new(
         store.clone(),
         clock,
         config.session_idle_timeout,
         &config.data_dir,
+        catalog.clone(),
     );
     let initial_password = services.ensure_initial_admin().await?;
-    let catalog = Arc::new(Catalog::load().map_err(anyhow::Error::msg)?);
     let state = actix_web::web::Data::new(AppState {
         services: services.clone(),
         catalog,

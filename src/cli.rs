@@ -193,11 +193,13 @@ fn user(config: Config, action: &UserCommand) -> Result<(), CliError> {
         .map_err(anyhow::Error::from)?;
     runtime.block_on(async {
         let store = Arc::new(Store::open_in(&config.data_dir).map_err(anyhow::Error::from)?);
+        let catalog = Arc::new(crate::i18n::Catalog::load().map_err(anyhow::Error::msg)?);
         let services = Services::new(
             store,
             Arc::new(SystemClock),
             config.session_idle_timeout,
             &config.data_dir,
+            catalog,
         );
         let outcome = match action {
             UserCommand::Add { name, admin } => {

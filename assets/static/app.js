@@ -3,26 +3,84 @@
 (function () {
   "use strict";
 
+  var sidebarToggle = null;
+
+  function setSidebar(toggle, open) {
+    var target = document.getElementById(toggle.getAttribute("data-toggle"));
+    if (!target) {
+      return;
+    }
+    target.classList.toggle("open", open);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    sidebarToggle = open ? toggle : null;
+    if (open) {
+      // Focus the current page's link (or the first one) in the drawer.
+      var link = target.querySelector("a[aria-current]") || target.querySelector("a");
+      if (link) {
+        link.focus();
+      }
+    }
+  }
+
+  function closeSidebar(restoreFocus) {
+    if (!sidebarToggle) {
+      return false;
+    }
+    var toggle = sidebarToggle;
+    setSidebar(toggle, false);
+    if (restoreFocus) {
+      toggle.focus();
+    }
+    return true;
+  }
+
   // Buttons with data-dialog="ID" open the <dialog id="ID"> as a modal:
-  // focus moves into it and Escape closes it (native behaviour).
+  // focus moves into it and Escape closes it (native behaviour); focus
+  // goes back to the button when it closes.
+  function openDialog(opener) {
+    var dialog = document.getElementById(opener.getAttribute("data-dialog"));
+    if (!dialog || typeof dialog.showModal !== "function" || dialog.open) {
+      return;
+    }
+    dialog.addEventListener("close", function () {
+      if (document.contains(opener)) {
+        opener.focus();
+      }
+    }, { once: true });
+    dialog.showModal();
+  }
+
   document.addEventListener("click", function (event) {
     var opener = event.target.closest("[data-dialog]");
     if (opener) {
-      var dialog = document.getElementById(opener.getAttribute("data-dialog"));
-      if (dialog && typeof dialog.showModal === "function") {
-        dialog.showModal();
+      openDialog(opener);
+      return;
+    }
+    // A click on the backdrop of a modal dialog (the dialog element itself,
+    // outside its box) cancels it.
+    if (event.target.tagName === "DIALOG" && event.target.open) {
+      var box = event.target.getBoundingClientRect();
+      var inside = event.clientX >= box.left && event.clientX <= box.right &&
+        event.clientY >= box.top && event.clientY <= box.bottom;
+      if (!inside) {
+        event.target.close();
       }
       return;
     }
     // The sidebar toggle on narrow screens.
     var toggle = event.target.closest("[data-toggle]");
     if (toggle) {
-      var target = document.getElementById(toggle.getAttribute("data-toggle"));
-      if (target) {
-        var open = target.classList.toggle("open");
-        toggle.setAttribute("aria-expanded", open ? "true" : "false");
-      }
+      setSidebar(toggle, toggle.getAttribute("aria-expanded") !== "true");
       return;
+    }
+    // A click outside the open drawer closes it and does nothing else.
+    if (sidebarToggle) {
+      var drawer = document.getElementById(sidebarToggle.getAttribute("data-toggle"));
+      if (drawer && !drawer.contains(event.target)) {
+        event.preventDefault();
+        closeSidebar(false);
+        return;
+      }
     }
     // A click outside an open menu closes it.
     document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
@@ -33,7 +91,10 @@
   });
 
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Escape") {
+    if (event.key !== "Escape" || event.defaultPrevented) {
+      return;
+    }
+    if (closeSidebar(true)) {
       return;
     }
     document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
@@ -44,4 +105,17 @@
       }
     });
   });
+
+  // Back on a wide screen, the drawer state no longer applies.
+  if (window.matchMedia) {
+    var wide = window.matchMedia("(min-width: 901px)");
+    var onChange = function () {
+      if (wide.matches) {
+        closeSidebar(false);
+      }
+    };
+    if (wide.addEventListener) {
+      wide.addEventListener("change", onChange);
+    }
+  }
 })();

@@ -7,10 +7,13 @@ use std::sync::{Mutex, PoisonError};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{ServiceError, Services, random_token};
+use crate::domain::ids::ProjectId;
+use crate::domain::project::ProjectRole;
 use crate::domain::session;
 use crate::domain::throttle::Failures;
 use crate::domain::user::validate_new_password;
 use crate::domain::validation::FieldErrors;
+use crate::store::projects;
 use crate::store::sessions::{self, SessionRecord, TokenHash};
 use crate::store::users::{self, UserRecord};
 
@@ -52,12 +55,30 @@ pub struct NewSession {
     pub user: UserRecord,
 }
 
+/// A project offered by the header's project selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectChoice {
+    pub id: ProjectId,
+    pub name: String,
+    pub role: ProjectRole,
+}
+
 /// The session a request belongs to.
 #[derive(Debug, Clone)]
 pub struct SessionContext {
     pub user: UserRecord,
     pub token_hash: TokenHash,
     pub csrf_token: String,
+    /// The user's open projects, for the project selector.
+    pub projects: Vec<ProjectChoice>,
+}
+
+impl SessionContext {
+    /// The project chosen in the selector, if it is still one of the user's.
+    pub fn current_project(&self) -> Option<&ProjectChoice> {
+        let chosen = self.user.current_project?;
+        self.projects.iter().find(|p| p.id == chosen)
+    }
 }
 
 impl Services {
@@ -137,12 +158,25 @@ impl Services {
                     let Some(session) = sessions::get_read_tx(tx, &hash)? else {
                         return Ok(None);
                     };
-                    let user = users::get_read_tx(tx, session.user_id)?;
-                    Ok(user.map(|user| (session, user)))
+                    let Some(user) = users::get_read_tx(tx, session.user_id)? else {
+                        return Ok(None);
+                    };
+                    let choices = projects::of_user_read_tx(tx, user.id)?
+                        .into_iter()
+                        .filter(|p| !p.deleted && p.status.is_open())
+                        .filter_map(|p| {
+                            p.role_of(user.id).map(|role| ProjectChoice {
+                                id: p.id,
+                                name: p.name,
+                                role,
+                            })
+                        })
+                        .collect::<Vec<_>>();
+                    Ok(Some((session, user, choices)))
                 })
             })
             .await?;
-        let Some((session, user)) = found else {
+        let Some((session, user, projects)) = found else {
             return Ok(None);
         };
         if session::is_expired(session.last_seen_at, now, self.idle_timeout) || user.disabled {
@@ -169,6 +203,7 @@ impl Services {
             user,
             token_hash: hash,
             csrf_token: session.csrf_token,
+            projects,
         }))
     }
 

@@ -13,6 +13,7 @@ use jiff::SignedDuration;
 
 use crate::clock::SharedClock;
 use crate::domain::validation::FieldErrors;
+use crate::i18n::Catalog;
 use crate::store::{Store, StoreError};
 
 /// Name of the file, in the data directory, that holds the first-run admin
@@ -32,6 +33,9 @@ pub enum ServiceError {
     Throttled { wait: SignedDuration },
     #[error("not found")]
     NotFound,
+    /// The actor may see the thing but not do this to it.
+    #[error("forbidden")]
+    Forbidden,
     /// A rule of the product refused the action; the key names the message.
     #[error("refused: {0}")]
     Refused(&'static str),
@@ -51,6 +55,8 @@ pub struct Services {
     pub(crate) throttle: Arc<auth::LoginThrottle>,
     pub(crate) idle_timeout: SignedDuration,
     pub(crate) data_dir: PathBuf,
+    /// Translations, for mail written in the recipient's language.
+    pub(crate) catalog: Arc<Catalog>,
 }
 
 impl Services {
@@ -59,6 +65,7 @@ impl Services {
         clock: SharedClock,
         idle_timeout: SignedDuration,
         data_dir: &Path,
+        catalog: Arc<Catalog>,
     ) -> Self {
         Self {
             store,
@@ -67,7 +74,13 @@ impl Services {
             throttle: Arc::new(auth::LoginThrottle::default()),
             idle_timeout,
             data_dir: data_dir.to_owned(),
+            catalog,
         }
+    }
+
+    /// The translation catalog the services write mail with.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 
     /// Whether the store answers; for the readiness check.

@@ -35,6 +35,25 @@ impl RequestContext {
     }
 }
 
+/// The page shell for a request with context `ctx` (none when the request
+/// failed before the session middleware ran).
+pub fn shell_for<'a>(tr: Tr<'a>, ctx: Option<&'a RequestContext>, path: &'a str) -> Shell<'a> {
+    let session = ctx.and_then(|c| c.session.as_ref());
+    Shell {
+        tr,
+        theme: ctx.map_or(Theme::System, |c| c.theme),
+        csrf: ctx.map_or("", |c| c.csrf_token.as_str()),
+        path,
+        user: session.map(|s| ShellUser {
+            username: s.user.username.as_str(),
+            is_admin: s.user.is_admin,
+            initial_password: s.user.initial_password,
+        }),
+        projects: session.map_or(&[], |s| s.projects.as_slice()),
+        current_project: session.and_then(|s| s.current_project()).map(|p| p.id),
+    }
+}
+
 /// Everything a page needs to render its shell.
 pub struct Page {
     pub state: web::Data<AppState>,
@@ -49,17 +68,7 @@ impl Page {
     }
 
     pub fn shell(&self) -> Shell<'_> {
-        Shell {
-            tr: self.tr(),
-            theme: self.ctx.theme,
-            csrf: &self.ctx.csrf_token,
-            path: &self.path,
-            user: self.ctx.session.as_ref().map(|s| ShellUser {
-                username: s.user.username.as_str(),
-                is_admin: s.user.is_admin,
-                initial_password: s.user.initial_password,
-            }),
-        }
+        shell_for(self.tr(), Some(&self.ctx), &self.path)
     }
 
     fn from_request(req: &HttpRequest) -> Result<Page, WebError> {

@@ -15,8 +15,8 @@ use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
 use super::error::{ErrorPage, WebError};
-use super::extract::RequestContext;
-use super::views::{errors, layout::Shell};
+use super::extract::{RequestContext, shell_for};
+use super::views::errors;
 use super::{AppState, BODY_LIMIT, CSRF_COOKIE, SESSION_COOKIE, paths};
 use crate::domain::user::{Lang, Theme};
 
@@ -104,19 +104,7 @@ pub async fn error_pages(
     );
     let tr = state.catalog.tr(lang);
     let path = req.path().to_owned();
-    let shell = Shell {
-        tr,
-        theme: ctx.as_ref().map_or(Theme::System, |c| c.theme),
-        csrf: ctx.as_ref().map_or("", |c| c.csrf_token.as_str()),
-        path: &path,
-        user: ctx.as_ref().and_then(|c| c.session.as_ref()).map(|s| {
-            super::views::layout::ShellUser {
-                username: s.user.username.as_str(),
-                is_admin: s.user.is_admin,
-                initial_password: s.user.initial_password,
-            }
-        }),
-    };
+    let shell = shell_for(tr, ctx.as_ref(), &path);
     let args: Vec<(&str, &str)> = page.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let html = errors::error_page(
         &shell,

@@ -1,6 +1,6 @@
 //! Every URL the interface links to. Views and handlers take paths from here.
 
-use crate::domain::ids::UserId;
+use crate::domain::ids::{ApplicationId, ProjectId, UserId};
 
 pub const HOME: &str = "/";
 pub const LOGIN: &str = "/login";
@@ -12,6 +12,8 @@ pub const ASSETS_PREFIX: &str = "/assets/";
 pub const PROJECT_REVIEWS: &str = "/projects/reviews";
 pub const PROJECTS: &str = "/projects";
 pub const PROJECT_DETAIL: &str = "/projects/detail";
+pub const PROJECT_NEW: &str = "/projects/new";
+pub const PROJECT_SELECT: &str = "/projects/select";
 pub const CONTAINERS: &str = "/containers";
 pub const JOBS: &str = "/jobs";
 pub const JOB_SCHEDULES: &str = "/jobs/schedules";
@@ -34,6 +36,39 @@ pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_REVIEWS: &str = "/admin/reviews";
 pub const ADMIN_CATALOG: &str = "/admin/catalog";
 pub const ADMIN_SETTINGS: &str = "/admin/settings";
+pub const ADMIN_PROJECTS: &str = "/admin/projects";
+pub const ADMIN_OUTBOX: &str = "/admin/outbox";
+
+/// A project's detail page.
+pub fn project(id: ProjectId) -> String {
+    format!("{PROJECTS}/{id}")
+}
+
+/// One of a project's actions: `edit`, `extension`, `quota`, `delete`,
+/// `caps/<user id>`.
+pub fn project_action(id: ProjectId, action: &str) -> String {
+    format!("{PROJECTS}/{id}/{action}")
+}
+
+/// An application in the Project Review List, selected for its detail pane.
+pub fn review(id: ApplicationId) -> String {
+    format!("{PROJECT_REVIEWS}?id={id}")
+}
+
+/// An action on one's own application: `revoke`.
+pub fn review_action(id: ApplicationId, action: &str) -> String {
+    format!("{PROJECT_REVIEWS}/{id}/{action}")
+}
+
+/// An admin decision on an application: `approve`, `decline`.
+pub fn admin_review_action(id: ApplicationId, action: &str) -> String {
+    format!("{ADMIN_REVIEWS}/{id}/{action}")
+}
+
+/// An admin action on a project: `revise`, `release`.
+pub fn admin_project_action(id: ProjectId, action: &str) -> String {
+    format!("{ADMIN_PROJECTS}/{id}/{action}")
+}
 
 /// An action on one user in the admin's users page; `action` is one of
 /// `disable`, `enable`, `grant-admin`, `revoke-admin`, `reset-password`.

@@ -48,6 +48,7 @@ mod tests {
             clock.clone(),
             SignedDuration::from_hours(12),
             dir.path(),
+            Arc::new(crate::i18n::Catalog::load().expect("catalog")),
         );
         let user = services.create_user("ivy", false).await.expect("user");
         let stale = services

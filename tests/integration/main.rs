@@ -6,6 +6,7 @@ mod common;
 mod account;
 mod admin;
 mod auth;
+mod browser;
 mod cli;
 mod ops;
 mod store;

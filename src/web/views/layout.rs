@@ -4,7 +4,10 @@
 use maud::{DOCTYPE, Markup, html};
 
 use super::components::csrf_field;
+use crate::domain::ids::ProjectId;
+use crate::domain::project::ProjectRole;
 use crate::domain::user::{Lang, Theme};
+use crate::service::auth::ProjectChoice;
 use crate::i18n::Tr;
 use crate::web::{assets, paths};
 
@@ -26,6 +29,9 @@ pub struct Shell<'a> {
     /// The request's path and query.
     pub path: &'a str,
     pub user: Option<ShellUser<'a>>,
+    /// The user's open projects, for the project selector.
+    pub projects: &'a [ProjectChoice],
+    pub current_project: Option<ProjectId>,
 }
 
 /// One step of the breadcrumb trail; the last one is the current page.
@@ -200,6 +206,38 @@ fn user_menu(shell: &Shell, user: &ShellUser) -> Markup {
     }
 }
 
+/// The header's project selector: every page that works on a project works
+/// on the one chosen here.
+fn project_selector(shell: &Shell) -> Markup {
+    let tr = shell.tr;
+    html! {
+        @if shell.projects.is_empty() {
+            div class="project-selector" {
+                span class="label" { (tr.t("project_selector.label")) }
+                a href=(paths::PROJECT_NEW) class="selector-value" { (tr.t("project_selector.none_create")) }
+            }
+        } @else {
+            form class="project-selector" method="post" action=(paths::PROJECT_SELECT) {
+                (csrf_field(shell))
+                input type="hidden" name="next" value=(shell.path);
+                label for="project-select" class="label" { (tr.t("project_selector.label")) }
+                select id="project-select" name="project" data-autosubmit {
+                    @if shell.current_project.is_none() {
+                        option value="" selected disabled { (tr.t("project_selector.none")) }
+                    }
+                    @for p in shell.projects {
+                        option value=(p.id) selected[shell.current_project == Some(p.id)] {
+                            (p.name)
+                            @if p.role == ProjectRole::Manager { " · " (tr.t("project.role.manager")) }
+                        }
+                    }
+                }
+                button type="submit" class="btn small" { (tr.t("project_selector.switch")) }
+            }
+        }
+    }
+}
+
 /// A page of the signed-in workspace.
 pub fn page(shell: &Shell, title: &str, crumbs: &[Crumb], body: Markup) -> Markup {
     let tr = shell.tr;
@@ -229,10 +267,7 @@ pub fn page(shell: &Shell, title: &str, crumbs: &[Crumb], body: Markup) -> Marku
                                 }
                             }
                             div class="topbar-end" {
-                                div class="project-selector" {
-                                    span class="label" { (tr.t("project_selector.label")) }
-                                    a href=(paths::PROJECTS) class="selector-value" { (tr.t("project_selector.none")) }
-                                }
+                                (project_selector(shell))
                                 @if let Some(user) = &shell.user {
                                     (user_menu(shell, user))
                                 }

@@ -27,6 +27,8 @@ pub(crate) mod test_support {
             csrf: "csrf-token-value",
             path: "/account/profile",
             user,
+            projects: &[],
+            current_project: None,
         }
     }
 

@@ -1,6 +1,8 @@
 //! Boots the real appliance on a temporary store and talks to it over real
 //! HTTP with cookies, like a browser.
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 
