@@ -200,13 +200,26 @@ async fn run(
     Ok(store)
 }
 
-/// Closes the store once nothing else holds it.
-fn close(store: Arc<Store>) {
-    match Arc::try_unwrap(store) {
-        Ok(store) => {
-            drop(store);
-            tracing::info!("store closed");
+/// Closes the store once nothing else holds it. The HTTP workers run on
+/// threads of their own and drop their copy of the state as they end, which
+/// can be a moment after the server reported that it stopped.
+fn close(mut store: Arc<Store>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Arc::try_unwrap(store) {
+            Ok(store) => {
+                drop(store);
+                tracing::info!("store closed");
+                return;
+            }
+            Err(shared) if std::time::Instant::now() < deadline => {
+                store = shared;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(_) => {
+                tracing::warn!("store still in use at shutdown; it closes with the process");
+                return;
+            }
         }
-        Err(_) => tracing::warn!("store still in use at shutdown; it closes with the process"),
     }
 }

@@ -164,8 +164,13 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
     let done = admin
         .post_form(&format!("/admin/users/{id}/disable"), &[])
         .await;
-    assert_eq!(done.status, StatusCode::OK);
-    assert!(done.body.contains("carol is disabled."));
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "post/redirect/get");
+    let page = admin.get(done.location().expect("redirect")).await;
+    assert!(page.body.contains("carol is disabled."));
+    assert!(
+        page.body.contains("name=\"next\" value=\"/admin/users\""),
+        "the menu returns here"
+    );
     assert!(!carol.is_logged_in().await);
     let again = app.client().login("carol", &password).await;
     assert_eq!(again.status, StatusCode::FORBIDDEN);
@@ -215,7 +220,7 @@ async fn admins_manage_each_other_but_not_themselves() {
     let page = erin
         .post_form(&format!("/admin/users/{admin_id}/revoke-admin"), &[])
         .await;
-    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(
         admin.get("/admin/users").await.status,
         StatusCode::FORBIDDEN
@@ -233,6 +238,7 @@ async fn admins_manage_each_other_but_not_themselves() {
     let page = admin
         .post_form(&format!("/admin/users/{erin_id}/disable"), &[])
         .await;
+    let page = admin.get(page.location().expect("redirect")).await;
     assert!(page.body.contains("erin is disabled."));
     assert!(!erin.is_logged_in().await);
 

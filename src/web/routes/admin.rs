@@ -60,14 +60,39 @@ async fn render(
         new_is_admin: form.is_admin.is_some(),
         errors,
     };
-    Ok(html(status, users(&admin.page.shell(), &view)))
+    // Rendered after a POST too (a generated password is shown once and
+    // never stored): the menu's language and theme switches return to the
+    // page itself, not to the action's address.
+    let mut shell = admin.page.shell();
+    shell.path = paths::ADMIN_USERS;
+    Ok(html(status, users(&shell, &view)))
 }
 
-async fn get_users(admin: RequireAdmin) -> Result<HttpResponse, WebError> {
+/// After a change the page is fetched again (post/redirect/get) with what
+/// was done in the query, so a reload repeats nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct UsersDone {
+    done: String,
+    username: String,
+}
+
+async fn get_users(admin: RequireAdmin, done: web::Query<UsersDone>) -> Result<HttpResponse, WebError> {
+    let key = match done.done.as_str() {
+        "disable" => Some("users.disabled_done"),
+        "enable" => Some("users.enabled_done"),
+        "grant-admin" => Some("users.granted_done"),
+        "revoke-admin" => Some("users.revoked_done"),
+        _ => None,
+    };
+    let notice = match key {
+        Some(key) => UsersNotice::Changed(admin.page.tr().f(key, &[("username", done.username.as_str())])),
+        None => UsersNotice::None,
+    };
     render(
         &admin,
         actix_web::http::StatusCode::OK,
-        UsersNotice::None,
+        notice,
         &CreateUserForm::default(),
         FieldErrors::new(),
     )
@@ -163,21 +188,9 @@ async fn post_user_action(
     };
     match services.change_user(me, target, change).await {
         Ok(user) => {
-            let key = match change {
-                UserChange::Disable => "users.disabled_done",
-                UserChange::Enable => "users.enabled_done",
-                UserChange::GrantAdmin => "users.granted_done",
-                UserChange::RevokeAdmin => "users.revoked_done",
-            };
-            let text = tr.f(key, &[("username", user.username.as_str())]);
-            render(
-                &admin,
-                actix_web::http::StatusCode::OK,
-                UsersNotice::Changed(text),
-                &CreateUserForm::default(),
-                FieldErrors::new(),
-            )
-            .await
+            let query = serde_urlencoded::to_string([("done", action.as_str()), ("username", user.username.as_str())])
+                .map_err(|e| WebError::Internal(e.to_string()))?;
+            Ok(crate::web::middleware::see_other(&format!("{}?{query}", paths::ADMIN_USERS)))
         }
         Err(ServiceError::Refused(key)) => refused(&admin, tr.t(key)).await,
         Err(e) => Err(e.into()),

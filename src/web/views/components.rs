@@ -188,19 +188,27 @@ pub struct Confirm<'a> {
 }
 
 pub fn confirm_dialog(shell: &Shell, c: Confirm) -> Markup {
+    confirm_dialog_with(shell, c, html! {})
+}
+
+/// A confirmation dialog whose form also carries `fields` (such as a
+/// verification code to type back).
+pub fn confirm_dialog_with(shell: &Shell, c: Confirm, fields: Markup) -> Markup {
     let tr = shell.tr;
     let title_id = format!("{}-title", c.id);
+    let text_id = format!("{}-text", c.id);
     html! {
         button.btn.small.danger[c.danger] type="button" data-dialog=(c.id) { (c.open_label) }
-        dialog id=(c.id) aria-labelledby=(title_id) {
+        dialog id=(c.id) aria-labelledby=(title_id) aria-describedby=(text_id) {
             h2 id=(title_id) { (c.title) }
-            p { (c.text) }
+            p id=(text_id) { (c.text) }
+            form method="post" action=(c.action) id=(format!("{}-form", c.id)) {
+                (csrf_field(shell))
+                (fields)
+            }
             div class="dialog-actions" {
                 form method="dialog" { button type="submit" class="btn" { (tr.t("common.cancel")) } }
-                form method="post" action=(c.action) {
-                    (csrf_field(shell))
-                    button.btn.primary.danger[c.danger] type="submit" { (c.confirm_label) }
-                }
+                button.btn.primary.danger[c.danger] type="submit" form=(format!("{}-form", c.id)) { (c.confirm_label) }
             }
         }
     }
