@@ -30,6 +30,9 @@ pub struct Options {
 pub struct Running {
     /// The address it listens on (the real port when 0 was asked for).
     pub addr: SocketAddr,
+    /// The use cases the server runs on (the same store), for the command
+    /// line and for tests that run a worker step at a chosen moment.
+    pub services: Services,
     /// The first-run admin password, when this start created the admin.
     pub initial_password: Option<GeneratedPassword>,
     handle: ServerHandle,
@@ -58,7 +61,13 @@ impl Running {
 
     /// Waits until the server stops by itself (a signal).
     pub fn wait(self) -> anyhow::Result<()> {
-        self.thread
+        let Running {
+            thread, services, ..
+        } = self;
+        // Our copy of the services holds the store too; let it go so the
+        // server thread can close the store.
+        drop(services);
+        thread
             .join()
             .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
     }
@@ -114,8 +123,9 @@ pub fn start(config: Config, clock: SharedClock, options: Options) -> anyhow::Re
         })
         .context("cannot start the server thread")?;
     match ready_rx.recv() {
-        Ok((addr, initial_password, handle)) => Ok(Running {
+        Ok((addr, initial_password, handle, services)) => Ok(Running {
             addr,
+            services,
             initial_password,
             handle,
             thread,
@@ -128,7 +138,12 @@ pub fn start(config: Config, clock: SharedClock, options: Options) -> anyhow::Re
     }
 }
 
-type Ready = (SocketAddr, Option<GeneratedPassword>, ServerHandle);
+type Ready = (
+    SocketAddr,
+    Option<GeneratedPassword>,
+    ServerHandle,
+    Services,
+);
 
 async fn run(
     config: Config,
@@ -188,7 +203,7 @@ async fn run(
     let warm = services.clone();
     workers.push(tokio::spawn(async move { warm.passwords.warm_up().await }));
     // The receiver is gone only if the starter gave up; serve anyway.
-    let _ = ready.send((addr, initial_password, server.handle()));
+    let _ = ready.send((addr, initial_password, server.handle(), services.clone()));
 
     let result = server.await;
     for worker in workers {

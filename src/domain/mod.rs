@@ -2,6 +2,7 @@
 //! tested without I/O.
 
 pub mod authz;
+pub mod catalog;
 pub mod ids;
 pub mod project;
 pub mod quota;

@@ -183,6 +183,14 @@ pub struct ValidProjectForm {
     pub members: Vec<(String, ProjectRole)>,
 }
 
+/// A manager's edit that passed the form's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidProjectEdit {
+    pub name: String,
+    pub description: String,
+    pub members: Vec<(String, ProjectRole)>,
+}
+
 fn member_list(form: &ProjectForm, errors: &mut FieldErrors) -> Vec<(String, ProjectRole)> {
     let mut members: Vec<(String, ProjectRole)> = Vec::new();
     let mut push = |name: &str, role: ProjectRole| {
@@ -253,9 +261,7 @@ impl ProjectForm {
 
     /// Checks a manager's edit: name, description and members; the dates
     /// are not part of an edit (they change through extensions).
-    pub fn validate_edit(
-        &self,
-    ) -> Result<(String, String, Vec<(String, ProjectRole)>), FieldErrors> {
+    pub fn validate_edit(&self) -> Result<ValidProjectEdit, FieldErrors> {
         let mut errors = FieldErrors::new();
         let name = name_field(&mut errors, &self.name);
         let description = text_field(
@@ -265,7 +271,11 @@ impl ProjectForm {
             DESCRIPTION_MAX,
         );
         let members = member_list(self, &mut errors);
-        errors.into_result((name, description, members))
+        errors.into_result(ValidProjectEdit {
+            name,
+            description,
+            members,
+        })
     }
 }
 

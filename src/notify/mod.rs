@@ -19,7 +19,13 @@ fn mail(tr: Tr, subject_key: &str, body_key: &str, args: &[(&str, &str)]) -> Mai
 }
 
 /// The applicant learns that an application was decided.
-pub fn application_decided(tr: Tr, project: &str, kind_key: &str, approved: bool, remark: &str) -> Mail {
+pub fn application_decided(
+    tr: Tr,
+    project: &str,
+    kind_key: &str,
+    approved: bool,
+    remark: &str,
+) -> Mail {
     let kind = tr.t(kind_key);
     let remark = if remark.is_empty() { "—" } else { remark };
     let args = [("project", project), ("kind", kind), ("remark", remark)];
@@ -53,5 +59,10 @@ pub fn buffer_started(tr: Tr, project: &str, release: &str) -> Mail {
 
 /// A manager learns that the project was released.
 pub fn released(tr: Tr, project: &str) -> Mail {
-    mail(tr, "mail.released.subject", "mail.released.body", &[("project", project)])
+    mail(
+        tr,
+        "mail.released.subject",
+        "mail.released.body",
+        &[("project", project)],
+    )
 }

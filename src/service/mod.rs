@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod catalog;
 pub mod password;
+pub mod projects;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -239,3 +239,21 @@ pub fn reviewing_read_tx(tx: &ReadTransaction) -> Result<Vec<ApplicationRecord>,
     }
     Ok(out)
 }
+
+/// Whether an extension of `project` was ever approved (the Project List's
+/// "extended" mark).
+pub fn has_approved_extension_read_tx(
+    tx: &ReadTransaction,
+    project: ProjectId,
+) -> Result<bool, StoreError> {
+    let index = tx.open_multimap_table(tables::PROJECT_ID_TO_APPLICATION_IDS)?;
+    for id in index.get(project.as_u128())? {
+        if let Some(a) = application_read_tx(tx, ApplicationId::from_u128(id?.value()))?
+            && a.status == ApplicationStatus::Approved
+            && matches!(a.kind, ApplicationKind::Extension { .. })
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -45,6 +45,7 @@ impl From<ServiceError> for WebError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::NotFound => WebError::NotFound,
+            ServiceError::Forbidden => WebError::Forbidden,
             ServiceError::Refused(key) => WebError::Refused(key),
             ServiceError::Throttled { wait } => WebError::Throttled {
                 seconds: wait.as_secs().max(1),

@@ -76,6 +76,25 @@ pub fn admin_user_action(id: UserId, action: &str) -> String {
     format!("{ADMIN_USERS}/{id}/{action}")
 }
 
+/// One kind's page of the admin's catalog.
+pub fn admin_catalog_kind(kind: crate::domain::catalog::CatalogKind) -> String {
+    format!("{ADMIN_CATALOG}/{}", kind.slug())
+}
+
+/// A catalog item's edit page.
+pub fn admin_catalog_item(kind: crate::domain::catalog::CatalogKind, id: &str) -> String {
+    format!("{ADMIN_CATALOG}/{}/{id}", kind.slug())
+}
+
+/// An action on a catalog item: `retire`, `unretire` or `delete`.
+pub fn admin_catalog_action(
+    kind: crate::domain::catalog::CatalogKind,
+    id: &str,
+    action: &str,
+) -> String {
+    format!("{ADMIN_CATALOG}/{}/{id}/{action}", kind.slug())
+}
+
 /// The login page, returning to `next` afterwards.
 pub fn login_then(next: &str) -> String {
     if next == HOME || !is_local(next) {

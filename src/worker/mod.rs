@@ -30,11 +30,24 @@ where
     })
 }
 
+/// How often the project lifecycle is swept.
+pub const LIFECYCLE_EVERY: Duration = Duration::from_secs(60);
+
 /// Starts every worker; abort the handles to stop them.
 pub fn spawn_all(services: &Services) -> Vec<JoinHandle<()>> {
     let janitor = janitor::Janitor::new(services.clone());
-    vec![supervise("janitor", janitor::EVERY, move || {
-        let janitor = janitor.clone();
-        async move { janitor.step().await.map(|_| ()) }
-    })]
+    let lifecycle = services.clone();
+    vec![
+        supervise("janitor", janitor::EVERY, move || {
+            let janitor = janitor.clone();
+            async move { janitor.step().await.map(|_| ()) }
+        }),
+        // Project lifecycle: reminders, buffer period, release. The first
+        // tick runs at once, so whatever fell due while mlstack was down
+        // happens at start-up.
+        supervise("lifecycle", LIFECYCLE_EVERY, move || {
+            let services = lifecycle.clone();
+            async move { services.sweep_lifecycle().await.map(|_| ()) }
+        }),
+    ]
 }

@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod auth;
 mod browser;
+mod catalog;
 mod cli;
 mod ops;
 mod store;

@@ -77,7 +77,10 @@ struct UsersDone {
     username: String,
 }
 
-async fn get_users(admin: RequireAdmin, done: web::Query<UsersDone>) -> Result<HttpResponse, WebError> {
+async fn get_users(
+    admin: RequireAdmin,
+    done: web::Query<UsersDone>,
+) -> Result<HttpResponse, WebError> {
     let key = match done.done.as_str() {
         "disable" => Some("users.disabled_done"),
         "enable" => Some("users.enabled_done"),
@@ -86,7 +89,12 @@ async fn get_users(admin: RequireAdmin, done: web::Query<UsersDone>) -> Result<H
         _ => None,
     };
     let notice = match key {
-        Some(key) => UsersNotice::Changed(admin.page.tr().f(key, &[("username", done.username.as_str())])),
+        Some(key) => UsersNotice::Changed(
+            admin
+                .page
+                .tr()
+                .f(key, &[("username", done.username.as_str())]),
+        ),
         None => UsersNotice::None,
     };
     render(
@@ -188,9 +196,15 @@ async fn post_user_action(
     };
     match services.change_user(me, target, change).await {
         Ok(user) => {
-            let query = serde_urlencoded::to_string([("done", action.as_str()), ("username", user.username.as_str())])
-                .map_err(|e| WebError::Internal(e.to_string()))?;
-            Ok(crate::web::middleware::see_other(&format!("{}?{query}", paths::ADMIN_USERS)))
+            let query = serde_urlencoded::to_string([
+                ("done", action.as_str()),
+                ("username", user.username.as_str()),
+            ])
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+            Ok(crate::web::middleware::see_other(&format!(
+                "{}?{query}",
+                paths::ADMIN_USERS
+            )))
         }
         Err(ServiceError::Refused(key)) => refused(&admin, tr.t(key)).await,
         Err(e) => Err(e.into()),

@@ -3,23 +3,12 @@
 use actix_web::{HttpResponse, web};
 
 use super::ok;
-use crate::web::extract::{CurrentUser, RequireAdmin};
+use crate::web::extract::CurrentUser;
 use crate::web::paths;
 use crate::web::views::areas;
 
 /// (path, sidebar section key, title key) of every area not built yet.
 const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
-    (
-        paths::PROJECT_REVIEWS,
-        "nav.section.project",
-        "nav.project_reviews",
-    ),
-    (paths::PROJECTS, "nav.section.project", "nav.projects"),
-    (
-        paths::PROJECT_DETAIL,
-        "nav.section.project",
-        "nav.project_detail",
-    ),
     (paths::CONTAINERS, "nav.section.project", "nav.containers"),
     (paths::JOBS, "nav.section.project", "nav.jobs"),
     (
@@ -45,34 +34,11 @@ const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
     ),
     (paths::KEY_PAIRS, "nav.section.advanced", "nav.key_pairs"),
     (
-        paths::CLOUD_PROVISIONING,
-        "nav.section.advanced",
-        "nav.cloud_provisioning",
-    ),
-    (
         paths::COST_CENTER,
         "nav.section.advanced",
         "nav.cost_center",
     ),
     (paths::ORDERS, "nav.section.account", "nav.orders"),
-];
-
-const ADMIN_AREAS: &[(&str, &str, &str)] = &[
-    (
-        paths::ADMIN_REVIEWS,
-        "nav.section.admin",
-        "nav.admin_reviews",
-    ),
-    (
-        paths::ADMIN_CATALOG,
-        "nav.section.admin",
-        "nav.admin_catalog",
-    ),
-    (
-        paths::ADMIN_SETTINGS,
-        "nav.section.admin",
-        "nav.admin_settings",
-    ),
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -82,14 +48,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             path,
             web::get().to(move |user: CurrentUser| async move {
                 ok(areas::not_available(&user.page.shell(), section, title))
-            }),
-        );
-    }
-    for &(path, section, title) in ADMIN_AREAS {
-        cfg.route(
-            path,
-            web::get().to(move |admin: RequireAdmin| async move {
-                ok(areas::not_available(&admin.page.shell(), section, title))
             }),
         );
     }

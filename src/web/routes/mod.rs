@@ -5,7 +5,9 @@ mod account;
 mod admin;
 mod areas;
 mod auth;
+mod catalog;
 mod ops;
+mod projects;
 
 use actix_web::{HttpResponse, web};
 use maud::Markup;
@@ -17,6 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     account::configure(cfg);
     admin::configure(cfg);
+    projects::configure(cfg);
+    catalog::configure(cfg);
     areas::configure(cfg);
 }
 

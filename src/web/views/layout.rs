@@ -7,8 +7,8 @@ use super::components::csrf_field;
 use crate::domain::ids::ProjectId;
 use crate::domain::project::ProjectRole;
 use crate::domain::user::{Lang, Theme};
-use crate::service::auth::ProjectChoice;
 use crate::i18n::Tr;
+use crate::service::auth::ProjectChoice;
 use crate::web::{assets, paths};
 
 /// The signed-in user, as the shell shows them.
@@ -90,8 +90,10 @@ const ADMIN_SECTION: (&str, &[NavItem]) = (
     &[
         item("nav.admin_users", paths::ADMIN_USERS),
         item("nav.admin_reviews", paths::ADMIN_REVIEWS),
+        item("nav.admin_projects", paths::ADMIN_PROJECTS),
         item("nav.admin_catalog", paths::ADMIN_CATALOG),
         item("nav.admin_settings", paths::ADMIN_SETTINGS),
+        item("nav.admin_outbox", paths::ADMIN_OUTBOX),
     ],
 );
 

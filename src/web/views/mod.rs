@@ -5,9 +5,13 @@ pub mod account;
 pub mod admin;
 pub mod areas;
 pub mod auth;
+pub mod catalog;
 pub mod components;
 pub mod errors;
 pub mod layout;
+pub mod platform;
+pub mod projects;
+pub mod reviews;
 
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -1,0 +1,1008 @@
+//! Projects: applications and their review, members and caps, the project
+//! selector, platform settings, Cloud Provisioning, and the lifecycle sweep.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use super::{ServiceError, Services};
+use crate::domain::authz::{ProjectAction, Role, permits_project};
+use crate::domain::ids::{ApplicationId, MailId, ProjectId, PurposeId, UserId};
+use crate::domain::project::{
+    self, ApplicationKind, ApplicationStatus, Membership, ProjectForm, ProjectRole, ProjectStatus,
+};
+use crate::domain::quota::{MemberCap, Resources};
+use crate::domain::user::{Lang, LanguageSetting};
+use crate::domain::validation::FieldErrors;
+use crate::i18n::Catalog;
+use crate::notify::{self, Mail};
+use crate::store::activations::{self, ActivationRecord, ActivationStatus};
+use crate::store::outbox::{self, MailRecord, MailStatus};
+use crate::store::platform::{self, PlatformSettingsRecord};
+use crate::store::projects::{self, ApplicationRecord, ProjectRecord};
+use crate::store::users::{self, UserRecord};
+use crate::store::{ReadTx, Store, StoreError, WriteTx};
+
+/// A project as the lists show it.
+#[derive(Debug, Clone)]
+pub struct ProjectSummary {
+    pub project: ProjectRecord,
+    /// The viewer's role in it (None for an admin who is not a member).
+    pub role: Option<ProjectRole>,
+    /// GPU units held by running workloads (containers and jobs arrive
+    /// with their issues; until then nothing is held).
+    pub gpu_used_milli: u64,
+    pub containers: usize,
+    pub jobs: usize,
+    /// An approved extension moved the end: the period it started.
+    pub extended: bool,
+}
+
+/// An application with the names the review screens show.
+#[derive(Debug, Clone)]
+pub struct ApplicationView {
+    pub application: ApplicationRecord,
+    pub project_name: String,
+    pub project_code: String,
+    pub project_start: Date,
+    pub project_end: Date,
+    pub applicant: String,
+}
+
+/// What a lifecycle sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub reminders: usize,
+    pub to_buffer: usize,
+    pub released: usize,
+}
+
+/// The platform settings form.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct PlatformSettingsForm {
+    pub buffer_days: String,
+    pub reminder_days: String,
+    pub currency: String,
+    pub time_zone: String,
+}
+
+impl PlatformSettingsForm {
+    pub fn from_record(r: &PlatformSettingsRecord) -> Self {
+        Self {
+            buffer_days: r.buffer_days.to_string(),
+            reminder_days: r
+                .reminder_days
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            currency: r.currency.clone(),
+            time_zone: r.time_zone.clone(),
+        }
+    }
+
+    fn validate(&self) -> Result<PlatformSettingsRecord, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let buffer_days = match self.buffer_days.trim().parse::<u32>() {
+            Ok(d) if d <= 365 => d,
+            _ => {
+                errors.add("buffer_days", "error.platform.buffer_days");
+                0
+            }
+        };
+        let mut reminder_days = Vec::new();
+        for part in self
+            .reminder_days
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match part.parse::<u32>() {
+                Ok(d) if (1..=365).contains(&d) && !reminder_days.contains(&d) => {
+                    reminder_days.push(d)
+                }
+                _ => {
+                    errors.add("reminder_days", "error.platform.reminder_days");
+                    break;
+                }
+            }
+        }
+        reminder_days.sort_unstable_by(|a, b| b.cmp(a));
+        let currency = self.currency.trim().to_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            errors.add("currency", "error.platform.currency");
+        }
+        let time_zone = self.time_zone.trim().to_owned();
+        if TimeZone::get(&time_zone).is_err() {
+            errors.add("time_zone", "error.platform.time_zone");
+        }
+        errors.into_result(PlatformSettingsRecord {
+            buffer_days,
+            reminder_days,
+            currency,
+            time_zone,
+        })
+    }
+}
+
+/// The date on the platform's calendar at `now`.
+fn date_in(settings: &PlatformSettingsRecord, now: Timestamp) -> Date {
+    let tz = TimeZone::get(&settings.time_zone).unwrap_or(TimeZone::UTC);
+    now.to_zoned(tz).date()
+}
+
+fn role_of(user: &UserRecord) -> Role {
+    if user.is_admin {
+        Role::Admin
+    } else {
+        Role::Member
+    }
+}
+
+fn require(
+    user: &UserRecord,
+    project: &ProjectRecord,
+    action: ProjectAction,
+) -> Result<(), ServiceError> {
+    if permits_project(role_of(user), project.role_of(user.id), action) {
+        Ok(())
+    } else if permits_project(role_of(user), project.role_of(user.id), ProjectAction::View) {
+        Err(ServiceError::Forbidden)
+    } else {
+        Err(ServiceError::NotFound)
+    }
+}
+
+fn summary(project: ProjectRecord, viewer: UserId, extended: bool) -> ProjectSummary {
+    ProjectSummary {
+        role: project.role_of(viewer),
+        project,
+        gpu_used_milli: 0,
+        containers: 0,
+        jobs: 0,
+        extended,
+    }
+}
+
+/// The language a user reads mail in.
+fn mail_lang(user: &UserRecord) -> Lang {
+    match user.settings.language {
+        LanguageSetting::Fixed(lang) => lang,
+        LanguageSetting::Browser => Lang::En,
+    }
+}
+
+fn kind_key(kind: &ApplicationKind) -> &'static str {
+    match kind {
+        ApplicationKind::Project => "application.kind.project",
+        ApplicationKind::Extension { .. } => "application.kind.extension",
+        ApplicationKind::Quota { .. } => "application.kind.quota",
+    }
+}
+
+/// Records a mail to `to` in the outbox, in the same transaction.
+fn enqueue_tx(
+    tx: &WriteTx,
+    catalog: &Catalog,
+    to: UserId,
+    now: Timestamp,
+    compose: impl FnOnce(crate::i18n::Tr) -> Mail,
+) -> Result<(), StoreError> {
+    let Some(user) = users::get_tx(tx, to)? else {
+        return Ok(());
+    };
+    let mail = compose(catalog.tr(mail_lang(&user)));
+    outbox::put_tx(
+        tx,
+        &MailRecord {
+            id: MailId::generate(),
+            to_user: to,
+            to_address: user.profile.email.clone(),
+            subject: mail.subject,
+            body: mail.body,
+            created_at: now,
+            status: MailStatus::Pending,
+        },
+    )
+}
+
+/// Resolves usernames to enabled accounts; unknown names are a field error.
+fn resolve_members(
+    tx: &WriteTx,
+    names: &[(String, ProjectRole)],
+) -> Result<Vec<Membership>, ServiceError> {
+    let mut members = Vec::new();
+    for (name, role) in names {
+        match users::get_by_username_tx(tx, name)? {
+            Some(user) if !user.disabled => members.push(Membership {
+                user: user.id,
+                role: *role,
+                cap: MemberCap::default(),
+            }),
+            _ => {
+                return Err(ServiceError::Invalid(FieldErrors::single(
+                    "members",
+                    "error.project.unknown_member",
+                )));
+            }
+        }
+    }
+    Ok(members)
+}
+
+/// Refuses a name that one of `members`' open projects already has.
+fn check_unique_name(
+    tx: &WriteTx,
+    name: &str,
+    members: &[Membership],
+    except: Option<ProjectId>,
+) -> Result<(), ServiceError> {
+    let taken = projects::all_tx(tx)?.into_iter().any(|p| {
+        Some(p.id) != except
+            && !p.deleted
+            && p.status.is_open()
+            && p.name.to_lowercase() == name.to_lowercase()
+            && p.members
+                .iter()
+                .any(|m| members.iter().any(|n| n.user == m.user))
+    });
+    if taken {
+        return Err(ServiceError::Invalid(FieldErrors::single(
+            "name",
+            "error.project.name_taken",
+        )));
+    }
+    Ok(())
+}
+
+impl Services {
+    /// The purpose chosen in an application form. While the catalog has
+    /// purposes one must be chosen, and it must not be retired.
+    async fn resolve_purpose(&self, chosen: &str) -> Result<Option<PurposeId>, ServiceError> {
+        let purposes = self.list_purposes(false).await?;
+        if purposes.is_empty() {
+            return Ok(None);
+        }
+        let chosen: Option<PurposeId> = chosen.trim().parse().ok();
+        purposes
+            .iter()
+            .find(|p| Some(p.id) == chosen)
+            .map(|p| Some(p.id))
+            .ok_or_else(|| {
+                ServiceError::Invalid(FieldErrors::single(
+                    "purpose",
+                    "error.project.purpose_required",
+                ))
+            })
+    }
+
+    pub(crate) fn catalog_for_mail(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub async fn platform_settings(&self) -> Result<PlatformSettingsRecord, ServiceError> {
+        self.blocking(|store| store.read(|tx| Ok(platform::get_read_tx(tx)?)))
+            .await
+    }
+
+    pub async fn update_platform_settings(
+        &self,
+        form: &PlatformSettingsForm,
+    ) -> Result<(), ServiceError> {
+        let record = form.validate().map_err(ServiceError::Invalid)?;
+        self.blocking(move |store| store.write(|tx| Ok(platform::put_tx(tx, &record)?)))
+            .await
+    }
+
+    /// Today on the platform's calendar.
+    pub async fn today(&self) -> Result<Date, ServiceError> {
+        let settings = self.platform_settings().await?;
+        Ok(date_in(&settings, self.clock.now()))
+    }
+
+    /// Files a project application: a project in Reviewing plus its
+    /// application, in one transaction.
+    pub async fn apply_project(
+        &self,
+        applicant: &UserRecord,
+        form: &ProjectForm,
+    ) -> Result<ProjectId, ServiceError> {
+        let today = self.today().await?;
+        let valid = form.validate_new(today).map_err(ServiceError::Invalid)?;
+        let purpose = self.resolve_purpose(&form.purpose).await?;
+        let now = self.clock.now();
+        let applicant_id = applicant.id;
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let members = resolve_members(tx, &valid.members)?;
+                check_unique_name(tx, &valid.name, &members, None)?;
+                let id = ProjectId::generate();
+                let project = ProjectRecord {
+                    id,
+                    code: format!("project{}", now.as_millisecond()),
+                    name: valid.name.clone(),
+                    description: valid.description.clone(),
+                    purpose,
+                    start: valid.start,
+                    end: valid.end,
+                    members,
+                    quota: Resources::ZERO,
+                    status: ProjectStatus::Reviewing,
+                    applicant: applicant_id,
+                    created_at: now,
+                    reminders_sent: Vec::new(),
+                    deleted: false,
+                    released_at: None,
+                };
+                projects::put_tx(tx, &project)?;
+                projects::put_application_tx(
+                    tx,
+                    &ApplicationRecord {
+                        id: ApplicationId::generate(),
+                        project: id,
+                        applicant: applicant_id,
+                        kind: ApplicationKind::Project,
+                        status: ApplicationStatus::Reviewing,
+                        created_at: now,
+                        reason: valid.description.clone(),
+                        remark: String::new(),
+                        decided_by: None,
+                        decided_at: None,
+                    },
+                )?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// The projects `viewer` belongs to (all projects for `all`, admins only).
+    pub async fn list_projects(
+        &self,
+        viewer: &UserRecord,
+        all: bool,
+    ) -> Result<Vec<ProjectSummary>, ServiceError> {
+        if all && !viewer.is_admin {
+            return Err(ServiceError::Forbidden);
+        }
+        let viewer_id = viewer.id;
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let list = if all {
+                    projects::all_read_tx(tx)?
+                } else {
+                    projects::of_user_read_tx(tx, viewer_id)?
+                };
+                let mut out = Vec::new();
+                for p in list.into_iter().filter(|p| !p.deleted).rev() {
+                    let extended = projects::has_approved_extension_read_tx(tx, p.id)?;
+                    out.push(summary(p, viewer_id, extended));
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    /// One project, if `viewer` may see it.
+    pub async fn project(
+        &self,
+        viewer: &UserRecord,
+        id: ProjectId,
+    ) -> Result<ProjectSummary, ServiceError> {
+        let viewer = viewer.clone();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let p = projects::get_read_tx(tx, id)?
+                    .filter(|p| !p.deleted)
+                    .ok_or(ServiceError::NotFound)?;
+                require(&viewer, &p, ProjectAction::View)?;
+                let extended = projects::has_approved_extension_read_tx(tx, p.id)?;
+                Ok(summary(p, viewer.id, extended))
+            })
+        })
+        .await
+    }
+
+    /// Names of users by id, for showing members.
+    pub async fn usernames(&self) -> Result<Vec<(UserId, String, bool)>, ServiceError> {
+        let all = self.list_users().await?;
+        Ok(all
+            .into_iter()
+            .map(|u| (u.id, u.username.to_string(), u.disabled))
+            .collect())
+    }
+
+    /// A manager's edit of name, description, members and managers.
+    pub async fn edit_project(
+        &self,
+        actor: &UserRecord,
+        id: ProjectId,
+        form: &ProjectForm,
+    ) -> Result<(), ServiceError> {
+        let edit = form.validate_edit().map_err(ServiceError::Invalid)?;
+        let (name, description, names) = (edit.name, edit.description, edit.members);
+        let actor = actor.clone();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let mut p = projects::get_tx(tx, id)?
+                    .filter(|p| !p.deleted)
+                    .ok_or(ServiceError::NotFound)?;
+                require(&actor, &p, ProjectAction::Manage)?;
+                if !p.status.is_open() {
+                    return Err(ServiceError::Refused("error.project.closed"));
+                }
+                let mut members = resolve_members(tx, &names)?;
+                for m in &mut members {
+                    if let Some(old) = p.members.iter().find(|o| o.user == m.user) {
+                        m.cap = old.cap;
+                    }
+                }
+                check_unique_name(tx, &name, &members, Some(id))?;
+                p.name = name;
+                p.description = description;
+                p.members = members;
+                projects::put_tx(tx, &p)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Sets one member's cap inside the project.
+    pub async fn set_member_cap(
+        &self,
+        actor: &UserRecord,
+        id: ProjectId,
+        member: UserId,
+        cap: MemberCap,
+    ) -> Result<(), ServiceError> {
+        let actor = actor.clone();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let mut p = projects::get_tx(tx, id)?
+                    .filter(|p| !p.deleted)
+                    .ok_or(ServiceError::NotFound)?;
+                require(&actor, &p, ProjectAction::Manage)?;
+                let m = p
+                    .members
+                    .iter_mut()
+                    .find(|m| m.user == member)
+                    .ok_or(ServiceError::NotFound)?;
+                m.cap = cap;
+                projects::put_tx(tx, &p)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Deletes a project after its verification code was typed back:
+    /// everything in it is released; the record stays for cost history.
+    pub async fn delete_project(
+        &self,
+        actor: &UserRecord,
+        id: ProjectId,
+        expected: &str,
+        typed: &str,
+    ) -> Result<(), ServiceError> {
+        if expected.is_empty() || typed.trim() != expected {
+            return Err(ServiceError::Invalid(FieldErrors::single(
+                "code",
+                "error.project.code_mismatch",
+            )));
+        }
+        let actor = actor.clone();
+        let now = self.clock.now();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let mut p = projects::get_tx(tx, id)?
+                    .filter(|p| !p.deleted)
+                    .ok_or(ServiceError::NotFound)?;
+                require(&actor, &p, ProjectAction::Delete)?;
+                p.deleted = true;
+                if p.status != ProjectStatus::Released {
+                    p.status = ProjectStatus::Released;
+                    p.released_at = Some(now);
+                }
+                projects::put_tx(tx, &p)?;
+                for mut a in projects::applications_of_project_tx(tx, id)? {
+                    if a.status == ApplicationStatus::Reviewing {
+                        a.status = ApplicationStatus::Revoked;
+                        projects::put_application_tx(tx, &a)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    fn file_application_tx(
+        tx: &WriteTx,
+        actor: &UserRecord,
+        id: ProjectId,
+        now: Timestamp,
+        reason: String,
+        make_kind: impl FnOnce(&ProjectRecord) -> Result<ApplicationKind, ServiceError>,
+    ) -> Result<ApplicationId, ServiceError> {
+        let p = projects::get_tx(tx, id)?
+            .filter(|p| !p.deleted)
+            .ok_or(ServiceError::NotFound)?;
+        require(actor, &p, ProjectAction::Apply)?;
+        if !matches!(
+            p.status,
+            ProjectStatus::Active | ProjectStatus::BufferPeriod
+        ) {
+            return Err(ServiceError::Refused(
+                "error.application.project_not_active",
+            ));
+        }
+        let kind = make_kind(&p)?;
+        let pending = projects::applications_of_project_tx(tx, id)?
+            .into_iter()
+            .any(|a| a.status == ApplicationStatus::Reviewing && a.kind.code() == kind.code());
+        if pending {
+            return Err(ServiceError::Refused("error.application.pending"));
+        }
+        let application = ApplicationRecord {
+            id: ApplicationId::generate(),
+            project: id,
+            applicant: actor.id,
+            kind,
+            status: ApplicationStatus::Reviewing,
+            created_at: now,
+            reason,
+            remark: String::new(),
+            decided_by: None,
+            decided_at: None,
+        };
+        projects::put_application_tx(tx, &application)?;
+        Ok(application.id)
+    }
+
+    /// A manager applies for a period extension of `days`.
+    pub async fn apply_extension(
+        &self,
+        actor: &UserRecord,
+        id: ProjectId,
+        days: &str,
+        reason: &str,
+    ) -> Result<ApplicationId, ServiceError> {
+        let (days, reason) =
+            project::validate_extension(days, reason).map_err(ServiceError::Invalid)?;
+        let actor = actor.clone();
+        let now = self.clock.now();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                Self::file_application_tx(tx, &actor, id, now, reason, |p| {
+                    let (next_start, next_end) = project::extended_period(p.end, days).ok_or(
+                        ServiceError::Invalid(FieldErrors::single("days", "error.extension.days")),
+                    )?;
+                    Ok(ApplicationKind::Extension {
+                        days,
+                        next_start,
+                        next_end,
+                    })
+                })
+            })
+        })
+        .await
+    }
+
+    /// A manager applies for more quota.
+    pub async fn apply_quota(
+        &self,
+        actor: &UserRecord,
+        id: ProjectId,
+        gpu: &str,
+        cpu: &str,
+        ram: &str,
+        reason: &str,
+    ) -> Result<ApplicationId, ServiceError> {
+        let (add, reason) = project::validate_quota_application(gpu, cpu, ram, reason)
+            .map_err(ServiceError::Invalid)?;
+        let actor = actor.clone();
+        let now = self.clock.now();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                Self::file_application_tx(tx, &actor, id, now, reason, |_| {
+                    Ok(ApplicationKind::Quota { add })
+                })
+            })
+        })
+        .await
+    }
+
+    fn views(
+        tx: &ReadTx,
+        list: Vec<ApplicationRecord>,
+    ) -> Result<Vec<ApplicationView>, ServiceError> {
+        let mut out = Vec::new();
+        for application in list {
+            let Some(p) = projects::get_read_tx(tx, application.project)? else {
+                continue;
+            };
+            let applicant = users::get_read_tx(tx, application.applicant)?
+                .map(|u| u.username.to_string())
+                .unwrap_or_default();
+            out.push(ApplicationView {
+                project_name: p.name,
+                project_code: p.code,
+                project_start: p.start,
+                project_end: p.end,
+                applicant,
+                application,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The applications `user` made, newest first (Project Review List).
+    pub async fn my_applications(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<ApplicationView>, ServiceError> {
+        self.blocking(move |store| {
+            store.read(|tx| Self::views(tx, projects::applications_of_user_read_tx(tx, user)?))
+        })
+        .await
+    }
+
+    /// Applications waiting for an admin, oldest first.
+    pub async fn reviewing_applications(
+        &self,
+        admin: &UserRecord,
+    ) -> Result<Vec<ApplicationView>, ServiceError> {
+        if !admin.is_admin {
+            return Err(ServiceError::Forbidden);
+        }
+        self.blocking(|store| store.read(|tx| Self::views(tx, projects::reviewing_read_tx(tx)?)))
+            .await
+    }
+
+    /// The applicant takes back an application still in review.
+    pub async fn revoke_application(
+        &self,
+        actor: UserId,
+        id: ApplicationId,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let mut a = projects::application_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+                if a.applicant != actor {
+                    return Err(ServiceError::NotFound);
+                }
+                if a.status != ApplicationStatus::Reviewing {
+                    return Err(ServiceError::Refused("error.application.not_reviewing"));
+                }
+                a.status = ApplicationStatus::Revoked;
+                a.decided_at = Some(now);
+                projects::put_application_tx(tx, &a)?;
+                if a.kind == ApplicationKind::Project
+                    && let Some(mut p) = projects::get_tx(tx, a.project)?
+                {
+                    p.status = ProjectStatus::Revoked;
+                    projects::put_tx(tx, &p)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// An admin approves or declines an application. Approving a project
+    /// needs its quota; declining needs a remark.
+    pub async fn decide_application(
+        &self,
+        admin: &UserRecord,
+        id: ApplicationId,
+        approve: bool,
+        remark: &str,
+        quota: Option<Resources>,
+    ) -> Result<(), ServiceError> {
+        if !admin.is_admin {
+            return Err(ServiceError::Forbidden);
+        }
+        let remark = remark.trim().to_owned();
+        if !approve && remark.is_empty() {
+            return Err(ServiceError::Invalid(FieldErrors::single(
+                "remark",
+                "error.review.reason_required",
+            )));
+        }
+        if remark.chars().count() > project::REASON_MAX {
+            return Err(ServiceError::Invalid(FieldErrors::single(
+                "remark",
+                "error.field.text_too_long",
+            )));
+        }
+        let admin_id = admin.id;
+        let now = self.clock.now();
+        let services = self.clone();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let mut a = projects::application_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+                if a.status != ApplicationStatus::Reviewing {
+                    return Err(ServiceError::Refused("error.application.not_reviewing"));
+                }
+                let mut p = projects::get_tx(tx, a.project)?.ok_or(ServiceError::NotFound)?;
+                let today = date_in(&platform::get_tx(tx)?, now);
+                if approve {
+                    match a.kind {
+                        ApplicationKind::Project => {
+                            let quota = quota.ok_or(ServiceError::Invalid(FieldErrors::single(
+                                "gpu",
+                                "error.review.quota_required",
+                            )))?;
+                            p.quota = quota;
+                            p.status = ProjectStatus::Active;
+                        }
+                        ApplicationKind::Extension { next_end, .. } => {
+                            p.end = next_end;
+                            p.reminders_sent.clear();
+                            let settings = platform::get_tx(tx)?;
+                            p.status =
+                                project::status_on(p.status, p.end, today, settings.buffer_days);
+                        }
+                        ApplicationKind::Quota { add } => {
+                            p.quota = p
+                                .quota
+                                .checked_add(add)
+                                .ok_or(ServiceError::Refused("error.quota.amount"))?;
+                        }
+                    }
+                    projects::put_tx(tx, &p)?;
+                } else if a.kind == ApplicationKind::Project {
+                    p.status = ProjectStatus::Declined;
+                    projects::put_tx(tx, &p)?;
+                }
+                a.status = if approve {
+                    ApplicationStatus::Approved
+                } else {
+                    ApplicationStatus::Declined
+                };
+                a.remark = remark.clone();
+                a.decided_by = Some(admin_id);
+                a.decided_at = Some(now);
+                projects::put_application_tx(tx, &a)?;
+                let key = kind_key(&a.kind);
+                enqueue_tx(tx, services.catalog_for_mail(), a.applicant, now, |tr| {
+                    notify::application_decided(tr, &p.name, key, approve, &remark)
+                })?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// An admin sets quota and dates directly.
+    pub async fn revise_project(
+        &self,
+        admin: &UserRecord,
+        id: ProjectId,
+        quota: Resources,
+        start: &str,
+        end: &str,
+    ) -> Result<(), ServiceError> {
+        let mut errors = FieldErrors::new();
+        let start = start
+            .trim()
+            .parse::<Date>()
+            .map_err(|_| errors.add("start", "error.date.invalid"))
+            .ok();
+        let end = end
+            .trim()
+            .parse::<Date>()
+            .map_err(|_| errors.add("end", "error.date.invalid"))
+            .ok();
+        if let (Some(s), Some(e)) = (start, end)
+            && e < s
+        {
+            errors.add("end", "error.project.end_before_start");
+        }
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err(ServiceError::Invalid(errors));
+        };
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        let admin = admin.clone();
+        let now = self.clock.now();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let mut p = projects::get_tx(tx, id)?
+                    .filter(|p| !p.deleted)
+                    .ok_or(ServiceError::NotFound)?;
+                require(&admin, &p, ProjectAction::Revise)?;
+                if !matches!(
+                    p.status,
+                    ProjectStatus::Active | ProjectStatus::BufferPeriod
+                ) {
+                    return Err(ServiceError::Refused("error.project.closed"));
+                }
+                p.quota = quota;
+                p.start = start;
+                if p.end != end {
+                    p.reminders_sent.clear();
+                }
+                p.end = end;
+                let settings = platform::get_tx(tx)?;
+                p.status = project::status_on(
+                    p.status,
+                    p.end,
+                    date_in(&settings, now),
+                    settings.buffer_days,
+                );
+                projects::put_tx(tx, &p)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// An admin releases a project now.
+    pub async fn force_release(
+        &self,
+        admin: &UserRecord,
+        id: ProjectId,
+    ) -> Result<(), ServiceError> {
+        let admin = admin.clone();
+        let now = self.clock.now();
+        let services = self.clone();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let mut p = projects::get_tx(tx, id)?
+                    .filter(|p| !p.deleted)
+                    .ok_or(ServiceError::NotFound)?;
+                require(&admin, &p, ProjectAction::Revise)?;
+                if !matches!(
+                    p.status,
+                    ProjectStatus::Active | ProjectStatus::BufferPeriod
+                ) {
+                    return Err(ServiceError::Refused("error.project.closed"));
+                }
+                services.release_tx(tx, &mut p, now)
+            })
+        })
+        .await
+    }
+
+    /// Marks a project released and tells its managers. Workloads, schedules
+    /// and volumes are released here too once they exist.
+    fn release_tx(
+        &self,
+        tx: &WriteTx,
+        p: &mut ProjectRecord,
+        now: Timestamp,
+    ) -> Result<(), ServiceError> {
+        p.status = ProjectStatus::Released;
+        p.released_at = Some(now);
+        projects::put_tx(tx, p)?;
+        let name = p.name.clone();
+        for manager in p.managers().collect::<Vec<_>>() {
+            enqueue_tx(tx, &self.catalog, manager, now, |tr| {
+                notify::released(tr, &name)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Remembers the project chosen in the header's selector.
+    pub async fn select_project(
+        &self,
+        user: &UserRecord,
+        id: ProjectId,
+    ) -> Result<(), ServiceError> {
+        let viewer = user.clone();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let p = projects::get_tx(tx, id)?
+                    .filter(|p| !p.deleted)
+                    .ok_or(ServiceError::NotFound)?;
+                if p.role_of(viewer.id).is_none() {
+                    return Err(ServiceError::NotFound);
+                }
+                let mut u = users::get_tx(tx, viewer.id)?.ok_or(ServiceError::NotFound)?;
+                u.current_project = Some(id);
+                users::update_tx(tx, &u)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// The user's Cloud Provisioning record.
+    pub async fn activation(&self, user: UserId) -> Result<Option<ActivationRecord>, ServiceError> {
+        self.blocking(move |store| store.read(|tx| Ok(activations::get_read_tx(tx, user)?)))
+            .await
+    }
+
+    /// Activates the user's resources: the cluster driver's provisioning
+    /// step. With no cluster configured the local driver needs nothing, so
+    /// the activation passes at once.
+    pub async fn activate(&self, user: UserId) -> Result<ActivationRecord, ServiceError> {
+        let record = ActivationRecord {
+            user,
+            status: ActivationStatus::Passed,
+            requested_at: self.clock.now(),
+            message: String::new(),
+        };
+        let stored = record.clone();
+        self.blocking(move |store| store.write(|tx| Ok(activations::put_tx(tx, &stored)?)))
+            .await?;
+        Ok(record)
+    }
+
+    /// Every mail in the outbox, newest first (admins).
+    pub async fn outbox(&self) -> Result<Vec<MailRecord>, ServiceError> {
+        self.blocking(|store| store.read(|tx| Ok(outbox::all_read_tx(tx)?)))
+            .await
+    }
+
+    /// Moves every project along its lifecycle as of now: reminders,
+    /// buffer period, release. Derived from the store alone, so running it
+    /// after downtime catches up and running it twice changes nothing.
+    pub async fn sweep_lifecycle(&self) -> Result<SweepReport, ServiceError> {
+        let now = self.clock.now();
+        let services = self.clone();
+        self.blocking(move |store: &Store| {
+            store.write(|tx| {
+                let settings = platform::get_tx(tx)?;
+                let today = date_in(&settings, now);
+                let mut report = SweepReport::default();
+                for mut p in projects::all_tx(tx)? {
+                    if p.deleted {
+                        continue;
+                    }
+                    let next = project::status_on(p.status, p.end, today, settings.buffer_days);
+                    if p.status == ProjectStatus::Active && next != ProjectStatus::Active {
+                        p.status = ProjectStatus::BufferPeriod;
+                        projects::put_tx(tx, &p)?;
+                        report.to_buffer += 1;
+                        let release = p
+                            .end
+                            .checked_add(
+                                jiff::Span::new().days(i64::from(settings.buffer_days) + 1),
+                            )
+                            .unwrap_or(p.end)
+                            .to_string();
+                        let name = p.name.clone();
+                        for m in p.managers().collect::<Vec<_>>() {
+                            enqueue_tx(tx, &services.catalog, m, now, |tr| {
+                                notify::buffer_started(tr, &name, &release)
+                            })?;
+                        }
+                    }
+                    if p.status == ProjectStatus::BufferPeriod && next == ProjectStatus::Released {
+                        services.release_tx(tx, &mut p, now)?;
+                        report.released += 1;
+                        continue;
+                    }
+                    if p.status == ProjectStatus::Active
+                        && let Some((days, mark)) = project::due_reminders(
+                            p.end,
+                            today,
+                            &settings.reminder_days,
+                            &p.reminders_sent,
+                        )
+                    {
+                        p.reminders_sent.extend(mark);
+                        projects::put_tx(tx, &p)?;
+                        report.reminders += 1;
+                        let (name, end) = (p.name.clone(), p.end.to_string());
+                        for m in p.managers().collect::<Vec<_>>() {
+                            enqueue_tx(tx, &services.catalog, m, now, |tr| {
+                                notify::reminder(tr, &name, days, &end)
+                            })?;
+                        }
+                    }
+                }
+                Ok(report)
+            })
+        })
+        .await
+    }
+}

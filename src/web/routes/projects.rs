@@ -1,0 +1,866 @@
+//! Projects: Project List, applications, Project Detail and its manager
+//! actions, the Project Review List, the project selector and Cloud
+//! Provisioning; for admins the review queue, all projects, platform
+//! settings and the mail outbox.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::html;
+use crate::domain::ids::{ApplicationId, ProjectId, UserId};
+use crate::domain::project::{self, ProjectForm, ProjectRole};
+use crate::domain::quota::Resources;
+use crate::domain::validation::FieldErrors;
+use crate::service::ServiceError;
+use crate::service::projects::PlatformSettingsForm;
+use crate::web::error::WebError;
+use crate::web::extract::{CurrentUser, RequireAdmin};
+use crate::web::middleware::see_other;
+use crate::web::paths;
+use crate::web::views::components::Tone;
+use crate::web::views::{platform, projects as views, reviews};
+
+const PAGE_SIZE: usize = 12;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(paths::PROJECTS, web::get().to(get_list))
+        .route(paths::PROJECT_NEW, web::get().to(get_new))
+        .route(paths::PROJECT_NEW, web::post().to(post_new))
+        .route(paths::PROJECT_DETAIL, web::get().to(get_current_detail))
+        .route(paths::PROJECT_SELECT, web::post().to(post_select))
+        .route(paths::PROJECT_REVIEWS, web::get().to(get_reviews))
+        .route("/projects/reviews/{id}/revoke", web::post().to(post_revoke))
+        .route("/projects/{id}", web::get().to(get_detail))
+        .route("/projects/{id}/edit", web::get().to(get_edit))
+        .route("/projects/{id}/edit", web::post().to(post_edit))
+        .route("/projects/{id}/extension", web::post().to(post_extension))
+        .route("/projects/{id}/quota", web::post().to(post_quota))
+        .route("/projects/{id}/delete", web::post().to(post_delete))
+        .route("/projects/{id}/caps/{user}", web::post().to(post_cap))
+        .route(paths::CLOUD_PROVISIONING, web::get().to(get_provisioning))
+        .route(paths::CLOUD_PROVISIONING, web::post().to(post_provisioning))
+        .route(paths::ADMIN_REVIEWS, web::get().to(get_queue))
+        .route(
+            "/admin/reviews/{id}/{decision}",
+            web::post().to(post_decision),
+        )
+        .route(paths::ADMIN_PROJECTS, web::get().to(get_all_projects))
+        .route(
+            "/admin/projects/{id}/{action}",
+            web::post().to(post_admin_project),
+        )
+        .route(paths::ADMIN_SETTINGS, web::get().to(get_settings))
+        .route(paths::ADMIN_SETTINGS, web::post().to(post_settings))
+        .route(paths::ADMIN_OUTBOX, web::get().to(get_outbox));
+}
+
+fn project_id(text: &str) -> Result<ProjectId, WebError> {
+    text.parse().map_err(|_| WebError::NotFound)
+}
+
+fn application_id(text: &str) -> Result<ApplicationId, WebError> {
+    text.parse().map_err(|_| WebError::NotFound)
+}
+
+/// Form bodies with repeated keys (member checkboxes) as ordered pairs.
+type Pairs = web::Form<Vec<(String, String)>>;
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+fn project_form(pairs: &[(String, String)]) -> ProjectForm {
+    let all = |name: &str| -> Vec<String> {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    ProjectForm {
+        name: field(pairs, "name").to_owned(),
+        start: field(pairs, "start").to_owned(),
+        end: field(pairs, "end").to_owned(),
+        purpose: field(pairs, "purpose").to_owned(),
+        description: field(pairs, "description").to_owned(),
+        managers: all("manager"),
+        members: all("member"),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ListQuery {
+    q: String,
+    page: usize,
+    view: String,
+    applied: Option<String>,
+    deleted: Option<String>,
+}
+
+async fn get_list(
+    user: CurrentUser,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, WebError> {
+    let services = &user.page.state.services;
+    let all = services.list_projects(&user.session.user, false).await?;
+    let needle = query.q.trim().to_lowercase();
+    let matching: Vec<_> = all
+        .into_iter()
+        .filter(|p| {
+            needle.is_empty()
+                || p.project.name.to_lowercase().contains(&needle)
+                || p.project.code.contains(&needle)
+        })
+        .collect();
+    let pages = matching.len().div_ceil(PAGE_SIZE);
+    let page = query.page.clamp(1, pages.max(1));
+    let items: Vec<_> = matching
+        .iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .cloned()
+        .collect();
+    let tr = user.page.tr();
+    let notice = if query.applied.is_some() {
+        Some(tr.t("project.applied").to_owned())
+    } else if query.deleted.is_some() {
+        Some(tr.t("project.deleted").to_owned())
+    } else {
+        None
+    };
+    let view = views::ProjectListView {
+        items: &items,
+        query: query.q.trim(),
+        page,
+        pages,
+        total: matching.len(),
+        table: query.view == "table",
+        notice,
+    };
+    Ok(html(StatusCode::OK, views::list(&user.page.shell(), &view)))
+}
+
+/// Everything the application form needs besides what was typed.
+async fn render_form(
+    user: &CurrentUser,
+    editing: Option<ProjectId>,
+    form: &ProjectForm,
+    errors: &FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, WebError> {
+    let services = &user.page.state.services;
+    let purposes: Vec<(String, String, String)> = if editing.is_none() {
+        services
+            .list_purposes(false)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.to_string(), p.name, p.description))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let role = |name: &str| {
+        if form.managers.iter().any(|m| m == name) {
+            Some(ProjectRole::Manager)
+        } else if form.members.iter().any(|m| m == name) {
+            Some(ProjectRole::Member)
+        } else {
+            None
+        }
+    };
+    let members: Vec<views::MemberOption> = services
+        .usernames()
+        .await?
+        .into_iter()
+        .filter(|(_, _, disabled)| !disabled)
+        .map(|(_, name, _)| views::MemberOption {
+            role: role(&name),
+            username: name,
+        })
+        .collect();
+    let view = views::ProjectFormView {
+        editing,
+        name: &form.name,
+        start: &form.start,
+        end: &form.end,
+        purpose: &form.purpose,
+        description: &form.description,
+        purposes: &purposes,
+        members: &members,
+        errors,
+    };
+    Ok(html(status, views::form(&user.page.shell(), &view)))
+}
+
+async fn get_new(user: CurrentUser) -> Result<HttpResponse, WebError> {
+    let today = user.page.state.services.today().await?;
+    let form = ProjectForm {
+        start: today.to_string(),
+        end: today
+            .checked_add(jiff::Span::new().days(13))
+            .unwrap_or(today)
+            .to_string(),
+        managers: vec![user.session.user.username.to_string()],
+        ..ProjectForm::default()
+    };
+    render_form(&user, None, &form, &FieldErrors::new(), StatusCode::OK).await
+}
+
+async fn post_new(user: CurrentUser, pairs: Pairs) -> Result<HttpResponse, WebError> {
+    let form = project_form(&pairs);
+    match user
+        .page
+        .state
+        .services
+        .apply_project(&user.session.user, &form)
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("{}?applied=1", paths::PROJECTS))),
+        Err(ServiceError::Invalid(errors)) => {
+            render_form(
+                &user,
+                None,
+                &form,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn get_current_detail(user: CurrentUser) -> HttpResponse {
+    match user.session.current_project() {
+        Some(p) => see_other(&paths::project(p.id)),
+        None => see_other(paths::PROJECTS),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct DetailQuery {
+    done: String,
+}
+
+struct DetailState<'a> {
+    errors: FieldErrors,
+    errors_for: &'a str,
+    typed: Vec<(String, String)>,
+    notice: Option<String>,
+    status: StatusCode,
+}
+
+async fn render_detail(
+    user: &CurrentUser,
+    id: ProjectId,
+    state: DetailState<'_>,
+) -> Result<HttpResponse, WebError> {
+    let services = &user.page.state.services;
+    let summary = services.project(&user.session.user, id).await?;
+    let names: HashMap<UserId, String> = services
+        .usernames()
+        .await?
+        .into_iter()
+        .map(|(id, name, _)| (id, name))
+        .collect();
+    let members: Vec<views::MemberView> = summary
+        .project
+        .members
+        .iter()
+        .map(|m| views::MemberView {
+            user: m.user,
+            username: names.get(&m.user).cloned().unwrap_or_default(),
+            role: m.role,
+            cap: m.cap,
+        })
+        .collect();
+    let code = project::deletion_code(format!("{id}{}", user.session.csrf_token).as_bytes());
+    let view = views::DetailView {
+        project: &summary,
+        members: &members,
+        used: Resources::ZERO,
+        deletion_code: &code,
+        errors: &state.errors,
+        errors_for: state.errors_for,
+        notice: state.notice,
+        typed: &state.typed,
+    };
+    Ok(html(state.status, views::detail(&user.page.shell(), &view)))
+}
+
+async fn get_detail(
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<DetailQuery>,
+) -> Result<HttpResponse, WebError> {
+    let id = project_id(&path)?;
+    let key = match query.done.as_str() {
+        "edited" => Some("project.edited"),
+        "extension" => Some("project.extension_applied"),
+        "quota" => Some("project.quota_applied"),
+        "cap" => Some("project.cap_saved"),
+        _ => None,
+    };
+    let notice = key.map(|k| user.page.tr().t(k).to_owned());
+    render_detail(
+        &user,
+        id,
+        DetailState {
+            errors: FieldErrors::new(),
+            errors_for: "",
+            typed: Vec::new(),
+            notice,
+            status: StatusCode::OK,
+        },
+    )
+    .await
+}
+
+async fn get_edit(user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, WebError> {
+    let id = project_id(&path)?;
+    let services = &user.page.state.services;
+    let summary = services.project(&user.session.user, id).await?;
+    if summary.role != Some(ProjectRole::Manager) {
+        return Err(WebError::Forbidden);
+    }
+    let names: HashMap<UserId, String> = services
+        .usernames()
+        .await?
+        .into_iter()
+        .map(|(id, name, _)| (id, name))
+        .collect();
+    let with_role = |role: ProjectRole| -> Vec<String> {
+        summary
+            .project
+            .members
+            .iter()
+            .filter(|m| m.role == role)
+            .filter_map(|m| names.get(&m.user).cloned())
+            .collect()
+    };
+    let form = ProjectForm {
+        name: summary.project.name.clone(),
+        description: summary.project.description.clone(),
+        managers: with_role(ProjectRole::Manager),
+        members: with_role(ProjectRole::Member),
+        ..ProjectForm::default()
+    };
+    render_form(&user, Some(id), &form, &FieldErrors::new(), StatusCode::OK).await
+}
+
+async fn post_edit(
+    user: CurrentUser,
+    path: web::Path<String>,
+    pairs: Pairs,
+) -> Result<HttpResponse, WebError> {
+    let id = project_id(&path)?;
+    let form = project_form(&pairs);
+    match user
+        .page
+        .state
+        .services
+        .edit_project(&user.session.user, id, &form)
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!("{}?done=edited", paths::project(id)))),
+        Err(ServiceError::Invalid(errors)) => {
+            render_form(
+                &user,
+                Some(id),
+                &form,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Re-renders Project Detail with a refused manager form, or redirects.
+async fn after_manager_action(
+    user: &CurrentUser,
+    id: ProjectId,
+    form: &'static str,
+    pairs: &[(String, String)],
+    result: Result<(), ServiceError>,
+    done: &str,
+) -> Result<HttpResponse, WebError> {
+    let (errors, status) = match result {
+        Ok(()) => return Ok(see_other(&format!("{}?done={done}", paths::project(id)))),
+        Err(ServiceError::Invalid(errors)) => (errors, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(ServiceError::Refused(key)) => (
+            FieldErrors::single(refused_field(form), key),
+            StatusCode::CONFLICT,
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    render_detail(
+        user,
+        id,
+        DetailState {
+            errors,
+            errors_for: form,
+            typed: pairs.to_vec(),
+            notice: None,
+            status,
+        },
+    )
+    .await
+}
+
+/// The field a refusal is shown beside, per form.
+fn refused_field(form: &str) -> &'static str {
+    match form {
+        "extension" => "days",
+        "quota" => "gpu",
+        "delete" => "code",
+        _ => "caps",
+    }
+}
+
+async fn post_extension(
+    user: CurrentUser,
+    path: web::Path<String>,
+    pairs: Pairs,
+) -> Result<HttpResponse, WebError> {
+    let id = project_id(&path)?;
+    let result = user
+        .page
+        .state
+        .services
+        .apply_extension(
+            &user.session.user,
+            id,
+            field(&pairs, "days"),
+            field(&pairs, "reason"),
+        )
+        .await
+        .map(|_| ());
+    after_manager_action(&user, id, "extension", &pairs, result, "extension").await
+}
+
+async fn post_quota(
+    user: CurrentUser,
+    path: web::Path<String>,
+    pairs: Pairs,
+) -> Result<HttpResponse, WebError> {
+    let id = project_id(&path)?;
+    let result = user
+        .page
+        .state
+        .services
+        .apply_quota(
+            &user.session.user,
+            id,
+            field(&pairs, "gpu"),
+            field(&pairs, "cpu"),
+            field(&pairs, "ram"),
+            field(&pairs, "reason"),
+        )
+        .await
+        .map(|_| ());
+    after_manager_action(&user, id, "quota", &pairs, result, "quota").await
+}
+
+async fn post_delete(
+    user: CurrentUser,
+    path: web::Path<String>,
+    pairs: Pairs,
+) -> Result<HttpResponse, WebError> {
+    let id = project_id(&path)?;
+    let expected = project::deletion_code(format!("{id}{}", user.session.csrf_token).as_bytes());
+    let result = user
+        .page
+        .state
+        .services
+        .delete_project(&user.session.user, id, &expected, field(&pairs, "code"))
+        .await;
+    match result {
+        Ok(()) => Ok(see_other(&format!("{}?deleted=1", paths::PROJECTS))),
+        other => after_manager_action(&user, id, "delete", &[], other, "").await,
+    }
+}
+
+async fn post_cap(
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    pairs: Pairs,
+) -> Result<HttpResponse, WebError> {
+    let (id, member) = path.into_inner();
+    let id = project_id(&id)?;
+    let member: UserId = member.parse().map_err(|_| WebError::NotFound)?;
+    let result = match project::parse_cap(
+        field(&pairs, "gpu"),
+        field(&pairs, "cpu"),
+        field(&pairs, "ram"),
+    ) {
+        Ok(cap) => {
+            user.page
+                .state
+                .services
+                .set_member_cap(&user.session.user, id, member, cap)
+                .await
+        }
+        Err(errors) => Err(ServiceError::Invalid(errors)),
+    };
+    after_manager_action(&user, id, "caps", &pairs, result, "cap").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SelectForm {
+    project: String,
+    next: String,
+}
+
+async fn post_select(
+    user: CurrentUser,
+    form: web::Form<SelectForm>,
+) -> Result<HttpResponse, WebError> {
+    let id = project_id(&form.project)?;
+    user.page
+        .state
+        .services
+        .select_project(&user.session.user, id)
+        .await?;
+    let back = if paths::is_local(&form.next) {
+        form.next.as_str()
+    } else {
+        paths::PROJECTS
+    };
+    Ok(see_other(back))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ReviewQuery {
+    id: String,
+    revoked: Option<String>,
+}
+
+async fn get_reviews(
+    user: CurrentUser,
+    query: web::Query<ReviewQuery>,
+) -> Result<HttpResponse, WebError> {
+    let list = user
+        .page
+        .state
+        .services
+        .my_applications(user.session.user.id)
+        .await?;
+    let selected = query.id.parse::<ApplicationId>().ok();
+    let message = query.revoked.as_ref().map(|_| {
+        (
+            Tone::Success,
+            user.page.tr().t("application.revoked").to_owned(),
+        )
+    });
+    Ok(html(
+        StatusCode::OK,
+        reviews::my_list(&user.page.shell(), &list, selected, message),
+    ))
+}
+
+async fn post_revoke(user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, WebError> {
+    let id = application_id(&path)?;
+    match user
+        .page
+        .state
+        .services
+        .revoke_application(user.session.user.id, id)
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!("{}&revoked=1", paths::review(id)))),
+        Err(ServiceError::Refused(key)) => {
+            let list = user
+                .page
+                .state
+                .services
+                .my_applications(user.session.user.id)
+                .await?;
+            let message = Some((Tone::Error, user.page.tr().t(key).to_owned()));
+            Ok(html(
+                StatusCode::CONFLICT,
+                reviews::my_list(&user.page.shell(), &list, Some(id), message),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn get_provisioning(user: CurrentUser) -> Result<HttpResponse, WebError> {
+    let record = user
+        .page
+        .state
+        .services
+        .activation(user.session.user.id)
+        .await?;
+    Ok(html(
+        StatusCode::OK,
+        platform::provisioning(
+            &user.page.shell(),
+            user.session.user.username.as_str(),
+            record.as_ref(),
+        ),
+    ))
+}
+
+async fn post_provisioning(user: CurrentUser) -> Result<HttpResponse, WebError> {
+    user.page
+        .state
+        .services
+        .activate(user.session.user.id)
+        .await?;
+    Ok(see_other(paths::CLOUD_PROVISIONING))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct QueueQuery {
+    done: String,
+}
+
+async fn get_queue(
+    admin: RequireAdmin,
+    query: web::Query<QueueQuery>,
+) -> Result<HttpResponse, WebError> {
+    let list = admin
+        .page
+        .state
+        .services
+        .reviewing_applications(&admin.session.user)
+        .await?;
+    let key = match query.done.as_str() {
+        "approve" => Some("review.approved"),
+        "decline" => Some("review.declined"),
+        _ => None,
+    };
+    let message = key.map(|k| (Tone::Success, admin.page.tr().t(k).to_owned()));
+    Ok(html(
+        StatusCode::OK,
+        reviews::queue(&admin.page.shell(), &list, None, message),
+    ))
+}
+
+async fn post_decision(
+    admin: RequireAdmin,
+    path: web::Path<(String, String)>,
+    pairs: Pairs,
+) -> Result<HttpResponse, WebError> {
+    let (id, decision) = path.into_inner();
+    let id = application_id(&id)?;
+    let approve = match decision.as_str() {
+        "approve" => true,
+        "decline" => false,
+        _ => return Err(WebError::NotFound),
+    };
+    let services = &admin.page.state.services;
+    let quota = if approve && !field(&pairs, "gpu").is_empty() {
+        match project::parse_resources(
+            field(&pairs, "gpu"),
+            field(&pairs, "cpu"),
+            field(&pairs, "ram"),
+        ) {
+            Ok(q) => Some(q),
+            Err(errors) => {
+                return render_queue_error(&admin, id, errors, StatusCode::UNPROCESSABLE_ENTITY)
+                    .await;
+            }
+        }
+    } else {
+        None
+    };
+    match services
+        .decide_application(
+            &admin.session.user,
+            id,
+            approve,
+            field(&pairs, "remark"),
+            quota,
+        )
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!(
+            "{}?done={decision}",
+            paths::ADMIN_REVIEWS
+        ))),
+        Err(ServiceError::Invalid(errors)) => {
+            render_queue_error(&admin, id, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(ServiceError::Refused(key)) => {
+            let list = services.reviewing_applications(&admin.session.user).await?;
+            let message = Some((Tone::Error, admin.page.tr().t(key).to_owned()));
+            Ok(html(
+                StatusCode::CONFLICT,
+                reviews::queue(&admin.page.shell(), &list, None, message),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn render_queue_error(
+    admin: &RequireAdmin,
+    id: ApplicationId,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, WebError> {
+    let list = admin
+        .page
+        .state
+        .services
+        .reviewing_applications(&admin.session.user)
+        .await?;
+    let mut shell = admin.page.shell();
+    shell.path = paths::ADMIN_REVIEWS;
+    Ok(html(
+        status,
+        reviews::queue(&shell, &list, Some((id, &errors)), None),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AdminProjectsQuery {
+    done: String,
+}
+
+async fn get_all_projects(
+    admin: RequireAdmin,
+    query: web::Query<AdminProjectsQuery>,
+) -> Result<HttpResponse, WebError> {
+    let list = admin
+        .page
+        .state
+        .services
+        .list_projects(&admin.session.user, true)
+        .await?;
+    let key = match query.done.as_str() {
+        "revise" => Some("project.revised"),
+        "release" => Some("project.released_now"),
+        _ => None,
+    };
+    let message = key.map(|k| (Tone::Success, admin.page.tr().t(k).to_owned()));
+    Ok(html(
+        StatusCode::OK,
+        platform::all_projects(&admin.page.shell(), &list, None, message),
+    ))
+}
+
+async fn post_admin_project(
+    admin: RequireAdmin,
+    path: web::Path<(String, String)>,
+    pairs: Pairs,
+) -> Result<HttpResponse, WebError> {
+    let (id, action) = path.into_inner();
+    let id = project_id(&id)?;
+    let services = &admin.page.state.services;
+    let result = match action.as_str() {
+        "revise" => match project::parse_resources(
+            field(&pairs, "gpu"),
+            field(&pairs, "cpu"),
+            field(&pairs, "ram"),
+        ) {
+            Ok(quota) => {
+                services
+                    .revise_project(
+                        &admin.session.user,
+                        id,
+                        quota,
+                        field(&pairs, "start"),
+                        field(&pairs, "end"),
+                    )
+                    .await
+            }
+            Err(errors) => Err(ServiceError::Invalid(errors)),
+        },
+        "release" => services.force_release(&admin.session.user, id).await,
+        _ => return Err(WebError::NotFound),
+    };
+    let (errors, status) = match result {
+        Ok(()) => {
+            return Ok(see_other(&format!(
+                "{}?done={action}",
+                paths::ADMIN_PROJECTS
+            )));
+        }
+        Err(ServiceError::Invalid(errors)) => (errors, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(ServiceError::Refused(key)) => (FieldErrors::single("gpu", key), StatusCode::CONFLICT),
+        Err(e) => return Err(e.into()),
+    };
+    let list = services.list_projects(&admin.session.user, true).await?;
+    let mut shell = admin.page.shell();
+    shell.path = paths::ADMIN_PROJECTS;
+    Ok(html(
+        status,
+        platform::all_projects(&shell, &list, Some((id, &errors)), None),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SavedQuery {
+    saved: Option<String>,
+}
+
+async fn get_settings(
+    admin: RequireAdmin,
+    query: web::Query<SavedQuery>,
+) -> Result<HttpResponse, WebError> {
+    let record = admin.page.state.services.platform_settings().await?;
+    let form = PlatformSettingsForm::from_record(&record);
+    Ok(html(
+        StatusCode::OK,
+        platform::settings(
+            &admin.page.shell(),
+            &form,
+            &FieldErrors::new(),
+            query.saved.is_some(),
+        ),
+    ))
+}
+
+async fn post_settings(
+    admin: RequireAdmin,
+    form: web::Form<PlatformSettingsForm>,
+) -> Result<HttpResponse, WebError> {
+    match admin
+        .page
+        .state
+        .services
+        .update_platform_settings(&form)
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!("{}?saved=1", paths::ADMIN_SETTINGS))),
+        Err(ServiceError::Invalid(errors)) => Ok(html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            platform::settings(&admin.page.shell(), &form, &errors, false),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn get_outbox(admin: RequireAdmin) -> Result<HttpResponse, WebError> {
+    let services = &admin.page.state.services;
+    let mails = services.outbox().await?;
+    let names: HashMap<UserId, String> = services
+        .usernames()
+        .await?
+        .into_iter()
+        .map(|(id, name, _)| (id, name))
+        .collect();
+    let name = |id: UserId| names.get(&id).cloned().unwrap_or_default();
+    Ok(html(
+        StatusCode::OK,
+        platform::outbox(&admin.page.shell(), &mails, &name),
+    ))
+}

@@ -1,0 +1,241 @@
+//! Administration of projects (all projects, platform settings, the mail
+//! outbox) and the user's Cloud Provisioning page (manual §4).
+
+use maud::{Markup, html};
+
+use super::components::{
+    BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, input, notice,
+};
+use super::layout::{Crumb, Shell, page};
+use super::projects::status_badge;
+use crate::domain::ids::ProjectId;
+use crate::domain::quota::Milli;
+use crate::domain::validation::FieldErrors;
+use crate::service::projects::{PlatformSettingsForm, ProjectSummary};
+use crate::store::activations::{ActivationRecord, ActivationStatus};
+use crate::store::outbox::{MailRecord, MailStatus};
+use crate::web::paths;
+
+/// Every project, with the admin's direct changes.
+pub fn all_projects(
+    shell: &Shell,
+    list: &[ProjectSummary],
+    errors: Option<(ProjectId, &FieldErrors)>,
+    message: Option<(Tone, String)>,
+) -> Markup {
+    let tr = shell.tr;
+    let title = tr.t("nav.admin_projects");
+    let none = FieldErrors::new();
+    page(
+        shell,
+        title,
+        &[
+            Crumb {
+                label: tr.t("nav.section.admin"),
+                href: None,
+            },
+            Crumb {
+                label: title,
+                href: None,
+            },
+        ],
+        html! {
+            @if let Some((tone, text)) = &message { (notice(*tone, html! { (text) })) }
+            @if list.is_empty() { div class="empty" { p { (tr.t("project.empty_all")) } } }
+            @for s in list {
+                @let p = &s.project;
+                @let errs = match errors { Some((id, e)) if id == p.id => e, _ => &none };
+                article class="panel" aria-labelledby=(format!("p-{}", p.id)) {
+                    header class="card-head" {
+                        h2 id=(format!("p-{}", p.id)) { (p.name) }
+                        (status_badge(tr, p.status))
+                    }
+                    dl class="facts two-columns" {
+                        dt { (tr.t("project.code")) } dd { (p.code) }
+                        dt { (tr.t("project.period")) } dd { (p.start) " – " (p.end) }
+                        dt { (tr.t("project.members")) } dd { (p.members.len()) }
+                        dt { (tr.t("project.quota")) } dd {
+                            (tr.f("project.quota_text", &[
+                                ("gpu", &Milli(p.quota.gpu_milli).to_string()),
+                                ("cpu", &Milli(p.quota.cpu_milli).to_string()),
+                                ("ram", &p.quota.ram_mib.to_string()),
+                            ]))
+                        }
+                    }
+                    @if matches!(p.status, crate::domain::project::ProjectStatus::Active | crate::domain::project::ProjectStatus::BufferPeriod) {
+                        @if !errs.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
+                        form method="post" action=(paths::admin_project_action(p.id, "revise")) class="form inline" novalidate {
+                            (csrf_field(shell))
+                            (input(tr, Field::text("gpu", "review.quota_gpu", &Milli(p.quota.gpu_milli).to_string()), errs))
+                            (input(tr, Field::text("cpu", "review.quota_cpu", &Milli(p.quota.cpu_milli).to_string()), errs))
+                            (input(tr, Field::text("ram", "review.quota_ram", &p.quota.ram_mib.to_string()), errs))
+                            (input(tr, Field::text("start", "project.start", &p.start.to_string()).kind("date"), errs))
+                            (input(tr, Field::text("end", "project.end", &p.end.to_string()).kind("date"), errs))
+                            button type="submit" class="btn primary" { (tr.t("project.save")) }
+                        }
+                        (confirm_dialog(shell, Confirm {
+                            id: format!("release-{}", p.id),
+                            open_label: tr.t("project.force_release"),
+                            title: tr.t("project.force_release"),
+                            text: &tr.f("project.force_release_confirm", &[("project", &p.name)]),
+                            action: &paths::admin_project_action(p.id, "release"),
+                            confirm_label: tr.t("project.force_release"),
+                            danger: true,
+                        }))
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Platform settings: buffer length, reminder days, currency, time zone.
+pub fn settings(
+    shell: &Shell,
+    form: &PlatformSettingsForm,
+    errors: &FieldErrors,
+    saved: bool,
+) -> Markup {
+    let tr = shell.tr;
+    let title = tr.t("nav.admin_settings");
+    page(
+        shell,
+        title,
+        &[
+            Crumb {
+                label: tr.t("nav.section.admin"),
+                href: None,
+            },
+            Crumb {
+                label: title,
+                href: None,
+            },
+        ],
+        html! {
+            @if saved { (notice(Tone::Success, html! { (tr.t("settings.saved")) })) }
+            @if !errors.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
+            section class="panel" {
+                form method="post" action=(paths::ADMIN_SETTINGS) class="form" novalidate {
+                    (csrf_field(shell))
+                    (input(tr, Field::text("buffer_days", "platform.buffer_days", &form.buffer_days).kind("number").required().hint("platform.buffer_days_hint"), errors))
+                    (input(tr, Field::text("reminder_days", "platform.reminder_days", &form.reminder_days).hint("platform.reminder_days_hint"), errors))
+                    (input(tr, Field::text("currency", "platform.currency", &form.currency).required(), errors))
+                    (input(tr, Field::text("time_zone", "platform.time_zone", &form.time_zone).required().hint("platform.time_zone_hint"), errors))
+                    div class="actions" { button type="submit" class="btn primary" { (tr.t("settings.submit")) } }
+                }
+            }
+        },
+    )
+}
+
+/// The mail outbox: what mlstack has written and whether it left.
+pub fn outbox(
+    shell: &Shell,
+    mails: &[MailRecord],
+    names: &dyn Fn(crate::domain::ids::UserId) -> String,
+) -> Markup {
+    let tr = shell.tr;
+    let title = tr.t("nav.admin_outbox");
+    page(
+        shell,
+        title,
+        &[
+            Crumb {
+                label: tr.t("nav.section.admin"),
+                href: None,
+            },
+            Crumb {
+                label: title,
+                href: None,
+            },
+        ],
+        html! {
+            p class="hint" { (tr.t("outbox.intro")) }
+            @if mails.is_empty() { div class="empty" { p { (tr.t("outbox.empty")) } } }
+            @else {
+                section class="panel" {
+                    table class="table" {
+                        caption class="sr-only" { (title) }
+                        thead { tr {
+                            th scope="col" { (tr.t("outbox.created")) }
+                            th scope="col" { (tr.t("outbox.to")) }
+                            th scope="col" { (tr.t("outbox.subject")) }
+                            th scope="col" { (tr.t("outbox.status")) }
+                        } }
+                        tbody {
+                            @for m in mails {
+                                tr {
+                                    td { (m.created_at.strftime("%Y/%m/%d %H:%M UTC")) }
+                                    td { (names(m.to_user)) @if !m.to_address.is_empty() { " <" (m.to_address) ">" } }
+                                    td { details { summary { (m.subject) } pre class="mail-body" { (m.body) } } }
+                                    td {
+                                        @match m.status {
+                                            MailStatus::Pending => (badge(BadgeColor::Amber, tr.t("outbox.pending"))),
+                                            MailStatus::Sent => (badge(BadgeColor::Green, tr.t("outbox.sent"))),
+                                            MailStatus::Failed => (badge(BadgeColor::Red, tr.t("outbox.failed"))),
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Cloud Provisioning: the user's activation status, Activate and refresh.
+pub fn provisioning(shell: &Shell, username: &str, record: Option<&ActivationRecord>) -> Markup {
+    let tr = shell.tr;
+    let title = tr.t("nav.cloud_provisioning");
+    let status = record.map_or(ActivationStatus::NotActivated, |r| r.status);
+    let (key, color) = match status {
+        ActivationStatus::NotActivated => ("provisioning.not_activated", BadgeColor::Grey),
+        ActivationStatus::Provisioning => ("provisioning.provisioning", BadgeColor::Amber),
+        ActivationStatus::Passed => ("provisioning.passed", BadgeColor::Green),
+        ActivationStatus::Failed => ("provisioning.failed", BadgeColor::Red),
+    };
+    page(
+        shell,
+        title,
+        &[
+            Crumb {
+                label: tr.t("nav.section.advanced"),
+                href: None,
+            },
+            Crumb {
+                label: title,
+                href: None,
+            },
+        ],
+        html! {
+            @if status != ActivationStatus::Passed {
+                (notice(Tone::Info, html! { (tr.t("provisioning.intro")) }))
+            }
+            section class="panel" {
+                div class="card-head" {
+                    h2 { (username) }
+                    a class="btn small" href=(paths::CLOUD_PROVISIONING) { "↻ " (tr.t("common.refresh")) }
+                }
+                table class="table compact" {
+                    tbody {
+                        tr { th scope="row" { (tr.t("provisioning.status")) } td { (badge(color, tr.t(key))) } }
+                        tr { th scope="row" { (tr.t("provisioning.request_time")) } td {
+                            @if let Some(r) = record { (r.requested_at.strftime("%Y/%m/%d %H:%M:%S UTC")) } @else { "---" }
+                        } }
+                        @if let Some(r) = record.filter(|r| !r.message.is_empty()) {
+                            tr { th scope="row" { (tr.t("provisioning.message")) } td { (r.message) } }
+                        }
+                    }
+                }
+                @if matches!(status, ActivationStatus::NotActivated | ActivationStatus::Failed) {
+                    form method="post" action=(paths::CLOUD_PROVISIONING) {
+                        (csrf_field(shell))
+                        button type="submit" class="btn primary" { (tr.t("provisioning.activate")) }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,521 @@
+//! Project List, the project application and edit forms, and Project Detail
+//! (manual §5.2, §5.3).
+
+use maud::{Markup, html};
+
+use super::components::{
+    BadgeColor, Confirm, Field, Tone, badge, confirm_dialog_with, csrf_field, input, notice,
+};
+use super::layout::{Crumb, Shell, page};
+use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::project::{ProjectRole, ProjectStatus};
+use crate::domain::quota::{MemberCap, Milli, Resources};
+use crate::domain::validation::FieldErrors;
+use crate::i18n::Tr;
+use crate::service::projects::ProjectSummary;
+use crate::web::paths;
+
+/// Translation key and colour of a project status.
+pub fn status_badge(tr: Tr, status: ProjectStatus) -> Markup {
+    let (key, color) = match status {
+        ProjectStatus::Reviewing => ("project.status.reviewing", BadgeColor::Amber),
+        ProjectStatus::Active => ("project.status.active", BadgeColor::Green),
+        ProjectStatus::BufferPeriod => ("project.status.buffer_period", BadgeColor::Amber),
+        ProjectStatus::Declined => ("project.status.declined", BadgeColor::Red),
+        ProjectStatus::Revoked => ("project.status.revoked", BadgeColor::Grey),
+        ProjectStatus::Released => ("project.status.released", BadgeColor::Grey),
+    };
+    html! {
+        (badge(color, tr.t(key)))
+        @if status == ProjectStatus::BufferPeriod {
+            " " span class="warning-mark" title=(tr.t("project.buffer_warning")) aria-label=(tr.t("project.buffer_warning")) { "!" }
+        }
+    }
+}
+
+fn gpu_quota(p: &ProjectSummary) -> String {
+    if matches!(
+        p.project.status,
+        ProjectStatus::Active | ProjectStatus::BufferPeriod
+    ) {
+        format!(
+            "{} / {}",
+            Milli(p.gpu_used_milli),
+            Milli(p.project.quota.gpu_milli)
+        )
+    } else {
+        "---".into()
+    }
+}
+
+fn members_text(tr: Tr, p: &ProjectSummary) -> String {
+    let managers = p
+        .project
+        .members
+        .iter()
+        .filter(|m| m.role == ProjectRole::Manager)
+        .count();
+    tr.f(
+        "project.members_count",
+        &[
+            ("count", &p.project.members.len().to_string()),
+            ("managers", &managers.to_string()),
+        ],
+    )
+}
+
+fn dates(tr: Tr, p: &ProjectSummary) -> Markup {
+    html! {
+        (p.project.start) " – " (p.project.end)
+        @if p.extended {
+            " " span class="extended-mark" title=(tr.f("project.extended_title", &[("start", &p.project.start.to_string()), ("end", &p.project.end.to_string())])) {
+                (tr.t("project.extended"))
+            }
+        }
+    }
+}
+
+/// What the Project List shows.
+pub struct ProjectListView<'a> {
+    pub items: &'a [ProjectSummary],
+    pub query: &'a str,
+    pub page: usize,
+    pub pages: usize,
+    pub total: usize,
+    pub table: bool,
+    pub notice: Option<String>,
+}
+
+fn list_url(view: &ProjectListView, page: usize, table: bool) -> String {
+    let mut url = format!("{}?page={page}", paths::PROJECTS);
+    if table {
+        url.push_str("&view=table");
+    }
+    if !view.query.is_empty() {
+        let q = serde_urlencoded::to_string([("q", view.query)]).unwrap_or_default();
+        url.push('&');
+        url.push_str(&q);
+    }
+    url
+}
+
+pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
+    let tr = shell.tr;
+    let title = tr.t("nav.projects");
+    page(
+        shell,
+        title,
+        &[
+            Crumb {
+                label: tr.t("nav.section.project"),
+                href: None,
+            },
+            Crumb {
+                label: title,
+                href: None,
+            },
+        ],
+        html! {
+            @if let Some(text) = &view.notice { (notice(Tone::Success, html! { (text) })) }
+            div class="toolbar" {
+                form method="get" action=(paths::PROJECTS) class="search" role="search" {
+                    @if view.table { input type="hidden" name="view" value="table"; }
+                    label for="q" class="sr-only" { (tr.t("common.search")) }
+                    input id="q" type="search" name="q" value=(view.query) placeholder=(tr.t("common.search"));
+                    button type="submit" class="btn" { (tr.t("common.search")) }
+                }
+                nav class="pager" aria-label=(tr.t("common.pages")) {
+                    @if view.page > 1 { a class="btn small" href=(list_url(view, view.page - 1, view.table)) rel="prev" { "◀" } }
+                    span { (tr.f("common.page_of", &[("page", &view.page.to_string()), ("pages", &view.pages.max(1).to_string()), ("total", &view.total.to_string())])) }
+                    @if view.page < view.pages { a class="btn small" href=(list_url(view, view.page + 1, view.table)) rel="next" { "▶" } }
+                }
+                a class="btn small" href=(list_url(view, view.page, view.table)) { "↻ " (tr.t("common.refresh")) }
+                @if view.table {
+                    a class="btn small" href=(list_url(view, 1, false)) { (tr.t("project.view_cards")) }
+                } @else {
+                    a class="btn small" href=(list_url(view, 1, true)) { (tr.t("project.view_table")) }
+                }
+                a class="btn primary" href=(paths::PROJECT_NEW) { "+ " (tr.t("project.create")) }
+            }
+            @if view.items.is_empty() {
+                div class="empty" {
+                    p { (tr.t(if view.query.is_empty() { "project.empty" } else { "project.no_match" })) }
+                    a class="btn primary" href=(paths::PROJECT_NEW) { (tr.t("project.create")) }
+                }
+            } @else if view.table {
+                table class="table" {
+                    caption class="sr-only" { (title) }
+                    thead { tr {
+                        th scope="col" { (tr.t("project.name")) }
+                        th scope="col" { (tr.t("project.start")) }
+                        th scope="col" { (tr.t("project.end")) }
+                        th scope="col" { (tr.t("project.members")) }
+                        th scope="col" { (tr.t("project.containers")) }
+                        th scope="col" { (tr.t("project.jobs")) }
+                        th scope="col" { (tr.t("project.gpu_quota")) }
+                        th scope="col" { (tr.t("project.status_label")) }
+                    } }
+                    tbody {
+                        @for p in view.items {
+                            tr {
+                                td { a href=(paths::project(p.project.id)) { (p.project.name) } }
+                                td { (p.project.start) }
+                                td { (p.project.end) @if p.extended { " " span class="extended-mark" { (tr.t("project.extended")) } } }
+                                td { (members_text(tr, p)) }
+                                td { (p.containers) }
+                                td { (p.jobs) }
+                                td { (gpu_quota(p)) }
+                                td { (status_badge(tr, p.project.status)) }
+                            }
+                        }
+                    }
+                }
+            } @else {
+                div class="cards" {
+                    @for p in view.items {
+                        article class="card project-card" {
+                            header class="card-head" {
+                                h2 { a href=(paths::project(p.project.id)) { (p.project.name) } }
+                                (status_badge(tr, p.project.status))
+                            }
+                            dl class="facts" {
+                                dt { (tr.t("project.period")) } dd { (dates(tr, p)) }
+                                dt { (tr.t("project.members")) } dd { (members_text(tr, p)) }
+                                dt { (tr.t("project.containers")) } dd { (p.containers) }
+                                dt { (tr.t("project.jobs")) } dd { (p.jobs) }
+                                dt { (tr.t("project.gpu_quota")) } dd { (gpu_quota(p)) }
+                            }
+                            @if p.role == Some(ProjectRole::Manager) && p.project.status.is_open() {
+                                div class="card-actions" {
+                                    a class="btn small" href=(paths::project_action(p.project.id, "edit")) { (tr.t("project.edit")) }
+                                    a class="btn small" href=(format!("{}#extension", paths::project(p.project.id))) { (tr.t("project.extension")) }
+                                    a class="btn small danger" href=(format!("{}#delete", paths::project(p.project.id))) { (tr.t("project.delete")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// One account offered in the members table of the project form.
+pub struct MemberOption {
+    pub username: String,
+    pub role: Option<ProjectRole>,
+}
+
+/// The project application (new) or edit form.
+pub struct ProjectFormView<'a> {
+    pub editing: Option<ProjectId>,
+    pub name: &'a str,
+    pub start: &'a str,
+    pub end: &'a str,
+    pub purpose: &'a str,
+    pub description: &'a str,
+    pub purposes: &'a [(String, String, String)],
+    pub members: &'a [MemberOption],
+    pub errors: &'a FieldErrors,
+}
+
+pub fn form(shell: &Shell, view: &ProjectFormView) -> Markup {
+    let tr = shell.tr;
+    let title = tr.t(if view.editing.is_some() {
+        "project.edit_title"
+    } else {
+        "project.create"
+    });
+    let action = view.editing.map_or(paths::PROJECT_NEW.to_owned(), |id| {
+        paths::project_action(id, "edit")
+    });
+    let members_error = view.errors.get("members");
+    page(
+        shell,
+        title,
+        &[
+            Crumb {
+                label: tr.t("nav.projects"),
+                href: Some(paths::PROJECTS),
+            },
+            Crumb {
+                label: title,
+                href: None,
+            },
+        ],
+        html! {
+            @if !view.errors.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
+            @if view.editing.is_none() { p class="lead" { (tr.t("project.apply_intro")) } }
+            section class="panel" {
+                form method="post" action=(action) class="form wide" novalidate {
+                    (csrf_field(shell))
+                    (input(tr, Field::text("name", "project.name", view.name).required(), view.errors))
+                    @if view.editing.is_none() {
+                        div class="row" {
+                            (input(tr, Field::text("start", "project.start", view.start).kind("date").required(), view.errors))
+                            (input(tr, Field::text("end", "project.end", view.end).kind("date").required(), view.errors))
+                        }
+                        @if !view.purposes.is_empty() {
+                            div.field.has-error[view.errors.get("purpose").is_some()] {
+                                label for="f-purpose" { (tr.t("project.purpose")) span class="req" aria-hidden="true" { "*" } }
+                                select id="f-purpose" name="purpose" aria-describedby="purpose-hint" {
+                                    option value="" { (tr.t("project.purpose_choose")) }
+                                    @for (id, name, _) in view.purposes {
+                                        option value=(id) selected[id == view.purpose] { (name) }
+                                    }
+                                }
+                                p class="hint" id="purpose-hint" { (tr.t("project.purpose_hint")) }
+                                @for (_, name, description) in view.purposes {
+                                    @if !description.is_empty() { p class="hint" { strong { (name) } ": " (description) } }
+                                }
+                                @if let Some(e) = view.errors.get("purpose") { p class="field-error" id="purpose-error" { (tr.t(e)) } }
+                            }
+                        }
+                    }
+                    div.field.has-error[view.errors.get("description").is_some()] {
+                        label for="f-description" { (tr.t("project.description")) }
+                        textarea id="f-description" name="description" rows="4" { (view.description) }
+                        @if let Some(e) = view.errors.get("description") { p class="field-error" { (tr.t(e)) } }
+                    }
+                    fieldset.field.has-error[members_error.is_some()] {
+                        legend { (tr.t("project.members")) span class="req" aria-hidden="true" { "*" } }
+                        p class="hint" { (tr.t("project.members_hint")) }
+                        table class="table compact" {
+                            thead { tr {
+                                th scope="col" { (tr.t("users.username")) }
+                                th scope="col" { (tr.t("project.role.manager")) }
+                                th scope="col" { (tr.t("project.role.member")) }
+                            } }
+                            tbody {
+                                @for (i, m) in view.members.iter().enumerate() {
+                                    tr {
+                                        th scope="row" { (m.username) }
+                                        td {
+                                            input type="checkbox" name="manager" value=(m.username) id=(format!("mgr-{i}"))
+                                                checked[m.role == Some(ProjectRole::Manager)]
+                                                aria-label=(format!("{} {}", tr.t("project.role.manager"), m.username));
+                                        }
+                                        td {
+                                            input type="checkbox" name="member" value=(m.username) id=(format!("mem-{i}"))
+                                                checked[m.role == Some(ProjectRole::Member)]
+                                                aria-label=(format!("{} {}", tr.t("project.role.member"), m.username));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        @if let Some(e) = members_error { p class="field-error" id="members-error" { (tr.t(e)) } }
+                    }
+                    div class="actions" {
+                        button type="submit" class="btn primary" { (tr.t(if view.editing.is_some() { "project.save" } else { "project.submit_application" })) }
+                        a class="btn" href=(view.editing.map_or(paths::PROJECTS.to_owned(), paths::project)) { (tr.t("common.cancel")) }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A member as Project Detail shows them.
+pub struct MemberView {
+    pub user: UserId,
+    pub username: String,
+    pub role: ProjectRole,
+    pub cap: MemberCap,
+}
+
+/// Project Detail.
+pub struct DetailView<'a> {
+    pub project: &'a ProjectSummary,
+    pub members: &'a [MemberView],
+    pub used: Resources,
+    /// The code a manager types back to delete.
+    pub deletion_code: &'a str,
+    pub errors: &'a FieldErrors,
+    /// Which form the errors belong to: "extension", "quota", "delete", "caps".
+    pub errors_for: &'a str,
+    pub notice: Option<String>,
+    /// Values typed into the form that was refused.
+    pub typed: &'a [(String, String)],
+}
+
+fn typed<'a>(view: &'a DetailView, form: &str, field: &str) -> &'a str {
+    if view.errors_for != form {
+        return "";
+    }
+    view.typed
+        .iter()
+        .find(|(k, _)| k == field)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+fn form_errors<'a>(view: &'a DetailView, form: &str) -> &'a FieldErrors {
+    static NONE: std::sync::LazyLock<FieldErrors> = std::sync::LazyLock::new(FieldErrors::new);
+    if view.errors_for == form {
+        view.errors
+    } else {
+        &NONE
+    }
+}
+
+fn cap_text(value: Option<u64>, milli: bool) -> String {
+    match (value, milli) {
+        (None, _) => "—".into(),
+        (Some(v), true) => Milli(v).to_string(),
+        (Some(v), false) => v.to_string(),
+    }
+}
+
+pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
+    let tr = shell.tr;
+    let p = &view.project.project;
+    let is_manager = view.project.role == Some(ProjectRole::Manager);
+    let can_apply = is_manager
+        && matches!(
+            p.status,
+            ProjectStatus::Active | ProjectStatus::BufferPeriod
+        );
+    let quota_row = |label: &'static str, used: String, total: String, left: String| {
+        html! { tr { th scope="row" { (tr.t(label)) } td { (used) } td { (total) } td { (left) } } }
+    };
+    let left = p.quota.saturating_sub(view.used);
+    page(
+        shell,
+        &p.name,
+        &[
+            Crumb {
+                label: tr.t("nav.projects"),
+                href: Some(paths::PROJECTS),
+            },
+            Crumb {
+                label: &p.name,
+                href: None,
+            },
+        ],
+        html! {
+            @if let Some(text) = &view.notice { (notice(Tone::Success, html! { (text) })) }
+            @if p.status == ProjectStatus::BufferPeriod {
+                (notice(Tone::Warning, html! { (tr.t("project.buffer_notice")) }))
+            }
+            div class="detail-grid" {
+                section class="panel" aria-labelledby="general" {
+                    h2 id="general" { (tr.t("project.general")) }
+                    dl class="facts" {
+                        dt { (tr.t("project.code")) } dd { (p.code) }
+                        dt { (tr.t("project.status_label")) } dd { (status_badge(tr, p.status)) }
+                        dt { (tr.t("project.start")) } dd { (p.start) }
+                        dt { (tr.t("project.end")) } dd { (p.end) @if view.project.extended { " " span class="extended-mark" { (tr.t("project.extended")) } } }
+                        dt { (tr.t("project.containers")) } dd { (view.project.containers) }
+                        dt { (tr.t("project.jobs")) } dd { (view.project.jobs) }
+                        @if !p.description.is_empty() { dt { (tr.t("project.description")) } dd { (p.description) } }
+                    }
+                    @if is_manager && p.status.is_open() {
+                        div class="actions" {
+                            a class="btn" href=(paths::project_action(p.id, "edit")) { (tr.t("project.edit")) }
+                        }
+                    }
+                }
+                section class="panel" aria-labelledby="quota" {
+                    h2 id="quota" { (tr.t("project.quota")) }
+                    table class="table compact" {
+                        thead { tr {
+                            th scope="col" { span class="sr-only" { (tr.t("project.resource")) } }
+                            th scope="col" { (tr.t("project.used")) }
+                            th scope="col" { (tr.t("project.quota_total")) }
+                            th scope="col" { (tr.t("project.available")) }
+                        } }
+                        tbody {
+                            (quota_row("project.gpu_units", Milli(view.used.gpu_milli).to_string(), Milli(p.quota.gpu_milli).to_string(), Milli(left.gpu_milli).to_string()))
+                            (quota_row("project.cpu_cores", Milli(view.used.cpu_milli).to_string(), Milli(p.quota.cpu_milli).to_string(), Milli(left.cpu_milli).to_string()))
+                            (quota_row("project.ram_mib", view.used.ram_mib.to_string(), p.quota.ram_mib.to_string(), left.ram_mib.to_string()))
+                        }
+                    }
+                }
+            }
+            section class="panel" aria-labelledby="members" {
+                h2 id="members" { (tr.t("project.members")) }
+                @if is_manager { p class="hint" { (tr.t("project.caps_hint")) } }
+                @if let Some(e) = form_errors(view, "caps").iter().next() { p class="field-error" role="alert" { (tr.t(e.message)) } }
+                table class="table" {
+                    thead { tr {
+                        th scope="col" { (tr.t("users.username")) }
+                        th scope="col" { (tr.t("project.role_label")) }
+                        th scope="col" { (tr.t("project.cap_gpu")) }
+                        th scope="col" { (tr.t("project.cap_cpu")) }
+                        th scope="col" { (tr.t("project.cap_ram")) }
+                        @if is_manager { th scope="col" { span class="sr-only" { (tr.t("users.actions")) } } }
+                    } }
+                    tbody {
+                        @for m in view.members {
+                            tr {
+                                td { (m.username) }
+                                td { @if m.role == ProjectRole::Manager { (badge(BadgeColor::Blue, tr.t("project.role.manager"))) } @else { (tr.t("project.role.member")) } }
+                                @if is_manager && p.status.is_open() {
+                                    @let form_id = format!("cap-{}", m.user);
+                                    td { input form=(form_id) name="gpu" size="5" value=(m.cap.gpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default()) aria-label=(format!("{} {}", tr.t("project.cap_gpu"), m.username)); }
+                                    td { input form=(form_id) name="cpu" size="5" value=(m.cap.cpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default()) aria-label=(format!("{} {}", tr.t("project.cap_cpu"), m.username)); }
+                                    td { input form=(form_id) name="ram" size="7" value=(m.cap.ram_mib.map(|v| v.to_string()).unwrap_or_default()) aria-label=(format!("{} {}", tr.t("project.cap_ram"), m.username)); }
+                                    td {
+                                        form id=(form_id) method="post" action=(paths::project_action(p.id, &format!("caps/{}", m.user))) {
+                                            (csrf_field(shell))
+                                            button type="submit" class="btn small" { (tr.t("project.save_cap")) }
+                                        }
+                                    }
+                                } @else {
+                                    td { (cap_text(m.cap.gpu_milli, true)) }
+                                    td { (cap_text(m.cap.cpu_milli, true)) }
+                                    td { (cap_text(m.cap.ram_mib, false)) }
+                                    @if is_manager { td {} }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section class="panel" aria-labelledby="workloads" {
+                h2 id="workloads" { (tr.t("project.containers_and_jobs")) }
+                p class="muted" { (tr.t("project.workloads_later")) }
+            }
+            @if can_apply {
+                section class="panel" id="extension" aria-labelledby="extension-title" {
+                    h2 id="extension-title" { (tr.t("project.extension")) }
+                    form method="post" action=(paths::project_action(p.id, "extension")) class="form inline" novalidate {
+                        (csrf_field(shell))
+                        (input(tr, Field::text("days", "project.extension_days", typed(view, "extension", "days")).kind("number").required().hint("project.extension_days_hint"), form_errors(view, "extension")))
+                        (input(tr, Field::text("reason", "project.reason", typed(view, "extension", "reason")), form_errors(view, "extension")))
+                        button type="submit" class="btn primary" { (tr.t("project.apply")) }
+                    }
+                }
+                section class="panel" id="quota-application" aria-labelledby="quota-application-title" {
+                    h2 id="quota-application-title" { (tr.t("project.quota_application")) }
+                    form method="post" action=(paths::project_action(p.id, "quota")) class="form inline" novalidate {
+                        (csrf_field(shell))
+                        (input(tr, Field::text("gpu", "project.more_gpu", typed(view, "quota", "gpu")).hint("project.gpu_hint"), form_errors(view, "quota")))
+                        (input(tr, Field::text("cpu", "project.more_cpu", typed(view, "quota", "cpu")), form_errors(view, "quota")))
+                        (input(tr, Field::text("ram", "project.more_ram", typed(view, "quota", "ram")), form_errors(view, "quota")))
+                        (input(tr, Field::text("reason", "project.reason", typed(view, "quota", "reason")).required(), form_errors(view, "quota")))
+                        button type="submit" class="btn primary" { (tr.t("project.apply")) }
+                    }
+                }
+            }
+            @if is_manager {
+                section class="panel danger-zone" id="delete" aria-labelledby="delete-title" {
+                    h2 id="delete-title" { (tr.t("project.delete")) }
+                    p { (tr.t("project.delete_warning")) }
+                    (confirm_dialog_with(shell, Confirm {
+                        id: "delete-project".into(),
+                        open_label: tr.t("project.delete"),
+                        title: tr.t("project.delete"),
+                        text: &tr.f("project.delete_confirm", &[("project", &p.name), ("code", view.deletion_code)]),
+                        action: &paths::project_action(p.id, "delete"),
+                        confirm_label: tr.t("project.delete"),
+                        danger: true,
+                    }, html! {
+                        (input(tr, Field::text("code", "project.verification_code", "").required(), form_errors(view, "delete")))
+                    }))
+                    @if let Some(e) = form_errors(view, "delete").get("code") { p class="field-error" role="alert" { (tr.t(e)) } }
+                }
+            }
+        },
+    )
+}
