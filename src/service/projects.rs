@@ -405,6 +405,26 @@ impl Services {
         .await
     }
 
+    /// Checks the permission table before anything else is looked at, so
+    /// that someone who may not act learns nothing from validation messages.
+    async fn authorize(
+        &self,
+        actor: &UserRecord,
+        id: ProjectId,
+        action: ProjectAction,
+    ) -> Result<(), ServiceError> {
+        let actor = actor.clone();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let p = projects::get_read_tx(tx, id)?
+                    .filter(|p| !p.deleted)
+                    .ok_or(ServiceError::NotFound)?;
+                require(&actor, &p, action)
+            })
+        })
+        .await
+    }
+
     /// Names of users by id, for showing members.
     pub async fn usernames(&self) -> Result<Vec<(UserId, String, bool)>, ServiceError> {
         let all = self.list_users().await?;
@@ -421,6 +441,7 @@ impl Services {
         id: ProjectId,
         form: &ProjectForm,
     ) -> Result<(), ServiceError> {
+        self.authorize(actor, id, ProjectAction::Manage).await?;
         let edit = form.validate_edit().map_err(ServiceError::Invalid)?;
         let (name, description, names) = (edit.name, edit.description, edit.members);
         let actor = actor.clone();
@@ -456,8 +477,10 @@ impl Services {
         actor: &UserRecord,
         id: ProjectId,
         member: UserId,
-        cap: MemberCap,
+        cap: (&str, &str, &str),
     ) -> Result<(), ServiceError> {
+        self.authorize(actor, id, ProjectAction::Manage).await?;
+        let cap = project::parse_cap(cap.0, cap.1, cap.2).map_err(ServiceError::Invalid)?;
         let actor = actor.clone();
         self.blocking(move |store| {
             store.write(|tx| {
@@ -487,6 +510,7 @@ impl Services {
         expected: &str,
         typed: &str,
     ) -> Result<(), ServiceError> {
+        self.authorize(actor, id, ProjectAction::Delete).await?;
         if expected.is_empty() || typed.trim() != expected {
             return Err(ServiceError::Invalid(FieldErrors::single(
                 "code",
@@ -570,6 +594,7 @@ impl Services {
         days: &str,
         reason: &str,
     ) -> Result<ApplicationId, ServiceError> {
+        self.authorize(actor, id, ProjectAction::Apply).await?;
         let (days, reason) =
             project::validate_extension(days, reason).map_err(ServiceError::Invalid)?;
         let actor = actor.clone();
@@ -601,6 +626,7 @@ impl Services {
         ram: &str,
         reason: &str,
     ) -> Result<ApplicationId, ServiceError> {
+        self.authorize(actor, id, ProjectAction::Apply).await?;
         let (add, reason) = project::validate_quota_application(gpu, cpu, ram, reason)
             .map_err(ServiceError::Invalid)?;
         let actor = actor.clone();
@@ -787,6 +813,7 @@ impl Services {
         start: &str,
         end: &str,
     ) -> Result<(), ServiceError> {
+        self.authorize(admin, id, ProjectAction::Revise).await?;
         let mut errors = FieldErrors::new();
         let start = start
             .trim()

@@ -10,4 +10,5 @@ mod browser;
 mod catalog;
 mod cli;
 mod ops;
+mod projects;
 mod store;

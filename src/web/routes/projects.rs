@@ -498,20 +498,17 @@ async fn post_cap(
     let (id, member) = path.into_inner();
     let id = project_id(&id)?;
     let member: UserId = member.parse().map_err(|_| WebError::NotFound)?;
-    let result = match project::parse_cap(
+    let cap = (
         field(&pairs, "gpu"),
         field(&pairs, "cpu"),
         field(&pairs, "ram"),
-    ) {
-        Ok(cap) => {
-            user.page
-                .state
-                .services
-                .set_member_cap(&user.session.user, id, member, cap)
-                .await
-        }
-        Err(errors) => Err(ServiceError::Invalid(errors)),
-    };
+    );
+    let result = user
+        .page
+        .state
+        .services
+        .set_member_cap(&user.session.user, id, member, cap)
+        .await;
     after_manager_action(&user, id, "caps", &pairs, result, "cap").await
 }
 

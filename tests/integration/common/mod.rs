@@ -110,6 +110,12 @@ impl TestApp {
         app
     }
 
+    /// The services of the running server (same store), to run a worker
+    /// step at a chosen moment.
+    pub fn services(&self) -> mlstack::service::Services {
+        self.running.as_ref().expect("running").services.clone()
+    }
+
     pub fn advance(&self, by: SignedDuration) {
         self.clock.advance(by);
     }

@@ -1,0 +1,795 @@
+//! Projects over HTTP: applications and review, manager actions, the
+//! permission matrix, the lifecycle under an injected clock, Cloud
+//! Provisioning and the project selector.
+
+use jiff::SignedDuration;
+use jiff::civil::Date;
+use reqwest::StatusCode;
+
+use crate::common::{Client, Page, TestApp};
+
+/// Today on the platform's calendar (Asia/Taipei by default) at the test
+/// clock's start, 2026-11-29 08:00 UTC.
+fn today() -> Date {
+    jiff::civil::date(2026, 11, 29)
+}
+
+fn day(offset: i64) -> String {
+    today()
+        .checked_add(jiff::Span::new().days(offset))
+        .expect("date")
+        .to_string()
+}
+
+/// The id in the first `/projects/<id>` link of a page.
+fn project_id_in(body: &str) -> String {
+    let marker = "href=\"/projects/";
+    body.match_indices(marker)
+        .map(|(at, _)| &body[at + marker.len()..])
+        .find(|rest| rest.len() > 36 && rest.as_bytes()[8] == b'-')
+        .map(|rest| rest[..36].to_owned())
+        .expect("a project link")
+}
+
+/// The id in the first admin review action of the queue.
+fn application_id_in(body: &str) -> String {
+    let marker = "action=\"/admin/reviews/";
+    let at = body.find(marker).expect("an application in the queue") + marker.len();
+    body[at..at + 36].to_owned()
+}
+
+async fn apply(
+    client: &Client,
+    name: &str,
+    managers: &[&str],
+    members: &[&str],
+    start: &str,
+    end: &str,
+) -> Page {
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("name", name),
+        ("start", start),
+        ("end", end),
+        ("description", "a study"),
+    ];
+    fields.extend(managers.iter().map(|m| ("manager", *m)));
+    fields.extend(members.iter().map(|m| ("member", *m)));
+    client.post_form("/projects/new", &fields).await
+}
+
+/// Applies as `client` and approves as `admin` with GPU 3 / CPU 16 / 64 GiB.
+async fn active_project(
+    app: &TestApp,
+    client: &Client,
+    name: &str,
+    members: &[&str],
+    end: &str,
+) -> String {
+    let page = apply(client, name, &[members[0]], &members[1..], &day(0), end).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let admin = app.admin().await;
+    let queue = admin.get("/admin/reviews").await;
+    let application = application_id_in(&queue.body);
+    let done = admin
+        .post_form(
+            &format!("/admin/reviews/{application}/approve"),
+            &[
+                ("gpu", "3"),
+                ("cpu", "16"),
+                ("ram", "65536"),
+                ("remark", "welcome"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    project_id_in(&client.get("/projects").await.body)
+}
+
+#[tokio::test]
+async fn an_application_is_reviewed_approved_and_becomes_active_with_its_quota() {
+    let app = TestApp::start();
+    let (alice, _) = app.member("alice").await;
+    app.member("bob").await;
+    let page = apply(
+        &alice,
+        "Iris Model Service",
+        &["alice"],
+        &["bob"],
+        &day(1),
+        &day(60),
+    )
+    .await;
+    assert_eq!(page.location(), Some("/projects?applied=1"));
+    let list = alice.get("/projects?applied=1").await;
+    assert!(list.body.contains("Iris Model Service"));
+    assert!(list.body.contains("Reviewing"));
+    assert!(list.body.contains("2 (with 1 managers)"));
+    assert!(list.body.contains("---"), "no GPU quota while reviewing");
+    let reviews = alice.get("/projects/reviews").await;
+    assert!(reviews.body.contains("Project Application") && reviews.body.contains("Reviewing"));
+    assert!(reviews.body.contains("Project Code"));
+
+    let admin = app.admin().await;
+    let queue = admin.get("/admin/reviews").await;
+    let application = application_id_in(&queue.body);
+    let no_quota = admin
+        .post_form(
+            &format!("/admin/reviews/{application}/approve"),
+            &[("remark", "")],
+        )
+        .await;
+    assert_eq!(no_quota.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        no_quota
+            .body
+            .contains("Set the project&#39;s quota to approve it.")
+            || no_quota.body.contains("quota to approve it")
+    );
+    let done = admin
+        .post_form(
+            &format!("/admin/reviews/{application}/approve"),
+            &[
+                ("gpu", "3"),
+                ("cpu", "16"),
+                ("ram", "65536"),
+                ("remark", "welcome"),
+            ],
+        )
+        .await;
+    assert_eq!(done.location(), Some("/admin/reviews?done=approve"));
+    assert!(
+        admin
+            .get("/admin/reviews")
+            .await
+            .body
+            .contains("No application is waiting")
+    );
+    let again = admin
+        .post_form(
+            &format!("/admin/reviews/{application}/decline"),
+            &[("remark", "late")],
+        )
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::CONFLICT,
+        "a decided application stays decided"
+    );
+
+    let list = alice.get("/projects").await;
+    assert!(list.body.contains("Active"));
+    assert!(list.body.contains("0 / 3"));
+    let outbox = admin.get("/admin/outbox").await;
+    assert!(
+        outbox
+            .body
+            .contains("Approved: Project Application for Iris Model Service")
+    );
+}
+
+#[tokio::test]
+async fn bad_applications_are_refused_with_messages_and_create_nothing() {
+    let app = TestApp::start();
+    let (alice, _) = app.member("alice").await;
+    let cases: [(&str, &[&str], &[&str], String, String, &str); 5] = [
+        (
+            "P1",
+            &["alice"],
+            &[],
+            day(10),
+            day(5),
+            "The end date cannot be before the start date.",
+        ),
+        (
+            "P2",
+            &["alice"],
+            &[],
+            day(-1),
+            day(5),
+            "The start date cannot be in the past.",
+        ),
+        (
+            "P3",
+            &[],
+            &[],
+            day(1),
+            day(5),
+            "Choose at least one member.",
+        ),
+        (
+            "P4",
+            &[],
+            &["alice"],
+            day(1),
+            day(5),
+            "Choose at least one manager.",
+        ),
+        ("", &["alice"], &[], day(1), day(5), "Enter a project name."),
+    ];
+    for (name, managers, members, start, end, message) in cases {
+        let page = apply(&alice, name, managers, members, &start, &end).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+        assert!(page.body.contains(message), "{message}");
+        assert!(
+            page.body.contains(&format!("value=\"{name}\"")),
+            "input kept"
+        );
+    }
+    assert!(
+        alice
+            .get("/projects")
+            .await
+            .body
+            .contains("No projects yet")
+    );
+
+    let unknown = apply(&alice, "P5", &["alice", "ghost"], &[], &day(1), &day(5)).await;
+    assert!(unknown.body.contains("does not exist"));
+    let first = apply(&alice, "Same Name", &["alice"], &[], &day(1), &day(5)).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    let second = apply(&alice, "same name", &["alice"], &[], &day(1), &day(5)).await;
+    assert_eq!(second.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        second
+            .body
+            .contains("already has an open project with this name")
+    );
+}
+
+#[tokio::test]
+async fn revoking_and_declining() {
+    let app = TestApp::start();
+    let (alice, _) = app.member("alice").await;
+    let (bob, _) = app.member("bob").await;
+    apply(&alice, "Revocable", &["alice"], &[], &day(1), &day(5)).await;
+    let admin = app.admin().await;
+    let application = application_id_in(&admin.get("/admin/reviews").await.body);
+
+    let someone_else = bob
+        .post_form(&format!("/projects/reviews/{application}/revoke"), &[])
+        .await;
+    assert_eq!(someone_else.status, StatusCode::NOT_FOUND);
+    let revoked = alice
+        .post_form(&format!("/projects/reviews/{application}/revoke"), &[])
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert!(alice.get("/projects").await.body.contains("Revoked"));
+    let twice = alice
+        .post_form(&format!("/projects/reviews/{application}/revoke"), &[])
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+
+    apply(&alice, "Declinable", &["alice"], &[], &day(1), &day(5)).await;
+    let application = application_id_in(&admin.get("/admin/reviews").await.body);
+    let no_reason = admin
+        .post_form(
+            &format!("/admin/reviews/{application}/decline"),
+            &[("remark", " ")],
+        )
+        .await;
+    assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_reason.body.contains("Give a reason for declining."));
+    let by_member = alice
+        .post_form(
+            &format!("/admin/reviews/{application}/approve"),
+            &[("gpu", "1")],
+        )
+        .await;
+    assert_eq!(by_member.status, StatusCode::FORBIDDEN);
+    admin
+        .post_form(
+            &format!("/admin/reviews/{application}/decline"),
+            &[("remark", "no GPUs left this term")],
+        )
+        .await;
+    let list = alice.get("/projects").await;
+    assert!(list.body.contains("Declined"));
+    let reviews = alice.get("/projects/reviews").await;
+    assert!(reviews.body.contains("no GPUs left this term"));
+}
+
+#[tokio::test]
+async fn extension_and_quota_applications_move_the_end_and_raise_the_quota() {
+    let app = TestApp::start();
+    let (alice, _) = app.member("alice").await;
+    let (bob, _) = app.member("bob").await;
+    let id = active_project(&app, &alice, "Grow", &["alice", "bob"], &day(30)).await;
+
+    for bad in ["0", "366", "soon"] {
+        let page = alice
+            .post_form(&format!("/projects/{id}/extension"), &[("days", bad)])
+            .await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(page.body.contains("Enter a number of days from 1 to 365."));
+    }
+    let by_member = bob
+        .post_form(&format!("/projects/{id}/extension"), &[("days", "7")])
+        .await;
+    assert_eq!(by_member.status, StatusCode::FORBIDDEN);
+    let applied = alice
+        .post_form(
+            &format!("/projects/{id}/extension"),
+            &[("days", "7"), ("reason", "thesis")],
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::SEE_OTHER);
+    let pending = alice
+        .post_form(&format!("/projects/{id}/extension"), &[("days", "3")])
+        .await;
+    assert_eq!(
+        pending.status,
+        StatusCode::CONFLICT,
+        "one pending extension at a time"
+    );
+
+    let reviews = alice.get("/projects/reviews").await;
+    assert!(
+        reviews.body.contains(&format!("{} 00:00:00", day(31))),
+        "next start"
+    );
+    assert!(
+        reviews.body.contains(&format!("{} 23:59:59", day(37))),
+        "next end"
+    );
+
+    let absurd = alice
+        .post_form(
+            &format!("/projects/{id}/quota"),
+            &[("gpu", "-2"), ("reason", "x")],
+        )
+        .await;
+    assert_eq!(absurd.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let quota = alice
+        .post_form(
+            &format!("/projects/{id}/quota"),
+            &[("gpu", "0.5"), ("reason", "more students")],
+        )
+        .await;
+    assert_eq!(quota.status, StatusCode::SEE_OTHER);
+
+    let admin = app.admin().await;
+    for _ in 0..2 {
+        let application = application_id_in(&admin.get("/admin/reviews").await.body);
+        let done = admin
+            .post_form(&format!("/admin/reviews/{application}/approve"), &[])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    }
+    let detail = alice.get(&format!("/projects/{id}")).await;
+    assert!(detail.body.contains(&day(37)), "the end moved by 7 days");
+    assert!(detail.body.contains("Extended"));
+    assert!(detail.body.contains("<td>3.5</td>"), "quota raised to 3.5");
+    assert!(alice.get("/projects").await.body.contains("0 / 3.5"));
+}
+
+#[tokio::test]
+async fn managers_edit_set_caps_and_delete_with_the_code() {
+    let app = TestApp::start();
+    let (alice, _) = app.member("alice").await;
+    let (bob, _) = app.member("bob").await;
+    let (carol, _) = app.member("carol").await;
+    let id = active_project(&app, &alice, "Editable", &["alice", "bob"], &day(30)).await;
+
+    let by_member = bob
+        .post_form(
+            &format!("/projects/{id}/edit"),
+            &[("name", "Mine"), ("manager", "bob")],
+        )
+        .await;
+    assert_eq!(by_member.status, StatusCode::FORBIDDEN);
+    let by_stranger = carol.get(&format!("/projects/{id}")).await;
+    assert_eq!(by_stranger.status, StatusCode::NOT_FOUND);
+    let no_manager = alice
+        .post_form(
+            &format!("/projects/{id}/edit"),
+            &[("name", "Edited"), ("member", "alice")],
+        )
+        .await;
+    assert_eq!(no_manager.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let edited = alice
+        .post_form(
+            &format!("/projects/{id}/edit"),
+            &[
+                ("name", "Edited"),
+                ("description", "new"),
+                ("manager", "alice"),
+                ("manager", "bob"),
+                ("member", "carol"),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER);
+    let detail = carol.get(&format!("/projects/{id}")).await;
+    assert_eq!(detail.status, StatusCode::OK, "carol is now a member");
+    assert!(detail.body.contains("Edited"));
+
+    let bob_detail = bob.get(&format!("/projects/{id}")).await;
+    let carol_id = {
+        let marker = "/caps/";
+        let starts: Vec<usize> = bob_detail
+            .body
+            .match_indices(marker)
+            .map(|(i, _)| i + marker.len())
+            .collect();
+        starts
+            .iter()
+            .map(|&s| bob_detail.body[s..s + 36].to_owned())
+            .last()
+            .expect("cap forms")
+    };
+    let bad_cap = bob
+        .post_form(
+            &format!("/projects/{id}/caps/{carol_id}"),
+            &[("gpu", "lots")],
+        )
+        .await;
+    assert_eq!(bad_cap.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let cap = bob
+        .post_form(
+            &format!("/projects/{id}/caps/{carol_id}"),
+            &[("gpu", "2"), ("cpu", ""), ("ram", "")],
+        )
+        .await;
+    assert_eq!(cap.status, StatusCode::SEE_OTHER);
+    let member_cap = carol
+        .post_form(&format!("/projects/{id}/caps/{carol_id}"), &[("gpu", "9")])
+        .await;
+    assert_eq!(member_cap.status, StatusCode::FORBIDDEN);
+
+    let wrong = alice
+        .post_form(&format!("/projects/{id}/delete"), &[("code", "000000")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong
+            .body
+            .contains("Type the verification code exactly as shown.")
+    );
+    let page = alice.get(&format!("/projects/{id}")).await;
+    let marker = "Type the verification code ";
+    let at = page.body.find(marker).expect("code shown") + marker.len();
+    let code = page.body[at..at + 6].to_owned();
+    let by_member = carol
+        .post_form(&format!("/projects/{id}/delete"), &[("code", &code)])
+        .await;
+    assert!(by_member.status.is_client_error());
+    let deleted = alice
+        .post_form(&format!("/projects/{id}/delete"), &[("code", &code)])
+        .await;
+    assert_eq!(deleted.location(), Some("/projects?deleted=1"));
+    assert!(!alice.get("/projects").await.body.contains("Edited"));
+    assert_eq!(
+        alice.get(&format!("/projects/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn the_lifecycle_follows_the_clock_across_a_restart() {
+    let app = TestApp::start();
+    let (alice, password) = app.member("alice").await;
+    let id = active_project(&app, &alice, "Mortal", &["alice"], &day(10)).await;
+    let services = app.services();
+    let report = services.sweep_lifecycle().await.expect("sweep");
+    assert_eq!(
+        (report.reminders, report.to_buffer, report.released),
+        (0, 0, 0)
+    );
+
+    app.advance(SignedDuration::from_hours(24 * 3));
+    let report = services.sweep_lifecycle().await.expect("sweep");
+    assert_eq!(report.reminders, 1, "7 days before the end");
+    assert_eq!(
+        services.sweep_lifecycle().await.expect("sweep").reminders,
+        0,
+        "once"
+    );
+
+    // Down for a while: the 3- and 1-day reminders collapse into one, and
+    // the server catches up at start. (Our handle on the services holds the
+    // store; a restart needs it back.)
+    drop(services);
+    let app = app.restart();
+    app.advance(SignedDuration::from_hours(24 * 6));
+    let services = app.services();
+    assert_eq!(
+        services.sweep_lifecycle().await.expect("sweep").reminders,
+        1
+    );
+
+    app.advance(SignedDuration::from_hours(24 * 2));
+    let report = services.sweep_lifecycle().await.expect("sweep");
+    assert_eq!(report.to_buffer, 1);
+    // Days have passed: sessions idled out, so log in again.
+    let alice = app.client();
+    alice.login_ok("alice", &password).await;
+    let detail = alice.get(&format!("/projects/{id}")).await;
+    assert!(detail.body.contains("Buffer Period"));
+    assert!(detail.body.contains("nothing in it can be used or created"));
+    let quota = alice
+        .post_form(&format!("/projects/{id}/extension"), &[("days", "5")])
+        .await;
+    assert_eq!(
+        quota.status,
+        StatusCode::SEE_OTHER,
+        "a buffered project may still ask for an extension"
+    );
+
+    app.advance(SignedDuration::from_hours(24 * 14));
+    drop(services);
+    let app = app.restart();
+    // The start-up sweep catches up by itself (no manual sweep here).
+    let alice = app.client();
+    alice.login_ok("alice", &password).await;
+    let mut released = false;
+    for _ in 0..200 {
+        if alice.get("/projects").await.body.contains("Released") {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        released,
+        "released at start-up after the buffer ended while down"
+    );
+    let report = app.services().sweep_lifecycle().await.expect("sweep");
+    assert_eq!(
+        (report.reminders, report.to_buffer, report.released),
+        (0, 0, 0),
+        "running again changes nothing"
+    );
+    let outbox = app.admin().await.get("/admin/outbox").await;
+    assert!(outbox.body.contains("Mortal ends in"));
+    assert!(outbox.body.contains("Mortal has ended: buffer period"));
+    assert!(outbox.body.contains("Mortal was released"));
+}
+
+#[tokio::test]
+async fn the_selector_remembers_the_project_and_provisioning_activates() {
+    let app = TestApp::start();
+    let (alice, _) = app.member("alice").await;
+    let (bob, _) = app.member("bob").await;
+    let id = active_project(&app, &alice, "Chosen", &["alice"], &day(30)).await;
+    assert_eq!(
+        alice.get("/projects/detail").await.location(),
+        Some("/projects")
+    );
+    let select = alice
+        .post_form(
+            "/projects/select",
+            &[("project", &id), ("next", "/account/profile")],
+        )
+        .await;
+    assert_eq!(select.location(), Some("/account/profile"));
+    assert_eq!(
+        alice.get("/projects/detail").await.location(),
+        Some(format!("/projects/{id}").as_str())
+    );
+    let page = alice.get("/account/profile").await;
+    assert!(page.body.contains(&format!("value=\"{id}\" selected")));
+    let not_mine = bob
+        .post_form("/projects/select", &[("project", &id), ("next", "/")])
+        .await;
+    assert_eq!(not_mine.status, StatusCode::NOT_FOUND);
+
+    let page = alice.get("/advanced/cloud-provisioning").await;
+    assert!(page.body.contains("Not Activated"));
+    let activated = alice.post_form("/advanced/cloud-provisioning", &[]).await;
+    assert_eq!(activated.status, StatusCode::SEE_OTHER);
+    let page = alice.get("/advanced/cloud-provisioning").await;
+    assert!(page.body.contains("Passed") && page.body.contains("Request Time"));
+}
+
+#[tokio::test]
+async fn admins_revise_release_and_keep_platform_settings() {
+    let app = TestApp::start();
+    let (alice, _) = app.member("alice").await;
+    let id = active_project(&app, &alice, "Revised", &["alice"], &day(30)).await;
+    let admin = app.admin().await;
+    let bad = admin
+        .post_form(
+            &format!("/admin/projects/{id}/revise"),
+            &[
+                ("gpu", "x"),
+                ("cpu", "1"),
+                ("ram", "1"),
+                ("start", &day(0)),
+                ("end", &day(10)),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let ok = admin
+        .post_form(
+            &format!("/admin/projects/{id}/revise"),
+            &[
+                ("gpu", "1.25"),
+                ("cpu", "4"),
+                ("ram", "8192"),
+                ("start", &day(0)),
+                ("end", &day(10)),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert!(alice.get("/projects").await.body.contains("0 / 1.25"));
+    let by_member = alice
+        .post_form(&format!("/admin/projects/{id}/release"), &[])
+        .await;
+    assert_eq!(by_member.status, StatusCode::FORBIDDEN);
+    admin
+        .post_form(&format!("/admin/projects/{id}/release"), &[])
+        .await;
+    assert!(alice.get("/projects").await.body.contains("Released"));
+
+    let settings = admin.get("/admin/settings").await;
+    assert!(settings.body.contains("value=\"14\"") && settings.body.contains("value=\"7, 3, 1\""));
+    let bad = admin
+        .post_form(
+            "/admin/settings",
+            &[
+                ("buffer_days", "-1"),
+                ("reminder_days", "7, x"),
+                ("currency", "dollars"),
+                ("time_zone", "Mars/Olympus"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for message in [
+        "from 0 to 365",
+        "separated by commas",
+        "three-letter",
+        "IANA time zone",
+    ] {
+        assert!(bad.body.contains(message), "{message}");
+    }
+    let saved = admin
+        .post_form(
+            "/admin/settings",
+            &[
+                ("buffer_days", "7"),
+                ("reminder_days", "1, 14"),
+                ("currency", "usd"),
+                ("time_zone", "Europe/Berlin"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let page = admin.get("/admin/settings").await;
+    assert!(page.body.contains("value=\"14, 1\"") && page.body.contains("value=\"USD\""));
+}
+
+/// What an actor gets for an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Reached the use case (here: refused input, 422, so nothing changes).
+    Allowed,
+    Forbidden,
+    /// Not a member: the project is not even shown to exist.
+    Hidden,
+    Login,
+}
+
+fn outcome_of(page: &Page) -> Outcome {
+    match page.status {
+        StatusCode::FORBIDDEN => Outcome::Forbidden,
+        StatusCode::NOT_FOUND => Outcome::Hidden,
+        StatusCode::SEE_OTHER if page.location().is_some_and(|l| l.starts_with("/login")) => {
+            Outcome::Login
+        }
+        StatusCode::OK | StatusCode::UNPROCESSABLE_ENTITY => Outcome::Allowed,
+        other => panic!("unexpected {other}: {}", page.body),
+    }
+}
+
+#[tokio::test]
+async fn the_project_permission_matrix() {
+    use Outcome::*;
+    let app = TestApp::start();
+    let (manager, _) = app.member("manny").await;
+    let (member, _) = app.member("mia").await;
+    let (stranger, _) = app.member("sam").await;
+    let id = active_project(&app, &manager, "Matrix", &["manny", "mia"], &day(30)).await;
+    let admin = app.admin().await;
+    let anonymous = app.client();
+    let mia = {
+        let page = manager.get(&format!("/projects/{id}")).await;
+        let marker = "/caps/";
+        let at = page.body.rfind(marker).expect("cap form") + marker.len();
+        page.body[at..at + 36].to_owned()
+    };
+    let edit = format!("/projects/{id}/edit");
+    let extension = format!("/projects/{id}/extension");
+    let quota = format!("/projects/{id}/quota");
+    let cap = format!("/projects/{id}/caps/{mia}");
+    let delete = format!("/projects/{id}/delete");
+    let revise = format!("/admin/projects/{id}/revise");
+    // (method, path, invalid form that changes nothing) and the outcome for
+    // admin (not a member), manager, member, stranger, anonymous.
+    let rows: Vec<(&str, String, Vec<(&str, &str)>, [Outcome; 5])> = vec![
+        (
+            "GET",
+            format!("/projects/{id}"),
+            vec![],
+            [Allowed, Allowed, Allowed, Hidden, Login],
+        ),
+        (
+            "GET",
+            edit.clone(),
+            vec![],
+            [Forbidden, Allowed, Forbidden, Hidden, Login],
+        ),
+        (
+            "POST",
+            edit,
+            vec![("name", "")],
+            [Forbidden, Allowed, Forbidden, Hidden, Login],
+        ),
+        (
+            "POST",
+            extension,
+            vec![("days", "0")],
+            [Forbidden, Allowed, Forbidden, Hidden, Login],
+        ),
+        (
+            "POST",
+            quota,
+            vec![("gpu", "-1")],
+            [Forbidden, Allowed, Forbidden, Hidden, Login],
+        ),
+        (
+            "POST",
+            cap,
+            vec![("gpu", "lots")],
+            [Forbidden, Allowed, Forbidden, Hidden, Login],
+        ),
+        (
+            "POST",
+            delete,
+            vec![("code", "wrong")],
+            [Forbidden, Allowed, Forbidden, Hidden, Login],
+        ),
+        (
+            "POST",
+            revise,
+            vec![("gpu", "x")],
+            [Allowed, Forbidden, Forbidden, Forbidden, Login],
+        ),
+        (
+            "GET",
+            "/admin/reviews".into(),
+            vec![],
+            [Allowed, Forbidden, Forbidden, Forbidden, Login],
+        ),
+        (
+            "GET",
+            "/admin/projects".into(),
+            vec![],
+            [Allowed, Forbidden, Forbidden, Forbidden, Login],
+        ),
+    ];
+    let actors = [
+        ("admin", &admin),
+        ("manager", &manager),
+        ("member", &member),
+        ("stranger", &stranger),
+        ("anonymous", &anonymous),
+    ];
+    for (method, path, form, expected) in &rows {
+        for ((who, client), want) in actors.iter().zip(expected) {
+            let page = if *method == "GET" {
+                client.get(path).await
+            } else {
+                client.post_form(path, form).await
+            };
+            assert_eq!(outcome_of(&page), *want, "{who} {method} {path}");
+        }
+    }
+    let detail = manager.get(&format!("/projects/{id}")).await;
+    assert!(
+        detail.body.contains("Matrix") && detail.body.contains("<td>3</td>"),
+        "nothing changed"
+    );
+}
