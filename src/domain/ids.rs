@@ -62,6 +62,10 @@ id_type!(
     MailId
 );
 id_type!(
+    /// Identifies resources held inside a project by one workload.
+    HoldId
+);
+id_type!(
     /// Identifies a GPU type of the catalog.
     GpuTypeId
 );

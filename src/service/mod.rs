@@ -38,6 +38,13 @@ pub enum ServiceError {
     /// The actor may see the thing but not do this to it.
     #[error("forbidden")]
     Forbidden,
+    /// A new workload does not fit the project's quota (or, with `member`,
+    /// its owner's cap inside the project); `left` is what remains.
+    #[error("over quota")]
+    OverQuota {
+        left: crate::domain::quota::Resources,
+        member: bool,
+    },
     /// A rule of the product refused the action; the key names the message.
     #[error("refused: {0}")]
     Refused(&'static str),

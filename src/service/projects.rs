@@ -7,16 +7,17 @@ use jiff::tz::TimeZone;
 
 use super::{ServiceError, Services};
 use crate::domain::authz::{ProjectAction, Role, permits_project};
-use crate::domain::ids::{ApplicationId, MailId, ProjectId, PurposeId, UserId};
+use crate::domain::ids::{ApplicationId, HoldId, MailId, ProjectId, PurposeId, UserId};
 use crate::domain::project::{
     self, ApplicationKind, ApplicationStatus, Membership, ProjectForm, ProjectRole, ProjectStatus,
 };
-use crate::domain::quota::{MemberCap, Resources};
+use crate::domain::quota::{MemberCap, QuotaRefusal, Resources, check_fits};
 use crate::domain::user::{Lang, LanguageSetting};
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Catalog;
 use crate::notify::{self, Mail};
 use crate::store::activations::{self, ActivationRecord, ActivationStatus};
+use crate::store::holds::{self, HoldRecord};
 use crate::store::outbox::{self, MailRecord, MailStatus};
 use crate::store::platform::{self, PlatformSettingsRecord};
 use crate::store::projects::{self, ApplicationRecord, ProjectRecord};
@@ -29,8 +30,9 @@ pub struct ProjectSummary {
     pub project: ProjectRecord,
     /// The viewer's role in it (None for an admin who is not a member).
     pub role: Option<ProjectRole>,
-    /// GPU units held by running workloads (containers and jobs arrive
-    /// with their issues; until then nothing is held).
+    /// What the project's workloads hold now.
+    pub used: Resources,
+    /// GPU units held now (the Project List's "used / total").
     pub gpu_used_milli: u64,
     pub containers: usize,
     pub jobs: usize,
@@ -154,11 +156,17 @@ fn require(
     }
 }
 
-fn summary(project: ProjectRecord, viewer: UserId, extended: bool) -> ProjectSummary {
+fn summary(
+    project: ProjectRecord,
+    viewer: UserId,
+    extended: bool,
+    used: Resources,
+) -> ProjectSummary {
     ProjectSummary {
         role: project.role_of(viewer),
         project,
-        gpu_used_milli: 0,
+        used,
+        gpu_used_milli: used.gpu_milli,
         containers: 0,
         jobs: 0,
         extended,
@@ -377,7 +385,8 @@ impl Services {
                 let mut out = Vec::new();
                 for p in list.into_iter().filter(|p| !p.deleted).rev() {
                     let extended = projects::has_approved_extension_read_tx(tx, p.id)?;
-                    out.push(summary(p, viewer_id, extended));
+                    let (used, _) = holds::totals(&holds::of_project_read_tx(tx, p.id)?, None);
+                    out.push(summary(p, viewer_id, extended, used));
                 }
                 Ok(out)
             })
@@ -399,7 +408,8 @@ impl Services {
                     .ok_or(ServiceError::NotFound)?;
                 require(&viewer, &p, ProjectAction::View)?;
                 let extended = projects::has_approved_extension_read_tx(tx, p.id)?;
-                Ok(summary(p, viewer.id, extended))
+                let (used, _) = holds::totals(&holds::of_project_read_tx(tx, p.id)?, None);
+                Ok(summary(p, viewer.id, extended, used))
             })
         })
         .await
@@ -525,6 +535,7 @@ impl Services {
                     .filter(|p| !p.deleted)
                     .ok_or(ServiceError::NotFound)?;
                 require(&actor, &p, ProjectAction::Delete)?;
+                holds::delete_project_tx(tx, p.id)?;
                 p.deleted = true;
                 if p.status != ProjectStatus::Released {
                     p.status = ProjectStatus::Released;
@@ -905,6 +916,7 @@ impl Services {
         p: &mut ProjectRecord,
         now: Timestamp,
     ) -> Result<(), ServiceError> {
+        holds::delete_project_tx(tx, p.id)?;
         p.status = ProjectStatus::Released;
         p.released_at = Some(now);
         projects::put_tx(tx, p)?;
@@ -915,6 +927,70 @@ impl Services {
             })?;
         }
         Ok(())
+    }
+
+    /// Holds `request` inside `project` for a new workload of `owner`. The
+    /// owner's activation, the project's status, membership, the project's
+    /// quota and the owner's cap are checked, and the hold recorded, in one
+    /// write transaction: parallel requests can never overshoot a quota.
+    pub async fn hold_resources(
+        &self,
+        owner: &UserRecord,
+        project: ProjectId,
+        request: Resources,
+        label: &str,
+    ) -> Result<HoldId, ServiceError> {
+        let owner_id = owner.id;
+        let label = label.to_owned();
+        let now = self.clock.now();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let activated = activations::get_tx(tx, owner_id)?
+                    .is_some_and(|a| a.status == ActivationStatus::Passed);
+                if !activated {
+                    return Err(ServiceError::Refused("error.workload.not_activated"));
+                }
+                let p = projects::get_tx(tx, project)?
+                    .filter(|p| !p.deleted)
+                    .ok_or(ServiceError::NotFound)?;
+                let Some(membership) = p.members.iter().find(|m| m.user == owner_id) else {
+                    return Err(ServiceError::NotFound);
+                };
+                if !p.status.is_usable() {
+                    return Err(ServiceError::Refused("error.workload.project_not_active"));
+                }
+                let held = holds::of_project_tx(tx, project)?;
+                let (project_use, member_use) = holds::totals(&held, Some(owner_id));
+                check_fits(p.quota, project_use, membership.cap, member_use, request).map_err(
+                    |refusal| match refusal {
+                        QuotaRefusal::Project { left } => ServiceError::OverQuota {
+                            left,
+                            member: false,
+                        },
+                        QuotaRefusal::Member { left } => {
+                            ServiceError::OverQuota { left, member: true }
+                        }
+                    },
+                )?;
+                let hold = HoldRecord {
+                    id: HoldId::generate(),
+                    project,
+                    owner: owner_id,
+                    resources: request,
+                    label,
+                    created_at: now,
+                };
+                holds::put_tx(tx, &hold)?;
+                Ok(hold.id)
+            })
+        })
+        .await
+    }
+
+    /// Gives back what a workload held; returns whether the hold existed.
+    pub async fn release_hold(&self, hold: HoldId) -> Result<bool, ServiceError> {
+        self.blocking(move |store| store.write(|tx| Ok(holds::delete_tx(tx, hold)?)))
+            .await
     }
 
     /// Remembers the project chosen in the header's selector.
@@ -986,6 +1062,9 @@ impl Services {
                     }
                     let next = project::status_on(p.status, p.end, today, settings.buffer_days);
                     if p.status == ProjectStatus::Active && next != ProjectStatus::Active {
+                        // Nothing in a buffered project runs: its workloads
+                        // stop and give back what they held.
+                        holds::delete_project_tx(tx, p.id)?;
                         p.status = ProjectStatus::BufferPeriod;
                         projects::put_tx(tx, &p)?;
                         report.to_buffer += 1;

@@ -1,7 +1,7 @@
 //! Cloud Provisioning: each user's activation on the platform (manual §4).
 
 use jiff::Timestamp;
-use redb::{ReadTransaction, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::{StoreError, codec, tables};
@@ -41,4 +41,11 @@ pub fn put_tx(tx: &WriteTransaction, record: &ActivationRecord) -> Result<(), St
     tx.open_table(tables::USER_ID_TO_ACTIVATION)?
         .insert(record.user.as_u128(), codec::encode(record)?.as_slice())?;
     Ok(())
+}
+
+pub fn get_tx(tx: &WriteTransaction, user: UserId) -> Result<Option<ActivationRecord>, StoreError> {
+    tx.open_table(tables::USER_ID_TO_ACTIVATION)?
+        .get(user.as_u128())?
+        .map(|b| codec::decode(b.value()))
+        .transpose()
 }

@@ -8,6 +8,7 @@
 pub mod activations;
 pub mod catalog;
 mod codec;
+pub mod holds;
 pub mod migrations;
 pub mod outbox;
 pub mod platform;

@@ -47,6 +47,8 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::STORAGE_TYPE_ID_TO_STORAGE_TYPE)?;
     tx.open_table(tables::PURPOSE_ID_TO_PURPOSE)?;
     tx.open_table(tables::CATALOG_NAME_TO_ID)?;
+    tx.open_table(tables::HOLD_ID_TO_HOLD)?;
+    tx.open_multimap_table(tables::PROJECT_ID_TO_HOLD_IDS)?;
     Ok(())
 }
 

@@ -81,3 +81,11 @@ pub const PURPOSE_ID_TO_PURPOSE: TableDefinition<u128, &[u8]> =
 /// Unique index of catalog names: `"<kind>:<name>"` -> item id.
 pub const CATALOG_NAME_TO_ID: TableDefinition<&str, u128> =
     TableDefinition::new("catalog_name_to_id");
+
+/// Hold id -> `HoldRecord`: resources one workload holds inside a project.
+/// The sum of a project's holds is its current use.
+pub const HOLD_ID_TO_HOLD: TableDefinition<u128, &[u8]> = TableDefinition::new("hold_id_to_hold");
+
+/// Index: project id -> ids of the holds inside it.
+pub const PROJECT_ID_TO_HOLD_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("project_id_to_hold_ids");

@@ -46,6 +46,7 @@ impl From<ServiceError> for WebError {
         match e {
             ServiceError::NotFound => WebError::NotFound,
             ServiceError::Forbidden => WebError::Forbidden,
+            ServiceError::OverQuota { .. } => WebError::Refused("error.quota.over"),
             ServiceError::Refused(key) => WebError::Refused(key),
             ServiceError::Throttled { wait } => WebError::Throttled {
                 seconds: wait.as_secs().max(1),

@@ -1,6 +1,9 @@
 //! One integration test binary (one link step): every test starts the real
 //! appliance on a temporary store and speaks HTTP to it.
 
+// Table tests list their cases as tuples.
+#![allow(clippy::type_complexity)]
+
 mod common;
 
 mod account;

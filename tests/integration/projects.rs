@@ -414,7 +414,7 @@ async fn managers_edit_set_caps_and_delete_with_the_code() {
         starts
             .iter()
             .map(|&s| bob_detail.body[s..s + 36].to_owned())
-            .last()
+            .next_back()
             .expect("cap forms")
     };
     let bad_cap = bob
@@ -792,4 +792,140 @@ async fn the_project_permission_matrix() {
         detail.body.contains("Matrix") && detail.body.contains("<td>3</td>"),
         "nothing changed"
     );
+}
+
+#[tokio::test]
+async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
+    use mlstack::domain::quota::Resources;
+    use mlstack::service::ServiceError;
+
+    let app = TestApp::start();
+    let (alice, _) = app.member("alice").await;
+    app.member("bob").await;
+    let id = active_project(&app, &alice, "Contended", &["alice", "bob"], &day(30)).await;
+    let project: mlstack::domain::ids::ProjectId = id.parse().expect("id");
+    let services = app.services();
+    let users = services.list_users().await.expect("users");
+    let user = |name: &str| {
+        users
+            .iter()
+            .find(|u| u.username.as_str() == name)
+            .cloned()
+            .expect("user")
+    };
+    let (alice_record, bob_record) = (user("alice"), user("bob"));
+    let gpu = |milli| Resources {
+        gpu_milli: milli,
+        cpu_milli: 0,
+        ram_mib: 0,
+    };
+
+    let refused = services
+        .hold_resources(&bob_record, project, gpu(1000), "c")
+        .await;
+    assert!(matches!(
+        refused,
+        Err(ServiceError::Refused("error.workload.not_activated"))
+    ));
+    services.activate(alice_record.id).await.expect("activate");
+    services.activate(bob_record.id).await.expect("activate");
+
+    // The quota is 3 GPUs: 2.5 held, then 20 requests race for the last 0.5.
+    services
+        .hold_resources(&alice_record, project, gpu(2500), "big")
+        .await
+        .expect("fits");
+    let racers: Vec<_> = (0..20)
+        .map(|i| {
+            let services = services.clone();
+            let owner = if i % 2 == 0 {
+                alice_record.clone()
+            } else {
+                bob_record.clone()
+            };
+            tokio::spawn(async move {
+                services
+                    .hold_resources(&owner, project, gpu(500), "racer")
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(ServiceError::OverQuota {
+                left,
+                member: false,
+            }) => assert_eq!(left.gpu_milli, 0),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(won, 1, "exactly one request got the last half GPU");
+    let detail = alice.get(&format!("/projects/{id}")).await;
+    assert!(alice.get("/projects").await.body.contains("3 / 3"));
+    assert!(
+        detail.body.contains("<td>3</td><td>3</td><td>0</td>"),
+        "used, quota, available"
+    );
+
+    // A cap of 1.5 GPU for bob inside a project with room to spare.
+    let capped = active_project(&app, &alice, "Capped", &["alice", "bob"], &day(30)).await;
+    let capped_project: mlstack::domain::ids::ProjectId = capped.parse().expect("id");
+    let bob_id = bob_record.id.to_string();
+    let cap = alice
+        .post_form(
+            &format!("/projects/{capped}/caps/{bob_id}"),
+            &[("gpu", "1.5")],
+        )
+        .await;
+    assert_eq!(cap.status, StatusCode::SEE_OTHER);
+    let racers: Vec<_> = (0..10)
+        .map(|_| {
+            let services = services.clone();
+            let owner = bob_record.clone();
+            tokio::spawn(async move {
+                services
+                    .hold_resources(&owner, capped_project, gpu(250), "small")
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(ServiceError::OverQuota { member: true, left }) => assert_eq!(left.gpu_milli, 0),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(won, 6, "bob holds exactly his cap of 1.5 GPU");
+    services
+        .hold_resources(
+            &alice_record,
+            capped_project,
+            gpu(1500),
+            "alice is not capped",
+        )
+        .await
+        .expect("fits");
+
+    // Released projects give everything back.
+    let admin = app.admin().await;
+    let released = admin
+        .post_form(&format!("/admin/projects/{id}/release"), &[])
+        .await;
+    assert_eq!(released.status, StatusCode::SEE_OTHER, "{}", released.body);
+    let after = services
+        .project(&alice_record, project)
+        .await
+        .expect("project");
+    assert_eq!(after.used, Resources::ZERO);
+    let late = services
+        .hold_resources(&alice_record, project, gpu(1), "late")
+        .await;
+    assert!(matches!(
+        late,
+        Err(ServiceError::Refused("error.workload.project_not_active"))
+    ));
 }

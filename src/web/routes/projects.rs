@@ -12,7 +12,6 @@ use serde::Deserialize;
 use super::html;
 use crate::domain::ids::{ApplicationId, ProjectId, UserId};
 use crate::domain::project::{self, ProjectForm, ProjectRole};
-use crate::domain::quota::Resources;
 use crate::domain::validation::FieldErrors;
 use crate::service::ServiceError;
 use crate::service::projects::PlatformSettingsForm;
@@ -286,7 +285,7 @@ async fn render_detail(
     let view = views::DetailView {
         project: &summary,
         members: &members,
-        used: Resources::ZERO,
+        used: summary.used,
         deletion_code: &code,
         errors: &state.errors,
         errors_for: state.errors_for,
