@@ -199,9 +199,7 @@ async fn run(
     };
     tracing::info!(url = %format!("{scheme}://{addr}/"), "listening");
 
-    let mut workers = crate::worker::spawn_all(&services);
-    let warm = services.clone();
-    workers.push(tokio::spawn(async move { warm.passwords.warm_up().await }));
+    let workers = crate::worker::spawn_all(&services);
     // The receiver is gone only if the starter gave up; serve anyway.
     let _ = ready.send((addr, initial_password, server.handle(), services.clone()));
 

@@ -3,6 +3,11 @@
 
 use std::process::ExitCode;
 
+/// musl's allocator is slow under threads, so the static (musl) build uses
+/// mimalloc. Elsewhere glibc's allocator is fast enough and returns freed
+/// memory to the system sooner (mimalloc keeps its arenas committed), which
+/// keeps the idle footprint small.
+#[cfg(target_env = "musl")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

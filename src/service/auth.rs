@@ -152,30 +152,31 @@ impl Services {
     pub async fn authenticate(&self, token: &str) -> Result<Option<SessionContext>, ServiceError> {
         let hash = sessions::hash_token(token);
         let now = self.clock.now();
-        let found = self
-            .blocking(move |store| {
-                store.read(|tx| {
-                    let Some(session) = sessions::get_read_tx(tx, &hash)? else {
-                        return Ok(None);
-                    };
-                    let Some(user) = users::get_read_tx(tx, session.user_id)? else {
-                        return Ok(None);
-                    };
-                    let choices = projects::of_user_read_tx(tx, user.id)?
-                        .into_iter()
-                        .filter(|p| !p.deleted && p.status.is_open())
-                        .filter_map(|p| {
-                            p.role_of(user.id).map(|role| ProjectChoice {
-                                id: p.id,
-                                name: p.name,
-                                role,
-                            })
+        // This read runs on every request, so it runs right here: a read
+        // transaction over cached pages takes microseconds and never waits
+        // on a writer (redb readers see a snapshot), where a hop to the
+        // blocking pool would cost more than the read itself.
+        let found: Option<(SessionRecord, UserRecord, Vec<ProjectChoice>)> =
+            self.store.read(|tx| {
+                let Some(session) = sessions::get_read_tx(tx, &hash)? else {
+                    return Ok(None);
+                };
+                let Some(user) = users::get_read_tx(tx, session.user_id)? else {
+                    return Ok(None);
+                };
+                let choices = projects::of_user_read_tx(tx, user.id)?
+                    .into_iter()
+                    .filter(|p| !p.deleted && p.status.is_open())
+                    .filter_map(|p| {
+                        p.role_of(user.id).map(|role| ProjectChoice {
+                            id: p.id,
+                            name: p.name,
+                            role,
                         })
-                        .collect::<Vec<_>>();
-                    Ok(Some((session, user, choices)))
-                })
-            })
-            .await?;
+                    })
+                    .collect::<Vec<_>>();
+                Ok::<_, ServiceError>(Some((session, user, choices)))
+            })?;
         let Some((session, user, projects)) = found else {
             return Ok(None);
         };
