@@ -53,12 +53,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-async fn get_home(user: CurrentUser) -> HttpResponse {
+async fn get_home(user: CurrentUser) -> Result<HttpResponse, crate::web::error::WebError> {
     let profile = &user.session.user.profile;
     let full_name = format!("{} {}", profile.first_name, profile.last_name);
     let name = match full_name.trim() {
         "" => user.session.user.username.as_str(),
         name => name,
     };
-    ok(areas::home(&user.page.shell(), name))
+    let activation = user.page.state.services.activation(user.session.user.id).await?;
+    let activated = activation.is_some_and(|a| a.status == crate::store::activations::ActivationStatus::Passed);
+    Ok(ok(areas::home(&user.page.shell(), name, activated)))
 }

@@ -35,7 +35,7 @@ pub fn not_available(shell: &Shell, section_key: &str, title_key: &str) -> Marku
 }
 
 /// Where a user lands after logging in.
-pub fn home(shell: &Shell, display_name: &str) -> Markup {
+pub fn home(shell: &Shell, display_name: &str, activated: bool) -> Markup {
     let tr = shell.tr;
     let title = tr.t("home.title");
     page(
@@ -47,6 +47,22 @@ pub fn home(shell: &Shell, display_name: &str) -> Markup {
         }],
         html! {
             p class="lead" { (tr.f("home.welcome", &[("name", display_name)])) }
+            @if !activated {
+                (notice(Tone::Info, html! {
+                    (tr.t("home.activate")) " "
+                    a href=(paths::CLOUD_PROVISIONING) { (tr.t("nav.cloud_provisioning")) }
+                }))
+            }
+            div class="cards" {
+                a class="card" href=(paths::PROJECTS) {
+                    h2 { (tr.t("nav.projects")) }
+                    p { (tr.t("home.projects_text")) }
+                }
+                a class="card" href=(paths::PROJECT_REVIEWS) {
+                    h2 { (tr.t("nav.project_reviews")) }
+                    p { (tr.t("home.reviews_text")) }
+                }
+            }
             div class="cards" {
                 a class="card" href=(paths::PROFILE) {
                     h2 { (tr.t("nav.profile")) }
