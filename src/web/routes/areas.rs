@@ -60,7 +60,13 @@ async fn get_home(user: CurrentUser) -> Result<HttpResponse, crate::web::error::
         "" => user.session.user.username.as_str(),
         name => name,
     };
-    let activation = user.page.state.services.activation(user.session.user.id).await?;
-    let activated = activation.is_some_and(|a| a.status == crate::store::activations::ActivationStatus::Passed);
+    let activation = user
+        .page
+        .state
+        .services
+        .activation(user.session.user.id)
+        .await?;
+    let activated =
+        activation.is_some_and(|a| a.status == crate::store::activations::ActivationStatus::Passed);
     Ok(ok(areas::home(&user.page.shell(), name, activated)))
 }
