@@ -67,6 +67,18 @@
       }
       return;
     }
+    // A click anywhere on a row of a selectable table (the Project Review
+    // List) follows the row's link, as a click on its name does.
+    var row = event.target.closest("table.selectable tbody tr");
+    if (row && !event.target.closest("a, button, input, select, textarea, summary, label") &&
+        !event.defaultPrevented && event.button === 0 && !sidebarToggle) {
+      var link = row.querySelector("a[href]");
+      var selection = window.getSelection ? String(window.getSelection()) : "";
+      if (link && selection === "") {
+        link.click();
+        return;
+      }
+    }
     // The sidebar toggle on narrow screens.
     var toggle = event.target.closest("[data-toggle]");
     if (toggle) {
@@ -104,6 +116,56 @@
         summary.focus();
       }
     });
+  });
+
+  // A select marked data-autosubmit (the header's project selector) sends
+  // its form as soon as a choice is made with the pointer or confirmed with
+  // Enter. Arrow keys on a closed select change its value at once; those
+  // changes wait for Enter (or the form's own Switch button, kept for use
+  // without script) so that looking through the list does not leave the page.
+  function autosubmit(select) {
+    var form = select.form;
+    if (!form || select.value === "") {
+      return;
+    }
+    select.setAttribute("aria-busy", "true");
+    if (typeof form.requestSubmit === "function") {
+      form.requestSubmit();
+    } else {
+      form.submit();
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var select = event.target;
+    if (!select || select.tagName !== "SELECT" || !select.hasAttribute("data-autosubmit")) {
+      return;
+    }
+    if (event.key === "Enter") {
+      event.preventDefault();
+      autosubmit(select);
+    } else if (event.key !== "Tab" && event.key !== "Escape") {
+      select.setAttribute("data-keyed", "true");
+    }
+  });
+
+  document.addEventListener("pointerdown", function (event) {
+    var select = event.target.closest && event.target.closest("select[data-autosubmit]");
+    if (select) {
+      select.removeAttribute("data-keyed");
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select || select.tagName !== "SELECT" || !select.hasAttribute("data-autosubmit")) {
+      return;
+    }
+    if (select.getAttribute("data-keyed") === "true") {
+      select.removeAttribute("data-keyed");
+      return;
+    }
+    autosubmit(select);
   });
 
   // Back on a wide screen, the drawer state no longer applies.

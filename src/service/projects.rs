@@ -317,8 +317,22 @@ impl Services {
         form: &ProjectForm,
     ) -> Result<ProjectId, ServiceError> {
         let today = self.today().await?;
-        let valid = form.validate_new(today).map_err(ServiceError::Invalid)?;
-        let purpose = self.resolve_purpose(&form.purpose).await?;
+        // Every problem of the form at once: the purpose too, not only after
+        // the other fields pass.
+        let (valid, purpose) = match (
+            form.validate_new(today),
+            self.resolve_purpose(&form.purpose).await,
+        ) {
+            (Ok(valid), Ok(purpose)) => (valid, purpose),
+            (Err(mut errors), Err(ServiceError::Invalid(purpose_errors))) => {
+                for e in purpose_errors.iter() {
+                    errors.add(e.field, e.message);
+                }
+                return Err(ServiceError::Invalid(errors));
+            }
+            (Err(errors), _) => return Err(ServiceError::Invalid(errors)),
+            (Ok(_), Err(e)) => return Err(e),
+        };
         let now = self.clock.now();
         let applicant_id = applicant.id;
         self.blocking(move |store| {
@@ -328,7 +342,13 @@ impl Services {
                 let id = ProjectId::generate();
                 let project = ProjectRecord {
                     id,
-                    code: format!("project{}", now.as_millisecond()),
+                    // The manual's form ("project" and a number), made
+                    // unique by the id's random bits.
+                    code: format!(
+                        "project{}{:04}",
+                        now.as_millisecond(),
+                        id.as_u128() % 10_000
+                    ),
                     name: valid.name.clone(),
                     description: valid.description.clone(),
                     purpose,

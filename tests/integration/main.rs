@@ -10,6 +10,7 @@ mod account;
 mod admin;
 mod auth;
 mod browser;
+mod browser_projects;
 mod catalog;
 mod cli;
 mod ops;

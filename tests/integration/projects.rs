@@ -103,7 +103,7 @@ async fn an_application_is_reviewed_approved_and_becomes_active_with_its_quota()
     let list = alice.get("/projects?applied=1").await;
     assert!(list.body.contains("Iris Model Service"));
     assert!(list.body.contains("Reviewing"));
-    assert!(list.body.contains("2 (with 1 managers)"));
+    assert!(list.body.contains("2 (1 as manager)"));
     assert!(list.body.contains("---"), "no GPU quota while reviewing");
     let reviews = alice.get("/projects/reviews").await;
     assert!(reviews.body.contains("Project Application") && reviews.body.contains("Reviewing"));

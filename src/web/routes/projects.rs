@@ -668,8 +668,7 @@ async fn post_decision(
         ) {
             Ok(q) => Some(q),
             Err(errors) => {
-                return render_queue_error(&admin, id, errors, StatusCode::UNPROCESSABLE_ENTITY)
-                    .await;
+                return render_queue_error(&admin, id, approve, errors).await;
             }
         }
     } else {
@@ -689,9 +688,7 @@ async fn post_decision(
             "{}?done={decision}",
             paths::ADMIN_REVIEWS
         ))),
-        Err(ServiceError::Invalid(errors)) => {
-            render_queue_error(&admin, id, errors, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
+        Err(ServiceError::Invalid(errors)) => render_queue_error(&admin, id, approve, errors).await,
         Err(ServiceError::Refused(key)) => {
             let list = services.reviewing_applications(&admin.session.user).await?;
             let message = Some((Tone::Error, admin.page.tr().t(key).to_owned()));
@@ -707,8 +704,8 @@ async fn post_decision(
 async fn render_queue_error(
     admin: &RequireAdmin,
     id: ApplicationId,
+    approve: bool,
     errors: FieldErrors,
-    status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
     let list = admin
         .page
@@ -719,8 +716,8 @@ async fn render_queue_error(
     let mut shell = admin.page.shell();
     shell.path = paths::ADMIN_REVIEWS;
     Ok(html(
-        status,
-        reviews::queue(&shell, &list, Some((id, &errors)), None),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        reviews::queue(&shell, &list, Some((id, approve, &errors)), None),
     ))
 }
 

@@ -20,6 +20,9 @@ pub struct Field<'a> {
     pub required: bool,
     pub autocomplete: &'static str,
     pub hint: Option<&'static str>,
+    /// Prefix of the element ids, for pages with several forms that share
+    /// field names (empty: the ids are `f-<name>`).
+    pub scope: String,
 }
 
 impl<'a> Field<'a> {
@@ -32,6 +35,7 @@ impl<'a> Field<'a> {
             required: false,
             autocomplete: "off",
             hint: None,
+            scope: String::new(),
         }
     }
 
@@ -63,6 +67,12 @@ impl<'a> Field<'a> {
         self.hint = Some(key);
         self
     }
+
+    /// Gives the field's ids a prefix unique to its form on the page.
+    pub fn scoped(mut self, scope: impl Into<String>) -> Self {
+        self.scope = scope.into();
+        self
+    }
 }
 
 fn described_by(name: &str, has_error: bool, has_hint: bool) -> Option<String> {
@@ -78,19 +88,20 @@ fn described_by(name: &str, has_error: bool, has_hint: bool) -> Option<String> {
 
 pub fn input(tr: Tr, field: Field, errors: &FieldErrors) -> Markup {
     let error = errors.get(field.name);
-    let id = format!("f-{}", field.name);
+    let scoped = format!("{}{}", field.scope, field.name);
+    let id = format!("f-{scoped}");
     html! {
         div.field.has-error[error.is_some()] {
             label for=(id) { (tr.t(field.label)) @if field.required { span class="req" aria-hidden="true" { "*" } } }
             input id=(id) name=(field.name) type=(field.kind) value=(field.value)
                 autocomplete=(field.autocomplete) required[field.required]
                 aria-invalid=[error.map(|_| "true")]
-                aria-describedby=[described_by(field.name, error.is_some(), field.hint.is_some())];
+                aria-describedby=[described_by(&scoped, error.is_some(), field.hint.is_some())];
             @if let Some(hint) = field.hint {
-                p class="hint" id=(format!("{}-hint", field.name)) { (tr.t(hint)) }
+                p class="hint" id=(format!("{scoped}-hint")) { (tr.t(hint)) }
             }
             @if let Some(error) = error {
-                p class="field-error" id=(format!("{}-error", field.name)) { (tr.t(error)) }
+                p class="field-error" id=(format!("{scoped}-error")) { (tr.t(error)) }
             }
         }
     }

@@ -100,6 +100,16 @@ const ADMIN_SECTION: (&str, &[NavItem]) = (
 /// The nav item the current path belongs to: the longest matching prefix.
 fn active_path(current: &str, admin: bool) -> Option<&'static str> {
     let path = current.split('?').next().unwrap_or(current);
+    // A project's own pages (/projects/<id>/...) belong to Project Detail.
+    let is_project_page = path.strip_prefix("/projects/").is_some_and(|rest| {
+        !rest.is_empty()
+            && !["reviews", "new", "select", "detail"]
+                .iter()
+                .any(|p| rest.starts_with(p))
+    });
+    if is_project_page {
+        return Some(paths::PROJECT_DETAIL);
+    }
     SECTIONS
         .iter()
         .chain(admin.then_some(&ADMIN_SECTION))
@@ -386,6 +396,14 @@ mod tests {
             Some(paths::JOB_SCHEDULES)
         );
         assert_eq!(active_path("/jobs", false), Some(paths::JOBS));
+        assert_eq!(
+            active_path("/projects/0190a0a0-0000-7000-8000-000000000000/edit", false),
+            Some(paths::PROJECT_DETAIL)
+        );
+        assert_eq!(
+            active_path("/projects/reviews?id=1", false),
+            Some(paths::PROJECT_REVIEWS)
+        );
         assert_eq!(active_path("/admin/users/1/disable", false), None);
         assert_eq!(
             active_path("/admin/users/1/disable", true),

@@ -66,11 +66,12 @@ pub fn all_projects(
                         @if !errs.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
                         form method="post" action=(paths::admin_project_action(p.id, "revise")) class="form inline" novalidate {
                             (csrf_field(shell))
-                            (input(tr, Field::text("gpu", "review.quota_gpu", &Milli(p.quota.gpu_milli).to_string()), errs))
-                            (input(tr, Field::text("cpu", "review.quota_cpu", &Milli(p.quota.cpu_milli).to_string()), errs))
-                            (input(tr, Field::text("ram", "review.quota_ram", &p.quota.ram_mib.to_string()), errs))
-                            (input(tr, Field::text("start", "project.start", &p.start.to_string()).kind("date"), errs))
-                            (input(tr, Field::text("end", "project.end", &p.end.to_string()).kind("date"), errs))
+                            @let scope = format!("{}-", p.id);
+                            (input(tr, Field::text("gpu", "review.quota_gpu", &Milli(p.quota.gpu_milli).to_string()).scoped(scope.clone()), errs))
+                            (input(tr, Field::text("cpu", "review.quota_cpu", &Milli(p.quota.cpu_milli).to_string()).scoped(scope.clone()), errs))
+                            (input(tr, Field::text("ram", "review.quota_ram", &p.quota.ram_mib.to_string()).scoped(scope.clone()), errs))
+                            (input(tr, Field::text("start", "project.start", &p.start.to_string()).kind("date").scoped(scope.clone()), errs))
+                            (input(tr, Field::text("end", "project.end", &p.end.to_string()).kind("date").scoped(scope.clone()), errs))
                             button type="submit" class="btn primary" { (tr.t("project.save")) }
                         }
                         (confirm_dialog(shell, Confirm {

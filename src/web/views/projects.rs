@@ -188,7 +188,9 @@ pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
                             @if p.role == Some(ProjectRole::Manager) && p.project.status.is_open() {
                                 div class="card-actions" {
                                     a class="btn small" href=(paths::project_action(p.project.id, "edit")) { (tr.t("project.edit")) }
-                                    a class="btn small" href=(format!("{}#extension", paths::project(p.project.id))) { (tr.t("project.extension")) }
+                                    @if matches!(p.project.status, ProjectStatus::Active | ProjectStatus::BufferPeriod) {
+                                        a class="btn small" href=(format!("{}#extension", paths::project(p.project.id))) { (tr.t("project.extension")) }
+                                    }
                                     a class="btn small danger" href=(format!("{}#delete", paths::project(p.project.id))) { (tr.t("project.delete")) }
                                 }
                             }
@@ -394,6 +396,12 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
         ],
         html! {
             @if let Some(text) = &view.notice { (notice(Tone::Success, html! { (text) })) }
+            @if !view.errors.is_empty() {
+                (notice(Tone::Error, html! {
+                    (tr.t("form.fix_errors")) " "
+                    a href=(format!("#{}", match view.errors_for { "quota" => "quota-application", "caps" => "members", other => other })) { (tr.t("project.go_to_form")) }
+                }))
+            }
             @if p.status == ProjectStatus::BufferPeriod {
                 (notice(Tone::Warning, html! { (tr.t("project.buffer_notice")) }))
             }
@@ -481,8 +489,8 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                     h2 id="extension-title" { (tr.t("project.extension")) }
                     form method="post" action=(paths::project_action(p.id, "extension")) class="form inline" novalidate {
                         (csrf_field(shell))
-                        (input(tr, Field::text("days", "project.extension_days", typed(view, "extension", "days")).kind("number").required().hint("project.extension_days_hint"), form_errors(view, "extension")))
-                        (input(tr, Field::text("reason", "project.reason", typed(view, "extension", "reason")), form_errors(view, "extension")))
+                        (input(tr, Field::text("days", "project.extension_days", typed(view, "extension", "days")).kind("number").required().hint("project.extension_days_hint").scoped("extension-"), form_errors(view, "extension")))
+                        (input(tr, Field::text("reason", "project.reason", typed(view, "extension", "reason")).scoped("extension-"), form_errors(view, "extension")))
                         button type="submit" class="btn primary" { (tr.t("project.apply")) }
                     }
                 }
@@ -490,10 +498,10 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                     h2 id="quota-application-title" { (tr.t("project.quota_application")) }
                     form method="post" action=(paths::project_action(p.id, "quota")) class="form inline" novalidate {
                         (csrf_field(shell))
-                        (input(tr, Field::text("gpu", "project.more_gpu", typed(view, "quota", "gpu")).hint("project.gpu_hint"), form_errors(view, "quota")))
-                        (input(tr, Field::text("cpu", "project.more_cpu", typed(view, "quota", "cpu")), form_errors(view, "quota")))
-                        (input(tr, Field::text("ram", "project.more_ram", typed(view, "quota", "ram")), form_errors(view, "quota")))
-                        (input(tr, Field::text("reason", "project.reason", typed(view, "quota", "reason")).required(), form_errors(view, "quota")))
+                        (input(tr, Field::text("gpu", "project.more_gpu", typed(view, "quota", "gpu")).hint("project.gpu_hint").scoped("quota-"), form_errors(view, "quota")))
+                        (input(tr, Field::text("cpu", "project.more_cpu", typed(view, "quota", "cpu")).scoped("quota-"), form_errors(view, "quota")))
+                        (input(tr, Field::text("ram", "project.more_ram", typed(view, "quota", "ram")).scoped("quota-"), form_errors(view, "quota")))
+                        (input(tr, Field::text("reason", "project.reason", typed(view, "quota", "reason")).required().scoped("quota-"), form_errors(view, "quota")))
                         button type="submit" class="btn primary" { (tr.t("project.apply")) }
                     }
                 }

@@ -171,7 +171,7 @@ pub fn my_list(
 pub fn queue(
     shell: &Shell,
     list: &[ApplicationView],
-    errors: Option<(ApplicationId, &FieldErrors)>,
+    errors: Option<(ApplicationId, bool, &FieldErrors)>,
     message: Option<(Tone, String)>,
 ) -> Markup {
     let tr = shell.tr;
@@ -197,7 +197,9 @@ pub fn queue(
             }
             @for a in list {
                 @let app = &a.application;
-                @let errs = match errors { Some((id, e)) if id == app.id => e, _ => &no_errors };
+                @let approve_errs = match errors { Some((id, true, e)) if id == app.id => e, _ => &no_errors };
+                @let decline_errs = match errors { Some((id, false, e)) if id == app.id => e, _ => &no_errors };
+                @let scope = format!("{}-", app.id);
                 article class="panel review" aria-labelledby=(format!("r-{}", app.id)) {
                     h2 id=(format!("r-{}", app.id)) { (a.project_name) " · " (kind_label(tr, &app.kind)) }
                     dl class="facts two-columns" {
@@ -214,21 +216,21 @@ pub fn queue(
                         }
                         dt { (tr.t("application.reason")) } dd { (if app.reason.is_empty() { "---" } else { &app.reason }) }
                     }
-                    @if !errs.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
+                    @if !approve_errs.is_empty() || !decline_errs.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
                     div class="review-forms" {
                         form method="post" action=(paths::admin_review_action(app.id, "approve")) class="form inline" novalidate {
                             (csrf_field(shell))
                             @if app.kind == ApplicationKind::Project {
-                                (input(tr, Field::text("gpu", "review.quota_gpu", "").required().hint("project.gpu_hint"), errs))
-                                (input(tr, Field::text("cpu", "review.quota_cpu", ""), errs))
-                                (input(tr, Field::text("ram", "review.quota_ram", ""), errs))
+                                (input(tr, Field::text("gpu", "review.quota_gpu", "").required().hint("project.gpu_hint").scoped(format!("{scope}approve-")), approve_errs))
+                                (input(tr, Field::text("cpu", "review.quota_cpu", "").scoped(format!("{scope}approve-")), approve_errs))
+                                (input(tr, Field::text("ram", "review.quota_ram", "").scoped(format!("{scope}approve-")), approve_errs))
                             }
-                            (input(tr, Field::text("remark", "application.remark", ""), errs))
+                            (input(tr, Field::text("remark", "application.remark", "").scoped(format!("{scope}approve-")), approve_errs))
                             button type="submit" class="btn primary" { (tr.t("review.approve")) }
                         }
                         form method="post" action=(paths::admin_review_action(app.id, "decline")) class="form inline" novalidate {
                             (csrf_field(shell))
-                            (input(tr, Field::text("remark", "review.decline_reason", "").required(), errs))
+                            (input(tr, Field::text("remark", "review.decline_reason", "").required().scoped(format!("{scope}decline-")), decline_errs))
                             button type="submit" class="btn danger" { (tr.t("review.decline")) }
                         }
                     }

@@ -665,3 +665,115 @@ pub fn luminance(color: &str) -> Option<f64> {
     };
     Some(0.2126 * channel(parts[0]) + 0.7152 * channel(parts[1]) + 0.0722 * channel(parts[2]))
 }
+
+/// Helpers for the project journeys (forms with repeated field names,
+/// date inputs, selects, whole-page screenshots).
+impl Browser {
+    /// Types `text` into the first element matching the CSS selector
+    /// (after clearing it); for fields whose ids repeat on a page.
+    pub async fn fill_in(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        let clear = self
+            .cmd(
+                Method::POST,
+                &format!("element/{}/clear", element.0),
+                json!({}),
+            )
+            .await;
+        self.must(clear).await;
+        let typed = self
+            .cmd(
+                Method::POST,
+                &format!("element/{}/value", element.0),
+                json!({ "text": text }),
+            )
+            .await;
+        self.must(typed).await;
+    }
+
+    /// Sets the value of the first element matching the CSS selector from
+    /// script and fires `input` and `change` (for date inputs, whose typed
+    /// format follows the browser's locale).
+    pub async fn set_value(&self, css: &str, value: &str) {
+        self.find(css).await;
+        self.execute(
+            "var e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+             e.dispatchEvent(new Event('input', { bubbles: true })); \
+             e.dispatchEvent(new Event('change', { bubbles: true })); return e.value;",
+            vec![json!(css), json!(value)],
+        )
+        .await;
+    }
+
+    /// The current value of the first form control matching the selector.
+    pub async fn value_of(&self, css: &str) -> String {
+        self.find(css).await;
+        self.execute(
+            "return document.querySelector(arguments[0]).value;",
+            vec![json!(css)],
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// The visible text of the first element matching the selector.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.find(css).await;
+        self.execute(
+            "return document.querySelector(arguments[0]).innerText;",
+            vec![json!(css)],
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+    }
+
+    /// Whether the first element matching the selector is checked.
+    pub async fn is_checked(&self, css: &str) -> bool {
+        self.find(css).await;
+        self.execute(
+            "return document.querySelector(arguments[0]).checked === true;",
+            vec![json!(css)],
+        )
+        .await
+            == json!(true)
+    }
+
+    /// Follows the first `a` whose normalised text is `label` (a sidebar
+    /// entry, a button-styled link) and waits for the next page.
+    pub async fn follow(&self, label: &str) {
+        let link = self.find_text("a", label).await;
+        self.click_and_wait(&link, &format!("the page behind {label:?}"))
+            .await;
+    }
+
+    /// Clicks the first element matching the selector and waits for the
+    /// next page.
+    pub async fn submit(&self, css: &str, what: &str) {
+        let element = self.find(css).await;
+        self.click_and_wait(&element, what).await;
+    }
+
+    /// Saves a PNG of the whole page (the window grows to the document's
+    /// height for the shot, then returns to `width` × `height`).
+    pub async fn screenshot_page(&self, path: &Path, width: u32, height: u32) {
+        let full = self
+            .execute(
+                "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);",
+                vec![],
+            )
+            .await
+            .as_u64()
+            .unwrap_or(u64::from(height));
+        let full = u32::try_from(full).unwrap_or(height).clamp(height, 6000);
+        // The window's frame is not part of the viewport; a little extra
+        // height keeps the bottom of the page in view.
+        self.resize(width, full + 140).await;
+        self.screenshot(path).await;
+        self.resize(width, height).await;
+    }
+}
