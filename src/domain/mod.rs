@@ -10,3 +10,4 @@ pub mod session;
 pub mod throttle;
 pub mod user;
 pub mod validation;
+pub mod workload;

@@ -13,6 +13,7 @@ mod browser;
 mod browser_projects;
 mod catalog;
 mod cli;
+mod local_driver;
 mod ops;
 mod projects;
 mod store;

@@ -1,0 +1,1568 @@
+//! The local driver: workloads as process groups on this host (the default
+//! when no cluster is configured; for a single trusted server and for
+//! trying the product). The image is not used: commands run on the host.
+//!
+//! Layout under the data directory:
+//! ```text
+//! workloads/<id>/state.json   what the driver knows (rediscovery after a restart)
+//! workloads/<id>/output.log   stdout and stderr of every process
+//! workloads/<id>/exit_code    a job's exit code, written by its wrapper shell
+//! workloads/<id>/work/        the working directory; one link per volume
+//! projects/<project>/volumes/<name>/   a volume
+//! ```
+//!
+//! - A job is `sh -c COMMAND` under a wrapper shell that records the exit
+//!   code (so a job that ends while the appliance is down still gets its
+//!   status), in its own process group; cancel and the time limit signal
+//!   the whole group (TERM, then KILL after a grace period).
+//! - A container is a process group led by a placeholder `sleep`, with each
+//!   service's local command started in it on a free local port (`$PORT`);
+//!   it is Running once every port accepts connections. A service that
+//!   exits fails the container with the reason (exit code 127, or a program
+//!   not found on PATH before starting: MissingProgram).
+//! - GPUs come from nvidia-smi or the configured list and are handed out
+//!   through CUDA_VISIBLE_DEVICES (empty for workloads without GPUs); whole
+//!   devices only, never twice.
+//! - Volumes are directories, reachable as `$MLSTACK_VOLUME_<NAME>` and as
+//!   a link `work/<name>`, name being the mount path's last component.
+//! - Memory: `ulimit -v` (RLIMIT_AS) set by the launching shell, so our code
+//!   needs no `unsafe` pre-exec hook; not for GPU workloads (CUDA reserves
+//!   far more address space than it uses). cgroup v2 limits are not done
+//!   yet. Shared memory (/dev/shm) is the host's.
+//! - Environment: the appliance's own, minus every `MLSTACK_*` variable
+//!   (configuration secrets), plus the spec's.
+//! - After a restart, `open` finds the processes again by pid plus start
+//!   time (/proc) and watches them by polling, or marks them Lost.
+
+mod gpu;
+mod procfs;
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{Read, Seek, SeekFrom};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
+use tokio::process::{Child, Command};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+pub use gpu::{LocalGpu, parse_nvidia_smi};
+pub use procfs::group_members;
+
+use super::{
+    Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, NodeCapacity,
+    Observed, ProjectSpec,
+};
+use crate::domain::catalog::{Protocol, ServiceKind};
+use crate::domain::ids::ProjectId;
+use crate::domain::workload::{
+    ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, JobSpec, Resources, VolumeMount,
+    VolumeSpec, WorkloadId, WorkloadStatus, is_workload_name,
+};
+use gpu::GpuBook;
+
+/// Where the GPU inventory comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GpuSource {
+    /// nvidia-smi when it answers, else this list.
+    Detect { fallback: Vec<LocalGpu> },
+    /// Exactly this list (tests, or hosts where nvidia-smi lies).
+    Fixed(Vec<LocalGpu>),
+}
+
+/// Settings of the local driver.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// The driver's own directory (e.g. `<data dir>/local`).
+    pub data_dir: PathBuf,
+    pub gpus: GpuSource,
+    /// The host name put in service links.
+    pub advertise_host: String,
+    /// How long a stopped process group gets between TERM and KILL.
+    pub stop_grace: Duration,
+    /// How long a container's services get to listen on their ports.
+    pub ready_timeout: Duration,
+    /// Whether to set RLIMIT_AS from the spec's RAM (workloads without GPUs).
+    pub memory_limit: bool,
+}
+
+impl LocalConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            gpus: GpuSource::Detect {
+                fallback: Vec::new(),
+            },
+            advertise_host: "127.0.0.1".to_owned(),
+            stop_grace: Duration::from_secs(5),
+            ready_timeout: Duration::from_secs(60),
+            memory_limit: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Job,
+    Container,
+}
+
+/// One process of a workload: its identity survives a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ProcRecord {
+    /// `job`, `keeper`, `command` or `service:<name>`.
+    role: String,
+    pid: i32,
+    start_ticks: u64,
+    /// The program the command starts, when it can be told.
+    program: Option<String>,
+}
+
+/// What the driver keeps about a workload (state.json).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    id: WorkloadId,
+    kind: Kind,
+    project: ProjectId,
+    name: String,
+    status: WorkloadStatus,
+    stop_requested: bool,
+    /// The first is the process group leader.
+    procs: Vec<ProcRecord>,
+    gpus: Vec<u32>,
+    endpoints: Vec<Endpoint>,
+    volumes: Vec<String>,
+    time_limit_secs: Option<u64>,
+    started_at: Option<Timestamp>,
+    finished_at: Option<Timestamp>,
+}
+
+impl Record {
+    fn pgid(&self) -> Option<i32> {
+        self.procs.first().map(|p| p.pid)
+    }
+
+    fn observed(&self) -> Observed {
+        Observed {
+            id: self.id,
+            status: self.status.clone(),
+            endpoints: if self.status == WorkloadStatus::Running {
+                self.endpoints.clone()
+            } else {
+                Vec::new()
+            },
+            gpus: self.gpus.clone(),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+        }
+    }
+}
+
+struct Entry {
+    record: Record,
+    monitor: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct State {
+    workloads: HashMap<WorkloadId, Entry>,
+    gpus: GpuBook,
+    /// Ports handed to running services.
+    ports: BTreeSet<u16>,
+}
+
+struct Inner {
+    config: LocalConfig,
+    state: Mutex<State>,
+    events: broadcast::Sender<DriverEvent>,
+}
+
+/// The local driver; cheap to clone (one shared state).
+#[derive(Clone)]
+pub struct LocalDriver {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for LocalDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalDriver")
+            .field("data_dir", &self.inner.config.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+const KEEPER_SECONDS: &str = "2147483647";
+
+impl LocalDriver {
+    /// Opens the driver on its directory: reads the GPU inventory and finds
+    /// the processes of workloads that were running before a restart.
+    pub async fn open(config: LocalConfig) -> Result<Self, DriverError> {
+        for dir in ["workloads", "projects"] {
+            let path = config.data_dir.join(dir);
+            std::fs::create_dir_all(&path)
+                .map_err(|e| DriverError::io(format!("creating {}", path.display()), e))?;
+        }
+        let gpus = match &config.gpus {
+            GpuSource::Fixed(list) => list.clone(),
+            GpuSource::Detect { fallback } => gpu::detect(Duration::from_secs(10))
+                .await
+                .filter(|found| !found.is_empty())
+                .unwrap_or_else(|| fallback.clone()),
+        };
+        let (events, _) = broadcast::channel(1024);
+        let driver = LocalDriver {
+            inner: Arc::new(Inner {
+                config,
+                state: Mutex::new(State {
+                    gpus: GpuBook::new(gpus),
+                    ..State::default()
+                }),
+                events,
+            }),
+        };
+        driver.rediscover();
+        Ok(driver)
+    }
+
+    /// The GPU inventory.
+    pub fn gpus(&self) -> Vec<LocalGpu> {
+        self.inner.lock().gpus.gpus.clone()
+    }
+
+    /// The process group of a workload (tests check that it is gone).
+    pub fn process_group(&self, id: WorkloadId) -> Option<i32> {
+        self.inner
+            .lock()
+            .workloads
+            .get(&id)
+            .and_then(|e| e.record.pgid())
+    }
+
+    /// Stops watching without touching any process, as if the appliance
+    /// had crashed: a driver opened later on the same directory takes over.
+    pub fn detach(&self) {
+        let mut state = self.inner.lock();
+        for entry in state.workloads.values_mut() {
+            if let Some(monitor) = entry.monitor.take() {
+                monitor.abort();
+            }
+        }
+        state.workloads.clear();
+    }
+
+    fn rediscover(&self) {
+        let dir = self.inner.config.data_dir.join("workloads");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let mut records = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path().join("state.json");
+            match std::fs::read(&path).map(|bytes| serde_json::from_slice::<Record>(&bytes)) {
+                Ok(Ok(record)) => records.push(record),
+                Ok(Err(e)) => {
+                    tracing::warn!(path = %path.display(), error = %e, "unreadable workload state")
+                }
+                Err(_) => {}
+            }
+        }
+        let mut state = self.inner.lock();
+        for record in records {
+            let id = record.id;
+            let terminal = record.status.is_terminal();
+            let live = !terminal
+                && !record.procs.is_empty()
+                && record
+                    .procs
+                    .iter()
+                    .all(|p| procfs::is_same_live_process(p.pid, p.start_ticks));
+            let leader_live = record
+                .procs
+                .first()
+                .is_some_and(|p| procfs::is_same_live_process(p.pid, p.start_ticks));
+            let kind = record.kind;
+            let pgid = record.pgid();
+            let gpus = record.gpus.clone();
+            let ports: Vec<u16> = record.endpoints.iter().map(|e| e.port).collect();
+            let stop_requested = record.stop_requested;
+            let exit_code = self.read_exit_code(id);
+            let remaining = record.time_limit_secs.map(|limit| {
+                let ran = record
+                    .started_at
+                    .map(|s| Timestamp::now().duration_since(s).as_secs().max(0) as u64)
+                    .unwrap_or(0);
+                Duration::from_secs(limit.saturating_sub(ran))
+            });
+            state.workloads.insert(
+                id,
+                Entry {
+                    record,
+                    monitor: None,
+                },
+            );
+            if terminal {
+                continue;
+            }
+            if live {
+                // Job: the wrapper still runs. Container: every process
+                // still runs. Take them over.
+                if !state.gpus.rebook(id, &gpus) {
+                    tracing::warn!(%id, ?gpus, "GPUs of a rediscovered workload are not free");
+                }
+                state.ports.extend(ports);
+                let inner = self.inner.clone();
+                let monitor = tokio::spawn(watch_adopted(inner, id, remaining));
+                if let Some(entry) = state.workloads.get_mut(&id) {
+                    entry.monitor = Some(monitor);
+                }
+                continue;
+            }
+            if leader_live {
+                // A container lost one of its processes while we were down.
+                if let Some(pgid) = pgid {
+                    let _ = procfs::signal_group(pgid, Signal::SIGKILL);
+                }
+            }
+            let status = match (kind, exit_code) {
+                (Kind::Job, Some(code)) => status_from_code(code, None),
+                _ if stop_requested => WorkloadStatus::Stopped,
+                _ => WorkloadStatus::failed(FailureReason::Lost),
+            };
+            self.inner
+                .transition(&mut state, id, status, "found after a restart".to_owned());
+        }
+    }
+
+    fn read_exit_code(&self, id: WorkloadId) -> Option<i32> {
+        std::fs::read_to_string(self.inner.workload_dir(id).join("exit_code"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Checks that the spec's volumes exist and returns their directories.
+    fn volume_dirs(
+        &self,
+        project: ProjectId,
+        mounts: &[VolumeMount],
+    ) -> Result<Vec<(VolumeMount, PathBuf)>, DriverError> {
+        mounts
+            .iter()
+            .map(|mount| {
+                let dir = self.inner.volume_dir(project, &mount.volume);
+                if dir.is_dir() {
+                    Ok((mount.clone(), dir))
+                } else {
+                    Err(DriverError::NotFound {
+                        what: format!("volume {}", mount.volume),
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// Makes the working directory, its volume links and the log file.
+    fn prepare(
+        &self,
+        id: WorkloadId,
+        volumes: &[(VolumeMount, PathBuf)],
+    ) -> Result<(PathBuf, std::fs::File), DriverError> {
+        let dir = self.inner.workload_dir(id);
+        let work = dir.join("work");
+        std::fs::create_dir_all(&work)
+            .map_err(|e| DriverError::io(format!("creating {}", work.display()), e))?;
+        for (mount, target) in volumes {
+            let link = work.join(mount.local_name());
+            if link.symlink_metadata().is_ok() {
+                let _ = std::fs::remove_file(&link);
+            }
+            std::os::unix::fs::symlink(target, &link)
+                .map_err(|e| DriverError::io(format!("linking {}", link.display()), e))?;
+        }
+        let _ = std::fs::remove_file(dir.join("exit_code"));
+        let log_path = dir.join("output.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| DriverError::io(format!("opening {}", log_path.display()), e))?;
+        Ok((work, log))
+    }
+
+    /// A command with the workload's environment, directory and output.
+    fn command(
+        &self,
+        program: &str,
+        work: &Path,
+        log: &std::fs::File,
+        env: &WorkloadEnv<'_>,
+    ) -> Result<Command, DriverError> {
+        let mut command = Command::new(program);
+        command.current_dir(work).stdin(Stdio::null());
+        let out = log
+            .try_clone()
+            .map_err(|e| DriverError::io("opening the log", e))?;
+        let err = log
+            .try_clone()
+            .map_err(|e| DriverError::io("opening the log", e))?;
+        command.stdout(out).stderr(err).kill_on_drop(false);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("MLSTACK_") {
+                command.env_remove(name);
+            }
+        }
+        command.env_remove("NVIDIA_VISIBLE_DEVICES");
+        let devices: Vec<String> = env.gpus.iter().map(u32::to_string).collect();
+        command.env("CUDA_VISIBLE_DEVICES", devices.join(","));
+        command.env("MLSTACK_WORKLOAD_ID", env.id.to_string());
+        command.env("MLSTACK_WORKLOAD_NAME", env.name);
+        command.env("MLSTACK_WORKDIR", work);
+        for (mount, dir) in env.volumes {
+            command.env(mount.env_name(), dir);
+        }
+        for (name, value) in env.vars {
+            command.env(name, value);
+        }
+        Ok(command)
+    }
+
+    /// `ulimit -v` for the launching shell, or nothing.
+    fn limit_prefix(&self, resources: &Resources, gpus: &[u32]) -> String {
+        if self.inner.config.memory_limit && resources.ram_mib > 0 && gpus.is_empty() {
+            format!(
+                "ulimit -v {} 2>/dev/null\n",
+                resources.ram_mib.saturating_mul(1024)
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    /// Reserves the id (Creating) and books GPUs; None when the workload
+    /// exists and is not terminal (then its observation is returned).
+    fn reserve(&self, ask: Reservation<'_>) -> Result<Result<Vec<u32>, Observed>, DriverError> {
+        let Reservation {
+            id,
+            kind,
+            project,
+            name,
+            gpu,
+            volumes,
+            time_limit_secs,
+        } = ask;
+        let mut state = self.inner.lock();
+        if let Some(entry) = state.workloads.get(&id) {
+            if entry.record.kind != kind {
+                return Err(DriverError::Conflict(format!(
+                    "{id} exists as another kind of workload"
+                )));
+            }
+            // A job runs once; a running container stays as it is.
+            if kind == Kind::Job || !entry.record.status.is_terminal() {
+                return Ok(Err(entry.record.observed()));
+            }
+        }
+        let gpus = match gpu {
+            Some(request) => {
+                state
+                    .gpus
+                    .book(id, request)
+                    .map_err(|free| DriverError::NotEnoughGpus {
+                        gpu_type: request.type_name.clone(),
+                        requested: gpu::devices_needed(request),
+                        free,
+                    })?
+            }
+            None => Vec::new(),
+        };
+        let record = Record {
+            id,
+            kind,
+            project,
+            name: name.to_owned(),
+            status: WorkloadStatus::Creating,
+            stop_requested: false,
+            procs: Vec::new(),
+            gpus: gpus.clone(),
+            endpoints: Vec::new(),
+            volumes: volumes.iter().map(|m| m.volume.clone()).collect(),
+            time_limit_secs,
+            started_at: None,
+            finished_at: None,
+        };
+        if let Some(old) = state.workloads.insert(
+            id,
+            Entry {
+                record,
+                monitor: None,
+            },
+        ) && let Some(monitor) = old.monitor
+        {
+            monitor.abort();
+        }
+        self.inner.persist(&state, id);
+        Ok(Ok(gpus))
+    }
+
+    /// Ends a workload before it ran (spawn failure, missing program).
+    fn fail_early(&self, id: WorkloadId, reason: FailureReason) -> Observed {
+        let mut state = self.inner.lock();
+        let message = reason.to_string();
+        self.inner
+            .transition(&mut state, id, WorkloadStatus::failed(reason), message);
+        state
+            .workloads
+            .get(&id)
+            .map(|e| e.record.observed())
+            .unwrap_or_else(|| Observed {
+                id,
+                status: WorkloadStatus::failed(FailureReason::Lost),
+                endpoints: Vec::new(),
+                gpus: Vec::new(),
+                started_at: None,
+                finished_at: None,
+            })
+    }
+
+    /// Marks the workload's processes started. A stop (or delete) that came
+    /// while they were starting ends them at once; the monitor then records
+    /// the end.
+    fn started(&self, id: WorkloadId, procs: Vec<ProcRecord>, endpoints: Vec<Endpoint>) {
+        let pgid = procs.first().map(|p| p.pid);
+        let mut state = self.inner.lock();
+        let stop = match state.workloads.get_mut(&id) {
+            Some(entry) => {
+                entry.record.procs = procs;
+                entry.record.endpoints = endpoints.clone();
+                entry.record.started_at = Some(Timestamp::now());
+                entry.record.stop_requested || entry.record.status.is_terminal()
+            }
+            None => true,
+        };
+        if stop {
+            if let Some(pgid) = pgid {
+                let _ = procfs::signal_group(pgid, Signal::SIGKILL);
+            }
+        } else {
+            state.ports.extend(endpoints.iter().map(|e| e.port));
+        }
+        self.inner.persist(&state, id);
+    }
+
+    fn set_monitor(&self, id: WorkloadId, monitor: JoinHandle<()>) {
+        let mut state = self.inner.lock();
+        match state.workloads.get_mut(&id) {
+            Some(entry) => entry.monitor = Some(monitor),
+            None => monitor.abort(),
+        }
+    }
+
+    /// A free local port not handed to another service.
+    fn free_port(&self, taken: &[u16]) -> Result<u16, DriverError> {
+        for _ in 0..64 {
+            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .map_err(|e| DriverError::io("finding a free port", e))?;
+            let port = listener
+                .local_addr()
+                .map_err(|e| DriverError::io("finding a free port", e))?
+                .port();
+            if !taken.contains(&port) && !self.inner.lock().ports.contains(&port) {
+                return Ok(port);
+            }
+        }
+        Err(DriverError::Conflict("no free local port".to_owned()))
+    }
+
+    /// Signals the group to stop and waits (TERM, grace, KILL) until no
+    /// member is left.
+    async fn stop_workload(&self, id: WorkloadId, kind: Kind) -> Result<(), DriverError> {
+        let pgid = {
+            let mut state = self.inner.lock();
+            let Some(entry) = state.workloads.get_mut(&id) else {
+                return Err(DriverError::NotFound {
+                    what: format!("workload {id}"),
+                });
+            };
+            if entry.record.kind != kind {
+                return Err(DriverError::NotFound {
+                    what: format!("workload {id}"),
+                });
+            }
+            if entry.record.status.is_terminal() {
+                return Ok(());
+            }
+            entry.record.stop_requested = true;
+            let pgid = entry.record.pgid();
+            if pgid.is_some() {
+                self.inner.transition(
+                    &mut state,
+                    id,
+                    WorkloadStatus::Stopping,
+                    "stop requested".to_owned(),
+                );
+            } else {
+                self.inner.transition(
+                    &mut state,
+                    id,
+                    WorkloadStatus::Stopped,
+                    "stopped before it started".to_owned(),
+                );
+            }
+            pgid
+        };
+        if let Some(pgid) = pgid {
+            terminate_group(pgid, self.inner.config.stop_grace).await;
+        }
+        Ok(())
+    }
+
+    async fn delete_workload(&self, id: WorkloadId, kind: Kind) -> Result<(), DriverError> {
+        match self.stop_workload(id, kind).await {
+            Ok(()) => {}
+            Err(DriverError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        {
+            let mut state = self.inner.lock();
+            if let Some(entry) = state.workloads.remove(&id) {
+                if let Some(monitor) = entry.monitor {
+                    monitor.abort();
+                }
+                let ports: Vec<u16> = entry.record.endpoints.iter().map(|e| e.port).collect();
+                for port in ports {
+                    state.ports.remove(&port);
+                }
+                state.gpus.release(id);
+            }
+        }
+        let dir = self.inner.workload_dir(id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(DriverError::io(format!("removing {}", dir.display()), e)),
+        }
+    }
+}
+
+/// What `reserve` books.
+struct Reservation<'a> {
+    id: WorkloadId,
+    kind: Kind,
+    project: ProjectId,
+    name: &'a str,
+    gpu: Option<&'a GpuRequest>,
+    volumes: &'a [VolumeMount],
+    time_limit_secs: Option<u64>,
+}
+
+struct WorkloadEnv<'a> {
+    id: WorkloadId,
+    name: &'a str,
+    gpus: &'a [u32],
+    volumes: &'a [(VolumeMount, PathBuf)],
+    vars: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn workload_dir(&self, id: WorkloadId) -> PathBuf {
+        self.config.data_dir.join("workloads").join(id.to_string())
+    }
+
+    fn volume_dir(&self, project: ProjectId, name: &str) -> PathBuf {
+        self.config
+            .data_dir
+            .join("projects")
+            .join(project.to_string())
+            .join("volumes")
+            .join(name)
+    }
+
+    /// Writes the record to state.json (write, then rename).
+    fn persist(&self, state: &State, id: WorkloadId) {
+        let Some(entry) = state.workloads.get(&id) else {
+            return;
+        };
+        let dir = self.workload_dir(id);
+        let result = std::fs::create_dir_all(&dir).and_then(|()| {
+            let bytes = serde_json::to_vec_pretty(&entry.record).map_err(std::io::Error::other)?;
+            let tmp = dir.join("state.json.tmp");
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, dir.join("state.json"))
+        });
+        if let Err(error) = result {
+            tracing::warn!(%id, %error, "could not save the workload state");
+        }
+    }
+
+    /// Sets a workload's status, saves it and tells subscribers; a terminal
+    /// status frees its GPUs and ports.
+    fn transition(
+        &self,
+        state: &mut State,
+        id: WorkloadId,
+        status: WorkloadStatus,
+        message: String,
+    ) {
+        let Some(entry) = state.workloads.get_mut(&id) else {
+            return;
+        };
+        if entry.record.status == status {
+            return;
+        }
+        entry.record.status = status.clone();
+        let now = Timestamp::now();
+        let mut ports = Vec::new();
+        if status.is_terminal() {
+            entry.record.finished_at = Some(now);
+            ports = entry.record.endpoints.iter().map(|e| e.port).collect();
+        }
+        if status.is_terminal() {
+            state.gpus.release(id);
+            for port in ports {
+                state.ports.remove(&port);
+            }
+        }
+        self.persist(state, id);
+        tracing::info!(%id, %status, %message, "workload status");
+        let _ = self.events.send(DriverEvent {
+            workload: id,
+            status,
+            at: now,
+            message,
+        });
+    }
+
+    /// The final status of a workload whose processes ended.
+    fn finish(&self, id: WorkloadId, status: WorkloadStatus, message: String) {
+        let mut state = self.lock();
+        let stop_requested = state
+            .workloads
+            .get(&id)
+            .is_some_and(|e| e.record.stop_requested);
+        let status = if stop_requested
+            && !matches!(
+                status,
+                WorkloadStatus::Failed {
+                    reason: FailureReason::TimeLimit
+                }
+            ) {
+            WorkloadStatus::Stopped
+        } else {
+            status
+        };
+        if let Some(entry) = state.workloads.get_mut(&id) {
+            entry.monitor = None;
+        }
+        // The shell names the program it did not find in the log.
+        let (status, message) = match status {
+            WorkloadStatus::Failed {
+                reason: FailureReason::MissingProgram(guess),
+            } => {
+                let program = tail(&self.workload_dir(id).join("output.log"), 50)
+                    .ok()
+                    .and_then(|log| missing_program_in_log(&log))
+                    .unwrap_or(guess);
+                let status = WorkloadStatus::failed(FailureReason::MissingProgram(program));
+                let message = status.to_string();
+                (status, message)
+            }
+            other => (other, message),
+        };
+        self.transition(&mut state, id, status, message);
+    }
+}
+
+/// The program a shell reported missing, from the last such line of a log:
+/// dash `sh: 1: jupyter: not found`, bash `sh: line 1: jupyter: command not
+/// found`.
+fn missing_program_in_log(log: &str) -> Option<String> {
+    log.lines().rev().find_map(|line| {
+        let head = line
+            .strip_suffix(": command not found")
+            .or_else(|| line.strip_suffix(": not found"))?;
+        let program = head.rsplit(": ").next()?.trim();
+        (!program.is_empty()).then(|| program.to_owned())
+    })
+}
+
+/// A job's status from its exit code (127: the shell found no program).
+fn status_from_code(code: i32, program: Option<&str>) -> WorkloadStatus {
+    match code {
+        0 => WorkloadStatus::Succeeded,
+        127 => WorkloadStatus::failed(FailureReason::MissingProgram(
+            program.unwrap_or("(unknown)").to_owned(),
+        )),
+        code => WorkloadStatus::failed(FailureReason::ExitCode(code)),
+    }
+}
+
+fn status_from_exit(status: ExitStatus, program: Option<&str>) -> WorkloadStatus {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => status_from_code(code, program),
+        (None, Some(signal)) => {
+            WorkloadStatus::failed(FailureReason::Other(format!("killed by signal {signal}")))
+        }
+        (None, None) => WorkloadStatus::failed(FailureReason::Other("ended".to_owned())),
+    }
+}
+
+/// The program a shell command starts, when it is a plain word: skips
+/// `VAR=value` assignments and `exec`; None when shell syntax makes it
+/// uncertain.
+pub fn first_program(command: &str) -> Option<String> {
+    let word = command
+        .split_whitespace()
+        .find(|w| w.find('=').is_none_or(|at| at == 0) && *w != "exec")?;
+    let plain = word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./+".contains(c));
+    plain.then(|| word.to_owned())
+}
+
+/// Whether `program` can be run: a path that is an executable file, or a
+/// name found on PATH.
+fn program_exists(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| {
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return executable(Path::new(program));
+    }
+    // Shell builtins and keywords a command may start with.
+    const BUILTINS: [&str; 12] = [
+        "cd", "echo", "exit", "export", "printf", "read", "set", "test", "true", "false", "ulimit",
+        "wait",
+    ];
+    if BUILTINS.contains(&program) {
+        return true;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
+}
+
+fn spawn_recorded(
+    command: &mut Command,
+    role: String,
+    program: Option<String>,
+) -> Result<(Child, ProcRecord), DriverError> {
+    let child = command
+        .spawn()
+        .map_err(|e| DriverError::io(format!("starting {role}"), e))?;
+    let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+    let start_ticks = procfs::stat(pid).map(|s| s.start_ticks).unwrap_or(0);
+    Ok((
+        child,
+        ProcRecord {
+            role,
+            pid,
+            start_ticks,
+            program,
+        },
+    ))
+}
+
+/// TERM to the group, then KILL after `grace` if members are left; returns
+/// once none is.
+async fn terminate_group(pgid: i32, grace: Duration) {
+    let _ = procfs::signal_group(pgid, Signal::SIGTERM);
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        if procfs::group_members(pgid).is_empty() {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = procfs::signal_group(pgid, Signal::SIGKILL);
+    for _ in 0..100 {
+        if procfs::group_members(pgid).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Watches a job we started until it ends.
+async fn watch_job(
+    inner: Arc<Inner>,
+    id: WorkloadId,
+    mut child: Child,
+    pgid: i32,
+    program: Option<String>,
+    time_limit: Option<Duration>,
+) {
+    let exited = match time_limit {
+        Some(limit) => tokio::time::timeout(limit, child.wait()).await.ok(),
+        None => Some(child.wait().await),
+    };
+    let status = match exited {
+        None => {
+            terminate_group(pgid, inner.config.stop_grace).await;
+            let _ = child.wait().await;
+            WorkloadStatus::failed(FailureReason::TimeLimit)
+        }
+        Some(result) => {
+            // Background processes the command left behind go with it.
+            let _ = procfs::signal_group(pgid, Signal::SIGKILL);
+            match result {
+                Ok(exit) => status_from_exit(exit, program.as_deref()),
+                Err(e) => WorkloadStatus::failed(FailureReason::Other(format!(
+                    "could not wait for the job: {e}"
+                ))),
+            }
+        }
+    };
+    let message = match &status {
+        WorkloadStatus::Succeeded => "the job succeeded".to_owned(),
+        other => other.to_string(),
+    };
+    inner.finish(id, status, message);
+}
+
+enum ContainerEnd {
+    Exited(String, Option<String>, std::io::Result<ExitStatus>),
+    NotListening(String, u16),
+}
+
+/// Watches a container we started: Running once every service listens,
+/// Failed when any of its processes ends, Stopped when asked to stop.
+async fn watch_container(
+    inner: Arc<Inner>,
+    id: WorkloadId,
+    pgid: i32,
+    children: Vec<(Child, ProcRecord)>,
+    services: Vec<(String, u16)>,
+) {
+    let (tx, mut rx) = mpsc::channel(children.len().max(1));
+    for (mut child, record) in children {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let _ = tx.send((record.role, record.program, status)).await;
+        });
+    }
+    drop(tx);
+    let deadline = tokio::time::Instant::now() + inner.config.ready_timeout;
+    let mut ready = false;
+    let end = loop {
+        if !ready {
+            let ports: Vec<u16> = services.iter().map(|(_, p)| *p).collect();
+            let listening = tokio::task::spawn_blocking(move || {
+                ports.iter().all(|port| {
+                    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, *port));
+                    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+                })
+            })
+            .await
+            .unwrap_or(false);
+            if listening {
+                ready = true;
+                let mut state = inner.lock();
+                let stopping = state
+                    .workloads
+                    .get(&id)
+                    .is_none_or(|e| e.record.stop_requested);
+                if !stopping {
+                    inner.transition(
+                        &mut state,
+                        id,
+                        WorkloadStatus::Running,
+                        "every service listens".to_owned(),
+                    );
+                }
+            } else if tokio::time::Instant::now() >= deadline {
+                let (name, port) = services
+                    .iter()
+                    .find(|(_, port)| {
+                        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, *port));
+                        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err()
+                    })
+                    .cloned()
+                    .unwrap_or_default();
+                break ContainerEnd::NotListening(name, port);
+            }
+        }
+        let poll = Duration::from_millis(if ready { 3_600_000 } else { 100 });
+        tokio::select! {
+            exited = rx.recv() => match exited {
+                Some((role, program, status)) => break ContainerEnd::Exited(role, program, status),
+                None => break ContainerEnd::Exited("keeper".to_owned(), None, Ok(ExitStatus::default())),
+            },
+            () = tokio::time::sleep(poll) => {}
+        }
+    };
+    terminate_group(pgid, inner.config.stop_grace).await;
+    let (status, message) = match end {
+        ContainerEnd::NotListening(name, port) => {
+            let text = format!(
+                "the service {name} did not listen on port {port} within {} s",
+                inner.config.ready_timeout.as_secs()
+            );
+            (
+                WorkloadStatus::failed(FailureReason::Other(text.clone())),
+                text,
+            )
+        }
+        ContainerEnd::Exited(role, program, result) => {
+            let status = match result {
+                Ok(exit) => match status_from_exit(exit, program.as_deref()) {
+                    // A service or the keeper ending with 0 still ends the
+                    // container: it is not what a container should do.
+                    WorkloadStatus::Succeeded if role != "command" => {
+                        WorkloadStatus::failed(FailureReason::ExitCode(0))
+                    }
+                    other => other,
+                },
+                Err(e) => WorkloadStatus::failed(FailureReason::Other(e.to_string())),
+            };
+            let message = format!("{role} ended: {status}");
+            (status, message)
+        }
+    };
+    inner.finish(id, status, message);
+}
+
+/// Watches processes found again after a restart (not our children: by
+/// polling /proc), enforcing what is left of a job's time limit.
+async fn watch_adopted(inner: Arc<Inner>, id: WorkloadId, remaining: Option<Duration>) {
+    let started = tokio::time::Instant::now();
+    loop {
+        let (kind, procs) = {
+            let state = inner.lock();
+            let Some(entry) = state.workloads.get(&id) else {
+                return;
+            };
+            (entry.record.kind, entry.record.procs.clone())
+        };
+        let Some(leader) = procs.first() else { return };
+        let pgid = leader.pid;
+        let gone = match kind {
+            Kind::Job => !procfs::is_same_live_process(leader.pid, leader.start_ticks),
+            Kind::Container => !procs
+                .iter()
+                .all(|p| procfs::is_same_live_process(p.pid, p.start_ticks)),
+        };
+        if let Some(limit) = remaining
+            && started.elapsed() >= limit
+            && !gone
+        {
+            terminate_group(pgid, inner.config.stop_grace).await;
+            inner.finish(
+                id,
+                WorkloadStatus::failed(FailureReason::TimeLimit),
+                "the time limit was reached".to_owned(),
+            );
+            return;
+        }
+        if gone {
+            let exit_code = std::fs::read_to_string(inner.workload_dir(id).join("exit_code"))
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok());
+            let leader_live = procfs::is_same_live_process(leader.pid, leader.start_ticks);
+            if leader_live {
+                terminate_group(pgid, inner.config.stop_grace).await;
+            }
+            let status = match (kind, exit_code) {
+                (Kind::Job, Some(code)) => status_from_code(code, leader.program.as_deref()),
+                _ => WorkloadStatus::failed(FailureReason::Lost),
+            };
+            let message = status.to_string();
+            inner.finish(id, status, message);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The job wrapper: runs the command, then records its exit code.
+const JOB_WRAPPER: &str = r#"sh -c "$1"
+code=$?
+printf '%s\n' "$code" > "$2.tmp" && mv "$2.tmp" "$2"
+exit "$code""#;
+
+impl Driver for LocalDriver {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn health(&self) -> Result<Health, DriverError> {
+        let probe = self.inner.config.data_dir.join(".health");
+        let writable = std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe));
+        let shell = Path::new("/bin/sh").exists();
+        let (ok, message) = match (writable, shell) {
+            (Ok(()), true) => (
+                true,
+                format!(
+                    "{} is writable; {} GPUs",
+                    self.inner.config.data_dir.display(),
+                    self.inner.lock().gpus.gpus.len()
+                ),
+            ),
+            (Err(e), _) => (
+                false,
+                format!(
+                    "{} is not writable: {e}",
+                    self.inner.config.data_dir.display()
+                ),
+            ),
+            (Ok(()), false) => (false, "/bin/sh is missing".to_owned()),
+        };
+        Ok(Health {
+            driver: "local",
+            ok,
+            message,
+        })
+    }
+
+    async fn capacity(&self) -> Result<Capacity, DriverError> {
+        let cpu_milli = std::thread::available_parallelism()
+            .map(|n| n.get() as u64 * 1000)
+            .unwrap_or(1000);
+        let ram_mib = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+            .map(|kb| kb / 1024)
+            .unwrap_or(0);
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".to_owned());
+        let state = self.inner.lock();
+        let mut gpus: Vec<GpuCapacity> = Vec::new();
+        for device in &state.gpus.gpus {
+            let free = u32::from(!state.gpus.is_held(device.index));
+            match gpus.iter_mut().find(|g| g.type_name == device.name) {
+                Some(entry) => {
+                    entry.total += 1;
+                    entry.free += free;
+                }
+                None => gpus.push(GpuCapacity {
+                    type_name: device.name.clone(),
+                    resource_name: "nvidia.com/gpu".to_owned(),
+                    total: 1,
+                    free,
+                }),
+            }
+        }
+        Ok(Capacity {
+            nodes: vec![NodeCapacity {
+                name,
+                cpu_milli,
+                ram_mib,
+            }],
+            gpus,
+        })
+    }
+
+    async fn provision_project(&self, project: &ProjectSpec) -> Result<(), DriverError> {
+        let dir = self
+            .inner
+            .config
+            .data_dir
+            .join("projects")
+            .join(project.id.to_string())
+            .join("volumes");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
+    }
+
+    async fn apply_container(&self, spec: &ContainerSpec) -> Result<Observed, DriverError> {
+        spec.validate().map_err(DriverError::Invalid)?;
+        let id = spec.meta.id;
+        let volumes = self.volume_dirs(spec.meta.project, &spec.volumes)?;
+        // Services the local driver can start, and whether their programs
+        // are installed (checked before anything is booked).
+        let services: Vec<_> = spec
+            .services
+            .iter()
+            .filter_map(|s| s.local_command.as_ref().map(|c| (s, c)))
+            .collect();
+        let missing = services
+            .iter()
+            .map(|(_, c)| c.as_str())
+            .chain(spec.command.as_deref())
+            .filter_map(first_program)
+            .find(|p| !program_exists(p));
+        let gpus = match self.reserve(Reservation {
+            id,
+            kind: Kind::Container,
+            project: spec.meta.project,
+            name: &spec.meta.name,
+            gpu: spec.resources.gpu.as_ref(),
+            volumes: &spec.volumes,
+            time_limit_secs: None,
+        })? {
+            Ok(gpus) => gpus,
+            Err(observed) => return Ok(observed),
+        };
+        if let Some(program) = missing {
+            return Ok(self.fail_early(id, FailureReason::MissingProgram(program)));
+        }
+        let (work, log) = match self.prepare(id, &volumes) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                self.fail_early(id, FailureReason::Other(e.to_string()));
+                return Err(e);
+            }
+        };
+        let env = WorkloadEnv {
+            id,
+            name: &spec.meta.name,
+            gpus: &gpus,
+            volumes: &volumes,
+            vars: &spec.env,
+        };
+        let limit = self.limit_prefix(&spec.resources, &gpus);
+        let host = &self.inner.config.advertise_host;
+        let mut group = None;
+        let started = (|| -> Result<_, DriverError> {
+            let mut keeper = self.command("sleep", &work, &log, &env)?;
+            keeper.arg(KEEPER_SECONDS).process_group(0);
+            let (child, record) = spawn_recorded(&mut keeper, "keeper".to_owned(), None)?;
+            let pgid = record.pid;
+            group = Some(pgid);
+            let mut children = vec![(child, record)];
+            let mut endpoints = Vec::new();
+            let mut taken = Vec::new();
+            for (service, local_command) in &services {
+                let port = self.free_port(&taken)?;
+                taken.push(port);
+                let mut command = self.command("/bin/sh", &work, &log, &env)?;
+                command
+                    .arg("-c")
+                    .arg(format!("{limit}{local_command}"))
+                    .env("PORT", port.to_string())
+                    .process_group(pgid);
+                children.push(spawn_recorded(
+                    &mut command,
+                    format!("service:{}", service.name),
+                    first_program(local_command),
+                )?);
+                let scheme = match (service.kind, service.protocol) {
+                    (ServiceKind::Ssh, _) => "ssh",
+                    (_, Protocol::Http) => "http",
+                    (_, Protocol::Https) => "https",
+                    (_, Protocol::Tcp) => "tcp",
+                };
+                let url = if matches!(service.protocol, Protocol::Http | Protocol::Https)
+                    && service.kind != ServiceKind::Ssh
+                {
+                    format!("{scheme}://{host}:{port}/")
+                } else {
+                    format!("{scheme}://{host}:{port}")
+                };
+                endpoints.push(Endpoint {
+                    service: service.name.clone(),
+                    host: host.clone(),
+                    port,
+                    url,
+                });
+            }
+            if let Some(main) = &spec.command {
+                let mut command = self.command("/bin/sh", &work, &log, &env)?;
+                command
+                    .arg("-c")
+                    .arg(format!("{limit}{main}"))
+                    .process_group(pgid);
+                children.push(spawn_recorded(
+                    &mut command,
+                    "command".to_owned(),
+                    first_program(main),
+                )?);
+            }
+            Ok((pgid, children, endpoints))
+        })();
+        let (pgid, children, endpoints) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                // Whatever started goes again.
+                if let Some(pgid) = group {
+                    let _ = procfs::signal_group(pgid, Signal::SIGKILL);
+                }
+                return Ok(self.fail_early(id, FailureReason::Other(e.to_string())));
+            }
+        };
+        let procs = children.iter().map(|(_, r)| r.clone()).collect();
+        let ports = endpoints
+            .iter()
+            .map(|e| (e.service.clone(), e.port))
+            .collect();
+        self.started(id, procs, endpoints);
+        let monitor = tokio::spawn(watch_container(
+            self.inner.clone(),
+            id,
+            pgid,
+            children,
+            ports,
+        ));
+        self.set_monitor(id, monitor);
+        self.status(id).await
+    }
+
+    async fn stop_container(&self, id: WorkloadId) -> Result<(), DriverError> {
+        self.stop_workload(id, Kind::Container).await
+    }
+
+    async fn delete_container(&self, id: WorkloadId) -> Result<(), DriverError> {
+        self.delete_workload(id, Kind::Container).await
+    }
+
+    async fn apply_job(&self, spec: &JobSpec) -> Result<Observed, DriverError> {
+        spec.validate().map_err(DriverError::Invalid)?;
+        let id = spec.meta.id;
+        let volumes = self.volume_dirs(spec.meta.project, &spec.volumes)?;
+        let gpus = match self.reserve(Reservation {
+            id,
+            kind: Kind::Job,
+            project: spec.meta.project,
+            name: &spec.meta.name,
+            gpu: spec.resources.gpu.as_ref(),
+            volumes: &spec.volumes,
+            time_limit_secs: spec.time_limit_secs,
+        })? {
+            Ok(gpus) => gpus,
+            Err(observed) => return Ok(observed),
+        };
+        let (work, log) = match self.prepare(id, &volumes) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                self.fail_early(id, FailureReason::Other(e.to_string()));
+                return Err(e);
+            }
+        };
+        let env = WorkloadEnv {
+            id,
+            name: &spec.meta.name,
+            gpus: &gpus,
+            volumes: &volumes,
+            vars: &spec.env,
+        };
+        let exit_file = self.inner.workload_dir(id).join("exit_code");
+        let program = first_program(&spec.command);
+        let spawned = self
+            .command("/bin/sh", &work, &log, &env)
+            .and_then(|mut command| {
+                command
+                    .arg("-c")
+                    .arg(format!(
+                        "{}{JOB_WRAPPER}",
+                        self.limit_prefix(&spec.resources, &gpus)
+                    ))
+                    .arg("mlstack-job")
+                    .arg(&spec.command)
+                    .arg(&exit_file)
+                    .process_group(0);
+                spawn_recorded(&mut command, "job".to_owned(), program.clone())
+            });
+        let (child, record) = match spawned {
+            Ok(spawned) => spawned,
+            Err(e) => return Ok(self.fail_early(id, FailureReason::Other(e.to_string()))),
+        };
+        let pgid = record.pid;
+        self.started(id, vec![record], Vec::new());
+        {
+            let mut state = self.inner.lock();
+            self.inner.transition(
+                &mut state,
+                id,
+                WorkloadStatus::Running,
+                "the job started".to_owned(),
+            );
+        }
+        let monitor = tokio::spawn(watch_job(
+            self.inner.clone(),
+            id,
+            child,
+            pgid,
+            program,
+            spec.time_limit_secs.map(Duration::from_secs),
+        ));
+        self.set_monitor(id, monitor);
+        self.status(id).await
+    }
+
+    async fn cancel_job(&self, id: WorkloadId) -> Result<(), DriverError> {
+        self.stop_workload(id, Kind::Job).await
+    }
+
+    async fn delete_job(&self, id: WorkloadId) -> Result<(), DriverError> {
+        self.delete_workload(id, Kind::Job).await
+    }
+
+    async fn logs(&self, id: WorkloadId, tail_lines: usize) -> Result<String, DriverError> {
+        if !self.inner.lock().workloads.contains_key(&id) {
+            return Err(DriverError::NotFound {
+                what: format!("workload {id}"),
+            });
+        }
+        let path = self.inner.workload_dir(id).join("output.log");
+        tokio::task::spawn_blocking(move || tail(&path, tail_lines))
+            .await
+            .map_err(|e| DriverError::io("reading the log", std::io::Error::other(e)))?
+    }
+
+    async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<(), DriverError> {
+        spec.validate().map_err(DriverError::Invalid)?;
+        let dir = self.inner.volume_dir(spec.project, &spec.name);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
+    }
+
+    async fn delete_volume(&self, project: ProjectId, name: &str) -> Result<(), DriverError> {
+        if !is_workload_name(name) {
+            // Never a path: "../x" must not reach remove_dir_all.
+            return Err(DriverError::NotFound {
+                what: format!("volume {name:?}"),
+            });
+        }
+        {
+            let state = self.inner.lock();
+            if let Some(user) = state.workloads.values().find(|e| {
+                e.record.project == project
+                    && !e.record.status.is_terminal()
+                    && e.record.volumes.iter().any(|v| v == name)
+            }) {
+                return Err(DriverError::Conflict(format!(
+                    "the volume {name} is used by {}",
+                    user.record.name
+                )));
+            }
+        }
+        let dir = self.inner.volume_dir(project, name);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(DriverError::io(format!("removing {}", dir.display()), e)),
+        }
+    }
+
+    async fn commit_image(&self, _spec: &ImageCommitSpec) -> Result<Observed, DriverError> {
+        // Local workloads run on the host, not in an image.
+        Err(DriverError::Unsupported {
+            driver: "local",
+            what: "committing a container to an image",
+        })
+    }
+
+    async fn status(&self, id: WorkloadId) -> Result<Observed, DriverError> {
+        self.inner
+            .lock()
+            .workloads
+            .get(&id)
+            .map(|e| e.record.observed())
+            .ok_or_else(|| DriverError::NotFound {
+                what: format!("workload {id}"),
+            })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<DriverEvent> {
+        self.inner.events.subscribe()
+    }
+}
+
+/// The last `lines` lines of a file (reading at most its last 4 MiB).
+fn tail(path: &Path, lines: usize) -> Result<String, DriverError> {
+    const WINDOW: u64 = 4 * 1024 * 1024;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) => return Err(DriverError::io("reading the log", e)),
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| DriverError::io("reading the log", e))?
+        .len();
+    file.seek(SeekFrom::Start(len.saturating_sub(WINDOW)))
+        .map_err(|e| DriverError::io("reading the log", e))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| DriverError::io("reading the log", e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    let start = all.len().saturating_sub(lines);
+    let mut out = all[start..].join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_programs() {
+        assert_eq!(
+            first_program("jupyter lab --port $PORT"),
+            Some("jupyter".into())
+        );
+        assert_eq!(
+            first_program("A=1 exec python3 -m x"),
+            Some("python3".into())
+        );
+        assert_eq!(first_program("/usr/bin/env x"), Some("/usr/bin/env".into()));
+        assert_eq!(first_program("$(which x) y"), None);
+        assert_eq!(first_program("  "), None);
+        assert!(program_exists("sh"));
+        assert!(program_exists("echo"));
+        assert!(!program_exists("no-such-program-mlstack"));
+    }
+
+    #[test]
+    fn missing_programs_from_shell_messages() {
+        assert_eq!(
+            missing_program_in_log("x\nsh: 1: jupyter: not found\n"),
+            Some("jupyter".into())
+        );
+        assert_eq!(
+            missing_program_in_log("sh: line 1: code-server: command not found"),
+            Some("code-server".into())
+        );
+        assert_eq!(missing_program_in_log("all fine"), None);
+    }
+
+    #[test]
+    fn exit_codes_to_statuses() {
+        assert_eq!(status_from_code(0, None), WorkloadStatus::Succeeded);
+        assert_eq!(
+            status_from_code(3, None),
+            WorkloadStatus::failed(FailureReason::ExitCode(3))
+        );
+        assert_eq!(
+            status_from_code(127, Some("jupyter")),
+            WorkloadStatus::failed(FailureReason::MissingProgram("jupyter".into()))
+        );
+    }
+
+    #[test]
+    fn tails_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        std::fs::write(&path, "a\nb\nc\n").unwrap();
+        assert_eq!(tail(&path, 2).unwrap(), "b\nc\n");
+        assert_eq!(tail(&path, 10).unwrap(), "a\nb\nc\n");
+        assert_eq!(tail(&dir.path().join("none"), 10).unwrap(), "");
+    }
+}

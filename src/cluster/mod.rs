@@ -1,0 +1,256 @@
+//! The way to the cluster: the `Driver` trait and its implementations.
+//! The store holds desired state; a reconcile loop (to come) calls a driver
+//! to apply it and writes back what the driver observes. Today there is the
+//! `local` driver (processes on this host); the `kube` driver follows.
+//!
+//! The trait's methods return `impl Future + Send` rather than being plain
+//! `async fn`: callers (the reconcile loop) spawn them on tokio's
+//! multi-threaded runtime, which needs `Send` futures, and implementations
+//! may still write `async fn`. Such a trait is not object-safe; the
+//! composition root picks the driver once from the configuration, so an enum
+//! over the implementations (static dispatch, no boxing, no extra crate)
+//! will stand where `dyn Driver` would.
+
+use std::future::Future;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::domain::ids::ProjectId;
+use crate::domain::validation::FieldErrors;
+use crate::domain::workload::{
+    ContainerSpec, ImageCommitSpec, JobSpec, VolumeSpec, WorkloadId, WorkloadStatus,
+};
+
+pub mod local;
+
+/// What a driver could not do, in terms a user or an admin can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The spec breaks a rule (messages are translation keys).
+    #[error("the workload spec is invalid: {0:?}")]
+    Invalid(FieldErrors),
+    /// No workload, volume or project with that name or id.
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// The request conflicts with what exists (a volume in use, a name taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Not enough free GPUs of the type right now; retry when some are free.
+    #[error("not enough free GPUs of type {gpu_type}: {requested} requested, {free} free")]
+    NotEnoughGpus {
+        gpu_type: String,
+        requested: u32,
+        free: u32,
+    },
+    /// The cluster does not answer (network, API server down).
+    #[error("the cluster is unreachable: {0}")]
+    Unreachable(String),
+    /// The credentials were refused or may not do this.
+    #[error("the cluster refused the credentials: {0}")]
+    Forbidden(String),
+    /// The cluster did not answer within the configured time.
+    #[error("the cluster did not answer in time")]
+    Timeout,
+    /// This driver cannot do it (e.g. image commits on the local driver).
+    #[error("not supported by the {driver} driver: {what}")]
+    Unsupported {
+        driver: &'static str,
+        what: &'static str,
+    },
+    /// A file or process operation on this host failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DriverError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        DriverError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Whether trying again later may succeed (the reconcile loop backs off
+    /// and retries these; the others need a change of spec or config).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            DriverError::NotEnoughGpus { .. }
+                | DriverError::Unreachable(_)
+                | DriverError::Timeout
+                | DriverError::Io { .. }
+        )
+    }
+}
+
+/// A project as the driver provisions it (a namespace with a quota on kube,
+/// a directory locally).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSpec {
+    pub id: ProjectId,
+    /// A DNS-1123 label, used in the namespace name.
+    pub name: String,
+    /// Limits of the project quota; None: unlimited.
+    pub gpu_units_milli: Option<u64>,
+    pub cpu_milli: Option<u64>,
+    pub ram_mib: Option<u64>,
+    pub storage_gib: Option<u64>,
+}
+
+/// Where a service of a running container can be reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The service's name in the spec.
+    pub service: String,
+    pub host: String,
+    pub port: u16,
+    /// `http://host:port/` for HTTP(S) services, `tcp://host:port` else.
+    pub url: String,
+}
+
+/// What the driver sees of a workload now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    pub id: WorkloadId,
+    pub status: WorkloadStatus,
+    /// Reachable services (containers, once Running).
+    pub endpoints: Vec<Endpoint>,
+    /// GPUs held (device indices locally).
+    pub gpus: Vec<u32>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// A change of a workload's status, as the driver saw it happen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriverEvent {
+    pub workload: WorkloadId,
+    pub status: WorkloadStatus,
+    pub at: Timestamp,
+    /// One line for the workload's event list.
+    pub message: String,
+}
+
+/// GPUs of one type on the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuCapacity {
+    /// The type's name (`NVIDIA H200`).
+    pub type_name: String,
+    /// The resource it is requested by (`nvidia.com/gpu`).
+    pub resource_name: String,
+    pub total: u32,
+    pub free: u32,
+}
+
+/// One node's allocatable CPU and memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeCapacity {
+    pub name: String,
+    pub cpu_milli: u64,
+    pub ram_mib: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub nodes: Vec<NodeCapacity>,
+    pub gpus: Vec<GpuCapacity>,
+}
+
+/// Whether the driver can work, for `check-config` and the admin page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub driver: &'static str,
+    pub ok: bool,
+    /// What was checked, or what is wrong.
+    pub message: String,
+}
+
+/// The one way to the cluster. Every method is idempotent: applying what is
+/// already applied, deleting what is gone, succeed.
+pub trait Driver: Send + Sync + 'static {
+    /// The driver's name (`local`, `kube`).
+    fn name(&self) -> &'static str;
+
+    /// Can the driver reach its cluster, with these credentials?
+    fn health(&self) -> impl Future<Output = Result<Health, DriverError>> + Send;
+
+    /// Nodes, GPU types and free GPUs.
+    fn capacity(&self) -> impl Future<Output = Result<Capacity, DriverError>> + Send;
+
+    /// Creates (or updates) what a project needs before its workloads run.
+    fn provision_project(
+        &self,
+        project: &ProjectSpec,
+    ) -> impl Future<Output = Result<(), DriverError>> + Send;
+
+    /// Starts a container, or starts it again when stopped; a running one is
+    /// left as it is. Returns what is observed right after.
+    fn apply_container(
+        &self,
+        spec: &ContainerSpec,
+    ) -> impl Future<Output = Result<Observed, DriverError>> + Send;
+
+    /// Stops a container and frees its GPUs; its files and logs stay.
+    fn stop_container(
+        &self,
+        id: WorkloadId,
+    ) -> impl Future<Output = Result<(), DriverError>> + Send;
+
+    /// Stops a container if needed and removes everything of it.
+    fn delete_container(
+        &self,
+        id: WorkloadId,
+    ) -> impl Future<Output = Result<(), DriverError>> + Send;
+
+    /// Starts a job once; applying it again does nothing.
+    fn apply_job(
+        &self,
+        spec: &JobSpec,
+    ) -> impl Future<Output = Result<Observed, DriverError>> + Send;
+
+    /// Stops a running job (status Stopped); nothing if it has ended.
+    fn cancel_job(&self, id: WorkloadId) -> impl Future<Output = Result<(), DriverError>> + Send;
+
+    /// Cancels a job if needed and removes everything of it.
+    fn delete_job(&self, id: WorkloadId) -> impl Future<Output = Result<(), DriverError>> + Send;
+
+    /// The last `tail_lines` lines of a workload's output.
+    fn logs(
+        &self,
+        id: WorkloadId,
+        tail_lines: usize,
+    ) -> impl Future<Output = Result<String, DriverError>> + Send;
+
+    /// Creates a volume if it does not exist.
+    fn ensure_volume(
+        &self,
+        spec: &VolumeSpec,
+    ) -> impl Future<Output = Result<(), DriverError>> + Send;
+
+    /// Deletes a volume and its data; refused while a workload uses it.
+    fn delete_volume(
+        &self,
+        project: ProjectId,
+        name: &str,
+    ) -> impl Future<Output = Result<(), DriverError>> + Send;
+
+    /// Saves a container's filesystem as an image and pushes it (kube: a
+    /// Job on the container's node); observe it with `status(spec.id)`.
+    fn commit_image(
+        &self,
+        spec: &ImageCommitSpec,
+    ) -> impl Future<Output = Result<Observed, DriverError>> + Send;
+
+    /// What the driver observes of a workload now.
+    fn status(&self, id: WorkloadId) -> impl Future<Output = Result<Observed, DriverError>> + Send;
+
+    /// Every status change from now on (a lagging receiver misses events and
+    /// should call `status` for what it cares about).
+    fn subscribe(&self) -> broadcast::Receiver<DriverEvent>;
+}

@@ -1,0 +1,580 @@
+//! The local driver with real processes: jobs that print, fail, are
+//! cancelled or hit their time limit; a container whose service answers
+//! HTTP on its port; a missing program; GPUs never booked twice; and a
+//! driver opened again on the same directory finding its processes.
+//! Every wait is bounded.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use mlstack::cluster::local::{GpuSource, LocalConfig, LocalDriver, LocalGpu, group_members};
+use mlstack::cluster::{Driver, DriverError, Observed, ProjectSpec};
+use mlstack::domain::catalog::{Protocol, ServiceKind};
+use mlstack::domain::ids::{ProjectId, UserId};
+use mlstack::domain::workload::{
+    ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, ImageRef, JobSpec, Resources,
+    ServiceSpec, SshAccess, VolumeMount, VolumeSpec, WorkloadId, WorkloadMeta, WorkloadStatus,
+};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn gpus(n: u32) -> Vec<LocalGpu> {
+    (0..n)
+        .map(|index| LocalGpu {
+            index,
+            name: "NVIDIA T4".into(),
+            memory_mib: 15_360,
+        })
+        .collect()
+}
+
+fn config(dir: &std::path::Path) -> LocalConfig {
+    let mut config = LocalConfig::new(dir);
+    config.gpus = GpuSource::Fixed(gpus(2));
+    config.stop_grace = Duration::from_secs(2);
+    config.ready_timeout = Duration::from_secs(15);
+    config
+}
+
+async fn driver(dir: &std::path::Path) -> LocalDriver {
+    LocalDriver::open(config(dir)).await.expect("driver opens")
+}
+
+fn meta(project: ProjectId, name: &str) -> WorkloadMeta {
+    WorkloadMeta {
+        id: WorkloadId::generate(),
+        project,
+        owner: UserId::generate(),
+        name: name.into(),
+    }
+}
+
+fn image() -> ImageRef {
+    ImageRef {
+        name: "ubuntu".into(),
+        tag: "24.04".into(),
+    }
+}
+
+fn job(project: ProjectId, command: &str) -> JobSpec {
+    JobSpec {
+        meta: meta(project, "job"),
+        image: image(),
+        command: command.into(),
+        env: BTreeMap::new(),
+        resources: Resources {
+            cpu_milli: 1000,
+            ram_mib: 1024,
+            shm_mib: 0,
+            gpu: None,
+        },
+        volumes: Vec::new(),
+        time_limit_secs: None,
+    }
+}
+
+fn t4(count: u32) -> GpuRequest {
+    GpuRequest {
+        resource_name: "nvidia.com/gpu".into(),
+        type_name: "T4".into(),
+        node_selector: BTreeMap::new(),
+        count,
+        units_milli: u64::from(count) * 1000,
+    }
+}
+
+fn container(project: ProjectId, service_command: &str) -> ContainerSpec {
+    ContainerSpec {
+        meta: meta(project, "web"),
+        image: image(),
+        command: None,
+        env: BTreeMap::new(),
+        resources: Resources {
+            cpu_milli: 1000,
+            ram_mib: 2048,
+            shm_mib: 0,
+            gpu: None,
+        },
+        volumes: Vec::new(),
+        services: vec![ServiceSpec {
+            name: "http".into(),
+            kind: ServiceKind::Custom,
+            port: 8000,
+            protocol: Protocol::Http,
+            local_command: Some(service_command.into()),
+        }],
+        ssh: SshAccess::None,
+        start_at: None,
+        end_at: None,
+    }
+}
+
+/// Polls until the status is terminal (or `want` holds), at most `WAIT`.
+async fn wait_until(
+    driver: &LocalDriver,
+    id: WorkloadId,
+    want: impl Fn(&WorkloadStatus) -> bool,
+) -> Observed {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let observed = driver.status(id).await.expect("status");
+        if want(&observed.status) {
+            return observed;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {:?} after {WAIT:?}",
+            observed.status
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_end(driver: &LocalDriver, id: WorkloadId) -> Observed {
+    wait_until(driver, id, WorkloadStatus::is_terminal).await
+}
+
+/// Polls until the process group has no live member.
+async fn wait_group_gone(pgid: i32) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !group_members(pgid).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "process group {pgid} still has {:?}",
+            group_members(pgid)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn http_get(port: u16) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("sets a timeout");
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .expect("sends the request");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+#[tokio::test]
+async fn a_job_that_prints_succeeds_and_keeps_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let health = driver.health().await.unwrap();
+    assert!(health.ok, "{health:?}");
+    assert_eq!(driver.name(), "local");
+    let project = ProjectId::generate();
+    let mut spec = job(
+        project,
+        "echo hello from $MLSTACK_WORKLOAD_NAME; echo oops >&2; pwd; echo \"limit=$(ulimit -v)\"",
+    );
+    spec.env.insert("GREETING".into(), "hi".into());
+    let mut events = driver.subscribe();
+
+    let first = driver.apply_job(&spec).await.unwrap();
+    assert!(matches!(
+        first.status,
+        WorkloadStatus::Running | WorkloadStatus::Succeeded
+    ));
+    let done = wait_end(&driver, spec.meta.id).await;
+    assert_eq!(done.status, WorkloadStatus::Succeeded);
+    assert!(done.finished_at.is_some());
+
+    let log = driver.logs(spec.meta.id, 100).await.unwrap();
+    assert!(log.contains("hello from job"), "{log}");
+    assert!(log.contains("oops"), "stderr goes to the log too: {log}");
+    assert!(
+        log.contains(&format!("workloads/{}/work", spec.meta.id)),
+        "{log}"
+    );
+    // RAM 1024 MiB as RLIMIT_AS, in KiB.
+    assert!(log.contains("limit=1048576"), "{log}");
+    assert_eq!(
+        driver.logs(spec.meta.id, 1).await.unwrap().lines().count(),
+        1
+    );
+
+    // Applying it again does not run it again.
+    let again = driver.apply_job(&spec).await.unwrap();
+    assert_eq!(again.status, WorkloadStatus::Succeeded);
+
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event.status);
+    }
+    assert_eq!(seen, [WorkloadStatus::Running, WorkloadStatus::Succeeded]);
+
+    assert!(matches!(
+        driver
+            .commit_image(&ImageCommitSpec {
+                id: WorkloadId::generate(),
+                project,
+                owner: UserId::generate(),
+                container: spec.meta.id,
+                target: image(),
+            })
+            .await,
+        Err(DriverError::Unsupported { .. })
+    ));
+
+    driver.delete_job(spec.meta.id).await.unwrap();
+    assert!(matches!(
+        driver.status(spec.meta.id).await,
+        Err(DriverError::NotFound { .. })
+    ));
+    assert!(
+        !dir.path()
+            .join(format!("workloads/{}", spec.meta.id))
+            .exists()
+    );
+    // Deleting what is gone succeeds.
+    driver.delete_job(spec.meta.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_job_reports_its_exit_code_and_a_missing_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let project = ProjectId::generate();
+
+    let failing = job(project, "echo about to fail; exit 3");
+    driver.apply_job(&failing).await.unwrap();
+    let done = wait_end(&driver, failing.meta.id).await;
+    assert_eq!(
+        done.status,
+        WorkloadStatus::failed(FailureReason::ExitCode(3))
+    );
+
+    let missing = job(project, "no-such-program-mlstack --flag");
+    driver.apply_job(&missing).await.unwrap();
+    let done = wait_end(&driver, missing.meta.id).await;
+    assert_eq!(
+        done.status,
+        WorkloadStatus::failed(FailureReason::MissingProgram(
+            "no-such-program-mlstack".into()
+        ))
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_job_kills_its_whole_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let spec = job(ProjectId::generate(), "sleep 30 & sleep 30; echo never");
+    driver.apply_job(&spec).await.unwrap();
+    let pgid = driver.process_group(spec.meta.id).expect("a process group");
+    // The wrapper, the command's shell and both sleeps.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while group_members(pgid).len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let started = std::time::Instant::now();
+    driver.cancel_job(spec.meta.id).await.unwrap();
+    let done = wait_end(&driver, spec.meta.id).await;
+    assert_eq!(done.status, WorkloadStatus::Stopped);
+    wait_group_gone(pgid).await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        !driver
+            .logs(spec.meta.id, 10)
+            .await
+            .unwrap()
+            .contains("never")
+    );
+    // Cancelling an ended job does nothing.
+    driver.cancel_job(spec.meta.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_job_over_its_time_limit_fails_with_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let mut spec = job(ProjectId::generate(), "trap '' TERM; sleep 30");
+    spec.time_limit_secs = Some(1);
+    driver.apply_job(&spec).await.unwrap();
+    let pgid = driver.process_group(spec.meta.id).unwrap();
+    let done = wait_end(&driver, spec.meta.id).await;
+    assert_eq!(
+        done.status,
+        WorkloadStatus::failed(FailureReason::TimeLimit)
+    );
+    // It ignored TERM, so KILL after the grace period took the group.
+    wait_group_gone(pgid).await;
+}
+
+#[tokio::test]
+async fn a_container_serves_http_on_its_port_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let project = ProjectId::generate();
+    driver
+        .provision_project(&ProjectSpec {
+            id: project,
+            name: "lab".into(),
+            gpu_units_milli: None,
+            cpu_milli: None,
+            ram_mib: None,
+            storage_gib: None,
+        })
+        .await
+        .unwrap();
+    driver
+        .ensure_volume(&VolumeSpec {
+            project,
+            owner: UserId::generate(),
+            name: "data".into(),
+            storage_class: "local".into(),
+            size_gib: 1,
+        })
+        .await
+        .unwrap();
+    let volume_dir = dir.path().join(format!("projects/{project}/volumes/data"));
+    std::fs::write(volume_dir.join("hello.txt"), "from the volume").unwrap();
+
+    let mut spec = container(
+        project,
+        "cat \"$MLSTACK_VOLUME_DATASET/hello.txt\" > served.txt && exec python3 -m http.server --bind 127.0.0.1 \"$PORT\"",
+    );
+    spec.volumes = vec![VolumeMount {
+        volume: "data".into(),
+        mount_path: "/workspace/dataset".into(),
+        read_only: false,
+    }];
+    driver.apply_container(&spec).await.unwrap();
+    let running = wait_until(&driver, spec.meta.id, |s| {
+        *s == WorkloadStatus::Running || s.is_terminal()
+    })
+    .await;
+    assert_eq!(running.status, WorkloadStatus::Running, "{running:?}");
+    let endpoint = &running.endpoints[0];
+    assert_eq!(endpoint.service, "http");
+    assert_eq!(endpoint.url, format!("http://127.0.0.1:{}/", endpoint.port));
+
+    let port = endpoint.port;
+    let listing = tokio::task::spawn_blocking(move || http_get(port))
+        .await
+        .unwrap();
+    assert!(listing.starts_with("HTTP/1.0 200"), "{listing}");
+    assert!(listing.contains("served.txt"), "{listing}");
+    assert!(
+        listing.contains("dataset"),
+        "the volume link is in the working directory: {listing}"
+    );
+    let served = std::fs::read_to_string(
+        dir.path()
+            .join(format!("workloads/{}/work/served.txt", spec.meta.id)),
+    )
+    .unwrap();
+    assert_eq!(served, "from the volume");
+
+    // The volume is in use.
+    assert!(matches!(
+        driver.delete_volume(project, "data").await,
+        Err(DriverError::Conflict(_))
+    ));
+
+    let pgid = driver.process_group(spec.meta.id).unwrap();
+    driver.stop_container(spec.meta.id).await.unwrap();
+    let stopped = wait_end(&driver, spec.meta.id).await;
+    assert_eq!(stopped.status, WorkloadStatus::Stopped);
+    assert!(stopped.endpoints.is_empty());
+    wait_group_gone(pgid).await;
+
+    // Applying a stopped container starts it again.
+    driver.apply_container(&spec).await.unwrap();
+    let again = wait_until(&driver, spec.meta.id, |s| {
+        *s == WorkloadStatus::Running || s.is_terminal()
+    })
+    .await;
+    assert_eq!(again.status, WorkloadStatus::Running);
+    let pgid = driver.process_group(spec.meta.id).unwrap();
+    driver.delete_container(spec.meta.id).await.unwrap();
+    wait_group_gone(pgid).await;
+    driver.delete_volume(project, "data").await.unwrap();
+    assert!(!volume_dir.exists());
+    // A volume name is never a path.
+    assert!(matches!(
+        driver.delete_volume(project, "../volumes").await,
+        Err(DriverError::NotFound { .. })
+    ));
+    assert!(
+        dir.path()
+            .join(format!("projects/{project}/volumes"))
+            .is_dir()
+    );
+}
+
+#[tokio::test]
+async fn a_container_with_a_missing_program_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let project = ProjectId::generate();
+
+    // Found missing before it starts.
+    let spec = container(project, "jupyter-mlstack-missing lab --port $PORT");
+    let observed = driver.apply_container(&spec).await.unwrap();
+    assert_eq!(
+        observed.status,
+        WorkloadStatus::failed(FailureReason::MissingProgram(
+            "jupyter-mlstack-missing".into()
+        ))
+    );
+
+    // Hidden behind shell syntax: the shell's 127 tells it.
+    let spec = container(project, "cd . && jupyter-mlstack-missing lab --port $PORT");
+    driver.apply_container(&spec).await.unwrap();
+    let done = wait_end(&driver, spec.meta.id).await;
+    assert_eq!(
+        done.status,
+        WorkloadStatus::failed(FailureReason::MissingProgram(
+            "jupyter-mlstack-missing".into()
+        ))
+    );
+}
+
+#[tokio::test]
+async fn gpus_are_never_booked_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let project = ProjectId::generate();
+    let capacity = driver.capacity().await.unwrap();
+    assert_eq!(capacity.gpus[0].total, 2);
+    assert_eq!(capacity.gpus[0].free, 2);
+
+    let mut first = job(project, "echo \"gpus=[$CUDA_VISIBLE_DEVICES]\"; sleep 30");
+    first.resources.gpu = Some(t4(1));
+    let mut second = job(project, "echo \"gpus=[$CUDA_VISIBLE_DEVICES]\"; sleep 30");
+    second.resources.gpu = Some(t4(1));
+    let mut third = job(project, "true");
+    third.resources.gpu = Some(t4(1));
+    let plain = job(project, "echo \"gpus=[$CUDA_VISIBLE_DEVICES]\"");
+
+    let a = driver.apply_job(&first).await.unwrap();
+    let b = driver.apply_job(&second).await.unwrap();
+    assert_eq!(a.gpus.len(), 1);
+    assert_eq!(b.gpus.len(), 1);
+    assert_ne!(a.gpus, b.gpus);
+    assert_eq!(driver.capacity().await.unwrap().gpus[0].free, 0);
+    match driver.apply_job(&third).await {
+        Err(DriverError::NotEnoughGpus {
+            requested, free, ..
+        }) => assert_eq!((requested, free), (1, 0)),
+        other => panic!("expected NotEnoughGpus, got {other:?}"),
+    }
+
+    driver.apply_job(&plain).await.unwrap();
+    wait_end(&driver, plain.meta.id).await;
+    assert!(
+        driver
+            .logs(plain.meta.id, 5)
+            .await
+            .unwrap()
+            .contains("gpus=[]")
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !driver
+        .logs(first.meta.id, 5)
+        .await
+        .unwrap()
+        .contains("gpus=[")
+    {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = driver.logs(first.meta.id, 5).await.unwrap();
+    assert!(log.contains(&format!("gpus=[{}]", a.gpus[0])), "{log}");
+
+    // Freed when a holder ends, then handed out again.
+    driver.cancel_job(first.meta.id).await.unwrap();
+    wait_end(&driver, first.meta.id).await;
+    let c = driver.apply_job(&third).await.unwrap();
+    assert_eq!(c.gpus, a.gpus);
+    wait_end(&driver, third.meta.id).await;
+    driver.cancel_job(second.meta.id).await.unwrap();
+    wait_end(&driver, second.meta.id).await;
+    assert_eq!(driver.capacity().await.unwrap().gpus[0].free, 2);
+}
+
+#[tokio::test]
+async fn a_new_driver_finds_running_processes_or_marks_them_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = ProjectId::generate();
+    let first = driver(dir.path()).await;
+
+    let mut finishing = job(project, "sleep 3; echo finished; exit 4");
+    finishing.resources.gpu = Some(t4(1));
+    let killed = job(project, "sleep 30");
+    let web = container(
+        project,
+        "exec python3 -m http.server --bind 127.0.0.1 \"$PORT\"",
+    );
+    let held = first.apply_job(&finishing).await.unwrap().gpus;
+    first.apply_job(&killed).await.unwrap();
+    first.apply_container(&web).await.unwrap();
+    let running = wait_until(&first, web.meta.id, |s| {
+        *s == WorkloadStatus::Running || s.is_terminal()
+    })
+    .await;
+    assert_eq!(running.status, WorkloadStatus::Running);
+    let killed_group = first.process_group(killed.meta.id).unwrap();
+    let web_group = first.process_group(web.meta.id).unwrap();
+
+    // "Crash": stop watching, leave the processes; one dies meanwhile.
+    first.detach();
+    std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{killed_group}")])
+        .status()
+        .unwrap();
+    wait_group_gone(killed_group).await;
+
+    let second = driver(dir.path()).await;
+    assert_eq!(
+        second.status(killed.meta.id).await.unwrap().status,
+        WorkloadStatus::failed(FailureReason::Lost)
+    );
+    let web_now = second.status(web.meta.id).await.unwrap();
+    assert_eq!(web_now.status, WorkloadStatus::Running);
+    let port = web_now.endpoints[0].port;
+    let answer = tokio::task::spawn_blocking(move || http_get(port))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    // The GPU stays booked by the job it was given to.
+    let mut other = job(project, "true");
+    other.resources.gpu = Some(t4(2));
+    assert!(matches!(
+        second.apply_job(&other).await,
+        Err(DriverError::NotEnoughGpus { free: 1, .. })
+    ));
+
+    // The job ends under the new driver with its real exit code.
+    let done = wait_end(&second, finishing.meta.id).await;
+    assert_eq!(
+        done.status,
+        WorkloadStatus::failed(FailureReason::ExitCode(4))
+    );
+    assert_eq!(done.gpus, held);
+    assert!(
+        second
+            .logs(finishing.meta.id, 5)
+            .await
+            .unwrap()
+            .contains("finished")
+    );
+    assert_eq!(second.capacity().await.unwrap().gpus[0].free, 2);
+
+    second.stop_container(web.meta.id).await.unwrap();
+    assert_eq!(
+        wait_end(&second, web.meta.id).await.status,
+        WorkloadStatus::Stopped
+    );
+    wait_group_gone(web_group).await;
+}
