@@ -44,6 +44,8 @@ struct Labels {
     next_end: &'static str,
     approved_status: &'static str,
     reason: &'static str,
+    buffer: &'static str,
+    released: &'static str,
 }
 
 const ENGLISH: Labels = Labels {
@@ -76,6 +78,8 @@ const ENGLISH: Labels = Labels {
     next_end: "Next End Time",
     approved_status: "Approved",
     reason: "more students",
+    buffer: "Buffer Period",
+    released: "Released",
 };
 
 const CHINESE: Labels = Labels {
@@ -108,6 +112,8 @@ const CHINESE: Labels = Labels {
     next_end: "下期結束時間",
     approved_status: "已核准",
     reason: "學生變多",
+    buffer: "緩衝期",
+    released: "已釋放",
 };
 
 fn date(text: &str) -> Date {
@@ -415,6 +421,28 @@ async fn journey(l: &Labels) {
     assert_eq!(gpu_quota_row(&a).await, ["0", "3.5", "3.5"]);
     a.follow(l.nav_projects).await;
     assert_eq!(card_fact(&a, &gpu_label).await, "0 / 3.5");
+
+    // 7. Time passes: past the (extended) end the project is in its buffer
+    // period, and when the buffer ends it is released. The lifecycle sweep
+    // runs as the worker would; sessions idle out over the days, so alice
+    // logs in again.
+    app.advance(jiff::SignedDuration::from_hours(24 * 38));
+    app.services().sweep_lifecycle().await.expect("sweep");
+    log_in(&a, "alice", &alice_password, l).await;
+    a.follow(l.nav_projects).await;
+    assert_eq!(a.text_of(".project-card .card-head .badge").await, l.buffer);
+    assert!(
+        a.exists(".project-card .warning-mark").await,
+        "the buffer period is marked"
+    );
+    app.advance(jiff::SignedDuration::from_hours(24 * 15));
+    app.services().sweep_lifecycle().await.expect("sweep");
+    log_in(&a, "alice", &alice_password, l).await;
+    a.follow(l.nav_projects).await;
+    assert_eq!(
+        a.text_of(".project-card .card-head .badge").await,
+        l.released
+    );
 
     m.close().await;
     a.close().await;
