@@ -21,8 +21,9 @@ use super::{AppState, BODY_LIMIT, CSRF_COOKIE, SESSION_COOKIE, paths};
 use crate::domain::user::{Lang, Theme};
 
 /// Gives each request an id (in the `X-Request-Id` header and on every log
-/// line of the request) and logs method, path, status and duration. The query
-/// string, cookies and bodies are never logged.
+/// line of the request) and logs method, path, status and duration (at
+/// debug level for successful requests). The query string, cookies and
+/// bodies are never logged.
 pub async fn request_log(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -34,10 +35,14 @@ pub async fn request_log(
         let mut res = next.call(req).await?.map_into_boxed_body();
         let status = res.status().as_u16();
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        if status >= 500 {
-            tracing::error!(status, ms, "served");
-        } else {
-            tracing::info!(status, ms, "served");
+        // A small appliance's log stays readable: failures and refusals at
+        // info and above, every other request at debug (`log.level =
+        // "debug"` shows them all). Every line logged while serving carries
+        // the request id through the span.
+        match status {
+            500.. => tracing::error!(status, ms, "served"),
+            400..=499 => tracing::info!(status, ms, "served"),
+            _ => tracing::debug!(status, ms, "served"),
         }
         if let Ok(value) = HeaderValue::from_str(&id) {
             res.headers_mut()
