@@ -114,7 +114,10 @@ fn active_path(current: &str, admin: bool) -> Option<&'static str> {
         .iter()
         .chain(admin.then_some(&ADMIN_SECTION))
         .flat_map(|(_, items)| items.iter())
-        .filter(|i| path == i.path || path.starts_with(&format!("{}/", i.path)))
+        .filter(|i| {
+            path.strip_prefix(i.path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
         .max_by_key(|i| i.path.len())
         .map(|i| i.path)
 }
