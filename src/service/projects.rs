@@ -173,6 +173,20 @@ fn summary(
     }
 }
 
+/// A project that was not deleted, in a write transaction.
+fn live_project_tx(tx: &WriteTx, id: ProjectId) -> Result<ProjectRecord, ServiceError> {
+    projects::get_tx(tx, id)?
+        .filter(|p| !p.deleted)
+        .ok_or(ServiceError::NotFound)
+}
+
+/// A project that was not deleted, in a read transaction.
+fn live_project_read_tx(tx: &ReadTx, id: ProjectId) -> Result<ProjectRecord, ServiceError> {
+    projects::get_read_tx(tx, id)?
+        .filter(|p| !p.deleted)
+        .ok_or(ServiceError::NotFound)
+}
+
 /// The language a user reads mail in.
 fn mail_lang(user: &UserRecord) -> Lang {
     match user.settings.language {
@@ -423,9 +437,7 @@ impl Services {
         let viewer = viewer.clone();
         self.blocking(move |store| {
             store.read(|tx| {
-                let p = projects::get_read_tx(tx, id)?
-                    .filter(|p| !p.deleted)
-                    .ok_or(ServiceError::NotFound)?;
+                let p = live_project_read_tx(tx, id)?;
                 require(&viewer, &p, ProjectAction::View)?;
                 let extended = projects::has_approved_extension_read_tx(tx, p.id)?;
                 let (used, _) = holds::totals(&holds::of_project_read_tx(tx, p.id)?, None);
@@ -446,9 +458,7 @@ impl Services {
         let actor = actor.clone();
         self.blocking(move |store| {
             store.read(|tx| {
-                let p = projects::get_read_tx(tx, id)?
-                    .filter(|p| !p.deleted)
-                    .ok_or(ServiceError::NotFound)?;
+                let p = live_project_read_tx(tx, id)?;
                 require(&actor, &p, action)
             })
         })
@@ -477,9 +487,7 @@ impl Services {
         let actor = actor.clone();
         self.blocking(move |store| {
             store.write(|tx| {
-                let mut p = projects::get_tx(tx, id)?
-                    .filter(|p| !p.deleted)
-                    .ok_or(ServiceError::NotFound)?;
+                let mut p = live_project_tx(tx, id)?;
                 require(&actor, &p, ProjectAction::Manage)?;
                 if !p.status.is_open() {
                     return Err(ServiceError::Refused("error.project.closed"));
@@ -514,9 +522,7 @@ impl Services {
         let actor = actor.clone();
         self.blocking(move |store| {
             store.write(|tx| {
-                let mut p = projects::get_tx(tx, id)?
-                    .filter(|p| !p.deleted)
-                    .ok_or(ServiceError::NotFound)?;
+                let mut p = live_project_tx(tx, id)?;
                 require(&actor, &p, ProjectAction::Manage)?;
                 let m = p
                     .members
@@ -551,9 +557,7 @@ impl Services {
         let now = self.clock.now();
         self.blocking(move |store| {
             store.write(|tx| {
-                let mut p = projects::get_tx(tx, id)?
-                    .filter(|p| !p.deleted)
-                    .ok_or(ServiceError::NotFound)?;
+                let mut p = live_project_tx(tx, id)?;
                 require(&actor, &p, ProjectAction::Delete)?;
                 holds::delete_project_tx(tx, p.id)?;
                 p.deleted = true;
@@ -582,9 +586,7 @@ impl Services {
         reason: String,
         make_kind: impl FnOnce(&ProjectRecord) -> Result<ApplicationKind, ServiceError>,
     ) -> Result<ApplicationId, ServiceError> {
-        let p = projects::get_tx(tx, id)?
-            .filter(|p| !p.deleted)
-            .ok_or(ServiceError::NotFound)?;
+        let p = live_project_tx(tx, id)?;
         require(actor, &p, ProjectAction::Apply)?;
         if !matches!(
             p.status,
@@ -871,9 +873,7 @@ impl Services {
         let now = self.clock.now();
         self.blocking(move |store| {
             store.write(|tx| {
-                let mut p = projects::get_tx(tx, id)?
-                    .filter(|p| !p.deleted)
-                    .ok_or(ServiceError::NotFound)?;
+                let mut p = live_project_tx(tx, id)?;
                 require(&admin, &p, ProjectAction::Revise)?;
                 if !matches!(
                     p.status,
@@ -912,9 +912,7 @@ impl Services {
         let services = self.clone();
         self.blocking(move |store| {
             store.write(|tx| {
-                let mut p = projects::get_tx(tx, id)?
-                    .filter(|p| !p.deleted)
-                    .ok_or(ServiceError::NotFound)?;
+                let mut p = live_project_tx(tx, id)?;
                 require(&admin, &p, ProjectAction::Revise)?;
                 if !matches!(
                     p.status,
@@ -970,9 +968,7 @@ impl Services {
                 if !activated {
                     return Err(ServiceError::Refused("error.workload.not_activated"));
                 }
-                let p = projects::get_tx(tx, project)?
-                    .filter(|p| !p.deleted)
-                    .ok_or(ServiceError::NotFound)?;
+                let p = live_project_tx(tx, project)?;
                 let Some(membership) = p.members.iter().find(|m| m.user == owner_id) else {
                     return Err(ServiceError::NotFound);
                 };
@@ -1022,9 +1018,7 @@ impl Services {
         let viewer = user.clone();
         self.blocking(move |store| {
             store.write(|tx| {
-                let p = projects::get_tx(tx, id)?
-                    .filter(|p| !p.deleted)
-                    .ok_or(ServiceError::NotFound)?;
+                let p = live_project_tx(tx, id)?;
                 if p.role_of(viewer.id).is_none() {
                     return Err(ServiceError::NotFound);
                 }

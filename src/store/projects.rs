@@ -92,21 +92,25 @@ pub fn uses_purpose_tx(tx: &WriteTransaction, purpose: PurposeId) -> Result<bool
     Ok(all_tx(tx)?.iter().any(|p| p.purpose == Some(purpose)))
 }
 
-pub fn get_read_tx(
-    tx: &ReadTransaction,
-    id: ProjectId,
-) -> Result<Option<ProjectRecord>, StoreError> {
-    tx.open_table(tables::PROJECT_ID_TO_PROJECT)?
-        .get(id.as_u128())?
+fn decode_one<T: serde::de::DeserializeOwned>(
+    table: &impl ReadableTable<u128, &'static [u8]>,
+    key: u128,
+) -> Result<Option<T>, StoreError> {
+    table
+        .get(key)?
         .map(|b| codec::decode(b.value()))
         .transpose()
 }
 
+pub fn get_read_tx(
+    tx: &ReadTransaction,
+    id: ProjectId,
+) -> Result<Option<ProjectRecord>, StoreError> {
+    decode_one(&tx.open_table(tables::PROJECT_ID_TO_PROJECT)?, id.as_u128())
+}
+
 pub fn get_tx(tx: &WriteTransaction, id: ProjectId) -> Result<Option<ProjectRecord>, StoreError> {
-    tx.open_table(tables::PROJECT_ID_TO_PROJECT)?
-        .get(id.as_u128())?
-        .map(|b| codec::decode(b.value()))
-        .transpose()
+    decode_one(&tx.open_table(tables::PROJECT_ID_TO_PROJECT)?, id.as_u128())
 }
 
 /// Every project, oldest first.
@@ -154,20 +158,20 @@ pub fn application_read_tx(
     tx: &ReadTransaction,
     id: ApplicationId,
 ) -> Result<Option<ApplicationRecord>, StoreError> {
-    tx.open_table(tables::APPLICATION_ID_TO_APPLICATION)?
-        .get(id.as_u128())?
-        .map(|b| codec::decode(b.value()))
-        .transpose()
+    decode_one(
+        &tx.open_table(tables::APPLICATION_ID_TO_APPLICATION)?,
+        id.as_u128(),
+    )
 }
 
 pub fn application_tx(
     tx: &WriteTransaction,
     id: ApplicationId,
 ) -> Result<Option<ApplicationRecord>, StoreError> {
-    tx.open_table(tables::APPLICATION_ID_TO_APPLICATION)?
-        .get(id.as_u128())?
-        .map(|b| codec::decode(b.value()))
-        .transpose()
+    decode_one(
+        &tx.open_table(tables::APPLICATION_ID_TO_APPLICATION)?,
+        id.as_u128(),
+    )
 }
 
 /// Writes an application and keeps the applicant, project and
