@@ -164,12 +164,11 @@ async fn run(
         clock,
         config.session_idle_timeout,
         &config.data_dir,
-        catalog.clone(),
+        catalog,
     );
     let initial_password = services.ensure_initial_admin().await?;
     let state = actix_web::web::Data::new(AppState {
         services: services.clone(),
-        catalog,
         secure_cookies: tls.is_some(),
     });
 

@@ -32,8 +32,6 @@ pub struct ProjectSummary {
     pub role: Option<ProjectRole>,
     /// What the project's workloads hold now.
     pub used: Resources,
-    /// GPU units held now (the Project List's "used / total").
-    pub gpu_used_milli: u64,
     pub containers: usize,
     pub jobs: usize,
     /// An approved extension moved the end: the period it started.
@@ -166,7 +164,6 @@ fn summary(
         role: project.role_of(viewer),
         project,
         used,
-        gpu_used_milli: used.gpu_milli,
         containers: 0,
         jobs: 0,
         extended,
@@ -297,10 +294,6 @@ impl Services {
                     "error.project.purpose_required",
                 ))
             })
-    }
-
-    pub(crate) fn catalog_for_mail(&self) -> &Catalog {
-        &self.catalog
     }
 
     pub async fn platform_settings(&self) -> Result<PlatformSettingsRecord, ServiceError> {
@@ -788,7 +781,8 @@ impl Services {
                     return Err(ServiceError::Refused("error.application.not_reviewing"));
                 }
                 let mut p = projects::get_tx(tx, a.project)?.ok_or(ServiceError::NotFound)?;
-                let today = date_in(&platform::get_tx(tx)?, now);
+                let settings = platform::get_tx(tx)?;
+                let today = date_in(&settings, now);
                 if approve {
                     match a.kind {
                         ApplicationKind::Project => {
@@ -802,7 +796,6 @@ impl Services {
                         ApplicationKind::Extension { next_end, .. } => {
                             p.end = next_end;
                             p.reminders_sent.clear();
-                            let settings = platform::get_tx(tx)?;
                             p.status =
                                 project::status_on(p.status, p.end, today, settings.buffer_days);
                         }
@@ -828,7 +821,7 @@ impl Services {
                 a.decided_at = Some(now);
                 projects::put_application_tx(tx, &a)?;
                 let key = kind_key(&a.kind);
-                enqueue_tx(tx, services.catalog_for_mail(), a.applicant, now, |tr| {
+                enqueue_tx(tx, &services.catalog, a.applicant, now, |tr| {
                     notify::application_decided(tr, &p.name, key, approve, &remark)
                 })?;
                 Ok(())

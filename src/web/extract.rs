@@ -64,7 +64,7 @@ pub struct Page {
 
 impl Page {
     pub fn tr(&self) -> Tr<'_> {
-        self.state.catalog.tr(self.ctx.lang)
+        self.state.services.catalog().tr(self.ctx.lang)
     }
 
     pub fn shell(&self) -> Shell<'_> {

@@ -107,7 +107,7 @@ pub async fn error_pages(
         || Lang::negotiate(header_str(&req, header::ACCEPT_LANGUAGE)),
         |c| c.lang,
     );
-    let tr = state.catalog.tr(lang);
+    let tr = state.services.catalog().tr(lang);
     let path = req.path().to_owned();
     let shell = shell_for(tr, ctx.as_ref(), &path);
     let args: Vec<(&str, &str)> = page.args.iter().map(|(k, v)| (*k, v.as_str())).collect();

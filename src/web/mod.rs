@@ -10,14 +10,11 @@ pub mod paths;
 mod routes;
 pub mod views;
 
-use std::sync::Arc;
-
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, Error, web};
 
-use crate::i18n::Catalog;
 use crate::service::Services;
 
 /// Name of the session cookie (a random token; the store keeps its hash).
@@ -30,7 +27,6 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// What every handler can reach.
 pub struct AppState {
     pub services: Services,
-    pub catalog: Arc<Catalog>,
     /// Cookies are marked Secure when mlstack serves TLS itself.
     pub secure_cookies: bool,
 }

@@ -397,6 +397,17 @@ impl LocalDriver {
         Ok((work, log))
     }
 
+    /// [`Self::prepare`], recording a failure on the workload when it fails.
+    fn prepare_or_fail(
+        &self,
+        id: WorkloadId,
+        volumes: &[(VolumeMount, PathBuf)],
+    ) -> Result<(PathBuf, std::fs::File), DriverError> {
+        self.prepare(id, volumes).inspect_err(|e| {
+            self.fail_early(id, FailureReason::Other(e.to_string()));
+        })
+    }
+
     /// A command with the workload's environment, directory and output.
     fn command(
         &self,
@@ -1219,13 +1230,7 @@ impl Driver for LocalDriver {
         if let Some(program) = missing {
             return Ok(self.fail_early(id, FailureReason::MissingProgram(program)));
         }
-        let (work, log) = match self.prepare(id, &volumes) {
-            Ok(prepared) => prepared,
-            Err(e) => {
-                self.fail_early(id, FailureReason::Other(e.to_string()));
-                return Err(e);
-            }
-        };
+        let (work, log) = self.prepare_or_fail(id, &volumes)?;
         let env = WorkloadEnv {
             id,
             name: &spec.meta.name,
@@ -1344,13 +1349,7 @@ impl Driver for LocalDriver {
             Ok(gpus) => gpus,
             Err(observed) => return Ok(observed),
         };
-        let (work, log) = match self.prepare(id, &volumes) {
-            Ok(prepared) => prepared,
-            Err(e) => {
-                self.fail_early(id, FailureReason::Other(e.to_string()));
-                return Err(e);
-            }
-        };
+        let (work, log) = self.prepare_or_fail(id, &volumes)?;
         let env = WorkloadEnv {
             id,
             name: &spec.meta.name,

@@ -40,7 +40,7 @@ fn gpu_quota(p: &ProjectSummary) -> String {
     ) {
         format!(
             "{} / {}",
-            Milli(p.gpu_used_milli),
+            Milli(p.used.gpu_milli),
             Milli(p.project.quota.gpu_milli)
         )
     } else {
