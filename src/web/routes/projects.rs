@@ -56,6 +56,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(paths::ADMIN_OUTBOX, web::get().to(get_outbox));
 }
 
+/// Usernames by id, for showing members and mail recipients.
+async fn username_map(
+    services: &crate::service::Services,
+) -> Result<HashMap<UserId, String>, WebError> {
+    Ok(services
+        .usernames()
+        .await?
+        .into_iter()
+        .map(|(id, name, _)| (id, name))
+        .collect())
+}
+
 fn project_id(text: &str) -> Result<ProjectId, WebError> {
     text.parse().map_err(|_| WebError::NotFound)
 }
@@ -264,12 +276,7 @@ async fn render_detail(
 ) -> Result<HttpResponse, WebError> {
     let services = &user.page.state.services;
     let summary = services.project(&user.session.user, id).await?;
-    let names: HashMap<UserId, String> = services
-        .usernames()
-        .await?
-        .into_iter()
-        .map(|(id, name, _)| (id, name))
-        .collect();
+    let names = username_map(services).await?;
     let members: Vec<views::MemberView> = summary
         .project
         .members
@@ -330,12 +337,7 @@ async fn get_edit(user: CurrentUser, path: web::Path<String>) -> Result<HttpResp
     if summary.role != Some(ProjectRole::Manager) {
         return Err(WebError::Forbidden);
     }
-    let names: HashMap<UserId, String> = services
-        .usernames()
-        .await?
-        .into_iter()
-        .map(|(id, name, _)| (id, name))
-        .collect();
+    let names = username_map(services).await?;
     let with_role = |role: ProjectRole| -> Vec<String> {
         summary
             .project
@@ -845,12 +847,7 @@ async fn post_settings(
 async fn get_outbox(admin: RequireAdmin) -> Result<HttpResponse, WebError> {
     let services = &admin.page.state.services;
     let mails = services.outbox().await?;
-    let names: HashMap<UserId, String> = services
-        .usernames()
-        .await?
-        .into_iter()
-        .map(|(id, name, _)| (id, name))
-        .collect();
+    let names = username_map(services).await?;
     let name = |id: UserId| names.get(&id).cloned().unwrap_or_default();
     Ok(html(
         StatusCode::OK,
