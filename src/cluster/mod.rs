@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::domain::ids::ProjectId;
+use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
     ContainerSpec, ImageCommitSpec, JobSpec, VolumeSpec, WorkloadId, WorkloadStatus,
@@ -137,6 +137,31 @@ pub struct DriverEvent {
     pub message: String,
 }
 
+/// Something that happened to a workload: a Kubernetes Event of its
+/// objects, or a status change the local driver saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadEvent {
+    pub at: Timestamp,
+    /// A warning (something went wrong) rather than normal progress.
+    pub warning: bool,
+    /// A short CamelCase reason (`Pulling`, `FailedScheduling`, `Started`).
+    pub reason: String,
+    pub message: String,
+}
+
+/// What kind of workload a driver object belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkloadKind {
+    Container,
+    Job,
+    ImageCommit,
+}
+
+/// A workload's output as it is written, in chunks of text; it ends when
+/// the workload has ended and everything was read.
+pub type LogStream = futures_util::stream::BoxStream<'static, Result<String, DriverError>>;
+
 /// GPUs of one type on the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuCapacity {
@@ -189,6 +214,14 @@ pub trait Driver: Send + Sync + 'static {
         project: &ProjectSpec,
     ) -> impl Future<Output = Result<(), DriverError>> + Send;
 
+    /// Prepares what a member needs in a project once their activation
+    /// passed (kube: a service account; local: a home directory).
+    fn provision_member(
+        &self,
+        project: &ProjectSpec,
+        user: UserId,
+    ) -> impl Future<Output = Result<(), DriverError>> + Send;
+
     /// Starts a container, or starts it again when stopped; a running one is
     /// left as it is. Returns what is observed right after.
     fn apply_container(
@@ -226,6 +259,28 @@ pub trait Driver: Send + Sync + 'static {
         id: WorkloadId,
         tail_lines: usize,
     ) -> impl Future<Output = Result<String, DriverError>> + Send;
+
+    /// A workload's output from its start, then as it is written, until the
+    /// workload ends.
+    fn follow_logs(
+        &self,
+        id: WorkloadId,
+    ) -> impl Future<Output = Result<LogStream, DriverError>> + Send;
+
+    /// What happened to a workload, oldest first.
+    fn events(
+        &self,
+        id: WorkloadId,
+    ) -> impl Future<Output = Result<Vec<WorkloadEvent>, DriverError>> + Send;
+
+    /// Every workload the driver has objects or processes of (the reconcile
+    /// loop deletes those nobody wants any more).
+    fn workloads(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(WorkloadId, WorkloadKind)>, DriverError>> + Send;
+
+    /// Every volume the driver has, by project and name.
+    fn volumes(&self) -> impl Future<Output = Result<Vec<(ProjectId, String)>, DriverError>> + Send;
 
     /// Creates a volume if it does not exist.
     fn ensure_volume(

@@ -56,11 +56,11 @@ pub use gpu::{LocalGpu, parse_nvidia_smi};
 pub use procfs::group_members;
 
 use super::{
-    Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, NodeCapacity,
-    Observed, ProjectSpec,
+    Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
+    NodeCapacity, Observed, ProjectSpec, WorkloadEvent, WorkloadKind,
 };
 use crate::domain::catalog::{Protocol, ServiceKind};
-use crate::domain::ids::ProjectId;
+use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{
     ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, JobSpec, Resources, VolumeMount,
     VolumeSpec, WorkloadId, WorkloadStatus, is_workload_name,
@@ -142,7 +142,13 @@ struct Record {
     time_limit_secs: Option<u64>,
     started_at: Option<Timestamp>,
     finished_at: Option<Timestamp>,
+    /// Status changes, oldest first (at most `EVENTS_KEPT`).
+    #[serde(default)]
+    events: Vec<WorkloadEvent>,
 }
+
+/// How many events a local workload keeps.
+const EVENTS_KEPT: usize = 100;
 
 impl Record {
     fn pgid(&self) -> Option<i32> {
@@ -508,6 +514,7 @@ impl LocalDriver {
             time_limit_secs,
             started_at: None,
             finished_at: None,
+            events: Vec::new(),
         };
         if let Some(old) = state.workloads.insert(
             id,
@@ -745,6 +752,15 @@ impl Inner {
                 state.ports.remove(&port);
             }
         }
+        if entry.record.events.len() >= EVENTS_KEPT {
+            entry.record.events.remove(0);
+        }
+        entry.record.events.push(WorkloadEvent {
+            at: now,
+            warning: matches!(status, WorkloadStatus::Failed { .. }),
+            reason: status_reason(&status).to_owned(),
+            message: message.clone(),
+        });
         self.persist(state, id);
         tracing::info!(%id, %status, %message, "workload status");
         let _ = self.events.send(DriverEvent {
@@ -1198,6 +1214,23 @@ impl Driver for LocalDriver {
             .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
     }
 
+    async fn provision_member(
+        &self,
+        project: &ProjectSpec,
+        user: UserId,
+    ) -> Result<(), DriverError> {
+        let dir = self
+            .inner
+            .config
+            .data_dir
+            .join("projects")
+            .join(project.id.to_string())
+            .join("home")
+            .join(user.to_string());
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
+    }
+
     async fn apply_container(&self, spec: &ContainerSpec) -> Result<Observed, DriverError> {
         spec.validate().map_err(DriverError::Invalid)?;
         let id = spec.meta.id;
@@ -1421,6 +1454,50 @@ impl Driver for LocalDriver {
             .map_err(|e| DriverError::io("reading the log", std::io::Error::other(e)))?
     }
 
+    async fn follow_logs(&self, id: WorkloadId) -> Result<LogStream, DriverError> {
+        if !self.inner.lock().workloads.contains_key(&id) {
+            return Err(DriverError::NotFound {
+                what: format!("workload {id}"),
+            });
+        }
+        let path = self.inner.workload_dir(id).join("output.log");
+        Ok(follow(self.inner.clone(), id, path))
+    }
+
+    async fn events(&self, id: WorkloadId) -> Result<Vec<WorkloadEvent>, DriverError> {
+        self.inner
+            .lock()
+            .workloads
+            .get(&id)
+            .map(|e| e.record.events.clone())
+            .ok_or_else(|| DriverError::NotFound {
+                what: format!("workload {id}"),
+            })
+    }
+
+    async fn workloads(&self) -> Result<Vec<(WorkloadId, WorkloadKind)>, DriverError> {
+        Ok(self
+            .inner
+            .lock()
+            .workloads
+            .values()
+            .map(|e| {
+                let kind = match e.record.kind {
+                    Kind::Job => WorkloadKind::Job,
+                    Kind::Container => WorkloadKind::Container,
+                };
+                (e.record.id, kind)
+            })
+            .collect())
+    }
+
+    async fn volumes(&self) -> Result<Vec<(ProjectId, String)>, DriverError> {
+        let root = self.inner.config.data_dir.join("projects");
+        tokio::task::spawn_blocking(move || list_volumes(&root))
+            .await
+            .map_err(|e| DriverError::io("listing volumes", std::io::Error::other(e)))?
+    }
+
     async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<(), DriverError> {
         spec.validate().map_err(DriverError::Invalid)?;
         let dir = self.inner.volume_dir(spec.project, &spec.name);
@@ -1478,6 +1555,122 @@ impl Driver for LocalDriver {
     fn subscribe(&self) -> broadcast::Receiver<DriverEvent> {
         self.inner.events.subscribe()
     }
+}
+
+/// The word of a local status change in a workload's events.
+fn status_reason(status: &WorkloadStatus) -> &'static str {
+    match status {
+        WorkloadStatus::Creating => "Creating",
+        WorkloadStatus::Running => "Started",
+        WorkloadStatus::Stopping => "Stopping",
+        WorkloadStatus::Stopped => "Stopped",
+        WorkloadStatus::Succeeded => "Completed",
+        WorkloadStatus::Failed { .. } => "Failed",
+    }
+}
+
+/// Volume directories under `<root>/<project>/volumes/<name>`.
+fn list_volumes(root: &Path) -> Result<Vec<(ProjectId, String)>, DriverError> {
+    let read = |dir: &Path| match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect::<Vec<_>>()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(DriverError::io(format!("listing {}", dir.display()), e)),
+    };
+    let mut found = Vec::new();
+    for project in read(root)? {
+        let Ok(id) = project.parse::<ProjectId>() else {
+            continue;
+        };
+        for name in read(&root.join(&project).join("volumes"))? {
+            if is_workload_name(&name) {
+                found.push((id, name));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// How often a followed log is read again for more.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+/// Reads a log file from its start and then as it grows, until the workload
+/// is in a terminal status and the file has no more.
+fn follow(inner: Arc<Inner>, id: WorkloadId, path: PathBuf) -> LogStream {
+    struct Cursor {
+        inner: Arc<Inner>,
+        id: WorkloadId,
+        path: PathBuf,
+        offset: u64,
+        done: bool,
+    }
+    let cursor = Cursor {
+        inner,
+        id,
+        path,
+        offset: 0,
+        done: false,
+    };
+    Box::pin(futures_util::stream::unfold(cursor, |mut c| async move {
+        loop {
+            if c.done {
+                return None;
+            }
+            // Whether it had ended before this read: then this read is the last.
+            let ended = c
+                .inner
+                .lock()
+                .workloads
+                .get(&c.id)
+                .is_none_or(|e| e.record.status.is_terminal());
+            let path = c.path.clone();
+            let offset = c.offset;
+            let chunk = tokio::task::spawn_blocking(move || read_from(&path, offset))
+                .await
+                .map_err(|e| DriverError::io("reading the log", std::io::Error::other(e)))
+                .and_then(|r| r);
+            match chunk {
+                Ok(mut bytes) if !bytes.is_empty() => {
+                    // A character cut at the chunk's end waits for the next read.
+                    if let Err(e) = std::str::from_utf8(&bytes)
+                        && e.error_len().is_none()
+                        && e.valid_up_to() > 0
+                    {
+                        bytes.truncate(e.valid_up_to());
+                    }
+                    c.offset += bytes.len() as u64;
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    return Some((Ok(text), c));
+                }
+                Ok(_) if ended => return None,
+                Ok(_) => tokio::time::sleep(FOLLOW_POLL).await,
+                Err(e) => {
+                    c.done = true;
+                    return Some((Err(e), c));
+                }
+            }
+        }
+    }))
+}
+
+/// At most 64 KiB of a file from `offset` (nothing when it does not exist).
+fn read_from(path: &Path, offset: u64) -> Result<Vec<u8>, DriverError> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(DriverError::io("reading the log", e)),
+    };
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| DriverError::io("reading the log", e))?;
+    let mut bytes = Vec::new();
+    file.take(CHUNK)
+        .read_to_end(&mut bytes)
+        .map_err(|e| DriverError::io("reading the log", e))?;
+    Ok(bytes)
 }
 
 /// The last `lines` lines of a file (reading at most its last 4 MiB).
