@@ -23,6 +23,7 @@ use crate::domain::workload::{
     ContainerSpec, ImageCommitSpec, JobSpec, VolumeSpec, WorkloadId, WorkloadStatus,
 };
 
+pub mod kube;
 pub mod local;
 
 /// What a driver could not do, in terms a user or an admin can act on.
@@ -34,6 +35,9 @@ pub enum DriverError {
     /// No workload, volume or project with that name or id.
     #[error("{what} not found")]
     NotFound { what: String },
+    /// The cluster refused an object or request as invalid.
+    #[error("the cluster refused it: {0}")]
+    Rejected(String),
     /// The request conflicts with what exists (a volume in use, a name taken).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -280,7 +284,8 @@ pub trait Driver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<(WorkloadId, WorkloadKind)>, DriverError>> + Send;
 
     /// Every volume the driver has, by project and name.
-    fn volumes(&self) -> impl Future<Output = Result<Vec<(ProjectId, String)>, DriverError>> + Send;
+    fn volumes(&self)
+    -> impl Future<Output = Result<Vec<(ProjectId, String)>, DriverError>> + Send;
 
     /// Creates a volume if it does not exist.
     fn ensure_volume(

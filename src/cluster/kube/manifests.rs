@@ -1,0 +1,998 @@
+//! Pure builders: a domain spec in, the Kubernetes objects that carry it
+//! out. Nothing here talks to a cluster. The snapshot tests at the end (and
+//! the JSON files under `snapshots/`) show exactly which objects each
+//! product action creates.
+//!
+//! Names: a project is the namespace `mlstack-<project id as 32 hex>`; a
+//! container is a Deployment, a NodePort Service and an SSH Secret named
+//! after the container (`<name>`, `<name>`, `<name>-ssh`); a job is a Job
+//! named after the job; a volume is a PersistentVolumeClaim named after the
+//! volume; an image commit is the Job `commit-<id as 32 hex>`; a member is
+//! the ServiceAccount `member-<user id as 32 hex>` their pods run as.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::batch::v1::{Job, JobSpec as KubeJobSpec};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HostPathVolumeSource, Namespace,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec,
+    PodTemplateSpec, ResourceQuota, ResourceQuotaSpec, ResourceRequirements, SecretVolumeSource,
+    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec as KubeServiceSpec, Volume,
+    VolumeMount as KubeVolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::{ByteString, Resource};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::cluster::ProjectSpec;
+use crate::domain::catalog::{Protocol, ServiceKind};
+use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::workload::{
+    ContainerSpec, ImageCommitSpec, ImageRef, JobSpec, Resources, SshAccess, VolumeMount,
+    VolumeSpec, WorkloadId, WorkloadMeta,
+};
+
+/// Marks every object as ours; the watches select on it.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY: &str = "mlstack";
+/// The label selector of everything mlstack made.
+pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=mlstack";
+pub const PROJECT_LABEL: &str = "mlstack.io/project";
+pub const OWNER_LABEL: &str = "mlstack.io/owner";
+pub const WORKLOAD_LABEL: &str = "mlstack.io/workload";
+/// `container`, `job`, `image-commit`, `volume`, `project` or `member`.
+pub const KIND_LABEL: &str = "mlstack.io/kind";
+/// The product's name of the workload or volume.
+pub const NAME_LABEL: &str = "app.kubernetes.io/name";
+/// A digest of the object as built, so an unchanged spec costs no request.
+pub const SPEC_HASH_ANNOTATION: &str = "mlstack.io/spec-hash";
+/// The project's name, for people reading the cluster.
+pub const PROJECT_NAME_ANNOTATION: &str = "mlstack.io/project-name";
+/// The one container of every pod we make.
+pub const MAIN_CONTAINER: &str = "main";
+/// Where the SSH Secret is mounted (`authorized_keys` or `password`).
+pub const SSH_MOUNT_PATH: &str = "/etc/mlstack/ssh";
+/// The quota object of a project namespace.
+pub const QUOTA_NAME: &str = "mlstack-quota";
+/// The GPU resource a project quota limits in whole devices.
+pub const WHOLE_GPU_RESOURCE: &str = "nvidia.com/gpu";
+
+/// Settings the builders need from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSettings {
+    /// How long a finished Job stays before Kubernetes deletes it.
+    pub job_ttl_secs: i32,
+    /// The image that commits a container and pushes it (see `commit_job`).
+    pub committer_image: Option<String>,
+    /// Where committed images are pushed (`registry.lab:5000/mlstack`).
+    pub registry: Option<String>,
+}
+
+pub fn namespace_name(project: ProjectId) -> String {
+    format!("mlstack-{:032x}", project.as_u128())
+}
+
+pub fn member_account_name(user: UserId) -> String {
+    format!("member-{:032x}", user.as_u128())
+}
+
+pub fn ssh_secret_name(container: &str) -> String {
+    format!("{container}-ssh")
+}
+
+pub fn commit_job_name(id: WorkloadId) -> String {
+    format!("commit-{:032x}", id.as_u128())
+}
+
+/// The image reference a pod pulls.
+pub fn image_reference(image: &ImageRef) -> String {
+    image.to_string()
+}
+
+/// Where a commit is pushed.
+pub fn commit_target(registry: &str, target: &ImageRef) -> String {
+    format!("{}/{target}", registry.trim_end_matches('/'))
+}
+
+fn labels(kind: &str, project: ProjectId) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
+        (KIND_LABEL.to_owned(), kind.to_owned()),
+        (PROJECT_LABEL.to_owned(), project.to_string()),
+    ])
+}
+
+fn workload_labels(kind: &str, meta: &WorkloadMeta) -> BTreeMap<String, String> {
+    let mut labels = labels(kind, meta.project);
+    labels.insert(OWNER_LABEL.to_owned(), meta.owner.to_string());
+    labels.insert(WORKLOAD_LABEL.to_owned(), meta.id.to_string());
+    labels.insert(NAME_LABEL.to_owned(), meta.name.clone());
+    labels
+}
+
+fn object_meta(
+    name: String,
+    namespace: Option<String>,
+    labels: BTreeMap<String, String>,
+) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace,
+        labels: Some(labels),
+        ..ObjectMeta::default()
+    }
+}
+
+/// Sets the spec-hash annotation from the object as built (without it).
+fn hashed<K: Serialize>(mut object: K, meta: impl Fn(&mut K) -> &mut ObjectMeta) -> K {
+    let digest = serde_json::to_vec(&object)
+        .map(Sha256::digest)
+        .map(|d| {
+            d.iter()
+                .take(12)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    meta(&mut object)
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(SPEC_HASH_ANNOTATION.to_owned(), digest);
+    object
+}
+
+/// The spec hash an object carries, if any.
+pub fn spec_hash(meta: &ObjectMeta) -> Option<&str> {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(SPEC_HASH_ANNOTATION))
+        .map(String::as_str)
+}
+
+/// A reference from a child to the object that owns it, so deleting the
+/// owner deletes the child.
+pub fn owner_reference<K: Resource>(meta: &ObjectMeta) -> Option<OwnerReference> {
+    Some(OwnerReference {
+        api_version: K::API_VERSION.to_owned(),
+        kind: K::KIND.to_owned(),
+        name: meta.name.clone()?,
+        uid: meta.uid.clone()?,
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Projects and members
+
+/// The namespace of a project.
+pub fn namespace(project: &ProjectSpec) -> Namespace {
+    let mut meta = object_meta(
+        namespace_name(project.id),
+        None,
+        labels("project", project.id),
+    );
+    meta.annotations = Some(BTreeMap::from([(
+        PROJECT_NAME_ANNOTATION.to_owned(),
+        project.name.clone(),
+    )]));
+    hashed(
+        Namespace {
+            metadata: meta,
+            ..Namespace::default()
+        },
+        |n| &mut n.metadata,
+    )
+}
+
+/// The project quota as a ResourceQuota: CPU and memory limits, storage
+/// requests, and whole GPUs (the floor of the GPU units: fractions of a GPU
+/// run on shared or MIG resources, which mlstack counts itself). None when
+/// the project has no limits at all.
+pub fn resource_quota(project: &ProjectSpec) -> Option<ResourceQuota> {
+    let mut hard = BTreeMap::new();
+    if let Some(cpu) = project.cpu_milli {
+        hard.insert("limits.cpu".to_owned(), Quantity(format!("{cpu}m")));
+        hard.insert("requests.cpu".to_owned(), Quantity(format!("{cpu}m")));
+    }
+    if let Some(ram) = project.ram_mib {
+        hard.insert("limits.memory".to_owned(), Quantity(format!("{ram}Mi")));
+        hard.insert("requests.memory".to_owned(), Quantity(format!("{ram}Mi")));
+    }
+    if let Some(storage) = project.storage_gib {
+        hard.insert(
+            "requests.storage".to_owned(),
+            Quantity(format!("{storage}Gi")),
+        );
+    }
+    if let Some(units) = project.gpu_units_milli {
+        hard.insert(
+            format!("requests.{WHOLE_GPU_RESOURCE}"),
+            Quantity((units / 1000).to_string()),
+        );
+    }
+    if hard.is_empty() {
+        return None;
+    }
+    Some(hashed(
+        ResourceQuota {
+            metadata: object_meta(
+                QUOTA_NAME.to_owned(),
+                Some(namespace_name(project.id)),
+                labels("project", project.id),
+            ),
+            spec: Some(ResourceQuotaSpec {
+                hard: Some(hard),
+                ..ResourceQuotaSpec::default()
+            }),
+            ..ResourceQuota::default()
+        },
+        |q| &mut q.metadata,
+    ))
+}
+
+/// The service account a member's pods run as (made at activation).
+pub fn member_account(project: ProjectId, user: UserId) -> ServiceAccount {
+    let mut labels = labels("member", project);
+    labels.insert(OWNER_LABEL.to_owned(), user.to_string());
+    hashed(
+        ServiceAccount {
+            metadata: object_meta(
+                member_account_name(user),
+                Some(namespace_name(project)),
+                labels,
+            ),
+            automount_service_account_token: Some(false),
+            ..ServiceAccount::default()
+        },
+        |s| &mut s.metadata,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Pods
+
+/// Limits and equal requests (a Guaranteed pod: what a user asked for is
+/// what they get), plus the GPU resource.
+fn resource_requirements(resources: &Resources) -> ResourceRequirements {
+    let mut amounts = BTreeMap::new();
+    if resources.cpu_milli > 0 {
+        amounts.insert(
+            "cpu".to_owned(),
+            Quantity(format!("{}m", resources.cpu_milli)),
+        );
+    }
+    if resources.ram_mib > 0 {
+        amounts.insert(
+            "memory".to_owned(),
+            Quantity(format!("{}Mi", resources.ram_mib)),
+        );
+    }
+    if let Some(gpu) = &resources.gpu {
+        amounts.insert(gpu.resource_name.clone(), Quantity(gpu.count.to_string()));
+    }
+    ResourceRequirements {
+        limits: Some(amounts.clone()),
+        requests: Some(amounts),
+        ..ResourceRequirements::default()
+    }
+}
+
+fn env_vars(env: &BTreeMap<String, String>, resources: &Resources) -> Vec<EnvVar> {
+    let mut vars: Vec<EnvVar> = env
+        .iter()
+        .map(|(name, value)| EnvVar {
+            name: name.clone(),
+            value: Some(value.clone()),
+            ..EnvVar::default()
+        })
+        .collect();
+    if resources.gpu.is_none() {
+        // Where the NVIDIA runtime is the node's default, a pod without a
+        // GPU limit would otherwise see every GPU of the node.
+        vars.push(EnvVar {
+            name: "NVIDIA_VISIBLE_DEVICES".to_owned(),
+            value: Some("void".to_owned()),
+            ..EnvVar::default()
+        });
+    }
+    vars
+}
+
+fn volume_name(volume: &str) -> String {
+    format!("vol-{volume}")
+}
+
+/// Volumes and mounts: the project volumes (PVCs), shared memory, and the
+/// SSH secret.
+fn pod_storage(
+    mounts: &[VolumeMount],
+    resources: &Resources,
+    ssh_secret: Option<&str>,
+) -> (Vec<Volume>, Vec<KubeVolumeMount>) {
+    let mut volumes: Vec<Volume> = Vec::new();
+    let mut volume_mounts = Vec::new();
+    for mount in mounts {
+        let name = volume_name(&mount.volume);
+        if !volumes.iter().any(|v| v.name == name) {
+            volumes.push(Volume {
+                name: name.clone(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: mount.volume.clone(),
+                    read_only: None,
+                }),
+                ..Volume::default()
+            });
+        }
+        volume_mounts.push(KubeVolumeMount {
+            name,
+            mount_path: mount.mount_path.clone(),
+            read_only: mount.read_only.then_some(true),
+            ..KubeVolumeMount::default()
+        });
+    }
+    if resources.shm_mib > 0 {
+        // Shared memory counts against the memory limit, so it always has
+        // a size limit.
+        volumes.push(Volume {
+            name: "shm".to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                medium: Some("Memory".to_owned()),
+                size_limit: Some(Quantity(format!("{}Mi", resources.shm_mib))),
+            }),
+            ..Volume::default()
+        });
+        volume_mounts.push(KubeVolumeMount {
+            name: "shm".to_owned(),
+            mount_path: "/dev/shm".to_owned(),
+            ..KubeVolumeMount::default()
+        });
+    }
+    if let Some(secret) = ssh_secret {
+        volumes.push(Volume {
+            name: "ssh".to_owned(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.to_owned()),
+                default_mode: Some(0o400),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        volume_mounts.push(KubeVolumeMount {
+            name: "ssh".to_owned(),
+            mount_path: SSH_MOUNT_PATH.to_owned(),
+            read_only: Some(true),
+            ..KubeVolumeMount::default()
+        });
+    }
+    (volumes, volume_mounts)
+}
+
+struct PodParts<'a> {
+    meta: &'a WorkloadMeta,
+    image: &'a ImageRef,
+    command: Option<&'a str>,
+    env: &'a BTreeMap<String, String>,
+    resources: &'a Resources,
+    mounts: &'a [VolumeMount],
+    ports: Vec<ContainerPort>,
+    ssh_secret: Option<String>,
+    restart_policy: &'static str,
+}
+
+fn pod_template(kind: &str, parts: PodParts<'_>) -> PodTemplateSpec {
+    let (volumes, volume_mounts) =
+        pod_storage(parts.mounts, parts.resources, parts.ssh_secret.as_deref());
+    let node_selector = parts
+        .resources
+        .gpu
+        .as_ref()
+        .filter(|gpu| !gpu.node_selector.is_empty())
+        .map(|gpu| gpu.node_selector.clone());
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(workload_labels(kind, parts.meta)),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: MAIN_CONTAINER.to_owned(),
+                image: Some(image_reference(parts.image)),
+                command: parts
+                    .command
+                    .map(|c| vec!["/bin/sh".to_owned(), "-c".to_owned(), c.to_owned()]),
+                env: Some(env_vars(parts.env, parts.resources)).filter(|v| !v.is_empty()),
+                ports: Some(parts.ports).filter(|p| !p.is_empty()),
+                resources: Some(resource_requirements(parts.resources)),
+                volume_mounts: Some(volume_mounts).filter(|m| !m.is_empty()),
+                ..Container::default()
+            }],
+            volumes: Some(volumes).filter(|v| !v.is_empty()),
+            node_selector,
+            restart_policy: Some(parts.restart_policy.to_owned()),
+            service_account_name: Some(member_account_name(parts.meta.owner)),
+            automount_service_account_token: Some(false),
+            enable_service_links: Some(false),
+            ..PodSpec::default()
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Containers
+
+/// The Deployment of a container: one replica while it should run, none
+/// when stopped (its Service, Secret and volumes stay).
+pub fn deployment(spec: &ContainerSpec, running: bool) -> Deployment {
+    let selector = BTreeMap::from([(WORKLOAD_LABEL.to_owned(), spec.meta.id.to_string())]);
+    let ports = spec
+        .services
+        .iter()
+        .map(|s| ContainerPort {
+            name: Some(s.name.clone()),
+            container_port: i32::from(s.port),
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        })
+        .collect();
+    let template = pod_template(
+        "container",
+        PodParts {
+            meta: &spec.meta,
+            image: &spec.image,
+            command: spec.command.as_deref(),
+            env: &spec.env,
+            resources: &spec.resources,
+            mounts: &spec.volumes,
+            ports,
+            ssh_secret: ssh_secret_data(&spec.ssh).map(|_| ssh_secret_name(&spec.meta.name)),
+            restart_policy: "Always",
+        },
+    );
+    hashed(
+        Deployment {
+            metadata: object_meta(
+                spec.meta.name.clone(),
+                Some(namespace_name(spec.meta.project)),
+                workload_labels("container", &spec.meta),
+            ),
+            spec: Some(DeploymentSpec {
+                replicas: Some(i32::from(running)),
+                selector: LabelSelector {
+                    match_labels: Some(selector),
+                    ..LabelSelector::default()
+                },
+                // A GPU cannot be held by the old and the new pod at once.
+                strategy: Some(DeploymentStrategy {
+                    type_: Some("Recreate".to_owned()),
+                    ..DeploymentStrategy::default()
+                }),
+                revision_history_limit: Some(1),
+                template,
+                ..DeploymentSpec::default()
+            }),
+            ..Deployment::default()
+        },
+        |d| &mut d.metadata,
+    )
+}
+
+/// The protocol a Service port announces (`appProtocol`), from which the
+/// driver builds the link.
+pub fn app_protocol(kind: ServiceKind, protocol: Protocol) -> &'static str {
+    match (kind, protocol) {
+        (ServiceKind::Ssh, _) => "ssh",
+        (_, Protocol::Http) => "http",
+        (_, Protocol::Https) => "https",
+        (_, Protocol::Tcp) => "tcp",
+    }
+}
+
+/// The NodePort Service for a container's service ports; None without any.
+pub fn container_service(spec: &ContainerSpec, owner: Option<OwnerReference>) -> Option<Service> {
+    if spec.services.is_empty() {
+        return None;
+    }
+    let mut metadata = object_meta(
+        spec.meta.name.clone(),
+        Some(namespace_name(spec.meta.project)),
+        workload_labels("container", &spec.meta),
+    );
+    metadata.owner_references = owner.map(|o| vec![o]);
+    Some(hashed(
+        Service {
+            metadata,
+            spec: Some(KubeServiceSpec {
+                type_: Some("NodePort".to_owned()),
+                selector: Some(BTreeMap::from([(
+                    WORKLOAD_LABEL.to_owned(),
+                    spec.meta.id.to_string(),
+                )])),
+                ports: Some(
+                    spec.services
+                        .iter()
+                        .map(|s| ServicePort {
+                            name: Some(s.name.clone()),
+                            port: i32::from(s.port),
+                            target_port: Some(IntOrString::Int(i32::from(s.port))),
+                            protocol: Some("TCP".to_owned()),
+                            app_protocol: Some(app_protocol(s.kind, s.protocol).to_owned()),
+                            ..ServicePort::default()
+                        })
+                        .collect(),
+                ),
+                ..KubeServiceSpec::default()
+            }),
+            ..Service::default()
+        },
+        |s| &mut s.metadata,
+    ))
+}
+
+fn ssh_secret_data(ssh: &SshAccess) -> Option<(&'static str, String)> {
+    match ssh {
+        SshAccess::None => None,
+        SshAccess::Password(password) => Some(("password", password.clone())),
+        SshAccess::Keys(keys) => Some(("authorized_keys", keys.join("\n") + "\n")),
+    }
+}
+
+/// The Secret with a container's SSH keys or password; None without SSH
+/// access. Its hash annotation covers the content, never shown elsewhere.
+pub fn ssh_secret(spec: &ContainerSpec, owner: Option<OwnerReference>) -> Option<Secret> {
+    let (key, value) = ssh_secret_data(&spec.ssh)?;
+    let mut metadata = object_meta(
+        ssh_secret_name(&spec.meta.name),
+        Some(namespace_name(spec.meta.project)),
+        workload_labels("container", &spec.meta),
+    );
+    metadata.owner_references = owner.map(|o| vec![o]);
+    Some(hashed(
+        Secret {
+            metadata,
+            type_: Some("Opaque".to_owned()),
+            data: Some(BTreeMap::from([(
+                key.to_owned(),
+                ByteString(value.into_bytes()),
+            )])),
+            ..Secret::default()
+        },
+        |s| &mut s.metadata,
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// Jobs, volumes, image commits
+
+/// The Job of a job: one pod, never retried (a failed run is the user's to
+/// see), deleted `job_ttl_secs` after it finished, stopped at its time limit.
+pub fn job(spec: &JobSpec, settings: &BuildSettings) -> Job {
+    let template = pod_template(
+        "job",
+        PodParts {
+            meta: &spec.meta,
+            image: &spec.image,
+            command: Some(&spec.command),
+            env: &spec.env,
+            resources: &spec.resources,
+            mounts: &spec.volumes,
+            ports: Vec::new(),
+            ssh_secret: None,
+            restart_policy: "Never",
+        },
+    );
+    hashed(
+        Job {
+            metadata: object_meta(
+                spec.meta.name.clone(),
+                Some(namespace_name(spec.meta.project)),
+                workload_labels("job", &spec.meta),
+            ),
+            spec: Some(KubeJobSpec {
+                backoff_limit: Some(0),
+                completions: Some(1),
+                parallelism: Some(1),
+                ttl_seconds_after_finished: Some(settings.job_ttl_secs),
+                active_deadline_seconds: spec
+                    .time_limit_secs
+                    .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+                template,
+                ..KubeJobSpec::default()
+            }),
+            ..Job::default()
+        },
+        |j| &mut j.metadata,
+    )
+}
+
+/// The PersistentVolumeClaim of a volume, of its storage type's class.
+/// ReadWriteOnce works with every provisioner; pods of a project on one
+/// node share it.
+pub fn persistent_volume_claim(spec: &VolumeSpec) -> PersistentVolumeClaim {
+    let mut labels = labels("volume", spec.project);
+    labels.insert(OWNER_LABEL.to_owned(), spec.owner.to_string());
+    labels.insert(NAME_LABEL.to_owned(), spec.name.clone());
+    hashed(
+        PersistentVolumeClaim {
+            metadata: object_meta(
+                spec.name.clone(),
+                Some(namespace_name(spec.project)),
+                labels,
+            ),
+            spec: Some(PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+                storage_class_name: Some(spec.storage_class.clone()).filter(|c| !c.is_empty()),
+                resources: Some(VolumeResourceRequirements {
+                    requests: Some(BTreeMap::from([(
+                        "storage".to_owned(),
+                        Quantity(format!("{}Gi", spec.size_gib)),
+                    )])),
+                    ..VolumeResourceRequirements::default()
+                }),
+                ..PersistentVolumeClaimSpec::default()
+            }),
+            ..PersistentVolumeClaim::default()
+        },
+        |p| &mut p.metadata,
+    )
+}
+
+/// Where the container to commit runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSource {
+    pub node: String,
+    /// The container runtime's id of the container (`containerd://…`).
+    pub container_id: String,
+}
+
+/// The Job that commits a container and pushes the image: pinned to the
+/// container's node, privileged, with the containerd socket. The committer
+/// image's entrypoint does the work and reads `MLSTACK_CONTAINER_ID` (the
+/// containerd id), `MLSTACK_TARGET_IMAGE` (where to push),
+/// `MLSTACK_CONTAINERD_ADDRESS` and `MLSTACK_CONTAINERD_NAMESPACE`.
+/// None unless an admin configured a committer image and a registry.
+pub fn commit_job(
+    spec: &ImageCommitSpec,
+    source: &CommitSource,
+    settings: &BuildSettings,
+) -> Option<Job> {
+    const SOCKET: &str = "/run/containerd/containerd.sock";
+    let image = settings.committer_image.as_ref()?;
+    let registry = settings.registry.as_ref()?;
+    let meta = WorkloadMeta {
+        id: spec.id,
+        project: spec.project,
+        owner: spec.owner,
+        name: commit_job_name(spec.id),
+    };
+    let container_id = source
+        .container_id
+        .split_once("://")
+        .map_or(source.container_id.as_str(), |(_, id)| id);
+    let env = [
+        ("MLSTACK_CONTAINER_ID", container_id.to_owned()),
+        (
+            "MLSTACK_TARGET_IMAGE",
+            commit_target(registry, &spec.target),
+        ),
+        ("MLSTACK_CONTAINERD_ADDRESS", SOCKET.to_owned()),
+        ("MLSTACK_CONTAINERD_NAMESPACE", "k8s.io".to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| EnvVar {
+        name: name.to_owned(),
+        value: Some(value),
+        ..EnvVar::default()
+    })
+    .collect();
+    let mut labels = workload_labels("image-commit", &meta);
+    labels.insert(
+        format!("{WORKLOAD_LABEL}-source"),
+        spec.container.to_string(),
+    );
+    let template = PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(workload_labels("image-commit", &meta)),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            node_name: Some(source.node.clone()),
+            restart_policy: Some("Never".to_owned()),
+            automount_service_account_token: Some(false),
+            enable_service_links: Some(false),
+            containers: vec![Container {
+                name: MAIN_CONTAINER.to_owned(),
+                image: Some(image.clone()),
+                env: Some(env),
+                security_context: Some(SecurityContext {
+                    privileged: Some(true),
+                    ..SecurityContext::default()
+                }),
+                volume_mounts: Some(vec![KubeVolumeMount {
+                    name: "containerd".to_owned(),
+                    mount_path: SOCKET.to_owned(),
+                    ..KubeVolumeMount::default()
+                }]),
+                ..Container::default()
+            }],
+            volumes: Some(vec![Volume {
+                name: "containerd".to_owned(),
+                host_path: Some(HostPathVolumeSource {
+                    path: SOCKET.to_owned(),
+                    type_: Some("Socket".to_owned()),
+                }),
+                ..Volume::default()
+            }]),
+            ..PodSpec::default()
+        }),
+    };
+    Some(hashed(
+        Job {
+            metadata: object_meta(
+                meta.name.clone(),
+                Some(namespace_name(spec.project)),
+                labels,
+            ),
+            spec: Some(KubeJobSpec {
+                backoff_limit: Some(0),
+                ttl_seconds_after_finished: Some(settings.job_ttl_secs),
+                template,
+                ..KubeJobSpec::default()
+            }),
+            ..Job::default()
+        },
+        |j| &mut j.metadata,
+    ))
+}
+
+/// Snapshots: each product action's objects, as JSON a reader can check
+/// against the Kubernetes documentation. A changed builder fails here;
+/// `MLSTACK_UPDATE_SNAPSHOTS=1 cargo test --lib snapshots` rewrites the
+/// files, and the diff goes into review with the change.
+#[cfg(test)]
+mod snapshots {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::domain::workload::{GpuRequest, ServiceSpec};
+
+    fn check(name: &str, value: &impl Serialize) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("src/cluster/kube/snapshots")
+            .join(format!("{name}.json"));
+        let actual = serde_json::to_string_pretty(value).unwrap() + "\n";
+        if std::env::var_os("MLSTACK_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &actual).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run with MLSTACK_UPDATE_SNAPSHOTS=1)",
+                path.display()
+            )
+        });
+        assert_eq!(actual, expected, "{name} differs from {}", path.display());
+    }
+
+    fn project() -> ProjectSpec {
+        ProjectSpec {
+            id: ProjectId::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0001),
+            name: "vision-lab".to_owned(),
+            gpu_units_milli: Some(2500),
+            cpu_milli: Some(16_000),
+            ram_mib: Some(65_536),
+            storage_gib: Some(500),
+        }
+    }
+
+    fn meta(name: &str) -> WorkloadMeta {
+        WorkloadMeta {
+            id: WorkloadId::from_u128(0x0193_0000_0000_7000_8000_0000_0000_00a1),
+            project: project().id,
+            owner: UserId::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0b0b),
+            name: name.to_owned(),
+        }
+    }
+
+    fn gpu_resources() -> Resources {
+        Resources {
+            cpu_milli: 4000,
+            ram_mib: 16_384,
+            shm_mib: 2048,
+            gpu: Some(GpuRequest {
+                resource_name: "nvidia.com/gpu".to_owned(),
+                type_name: "NVIDIA H200".to_owned(),
+                node_selector: BTreeMap::from([(
+                    "nvidia.com/gpu.product".to_owned(),
+                    "NVIDIA-H200".to_owned(),
+                )]),
+                count: 1,
+                units_milli: 1000,
+            }),
+        }
+    }
+
+    fn container() -> ContainerSpec {
+        ContainerSpec {
+            meta: meta("notebook"),
+            image: ImageRef {
+                name: "pytorch/pytorch".to_owned(),
+                tag: "2.4.0-cuda12.1-cudnn9-runtime".to_owned(),
+            },
+            command: None,
+            env: BTreeMap::from([("HF_HOME".to_owned(), "/workspace/data/hf".to_owned())]),
+            resources: gpu_resources(),
+            volumes: vec![VolumeMount {
+                volume: "datasets".to_owned(),
+                mount_path: "/workspace/data".to_owned(),
+                read_only: false,
+            }],
+            services: vec![
+                ServiceSpec {
+                    name: "ssh".to_owned(),
+                    kind: ServiceKind::Ssh,
+                    port: 22,
+                    protocol: Protocol::Tcp,
+                    local_command: None,
+                },
+                ServiceSpec {
+                    name: "jupyter".to_owned(),
+                    kind: ServiceKind::JupyterLab,
+                    port: 8888,
+                    protocol: Protocol::Http,
+                    local_command: None,
+                },
+            ],
+            ssh: SshAccess::Keys(vec![
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey lab@example".to_owned(),
+            ]),
+            start_at: None,
+            end_at: None,
+        }
+    }
+
+    fn settings() -> BuildSettings {
+        BuildSettings {
+            job_ttl_secs: 3600,
+            committer_image: Some("registry.lab:5000/tools/committer:1.0".to_owned()),
+            registry: Some("registry.lab:5000/mlstack".to_owned()),
+        }
+    }
+
+    fn deployment_owner() -> OwnerReference {
+        let mut deployment = deployment(&container(), true);
+        deployment.metadata.uid = Some("6c1f7e0a-0000-4000-8000-00000000d001".to_owned());
+        owner_reference::<Deployment>(&deployment.metadata).unwrap()
+    }
+
+    #[test]
+    fn project_is_a_namespace_with_a_quota() {
+        check("project-namespace", &namespace(&project()));
+        check(
+            "project-resourcequota",
+            &resource_quota(&project()).unwrap(),
+        );
+        let unlimited = ProjectSpec {
+            gpu_units_milli: None,
+            cpu_milli: None,
+            ram_mib: None,
+            storage_gib: None,
+            ..project()
+        };
+        assert!(resource_quota(&unlimited).is_none());
+    }
+
+    #[test]
+    fn activation_is_a_service_account() {
+        check(
+            "member-serviceaccount",
+            &member_account(project().id, meta("x").owner),
+        );
+    }
+
+    #[test]
+    fn container_is_a_deployment_a_service_and_a_secret() {
+        let spec = container();
+        check("container-deployment", &deployment(&spec, true));
+        check(
+            "container-service",
+            &container_service(&spec, Some(deployment_owner())).unwrap(),
+        );
+        check(
+            "container-secret",
+            &ssh_secret(&spec, Some(deployment_owner())).unwrap(),
+        );
+    }
+
+    #[test]
+    fn stopping_a_container_scales_it_to_zero() {
+        let running = deployment(&container(), true);
+        let stopped = deployment(&container(), false);
+        assert_eq!(running.spec.as_ref().unwrap().replicas, Some(1));
+        assert_eq!(stopped.spec.as_ref().unwrap().replicas, Some(0));
+        assert_ne!(spec_hash(&running.metadata), spec_hash(&stopped.metadata));
+    }
+
+    #[test]
+    fn container_without_services_or_ssh_has_neither() {
+        let spec = ContainerSpec {
+            services: Vec::new(),
+            ssh: SshAccess::None,
+            resources: Resources {
+                cpu_milli: 1000,
+                ram_mib: 2048,
+                shm_mib: 0,
+                gpu: None,
+            },
+            volumes: Vec::new(),
+            ..container()
+        };
+        assert!(container_service(&spec, None).is_none());
+        assert!(ssh_secret(&spec, None).is_none());
+        check("container-cpu-only-deployment", &deployment(&spec, true));
+    }
+
+    #[test]
+    fn job_is_a_batch_job() {
+        let spec = JobSpec {
+            meta: meta("train"),
+            image: container().image,
+            command: "python train.py --epochs 10".to_owned(),
+            env: BTreeMap::new(),
+            resources: gpu_resources(),
+            volumes: container().volumes,
+            time_limit_secs: Some(7200),
+        };
+        check("job", &job(&spec, &settings()));
+    }
+
+    #[test]
+    fn volume_is_a_claim_of_its_storage_class() {
+        let spec = VolumeSpec {
+            project: project().id,
+            owner: meta("x").owner,
+            name: "datasets".to_owned(),
+            storage_class: "nfs-client".to_owned(),
+            size_gib: 200,
+        };
+        check(
+            "volume-persistentvolumeclaim",
+            &persistent_volume_claim(&spec),
+        );
+    }
+
+    #[test]
+    fn image_commit_is_a_pinned_job() {
+        let spec = ImageCommitSpec {
+            id: WorkloadId::from_u128(0x0193_0000_0000_7000_8000_0000_0000_00c1),
+            project: project().id,
+            owner: meta("x").owner,
+            container: meta("x").id,
+            target: ImageRef {
+                name: "vision-lab/notebook".to_owned(),
+                tag: "v1".to_owned(),
+            },
+        };
+        let source = CommitSource {
+            node: "gpu-node-1".to_owned(),
+            container_id: "containerd://4f2a9c".to_owned(),
+        };
+        check(
+            "image-commit-job",
+            &commit_job(&spec, &source, &settings()).unwrap(),
+        );
+        let off = BuildSettings {
+            committer_image: None,
+            ..settings()
+        };
+        assert!(commit_job(&spec, &source, &off).is_none());
+    }
+}
