@@ -9,7 +9,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use mlstack::cluster::local::{GpuSource, LocalConfig, LocalDriver, LocalGpu, group_members};
+use futures_util::StreamExt;
+use mlstack::cluster::local::{
+    CgroupSource, GpuSource, LocalConfig, LocalDriver, LocalGpu, group_members,
+};
 use mlstack::cluster::{Driver, DriverError, Observed, ProjectSpec};
 use mlstack::domain::catalog::{Protocol, ServiceKind};
 use mlstack::domain::ids::{ProjectId, UserId};
@@ -35,6 +38,8 @@ fn config(dir: &std::path::Path) -> LocalConfig {
     config.gpus = GpuSource::Fixed(gpus(2));
     config.stop_grace = Duration::from_secs(2);
     config.ready_timeout = Duration::from_secs(15);
+    // RLIMIT_AS, whatever the host's cgroups (one test below uses a cgroup).
+    config.cgroups = CgroupSource::Off;
     config
 }
 
@@ -577,4 +582,86 @@ async fn a_new_driver_finds_running_processes_or_marks_them_lost() {
         WorkloadStatus::Stopped
     );
     wait_group_gone(web_group).await;
+}
+
+#[tokio::test]
+async fn memory_limits_go_to_a_cgroup_where_one_is_delegated() {
+    // A directory laid out like a delegated cgroup v2 (this machine's
+    // kernel may not offer one): the driver writes the limit and the
+    // job's shell moves itself in before the command runs.
+    let dir = tempfile::tempdir().unwrap();
+    let cgroups = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cgroups.path().join("cgroup.subtree_control"),
+        "memory pids\n",
+    )
+    .unwrap();
+    let mut config = config(dir.path());
+    config.cgroups = CgroupSource::At(cgroups.path().to_owned());
+    let driver = LocalDriver::open(config).await.unwrap();
+    let mut spec = job(ProjectId::generate(), "echo \"pid=$$ limit=$(ulimit -v)\"");
+    spec.resources.ram_mib = 256;
+    driver.apply_job(&spec).await.unwrap();
+    assert_eq!(
+        wait_end(&driver, spec.meta.id).await.status,
+        WorkloadStatus::Succeeded
+    );
+    let cgroup = cgroups.path().join(format!("mlstack-{}", spec.meta.id));
+    assert_eq!(
+        std::fs::read_to_string(cgroup.join("memory.max")).unwrap(),
+        (256u64 * 1024 * 1024).to_string()
+    );
+    let joined = std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap();
+    assert!(joined.trim().parse::<u32>().is_ok(), "{joined:?}");
+    let log = driver.logs(spec.meta.id, 10).await.unwrap();
+    assert!(
+        log.contains("limit=unlimited"),
+        "no RLIMIT_AS with a cgroup: {log}"
+    );
+}
+
+#[tokio::test]
+async fn logs_can_be_followed_and_events_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let project = ProjectId::generate();
+    let spec = job(project, "echo one; sleep 1; echo two; sleep 1; echo three");
+    driver.apply_job(&spec).await.unwrap();
+    let mut stream = driver.follow_logs(spec.meta.id).await.unwrap();
+    let mut text = String::new();
+    let read = tokio::time::timeout(WAIT, async {
+        while let Some(chunk) = stream.next().await {
+            text.push_str(&chunk.unwrap());
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the stream ends with the job; got {text:?}");
+    assert_eq!(text, "one\ntwo\nthree\n");
+
+    let events = driver.events(spec.meta.id).await.unwrap();
+    let reasons: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(reasons.last(), Some(&"Completed"), "{events:?}");
+    assert!(reasons.contains(&"Started"), "{events:?}");
+    assert!(events.windows(2).all(|w| w[0].at <= w[1].at));
+
+    let listed = driver.workloads().await.unwrap();
+    assert!(listed.iter().any(|(id, _)| *id == spec.meta.id));
+    driver
+        .ensure_volume(&VolumeSpec {
+            project,
+            owner: spec.meta.owner,
+            name: "data".into(),
+            storage_class: String::new(),
+            size_gib: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        driver.volumes().await.unwrap(),
+        vec![(project, "data".to_owned())]
+    );
+    assert!(matches!(
+        driver.follow_logs(WorkloadId::generate()).await,
+        Err(DriverError::NotFound { .. })
+    ));
 }

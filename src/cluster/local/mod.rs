@@ -34,6 +34,7 @@
 //! - After a restart, `open` finds the processes again by pid plus start
 //!   time (/proc) and watches them by polling, or marks them Lost.
 
+mod cgroup;
 mod gpu;
 mod procfs;
 
@@ -65,6 +66,7 @@ use crate::domain::workload::{
     ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, JobSpec, Resources, VolumeMount,
     VolumeSpec, WorkloadId, WorkloadStatus, is_workload_name,
 };
+use cgroup::Cgroups;
 use gpu::GpuBook;
 
 /// Where the GPU inventory comes from.
@@ -74,6 +76,17 @@ pub enum GpuSource {
     Detect { fallback: Vec<LocalGpu> },
     /// Exactly this list (tests, or hosts where nvidia-smi lies).
     Fixed(Vec<LocalGpu>),
+}
+
+/// Where the local driver creates workload cgroups for memory limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupSource {
+    /// This process's own cgroup v2, when it is delegated to us.
+    Detect,
+    /// Children of this cgroup v2 directory.
+    At(PathBuf),
+    /// None: memory limits through RLIMIT_AS only.
+    Off,
 }
 
 /// Settings of the local driver.
@@ -88,8 +101,12 @@ pub struct LocalConfig {
     pub stop_grace: Duration,
     /// How long a container's services get to listen on their ports.
     pub ready_timeout: Duration,
-    /// Whether to set RLIMIT_AS from the spec's RAM (workloads without GPUs).
+    /// Whether to limit memory to the spec's RAM: through cgroup v2 where
+    /// mlstack may create cgroups, else RLIMIT_AS (workloads without GPUs:
+    /// CUDA reserves more address space than memory).
     pub memory_limit: bool,
+    /// Where workload cgroups go.
+    pub cgroups: CgroupSource,
 }
 
 impl LocalConfig {
@@ -103,6 +120,7 @@ impl LocalConfig {
             stop_grace: Duration::from_secs(5),
             ready_timeout: Duration::from_secs(60),
             memory_limit: true,
+            cgroups: CgroupSource::Detect,
         }
     }
 }
@@ -186,6 +204,8 @@ struct State {
 
 struct Inner {
     config: LocalConfig,
+    /// Where memory limits go when cgroup v2 is usable.
+    cgroups: Option<Cgroups>,
     state: Mutex<State>,
     events: broadcast::Sender<DriverEvent>,
 }
@@ -222,10 +242,20 @@ impl LocalDriver {
                 .filter(|found| !found.is_empty())
                 .unwrap_or_else(|| fallback.clone()),
         };
+        let cgroups = match &config.cgroups {
+            _ if !config.memory_limit => None,
+            CgroupSource::Off => None,
+            CgroupSource::At(parent) => Cgroups::at(parent),
+            CgroupSource::Detect => {
+                let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+                Cgroups::detect(Path::new(cgroup::CGROUP_ROOT), &own)
+            }
+        };
         let (events, _) = broadcast::channel(1024);
         let driver = LocalDriver {
             inner: Arc::new(Inner {
                 config,
+                cgroups,
                 state: Mutex::new(State {
                     gpus: GpuBook::new(gpus),
                     ..State::default()
@@ -452,14 +482,35 @@ impl LocalDriver {
     }
 
     /// `ulimit -v` for the launching shell, or nothing.
-    fn limit_prefix(&self, resources: &Resources, gpus: &[u32]) -> String {
-        if self.inner.config.memory_limit && resources.ram_mib > 0 && gpus.is_empty() {
+    /// The shell lines that put a workload's memory limit in place before
+    /// its command runs: joining its cgroup, or else RLIMIT_AS.
+    fn limit_prefix(&self, id: WorkloadId, resources: &Resources, gpus: &[u32]) -> String {
+        if !self.inner.config.memory_limit || resources.ram_mib == 0 {
+            return String::new();
+        }
+        let rlimit = if gpus.is_empty() {
             format!(
-                "ulimit -v {} 2>/dev/null\n",
+                "ulimit -v {} 2>/dev/null",
                 resources.ram_mib.saturating_mul(1024)
             )
         } else {
-            String::new()
+            ":".to_owned()
+        };
+        let cgroup = self.inner.cgroups.as_ref().and_then(|cgroups| {
+            cgroups
+                .create(id, resources.ram_mib)
+                .inspect_err(
+                    |error| tracing::warn!(%id, %error, "could not create the workload's cgroup"),
+                )
+                .ok()
+        });
+        match cgroup {
+            Some(dir) => format!(
+                "{{ echo $$ > {}; }} 2>/dev/null || {rlimit}\n",
+                cgroup::shell_quote(&dir.join("cgroup.procs").to_string_lossy())
+            ),
+            None if gpus.is_empty() => format!("{rlimit}\n"),
+            None => String::new(),
         }
     }
 
@@ -805,8 +856,20 @@ impl Inner {
                 let message = status.to_string();
                 (status, message)
             }
+            // The kernel's OOM killer leaves a signal or an exit code; the
+            // cgroup says why.
+            WorkloadStatus::Failed { .. }
+                if self.cgroups.as_ref().is_some_and(|c| c.oom_killed(id)) =>
+            {
+                let status = WorkloadStatus::failed(FailureReason::OutOfMemory);
+                let message = status.to_string();
+                (status, message)
+            }
             other => (other, message),
         };
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.remove(id);
+        }
         self.transition(&mut state, id, status, message);
     }
 }
@@ -1271,7 +1334,7 @@ impl Driver for LocalDriver {
             volumes: &volumes,
             vars: &spec.env,
         };
-        let limit = self.limit_prefix(&spec.resources, &gpus);
+        let limit = self.limit_prefix(id, &spec.resources, &gpus);
         let host = &self.inner.config.advertise_host;
         let mut group = None;
         let started = (|| -> Result<_, DriverError> {
@@ -1399,7 +1462,7 @@ impl Driver for LocalDriver {
                     .arg("-c")
                     .arg(format!(
                         "{}{JOB_WRAPPER}",
-                        self.limit_prefix(&spec.resources, &gpus)
+                        self.limit_prefix(id, &spec.resources, &gpus)
                     ))
                     .arg("mlstack-job")
                     .arg(&spec.command)
