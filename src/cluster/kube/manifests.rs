@@ -498,13 +498,12 @@ pub fn container_service(spec: &ContainerSpec, owner: Option<OwnerReference>) ->
     if spec.services.is_empty() {
         return None;
     }
-    let mut metadata = object_meta(
+    let metadata = object_meta(
         spec.meta.name.clone(),
         Some(namespace_name(spec.meta.project)),
         workload_labels("container", &spec.meta),
     );
-    metadata.owner_references = owner.map(|o| vec![o]);
-    Some(hashed(
+    let service = hashed(
         Service {
             metadata,
             spec: Some(KubeServiceSpec {
@@ -531,7 +530,19 @@ pub fn container_service(spec: &ContainerSpec, owner: Option<OwnerReference>) ->
             ..Service::default()
         },
         |s| &mut s.metadata,
-    ))
+    );
+    Some(owned(service, owner, |s| &mut s.metadata))
+}
+
+/// Adds the owner reference after hashing: the owner's uid is the
+/// cluster's, not part of what we build.
+fn owned<K>(
+    mut object: K,
+    owner: Option<OwnerReference>,
+    meta: impl Fn(&mut K) -> &mut ObjectMeta,
+) -> K {
+    meta(&mut object).owner_references = owner.map(|o| vec![o]);
+    object
 }
 
 fn ssh_secret_data(ssh: &SshAccess) -> Option<(&'static str, String)> {
@@ -546,13 +557,12 @@ fn ssh_secret_data(ssh: &SshAccess) -> Option<(&'static str, String)> {
 /// access. Its hash annotation covers the content, never shown elsewhere.
 pub fn ssh_secret(spec: &ContainerSpec, owner: Option<OwnerReference>) -> Option<Secret> {
     let (key, value) = ssh_secret_data(&spec.ssh)?;
-    let mut metadata = object_meta(
+    let metadata = object_meta(
         ssh_secret_name(&spec.meta.name),
         Some(namespace_name(spec.meta.project)),
         workload_labels("container", &spec.meta),
     );
-    metadata.owner_references = owner.map(|o| vec![o]);
-    Some(hashed(
+    let secret = hashed(
         Secret {
             metadata,
             type_: Some("Opaque".to_owned()),
@@ -563,7 +573,8 @@ pub fn ssh_secret(spec: &ContainerSpec, owner: Option<OwnerReference>) -> Option
             ..Secret::default()
         },
         |s| &mut s.metadata,
-    ))
+    );
+    Some(owned(secret, owner, |s| &mut s.metadata))
 }
 
 // ---------------------------------------------------------------------------
