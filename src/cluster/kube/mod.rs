@@ -816,27 +816,33 @@ impl Driver for KubeDriver {
         let deployment = manifests::deployment(spec, true);
         let service = manifests::container_service(spec, None);
         let secret = manifests::ssh_secret(spec, None);
-        let unchanged = {
+        // What already stands as built costs no request.
+        let (deployment_ok, service_ok, secret_ok, stale_service, stale_secret) = {
             let cache = self.inner.cache();
-            cache.workloads.get(&id).is_some_and(|objects| {
-                same_hash(objects.deployment.as_ref(), &deployment.metadata)
-                    && objects
-                        .deployment
+            let objects = cache.workloads.get(&id);
+            let deployment_ok = objects.is_some_and(|o| {
+                same_hash(o.deployment.as_ref(), &deployment.metadata)
+                    && o.deployment
                         .as_ref()
                         .and_then(|d| d.spec.as_ref())
                         .and_then(|s| s.replicas)
                         == Some(1)
-                    && service
-                        .as_ref()
-                        .is_none_or(|s| same_hash(objects.service.as_ref(), &s.metadata))
-                    && secret
-                        .as_ref()
-                        .is_none_or(|s| same_hash(objects.secret.as_ref(), &s.metadata))
-                    && (service.is_some() || objects.service.is_none())
-                    && (secret.is_some() || objects.secret.is_none())
-            })
+            });
+            let cached_service = objects.and_then(|o| o.service.as_ref());
+            let cached_secret = objects.and_then(|o| o.secret.as_ref());
+            (
+                deployment_ok,
+                service
+                    .as_ref()
+                    .is_none_or(|s| same_hash(cached_service, &s.metadata)),
+                secret
+                    .as_ref()
+                    .is_none_or(|s| same_hash(cached_secret, &s.metadata)),
+                service.is_none() && cached_service.is_some(),
+                secret.is_none() && cached_secret.is_some(),
+            )
         };
-        if unchanged {
+        if deployment_ok && service_ok && secret_ok && !stale_service && !stale_secret {
             return Ok(self.observed_or_creating(id));
         }
         self.ensure_member(spec.meta.project, spec.meta.owner)
@@ -845,22 +851,20 @@ impl Driver for KubeDriver {
         let applied = self.apply(&deployment).await?;
         let owner = manifests::owner_reference::<Deployment>(&applied.metadata);
         self.inner.track(applied, false);
-        match manifests::ssh_secret(spec, owner.clone()) {
-            Some(secret) => {
-                let applied = self.apply(&secret).await?;
-                self.inner.track(applied, false);
-            }
-            None => {
-                self.delete::<Secret>(&namespace, &manifests::ssh_secret_name(&spec.meta.name))
-                    .await?
-            }
+        if !secret_ok && let Some(secret) = manifests::ssh_secret(spec, owner.clone()) {
+            let applied = self.apply(&secret).await?;
+            self.inner.track(applied, false);
         }
-        match manifests::container_service(spec, owner) {
-            Some(service) => {
-                let applied = self.apply(&service).await?;
-                self.inner.track(applied, false);
-            }
-            None => self.delete::<Service>(&namespace, &spec.meta.name).await?,
+        if stale_secret {
+            self.delete::<Secret>(&namespace, &manifests::ssh_secret_name(&spec.meta.name))
+                .await?;
+        }
+        if !service_ok && let Some(service) = manifests::container_service(spec, owner) {
+            let applied = self.apply(&service).await?;
+            self.inner.track(applied, false);
+        }
+        if stale_service {
+            self.delete::<Service>(&namespace, &spec.meta.name).await?;
         }
         Ok(self.observed_or_creating(id))
     }
