@@ -1,7 +1,8 @@
 //! The way to the cluster: the `Driver` trait and its implementations.
-//! The store holds desired state; a reconcile loop (to come) calls a driver
-//! to apply it and writes back what the driver observes. Today there is the
-//! `local` driver (processes on this host); the `kube` driver follows.
+//! The store holds desired state; the reconcile loop (`worker::reconciler`)
+//! calls a driver to apply it and writes back what the driver observes.
+//! Today there is the `local` driver (processes on this host); the `kube`
+//! driver follows. `AnyDriver` is the one the configuration chose.
 //!
 //! The trait's methods return `impl Future + Send` rather than being plain
 //! `async fn`: callers (the reconcile loop) spawn them on tokio's
@@ -23,7 +24,10 @@ use crate::domain::workload::{
     ContainerSpec, ImageCommitSpec, JobSpec, VolumeSpec, WorkloadId, WorkloadStatus,
 };
 
+pub mod any;
 pub mod local;
+
+pub use any::AnyDriver;
 
 /// What a driver could not do, in terms a user or an admin can act on.
 #[derive(Debug, thiserror::Error)]
@@ -280,7 +284,8 @@ pub trait Driver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<(WorkloadId, WorkloadKind)>, DriverError>> + Send;
 
     /// Every volume the driver has, by project and name.
-    fn volumes(&self) -> impl Future<Output = Result<Vec<(ProjectId, String)>, DriverError>> + Send;
+    fn volumes(&self)
+    -> impl Future<Output = Result<Vec<(ProjectId, String)>, DriverError>> + Send;
 
     /// Creates a volume if it does not exist.
     fn ensure_volume(
