@@ -919,3 +919,234 @@ pub(crate) fn wind_down_project_tx(
     }
     Ok(changed)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::domain::workload::{FailureReason, ImageRef, Resources, WorkloadMeta};
+    use crate::store::Store;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("time")
+    }
+
+    fn job_record(now: Timestamp) -> WorkloadRecord {
+        WorkloadRecord {
+            spec: WorkloadSpec::Job(JobSpec {
+                meta: WorkloadMeta {
+                    id: WorkloadId::generate(),
+                    project: ProjectId::generate(),
+                    owner: UserId::generate(),
+                    name: "train".into(),
+                },
+                image: ImageRef {
+                    name: "ubuntu".into(),
+                    tag: "24.04".into(),
+                },
+                command: "true".into(),
+                env: BTreeMap::new(),
+                resources: Resources::default(),
+                volumes: Vec::new(),
+                time_limit_secs: None,
+            }),
+            desired: Desired::Running,
+            generation: 2,
+            observed: None,
+            error: None,
+            events: Vec::new(),
+            due_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn observed(id: WorkloadId, status: WorkloadStatus) -> Observed {
+        Observed {
+            id,
+            status,
+            endpoints: Vec::new(),
+            gpus: Vec::new(),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    fn record_outcome(store: &Store, outcome: WorkloadOutcome, now: Timestamp) {
+        store
+            .write(|tx| apply_workload_outcome_tx(tx, outcome, now))
+            .expect("write");
+    }
+
+    fn read(store: &Store, id: WorkloadId) -> Option<WorkloadRecord> {
+        store
+            .read(|tx| workloads::get_read_tx(tx, id))
+            .expect("read")
+    }
+
+    fn due(store: &Store) -> Vec<WorkloadRecord> {
+        store
+            .read(|tx| workloads::due_read_tx(tx, at("2030-01-01T00:00:00Z"), 10))
+            .expect("read")
+    }
+
+    #[test]
+    fn outcomes_settle_only_their_generation_and_unchanged_records_are_not_rewritten() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open_in(dir.path()).expect("store");
+        let start = at("2026-11-29T08:00:00Z");
+        let record = job_record(start);
+        let id = record.id();
+        store
+            .write(|tx| workloads::insert_tx(tx, &record))
+            .expect("insert");
+        assert_eq!(due(&store).len(), 1);
+
+        // A result for an older generation records what was seen but leaves
+        // the work due.
+        let later = at("2026-11-29T08:01:00Z");
+        let driver_event = DriverEvent {
+            workload: id,
+            status: WorkloadStatus::Running,
+            at: at("2026-11-29T08:00:30Z"),
+            message: "the job started".into(),
+        };
+        record_outcome(
+            &store,
+            WorkloadOutcome::Applied {
+                id,
+                generation: 1,
+                observed: Some(observed(id, WorkloadStatus::Running)),
+                events: vec![driver_event.clone()],
+            },
+            later,
+        );
+        let stored = read(&store, id).expect("stored");
+        assert_eq!(stored.status(), WorkloadStatus::Running);
+        assert_eq!(stored.due_at, Some(start), "still due");
+        assert_eq!(stored.updated_at, later);
+        assert_eq!(stored.events.len(), 1);
+        assert_eq!(stored.events[0].message, "the job started");
+        assert_eq!(stored.events[0].at, driver_event.at);
+
+        // The same observation again changes nothing: no rewrite.
+        record_outcome(
+            &store,
+            WorkloadOutcome::Observed {
+                id,
+                observed: observed(id, WorkloadStatus::Running),
+                events: vec![driver_event],
+            },
+            at("2026-11-29T08:02:00Z"),
+        );
+        assert_eq!(read(&store, id).map(|r| r.updated_at), Some(later));
+
+        // A transient failure of the current generation: error, one event
+        // however often it repeats, and the retry time as the due time.
+        let retry = at("2026-11-29T08:03:00Z");
+        for attempts in 1..=3 {
+            record_outcome(
+                &store,
+                WorkloadOutcome::Failed {
+                    id,
+                    generation: 2,
+                    error: LastError {
+                        at: later,
+                        reason: "NotEnoughGpus".into(),
+                        message: "not enough free GPUs".into(),
+                        attempts,
+                        retry_at: Some(retry),
+                    },
+                },
+                later,
+            );
+        }
+        let stored = read(&store, id).expect("stored");
+        assert_eq!(stored.error.as_ref().map(|e| e.attempts), Some(3));
+        assert_eq!(stored.due_at, Some(retry));
+        let warnings: Vec<_> = stored.events.iter().filter(|e| e.warning).collect();
+        assert_eq!(warnings.len(), 1, "{:?}", stored.events);
+        assert_eq!(warnings[0].message, "not enough free GPUs (retrying)");
+        assert_eq!(
+            store
+                .read(|tx| workloads::due_read_tx(tx, later, 10))
+                .expect("read")
+                .len(),
+            0,
+            "not due before the retry time"
+        );
+
+        // Done for the current generation: error cleared, nothing due.
+        record_outcome(
+            &store,
+            WorkloadOutcome::Applied {
+                id,
+                generation: 2,
+                observed: Some(observed(
+                    id,
+                    WorkloadStatus::failed(FailureReason::ExitCode(3)),
+                )),
+                events: Vec::new(),
+            },
+            later,
+        );
+        let stored = read(&store, id).expect("stored");
+        assert_eq!(stored.error, None);
+        assert_eq!(stored.due_at, None);
+        assert!(due(&store).is_empty());
+        let last = stored.events.last().expect("an event");
+        assert!(last.warning && last.reason == "Failed");
+
+        // A deletion counts only once it is the desired state.
+        record_outcome(
+            &store,
+            WorkloadOutcome::Deleted { id, generation: 2 },
+            later,
+        );
+        assert!(read(&store, id).is_some());
+        store
+            .write(|tx| {
+                workloads::update_tx(tx, id, later, |r| {
+                    r.desired = Desired::Deleted;
+                    r.generation = 3;
+                    r.due_at = Some(later);
+                })
+            })
+            .expect("update");
+        record_outcome(
+            &store,
+            WorkloadOutcome::Deleted { id, generation: 3 },
+            later,
+        );
+        assert_eq!(read(&store, id), None);
+        assert!(due(&store).is_empty(), "its due entry went with it");
+        // The name is free again.
+        store
+            .write(|tx| workloads::insert_tx(tx, &job_record(later)))
+            .expect("the name is free");
+    }
+
+    #[test]
+    fn a_name_is_unique_in_its_project() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open_in(dir.path()).expect("store");
+        let now = at("2026-11-29T08:00:00Z");
+        let first = job_record(now);
+        let mut second = job_record(now);
+        if let (WorkloadSpec::Job(a), WorkloadSpec::Job(b)) = (&first.spec, &mut second.spec) {
+            b.meta.project = a.meta.project;
+        }
+        store
+            .write(|tx| workloads::insert_tx(tx, &first))
+            .expect("insert");
+        assert!(matches!(
+            store.write(|tx| workloads::insert_tx(tx, &second)),
+            Err(StoreError::Conflict(_))
+        ));
+        let other_project = job_record(now);
+        store
+            .write(|tx| workloads::insert_tx(tx, &other_project))
+            .expect("another project may use the name");
+    }
+}

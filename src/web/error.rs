@@ -136,3 +136,24 @@ impl ResponseError for WebError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_that_does_not_answer_is_503_with_its_own_page() {
+        for error in [
+            ServiceError::ClusterTimeout,
+            ServiceError::Cluster("unreachable".into()),
+        ] {
+            let web = WebError::from(error);
+            assert_eq!(web.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+            let page = web.page();
+            assert_eq!(
+                (page.title, page.message),
+                ("error.page.unavailable", "error.page.unavailable_text")
+            );
+        }
+    }
+}
