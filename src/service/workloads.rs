@@ -47,7 +47,7 @@ fn require(
 }
 
 /// The CamelCase word of a status in a workload's events.
-pub fn status_reason(status: &WorkloadStatus) -> &'static str {
+fn status_reason(status: &WorkloadStatus) -> &'static str {
     match status {
         WorkloadStatus::Creating => "Creating",
         WorkloadStatus::Running => "Running",

@@ -182,8 +182,8 @@ pub struct StepReport {
 /// What one pass does beside the due work: found by a resync.
 #[derive(Default)]
 struct Extra {
-    /// Workloads to ask the driver about.
-    refresh: Vec<WorkloadId>,
+    /// Workloads to ask the driver about, with what the store has seen.
+    refresh: Vec<(WorkloadId, Option<Observed>)>,
     /// Workloads to apply again (missing from the driver).
     reapply: Vec<WorkloadRecord>,
     /// Observations to record without asking (lost, stopped).
@@ -201,8 +201,9 @@ struct Extra {
 enum Task {
     /// Carry out the workload's desired state.
     Reconcile(Box<WorkloadRecord>),
-    /// Ask what the driver observes now.
-    Refresh(WorkloadId),
+    /// Ask what the driver observes now; the store's last observation, when
+    /// known, spares writing what did not change.
+    Refresh(WorkloadId, Option<Observed>),
     /// Delete what nobody wants.
     Orphan(WorkloadId, WorkloadKind),
 }
@@ -318,7 +319,7 @@ impl Reconciler {
                         continue;
                     }
                     if listed.contains_key(&record.id()) {
-                        extra.refresh.push(record.id());
+                        extra.refresh.push((record.id(), record.observed));
                         continue;
                     }
                     match missing(&record) {
@@ -437,11 +438,15 @@ impl Reconciler {
                 _ => None,
             })
             .collect();
-        let mut refresh: BTreeSet<WorkloadId> = extra.refresh.into_iter().collect();
-        refresh.extend(events.keys().copied());
-        for id in refresh {
+        let mut refresh: BTreeMap<WorkloadId, Option<Observed>> =
+            extra.refresh.into_iter().collect();
+        for id in events.keys() {
+            // Whatever the store had, the driver reported a change.
+            refresh.insert(*id, None);
+        }
+        for (id, known) in refresh {
             if !ended_ids.contains(&id) && seen.insert(id) {
-                tasks.push(Task::Refresh(id));
+                tasks.push(Task::Refresh(id, known));
             }
         }
         tasks.extend(
@@ -632,7 +637,8 @@ impl Reconciler {
     ) -> (Option<WorkloadOutcome>, Counted) {
         let driver = &self.inner.driver;
         match task {
-            Task::Refresh(id) => match self.call(driver.status(id)).await {
+            Task::Refresh(id, known) => match self.call(driver.status(id)).await {
+                Ok(observed) if known.as_ref() == Some(&observed) => (None, Counted::Refreshed),
                 Ok(observed) => (
                     Some(WorkloadOutcome::Observed {
                         id,
@@ -847,7 +853,7 @@ fn task_events(
 ) -> Vec<DriverEvent> {
     match task {
         Task::Reconcile(record) => events.remove(&record.id()).unwrap_or_default(),
-        Task::Refresh(id) => events.remove(id).unwrap_or_default(),
+        Task::Refresh(id, _) => events.remove(id).unwrap_or_default(),
         Task::Orphan(..) => Vec::new(),
     }
 }

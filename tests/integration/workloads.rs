@@ -10,6 +10,8 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use mlstack::cluster::local::{LocalDriver, LocalGpu, group_members};
 use mlstack::cluster::{AnyDriver, Driver, DriverError};
 use mlstack::domain::catalog::{Protocol, ServiceKind};
@@ -405,6 +407,18 @@ async fn jobs_print_fail_and_are_cancelled() {
     assert_eq!(last.trim(), "second line");
     let events = services.workload_events(bob, hello).await.expect("events");
     assert!(events.iter().any(|e| e.reason == "Succeeded"), "{events:?}");
+    assert!(
+        events.iter().any(|e| e.message == "the job started"),
+        "the driver's own events are merged in: {events:?}"
+    );
+    let followed: Vec<String> = services
+        .follow_workload_logs(bob, hello)
+        .await
+        .expect("a stream")
+        .map(|chunk| chunk.expect("a chunk"))
+        .collect()
+        .await;
+    assert!(followed.concat().contains("hello-from-job"), "{followed:?}");
 
     let failed = wait_status(
         services,
