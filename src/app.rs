@@ -11,12 +11,15 @@ use actix_web::dev::ServerHandle;
 use anyhow::Context;
 
 use crate::clock::SharedClock;
-use crate::config::{Config, ConfigError, TlsConfig};
+use crate::cluster::local::{GpuSource, LocalConfig, LocalDriver};
+use crate::cluster::{AnyDriver, Driver};
+use crate::config::{Config, ConfigError, DriverChoice, TlsConfig};
 use crate::i18n::Catalog;
 use crate::service::Services;
 use crate::service::users::GeneratedPassword;
 use crate::store::Store;
 use crate::web::{self, AppState};
+use crate::worker::reconciler::{Reconciler, ReconcilerSettings};
 
 /// How the server is started.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +38,9 @@ pub struct Running {
     pub services: Services,
     /// The first-run admin password, when this start created the admin.
     pub initial_password: Option<GeneratedPassword>,
+    /// The reconcile loop (already running), for tests that run a pass or a
+    /// resync at a chosen moment.
+    pub reconciler: Reconciler,
     handle: ServerHandle,
     thread: JoinHandle<anyhow::Result<()>>,
 }
@@ -62,11 +68,15 @@ impl Running {
     /// Waits until the server stops by itself (a signal).
     pub fn wait(self) -> anyhow::Result<()> {
         let Running {
-            thread, services, ..
+            thread,
+            services,
+            reconciler,
+            ..
         } = self;
-        // Our copy of the services holds the store too; let it go so the
+        // Our copies of the services hold the store too; let them go so the
         // server thread can close the store.
         drop(services);
+        drop(reconciler);
         thread
             .join()
             .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
@@ -105,6 +115,35 @@ pub fn load_tls(tls: &TlsConfig) -> Result<rustls::ServerConfig, ConfigError> {
         .map_err(|e| bad("tls.key_file", &e))
 }
 
+/// Opens the driver the configuration chose (the local driver under
+/// `<data dir>/local`).
+pub async fn open_driver(config: &Config) -> anyhow::Result<AnyDriver> {
+    match config.cluster.driver {
+        DriverChoice::Local => {
+            let settings = &config.local;
+            let mut local = LocalConfig::new(config.data_dir.join("local"));
+            local.gpus = if settings.detect_gpus {
+                GpuSource::Detect {
+                    fallback: settings.gpus.clone(),
+                }
+            } else {
+                GpuSource::Fixed(settings.gpus.clone())
+            };
+            local.advertise_host = settings.advertise_host.clone();
+            local.memory_limit = settings.memory_limit;
+            let driver = LocalDriver::open(local)
+                .await
+                .context("cannot open the local driver")?;
+            Ok(AnyDriver::Local(driver))
+        }
+        DriverChoice::Kube => Err(ConfigError {
+            key: "cluster.driver".into(),
+            problem: "the kube driver is not available in this build yet; use \"local\"".into(),
+        }
+        .into()),
+    }
+}
+
 /// Starts the appliance on a new thread and returns once it listens.
 pub fn start(config: Config, clock: SharedClock, options: Options) -> anyhow::Result<Running> {
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -123,10 +162,11 @@ pub fn start(config: Config, clock: SharedClock, options: Options) -> anyhow::Re
         })
         .context("cannot start the server thread")?;
     match ready_rx.recv() {
-        Ok((addr, initial_password, handle, services)) => Ok(Running {
+        Ok((addr, initial_password, handle, services, reconciler)) => Ok(Running {
             addr,
             services,
             initial_password,
+            reconciler,
             handle,
             thread,
         }),
@@ -143,6 +183,7 @@ type Ready = (
     Option<GeneratedPassword>,
     ServerHandle,
     Services,
+    Reconciler,
 );
 
 async fn run(
@@ -159,12 +200,23 @@ async fn run(
     tracing::info!(path = %store.path().display(), "store open");
     let store = Arc::new(store);
     let catalog = Arc::new(Catalog::load().map_err(anyhow::Error::msg)?);
+    let driver = Arc::new(open_driver(&config).await?);
+    tracing::info!(driver = driver.name(), "cluster driver open");
     let services = Services::new(
         store.clone(),
         clock,
         config.session_idle_timeout,
         &config.data_dir,
         catalog,
+    )
+    .with_cluster(driver.clone(), config.cluster.request_timeout);
+    let reconciler = Reconciler::new(
+        services.clone(),
+        driver,
+        ReconcilerSettings {
+            request_timeout: config.cluster.request_timeout,
+            resync_interval: config.cluster.resync_interval,
+        },
     );
     let initial_password = services.ensure_initial_admin().await?;
     let state = actix_web::web::Data::new(AppState {
@@ -198,9 +250,18 @@ async fn run(
     };
     tracing::info!(url = %format!("{scheme}://{addr}/"), "listening");
 
-    let workers = crate::worker::spawn_all(&services);
+    let mut workers = crate::worker::spawn_all(&services);
+    // Aborting it mid-pass is safe: every driver call is idempotent and
+    // whatever was not recorded is due again at the next start.
+    workers.push(tokio::spawn(reconciler.clone().run_loop()));
     // The receiver is gone only if the starter gave up; serve anyway.
-    let _ = ready.send((addr, initial_password, server.handle(), services.clone()));
+    let _ = ready.send((
+        addr,
+        initial_password,
+        server.handle(),
+        services.clone(),
+        reconciler,
+    ));
 
     let result = server.await;
     for worker in workers {

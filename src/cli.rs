@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app;
 use crate::clock::SystemClock;
+use crate::cluster::Driver;
 use crate::config::{self, CliOverrides, Config, ConfigError, LogFormat};
 use crate::service::{ServiceError, Services};
 use crate::store::Store;
@@ -100,6 +101,7 @@ fn load_config(cli: &Cli, listen: Option<String>) -> Result<Config, CliError> {
     if let Some(tls) = &config.tls {
         app::load_tls(tls)?;
     }
+    config::check_files(&config)?;
     Ok(config)
 }
 
@@ -147,10 +149,83 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), CliError> {
                 "  tls:           {}",
                 if config.tls.is_some() { "on" } else { "off" }
             );
-            Ok(())
+            check_driver(&config)
         }
         Command::User { action } => user(load_config(&cli, None)?, action),
     }
+}
+
+/// A start-up failure; one that names a configuration key exits with 2.
+fn failed(e: anyhow::Error) -> CliError {
+    match e.downcast::<ConfigError>() {
+        Ok(config) => CliError::Config(config),
+        Err(other) => CliError::Failed(other),
+    }
+}
+
+/// Opens the configured driver and reports whether it works and what the
+/// cluster has; every call is bounded by the request timeout. Fails when
+/// the driver is not healthy.
+fn check_driver(config: &Config) -> Result<(), CliError> {
+    init_logging(&Config {
+        log_level: "warn".into(),
+        ..config.clone()
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let timeout = config.cluster.request_timeout;
+    runtime.block_on(async {
+        let driver = app::open_driver(config).await.map_err(failed)?;
+        println!(
+            "  driver:        {} (request timeout {:#})",
+            driver.name(),
+            jiff::SignedDuration::try_from(timeout).unwrap_or_default()
+        );
+        let bounded = |what: &str| format!("the cluster did not answer {what} within {timeout:?}");
+        let health = tokio::time::timeout(timeout, driver.health())
+            .await
+            .map_err(|_| anyhow::anyhow!(bounded("the health check")))?
+            .map_err(|e| anyhow::anyhow!("the cluster driver cannot work: {e}"))?;
+        println!(
+            "  health:        {} ({})",
+            if health.ok { "ok" } else { "NOT OK" },
+            health.message
+        );
+        let capacity = tokio::time::timeout(timeout, driver.capacity())
+            .await
+            .map_err(|_| anyhow::anyhow!(bounded("the capacity query")))?
+            .map_err(|e| anyhow::anyhow!("the cluster driver cannot tell its capacity: {e}"))?;
+        println!("  nodes:         {}", capacity.nodes.len());
+        for node in &capacity.nodes {
+            println!(
+                "    {}: {} CPU cores, {} MiB RAM",
+                node.name,
+                node.cpu_milli as f64 / 1000.0,
+                node.ram_mib
+            );
+        }
+        if capacity.gpus.is_empty() {
+            println!("  GPUs:          none");
+        } else {
+            println!("  GPUs:");
+            for gpu in &capacity.gpus {
+                println!(
+                    "    {} ({}): {} free of {}",
+                    gpu.type_name, gpu.resource_name, gpu.free, gpu.total
+                );
+            }
+        }
+        if !health.ok {
+            return Err(CliError::Failed(anyhow::anyhow!(
+                "the cluster driver is not healthy: {}",
+                health.message
+            )));
+        }
+        Ok(())
+    })
 }
 
 fn serve(config: Config) -> Result<(), CliError> {
@@ -162,7 +237,8 @@ fn serve(config: Config) -> Result<(), CliError> {
         app::Options {
             handle_signals: true,
         },
-    )?;
+    )
+    .map_err(failed)?;
     if let Some(initial) = &running.initial_password {
         println!();
         println!("  First start: created the platform admin account.");

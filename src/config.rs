@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use jiff::SignedDuration;
 use serde::Deserialize;
+
+use crate::cluster::local::LocalGpu;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +25,80 @@ pub struct TlsConfig {
     pub key_file: PathBuf,
 }
 
+/// Which driver runs the workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverChoice {
+    /// Processes on this host.
+    Local,
+    /// A Kubernetes cluster.
+    Kube,
+}
+
+/// The `[cluster]` section: which driver, and how the appliance talks to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub driver: DriverChoice,
+    /// The longest any single call to the cluster may take (an HTTP request
+    /// never waits on the cluster longer).
+    pub request_timeout: Duration,
+    /// How often the reconcile loop compares everything with the cluster.
+    pub resync_interval: Duration,
+    /// None: in-cluster configuration (with driver kube).
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// How long finished Kubernetes Jobs are kept.
+    pub job_ttl: Duration,
+    /// The image that commits containers to images; None: commits refused.
+    pub committer_image: Option<String>,
+    /// Where committed images are pushed; None: commits refused.
+    pub registry: Option<String>,
+    /// The host put in NodePort links; None: the node's InternalIP.
+    pub node_host: Option<String>,
+}
+
+impl ClusterConfig {
+    /// What the kube driver connects with.
+    pub fn kube_settings(&self) -> KubeSettings {
+        KubeSettings {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            request_timeout: self.request_timeout,
+            job_ttl: self.job_ttl,
+            committer_image: self.committer_image.clone(),
+            registry: self.registry.clone(),
+            node_host: self.node_host.clone(),
+        }
+    }
+}
+
+/// The resolved settings of the kube driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeSettings {
+    /// None: in-cluster configuration.
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context; None: its current context.
+    pub context: Option<String>,
+    pub request_timeout: Duration,
+    /// ttlSecondsAfterFinished of Jobs.
+    pub job_ttl: Duration,
+    pub committer_image: Option<String>,
+    pub registry: Option<String>,
+    pub node_host: Option<String>,
+}
+
+/// The `[local]` section: the local driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalSettings {
+    /// Ask nvidia-smi for the GPUs (the list below is the fallback); false:
+    /// exactly the list below.
+    pub detect_gpus: bool,
+    pub gpus: Vec<LocalGpu>,
+    /// The host name put in service links.
+    pub advertise_host: String,
+    /// Limit a workload's memory to its spec's RAM.
+    pub memory_limit: bool,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -32,6 +109,8 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     pub log_level: String,
     pub log_format: LogFormat,
+    pub cluster: ClusterConfig,
+    pub local: LocalSettings,
 }
 
 /// A configuration problem, naming the key.
@@ -70,6 +149,10 @@ struct FileConfig {
     tls: FileTls,
     #[serde(default)]
     log: FileLog,
+    #[serde(default)]
+    cluster: FileCluster,
+    #[serde(default)]
+    local: FileLocal,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,8 +175,39 @@ struct FileLog {
     format: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCluster {
+    driver: Option<String>,
+    kubeconfig: Option<String>,
+    context: Option<String>,
+    request_timeout: Option<String>,
+    resync_interval: Option<String>,
+    job_ttl: Option<String>,
+    committer_image: Option<String>,
+    registry: Option<String>,
+    node_host: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLocal {
+    detect_gpus: Option<bool>,
+    gpus: Option<Vec<FileGpu>>,
+    advertise_host: Option<String>,
+    memory_limit: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGpu {
+    index: u32,
+    name: String,
+    memory_mib: u64,
+}
+
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 8] = [
+pub const ENV_KEYS: [(&str, &str); 20] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -102,6 +216,18 @@ pub const ENV_KEYS: [(&str, &str); 8] = [
     ("MLSTACK_TLS_KEY_FILE", "tls.key_file"),
     ("MLSTACK_LOG_LEVEL", "log.level"),
     ("MLSTACK_LOG_FORMAT", "log.format"),
+    ("MLSTACK_CLUSTER_DRIVER", "cluster.driver"),
+    ("MLSTACK_CLUSTER_KUBECONFIG", "cluster.kubeconfig"),
+    ("MLSTACK_CLUSTER_CONTEXT", "cluster.context"),
+    ("MLSTACK_CLUSTER_REQUEST_TIMEOUT", "cluster.request_timeout"),
+    ("MLSTACK_CLUSTER_RESYNC_INTERVAL", "cluster.resync_interval"),
+    ("MLSTACK_CLUSTER_JOB_TTL", "cluster.job_ttl"),
+    ("MLSTACK_CLUSTER_COMMITTER_IMAGE", "cluster.committer_image"),
+    ("MLSTACK_CLUSTER_REGISTRY", "cluster.registry"),
+    ("MLSTACK_CLUSTER_NODE_HOST", "cluster.node_host"),
+    ("MLSTACK_LOCAL_DETECT_GPUS", "local.detect_gpus"),
+    ("MLSTACK_LOCAL_ADVERTISE_HOST", "local.advertise_host"),
+    ("MLSTACK_LOCAL_MEMORY_LIMIT", "local.memory_limit"),
 ];
 
 /// `MLSTACK_CONFIG` names the config file; it is not a key.
@@ -252,6 +378,9 @@ pub fn resolve(
         }
     };
 
+    let cluster = resolve_cluster(file.cluster, &pick)?;
+    let local = resolve_local(file.local, &pick)?;
+
     Ok(Config {
         listen,
         data_dir,
@@ -260,7 +389,185 @@ pub fn resolve(
         tls,
         log_level,
         log_format,
+        cluster,
+        local,
     })
+}
+
+/// A duration key: parsed (`"10s"`, `"1h"`) and within `min..=max`.
+fn duration_key(
+    key: &str,
+    text: Option<String>,
+    default: &str,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, ConfigError> {
+    let text = text.unwrap_or_else(|| default.to_owned());
+    let parsed = text
+        .trim()
+        .parse::<SignedDuration>()
+        .ok()
+        .and_then(|d| Duration::try_from(d).ok())
+        .ok_or_else(|| {
+            ConfigError::new(
+                key,
+                format!("{text:?} is not a duration such as \"10s\" or \"1h\""),
+            )
+        })?;
+    if parsed < min || parsed > max {
+        return Err(ConfigError::new(
+            key,
+            format!(
+                "must be between {:#} and {:#}",
+                SignedDuration::try_from(min).unwrap_or_default(),
+                SignedDuration::try_from(max).unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// A boolean key from the environment (`true`/`false`) or the file.
+fn bool_key(
+    key: &str,
+    env_text: Option<String>,
+    from_file: Option<bool>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match env_text {
+        Some(text) => match text.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(ConfigError::new(
+                key,
+                format!("{other:?} is not one of \"true\", \"false\""),
+            )),
+        },
+        None => Ok(from_file.unwrap_or(default)),
+    }
+}
+
+fn resolve_cluster(
+    file: FileCluster,
+    pick: &dyn Fn(&str, Option<String>) -> Option<String>,
+) -> Result<ClusterConfig, ConfigError> {
+    let optional = |key: &str, from_file: Option<String>| {
+        pick(key, from_file)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let driver = match optional("cluster.driver", file.driver).as_deref() {
+        None | Some("local") => DriverChoice::Local,
+        Some("kube") => DriverChoice::Kube,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "cluster.driver",
+                format!("{other:?} is not one of \"local\", \"kube\""),
+            ));
+        }
+    };
+    let request_timeout = duration_key(
+        "cluster.request_timeout",
+        pick("cluster.request_timeout", file.request_timeout),
+        "10s",
+        Duration::from_secs(1),
+        Duration::from_secs(300),
+    )?;
+    let resync_interval = duration_key(
+        "cluster.resync_interval",
+        pick("cluster.resync_interval", file.resync_interval),
+        "60s",
+        Duration::from_secs(1),
+        Duration::from_secs(24 * 3600),
+    )?;
+    let job_ttl = duration_key(
+        "cluster.job_ttl",
+        pick("cluster.job_ttl", file.job_ttl),
+        "1h",
+        Duration::ZERO,
+        Duration::from_secs(30 * 24 * 3600),
+    )?;
+    Ok(ClusterConfig {
+        driver,
+        request_timeout,
+        resync_interval,
+        kubeconfig: optional("cluster.kubeconfig", file.kubeconfig).map(PathBuf::from),
+        context: optional("cluster.context", file.context),
+        job_ttl,
+        committer_image: optional("cluster.committer_image", file.committer_image),
+        registry: optional("cluster.registry", file.registry),
+        node_host: optional("cluster.node_host", file.node_host),
+    })
+}
+
+fn resolve_local(
+    file: FileLocal,
+    pick: &dyn Fn(&str, Option<String>) -> Option<String>,
+) -> Result<LocalSettings, ConfigError> {
+    let detect_gpus = bool_key(
+        "local.detect_gpus",
+        pick("local.detect_gpus", None),
+        file.detect_gpus,
+        true,
+    )?;
+    let memory_limit = bool_key(
+        "local.memory_limit",
+        pick("local.memory_limit", None),
+        file.memory_limit,
+        true,
+    )?;
+    let advertise_host = pick("local.advertise_host", file.advertise_host)
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    if advertise_host.is_empty()
+        || advertise_host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "/?#@".contains(c))
+    {
+        return Err(ConfigError::new(
+            "local.advertise_host",
+            format!("{advertise_host:?} is not a host name or address"),
+        ));
+    }
+    let mut gpus: Vec<LocalGpu> = Vec::new();
+    for gpu in file.gpus.unwrap_or_default() {
+        if gpu.name.trim().is_empty() {
+            return Err(ConfigError::new("local.gpus", "every GPU needs a name"));
+        }
+        if gpus.iter().any(|g| g.index == gpu.index) {
+            return Err(ConfigError::new(
+                "local.gpus",
+                format!("the index {} is listed twice", gpu.index),
+            ));
+        }
+        gpus.push(LocalGpu {
+            index: gpu.index,
+            name: gpu.name.trim().to_owned(),
+            memory_mib: gpu.memory_mib,
+        });
+    }
+    Ok(LocalSettings {
+        detect_gpus,
+        gpus,
+        advertise_host,
+        memory_limit,
+    })
+}
+
+/// Checks what the configuration names on disk (run at start-up and by
+/// `check-config`; `resolve` itself reads no file): the kubeconfig of the
+/// kube driver must exist.
+pub fn check_files(config: &Config) -> Result<(), ConfigError> {
+    if config.cluster.driver == DriverChoice::Kube
+        && let Some(path) = &config.cluster.kubeconfig
+        && !path.is_file()
+    {
+        return Err(ConfigError::new(
+            "cluster.kubeconfig",
+            format!("{} is not a readable file", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -283,6 +590,80 @@ mod tests {
         assert_eq!(config.session_idle_timeout, SignedDuration::from_hours(12));
         assert_eq!(config.tls, None);
         assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.cluster.driver, DriverChoice::Local);
+        assert_eq!(config.cluster.request_timeout, Duration::from_secs(10));
+        assert_eq!(config.cluster.resync_interval, Duration::from_secs(60));
+        assert_eq!(config.cluster.job_ttl, Duration::from_secs(3600));
+        assert_eq!(config.cluster.kubeconfig, None);
+        assert_eq!(config.cluster.committer_image, None);
+        assert_eq!(config.cluster.registry, None);
+        assert!(config.local.detect_gpus && config.local.memory_limit);
+        assert!(config.local.gpus.is_empty());
+        assert_eq!(config.local.advertise_host, "127.0.0.1");
+    }
+
+    #[test]
+    fn cluster_and_local_sections() {
+        let file = r#"
+[cluster]
+driver = "kube"
+kubeconfig = "/etc/mlstack/kubeconfig"
+context = "lab"
+request_timeout = "5s"
+resync_interval = "2m"
+job_ttl = "0s"
+committer_image = "registry.lab/committer:1"
+registry = "registry.lab/mlstack"
+node_host = "gpu.lab"
+
+[local]
+detect_gpus = false
+gpus = [{ index = 0, name = "NVIDIA T4", memory_mib = 15360 }]
+advertise_host = "10.0.0.5"
+memory_limit = false
+"#;
+        let e = env(&[
+            ("MLSTACK_CLUSTER_REQUEST_TIMEOUT", "7s"),
+            ("MLSTACK_LOCAL_MEMORY_LIMIT", "true"),
+        ]);
+        let config =
+            resolve(Some(file), &e, &CliOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        let kube = config.cluster.kube_settings();
+        assert_eq!(config.cluster.driver, DriverChoice::Kube);
+        assert_eq!(
+            kube,
+            KubeSettings {
+                kubeconfig: Some(PathBuf::from("/etc/mlstack/kubeconfig")),
+                context: Some("lab".into()),
+                request_timeout: Duration::from_secs(7),
+                job_ttl: Duration::ZERO,
+                committer_image: Some("registry.lab/committer:1".into()),
+                registry: Some("registry.lab/mlstack".into()),
+                node_host: Some("gpu.lab".into()),
+            }
+        );
+        assert_eq!(config.cluster.resync_interval, Duration::from_secs(120));
+        assert_eq!(
+            config.local,
+            LocalSettings {
+                detect_gpus: false,
+                gpus: vec![LocalGpu {
+                    index: 0,
+                    name: "NVIDIA T4".into(),
+                    memory_mib: 15360,
+                }],
+                advertise_host: "10.0.0.5".into(),
+                memory_limit: true,
+            }
+        );
+        assert_eq!(
+            check_files(&config).map_err(|e| e.key),
+            Err("cluster.kubeconfig".to_owned()),
+            "a kubeconfig that does not exist is refused at start"
+        );
+        let local =
+            resolve(None, &env(&[]), &CliOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(check_files(&local), Ok(()));
     }
 
     #[test]
@@ -305,7 +686,7 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
-        let cases: [Case; 8] = [
+        let cases: [Case; 17] = [
             (Some("listen = \"nowhere\""), &[], "listen"),
             (
                 Some("[session]\nidle_timeout = \"soon\""),
@@ -322,6 +703,41 @@ mod tests {
             (Some("colour = \"blue\""), &[], "colour"),
             (None, &[("MLSTACK_LISTNE", "x")], "MLSTACK_LISTNE"),
             (None, &[("MLSTACK_WORKERS", "many")], "workers"),
+            (Some("[cluster]\ndriver = \"k8s\""), &[], "cluster.driver"),
+            (
+                Some("[cluster]\nrequest_timeout = \"soon\""),
+                &[],
+                "cluster.request_timeout",
+            ),
+            (
+                Some("[cluster]\nrequest_timeout = \"1h\""),
+                &[],
+                "cluster.request_timeout",
+            ),
+            (
+                None,
+                &[("MLSTACK_CLUSTER_RESYNC_INTERVAL", "0s")],
+                "cluster.resync_interval",
+            ),
+            (Some("[cluster]\njob_ttl = \"-1h\""), &[], "cluster.job_ttl"),
+            (
+                None,
+                &[("MLSTACK_LOCAL_MEMORY_LIMIT", "yes")],
+                "local.memory_limit",
+            ),
+            (
+                Some("[local]\nadvertise_host = \"a b\""),
+                &[],
+                "local.advertise_host",
+            ),
+            (
+                Some(
+                    "[local]\ngpus = [{ index = 0, name = \"A\", memory_mib = 1 }, { index = 0, name = \"B\", memory_mib = 1 }]",
+                ),
+                &[],
+                "local.gpus",
+            ),
+            (Some("[local]\ngpu = []"), &[], "gpu"),
         ];
         for (file, vars, key) in cases {
             let err = resolve(file, &env(vars), &CliOverrides::default()).err();

@@ -1,7 +1,8 @@
 //! The way to the cluster: the `Driver` trait and its implementations.
-//! The store holds desired state; a reconcile loop (to come) calls a driver
-//! to apply it and writes back what the driver observes. Today there is the
-//! `local` driver (processes on this host); the `kube` driver follows.
+//! The store holds desired state; the reconcile loop (`worker::reconciler`)
+//! calls a driver to apply it and writes back what the driver observes.
+//! Today there is the `local` driver (processes on this host); the `kube`
+//! driver follows. `AnyDriver` is the one the configuration chose.
 //!
 //! The trait's methods return `impl Future + Send` rather than being plain
 //! `async fn`: callers (the reconcile loop) spawn them on tokio's
@@ -23,8 +24,11 @@ use crate::domain::workload::{
     ContainerSpec, ImageCommitSpec, JobSpec, VolumeSpec, WorkloadId, WorkloadStatus,
 };
 
+pub mod any;
 pub mod kube;
 pub mod local;
+
+pub use any::AnyDriver;
 
 /// What a driver could not do, in terms a user or an admin can act on.
 #[derive(Debug, thiserror::Error)]

@@ -64,9 +64,71 @@ pub fn permits_project(role: Role, membership: Option<ProjectRole>, action: Proj
     }
 }
 
+/// What is done to a workload (container or job) or a volume of a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadAction {
+    /// Create one in the project, owned by oneself.
+    Create,
+    /// See it, its status, events and logs.
+    View,
+    /// Stop, start, cancel or delete it.
+    Operate,
+}
+
+/// Whether someone with platform `role` and `membership` in a project may do
+/// `action` to a workload or volume of it; `owner`: they own it (ignored for
+/// `Create`). Members act on their own, managers on all of the project's, an
+/// admin on every one (but creates only where a member).
+pub fn permits_workload(
+    role: Role,
+    membership: Option<ProjectRole>,
+    owner: bool,
+    action: WorkloadAction,
+) -> bool {
+    use WorkloadAction::*;
+    if role == Role::Anonymous {
+        return false;
+    }
+    match action {
+        Create => membership.is_some(),
+        View | Operate => {
+            role == Role::Admin
+                || membership == Some(ProjectRole::Manager)
+                || (membership.is_some() && owner)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_workload_table() {
+        use WorkloadAction::*;
+        let manager = Some(ProjectRole::Manager);
+        let member = Some(ProjectRole::Member);
+        let rows = [
+            // (role, membership, owner, [Create, View, Operate])
+            (Role::Admin, None, false, [false, true, true]),
+            (Role::Admin, member, false, [true, true, true]),
+            (Role::Member, manager, false, [true, true, true]),
+            (Role::Member, member, true, [true, true, true]),
+            (Role::Member, member, false, [true, false, false]),
+            (Role::Member, None, false, [false, false, false]),
+            (Role::Member, None, true, [false, false, false]),
+            (Role::Anonymous, None, true, [false, false, false]),
+        ];
+        for (role, membership, owner, expected) in rows {
+            for (action, allowed) in [Create, View, Operate].into_iter().zip(expected) {
+                assert_eq!(
+                    permits_workload(role, membership, owner, action),
+                    allowed,
+                    "{role:?} {membership:?} owner={owner} {action:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_project_table() {

@@ -85,6 +85,10 @@ id_type!(
     /// Identifies a project purpose of the catalog.
     PurposeId
 );
+id_type!(
+    /// Identifies a storage volume of a project.
+    VolumeId
+);
 
 #[cfg(test)]
 mod tests {

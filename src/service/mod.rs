@@ -7,13 +7,17 @@ pub mod catalog;
 pub mod password;
 pub mod projects;
 pub mod users;
+pub mod workloads;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::SignedDuration;
+use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
+use crate::cluster::AnyDriver;
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Catalog;
 use crate::store::{Store, StoreError};
@@ -48,10 +52,23 @@ pub enum ServiceError {
     /// A rule of the product refused the action; the key names the message.
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// The cluster did not answer within the configured request timeout.
+    #[error("the cluster did not answer in time")]
+    ClusterTimeout,
+    /// The cluster (or its driver) failed or is not available here.
+    #[error("cluster: {0}")]
+    Cluster(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// The cluster driver and how long a request may wait on it.
+#[derive(Clone)]
+pub(crate) struct ClusterAccess {
+    pub(crate) driver: Arc<AnyDriver>,
+    pub(crate) request_timeout: Duration,
 }
 
 /// Everything the use cases need, shared by the web layer, the CLI and the
@@ -66,6 +83,12 @@ pub struct Services {
     pub(crate) data_dir: PathBuf,
     /// Translations, for mail written in the recipient's language.
     pub(crate) catalog: Arc<Catalog>,
+    /// The cluster driver; None where no cluster is needed (the `user`
+    /// commands): the workload records work, logs and events do not.
+    pub(crate) cluster: Option<ClusterAccess>,
+    /// Poked after every change of desired state, so the reconcile loop
+    /// applies it at once.
+    pub(crate) reconcile: Arc<Notify>,
 }
 
 impl Services {
@@ -84,7 +107,34 @@ impl Services {
             idle_timeout,
             data_dir: data_dir.to_owned(),
             catalog,
+            cluster: None,
+            reconcile: Arc::new(Notify::new()),
         }
+    }
+
+    /// The same services with a cluster driver: logs and events come from
+    /// it, each call bounded by `request_timeout`.
+    pub fn with_cluster(mut self, driver: Arc<AnyDriver>, request_timeout: Duration) -> Self {
+        self.cluster = Some(ClusterAccess {
+            driver,
+            request_timeout,
+        });
+        self
+    }
+
+    /// The cluster driver, when these services have one.
+    pub fn driver(&self) -> Option<&Arc<AnyDriver>> {
+        self.cluster.as_ref().map(|c| &c.driver)
+    }
+
+    /// What the reconcile loop waits on between passes.
+    pub(crate) fn reconcile_signal(&self) -> Arc<Notify> {
+        self.reconcile.clone()
+    }
+
+    /// Wakes the reconcile loop (after a committed change of desired state).
+    pub(crate) fn wake_reconciler(&self) {
+        self.reconcile.notify_one();
     }
 
     /// The translation catalog the services write mail with.

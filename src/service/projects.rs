@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
+use super::workloads::wind_down_project_tx;
 use super::{ServiceError, Services};
 use crate::domain::authz::{ProjectAction, Role, permits_project};
 use crate::domain::ids::{ApplicationId, HoldId, MailId, ProjectId, PurposeId, UserId};
@@ -132,7 +133,7 @@ fn date_in(settings: &PlatformSettingsRecord, now: Timestamp) -> Date {
     now.to_zoned(tz).date()
 }
 
-fn role_of(user: &UserRecord) -> Role {
+pub(super) fn role_of(user: &UserRecord) -> Role {
     if user.is_admin {
         Role::Admin
     } else {
@@ -171,14 +172,17 @@ fn summary(
 }
 
 /// A project that was not deleted, in a write transaction.
-fn live_project_tx(tx: &WriteTx, id: ProjectId) -> Result<ProjectRecord, ServiceError> {
+pub(super) fn live_project_tx(tx: &WriteTx, id: ProjectId) -> Result<ProjectRecord, ServiceError> {
     projects::get_tx(tx, id)?
         .filter(|p| !p.deleted)
         .ok_or(ServiceError::NotFound)
 }
 
 /// A project that was not deleted, in a read transaction.
-fn live_project_read_tx(tx: &ReadTx, id: ProjectId) -> Result<ProjectRecord, ServiceError> {
+pub(super) fn live_project_read_tx(
+    tx: &ReadTx,
+    id: ProjectId,
+) -> Result<ProjectRecord, ServiceError> {
     projects::get_read_tx(tx, id)?
         .filter(|p| !p.deleted)
         .ok_or(ServiceError::NotFound)
@@ -553,6 +557,7 @@ impl Services {
                 let mut p = live_project_tx(tx, id)?;
                 require(&actor, &p, ProjectAction::Delete)?;
                 holds::delete_project_tx(tx, p.id)?;
+                wind_down_project_tx(tx, p.id, true, now)?;
                 p.deleted = true;
                 if p.status != ProjectStatus::Released {
                     p.status = ProjectStatus::Released;
@@ -568,7 +573,9 @@ impl Services {
                 Ok(())
             })
         })
-        .await
+        .await?;
+        self.wake_reconciler();
+        Ok(())
     }
 
     fn file_application_tx(
@@ -916,11 +923,14 @@ impl Services {
                 services.release_tx(tx, &mut p, now)
             })
         })
-        .await
+        .await?;
+        self.wake_reconciler();
+        Ok(())
     }
 
-    /// Marks a project released and tells its managers. Workloads, schedules
-    /// and volumes are released here too once they exist.
+    /// Marks a project released and tells its managers; its workloads and
+    /// volumes are to be deleted (the reconcile loop does it). Schedules are
+    /// released here too once they exist.
     fn release_tx(
         &self,
         tx: &WriteTx,
@@ -928,6 +938,7 @@ impl Services {
         now: Timestamp,
     ) -> Result<(), ServiceError> {
         holds::delete_project_tx(tx, p.id)?;
+        wind_down_project_tx(tx, p.id, true, now)?;
         p.status = ProjectStatus::Released;
         p.released_at = Some(now);
         projects::put_tx(tx, p)?;
@@ -1072,6 +1083,7 @@ impl Services {
                         // Nothing in a buffered project runs: its workloads
                         // stop and give back what they held.
                         holds::delete_project_tx(tx, p.id)?;
+                        wind_down_project_tx(tx, p.id, false, now)?;
                         p.status = ProjectStatus::BufferPeriod;
                         projects::put_tx(tx, &p)?;
                         report.to_buffer += 1;
@@ -1117,5 +1129,10 @@ impl Services {
             })
         })
         .await
+        .inspect(|report| {
+            if report.to_buffer + report.released > 0 {
+                self.wake_reconciler();
+            }
+        })
     }
 }

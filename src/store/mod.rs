@@ -17,6 +17,8 @@ pub mod schema;
 pub mod sessions;
 pub mod tables;
 pub mod users;
+pub mod volumes;
+pub mod workloads;
 
 use std::path::{Path, PathBuf};
 

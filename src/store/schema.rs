@@ -7,7 +7,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransac
 use super::{Store, StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
-pub const CURRENT_VERSION: u64 = 3;
+pub const CURRENT_VERSION: u64 = 4;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -49,6 +49,14 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::CATALOG_NAME_TO_ID)?;
     tx.open_table(tables::HOLD_ID_TO_HOLD)?;
     tx.open_multimap_table(tables::PROJECT_ID_TO_HOLD_IDS)?;
+    tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?;
+    tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?;
+    tx.open_table(tables::PROJECT_WORKLOAD_NAME_TO_ID)?;
+    tx.open_table(tables::DUE_WORKLOAD_IDS)?;
+    tx.open_table(tables::VOLUME_ID_TO_VOLUME)?;
+    tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?;
+    tx.open_table(tables::PROJECT_VOLUME_NAME_TO_ID)?;
+    tx.open_table(tables::DUE_VOLUME_IDS)?;
     Ok(())
 }
 

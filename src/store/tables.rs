@@ -89,3 +89,38 @@ pub const HOLD_ID_TO_HOLD: TableDefinition<u128, &[u8]> = TableDefinition::new("
 /// Index: project id -> ids of the holds inside it.
 pub const PROJECT_ID_TO_HOLD_IDS: MultimapTableDefinition<u128, u128> =
     MultimapTableDefinition::new("project_id_to_hold_ids");
+
+/// Workload id -> `WorkloadRecord`: a container, job or image commit with its
+/// desired state, what the cluster was last seen doing, the last error and
+/// the recent events.
+pub const WORKLOAD_ID_TO_WORKLOAD: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("workload_id_to_workload");
+
+/// Index: project id -> ids of its workloads.
+pub const PROJECT_ID_TO_WORKLOAD_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("project_id_to_workload_ids");
+
+/// Unique index: (project id, workload name) -> workload id.
+pub const PROJECT_WORKLOAD_NAME_TO_ID: TableDefinition<(u128, &str), u128> =
+    TableDefinition::new("project_workload_name_to_id");
+
+/// The reconcile loop's work list: (due time in Unix milliseconds, workload
+/// id) for every workload whose desired state still has to be applied.
+pub const DUE_WORKLOAD_IDS: TableDefinition<(i64, u128), ()> =
+    TableDefinition::new("due_workload_ids");
+
+/// Volume id -> `VolumeRecord`: a project's storage volume, present or
+/// being deleted, and whether the cluster has it ready.
+pub const VOLUME_ID_TO_VOLUME: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("volume_id_to_volume");
+
+/// Index: project id -> ids of its volumes.
+pub const PROJECT_ID_TO_VOLUME_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("project_id_to_volume_ids");
+
+/// Unique index: (project id, volume name) -> volume id.
+pub const PROJECT_VOLUME_NAME_TO_ID: TableDefinition<(u128, &str), u128> =
+    TableDefinition::new("project_volume_name_to_id");
+
+/// The reconcile loop's work list of volumes, like `DUE_WORKLOAD_IDS`.
+pub const DUE_VOLUME_IDS: TableDefinition<(i64, u128), ()> = TableDefinition::new("due_volume_ids");

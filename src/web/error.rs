@@ -28,6 +28,9 @@ pub enum WebError {
     Refused(&'static str),
     #[error("throttled for {seconds} s")]
     Throttled { seconds: i64 },
+    /// The cluster did not answer in time or failed.
+    #[error("cluster unavailable: {0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -53,6 +56,8 @@ impl From<ServiceError> for WebError {
             },
             ServiceError::Invalid(errors) => WebError::BadRequest(format!("{errors:?}")),
             ServiceError::InvalidCredentials | ServiceError::AccountDisabled => WebError::Forbidden,
+            ServiceError::ClusterTimeout => WebError::Unavailable("timeout".into()),
+            ServiceError::Cluster(cause) => WebError::Unavailable(cause),
             other => WebError::Internal(other.to_string()),
         }
     }
@@ -70,6 +75,7 @@ impl WebError {
             WebError::CsrfRejected => ("error.page.csrf", "error.page.csrf_text"),
             WebError::Refused(key) => ("error.page.refused", *key),
             WebError::Throttled { .. } => ("error.page.throttled", "throttle.wait"),
+            WebError::Unavailable(_) => ("error.page.unavailable", "error.page.unavailable_text"),
             WebError::Internal(_) => ("error.page.internal", "error.page.internal_text"),
         };
         let args = match self {
@@ -94,6 +100,7 @@ impl ResponseError for WebError {
             WebError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Refused(_) => StatusCode::CONFLICT,
             WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -101,6 +108,9 @@ impl ResponseError for WebError {
     fn error_response(&self) -> HttpResponse {
         match self {
             WebError::Internal(cause) => tracing::error!(cause = %cause, "request failed"),
+            WebError::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "request failed: the cluster is unavailable")
+            }
             WebError::BadRequest(cause) => tracing::info!(cause = %cause, "bad request"),
             WebError::CsrfRejected => {
                 tracing::warn!("request refused: missing or wrong CSRF token")
@@ -124,5 +134,26 @@ impl ResponseError for WebError {
             .body(self.status_code().canonical_reason().unwrap_or("Error"));
         response.extensions_mut().insert(self.page());
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_that_does_not_answer_is_503_with_its_own_page() {
+        for error in [
+            ServiceError::ClusterTimeout,
+            ServiceError::Cluster("unreachable".into()),
+        ] {
+            let web = WebError::from(error);
+            assert_eq!(web.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+            let page = web.page();
+            assert_eq!(
+                (page.title, page.message),
+                ("error.page.unavailable", "error.page.unavailable_text")
+            );
+        }
     }
 }

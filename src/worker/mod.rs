@@ -1,8 +1,10 @@
 //! Background work: each worker is a struct with a `step` that tests call and
 //! a `run` loop that the supervisor spawns. A failing step is logged and the
-//! loop goes on after a pause.
+//! loop goes on after a pause. The reconcile loop, which needs the cluster
+//! driver, is started by the composition root beside these.
 
 pub mod janitor;
+pub mod reconciler;
 
 use std::future::Future;
 use std::time::Duration;

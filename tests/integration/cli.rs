@@ -242,3 +242,62 @@ async fn serve_prints_the_first_password_logs_no_secrets_and_stops_on_sigterm() 
     let (code, _) = server.terminate();
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn check_config_reports_the_driver_and_refuses_what_it_cannot_use() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("gpus.toml"),
+        "[local]\ndetect_gpus = false\ngpus = [{ index = 0, name = \"NVIDIA T4\", memory_mib = 15360 }]\n",
+    )
+    .expect("write");
+    let out = mlstack(&["check-config", "--config", "gpus.toml"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for line in [
+        "driver:        local (request timeout 10s)",
+        "health:        ok",
+        "nodes:         1",
+        "NVIDIA T4 (nvidia.com/gpu): 1 free of 1",
+    ] {
+        assert!(report.contains(line), "{line:?} in {report}");
+    }
+
+    let cases = [
+        (
+            "[cluster]\nrequest_timeout = \"never\"\n",
+            "cluster.request_timeout",
+        ),
+        (
+            "[cluster]\ndriver = \"kube\"\nkubeconfig = \"/nonexistent/kubeconfig\"\n",
+            "cluster.kubeconfig",
+        ),
+        // Until the kube driver is part of the build.
+        ("[cluster]\ndriver = \"kube\"\n", "cluster.driver"),
+    ];
+    for (file, key) in cases {
+        std::fs::write(dir.path().join("bad.toml"), file).expect("write");
+        for command in ["check-config", "serve"] {
+            let out = mlstack(
+                &[command, "--config", "bad.toml", "--data-dir", "d"],
+                dir.path(),
+            );
+            assert_eq!(out.status.code(), Some(2), "{command} with {file:?}");
+            let message = text(&out.stderr);
+            assert!(
+                message.contains(&format!("invalid configuration: {key}:")),
+                "{message}"
+            );
+        }
+    }
+
+    // A driver that cannot open (its directory would be under a file).
+    std::fs::write(dir.path().join("file"), "not a directory").expect("write");
+    let out = mlstack(&["check-config", "--data-dir", "file"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot open the local driver"),
+        "{}",
+        text(&out.stderr)
+    );
+}

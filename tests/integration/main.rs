@@ -17,3 +17,4 @@ mod local_driver;
 mod ops;
 mod projects;
 mod store;
+mod workloads;

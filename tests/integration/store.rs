@@ -221,3 +221,51 @@ async fn records_and_sessions_survive_a_restart() {
     assert!(profile.body.contains("data-theme=\"dark\""));
     app.client().login_ok("admin", &app.admin_password).await;
 }
+
+#[test]
+fn a_schema_3_store_gains_the_workload_and_volume_tables() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join(mlstack::store::FILE_NAME);
+    drop(Store::open_in(dir.path()).expect("a new store"));
+    // Make it what schema 3 wrote: no workload or volume tables.
+    {
+        let db = redb::Database::open(&store_path).expect("open");
+        let tx = db.begin_write().expect("write");
+        for table in [tables::WORKLOAD_ID_TO_WORKLOAD, tables::VOLUME_ID_TO_VOLUME] {
+            assert!(tx.delete_table(table).expect("delete"));
+        }
+        for table in [
+            tables::PROJECT_WORKLOAD_NAME_TO_ID,
+            tables::PROJECT_VOLUME_NAME_TO_ID,
+        ] {
+            assert!(tx.delete_table(table).expect("delete"));
+        }
+        for table in [tables::DUE_WORKLOAD_IDS, tables::DUE_VOLUME_IDS] {
+            assert!(tx.delete_table(table).expect("delete"));
+        }
+        for table in [
+            tables::PROJECT_ID_TO_WORKLOAD_IDS,
+            tables::PROJECT_ID_TO_VOLUME_IDS,
+        ] {
+            assert!(tx.delete_multimap_table(table).expect("delete"));
+        }
+        tx.open_table(tables::META)
+            .expect("meta")
+            .insert("schema_version", 3u64)
+            .expect("version");
+        tx.commit().expect("commit");
+    }
+    assert_eq!(version_of(&store_path), Some(3));
+
+    let store = Store::open_in(dir.path()).expect("upgraded");
+    assert!(store.is_ready());
+    drop(store);
+    assert_eq!(version_of(&store_path), Some(schema::CURRENT_VERSION));
+    let db = redb::Database::open(&store_path).expect("open");
+    let tx = db.begin_read().expect("read");
+    tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)
+        .expect("workloads");
+    tx.open_table(tables::DUE_WORKLOAD_IDS).expect("due list");
+    tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)
+        .expect("volumes by project");
+}

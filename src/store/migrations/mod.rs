@@ -15,8 +15,9 @@ pub fn upgrade_tx(tx: &WriteTransaction, from: u64) -> Result<(), StoreError> {
         match version {
             1 => v1_to_v2::run_tx(tx)?,
             // Schema 3 only adds the project, application, outbox, settings
-            // and catalog tables, which the caller creates after the steps.
-            2 => {}
+            // and catalog tables, and schema 4 the workload and volume
+            // tables; the caller creates them after the steps.
+            2 | 3 => {}
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "no migration from schema version {other}"

@@ -63,6 +63,21 @@ impl TestApp {
         app
     }
 
+    /// Starts on a temporary data directory with the test configuration
+    /// changed by `configure` (kept across restarts).
+    pub fn start_configured(configure: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(dir.path());
+        configure(&mut config);
+        let mut app = TestApp::start_with(
+            config,
+            Arc::new(ManualClock::new(start_time())),
+            String::new(),
+        );
+        app._dir = Some(dir);
+        app
+    }
+
     pub fn start_with(config: Config, clock: Arc<ManualClock>, admin_password: String) -> TestApp {
         install_crypto();
         let running = app::start(
@@ -114,6 +129,12 @@ impl TestApp {
     /// step at a chosen moment.
     pub fn services(&self) -> mlstack::service::Services {
         self.running.as_ref().expect("running").services.clone()
+    }
+
+    /// The running server's reconcile loop, to run a pass or a resync at a
+    /// chosen moment (passes never overlap with the server's own).
+    pub fn reconciler(&self) -> mlstack::worker::reconciler::Reconciler {
+        self.running.as_ref().expect("running").reconciler.clone()
     }
 
     pub fn advance(&self, by: SignedDuration) {

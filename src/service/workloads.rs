@@ -1,0 +1,1152 @@
+//! Containers, jobs and volumes: the user's use cases write the desired
+//! state and wake the reconcile loop (they never wait on the cluster to
+//! change anything); logs and events ask the driver, bounded by the request
+//! timeout. The second half serves the reconcile loop: its work list and
+//! the recording of what the driver did, in batches.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use jiff::Timestamp;
+
+use super::projects::{live_project_read_tx, live_project_tx, role_of};
+use super::{ClusterAccess, ServiceError, Services};
+use crate::cluster::{
+    Driver, DriverError, DriverEvent, LogStream, Observed, ProjectSpec, WorkloadEvent, WorkloadKind,
+};
+use crate::domain::authz::{ProjectAction, WorkloadAction, permits_project, permits_workload};
+use crate::domain::ids::{ProjectId, UserId, VolumeId};
+use crate::domain::validation::FieldErrors;
+use crate::domain::workload::{ContainerSpec, JobSpec, VolumeSpec, WorkloadId, WorkloadStatus};
+use crate::store::projects::{self, ProjectRecord};
+use crate::store::users::UserRecord;
+use crate::store::volumes::{self, VolumeDesired, VolumeRecord};
+use crate::store::workloads::{self, Desired, LastError, WorkloadRecord, WorkloadSpec};
+use crate::store::{StoreError, WriteTx};
+
+/// The most log lines one request reads.
+pub const LOG_LINES_MAX: usize = 10_000;
+
+/// Checks the permission table for one workload or volume: someone who may
+/// not even see the project gets NotFound, like on project pages.
+fn require(
+    user: &UserRecord,
+    project: &ProjectRecord,
+    owner: UserId,
+    action: WorkloadAction,
+) -> Result<(), ServiceError> {
+    let role = role_of(user);
+    let membership = project.role_of(user.id);
+    if permits_workload(role, membership, owner == user.id, action) {
+        Ok(())
+    } else if permits_project(role, membership, ProjectAction::View) {
+        Err(ServiceError::Forbidden)
+    } else {
+        Err(ServiceError::NotFound)
+    }
+}
+
+/// The CamelCase word of a status in a workload's events.
+fn status_reason(status: &WorkloadStatus) -> &'static str {
+    match status {
+        WorkloadStatus::Creating => "Creating",
+        WorkloadStatus::Running => "Running",
+        WorkloadStatus::Stopping => "Stopping",
+        WorkloadStatus::Stopped => "Stopped",
+        WorkloadStatus::Succeeded => "Succeeded",
+        WorkloadStatus::Failed { .. } => "Failed",
+    }
+}
+
+fn event(at: Timestamp, warning: bool, reason: &str, message: String) -> WorkloadEvent {
+    WorkloadEvent {
+        at,
+        warning,
+        reason: reason.to_owned(),
+        message,
+    }
+}
+
+/// A workload blocks deleting the volumes it mounts while it may still run:
+/// a container until it is gone (a stopped one can start again), a job
+/// until it has ended.
+fn blocks_volume_deletion(record: &WorkloadRecord) -> bool {
+    match record.spec.kind() {
+        WorkloadKind::Container => true,
+        WorkloadKind::Job | WorkloadKind::ImageCommit => !record.status().is_terminal(),
+    }
+}
+
+/// Runs one driver call, never longer than the request timeout; None when
+/// the driver does not know the workload (not applied yet).
+async fn bounded<T>(
+    cluster: &ClusterAccess,
+    call: impl Future<Output = Result<T, DriverError>>,
+) -> Result<Option<T>, ServiceError> {
+    match tokio::time::timeout(cluster.request_timeout, call).await {
+        Ok(Ok(value)) => Ok(Some(value)),
+        Ok(Err(DriverError::NotFound { .. })) => Ok(None),
+        Ok(Err(DriverError::Timeout)) | Err(_) => Err(ServiceError::ClusterTimeout),
+        Ok(Err(e)) => Err(ServiceError::Cluster(e.to_string())),
+    }
+}
+
+/// A change of desired state a user asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Stop,
+    Start,
+    Cancel,
+    Delete,
+}
+
+impl Services {
+    /// Reads the project and checks that `actor` may create workloads in it;
+    /// done before the request is validated, so that someone who may not
+    /// learns nothing from the validation messages.
+    async fn authorize_create(
+        &self,
+        actor: &UserRecord,
+        project: ProjectId,
+    ) -> Result<(), ServiceError> {
+        let actor = actor.clone();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let p = live_project_read_tx(tx, project)?;
+                require(&actor, &p, actor.id, WorkloadAction::Create)
+            })
+        })
+        .await
+    }
+
+    /// Records a new workload (desired: running) and wakes the reconcile
+    /// loop; answers once the record is durably committed.
+    async fn insert_workload(
+        &self,
+        actor: &UserRecord,
+        spec: WorkloadSpec,
+    ) -> Result<WorkloadId, ServiceError> {
+        let actor = actor.clone();
+        let now = self.clock.now();
+        let id = spec.id();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let p = live_project_tx(tx, spec.project())?;
+                require(&actor, &p, actor.id, WorkloadAction::Create)?;
+                if !p.status.is_usable() {
+                    return Err(ServiceError::Refused("error.workload.project_not_active"));
+                }
+                for mount in spec.volumes() {
+                    let usable = volumes::by_name_tx(tx, p.id, &mount.volume)?.is_some_and(|v| {
+                        v.desired == VolumeDesired::Present
+                            && require(&actor, &p, v.spec.owner, WorkloadAction::View).is_ok()
+                    });
+                    if !usable {
+                        return Err(ServiceError::Invalid(FieldErrors::single(
+                            "volumes",
+                            "workload.error.volume_unknown",
+                        )));
+                    }
+                }
+                let record = WorkloadRecord {
+                    spec,
+                    desired: Desired::Running,
+                    generation: 1,
+                    observed: None,
+                    error: None,
+                    events: vec![event(
+                        now,
+                        false,
+                        "Created",
+                        format!("created by {}", actor.username.as_str()),
+                    )],
+                    due_at: Some(now),
+                    created_at: now,
+                    updated_at: now,
+                };
+                workloads::insert_tx(tx, &record).map_err(|e| match e {
+                    StoreError::Conflict(_) => ServiceError::Invalid(FieldErrors::single(
+                        "name",
+                        "workload.error.name_taken",
+                    )),
+                    other => other.into(),
+                })
+            })
+        })
+        .await?;
+        self.wake_reconciler();
+        Ok(id)
+    }
+
+    /// Creates a container in `spec.meta.project`, owned by `actor`, to run
+    /// at once. The spec's id and owner are set here.
+    pub async fn create_container(
+        &self,
+        actor: &UserRecord,
+        mut spec: ContainerSpec,
+    ) -> Result<WorkloadId, ServiceError> {
+        self.authorize_create(actor, spec.meta.project).await?;
+        spec.meta.id = WorkloadId::generate();
+        spec.meta.owner = actor.id;
+        spec.validate().map_err(ServiceError::Invalid)?;
+        self.insert_workload(actor, WorkloadSpec::Container(spec))
+            .await
+    }
+
+    /// Creates a job in `spec.meta.project`, owned by `actor`, to run once.
+    /// The spec's id and owner are set here.
+    pub async fn create_job(
+        &self,
+        actor: &UserRecord,
+        mut spec: JobSpec,
+    ) -> Result<WorkloadId, ServiceError> {
+        self.authorize_create(actor, spec.meta.project).await?;
+        spec.meta.id = WorkloadId::generate();
+        spec.meta.owner = actor.id;
+        spec.validate().map_err(ServiceError::Invalid)?;
+        self.insert_workload(actor, WorkloadSpec::Job(spec)).await
+    }
+
+    /// Stops a running container (its files stay; it can start again).
+    pub async fn stop_container(
+        &self,
+        actor: &UserRecord,
+        id: WorkloadId,
+    ) -> Result<(), ServiceError> {
+        self.change_workload(actor, id, Change::Stop).await
+    }
+
+    /// Starts a stopped (or failed) container again.
+    pub async fn start_container(
+        &self,
+        actor: &UserRecord,
+        id: WorkloadId,
+    ) -> Result<(), ServiceError> {
+        self.change_workload(actor, id, Change::Start).await
+    }
+
+    /// Cancels a job that has not ended.
+    pub async fn cancel_job(&self, actor: &UserRecord, id: WorkloadId) -> Result<(), ServiceError> {
+        self.change_workload(actor, id, Change::Cancel).await
+    }
+
+    /// Deletes a container or job: it is stopped and removed from the
+    /// cluster, then its record goes.
+    pub async fn delete_workload(
+        &self,
+        actor: &UserRecord,
+        id: WorkloadId,
+    ) -> Result<(), ServiceError> {
+        self.change_workload(actor, id, Change::Delete).await
+    }
+
+    async fn change_workload(
+        &self,
+        actor: &UserRecord,
+        id: WorkloadId,
+        change: Change,
+    ) -> Result<(), ServiceError> {
+        let actor = actor.clone();
+        let now = self.clock.now();
+        let changed = self
+            .blocking(move |store| {
+                store.write(|tx| {
+                    let record = workloads::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+                    let p = live_project_tx(tx, record.spec.project())?;
+                    require(&actor, &p, record.spec.owner(), WorkloadAction::Operate)?;
+                    let kind = record.spec.kind();
+                    let fits = match change {
+                        Change::Stop | Change::Start => kind == WorkloadKind::Container,
+                        Change::Cancel => kind == WorkloadKind::Job,
+                        Change::Delete => kind != WorkloadKind::ImageCommit,
+                    };
+                    if !fits {
+                        return Err(ServiceError::NotFound);
+                    }
+                    if record.desired == Desired::Deleted {
+                        return Err(ServiceError::Refused("error.workload.deleting"));
+                    }
+                    if change == Change::Start && !p.status.is_usable() {
+                        return Err(ServiceError::Refused("error.workload.project_not_active"));
+                    }
+                    let ended = record.status().is_terminal();
+                    let (desired, reason, word) = match change {
+                        // Nothing to stop or cancel once it has ended.
+                        Change::Stop if record.desired == Desired::Stopped => return Ok(false),
+                        Change::Cancel if record.desired == Desired::Stopped || ended => {
+                            return Ok(false);
+                        }
+                        // Running and not ended: nothing to start.
+                        Change::Start if record.desired == Desired::Running && !ended => {
+                            return Ok(false);
+                        }
+                        Change::Stop => (Desired::Stopped, "StopRequested", "stop"),
+                        Change::Start => (Desired::Running, "StartRequested", "start"),
+                        Change::Cancel => (Desired::Stopped, "CancelRequested", "cancel"),
+                        Change::Delete => (Desired::Deleted, "DeleteRequested", "delete"),
+                    };
+                    let message = format!("{word} requested by {}", actor.username.as_str());
+                    workloads::update_tx(tx, id, now, |r| {
+                        r.desired = desired;
+                        r.generation += 1;
+                        r.error = None;
+                        r.due_at = Some(now);
+                        r.push_event(event(now, false, reason, message));
+                    })?;
+                    Ok(true)
+                })
+            })
+            .await?;
+        if changed {
+            self.wake_reconciler();
+        }
+        Ok(())
+    }
+
+    /// One workload, if `viewer` may see it.
+    pub async fn workload(
+        &self,
+        viewer: &UserRecord,
+        id: WorkloadId,
+    ) -> Result<WorkloadRecord, ServiceError> {
+        let viewer = viewer.clone();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let record = workloads::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+                let p = live_project_read_tx(tx, record.spec.project())?;
+                require(&viewer, &p, record.spec.owner(), WorkloadAction::View)?;
+                Ok(record)
+            })
+        })
+        .await
+    }
+
+    /// The workloads of a project `viewer` may see (members their own,
+    /// managers and admins all), newest first.
+    pub async fn project_workloads(
+        &self,
+        viewer: &UserRecord,
+        project: ProjectId,
+    ) -> Result<Vec<WorkloadRecord>, ServiceError> {
+        let viewer = viewer.clone();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let p = live_project_read_tx(tx, project)?;
+                if !permits_project(role_of(&viewer), p.role_of(viewer.id), ProjectAction::View) {
+                    return Err(ServiceError::NotFound);
+                }
+                let mut list: Vec<WorkloadRecord> = workloads::of_project_read_tx(tx, project)?
+                    .into_iter()
+                    .filter(|r| require(&viewer, &p, r.spec.owner(), WorkloadAction::View).is_ok())
+                    .collect();
+                list.reverse();
+                Ok(list)
+            })
+        })
+        .await
+    }
+
+    /// Creates a volume in `spec.project`, owned by `actor`.
+    pub async fn create_volume(
+        &self,
+        actor: &UserRecord,
+        mut spec: VolumeSpec,
+    ) -> Result<VolumeId, ServiceError> {
+        self.authorize_create(actor, spec.project).await?;
+        spec.owner = actor.id;
+        spec.validate().map_err(ServiceError::Invalid)?;
+        let actor = actor.clone();
+        let now = self.clock.now();
+        let id = VolumeId::generate();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let p = live_project_tx(tx, spec.project)?;
+                require(&actor, &p, actor.id, WorkloadAction::Create)?;
+                if !p.status.is_usable() {
+                    return Err(ServiceError::Refused("error.workload.project_not_active"));
+                }
+                let record = VolumeRecord {
+                    id,
+                    spec,
+                    desired: VolumeDesired::Present,
+                    generation: 1,
+                    ready: false,
+                    error: None,
+                    due_at: Some(now),
+                    created_at: now,
+                    updated_at: now,
+                };
+                volumes::insert_tx(tx, &record).map_err(|e| match e {
+                    StoreError::Conflict(_) => ServiceError::Invalid(FieldErrors::single(
+                        "name",
+                        "workload.error.volume_name_taken",
+                    )),
+                    other => other.into(),
+                })
+            })
+        })
+        .await?;
+        self.wake_reconciler();
+        Ok(id)
+    }
+
+    /// Deletes a volume and its data; refused while a workload that may
+    /// still run mounts it.
+    pub async fn delete_volume(
+        &self,
+        actor: &UserRecord,
+        id: VolumeId,
+    ) -> Result<(), ServiceError> {
+        let actor = actor.clone();
+        let now = self.clock.now();
+        let changed = self
+            .blocking(move |store| {
+                store.write(|tx| {
+                    let volume = volumes::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+                    let p = live_project_tx(tx, volume.spec.project)?;
+                    require(&actor, &p, volume.spec.owner, WorkloadAction::Operate)?;
+                    if volume.desired == VolumeDesired::Deleted {
+                        return Ok(false);
+                    }
+                    let in_use = workloads::of_project_tx(tx, p.id)?.iter().any(|w| {
+                        blocks_volume_deletion(w)
+                            && w.spec
+                                .volumes()
+                                .iter()
+                                .any(|m| m.volume == volume.spec.name)
+                    });
+                    if in_use {
+                        return Err(ServiceError::Refused("error.volume.in_use"));
+                    }
+                    volumes::update_tx(tx, id, now, |v| {
+                        v.desired = VolumeDesired::Deleted;
+                        v.generation += 1;
+                        v.error = None;
+                        v.due_at = Some(now);
+                    })?;
+                    Ok(true)
+                })
+            })
+            .await?;
+        if changed {
+            self.wake_reconciler();
+        }
+        Ok(())
+    }
+
+    /// One volume, if `viewer` may see it.
+    pub async fn volume(
+        &self,
+        viewer: &UserRecord,
+        id: VolumeId,
+    ) -> Result<VolumeRecord, ServiceError> {
+        let viewer = viewer.clone();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let volume = volumes::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+                let p = live_project_read_tx(tx, volume.spec.project)?;
+                require(&viewer, &p, volume.spec.owner, WorkloadAction::View)?;
+                Ok(volume)
+            })
+        })
+        .await
+    }
+
+    /// The volumes of a project `viewer` may see, newest first.
+    pub async fn project_volumes(
+        &self,
+        viewer: &UserRecord,
+        project: ProjectId,
+    ) -> Result<Vec<VolumeRecord>, ServiceError> {
+        let viewer = viewer.clone();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let p = live_project_read_tx(tx, project)?;
+                if !permits_project(role_of(&viewer), p.role_of(viewer.id), ProjectAction::View) {
+                    return Err(ServiceError::NotFound);
+                }
+                let mut list: Vec<VolumeRecord> = volumes::of_project_read_tx(tx, project)?
+                    .into_iter()
+                    .filter(|v| require(&viewer, &p, v.spec.owner, WorkloadAction::View).is_ok())
+                    .collect();
+                list.reverse();
+                Ok(list)
+            })
+        })
+        .await
+    }
+
+    /// The cluster driver, or why there is none.
+    fn cluster(&self) -> Result<&ClusterAccess, ServiceError> {
+        self.cluster
+            .as_ref()
+            .ok_or_else(|| ServiceError::Cluster("no cluster driver in this process".into()))
+    }
+
+    /// The last `tail_lines` lines (at most [`LOG_LINES_MAX`]) of a
+    /// workload's output; empty before it ran.
+    pub async fn workload_logs(
+        &self,
+        viewer: &UserRecord,
+        id: WorkloadId,
+        tail_lines: usize,
+    ) -> Result<String, ServiceError> {
+        self.workload(viewer, id).await?;
+        let lines = tail_lines.clamp(1, LOG_LINES_MAX);
+        let cluster = self.cluster()?;
+        Ok(bounded(cluster, cluster.driver.logs(id, lines))
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// A workload's output from its start and then as it is written, until
+    /// it ends. Opening the stream is bounded by the request timeout;
+    /// reading it is not (it lasts as long as the workload).
+    pub async fn follow_workload_logs(
+        &self,
+        viewer: &UserRecord,
+        id: WorkloadId,
+    ) -> Result<LogStream, ServiceError> {
+        self.workload(viewer, id).await?;
+        let cluster = self.cluster()?;
+        bounded(cluster, cluster.driver.follow_logs(id))
+            .await?
+            .ok_or(ServiceError::Refused("error.workload.not_started"))
+    }
+
+    /// What happened to a workload, oldest first: what mlstack recorded
+    /// (requests, status changes, errors) and what the cluster reports
+    /// (e.g. Kubernetes Events), merged.
+    pub async fn workload_events(
+        &self,
+        viewer: &UserRecord,
+        id: WorkloadId,
+    ) -> Result<Vec<WorkloadEvent>, ServiceError> {
+        let record = self.workload(viewer, id).await?;
+        let mut all = record.events;
+        let cluster = self.cluster()?;
+        if let Some(theirs) = bounded(cluster, cluster.driver.events(id)).await? {
+            all.extend(theirs);
+        }
+        all.sort_by_key(|e| e.at);
+        all.dedup_by(|a, b| a.at == b.at && a.message == b.message);
+        Ok(all)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// For the reconcile loop
+
+/// What the reconcile loop learned about one workload.
+#[derive(Debug, Clone)]
+pub(crate) enum WorkloadOutcome {
+    /// The driver carried out the desired state of `generation`; what it
+    /// observes now (None: it could not tell).
+    Applied {
+        id: WorkloadId,
+        generation: u64,
+        observed: Option<Observed>,
+        events: Vec<DriverEvent>,
+    },
+    /// The driver confirmed the deletion: the record goes.
+    Deleted { id: WorkloadId, generation: u64 },
+    /// Carrying out `generation` failed.
+    Failed {
+        id: WorkloadId,
+        generation: u64,
+        error: LastError,
+    },
+    /// What the driver observes now, whatever the desired state.
+    Observed {
+        id: WorkloadId,
+        observed: Observed,
+        events: Vec<DriverEvent>,
+    },
+}
+
+/// What the reconcile loop learned about one volume.
+#[derive(Debug, Clone)]
+pub(crate) enum VolumeOutcome {
+    Ready {
+        id: VolumeId,
+        generation: u64,
+    },
+    Deleted {
+        id: VolumeId,
+        generation: u64,
+    },
+    Failed {
+        id: VolumeId,
+        generation: u64,
+        error: LastError,
+    },
+}
+
+/// Records what the driver observes now, with an event when the status
+/// changed: the driver's own message and time for that status when it
+/// reported one (`events`, oldest first), else the status itself.
+fn note_observed(
+    record: &mut WorkloadRecord,
+    observed: Option<Observed>,
+    events: &[DriverEvent],
+    now: Timestamp,
+) {
+    let Some(observed) = observed else {
+        return;
+    };
+    let changed = record
+        .observed
+        .as_ref()
+        .is_none_or(|o| o.status != observed.status);
+    if changed {
+        let failed = matches!(observed.status, WorkloadStatus::Failed { .. });
+        let (at, message) = events
+            .iter()
+            .rev()
+            .find(|e| e.status == observed.status)
+            .map(|e| (e.at, e.message.clone()))
+            .unwrap_or_else(|| (now, observed.status.to_string()));
+        record.push_event(event(at, failed, status_reason(&observed.status), message));
+    }
+    record.observed = Some(observed);
+}
+
+/// Records a failed attempt: the error, an event when the message is new,
+/// and when to try again.
+fn note_error(record: &mut WorkloadRecord, error: LastError) {
+    let repeated = record
+        .error
+        .as_ref()
+        .is_some_and(|e| e.message == error.message);
+    if !repeated {
+        let message = match error.retry_at {
+            Some(_) => format!("{} (retrying)", error.message),
+            None => error.message.clone(),
+        };
+        record.push_event(event(error.at, true, &error.reason, message));
+    }
+    record.due_at = error.retry_at;
+    record.error = Some(error);
+}
+
+fn apply_workload_outcome_tx(
+    tx: &WriteTx,
+    outcome: WorkloadOutcome,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    match outcome {
+        WorkloadOutcome::Applied {
+            id,
+            generation,
+            observed,
+            events,
+        } => {
+            workloads::update_tx(tx, id, now, |r| {
+                note_observed(r, observed, &events, now);
+                if r.generation == generation {
+                    r.error = None;
+                    r.due_at = None;
+                }
+            })?;
+        }
+        WorkloadOutcome::Deleted { id, generation } => {
+            let confirmed = workloads::get_tx(tx, id)?
+                .is_some_and(|r| r.generation == generation && r.desired == Desired::Deleted);
+            if confirmed {
+                workloads::remove_tx(tx, id)?;
+            }
+        }
+        WorkloadOutcome::Failed {
+            id,
+            generation,
+            error,
+        } => {
+            workloads::update_tx(tx, id, now, |r| {
+                if r.generation == generation {
+                    note_error(r, error);
+                }
+            })?;
+        }
+        WorkloadOutcome::Observed {
+            id,
+            observed,
+            events,
+        } => {
+            workloads::update_tx(tx, id, now, |r| {
+                note_observed(r, Some(observed), &events, now);
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_volume_outcome_tx(
+    tx: &WriteTx,
+    outcome: VolumeOutcome,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    match outcome {
+        VolumeOutcome::Ready { id, generation } => {
+            volumes::update_tx(tx, id, now, |v| {
+                if v.generation == generation {
+                    v.ready = true;
+                    v.error = None;
+                    v.due_at = None;
+                }
+            })?;
+        }
+        VolumeOutcome::Deleted { id, generation } => {
+            let confirmed = volumes::get_tx(tx, id)?
+                .is_some_and(|v| v.generation == generation && v.desired == VolumeDesired::Deleted);
+            if confirmed {
+                volumes::remove_tx(tx, id)?;
+            }
+        }
+        VolumeOutcome::Failed {
+            id,
+            generation,
+            error,
+        } => {
+            volumes::update_tx(tx, id, now, |v| {
+                if v.generation == generation {
+                    v.due_at = error.retry_at;
+                    v.error = Some(error);
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything the reconcile loop compares with the cluster in a resync.
+pub(crate) struct Snapshot {
+    pub(crate) workloads: Vec<WorkloadRecord>,
+    pub(crate) volumes: Vec<VolumeRecord>,
+}
+
+impl Services {
+    /// The clock's now, for the reconcile loop's retry times.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// At most `limit` volumes and workloads whose desired state is due.
+    pub(crate) async fn due_work(
+        &self,
+        limit: usize,
+    ) -> Result<(Vec<VolumeRecord>, Vec<WorkloadRecord>), ServiceError> {
+        let now = self.clock.now();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                Ok((
+                    volumes::due_read_tx(tx, now, limit)?,
+                    workloads::due_read_tx(tx, now, limit)?,
+                ))
+            })
+        })
+        .await
+    }
+
+    /// When the next volume or workload falls due.
+    pub(crate) async fn next_due(&self) -> Result<Option<Timestamp>, ServiceError> {
+        self.blocking(|store| {
+            store.read(|tx| {
+                let a = volumes::next_due_read_tx(tx)?;
+                let b = workloads::next_due_read_tx(tx)?;
+                Ok(a.into_iter().chain(b).min())
+            })
+        })
+        .await
+    }
+
+    /// Every workload and volume (a resync).
+    pub(crate) async fn snapshot(&self) -> Result<Snapshot, ServiceError> {
+        self.blocking(|store| {
+            store.read(|tx| {
+                Ok(Snapshot {
+                    workloads: workloads::all_read_tx(tx)?,
+                    volumes: volumes::all_read_tx(tx)?,
+                })
+            })
+        })
+        .await
+    }
+
+    /// The projects as the driver provisions them (None: gone or deleted).
+    pub(crate) async fn project_specs(
+        &self,
+        ids: Vec<ProjectId>,
+    ) -> Result<BTreeMap<ProjectId, Option<ProjectSpec>>, ServiceError> {
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let mut out = BTreeMap::new();
+                for id in ids {
+                    let spec = projects::get_read_tx(tx, id)?
+                        .filter(|p| !p.deleted)
+                        .map(|p| ProjectSpec {
+                            id: p.id,
+                            // Codes are lowercase letters and digits: a DNS label.
+                            name: p.code.to_lowercase(),
+                            gpu_units_milli: Some(p.quota.gpu_milli),
+                            cpu_milli: Some(p.quota.cpu_milli),
+                            ram_mib: Some(p.quota.ram_mib),
+                            storage_gib: None,
+                        });
+                    out.insert(id, spec);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    /// Writes what the driver did to many workloads in one transaction.
+    pub(crate) async fn record_workload_outcomes(
+        &self,
+        outcomes: Vec<WorkloadOutcome>,
+    ) -> Result<(), ServiceError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                for outcome in outcomes {
+                    apply_workload_outcome_tx(tx, outcome, now)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Writes what the driver did to many volumes in one transaction.
+    pub(crate) async fn record_volume_outcomes(
+        &self,
+        outcomes: Vec<VolumeOutcome>,
+    ) -> Result<(), ServiceError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                for outcome in outcomes {
+                    apply_volume_outcome_tx(tx, outcome, now)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Makes the workloads that wait for GPUs due now (some were freed);
+    /// returns how many.
+    pub(crate) async fn retry_gpu_waiters(
+        &self,
+        reason: &'static str,
+    ) -> Result<usize, ServiceError> {
+        let now = self.clock.now();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let mut count = 0;
+                for id in workloads::due_ids_tx(tx)? {
+                    let moved = workloads::update_tx(tx, id, now, |r| {
+                        let waiting = r.error.as_ref().is_some_and(|e| e.reason == reason)
+                            && r.due_at.is_some_and(|at| at > now);
+                        if waiting {
+                            r.due_at = Some(now);
+                        }
+                        waiting
+                    })?;
+                    count += usize::from(moved == Some(true));
+                }
+                Ok(count)
+            })
+        })
+        .await
+    }
+}
+
+/// Sets the desired state of every workload of a project (stopped when it
+/// enters its buffer period, deleted with its volumes when released), in
+/// the caller's transaction; returns whether anything changed.
+pub(crate) fn wind_down_project_tx(
+    tx: &WriteTx,
+    project: ProjectId,
+    release: bool,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let mut changed = false;
+    for record in workloads::of_project_tx(tx, project)? {
+        let desired = match (release, record.spec.kind()) {
+            (true, _) => Desired::Deleted,
+            (false, _) if record.desired != Desired::Running => continue,
+            (false, WorkloadKind::Container | WorkloadKind::Job) => Desired::Stopped,
+            (false, WorkloadKind::ImageCommit) => continue,
+        };
+        if record.desired == desired || record.desired == Desired::Deleted {
+            continue;
+        }
+        let reason = if release { "Released" } else { "BufferPeriod" };
+        workloads::update_tx(tx, record.id(), now, |r| {
+            r.desired = desired;
+            r.generation += 1;
+            r.error = None;
+            r.due_at = Some(now);
+            r.push_event(event(
+                now,
+                false,
+                reason,
+                "the project's period ended".into(),
+            ));
+        })?;
+        changed = true;
+    }
+    if release {
+        for volume in volumes::of_project_tx(tx, project)? {
+            if volume.desired == VolumeDesired::Deleted {
+                continue;
+            }
+            volumes::update_tx(tx, volume.id, now, |v| {
+                v.desired = VolumeDesired::Deleted;
+                v.generation += 1;
+                v.error = None;
+                v.due_at = Some(now);
+            })?;
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::domain::workload::{FailureReason, ImageRef, Resources, WorkloadMeta};
+    use crate::store::Store;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("time")
+    }
+
+    fn job_record(now: Timestamp) -> WorkloadRecord {
+        WorkloadRecord {
+            spec: WorkloadSpec::Job(JobSpec {
+                meta: WorkloadMeta {
+                    id: WorkloadId::generate(),
+                    project: ProjectId::generate(),
+                    owner: UserId::generate(),
+                    name: "train".into(),
+                },
+                image: ImageRef {
+                    name: "ubuntu".into(),
+                    tag: "24.04".into(),
+                },
+                command: "true".into(),
+                env: BTreeMap::new(),
+                resources: Resources::default(),
+                volumes: Vec::new(),
+                time_limit_secs: None,
+            }),
+            desired: Desired::Running,
+            generation: 2,
+            observed: None,
+            error: None,
+            events: Vec::new(),
+            due_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn observed(id: WorkloadId, status: WorkloadStatus) -> Observed {
+        Observed {
+            id,
+            status,
+            endpoints: Vec::new(),
+            gpus: Vec::new(),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    fn record_outcome(store: &Store, outcome: WorkloadOutcome, now: Timestamp) {
+        store
+            .write(|tx| apply_workload_outcome_tx(tx, outcome, now))
+            .expect("write");
+    }
+
+    fn read(store: &Store, id: WorkloadId) -> Option<WorkloadRecord> {
+        store
+            .read(|tx| workloads::get_read_tx(tx, id))
+            .expect("read")
+    }
+
+    fn due(store: &Store) -> Vec<WorkloadRecord> {
+        store
+            .read(|tx| workloads::due_read_tx(tx, at("2030-01-01T00:00:00Z"), 10))
+            .expect("read")
+    }
+
+    #[test]
+    fn outcomes_settle_only_their_generation_and_unchanged_records_are_not_rewritten() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open_in(dir.path()).expect("store");
+        let start = at("2026-11-29T08:00:00Z");
+        let record = job_record(start);
+        let id = record.id();
+        store
+            .write(|tx| workloads::insert_tx(tx, &record))
+            .expect("insert");
+        assert_eq!(due(&store).len(), 1);
+
+        // A result for an older generation records what was seen but leaves
+        // the work due.
+        let later = at("2026-11-29T08:01:00Z");
+        let driver_event = DriverEvent {
+            workload: id,
+            status: WorkloadStatus::Running,
+            at: at("2026-11-29T08:00:30Z"),
+            message: "the job started".into(),
+        };
+        record_outcome(
+            &store,
+            WorkloadOutcome::Applied {
+                id,
+                generation: 1,
+                observed: Some(observed(id, WorkloadStatus::Running)),
+                events: vec![driver_event.clone()],
+            },
+            later,
+        );
+        let stored = read(&store, id).expect("stored");
+        assert_eq!(stored.status(), WorkloadStatus::Running);
+        assert_eq!(stored.due_at, Some(start), "still due");
+        assert_eq!(stored.updated_at, later);
+        assert_eq!(stored.events.len(), 1);
+        assert_eq!(stored.events[0].message, "the job started");
+        assert_eq!(stored.events[0].at, driver_event.at);
+
+        // The same observation again changes nothing: no rewrite.
+        record_outcome(
+            &store,
+            WorkloadOutcome::Observed {
+                id,
+                observed: observed(id, WorkloadStatus::Running),
+                events: vec![driver_event],
+            },
+            at("2026-11-29T08:02:00Z"),
+        );
+        assert_eq!(read(&store, id).map(|r| r.updated_at), Some(later));
+
+        // A transient failure of the current generation: error, one event
+        // however often it repeats, and the retry time as the due time.
+        let retry = at("2026-11-29T08:03:00Z");
+        for attempts in 1..=3 {
+            record_outcome(
+                &store,
+                WorkloadOutcome::Failed {
+                    id,
+                    generation: 2,
+                    error: LastError {
+                        at: later,
+                        reason: "NotEnoughGpus".into(),
+                        message: "not enough free GPUs".into(),
+                        attempts,
+                        retry_at: Some(retry),
+                    },
+                },
+                later,
+            );
+        }
+        let stored = read(&store, id).expect("stored");
+        assert_eq!(stored.error.as_ref().map(|e| e.attempts), Some(3));
+        assert_eq!(stored.due_at, Some(retry));
+        let warnings: Vec<_> = stored.events.iter().filter(|e| e.warning).collect();
+        assert_eq!(warnings.len(), 1, "{:?}", stored.events);
+        assert_eq!(warnings[0].message, "not enough free GPUs (retrying)");
+        assert_eq!(
+            store
+                .read(|tx| workloads::due_read_tx(tx, later, 10))
+                .expect("read")
+                .len(),
+            0,
+            "not due before the retry time"
+        );
+
+        // Done for the current generation: error cleared, nothing due.
+        record_outcome(
+            &store,
+            WorkloadOutcome::Applied {
+                id,
+                generation: 2,
+                observed: Some(observed(
+                    id,
+                    WorkloadStatus::failed(FailureReason::ExitCode(3)),
+                )),
+                events: Vec::new(),
+            },
+            later,
+        );
+        let stored = read(&store, id).expect("stored");
+        assert_eq!(stored.error, None);
+        assert_eq!(stored.due_at, None);
+        assert!(due(&store).is_empty());
+        let last = stored.events.last().expect("an event");
+        assert!(last.warning && last.reason == "Failed");
+
+        // A deletion counts only once it is the desired state.
+        record_outcome(
+            &store,
+            WorkloadOutcome::Deleted { id, generation: 2 },
+            later,
+        );
+        assert!(read(&store, id).is_some());
+        store
+            .write(|tx| {
+                workloads::update_tx(tx, id, later, |r| {
+                    r.desired = Desired::Deleted;
+                    r.generation = 3;
+                    r.due_at = Some(later);
+                })
+            })
+            .expect("update");
+        record_outcome(
+            &store,
+            WorkloadOutcome::Deleted { id, generation: 3 },
+            later,
+        );
+        assert_eq!(read(&store, id), None);
+        assert!(due(&store).is_empty(), "its due entry went with it");
+        // The name is free again.
+        store
+            .write(|tx| workloads::insert_tx(tx, &job_record(later)))
+            .expect("the name is free");
+    }
+
+    #[test]
+    fn a_name_is_unique_in_its_project() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open_in(dir.path()).expect("store");
+        let now = at("2026-11-29T08:00:00Z");
+        let first = job_record(now);
+        let mut second = job_record(now);
+        if let (WorkloadSpec::Job(a), WorkloadSpec::Job(b)) = (&first.spec, &mut second.spec) {
+            b.meta.project = a.meta.project;
+        }
+        store
+            .write(|tx| workloads::insert_tx(tx, &first))
+            .expect("insert");
+        assert!(matches!(
+            store.write(|tx| workloads::insert_tx(tx, &second)),
+            Err(StoreError::Conflict(_))
+        ));
+        let other_project = job_record(now);
+        store
+            .write(|tx| workloads::insert_tx(tx, &other_project))
+            .expect("another project may use the name");
+    }
+}

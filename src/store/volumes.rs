@@ -1,0 +1,223 @@
+//! Storage volumes of projects: present or being deleted, whether the
+//! cluster has them ready, with indexes by project, by name inside the
+//! project, and the due list of the reconcile loop.
+
+use jiff::Timestamp;
+use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::workloads::{LastError, due_key, due_time};
+use super::{StoreError, codec, tables};
+use crate::domain::ids::{ProjectId, VolumeId};
+use crate::domain::workload::VolumeSpec;
+
+/// Whether the user wants a volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeDesired {
+    Present,
+    /// Removed with its data from the cluster, then from the store.
+    Deleted,
+}
+
+/// A stored volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeRecord {
+    pub id: VolumeId,
+    pub spec: VolumeSpec,
+    pub desired: VolumeDesired,
+    /// Counts changes of the desired state (see `WorkloadRecord`).
+    pub generation: u64,
+    /// The cluster has it and workloads can mount it.
+    #[serde(default)]
+    pub ready: bool,
+    #[serde(default)]
+    pub error: Option<LastError>,
+    /// When the reconcile loop works on it next; mirrored by `DUE_VOLUME_IDS`.
+    #[serde(default)]
+    pub due_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+fn decode_one(
+    table: &impl ReadableTable<u128, &'static [u8]>,
+    id: u128,
+) -> Result<Option<VolumeRecord>, StoreError> {
+    table.get(id)?.map(|b| codec::decode(b.value())).transpose()
+}
+
+pub fn get_tx(tx: &WriteTransaction, id: VolumeId) -> Result<Option<VolumeRecord>, StoreError> {
+    decode_one(&tx.open_table(tables::VOLUME_ID_TO_VOLUME)?, id.as_u128())
+}
+
+pub fn get_read_tx(tx: &ReadTransaction, id: VolumeId) -> Result<Option<VolumeRecord>, StoreError> {
+    decode_one(&tx.open_table(tables::VOLUME_ID_TO_VOLUME)?, id.as_u128())
+}
+
+/// The volume named `name` in `project`.
+pub fn by_name_tx(
+    tx: &WriteTransaction,
+    project: ProjectId,
+    name: &str,
+) -> Result<Option<VolumeRecord>, StoreError> {
+    let id = tx
+        .open_table(tables::PROJECT_VOLUME_NAME_TO_ID)?
+        .get((project.as_u128(), name))?
+        .map(|v| v.value());
+    match id {
+        Some(id) => get_tx(tx, VolumeId::from_u128(id)),
+        None => Ok(None),
+    }
+}
+
+fn write_tx(
+    tx: &WriteTransaction,
+    previous: Option<&VolumeRecord>,
+    record: &VolumeRecord,
+) -> Result<(), StoreError> {
+    let id = record.id.as_u128();
+    let old_due = previous.and_then(|p| p.due_at);
+    if old_due != record.due_at {
+        let mut due = tx.open_table(tables::DUE_VOLUME_IDS)?;
+        if let Some(at) = old_due {
+            due.remove(due_key(at, id))?;
+        }
+        if let Some(at) = record.due_at {
+            due.insert(due_key(at, id), ())?;
+        }
+    }
+    tx.open_table(tables::VOLUME_ID_TO_VOLUME)?
+        .insert(id, codec::encode(record)?.as_slice())?;
+    Ok(())
+}
+
+/// Stores a new volume with its indexes; refuses a name the project already
+/// has (`StoreError::Conflict`).
+pub fn insert_tx(tx: &WriteTransaction, record: &VolumeRecord) -> Result<(), StoreError> {
+    let id = record.id.as_u128();
+    let project = record.spec.project.as_u128();
+    let mut names = tx.open_table(tables::PROJECT_VOLUME_NAME_TO_ID)?;
+    if names.get((project, record.spec.name.as_str()))?.is_some() {
+        return Err(StoreError::Conflict("a volume of this name"));
+    }
+    names.insert((project, record.spec.name.as_str()), id)?;
+    tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?
+        .insert(project, id)?;
+    write_tx(tx, None, record)
+}
+
+/// Changes a volume with `change` and writes it back, with `updated_at`
+/// set to `now`, when anything changed (an unchanged record is not
+/// rewritten). None when it does not exist.
+pub fn update_tx<R>(
+    tx: &WriteTransaction,
+    id: VolumeId,
+    now: Timestamp,
+    change: impl FnOnce(&mut VolumeRecord) -> R,
+) -> Result<Option<R>, StoreError> {
+    let Some(previous) = get_tx(tx, id)? else {
+        return Ok(None);
+    };
+    let mut record = previous.clone();
+    let result = change(&mut record);
+    if record != previous {
+        record.updated_at = now;
+        write_tx(tx, Some(&previous), &record)?;
+    }
+    Ok(Some(result))
+}
+
+/// Removes a volume and its index entries; returns what was removed.
+pub fn remove_tx(tx: &WriteTransaction, id: VolumeId) -> Result<Option<VolumeRecord>, StoreError> {
+    let removed: Option<VolumeRecord> = tx
+        .open_table(tables::VOLUME_ID_TO_VOLUME)?
+        .remove(id.as_u128())?
+        .map(|b| codec::decode(b.value()))
+        .transpose()?;
+    if let Some(record) = &removed {
+        let project = record.spec.project.as_u128();
+        tx.open_table(tables::PROJECT_VOLUME_NAME_TO_ID)?
+            .remove((project, record.spec.name.as_str()))?;
+        tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?
+            .remove(project, id.as_u128())?;
+        if let Some(at) = record.due_at {
+            tx.open_table(tables::DUE_VOLUME_IDS)?
+                .remove(due_key(at, id.as_u128()))?;
+        }
+    }
+    Ok(removed)
+}
+
+/// The volumes of `project`, oldest first.
+pub fn of_project_read_tx(
+    tx: &ReadTransaction,
+    project: ProjectId,
+) -> Result<Vec<VolumeRecord>, StoreError> {
+    let index = tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?;
+    let table = tx.open_table(tables::VOLUME_ID_TO_VOLUME)?;
+    let mut out = Vec::new();
+    for id in index.get(project.as_u128())? {
+        if let Some(record) = decode_one(&table, id?.value())? {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+/// The volumes of `project`, oldest first, in a write transaction.
+pub fn of_project_tx(
+    tx: &WriteTransaction,
+    project: ProjectId,
+) -> Result<Vec<VolumeRecord>, StoreError> {
+    let ids: Vec<u128> = tx
+        .open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?
+        .get(project.as_u128())?
+        .map(|id| id.map(|v| v.value()))
+        .collect::<Result<_, _>>()?;
+    let table = tx.open_table(tables::VOLUME_ID_TO_VOLUME)?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(record) = decode_one(&table, id)? {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+/// Every volume, oldest first.
+pub fn all_read_tx(tx: &ReadTransaction) -> Result<Vec<VolumeRecord>, StoreError> {
+    tx.open_table(tables::VOLUME_ID_TO_VOLUME)?
+        .iter()?
+        .map(|entry| {
+            let (_, bytes) = entry?;
+            codec::decode(bytes.value())
+        })
+        .collect()
+}
+
+/// At most `limit` volumes due at `now` or before.
+pub fn due_read_tx(
+    tx: &ReadTransaction,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<VolumeRecord>, StoreError> {
+    let due = tx.open_table(tables::DUE_VOLUME_IDS)?;
+    let table = tx.open_table(tables::VOLUME_ID_TO_VOLUME)?;
+    let mut out = Vec::new();
+    for entry in due.range(..=due_key(now, u128::MAX))?.take(limit) {
+        let (key, _) = entry?;
+        if let Some(record) = decode_one(&table, key.value().1)? {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+/// When the next volume falls due, if any does.
+pub fn next_due_read_tx(tx: &ReadTransaction) -> Result<Option<Timestamp>, StoreError> {
+    Ok(tx
+        .open_table(tables::DUE_VOLUME_IDS)?
+        .first()?
+        .map(|(key, _)| due_time(key.value().0)))
+}

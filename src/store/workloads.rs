@@ -1,0 +1,492 @@
+//! Workloads (containers, jobs, image commits): what the user wants of each
+//! and what the cluster was last seen doing, with the indexes the use cases
+//! and the reconcile loop read — by project, by name inside the project, and
+//! the due list of work still to apply (so a pass never scans everything).
+//!
+//! The records hold the cluster layer's plain data types (`Observed`,
+//! `WorkloadEvent`) as they are, never a driver.
+
+use jiff::Timestamp;
+use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, codec, tables};
+use crate::cluster::{Observed, WorkloadEvent, WorkloadKind};
+use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::workload::{
+    ContainerSpec, FailureReason, ImageCommitSpec, JobSpec, VolumeMount, WorkloadId, WorkloadStatus,
+};
+
+/// How many events a workload keeps (the newest).
+pub const EVENTS_KEPT: usize = 100;
+
+/// What is run: a container, a job or an image commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "spec", rename_all = "snake_case")]
+pub enum WorkloadSpec {
+    Container(ContainerSpec),
+    Job(JobSpec),
+    ImageCommit(ImageCommitSpec),
+}
+
+impl WorkloadSpec {
+    pub fn id(&self) -> WorkloadId {
+        match self {
+            WorkloadSpec::Container(s) => s.meta.id,
+            WorkloadSpec::Job(s) => s.meta.id,
+            WorkloadSpec::ImageCommit(s) => s.id,
+        }
+    }
+
+    pub fn project(&self) -> ProjectId {
+        match self {
+            WorkloadSpec::Container(s) => s.meta.project,
+            WorkloadSpec::Job(s) => s.meta.project,
+            WorkloadSpec::ImageCommit(s) => s.project,
+        }
+    }
+
+    pub fn owner(&self) -> UserId {
+        match self {
+            WorkloadSpec::Container(s) => s.meta.owner,
+            WorkloadSpec::Job(s) => s.meta.owner,
+            WorkloadSpec::ImageCommit(s) => s.owner,
+        }
+    }
+
+    /// The name unique in the project (image commits have none).
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            WorkloadSpec::Container(s) => Some(&s.meta.name),
+            WorkloadSpec::Job(s) => Some(&s.meta.name),
+            WorkloadSpec::ImageCommit(_) => None,
+        }
+    }
+
+    pub fn kind(&self) -> WorkloadKind {
+        match self {
+            WorkloadSpec::Container(_) => WorkloadKind::Container,
+            WorkloadSpec::Job(_) => WorkloadKind::Job,
+            WorkloadSpec::ImageCommit(_) => WorkloadKind::ImageCommit,
+        }
+    }
+
+    /// The project's volumes it mounts.
+    pub fn volumes(&self) -> &[VolumeMount] {
+        match self {
+            WorkloadSpec::Container(s) => &s.volumes,
+            WorkloadSpec::Job(s) => &s.volumes,
+            WorkloadSpec::ImageCommit(_) => &[],
+        }
+    }
+}
+
+/// What the user wants of a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Desired {
+    /// A container: running. A job or an image commit: run (once).
+    Running,
+    /// A container: stopped. A job: cancelled.
+    Stopped,
+    /// Removed from the cluster, then from the store.
+    Deleted,
+}
+
+/// The last thing that went wrong applying a workload or volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastError {
+    pub at: Timestamp,
+    /// A short CamelCase reason (`NotEnoughGpus`, `Unreachable`, `Timeout`).
+    pub reason: String,
+    pub message: String,
+    /// Failed attempts in a row.
+    pub attempts: u32,
+    /// When it is tried again; None: not before the desired state changes.
+    pub retry_at: Option<Timestamp>,
+}
+
+/// A stored workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadRecord {
+    pub spec: WorkloadSpec,
+    pub desired: Desired,
+    /// Counts changes of the desired state; a result of the reconcile loop
+    /// settles the work only for the generation it was made for.
+    pub generation: u64,
+    /// What the cluster was last seen doing (None: nothing yet).
+    #[serde(default)]
+    pub observed: Option<Observed>,
+    #[serde(default)]
+    pub error: Option<LastError>,
+    /// Status changes and errors, oldest first, at most [`EVENTS_KEPT`].
+    #[serde(default)]
+    pub events: Vec<WorkloadEvent>,
+    /// When the reconcile loop works on it next (None: nothing to do);
+    /// mirrored by `DUE_WORKLOAD_IDS`.
+    #[serde(default)]
+    pub due_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl WorkloadRecord {
+    pub fn id(&self) -> WorkloadId {
+        self.spec.id()
+    }
+
+    /// The status to show: what the cluster reports; before that Creating,
+    /// or Failed with the error when it will not be retried by itself.
+    pub fn status(&self) -> WorkloadStatus {
+        match (&self.observed, &self.error) {
+            (Some(observed), _) => observed.status.clone(),
+            (None, Some(error)) if error.retry_at.is_none() => {
+                WorkloadStatus::failed(FailureReason::Other(error.message.clone()))
+            }
+            (None, _) => WorkloadStatus::Creating,
+        }
+    }
+
+    /// Adds an event, dropping the oldest beyond [`EVENTS_KEPT`].
+    pub fn push_event(&mut self, event: WorkloadEvent) {
+        self.events.push(event);
+        if self.events.len() > EVENTS_KEPT {
+            let extra = self.events.len() - EVENTS_KEPT;
+            self.events.drain(..extra);
+        }
+    }
+}
+
+/// The key of a due entry.
+pub(super) fn due_key(at: Timestamp, id: u128) -> (i64, u128) {
+    (at.as_millisecond(), id)
+}
+
+/// Milliseconds of a due key back as a time.
+pub(super) fn due_time(millis: i64) -> Timestamp {
+    Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn decode_one(
+    table: &impl ReadableTable<u128, &'static [u8]>,
+    id: u128,
+) -> Result<Option<WorkloadRecord>, StoreError> {
+    table.get(id)?.map(|b| codec::decode(b.value())).transpose()
+}
+
+pub fn get_tx(tx: &WriteTransaction, id: WorkloadId) -> Result<Option<WorkloadRecord>, StoreError> {
+    decode_one(
+        &tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?,
+        id.as_u128(),
+    )
+}
+
+pub fn get_read_tx(
+    tx: &ReadTransaction,
+    id: WorkloadId,
+) -> Result<Option<WorkloadRecord>, StoreError> {
+    decode_one(
+        &tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?,
+        id.as_u128(),
+    )
+}
+
+/// Writes `record` over `previous`, moving its due entry along.
+fn write_tx(
+    tx: &WriteTransaction,
+    previous: Option<&WorkloadRecord>,
+    record: &WorkloadRecord,
+) -> Result<(), StoreError> {
+    let id = record.id().as_u128();
+    let old_due = previous.and_then(|p| p.due_at);
+    if old_due != record.due_at {
+        let mut due = tx.open_table(tables::DUE_WORKLOAD_IDS)?;
+        if let Some(at) = old_due {
+            due.remove(due_key(at, id))?;
+        }
+        if let Some(at) = record.due_at {
+            due.insert(due_key(at, id), ())?;
+        }
+    }
+    tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?
+        .insert(id, codec::encode(record)?.as_slice())?;
+    Ok(())
+}
+
+/// Stores a new workload with its indexes; refuses a name the project
+/// already has (`StoreError::Conflict`).
+pub fn insert_tx(tx: &WriteTransaction, record: &WorkloadRecord) -> Result<(), StoreError> {
+    let id = record.id().as_u128();
+    let project = record.spec.project().as_u128();
+    if let Some(name) = record.spec.name() {
+        let mut names = tx.open_table(tables::PROJECT_WORKLOAD_NAME_TO_ID)?;
+        if names.get((project, name))?.is_some() {
+            return Err(StoreError::Conflict("a workload of this name"));
+        }
+        names.insert((project, name), id)?;
+    }
+    tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?
+        .insert(project, id)?;
+    write_tx(tx, None, record)
+}
+
+/// Changes a workload with `change` and writes it back, with `updated_at`
+/// set to `now`, when anything changed (an unchanged record is not
+/// rewritten). None when it does not exist.
+pub fn update_tx<R>(
+    tx: &WriteTransaction,
+    id: WorkloadId,
+    now: Timestamp,
+    change: impl FnOnce(&mut WorkloadRecord) -> R,
+) -> Result<Option<R>, StoreError> {
+    let Some(previous) = get_tx(tx, id)? else {
+        return Ok(None);
+    };
+    let mut record = previous.clone();
+    let result = change(&mut record);
+    if record != previous {
+        record.updated_at = now;
+        write_tx(tx, Some(&previous), &record)?;
+    }
+    Ok(Some(result))
+}
+
+/// Removes a workload and its index entries; returns what was removed.
+pub fn remove_tx(
+    tx: &WriteTransaction,
+    id: WorkloadId,
+) -> Result<Option<WorkloadRecord>, StoreError> {
+    let removed: Option<WorkloadRecord> = tx
+        .open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?
+        .remove(id.as_u128())?
+        .map(|b| codec::decode(b.value()))
+        .transpose()?;
+    if let Some(record) = &removed {
+        let project = record.spec.project().as_u128();
+        if let Some(name) = record.spec.name() {
+            tx.open_table(tables::PROJECT_WORKLOAD_NAME_TO_ID)?
+                .remove((project, name))?;
+        }
+        tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?
+            .remove(project, id.as_u128())?;
+        if let Some(at) = record.due_at {
+            tx.open_table(tables::DUE_WORKLOAD_IDS)?
+                .remove(due_key(at, id.as_u128()))?;
+        }
+    }
+    Ok(removed)
+}
+
+/// The workloads of `project`, oldest first.
+pub fn of_project_read_tx(
+    tx: &ReadTransaction,
+    project: ProjectId,
+) -> Result<Vec<WorkloadRecord>, StoreError> {
+    let index = tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?;
+    let table = tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?;
+    let mut out = Vec::new();
+    for id in index.get(project.as_u128())? {
+        if let Some(record) = decode_one(&table, id?.value())? {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+/// The workloads of `project`, oldest first, in a write transaction.
+pub fn of_project_tx(
+    tx: &WriteTransaction,
+    project: ProjectId,
+) -> Result<Vec<WorkloadRecord>, StoreError> {
+    let ids: Vec<u128> = tx
+        .open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?
+        .get(project.as_u128())?
+        .map(|id| id.map(|v| v.value()))
+        .collect::<Result<_, _>>()?;
+    let table = tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(record) = decode_one(&table, id)? {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+/// Every workload, oldest first.
+pub fn all_read_tx(tx: &ReadTransaction) -> Result<Vec<WorkloadRecord>, StoreError> {
+    tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?
+        .iter()?
+        .map(|entry| {
+            let (_, bytes) = entry?;
+            codec::decode(bytes.value())
+        })
+        .collect()
+}
+
+/// At most `limit` workloads due at `now` or before, the longest waiting
+/// first.
+pub fn due_read_tx(
+    tx: &ReadTransaction,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<WorkloadRecord>, StoreError> {
+    let due = tx.open_table(tables::DUE_WORKLOAD_IDS)?;
+    let table = tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?;
+    let mut out = Vec::new();
+    for entry in due.range(..=due_key(now, u128::MAX))?.take(limit) {
+        let (key, _) = entry?;
+        if let Some(record) = decode_one(&table, key.value().1)? {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+/// When the next workload falls due, if any does.
+pub fn next_due_read_tx(tx: &ReadTransaction) -> Result<Option<Timestamp>, StoreError> {
+    Ok(tx
+        .open_table(tables::DUE_WORKLOAD_IDS)?
+        .first()?
+        .map(|(key, _)| due_time(key.value().0)))
+}
+
+/// Ids of every workload with a due entry (waiting for a retry or for work).
+pub fn due_ids_tx(tx: &WriteTransaction) -> Result<Vec<WorkloadId>, StoreError> {
+    tx.open_table(tables::DUE_WORKLOAD_IDS)?
+        .iter()?
+        .map(|entry| {
+            let (key, _) = entry?;
+            Ok(WorkloadId::from_u128(key.value().1))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::cluster::Endpoint;
+    use crate::domain::catalog::{Protocol, ServiceKind};
+    use crate::domain::workload::{
+        ImageRef, Resources, ServiceSpec, SshAccess, WorkloadMeta, WorkloadStatus,
+    };
+
+    fn record() -> WorkloadRecord {
+        let at: Timestamp = "2026-11-29T08:00:00Z".parse().expect("time");
+        let id = WorkloadId::from_u128(7);
+        WorkloadRecord {
+            spec: WorkloadSpec::Container(ContainerSpec {
+                meta: WorkloadMeta {
+                    id,
+                    project: ProjectId::from_u128(1),
+                    owner: UserId::from_u128(2),
+                    name: "web".into(),
+                },
+                image: ImageRef {
+                    name: "ubuntu".into(),
+                    tag: "24.04".into(),
+                },
+                command: None,
+                env: BTreeMap::new(),
+                resources: Resources::default(),
+                volumes: Vec::new(),
+                services: vec![ServiceSpec {
+                    name: "http".into(),
+                    kind: ServiceKind::Custom,
+                    port: 8000,
+                    protocol: Protocol::Http,
+                    local_command: Some("python3 -m http.server $PORT".into()),
+                }],
+                ssh: SshAccess::Password("secret".into()),
+                start_at: None,
+                end_at: None,
+            }),
+            desired: Desired::Running,
+            generation: 3,
+            observed: Some(Observed {
+                id,
+                status: WorkloadStatus::Running,
+                endpoints: vec![Endpoint {
+                    service: "http".into(),
+                    host: "127.0.0.1".into(),
+                    port: 40000,
+                    url: "http://127.0.0.1:40000/".into(),
+                }],
+                gpus: vec![0],
+                started_at: Some(at),
+                finished_at: None,
+            }),
+            error: Some(LastError {
+                at,
+                reason: "NotEnoughGpus".into(),
+                message: "not enough free GPUs".into(),
+                attempts: 2,
+                retry_at: Some(at),
+            }),
+            events: vec![WorkloadEvent {
+                at,
+                warning: false,
+                reason: "Started".into(),
+                message: "every service listens".into(),
+            }],
+            due_at: Some(at),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_through_the_codec() {
+        let record = record();
+        let bytes = codec::encode(&record).expect("encode");
+        let back: WorkloadRecord = codec::decode(&bytes).expect("decode");
+        assert_eq!(back, record);
+        let json = String::from_utf8_lossy(&bytes[1..]).into_owned();
+        assert!(json.contains(r#""kind":"container""#), "{json}");
+        assert!(json.contains(r#""desired":"running""#), "{json}");
+    }
+
+    #[test]
+    fn a_minimal_record_of_this_version_still_reads() {
+        // The fields a first version wrote; later fields default.
+        let json = r#"{"spec":{"kind":"job","spec":{"meta":{"id":"0191c0b4-7b64-7e1c-9d2a-3f4b5c6d7e8f","project":"0191c0b4-7b64-7e1c-9d2a-3f4b5c6d7e80","owner":"0191c0b4-7b64-7e1c-9d2a-3f4b5c6d7e81","name":"train"},"image":{"name":"ubuntu","tag":"24.04"},"command":"echo hi","resources":{"cpu_milli":1000,"ram_mib":1024}}},"desired":"stopped","generation":1,"created_at":"2026-11-29T08:00:00Z","updated_at":"2026-11-29T08:00:00Z"}"#;
+        let mut bytes = vec![1u8];
+        bytes.extend_from_slice(json.as_bytes());
+        let record: WorkloadRecord = codec::decode(&bytes).expect("decode");
+        assert_eq!(record.desired, Desired::Stopped);
+        assert_eq!(record.spec.kind(), WorkloadKind::Job);
+        assert_eq!(record.spec.name(), Some("train"));
+        assert_eq!(record.status(), WorkloadStatus::Creating);
+        assert!(record.events.is_empty() && record.due_at.is_none());
+    }
+
+    #[test]
+    fn statuses_and_events() {
+        let mut record = record();
+        assert_eq!(record.status(), WorkloadStatus::Running);
+        record.observed = None;
+        assert_eq!(record.status(), WorkloadStatus::Creating, "retried later");
+        if let Some(error) = &mut record.error {
+            error.retry_at = None;
+        }
+        assert_eq!(
+            record.status(),
+            WorkloadStatus::failed(FailureReason::Other("not enough free GPUs".into()))
+        );
+        let event = record.events[0].clone();
+        for n in 0..EVENTS_KEPT + 5 {
+            record.push_event(WorkloadEvent {
+                message: n.to_string(),
+                ..event.clone()
+            });
+        }
+        assert_eq!(record.events.len(), EVENTS_KEPT);
+        assert_eq!(record.events[0].message, "5", "the oldest go first");
+        assert_eq!(
+            record.events.last().map(|e| e.message.as_str()),
+            Some("104")
+        );
+    }
+}

@@ -1,0 +1,842 @@
+//! Containers, jobs and volumes end to end through the use cases of a
+//! running appliance with the local driver (real processes; one GPU in a
+//! fixed inventory): the use cases write desired state, the reconcile loop
+//! applies it and writes back status and events. Every wait polls with a
+//! generous deadline; nothing asserts a timing.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use mlstack::cluster::local::{LocalDriver, LocalGpu, group_members};
+use mlstack::cluster::{AnyDriver, Driver, DriverError};
+use mlstack::domain::catalog::{Protocol, ServiceKind};
+use mlstack::domain::ids::{ProjectId, UserId, VolumeId};
+use mlstack::domain::project::ProjectForm;
+use mlstack::domain::workload::{
+    ContainerSpec, FailureReason, GpuRequest, ImageRef, JobSpec, Resources, ServiceSpec, SshAccess,
+    VolumeMount, VolumeSpec, WorkloadId, WorkloadMeta, WorkloadStatus,
+};
+use mlstack::service::{ServiceError, Services};
+use mlstack::store::users::UserRecord;
+use mlstack::store::workloads::{Desired, WorkloadRecord};
+
+use crate::common::TestApp;
+
+const WAIT: Duration = Duration::from_secs(30);
+const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";
+
+/// A running appliance with one active project: alice manages it, bob and
+/// carol are members, dave is not in it. (The services come first: fields
+/// drop in order, and the appliance closes its store once nothing else
+/// holds it.)
+struct Lab {
+    services: Services,
+    admin: UserRecord,
+    alice: UserRecord,
+    bob: UserRecord,
+    carol: UserRecord,
+    dave: UserRecord,
+    project: ProjectId,
+    app: TestApp,
+}
+
+async fn lab() -> Lab {
+    let app = TestApp::start_configured(|config| {
+        config.local.detect_gpus = false;
+        config.local.gpus = vec![LocalGpu {
+            index: 0,
+            name: "NVIDIA T4".into(),
+            memory_mib: 15_360,
+        }];
+    });
+    let services = app.services();
+    for name in ["alice", "bob", "carol", "dave"] {
+        services.create_user(name, false).await.expect("user");
+    }
+    let users = services.list_users().await.expect("users");
+    let user = |name: &str| {
+        users
+            .iter()
+            .find(|u| u.username.as_str() == name)
+            .cloned()
+            .expect("user")
+    };
+    let (admin, alice) = (user("admin"), user("alice"));
+    let form = ProjectForm {
+        name: "Vision".into(),
+        start: "2026-11-29".into(),
+        end: "2027-01-31".into(),
+        purpose: String::new(),
+        description: "a study".into(),
+        managers: vec!["alice".into()],
+        members: vec!["bob".into(), "carol".into()],
+    };
+    let project = services.apply_project(&alice, &form).await.expect("apply");
+    let application = services
+        .reviewing_applications(&admin)
+        .await
+        .expect("queue")
+        .first()
+        .map(|a| a.application.id)
+        .expect("an application");
+    let quota = mlstack::domain::quota::Resources {
+        gpu_milli: 4000,
+        cpu_milli: 16_000,
+        ram_mib: 65_536,
+    };
+    services
+        .decide_application(&admin, application, true, "welcome", Some(quota))
+        .await
+        .expect("approve");
+    Lab {
+        services,
+        admin,
+        alice,
+        bob: user("bob"),
+        carol: user("carol"),
+        dave: user("dave"),
+        project,
+        app,
+    }
+}
+
+/// The meta of a new workload (the use case sets id and owner).
+fn meta(project: ProjectId, name: &str) -> WorkloadMeta {
+    WorkloadMeta {
+        id: WorkloadId::generate(),
+        project,
+        owner: UserId::generate(),
+        name: name.into(),
+    }
+}
+
+fn image() -> ImageRef {
+    ImageRef {
+        name: "ubuntu".into(),
+        tag: "24.04".into(),
+    }
+}
+
+fn resources() -> Resources {
+    Resources {
+        cpu_milli: 1000,
+        ram_mib: 2048,
+        shm_mib: 0,
+        gpu: None,
+    }
+}
+
+fn t4() -> GpuRequest {
+    GpuRequest {
+        resource_name: "nvidia.com/gpu".into(),
+        type_name: "T4".into(),
+        node_selector: BTreeMap::new(),
+        count: 1,
+        units_milli: 1000,
+    }
+}
+
+fn container(project: ProjectId, name: &str) -> ContainerSpec {
+    ContainerSpec {
+        meta: meta(project, name),
+        image: image(),
+        command: None,
+        env: BTreeMap::new(),
+        resources: resources(),
+        volumes: Vec::new(),
+        services: vec![ServiceSpec {
+            name: "http".into(),
+            kind: ServiceKind::Custom,
+            port: 8000,
+            protocol: Protocol::Http,
+            local_command: Some(HTTP_SERVER.into()),
+        }],
+        ssh: SshAccess::None,
+        start_at: None,
+        end_at: None,
+    }
+}
+
+fn job(project: ProjectId, name: &str, command: &str) -> JobSpec {
+    JobSpec {
+        meta: meta(project, name),
+        image: image(),
+        command: command.into(),
+        env: BTreeMap::new(),
+        resources: resources(),
+        volumes: Vec::new(),
+        time_limit_secs: None,
+    }
+}
+
+fn mount(volume: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        volume: volume.into(),
+        mount_path: path.into(),
+        read_only: false,
+    }
+}
+
+/// The local driver the appliance runs.
+fn local(services: &Services) -> &LocalDriver {
+    #[allow(irrefutable_let_patterns)]
+    let AnyDriver::Local(local) = &**services.driver().expect("a driver") else {
+        panic!("these tests run the local driver");
+    };
+    local
+}
+
+/// Polls the stored workload until `want` holds, at most `WAIT`.
+async fn wait_for(
+    services: &Services,
+    viewer: &UserRecord,
+    id: WorkloadId,
+    what: &str,
+    want: impl Fn(&WorkloadRecord) -> bool,
+) -> WorkloadRecord {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let record = services.workload(viewer, id).await.expect("the workload");
+        if want(&record) {
+            return record;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not {what} after {WAIT:?}: {:?} {:?} {:?}",
+            record.status(),
+            record.error,
+            record.events
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_status(
+    services: &Services,
+    viewer: &UserRecord,
+    id: WorkloadId,
+    status: WorkloadStatus,
+) -> WorkloadRecord {
+    let what = status.to_string();
+    wait_for(services, viewer, id, &what, |r| r.status() == status).await
+}
+
+/// Running with its service's link.
+async fn wait_running(services: &Services, viewer: &UserRecord, id: WorkloadId) -> u16 {
+    let record = wait_for(services, viewer, id, "running with a link", |r| {
+        r.status() == WorkloadStatus::Running
+            && r.observed.as_ref().is_some_and(|o| !o.endpoints.is_empty())
+    })
+    .await;
+    record
+        .observed
+        .and_then(|o| o.endpoints.first().map(|e| e.port))
+        .expect("an endpoint")
+}
+
+/// Polls until the stored workload is gone (the driver confirmed).
+async fn wait_gone(services: &Services, viewer: &UserRecord, id: WorkloadId) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match services.workload(viewer, id).await {
+            Err(ServiceError::NotFound) => return,
+            Ok(record) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "still stored after {WAIT:?}: {:?}",
+                record.events
+            ),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_group_gone(pgid: i32) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !group_members(pgid).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "process group {pgid} still has {:?}",
+            group_members(pgid)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_volume(
+    services: &Services,
+    viewer: &UserRecord,
+    id: VolumeId,
+    want: impl Fn(Option<bool>) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ready = match services.volume(viewer, id).await {
+            Ok(volume) => Some(volume.ready),
+            Err(ServiceError::NotFound) => None,
+            Err(other) => panic!("unexpected {other:?}"),
+        };
+        if want(ready) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "volume still {ready:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A plain HTTP GET on the loopback port; the whole answer.
+fn http_get(port: u16) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a timeout");
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .expect("sends");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+fn volume_dir(lab: &Lab, name: &str) -> PathBuf {
+    lab.app
+        .data_dir()
+        .join("local/projects")
+        .join(lab.project.to_string())
+        .join("volumes")
+        .join(name)
+}
+
+#[tokio::test]
+async fn a_container_runs_answers_stops_starts_again_and_is_deleted() {
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let id = services
+        .create_container(bob, container(lab.project, "web"))
+        .await
+        .expect("created");
+    // The answer came after the commit: the record is there, wanted running.
+    let record = services.workload(bob, id).await.expect("stored");
+    assert_eq!(record.desired, Desired::Running);
+    assert_eq!(record.spec.owner(), bob.id);
+
+    let port = wait_running(services, bob, id).await;
+    assert!(http_get(port).contains("200 OK"), "the service answers");
+    let first = local(services).process_group(id).expect("a process group");
+
+    services.stop_container(bob, id).await.expect("stop");
+    wait_status(services, bob, id, WorkloadStatus::Stopped).await;
+    wait_group_gone(first).await;
+
+    services.start_container(bob, id).await.expect("start");
+    let port = wait_running(services, bob, id).await;
+    assert!(http_get(port).contains("200 OK"), "it answers again");
+    let second = local(services).process_group(id).expect("a process group");
+    assert_ne!(second, first, "started again as new processes");
+
+    let events = services.workload_events(bob, id).await.expect("events");
+    let reasons: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
+    for reason in [
+        "Created",
+        "Running",
+        "StopRequested",
+        "Stopped",
+        "StartRequested",
+    ] {
+        assert!(reasons.contains(&reason), "{reason} in {reasons:?}");
+    }
+
+    services.delete_workload(bob, id).await.expect("delete");
+    wait_gone(services, bob, id).await;
+    wait_group_gone(second).await;
+    assert!(matches!(
+        local(services).status(id).await,
+        Err(DriverError::NotFound { .. })
+    ));
+    assert!(
+        services
+            .project_workloads(bob, lab.project)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn jobs_print_fail_and_are_cancelled() {
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let hello = services
+        .create_job(
+            bob,
+            job(
+                lab.project,
+                "hello",
+                "echo hello-from-job; echo second line",
+            ),
+        )
+        .await
+        .expect("created");
+    let failing = services
+        .create_job(
+            bob,
+            job(lab.project, "failing", "echo about to fail; exit 3"),
+        )
+        .await
+        .expect("created");
+    let sleeper = services
+        .create_job(bob, job(lab.project, "sleeper", "sleep 300"))
+        .await
+        .expect("created");
+
+    wait_status(services, bob, hello, WorkloadStatus::Succeeded).await;
+    let log = services.workload_logs(bob, hello, 100).await.expect("log");
+    assert!(
+        log.contains("hello-from-job") && log.contains("second line"),
+        "{log}"
+    );
+    let last = services.workload_logs(bob, hello, 1).await.expect("log");
+    assert_eq!(last.trim(), "second line");
+    let events = services.workload_events(bob, hello).await.expect("events");
+    assert!(events.iter().any(|e| e.reason == "Succeeded"), "{events:?}");
+    assert!(
+        events.iter().any(|e| e.message == "the job started"),
+        "the driver's own events are merged in: {events:?}"
+    );
+    let followed: Vec<String> = services
+        .follow_workload_logs(bob, hello)
+        .await
+        .expect("a stream")
+        .map(|chunk| chunk.expect("a chunk"))
+        .collect()
+        .await;
+    assert!(followed.concat().contains("hello-from-job"), "{followed:?}");
+
+    let failed = wait_status(
+        services,
+        bob,
+        failing,
+        WorkloadStatus::failed(FailureReason::ExitCode(3)),
+    )
+    .await;
+    assert!(
+        failed
+            .events
+            .iter()
+            .any(|e| e.warning && e.reason == "Failed")
+    );
+
+    wait_status(services, bob, sleeper, WorkloadStatus::Running).await;
+    let pgid = local(services).process_group(sleeper).expect("a group");
+    services.cancel_job(bob, sleeper).await.expect("cancel");
+    let cancelled = wait_status(services, bob, sleeper, WorkloadStatus::Stopped).await;
+    assert_eq!(cancelled.desired, Desired::Stopped);
+    wait_group_gone(pgid).await;
+    // Cancelling what has ended changes nothing.
+    services
+        .cancel_job(bob, hello)
+        .await
+        .expect("nothing to cancel");
+    let record = services.workload(bob, hello).await.expect("stored");
+    assert_eq!(record.desired, Desired::Running);
+    assert_eq!(record.status(), WorkloadStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_volume_is_written_by_a_job_and_deleted_once_no_container_mounts_it() {
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let volume = services
+        .create_volume(
+            bob,
+            VolumeSpec {
+                project: lab.project,
+                owner: UserId::generate(),
+                name: "data".into(),
+                storage_class: "standard".into(),
+                size_gib: 1,
+            },
+        )
+        .await
+        .expect("created");
+    wait_volume(services, bob, volume, |ready| ready == Some(true)).await;
+
+    let mut writer = job(
+        lab.project,
+        "writer",
+        "echo written > \"$MLSTACK_VOLUME_DATA/out.txt\"",
+    );
+    writer.volumes = vec![mount("data", "/workspace/data")];
+    let writer = services.create_job(bob, writer).await.expect("created");
+    wait_status(services, bob, writer, WorkloadStatus::Succeeded).await;
+    let written =
+        std::fs::read_to_string(volume_dir(&lab, "data").join("out.txt")).expect("the file");
+    assert_eq!(written.trim(), "written");
+
+    let mut reader = container(lab.project, "reader");
+    reader.volumes = vec![mount("data", "/workspace/data")];
+    let reader = services
+        .create_container(bob, reader)
+        .await
+        .expect("created");
+    wait_running(services, bob, reader).await;
+    assert!(matches!(
+        services.delete_volume(bob, volume).await,
+        Err(ServiceError::Refused("error.volume.in_use"))
+    ));
+    // The ended job does not hold it; the container does until it is gone.
+    services.delete_workload(bob, reader).await.expect("delete");
+    wait_gone(services, bob, reader).await;
+    services
+        .delete_volume(bob, volume)
+        .await
+        .expect("deletable now");
+    wait_volume(services, bob, volume, |ready| ready.is_none()).await;
+    assert!(!volume_dir(&lab, "data").exists(), "its data went with it");
+}
+
+#[tokio::test]
+async fn a_container_waits_for_the_only_gpu_and_runs_once_it_is_free() {
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let mut first = container(lab.project, "first");
+    first.resources.gpu = Some(t4());
+    let first = services
+        .create_container(bob, first)
+        .await
+        .expect("created");
+    wait_running(services, bob, first).await;
+    let held = services.workload(bob, first).await.expect("stored");
+    assert_eq!(held.observed.map(|o| o.gpus), Some(vec![0]));
+
+    let mut second = container(lab.project, "second");
+    second.resources.gpu = Some(t4());
+    let second = services
+        .create_container(bob, second)
+        .await
+        .expect("created");
+    let waiting = wait_for(services, bob, second, "waiting for a GPU", |r| {
+        r.error
+            .as_ref()
+            .is_some_and(|e| e.reason == "NotEnoughGpus")
+    })
+    .await;
+    let error = waiting.error.clone().expect("an error");
+    assert!(error.attempts >= 1);
+    assert!(
+        error.retry_at.is_some_and(|at| at > error.at),
+        "retried later: {error:?}"
+    );
+    assert_eq!(waiting.due_at, error.retry_at);
+    assert_eq!(waiting.status(), WorkloadStatus::Creating);
+    assert!(
+        waiting
+            .events
+            .iter()
+            .any(|e| e.warning && e.reason == "NotEnoughGpus"),
+        "the user sees why: {:?}",
+        waiting.events
+    );
+
+    services.delete_workload(bob, first).await.expect("delete");
+    wait_gone(services, bob, first).await;
+    wait_running(services, bob, second).await;
+    let running = services.workload(bob, second).await.expect("stored");
+    assert_eq!(running.error, None);
+    assert_eq!(running.observed.map(|o| o.gpus), Some(vec![0]));
+    let pgid = local(services).process_group(second).expect("a group");
+    services.delete_workload(bob, second).await.expect("delete");
+    wait_gone(services, bob, second).await;
+    wait_group_gone(pgid).await;
+}
+
+#[tokio::test]
+async fn desired_state_survives_a_restart_and_the_running_container_is_found_again() {
+    let lab = lab().await;
+    let bob = lab.bob.clone();
+    let web = lab
+        .services
+        .create_container(&bob, container(lab.project, "web"))
+        .await
+        .expect("created");
+    let once = lab
+        .services
+        .create_job(&bob, job(lab.project, "once", "echo ran-once"))
+        .await
+        .expect("created");
+    let port = wait_running(&lab.services, &bob, web).await;
+    wait_status(&lab.services, &bob, once, WorkloadStatus::Succeeded).await;
+    let pgid = local(&lab.services).process_group(web).expect("a group");
+
+    // Our copy of the services holds the store: let it go first.
+    let Lab { app, services, .. } = lab;
+    drop(services);
+    let app = app.restart();
+    let services = app.services();
+    let record = services.workload(&bob, web).await.expect("still stored");
+    assert_eq!(record.desired, Desired::Running);
+    let again = wait_running(&services, &bob, web).await;
+    assert_eq!(again, port, "the same service");
+    assert_eq!(
+        local(&services).process_group(web),
+        Some(pgid),
+        "found again, not started twice"
+    );
+    assert!(http_get(port).contains("200 OK"));
+    // A resync leaves both as they are; the job does not run again.
+    app.reconciler().resync().await.expect("resync");
+    assert_eq!(local(&services).process_group(web), Some(pgid));
+    let log = services.workload_logs(&bob, once, 100).await.expect("log");
+    assert_eq!(log.matches("ran-once").count(), 1, "{log}");
+    let job = services.workload(&bob, once).await.expect("stored");
+    assert_eq!(job.status(), WorkloadStatus::Succeeded);
+
+    // And the loop goes on working after the restart.
+    services.stop_container(&bob, web).await.expect("stop");
+    wait_status(&services, &bob, web, WorkloadStatus::Stopped).await;
+    wait_group_gone(pgid).await;
+}
+
+#[tokio::test]
+async fn a_resync_deletes_orphans_and_a_release_deletes_everything() {
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let kept = services
+        .create_job(bob, job(lab.project, "kept", "sleep 300"))
+        .await
+        .expect("created");
+    wait_status(services, bob, kept, WorkloadStatus::Running).await;
+
+    // A job the driver runs and the store does not know.
+    let orphan = job(lab.project, "orphan", "sleep 300");
+    let driver = services.driver().expect("a driver");
+    driver.apply_job(&orphan).await.expect("applied");
+    let pgid = local(services)
+        .process_group(orphan.meta.id)
+        .expect("a group");
+    let report = lab.app.reconciler().resync().await.expect("resync");
+    assert!(report.orphans_deleted >= 1, "{report:?}");
+    assert!(matches!(
+        driver.status(orphan.meta.id).await,
+        Err(DriverError::NotFound { .. })
+    ));
+    wait_group_gone(pgid).await;
+    let still = services.workload(bob, kept).await.expect("stored");
+    assert_eq!(
+        still.status(),
+        WorkloadStatus::Running,
+        "what is wanted stays"
+    );
+
+    // Releasing the project deletes its workloads and volumes.
+    let volume = services
+        .create_volume(
+            bob,
+            VolumeSpec {
+                project: lab.project,
+                owner: UserId::generate(),
+                name: "scratch".into(),
+                storage_class: "standard".into(),
+                size_gib: 1,
+            },
+        )
+        .await
+        .expect("created");
+    wait_volume(services, bob, volume, |ready| ready == Some(true)).await;
+    let kept_group = local(services).process_group(kept).expect("a group");
+    services
+        .force_release(&lab.admin, lab.project)
+        .await
+        .expect("release");
+    wait_gone(services, bob, kept).await;
+    wait_group_gone(kept_group).await;
+    wait_volume(services, bob, volume, |ready| ready.is_none()).await;
+    assert!(!volume_dir(&lab, "scratch").exists());
+}
+
+#[tokio::test]
+async fn members_act_on_their_own_workloads_and_managers_on_all() {
+    let lab = lab().await;
+    let services = &lab.services;
+    let (alice, bob, carol, dave) = (&lab.alice, &lab.bob, &lab.carol, &lab.dave);
+    let id = services
+        .create_container(bob, container(lab.project, "mine"))
+        .await
+        .expect("created");
+    let volume = services
+        .create_volume(
+            bob,
+            VolumeSpec {
+                project: lab.project,
+                owner: UserId::generate(),
+                name: "bobs".into(),
+                storage_class: "standard".into(),
+                size_gib: 1,
+            },
+        )
+        .await
+        .expect("created");
+
+    // Another member: forbidden; not in the project: not found.
+    assert!(matches!(
+        services.stop_container(carol, id).await,
+        Err(ServiceError::Forbidden)
+    ));
+    assert!(matches!(
+        services.delete_workload(carol, id).await,
+        Err(ServiceError::Forbidden)
+    ));
+    assert!(matches!(
+        services.workload_logs(carol, id, 10).await,
+        Err(ServiceError::Forbidden)
+    ));
+    assert!(matches!(
+        services.delete_volume(carol, volume).await,
+        Err(ServiceError::Forbidden)
+    ));
+    let carols = services
+        .project_workloads(carol, lab.project)
+        .await
+        .expect("list");
+    assert!(carols.is_empty(), "members see their own");
+    for outcome in [
+        services.stop_container(dave, id).await,
+        services.delete_workload(dave, id).await,
+        services.workload(dave, id).await.map(|_| ()),
+        services
+            .project_workloads(dave, lab.project)
+            .await
+            .map(|_| ()),
+        services
+            .create_container(dave, container(lab.project, "intruder"))
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(
+            matches!(outcome, Err(ServiceError::NotFound)),
+            "{outcome:?}"
+        );
+    }
+    // A platform admin sees it; the owner and the manager see it listed.
+    services.workload(&lab.admin, id).await.expect("admin sees");
+    for viewer in [bob, alice] {
+        let list = services
+            .project_workloads(viewer, lab.project)
+            .await
+            .expect("list");
+        assert_eq!(list.iter().map(|r| r.id()).collect::<Vec<_>>(), [id]);
+    }
+
+    wait_running(services, bob, id).await;
+    services
+        .stop_container(alice, id)
+        .await
+        .expect("a manager may");
+    let stopped = wait_status(services, bob, id, WorkloadStatus::Stopped).await;
+    assert!(
+        stopped
+            .events
+            .iter()
+            .any(|e| e.message == "stop requested by alice"),
+        "{:?}",
+        stopped.events
+    );
+    services
+        .delete_workload(bob, id)
+        .await
+        .expect("the owner may");
+    services
+        .delete_volume(alice, volume)
+        .await
+        .expect("a manager may");
+    wait_gone(services, bob, id).await;
+}
+
+#[tokio::test]
+async fn bad_input_changes_nothing() {
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let invalid = |outcome: Result<WorkloadId, ServiceError>, field: &str, key: &str| match outcome
+    {
+        Err(ServiceError::Invalid(errors)) => assert_eq!(errors.get(field), Some(key)),
+        other => panic!("expected {field}: {key}, got {other:?}"),
+    };
+    invalid(
+        services
+            .create_container(bob, container(lab.project, "Bad_Name"))
+            .await,
+        "name",
+        "workload.error.name",
+    );
+    invalid(
+        services
+            .create_job(bob, job(lab.project, "empty", "  "))
+            .await,
+        "command",
+        "workload.error.command",
+    );
+    let mut unknown_volume = job(lab.project, "reads", "true");
+    unknown_volume.volumes = vec![mount("nothing", "/data")];
+    invalid(
+        services.create_job(bob, unknown_volume).await,
+        "volumes",
+        "workload.error.volume_unknown",
+    );
+    let mut system = job(lab.project, "system", "true");
+    system.volumes = vec![mount("data", "/etc")];
+    invalid(
+        services.create_job(bob, system).await,
+        "volumes",
+        "workload.error.mount_path_system",
+    );
+    assert!(matches!(
+        services
+            .create_container(bob, container(ProjectId::generate(), "web"))
+            .await,
+        Err(ServiceError::NotFound)
+    ));
+    assert!(matches!(
+        services.stop_container(bob, WorkloadId::generate()).await,
+        Err(ServiceError::NotFound)
+    ));
+
+    let first = services
+        .create_job(bob, job(lab.project, "dup", "true"))
+        .await
+        .expect("created");
+    invalid(
+        services
+            .create_container(bob, container(lab.project, "dup"))
+            .await,
+        "name",
+        "workload.error.name_taken",
+    );
+    // A job is not stopped or started like a container.
+    assert!(matches!(
+        services.stop_container(bob, first).await,
+        Err(ServiceError::NotFound)
+    ));
+    let stored = services
+        .project_workloads(bob, lab.project)
+        .await
+        .expect("list");
+    assert_eq!(stored.iter().map(|r| r.id()).collect::<Vec<_>>(), [first]);
+    wait_status(services, bob, first, WorkloadStatus::Succeeded).await;
+    let driver = services.driver().expect("a driver");
+    let known: Vec<WorkloadId> = driver
+        .workloads()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(known, [first], "nothing refused reached the driver");
+}
