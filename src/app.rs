@@ -11,6 +11,7 @@ use actix_web::dev::ServerHandle;
 use anyhow::Context;
 
 use crate::clock::SharedClock;
+use crate::cluster::kube::KubeDriver;
 use crate::cluster::local::{GpuSource, LocalConfig, LocalDriver};
 use crate::cluster::{AnyDriver, Driver};
 use crate::config::{Config, ConfigError, DriverChoice, TlsConfig};
@@ -136,11 +137,12 @@ pub async fn open_driver(config: &Config) -> anyhow::Result<AnyDriver> {
                 .context("cannot open the local driver")?;
             Ok(AnyDriver::Local(driver))
         }
-        DriverChoice::Kube => Err(ConfigError {
-            key: "cluster.driver".into(),
-            problem: "the kube driver is not available in this build yet; use \"local\"".into(),
+        DriverChoice::Kube => {
+            let driver = KubeDriver::connect(config.cluster.kube_settings())
+                .await
+                .context("cannot use the cluster")?;
+            Ok(AnyDriver::Kube(driver))
         }
-        .into()),
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use serde::Deserialize;
 
+use crate::cluster::kube::KubeConfig;
 use crate::cluster::local::LocalGpu;
 
 /// How log lines are written.
@@ -58,8 +59,8 @@ pub struct ClusterConfig {
 
 impl ClusterConfig {
     /// What the kube driver connects with.
-    pub fn kube_settings(&self) -> KubeSettings {
-        KubeSettings {
+    pub fn kube_settings(&self) -> KubeConfig {
+        KubeConfig {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
             request_timeout: self.request_timeout,
@@ -69,21 +70,6 @@ impl ClusterConfig {
             node_host: self.node_host.clone(),
         }
     }
-}
-
-/// The resolved settings of the kube driver.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KubeSettings {
-    /// None: in-cluster configuration.
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context; None: its current context.
-    pub context: Option<String>,
-    pub request_timeout: Duration,
-    /// ttlSecondsAfterFinished of Jobs.
-    pub job_ttl: Duration,
-    pub committer_image: Option<String>,
-    pub registry: Option<String>,
-    pub node_host: Option<String>,
 }
 
 /// The `[local]` section: the local driver.
@@ -632,7 +618,7 @@ memory_limit = false
         assert_eq!(config.cluster.driver, DriverChoice::Kube);
         assert_eq!(
             kube,
-            KubeSettings {
+            KubeConfig {
                 kubeconfig: Some(PathBuf::from("/etc/mlstack/kubeconfig")),
                 context: Some("lab".into()),
                 request_timeout: Duration::from_secs(7),

@@ -6,6 +6,7 @@
 
 use tokio::sync::broadcast;
 
+use super::kube::KubeDriver;
 use super::local::LocalDriver;
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Health, LogStream, Observed, ProjectSpec,
@@ -18,6 +19,7 @@ use crate::domain::workload::{ContainerSpec, ImageCommitSpec, JobSpec, VolumeSpe
 #[derive(Debug)]
 pub enum AnyDriver {
     Local(LocalDriver),
+    Kube(KubeDriver),
 }
 
 /// Calls the same method on whichever driver this is.
@@ -25,6 +27,7 @@ macro_rules! delegate {
     ($self:ident, $driver:ident => $call:expr) => {
         match $self {
             AnyDriver::Local($driver) => $call,
+            AnyDriver::Kube($driver) => $call,
         }
     };
 }

@@ -75,6 +75,7 @@ pub fn error_reason(error: &DriverError) -> &'static str {
         DriverError::Invalid(_) => "Invalid",
         DriverError::NotFound { .. } => "NotFound",
         DriverError::Conflict(_) => "Conflict",
+        DriverError::Rejected(_) => "Rejected",
         DriverError::NotEnoughGpus { .. } => NOT_ENOUGH_GPUS,
         DriverError::Unreachable(_) => "Unreachable",
         DriverError::Forbidden(_) => "Forbidden",
@@ -865,6 +866,7 @@ fn clone_error(error: &DriverError) -> DriverError {
         DriverError::Invalid(errors) => DriverError::Invalid(errors.clone()),
         DriverError::NotFound { what } => DriverError::NotFound { what: what.clone() },
         DriverError::Conflict(m) => DriverError::Conflict(m.clone()),
+        DriverError::Rejected(m) => DriverError::Rejected(m.clone()),
         DriverError::NotEnoughGpus {
             gpu_type,
             requested,
