@@ -9,7 +9,7 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use serde::Deserialize;
 
-use crate::cluster::kube::KubeConfig;
+use crate::cluster::KubeConfig;
 use crate::cluster::local::LocalGpu;
 
 /// How log lines are written.

@@ -29,6 +29,7 @@ pub mod kube;
 pub mod local;
 
 pub use any::AnyDriver;
+pub use kube::KubeConfig;
 
 /// What a driver could not do, in terms a user or an admin can act on.
 #[derive(Debug, thiserror::Error)]
