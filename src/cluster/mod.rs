@@ -280,7 +280,8 @@ pub trait Driver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<(WorkloadId, WorkloadKind)>, DriverError>> + Send;
 
     /// Every volume the driver has, by project and name.
-    fn volumes(&self) -> impl Future<Output = Result<Vec<(ProjectId, String)>, DriverError>> + Send;
+    fn volumes(&self)
+    -> impl Future<Output = Result<Vec<(ProjectId, String)>, DriverError>> + Send;
 
     /// Creates a volume if it does not exist.
     fn ensure_volume(
