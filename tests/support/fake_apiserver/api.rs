@@ -376,6 +376,8 @@ pub struct State {
     pub logs: Logs,
     next_cluster_ip: u32,
     next_pod_ip: u32,
+    /// Where the search for a free node port starts.
+    next_node_port: i64,
     /// Recorded events by (object uid, reason, message), so a repeat
     /// counts up instead of adding an event.
     events: HashMap<(String, String, String), Key>,
@@ -450,6 +452,7 @@ impl State {
             logs: Logs::new(),
             next_cluster_ip: 10,
             next_pod_ip: 10,
+            next_node_port: 30000,
             events: HashMap::new(),
         }
     }
@@ -534,8 +537,9 @@ impl State {
         if quotas.is_empty() {
             return Ok(());
         }
-        let used = self.store.usage(namespace);
-        quota::admit(resource, &quotas, &used, old, new)
+        let none = super::quantity::Amounts::new();
+        let used = self.store.usage(namespace).unwrap_or(&none);
+        quota::admit(resource, &quotas, used, old, new)
             .map_err(|why| ApiError::forbidden(resource, meta(new, "name"), &why))
     }
 
@@ -975,14 +979,9 @@ impl State {
         if kind != "NodePort" && kind != "LoadBalancer" {
             return Ok(());
         }
-        let services = resources::by_plural("services").expect("services are served");
         let this = key_of(service);
-        let taken: BTreeSet<i64> = self
-            .store
-            .list(services, None)
-            .filter(|s| key_of(s) != this)
-            .flat_map(|s| node_ports(s))
-            .collect();
+        let store = &self.store;
+        let taken = |port: i64| store.node_port_holder(port).is_some_and(|k| *k != this);
         let old_ports: Vec<Value> = old
             .and_then(|o| o.pointer("/spec/ports"))
             .and_then(Value::as_array)
@@ -990,6 +989,7 @@ impl State {
             .unwrap_or_default();
         let mut causes = Vec::new();
         let mut assigned: BTreeSet<i64> = BTreeSet::new();
+        let mut next_cursor = self.next_node_port;
         let Some(ports) = service
             .pointer_mut("/spec/ports")
             .and_then(Value::as_array_mut)
@@ -998,7 +998,7 @@ impl State {
         };
         for (i, port) in ports.iter_mut().enumerate() {
             if let Some(given) = port.get("nodePort").and_then(Value::as_i64) {
-                if taken.contains(&given) || assigned.contains(&given) {
+                if taken(given) || assigned.contains(&given) {
                     causes.push(Cause {
                         reason: "FieldValueInvalid",
                         field: format!("spec.ports[{i}].nodePort"),
@@ -1016,13 +1016,22 @@ impl State {
             let kept = same
                 .and_then(|o| o.get("nodePort"))
                 .and_then(Value::as_i64)
-                .filter(|p| !taken.contains(p) && !assigned.contains(p));
-            let chosen = kept
-                .or_else(|| (30000..=32767).find(|p| !taken.contains(p) && !assigned.contains(p)));
+                .filter(|p| !taken(*p) && !assigned.contains(p));
+            // Search on from the last port handed out, as a cursor.
+            let free = |p: &i64| !taken(*p) && !assigned.contains(p);
+            let start = self.next_node_port;
+            let chosen = kept.or_else(|| {
+                (start..=32767)
+                    .chain(30000..start)
+                    .find(free)
+            });
             match chosen {
                 Some(node_port) => {
                     port["nodePort"] = json!(node_port);
                     assigned.insert(node_port);
+                    if kept.is_none() {
+                        next_cursor = if node_port >= 32767 { 30000 } else { node_port + 1 };
+                    }
                 }
                 None => causes.push(Cause {
                     reason: "FieldValueInvalid",
@@ -1032,6 +1041,7 @@ impl State {
             }
         }
         if causes.is_empty() {
+            self.next_node_port = next_cursor;
             Ok(())
         } else {
             Err(ApiError::invalid(resource, &name, causes))
@@ -1052,14 +1062,14 @@ impl State {
         let uid = meta(object, "uid").to_owned();
         let dedup = (uid.clone(), reason.to_owned(), message.to_owned());
         let now = timestamp();
-        if let Some((namespace, name)) = self.events.get(&dedup) {
-            if let Some(existing) = self.store.get(events, namespace, name) {
-                let mut event = (**existing).clone();
-                event["count"] = json!(event["count"].as_i64().unwrap_or(1) + 1);
-                event["lastTimestamp"] = json!(now);
-                self.store.put(events, event);
-                return;
-            }
+        if let Some((namespace, name)) = self.events.get(&dedup)
+            && let Some(existing) = self.store.get(events, namespace, name)
+        {
+            let mut event = (**existing).clone();
+            event["count"] = json!(event["count"].as_i64().unwrap_or(1) + 1);
+            event["lastTimestamp"] = json!(now);
+            self.store.put(events, event);
+            return;
         }
         let namespace = match meta(object, "namespace") {
             "" => "default".to_owned(),
@@ -1081,7 +1091,14 @@ impl State {
             involved["namespace"] = json!(meta(object, "namespace"));
         }
         let event = json!({
-            "metadata": {"name": name, "namespace": namespace},
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": uuid::Uuid::now_v7().to_string(),
+                "creationTimestamp": now,
+            },
             "involvedObject": involved,
             "reason": reason,
             "message": message,
@@ -1093,23 +1110,14 @@ impl State {
             "lastTimestamp": now,
             "count": 1,
         });
-        // An event in a namespace being deleted is dropped, as the real
-        // server refuses it.
-        if self.create(events, &namespace, event).is_ok() {
+        // Well-formed by construction, so stored without the checks a
+        // client's event gets; one for a namespace being deleted is
+        // dropped, as the real server refuses it.
+        if self.check_namespace(events, &namespace, &name).is_ok() {
+            self.store.put(events, event);
             self.events.insert(dedup, (namespace, name));
         }
     }
-}
-
-/// The node ports a service holds.
-fn node_ports(service: &Value) -> Vec<i64> {
-    service
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
-        .collect()
 }
 
 /// A Job's selector is generated from its uid, and its pod template gets

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::api::{DeleteOptions, State, random_suffix, timestamp};
-use super::quantity::{self, Amounts, ONE};
+use super::quantity::{self, Amounts};
 use super::resources::{self, ResourceInfo};
 use super::script::{self, Exit, Run, Step};
 use super::store::{ChangeType, Key, controller_of, key_of, meta};
@@ -124,7 +124,12 @@ pub struct Controllers {
     tick: u64,
     back_off_ticks: u64,
     pods: HashMap<String, PodRun>,
+    /// New pods to schedule.
     unscheduled: BTreeSet<Key>,
+    /// Pods that fit nowhere, tried again when capacity changes.
+    waiting: BTreeSet<Key>,
+    /// Whether nodes changed or a bound pod ended since the last tick.
+    capacity_changed: bool,
     busy_pods: BTreeSet<Key>,
     retry_deployments: BTreeSet<Key>,
     retry_jobs: BTreeSet<Key>,
@@ -136,6 +141,8 @@ pub struct Controllers {
     /// When each Job (by uid) started and finished, on the fake's clock.
     job_started: HashMap<String, Instant>,
     job_finished: HashMap<String, Instant>,
+    /// Each Deployment's (by uid) pod template hash, by generation.
+    template_hashes: HashMap<String, (i64, String)>,
 }
 
 /// A condition as Kubernetes writes it, keeping the transition time of
@@ -295,6 +302,8 @@ impl Controllers {
             back_off_ticks,
             pods: HashMap::new(),
             unscheduled: BTreeSet::new(),
+            waiting: BTreeSet::new(),
+            capacity_changed: false,
             busy_pods: BTreeSet::new(),
             retry_deployments: BTreeSet::new(),
             retry_jobs: BTreeSet::new(),
@@ -304,6 +313,7 @@ impl Controllers {
             failed_create: HashMap::new(),
             job_started: HashMap::new(),
             job_finished: HashMap::new(),
+            template_hashes: HashMap::new(),
         }
     }
 
@@ -400,6 +410,7 @@ impl Controllers {
             }
             "deployments" => {
                 self.failed_create.remove(meta(object, "uid"));
+                self.template_hashes.remove(meta(object, "uid"));
             }
             "pods" => {
                 if let Some(owner) = controller_of(object) {
@@ -417,16 +428,25 @@ impl Controllers {
                         _ => {}
                     }
                 }
+                let bound = |pod: &Value| {
+                    pod.pointer("/spec/nodeName")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| !n.is_empty())
+                };
+                let ended = change
+                    .old
+                    .as_deref()
+                    .is_some_and(|old| !is_terminal(old) && is_terminal(object));
+                if (deleted && bound(object)) || ended {
+                    self.capacity_changed = true;
+                }
                 if deleted {
                     self.pods.remove(meta(object, "uid"));
                     self.unscheduled.remove(&key);
+                    self.waiting.remove(&key);
                     self.busy_pods.remove(&key);
                 } else {
-                    let unbound = object
-                        .pointer("/spec/nodeName")
-                        .and_then(Value::as_str)
-                        .is_none_or(str::is_empty);
-                    if unbound && !is_terminating(object) {
+                    if change.change == ChangeType::Added && !bound(object) {
                         self.unscheduled.insert(key.clone());
                     }
                     dirty.pods.insert(key);
@@ -435,6 +455,7 @@ impl Controllers {
             "persistentvolumeclaims" if !deleted => {
                 dirty.claims.insert(key);
             }
+            "nodes" => self.capacity_changed = true,
             _ => {}
         }
     }
@@ -570,11 +591,20 @@ impl Controllers {
             .and_then(Value::as_i64)
             .unwrap_or(1)
             .max(0) as usize;
-        let template = deployment
-            .pointer("/spec/template")
-            .cloned()
-            .unwrap_or(json!({}));
-        let hash = template_hash(&template);
+        // The template changes only with the generation.
+        let generation = deployment
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let hash = match self.template_hashes.get(&uid) {
+            Some((seen, hash)) if *seen == generation => hash.clone(),
+            _ => {
+                let template = deployment.pointer("/spec/template").unwrap_or(&Value::Null);
+                let hash = template_hash(template);
+                self.template_hashes.insert(uid.clone(), (generation, hash.clone()));
+                hash
+            }
+        };
         let live: Vec<Arc<Value>> = owned_pods(state, &uid)
             .into_iter()
             .filter(|p| !is_terminating(p))
@@ -906,24 +936,17 @@ impl Controllers {
         set_status(state, jobs, key, status);
     }
 
-    /// Binds pending pods to the first node that fits them.
+    /// Binds new pods to the first node that fits them; pods that fit
+    /// nowhere wait until a node changes or a pod ends.
     fn schedule(&mut self, state: &mut State) {
+        if std::mem::take(&mut self.capacity_changed) {
+            self.unscheduled.append(&mut self.waiting);
+        }
         if self.unscheduled.is_empty() {
             return;
         }
         let pods = kind("pods");
         let nodes: Vec<Arc<Value>> = state.store.list(kind("nodes"), None).cloned().collect();
-        let mut used: HashMap<String, Amounts> = HashMap::new();
-        for pod in state.store.list(pods, None) {
-            let node = pod
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if !node.is_empty() && !is_terminal(pod) {
-                let entry = used.entry(node.to_owned()).or_default();
-                quantity::add(entry, &pod_footprint(pod));
-            }
-        }
         for key in std::mem::take(&mut self.unscheduled) {
             let Some(pod) = state.store.get(pods, &key.0, &key.1).cloned() else {
                 continue;
@@ -936,7 +959,7 @@ impl Controllers {
             if bound || is_terminating(&pod) {
                 continue;
             }
-            let footprint = pod_footprint(&pod);
+            let footprint = quantity::pod_footprint(&pod);
             let selector = pod.pointer("/spec/nodeSelector").and_then(Value::as_object);
             let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
             let mut chosen = None;
@@ -959,14 +982,15 @@ impl Controllers {
                     continue;
                 }
                 let allocatable = quantity::amounts(node.pointer("/status/allocatable"));
+                // The store counts each binding as it is written.
                 let empty = Amounts::new();
-                let taken = used.get(meta(node, "name")).unwrap_or(&empty);
+                let counted = state.store.node_usage(meta(node, "name")).unwrap_or(&empty);
+                let taken = |name: &String| counted.get(name).copied().unwrap_or(0);
                 let short: Vec<&String> = footprint
                     .iter()
                     .filter(|(name, amount)| {
                         **amount > 0
-                            && allocatable.get(*name).copied().unwrap_or(0)
-                                - taken.get(*name).copied().unwrap_or(0)
+                            && allocatable.get(*name).copied().unwrap_or(0) - taken(name)
                                 < **amount
                     })
                     .map(|(name, _)| name)
@@ -981,7 +1005,6 @@ impl Controllers {
             }
             if let Some(node) = chosen {
                 let node_name = meta(&node, "name").to_owned();
-                quantity::add(used.entry(node_name.clone()).or_default(), &footprint);
                 let mut bound = (*pod).clone();
                 bound["spec"]["nodeName"] = json!(node_name);
                 let old_status = pod.get("status");
@@ -1032,7 +1055,7 @@ impl Controllers {
                     "default-scheduler",
                 );
             }
-            self.unscheduled.insert(key);
+            self.waiting.insert(key);
         }
     }
 
@@ -1245,13 +1268,6 @@ fn start_container(state: &mut State, key: &Key, uid: &str, c: &mut ContainerRun
     state.logs.start(key, uid, &c.name);
 }
 
-/// What a pod takes from a node: its requests and one pod slot.
-fn pod_footprint(pod: &Value) -> Amounts {
-    let mut footprint = quantity::pod_requests(pod);
-    footprint.insert("pods".into(), ONE);
-    footprint
-}
-
 fn host_ip(state: &State, node: &str) -> String {
     state
         .store
@@ -1377,7 +1393,7 @@ fn quota_status(state: &mut State, namespace: &str) {
     if keys.is_empty() {
         return;
     }
-    let used = state.store.usage(namespace);
+    let used = state.store.usage(namespace).cloned().unwrap_or_default();
     for key in keys {
         let Some(quota) = state.store.get(quotas, &key.0, &key.1) else {
             continue;

@@ -104,30 +104,30 @@ struct Target {
 
 fn target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
     let own = |s: &str| Some(s.to_owned());
-    if let ["namespaces", namespace, plural, tail @ ..] = rest {
-        if let Some(resource) = resources::find(group, version, plural).filter(|r| r.namespaced) {
-            return match tail {
-                [] => Some(Target {
-                    resource,
-                    namespace: own(namespace),
-                    name: None,
-                    subresource: None,
-                }),
-                [name] => Some(Target {
-                    resource,
-                    namespace: own(namespace),
-                    name: own(name),
-                    subresource: None,
-                }),
-                [name, sub] => Some(Target {
-                    resource,
-                    namespace: own(namespace),
-                    name: own(name),
-                    subresource: own(sub),
-                }),
-                _ => None,
-            };
-        }
+    if let ["namespaces", namespace, plural, tail @ ..] = rest
+        && let Some(resource) = resources::find(group, version, plural).filter(|r| r.namespaced)
+    {
+        return match tail {
+            [] => Some(Target {
+                resource,
+                namespace: own(namespace),
+                name: None,
+                subresource: None,
+            }),
+            [name] => Some(Target {
+                resource,
+                namespace: own(namespace),
+                name: own(name),
+                subresource: None,
+            }),
+            [name, sub] => Some(Target {
+                resource,
+                namespace: own(namespace),
+                name: own(name),
+                subresource: own(sub),
+            }),
+            _ => None,
+        };
     }
     let (plural, tail) = rest.split_first()?;
     let resource = resources::find(group, version, plural)?;
@@ -226,10 +226,10 @@ fn serve(
     let namespace = target.namespace.clone().unwrap_or_default();
     let name = target.name.clone().unwrap_or_default();
     let sub = target.subresource.as_deref();
-    if let Some(sub) = sub {
-        if !resource.subresources.contains(&sub) {
-            return Err(not_found());
-        }
+    if let Some(sub) = sub
+        && !resource.subresources.contains(&sub)
+    {
+        return Err(not_found());
     }
     let read_body = || -> Result<Value, ApiError> {
         let content_type = header(req, "content-type");

@@ -141,6 +141,13 @@ pub fn pod_requests(pod: &Value) -> Amounts {
     total
 }
 
+/// What a pod takes from a node: its requests and one pod slot.
+pub fn pod_footprint(pod: &Value) -> Amounts {
+    let mut footprint = pod_requests(pod);
+    footprint.insert("pods".into(), ONE);
+    footprint
+}
+
 /// The sum of the containers' limits.
 pub fn pod_limits(pod: &Value) -> Amounts {
     let mut total = Amounts::new();

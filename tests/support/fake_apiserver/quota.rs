@@ -7,7 +7,8 @@ use serde_json::Value;
 use super::quantity::{self, Amounts, ONE};
 use super::resources::ResourceInfo;
 
-fn is_terminal_pod(pod: &Value) -> bool {
+/// Whether a pod ended (it no longer counts against quotas or nodes).
+pub fn is_terminal_pod(pod: &Value) -> bool {
     matches!(
         pod.pointer("/status/phase").and_then(Value::as_str),
         Some("Succeeded" | "Failed")

@@ -50,6 +50,9 @@ struct Objects {
     watchers: Vec<Watcher>,
 }
 
+/// A watch's replayed changes, and the channel later ones arrive on.
+pub type Subscription = (Vec<Arc<Change>>, UnboundedReceiver<Arc<Change>>);
+
 /// A watch that starts from a version the history no longer holds.
 #[derive(Debug)]
 pub struct TooOld {
@@ -63,6 +66,8 @@ pub struct Store {
     by_uid: HashMap<String, (&'static ResourceInfo, Key)>,
     dependents: HashMap<String, BTreeSet<(&'static str, Key)>>,
     usage: HashMap<String, Amounts>,
+    node_usage: HashMap<String, Amounts>,
+    node_ports: HashMap<i64, Key>,
     history_limit: usize,
     /// Every change since the controllers last took them.
     pub feed: Vec<Arc<Change>>,
@@ -106,6 +111,17 @@ pub fn controller_of(object: &Value) -> Option<&Value> {
         .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
 }
 
+/// The node ports a service holds.
+fn node_ports(service: &Value) -> Vec<i64> {
+    service
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+        .collect()
+}
+
 impl Store {
     pub fn new(history_limit: usize) -> Store {
         Store {
@@ -116,6 +132,8 @@ impl Store {
             by_uid: HashMap::new(),
             dependents: HashMap::new(),
             usage: HashMap::new(),
+            node_usage: HashMap::new(),
+            node_ports: HashMap::new(),
             history_limit: history_limit.max(1),
             feed: Vec::new(),
         }
@@ -179,8 +197,18 @@ impl Store {
     }
 
     /// What the namespace uses of everything a quota can limit.
-    pub fn usage(&self, namespace: &str) -> Amounts {
-        self.usage.get(namespace).cloned().unwrap_or_default()
+    pub fn usage(&self, namespace: &str) -> Option<&Amounts> {
+        self.usage.get(namespace)
+    }
+
+    /// What the pods bound to a node and not ended request of it.
+    pub fn node_usage(&self, node: &str) -> Option<&Amounts> {
+        self.node_usage.get(node)
+    }
+
+    /// The service holding a node port.
+    pub fn node_port_holder(&self, port: i64) -> Option<&Key> {
+        self.node_ports.get(&port)
     }
 
     /// Stores the object (its metadata already complete but for the
@@ -253,10 +281,9 @@ impl Store {
                     }
                 }
             }
-            if resource.namespaced {
-                let used = quota::usage(resource, old);
-                if let Some(total) = self.usage.get_mut(&key.0) {
-                    quantity::subtract(total, &used);
+            if resource.plural == "services" {
+                for port in node_ports(old) {
+                    self.node_ports.remove(&port);
                 }
             }
         }
@@ -269,10 +296,54 @@ impl Store {
                     .or_default()
                     .insert((resource.plural, key.clone()));
             }
-            if resource.namespaced {
-                let used = quota::usage(resource, new);
-                quantity::add(self.usage.entry(key.0.clone()).or_default(), &used);
+            if resource.plural == "services" {
+                for port in node_ports(new) {
+                    self.node_ports.insert(port, key.clone());
+                }
             }
+        }
+        // Status writes (most writes) change neither total.
+        let same_footprint = match (old, new) {
+            (Some(old), Some(new)) => {
+                old.get("spec") == new.get("spec")
+                    && quota::is_terminal_pod(old) == quota::is_terminal_pod(new)
+            }
+            _ => false,
+        };
+        if same_footprint {
+            return;
+        }
+        if let Some(old) = old {
+            self.count(resource, &key.0, old, -1);
+        }
+        if let Some(new) = new {
+            self.count(resource, &key.0, new, 1);
+        }
+    }
+
+    /// Adds an object to (or, with `sign` -1, takes it from) its
+    /// namespace's quota usage and its node's requested resources.
+    fn count(&mut self, resource: &ResourceInfo, namespace: &str, object: &Value, sign: i128) {
+        let apply = |total: &mut Amounts, amounts: &Amounts| {
+            for (name, amount) in amounts {
+                let entry = total.entry(name.clone()).or_default();
+                *entry += sign * amount;
+                if *entry == 0 {
+                    total.remove(name);
+                }
+            }
+        };
+        if resource.namespaced {
+            let used = quota::usage(resource, object);
+            apply(self.usage.entry(namespace.to_owned()).or_default(), &used);
+        }
+        let node = object
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if resource.plural == "pods" && !node.is_empty() && !quota::is_terminal_pod(object) {
+            let footprint = quantity::pod_footprint(object);
+            apply(self.node_usage.entry(node.to_owned()).or_default(), &footprint);
         }
     }
 
@@ -308,7 +379,7 @@ impl Store {
         resource: &ResourceInfo,
         namespace: Option<&str>,
         since: Option<u64>,
-    ) -> Result<(Vec<Arc<Change>>, UnboundedReceiver<Arc<Change>>), TooOld> {
+    ) -> Result<Subscription, TooOld> {
         let objects = self.objects_mut(resource);
         let replay = match since {
             Some(since) if since < objects.forgotten => {

@@ -733,13 +733,13 @@ fn check_deployment(spec: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) 
     let empty = json!({});
     let pod = spec.pointer("/template/spec").unwrap_or(&empty);
     check_pod_spec("spec.template.spec", pod, &["Always"], causes);
-    if let Some(old) = old {
-        if spec.get("selector") != old.get("selector") {
-            causes.push(immutable(
-                "spec.selector",
-                spec.get("selector").unwrap_or(&Value::Null),
-            ));
-        }
+    if let Some(old) = old
+        && spec.get("selector") != old.get("selector")
+    {
+        causes.push(immutable(
+            "spec.selector",
+            spec.get("selector").unwrap_or(&Value::Null),
+        ));
     }
 }
 
@@ -909,13 +909,13 @@ fn check_claim(spec: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
             .pointer("/resources/requests/storage")
             .and_then(Value::as_str)
             .and_then(quantity::parse);
-        if let (Some(before), Some(after)) = (before, amount) {
-            if after < before {
-                causes.push(forbidden(
-                    "spec.resources.requests.storage",
-                    "field can not be less than previous value",
-                ));
-            }
+        if let (Some(before), Some(after)) = (before, amount)
+            && after < before
+        {
+            causes.push(forbidden(
+                "spec.resources.requests.storage",
+                "field can not be less than previous value",
+            ));
         }
     }
 }
