@@ -15,6 +15,7 @@ use k8s_openapi::api::core::v1::{
     ServiceAccount,
 };
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 
@@ -496,6 +497,30 @@ async fn objects_are_created_read_listed_and_conflicts_refused() {
         "new"
     );
 
+    // Deleting a collection takes only what the selector names.
+    for (name, colour) in [("red-1", "red"), ("red-2", "red"), ("blue-1", "blue")] {
+        let mut map = config_map(name);
+        map["metadata"]["labels"] = json!({"colour": colour});
+        assert_eq!(
+            http.post("/api/v1/namespaces/alpha/configmaps", &map)
+                .await
+                .0,
+            201
+        );
+    }
+    let (status, deleted) = http
+        .delete("/api/v1/namespaces/alpha/configmaps?labelSelector=colour%3Dred")
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(names(&deleted), ["red-1", "red-2"]);
+    assert_eq!(
+        fake.list_raw("configmaps", Some("alpha"), "colour")
+            .iter()
+            .map(|c| name_of(c).to_owned())
+            .collect::<Vec<_>>(),
+        ["blue-1"]
+    );
+
     let (status, missing) = http
         .get("/api/v1/namespaces/alpha/configmaps/nothing")
         .await;
@@ -517,6 +542,103 @@ fn urlencode(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+#[tokio::test]
+async fn status_writes_metadata_reads_and_tables_take_their_part() {
+    let fake = FakeApiServer::start();
+    let http = Http::new(&fake);
+    let jobs: Api<Job> = Api::default_namespaced(fake.client().await);
+    let mut parked = job("parked", "sleep 600");
+    parked["spec"]["suspend"] = json!(true);
+    jobs.create(&PostParams::default(), &typed(parked))
+        .await
+        .expect("created");
+    wait_for("the controller's status", async || {
+        fake.get::<Job>("default", "parked")?.status?.conditions
+    })
+    .await;
+
+    // Tables carry the object, its metadata, or nothing, as asked.
+    let table = |include: &str| {
+        let path = format!("/apis/batch/v1/namespaces/default/jobs?includeObject={include}");
+        let request = http.request("GET", &path).header(
+            "accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        );
+        async move {
+            let response = request.send().await.expect("answer");
+            response.json::<Value>().await.expect("a table")
+        }
+    };
+    let with_object = table("Object").await;
+    assert_eq!(with_object["kind"], "Table");
+    let columns: Vec<&str> = with_object["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(columns, ["Name", "Status", "Completions", "Age"]);
+    let row = &with_object["rows"][0];
+    assert_eq!(row["cells"][0], "parked");
+    assert_eq!(row["cells"][1], "Suspended");
+    assert_eq!(row["object"]["kind"], "Job");
+    assert_eq!(
+        table("Metadata").await["rows"][0]["object"]["kind"],
+        "PartialObjectMetadata"
+    );
+    assert!(table("None").await["rows"][0].get("object").is_none());
+
+    // A status write changes only the status; a main write, all but it.
+    let written = jobs
+        .patch_status(
+            "parked",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"labels": {"ignored": "yes"}}, "status": {"failed": 7}}),
+            ),
+        )
+        .await
+        .expect("status patch");
+    assert_eq!(written.status.as_ref().and_then(|s| s.failed), Some(7));
+    assert!(
+        written
+            .metadata
+            .labels
+            .as_ref()
+            .is_none_or(|l| !l.contains_key("ignored"))
+    );
+    let mut replaced = jobs.get("parked").await.expect("get");
+    replaced.metadata.labels = Some([("team".to_owned(), "vision".to_owned())].into());
+    replaced.status.as_mut().expect("status").failed = Some(9);
+    let replaced = jobs
+        .replace("parked", &PostParams::default(), &replaced)
+        .await
+        .expect("replaced");
+    assert_eq!(replaced.metadata.labels.expect("labels")["team"], "vision");
+    assert_eq!(replaced.status.and_then(|s| s.failed), Some(7));
+    let (status, _) = http
+        .put(
+            "/apis/batch/v1/namespaces/default/jobs/parked/status",
+            &json!({"status": {"failed": 1}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        fake.get::<Job>("default", "parked")
+            .and_then(|j| j.status?.failed),
+        Some(1)
+    );
+
+    // Metadata-only reads, as kube-rs' metadata API asks for them.
+    let metadata = jobs.get_metadata("parked").await.expect("metadata");
+    assert_eq!(metadata.metadata.name.as_deref(), Some("parked"));
+    let listed = jobs
+        .list_metadata(&ListParams::default().labels("team=vision"))
+        .await
+        .expect("metadata list");
+    assert_eq!(listed.items.len(), 1);
 }
 
 #[tokio::test]
@@ -1086,6 +1208,31 @@ async fn watches_replay_from_a_version_follow_selectors_and_bookmark() {
         ));
     }
     assert_eq!(initial, ["ADDED b", "ADDED c"]);
+
+    // A streaming list: the current objects, then a bookmark marking the
+    // end of them.
+    let mut streaming = http
+        .stream(&format!(
+            "{base}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+        ))
+        .await;
+    let mut kinds = Vec::new();
+    let end = loop {
+        let event = streaming.next_event().await.expect("an event");
+        if event["type"] == "BOOKMARK" {
+            break event;
+        }
+        kinds.push(format!(
+            "{} {}",
+            event["type"].as_str().unwrap_or(""),
+            name_of(&event["object"])
+        ));
+    };
+    assert_eq!(kinds, ["ADDED b", "ADDED c"]);
+    assert_eq!(
+        end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
 }
 
 #[tokio::test]
@@ -1283,19 +1430,19 @@ async fn a_job_succeeds_and_its_pod_log_holds_the_echo_lines() {
         .collect();
     assert_eq!(conditions, ["SuccessCriteriaMet", "Complete"]);
 
-    let pod = fake
+    let job_pod = fake
         .list::<Pod>(Some("default"), "job-name=train")
         .pop()
         .expect("the job's pod");
-    let name = pod.metadata.name.clone().expect("name");
+    let name = job_pod.metadata.name.clone().expect("name");
     assert!(
         name.starts_with("train-") && name.len() == "train-".len() + 5,
         "{name}"
     );
-    let labels = pod.metadata.labels.clone().expect("labels");
+    let labels = job_pod.metadata.labels.clone().expect("labels");
     assert_eq!(labels["batch.kubernetes.io/job-name"], "train");
-    assert_eq!(phase(&pod), "Succeeded");
-    let terminated = container_state(&pod)
+    assert_eq!(phase(&job_pod), "Succeeded");
+    let terminated = container_state(&job_pod)
         .and_then(|c| c.state.as_ref())
         .and_then(|s| s.terminated.clone())
         .expect("terminated");
@@ -1322,6 +1469,45 @@ async fn a_job_succeeds_and_its_pod_log_holds_the_echo_lines() {
         has_event(&events, "SuccessfulCreate") && has_event(&events, "Completed"),
         "{events:?}"
     );
+
+    // A pod placed by its own spec, with two containers: logs need the
+    // container's name.
+    let mut pair = pod("pair", json!({}));
+    pair["spec"]["nodeName"] = json!("gpu-node-1");
+    pair["spec"]["containers"] = json!([
+        {"name": "left", "image": "busybox", "command": ["sh", "-c", "echo from left; sleep 600"]},
+        {"name": "right", "image": "busybox", "command": ["sh", "-c", "echo from right; sleep 600"]}
+    ]);
+    assert_eq!(
+        http.post("/api/v1/namespaces/default/pods", &pair).await.0,
+        201
+    );
+    wait_for("the pair to run", async || {
+        fake.get::<Pod>("default", "pair")
+            .filter(|p| phase(p) == "Running")
+    })
+    .await;
+    assert!(!has_event(
+        &events_about(&http, "default", "pair").await,
+        "Scheduled"
+    ));
+    let (status, refused) = http.get("/api/v1/namespaces/default/pods/pair/log").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        refused["message"],
+        "a container name must be specified for pod pair, choose one of: [left right]"
+    );
+    let right = pods
+        .logs(
+            "pair",
+            &LogParams {
+                container: Some("right".into()),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .expect("log");
+    assert_eq!(right, "from right\n");
 
     // A followed log streams lines as the script writes them and ends
     // with the container.
@@ -1851,23 +2037,32 @@ async fn faults_are_injected_and_a_restart_keeps_the_objects() {
     );
 }
 
+/// The next item a watcher reports.
+async fn next<S, T>(seen: &mut S) -> T
+where
+    S: futures_util::Stream<Item = Result<T, watcher::Error>> + Unpin,
+{
+    tokio::time::timeout(Duration::from_secs(20), seen.next())
+        .await
+        .expect("the watcher moves within 20 s")
+        .expect("the watcher runs")
+        .expect("no watcher error")
+}
+
 /// The name of the next object a watcher reports.
 async fn next_name<S>(seen: &mut S) -> String
 where
     S: futures_util::Stream<Item = Result<ConfigMap, watcher::Error>> + Unpin,
 {
-    let object = tokio::time::timeout(Duration::from_secs(20), seen.next())
-        .await
-        .expect("the watcher moves within 20 s")
-        .expect("the watcher runs")
-        .expect("no watcher error");
-    object.metadata.name.expect("name")
+    next(seen).await.metadata.name.expect("name")
 }
 
 #[tokio::test]
 async fn a_kube_watcher_survives_cut_watches() {
     let fake = FakeApiServer::start();
-    let config_maps: Api<ConfigMap> = Api::default_namespaced(fake.client().await);
+    let client = fake.client().await;
+    let config_maps: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let metadata_only: Api<PartialObjectMeta<ConfigMap>> = Api::default_namespaced(client);
     config_maps
         .create(&PostParams::default(), &typed(config_map("before")))
         .await
@@ -1877,13 +2072,31 @@ async fn a_kube_watcher_survives_cut_watches() {
             .default_backoff()
             .applied_objects()
     );
+    let mut streamed = pin!(
+        watcher(
+            config_maps.clone(),
+            watcher::Config::default().streaming_lists()
+        )
+        .default_backoff()
+        .applied_objects()
+    );
+    let mut metadata = pin!(
+        watcher(metadata_only, watcher::Config::default())
+            .default_backoff()
+            .applied_objects()
+            .map(|m| m.map(|m| m.metadata.name.unwrap_or_default()))
+    );
     assert_eq!(next_name(&mut seen).await, "before");
-    // Seen through the watch itself: the stream is open from here on.
+    assert_eq!(next_name(&mut streamed).await, "before");
+    assert_eq!(next(&mut metadata).await, "before");
+    // Seen through the watches themselves: the streams are open from here.
     config_maps
         .create(&PostParams::default(), &typed(config_map("warm")))
         .await
         .expect("created");
     assert_eq!(next_name(&mut seen).await, "warm");
+    assert_eq!(next_name(&mut streamed).await, "warm");
+    assert_eq!(next(&mut metadata).await, "warm");
     for round in 0..2 {
         fake.cut_watches();
         let name = format!("after-{round}");
@@ -1892,6 +2105,8 @@ async fn a_kube_watcher_survives_cut_watches() {
             .await
             .expect("created");
         assert_eq!(next_name(&mut seen).await, name);
+        assert_eq!(next_name(&mut streamed).await, name);
+        assert_eq!(next(&mut metadata).await, name);
     }
     let watches = fake
         .requests()
@@ -1899,8 +2114,8 @@ async fn a_kube_watcher_survives_cut_watches() {
         .filter(|r| r.path.ends_with("/configmaps") && r.query.contains("watch=true"))
         .count();
     assert!(
-        watches >= 3,
-        "the watcher watched again after each cut ({watches})"
+        watches >= 9,
+        "each watcher watched again after each cut ({watches})"
     );
 }
 

@@ -1020,17 +1020,17 @@ impl State {
             // Search on from the last port handed out, as a cursor.
             let free = |p: &i64| !taken(*p) && !assigned.contains(p);
             let start = self.next_node_port;
-            let chosen = kept.or_else(|| {
-                (start..=32767)
-                    .chain(30000..start)
-                    .find(free)
-            });
+            let chosen = kept.or_else(|| (start..=32767).chain(30000..start).find(free));
             match chosen {
                 Some(node_port) => {
                     port["nodePort"] = json!(node_port);
                     assigned.insert(node_port);
                     if kept.is_none() {
-                        next_cursor = if node_port >= 32767 { 30000 } else { node_port + 1 };
+                        next_cursor = if node_port >= 32767 {
+                            30000
+                        } else {
+                            node_port + 1
+                        };
                     }
                 }
                 None => causes.push(Cause {

@@ -601,7 +601,8 @@ impl Controllers {
             _ => {
                 let template = deployment.pointer("/spec/template").unwrap_or(&Value::Null);
                 let hash = template_hash(template);
-                self.template_hashes.insert(uid.clone(), (generation, hash.clone()));
+                self.template_hashes
+                    .insert(uid.clone(), (generation, hash.clone()));
                 hash
             }
         };
@@ -990,8 +991,7 @@ impl Controllers {
                     .iter()
                     .filter(|(name, amount)| {
                         **amount > 0
-                            && allocatable.get(*name).copied().unwrap_or(0) - taken(name)
-                                < **amount
+                            && allocatable.get(*name).copied().unwrap_or(0) - taken(name) < **amount
                     })
                     .map(|(name, _)| name)
                     .collect();

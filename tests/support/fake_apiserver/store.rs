@@ -343,7 +343,10 @@ impl Store {
             .unwrap_or("");
         if resource.plural == "pods" && !node.is_empty() && !quota::is_terminal_pod(object) {
             let footprint = quantity::pod_footprint(object);
-            apply(self.node_usage.entry(node.to_owned()).or_default(), &footprint);
+            apply(
+                self.node_usage.entry(node.to_owned()).or_default(),
+                &footprint,
+            );
         }
     }
 
