@@ -990,6 +990,23 @@ async fn server_side_apply_creates_then_merges_and_patches_apply() {
         .await;
     assert_eq!(status, 415, "{refused}");
 
+    // Applying a Job again unchanged passes: the selector and labels the
+    // server generated stay, so the immutable template does not change.
+    let jobs: Api<Job> = Api::default_namespaced(fake.client().await);
+    let batch = job("batch", "sleep 600");
+    let first = jobs
+        .patch("batch", &apply, &Patch::Apply(&batch))
+        .await
+        .expect("apply creates the job");
+    let again = jobs
+        .patch("batch", &apply, &Patch::Apply(&batch))
+        .await
+        .expect("an unchanged apply passes");
+    assert_eq!(
+        again.spec.map(|s| s.template),
+        first.spec.map(|s| s.template)
+    );
+
     // The scale subresource moves the replicas.
     let scale = deployments
         .patch_scale(

@@ -12,16 +12,36 @@
 //! let pods: Vec<Pod> = fake.list(Some("project-a"), "app=web");
 //! ```
 //!
+//! The test-facing API: [`FakeApiServer::builder`] (nodes, tick, token,
+//! port, watch history, anonymous access), `url`, `port`, `token`,
+//! `write_kubeconfig` / `kubeconfig_yaml` / `client` (a kube-rs client
+//! made from that kubeconfig), typed and raw reads of what the fake holds
+//! (`get`, `list`, `get_raw`, `list_raw`), `create` and `add_node` to set a
+//! scene, the request log (`requests`), faults (`fail_next` with a
+//! [`Fault`], `set_latency`, `forbid`, `clear_faults`, `cut_watches`,
+//! `stop`, `start_again`), `shutdown` (or drop), and [`wait_for`] to poll
+//! a condition for up to 20 s. Everything is thread-safe and usable while
+//! the fake runs.
+//!
+//! The default node takes 110 pods, as a real one does: a test that runs
+//! more adds nodes (`FakeNode::new("big").resource("pods", "2000")`).
+//!
 //! What it serves (`/api/v1` and `/apis/{apps,batch,authorization.k8s.io}/v1`):
 //! namespaces, nodes, pods (and `pods/{name}/log`), services, secrets,
 //! configmaps, serviceaccounts, persistentvolumeclaims, events,
-//! resourcequotas, deployments (and `/scale`), jobs; every kind but events
-//! and service accounts also has `/status`. Self-subject access and rules
-//! reviews are answered from [`FakeApiServer::forbid`].
+//! resourcequotas, deployments (and `/scale`), jobs; namespaces, nodes,
+//! pods, services, PVCs, quotas, deployments and jobs also have `/status`.
+//! Self-subject access and rules reviews are answered from
+//! [`FakeApiServer::forbid`]. `/version` says v1.33.0; `/openapi/v3` only
+//! tells kubectl that writes take `fieldValidation` (then `Strict` refuses
+//! unknown fields with 400, as the real server does).
 //!
 //! Verbs: create, get, list (one namespace or all), update (409 on a stale
-//! `resourceVersion`), patch (JSON, merge, strategic merge, server-side
-//! apply), delete (with `propagationPolicy`, grace periods for bound pods,
+//! `resourceVersion`), patch (JSON patch; merge patch; strategic merge,
+//! merging lists such as containers by their usual keys; server-side
+//! apply, which creates what is missing and merges maps, replaces lists and
+//! leaves the status alone; no managed fields are kept, so an apply never
+//! conflicts), delete (with `propagationPolicy`, grace periods for bound pods,
 //! finalizers, garbage collection by owner uid), deletecollection, and
 //! watch (`resourceVersion`, bookmarks about every second, `timeoutSeconds`,
 //! `sendInitialEvents`, 410 Gone once a version fell out of the history).
@@ -31,6 +51,12 @@
 //! (415 for protobuf, which kubectl's typed commands such as `kubectl
 //! create job` send; `kubectl apply` sends JSON). Answers are JSON, or
 //! `Table`/`PartialObjectMetadata` when the `Accept` header asks.
+//!
+//! Requests need the kubeconfig's bearer token (401 otherwise), unless the
+//! fake serves anonymous requests ([`Builder::anonymous`], for kubectl).
+//! What the fake stores is what the k8s-openapi type reads and writes back
+//! (unknown fields dropped, numbers given for quantities made strings), so
+//! every object it holds decodes in a client.
 //!
 //! Validation follows the real server where that catches client bugs:
 //! bodies must decode into the k8s-openapi type; names (DNS-1123
