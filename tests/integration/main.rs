@@ -13,6 +13,8 @@ mod browser;
 mod browser_projects;
 mod catalog;
 mod cli;
+mod fake_apiserver;
+mod kubectl;
 mod local_driver;
 mod ops;
 mod projects;

@@ -2,6 +2,8 @@
 //! HTTP with cookies, like a browser.
 
 pub mod browser;
+#[path = "../../support/fake_apiserver/mod.rs"]
+pub mod fake_apiserver;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
