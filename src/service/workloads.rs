@@ -18,6 +18,7 @@ use crate::domain::authz::{ProjectAction, WorkloadAction, permits_project, permi
 use crate::domain::ids::{ProjectId, UserId, VolumeId};
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{ContainerSpec, JobSpec, VolumeSpec, WorkloadId, WorkloadStatus};
+use crate::store::activations::{self, ActivationStatus};
 use crate::store::projects::{self, ProjectRecord};
 use crate::store::users::UserRecord;
 use crate::store::volumes::{self, VolumeDesired, VolumeRecord};
@@ -776,23 +777,34 @@ impl Services {
     pub(crate) async fn project_specs(
         &self,
         ids: Vec<ProjectId>,
-    ) -> Result<BTreeMap<ProjectId, Option<ProjectSpec>>, ServiceError> {
+    ) -> Result<BTreeMap<ProjectId, Option<(ProjectSpec, Vec<UserId>)>>, ServiceError> {
         self.blocking(move |store| {
             store.read(|tx| {
                 let mut out = BTreeMap::new();
                 for id in ids {
-                    let spec = projects::get_read_tx(tx, id)?
-                        .filter(|p| !p.deleted)
-                        .map(|p| ProjectSpec {
-                            id: p.id,
-                            // Codes are lowercase letters and digits: a DNS label.
-                            name: p.code.to_lowercase(),
-                            gpu_units_milli: Some(p.quota.gpu_milli),
-                            cpu_milli: Some(p.quota.cpu_milli),
-                            ram_mib: Some(p.quota.ram_mib),
-                            storage_gib: None,
-                        });
-                    out.insert(id, spec);
+                    let Some(p) = projects::get_read_tx(tx, id)?.filter(|p| !p.deleted) else {
+                        out.insert(id, None);
+                        continue;
+                    };
+                    // Members whose activation (Cloud Provisioning) passed.
+                    let mut activated = Vec::new();
+                    for member in &p.members {
+                        let passed = activations::get_read_tx(tx, member.user)?
+                            .is_some_and(|a| a.status == ActivationStatus::Passed);
+                        if passed {
+                            activated.push(member.user);
+                        }
+                    }
+                    let spec = ProjectSpec {
+                        id: p.id,
+                        // Codes are lowercase letters and digits: a DNS label.
+                        name: p.code.to_lowercase(),
+                        gpu_units_milli: Some(p.quota.gpu_milli),
+                        cpu_milli: Some(p.quota.cpu_milli),
+                        ram_mib: Some(p.quota.ram_mib),
+                        storage_gib: None,
+                    };
+                    out.insert(id, Some((spec, activated)));
                 }
                 Ok(out)
             })

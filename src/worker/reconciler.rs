@@ -31,8 +31,10 @@ use jiff::Timestamp;
 use tokio::sync::broadcast::{self, error::TryRecvError};
 use tokio::sync::mpsc;
 
-use crate::cluster::{AnyDriver, Driver, DriverError, DriverEvent, Observed, WorkloadKind};
-use crate::domain::ids::ProjectId;
+use crate::cluster::{
+    AnyDriver, Driver, DriverError, DriverEvent, Observed, ProjectSpec, WorkloadKind,
+};
+use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{WorkloadId, WorkloadStatus};
 use crate::service::workloads::{Snapshot, VolumeOutcome, WorkloadOutcome};
 use crate::service::{ServiceError, Services};
@@ -535,6 +537,20 @@ impl Reconciler {
         Ok(report)
     }
 
+    /// A project, then what each of its activated members needs in it.
+    async fn provision_with_members(
+        &self,
+        spec: &ProjectSpec,
+        members: &[UserId],
+    ) -> Result<(), DriverError> {
+        self.call(self.inner.driver.provision_project(spec)).await?;
+        for member in members {
+            self.call(self.inner.driver.provision_member(spec, *member))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Provisions the projects not yet provisioned by this process; returns
     /// those that failed, with the error (their workloads wait).
     async fn provision(
@@ -553,7 +569,7 @@ impl Reconciler {
         let results: Vec<(ProjectId, Result<(), DriverError>)> = stream::iter(specs)
             .map(|(id, spec)| async move {
                 let result = match spec {
-                    Some(spec) => self.call(self.inner.driver.provision_project(&spec)).await,
+                    Some((spec, members)) => self.provision_with_members(&spec, &members).await,
                     None => Err(DriverError::NotFound {
                         what: format!("project {id}"),
                     }),

@@ -272,8 +272,7 @@ fn check_config_reports_the_driver_and_refuses_what_it_cannot_use() {
             "[cluster]\ndriver = \"kube\"\nkubeconfig = \"/nonexistent/kubeconfig\"\n",
             "cluster.kubeconfig",
         ),
-        // Until the kube driver is part of the build.
-        ("[cluster]\ndriver = \"kube\"\n", "cluster.driver"),
+        ("[cluster]\ndriver = \"cloud\"\n", "cluster.driver"),
     ];
     for (file, key) in cases {
         std::fs::write(dir.path().join("bad.toml"), file).expect("write");
@@ -299,5 +298,56 @@ fn check_config_reports_the_driver_and_refuses_what_it_cannot_use() {
         text(&out.stderr).contains("cannot open the local driver"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+#[test]
+fn check_config_tells_whether_a_cluster_answers_and_what_the_credentials_may_do() {
+    let fake = crate::common::fake_apiserver::FakeApiServer::start();
+    let dir = tempfile::tempdir().expect("dir");
+    fake.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .expect("kubeconfig");
+    std::fs::write(
+        dir.path().join("kube.toml"),
+        "[cluster]\ndriver = \"kube\"\nkubeconfig = \"kubeconfig\"\nrequest_timeout = \"3s\"\n",
+    )
+    .expect("write");
+    let check = || mlstack(&["check-config", "--config", "kube.toml"], dir.path());
+
+    let out = check();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for line in [
+        "driver:        kube",
+        "health:        ok",
+        "may do everything mlstack needs",
+        "nodes:         1",
+        "NVIDIA-H200 (nvidia.com/gpu): 4 free of 4",
+    ] {
+        assert!(report.contains(line), "{line:?} in {report}");
+    }
+
+    fake.forbid("create", "deployments");
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("NOT OK"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("may not: create deployments"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    fake.clear_faults();
+    fake.stop();
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("does not answer"),
+        "{}",
+        text(&out.stdout)
     );
 }

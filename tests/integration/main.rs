@@ -14,6 +14,7 @@ mod browser_projects;
 mod catalog;
 mod cli;
 mod fake_apiserver;
+mod kube_driver;
 mod kubectl;
 mod local_driver;
 mod ops;

@@ -1,6 +1,7 @@
 //! Containers, jobs and volumes end to end through the use cases of a
 //! running appliance with the local driver (real processes; one GPU in a
-//! fixed inventory): the use cases write desired state, the reconcile loop
+//! fixed inventory), and the same journey with the kube driver against the
+//! fake API server: the use cases write desired state, the reconcile loop
 //! applies it and writes back status and events. Every wait polls with a
 //! generous deadline; nothing asserts a timing.
 
@@ -46,14 +47,19 @@ struct Lab {
 }
 
 async fn lab() -> Lab {
-    let app = TestApp::start_configured(|config| {
+    lab_with(|config| {
         config.local.detect_gpus = false;
         config.local.gpus = vec![LocalGpu {
             index: 0,
             name: "NVIDIA T4".into(),
             memory_mib: 15_360,
         }];
-    });
+    })
+    .await
+}
+
+async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
+    let app = TestApp::start_configured(configure);
     let services = app.services();
     for name in ["alice", "bob", "carol", "dave"] {
         services.create_user(name, false).await.expect("user");
@@ -839,4 +845,210 @@ async fn bad_input_changes_nothing() {
         .map(|(id, _)| id)
         .collect();
     assert_eq!(known, [first], "nothing refused reached the driver");
+}
+
+/// The journey of the tests above with `driver = "kube"` and a kubeconfig
+/// pointing at the fake API server: the appliance's own reconcile loop
+/// creates, observes and deletes the Kubernetes objects.
+#[tokio::test]
+async fn containers_jobs_and_volumes_run_on_a_kubernetes_cluster() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Service};
+    use mlstack::cluster::kube::manifests;
+    use mlstack::config::DriverChoice;
+
+    let fake = crate::common::fake_apiserver::FakeApiServer::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let lab = lab_with(|config| {
+        config.cluster.driver = DriverChoice::Kube;
+        config.cluster.kubeconfig = Some(kubeconfig.clone());
+    })
+    .await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    assert_eq!(services.driver().expect("a driver").name(), "kube");
+    let namespace = manifests::namespace_name(lab.project);
+
+    let volume = services
+        .create_volume(
+            bob,
+            VolumeSpec {
+                project: lab.project,
+                owner: bob.id,
+                name: "data".into(),
+                storage_class: "standard".into(),
+                size_gib: 10,
+            },
+        )
+        .await
+        .expect("volume");
+    wait_volume(services, bob, volume, |ready| ready == Some(true)).await;
+    assert!(
+        fake.get::<PersistentVolumeClaim>(&namespace, "data")
+            .is_some()
+    );
+    assert!(fake.get::<Namespace>("", &namespace).is_some());
+
+    let mut spec = container(lab.project, "web");
+    spec.resources.gpu = Some(GpuRequest {
+        resource_name: "nvidia.com/gpu".into(),
+        type_name: "NVIDIA H200".into(),
+        node_selector: BTreeMap::from([("nvidia.com/gpu.product".into(), "NVIDIA-H200".into())]),
+        count: 1,
+        units_milli: 1000,
+    });
+    spec.volumes = vec![mount("data", "/workspace/data")];
+    let web = services.create_container(bob, spec).await.expect("created");
+    let running = wait_for(services, bob, web, "running with links", |r| {
+        r.status() == WorkloadStatus::Running
+            && r.observed.as_ref().is_some_and(|o| !o.endpoints.is_empty())
+    })
+    .await;
+    let link = &running.observed.expect("observed").endpoints[0];
+    assert!(
+        link.url.starts_with("http://127.0.0.1:3"),
+        "a NodePort link: {link:?}"
+    );
+    let deployment: Deployment = fake.get(&namespace, "web").expect("a Deployment");
+    assert_eq!(deployment.spec.expect("spec").replicas, Some(1));
+    assert!(fake.get::<Service>(&namespace, "web").is_some());
+
+    services.stop_container(bob, web).await.expect("stop");
+    wait_status(services, bob, web, WorkloadStatus::Stopped).await;
+    services.start_container(bob, web).await.expect("start");
+    wait_status(services, bob, web, WorkloadStatus::Running).await;
+
+    let hello = services
+        .create_job(
+            bob,
+            job(lab.project, "hello", "echo hello from the cluster; exit 0"),
+        )
+        .await
+        .expect("job");
+    let failing = services
+        .create_job(bob, job(lab.project, "failing", "exit 4"))
+        .await
+        .expect("job");
+    wait_status(services, bob, hello, WorkloadStatus::Succeeded).await;
+    assert_eq!(
+        services.workload_logs(bob, hello, 10).await.expect("log"),
+        "hello from the cluster\n"
+    );
+    wait_status(
+        services,
+        bob,
+        failing,
+        WorkloadStatus::failed(FailureReason::ExitCode(4)),
+    )
+    .await;
+    let events = services.workload_events(bob, hello).await.expect("events");
+    assert!(
+        events.iter().any(|e| e.reason == "Started"),
+        "the pod's events: {events:?}"
+    );
+
+    // The volume is mounted by the running container.
+    assert!(services.delete_volume(bob, volume).await.is_err());
+    for id in [web, hello, failing] {
+        services.delete_workload(bob, id).await.expect("delete");
+        wait_gone(services, bob, id).await;
+    }
+    assert!(fake.get::<Deployment>(&namespace, "web").is_none());
+    assert!(fake.get::<Job>(&namespace, "hello").is_none());
+    services
+        .delete_volume(bob, volume)
+        .await
+        .expect("delete the volume");
+    wait_volume(services, bob, volume, |ready| ready.is_none()).await;
+    assert!(
+        fake.get::<PersistentVolumeClaim>(&namespace, "data")
+            .is_none()
+    );
+}
+
+/// A cluster outage while the appliance runs: the workload shows why it is
+/// not running yet (an error and a warning event, retried with back-off),
+/// and runs by itself once the cluster is back. Refused credentials are a
+/// recorded error too, not retried until something changes.
+#[tokio::test]
+async fn a_cluster_outage_is_shown_on_the_workload_and_recovered_from() {
+    use mlstack::config::DriverChoice;
+
+    let fake = crate::common::fake_apiserver::FakeApiServer::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let lab = lab_with(|config| {
+        config.cluster.driver = DriverChoice::Kube;
+        config.cluster.kubeconfig = Some(kubeconfig.clone());
+        config.cluster.request_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let first = services
+        .create_job(bob, job(lab.project, "before", "echo fine"))
+        .await
+        .expect("job");
+    wait_status(services, bob, first, WorkloadStatus::Succeeded).await;
+
+    fake.stop();
+    let web = services
+        .create_container(bob, container(lab.project, "web"))
+        .await
+        .expect("desired state is written while the cluster is away");
+    let waiting = wait_for(services, bob, web, "an error recorded", |r| {
+        r.error.as_ref().is_some_and(|e| e.retry_at.is_some())
+    })
+    .await;
+    let error = waiting.error.expect("an error");
+    assert!(
+        matches!(error.reason.as_str(), "Unreachable" | "Timeout"),
+        "{error:?}"
+    );
+    assert!(
+        waiting.events.iter().any(|e| e.warning),
+        "a warning event tells the user: {:?}",
+        waiting.events
+    );
+    // The logs of a workload on an unreachable cluster are a clear error
+    // within the request timeout, not a hung request.
+    let started = tokio::time::Instant::now();
+    assert!(services.workload_logs(bob, first, 10).await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    fake.start_again();
+    // The retry comes due on the appliance's clock.
+    lab.app.advance(jiff::SignedDuration::from_secs(600));
+    let reconciler = lab.app.reconciler();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        reconciler.step().await.expect("a pass");
+        let record = services.workload(bob, web).await.expect("stored");
+        if record.status() == WorkloadStatus::Running {
+            assert!(
+                record.error.is_none(),
+                "the error is cleared: {:?}",
+                record.error
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", record.error);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Credentials refused: recorded, not retried on its own.
+    fake.forbid("patch", "jobs");
+    let refused = services
+        .create_job(bob, job(lab.project, "refused", "echo no"))
+        .await
+        .expect("job");
+    let record = wait_for(services, bob, refused, "a refusal recorded", |r| {
+        r.error.is_some()
+    })
+    .await;
+    let error = record.error.expect("an error");
+    assert_eq!(error.reason, "Forbidden", "{error:?}");
+    assert!(error.retry_at.is_none());
 }

@@ -32,12 +32,23 @@ struct Args {
     /// Where to write a kubeconfig for the fake.
     #[arg(long)]
     kubeconfig: PathBuf,
+    /// CPU-only nodes (32 CPUs, 256Gi, 110 pods each) beside the GPU node
+    /// `gpu-node-1` (4 × NVIDIA-H200), for workloads of many pods.
+    #[arg(long, default_value_t = 0)]
+    nodes: u32,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     // kubectl sends no token over plain HTTP: let it in without one.
+    let mut nodes = vec![fake_apiserver::FakeNode::gpu(
+        "gpu-node-1",
+        "NVIDIA-H200",
+        4,
+    )];
+    nodes.extend((1..=args.nodes).map(|n| fake_apiserver::FakeNode::new(&format!("node-{n}"))));
     let server = match fake_apiserver::FakeApiServer::builder()
+        .nodes(nodes)
         .port(args.port)
         .anonymous(true)
         .try_start()
