@@ -915,6 +915,14 @@ async fn containers_jobs_and_volumes_run_on_a_kubernetes_cluster() {
     assert_eq!(deployment.spec.expect("spec").replicas, Some(1));
     assert!(fake.get::<Service>(&namespace, "web").is_some());
 
+    // A member whose activation passed gets the service account their pods
+    // run as with the next resync of the project.
+    services.activate(lab.carol.id).await.expect("activation");
+    lab.app.reconciler().resync().await.expect("a resync");
+    let account: Option<k8s_openapi::api::core::v1::ServiceAccount> =
+        fake.get(&namespace, &manifests::member_account_name(lab.carol.id));
+    assert!(account.is_some(), "carol's service account");
+
     services.stop_container(bob, web).await.expect("stop");
     wait_status(services, bob, web, WorkloadStatus::Stopped).await;
     services.start_container(bob, web).await.expect("start");
