@@ -86,7 +86,7 @@ with 10 nodes, whose controllers make the pods and take them to Running.
 | all 1,000 observed Running | — | $(figure running_s) s |
 | CPU time of one steady-state resync of 1,000 (median of 5) | ≤ 200 ms | $(figure resync_cpu_ms) ms |
 | wall time of that resync | — | $(figure resync_wall_ms) ms |
-| objects written by that resync | 0 | $(figure resync_applied) |
+| desired states carried out again by that resync | 0 | $(figure resync_applied) |
 
 The start-up includes opening the store, connecting the kube driver and its
 watches' first lists. A steady-state resync reads the store and the driver's
