@@ -116,9 +116,19 @@ pub fn load_tls(tls: &TlsConfig) -> Result<rustls::ServerConfig, ConfigError> {
         .map_err(|e| bad("tls.key_file", &e))
 }
 
+/// What a driver is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverPurpose {
+    /// To run workloads: the local driver takes over its processes.
+    Run,
+    /// To report on it (`check-config`), beside a server that may be
+    /// running: nothing is taken over or written.
+    Inspect,
+}
+
 /// Opens the driver the configuration chose (the local driver under
 /// `<data dir>/local`).
-pub async fn open_driver(config: &Config) -> anyhow::Result<AnyDriver> {
+pub async fn open_driver(config: &Config, purpose: DriverPurpose) -> anyhow::Result<AnyDriver> {
     match config.cluster.driver {
         DriverChoice::Local => {
             let settings = &config.local;
@@ -132,9 +142,11 @@ pub async fn open_driver(config: &Config) -> anyhow::Result<AnyDriver> {
             };
             local.advertise_host = settings.advertise_host.clone();
             local.memory_limit = settings.memory_limit;
-            let driver = LocalDriver::open(local)
-                .await
-                .context("cannot open the local driver")?;
+            let driver = match purpose {
+                DriverPurpose::Run => LocalDriver::open(local).await,
+                DriverPurpose::Inspect => LocalDriver::inspect(local).await,
+            }
+            .context("cannot open the local driver")?;
             Ok(AnyDriver::Local(driver))
         }
         DriverChoice::Kube => {
@@ -202,7 +214,7 @@ async fn run(
     tracing::info!(path = %store.path().display(), "store open");
     let store = Arc::new(store);
     let catalog = Arc::new(Catalog::load().map_err(anyhow::Error::msg)?);
-    let driver = Arc::new(open_driver(&config).await?);
+    let driver = Arc::new(open_driver(&config, DriverPurpose::Run).await?);
     tracing::info!(driver = driver.name(), "cluster driver open");
     let services = Services::new(
         store.clone(),

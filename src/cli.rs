@@ -178,7 +178,9 @@ fn check_driver(config: &Config) -> Result<(), CliError> {
         .map_err(anyhow::Error::from)?;
     let timeout = config.cluster.request_timeout;
     runtime.block_on(async {
-        let driver = app::open_driver(config).await.map_err(failed)?;
+        let driver = app::open_driver(config, app::DriverPurpose::Inspect)
+            .await
+            .map_err(failed)?;
         println!(
             "  driver:        {} (request timeout {:#})",
             driver.name(),

@@ -665,3 +665,32 @@ async fn logs_can_be_followed_and_events_are_kept() {
         Err(DriverError::NotFound { .. })
     ));
 }
+
+#[tokio::test]
+async fn inspecting_beside_a_running_driver_takes_nothing_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let spec = job(ProjectId::generate(), "sleep 30");
+    driver.apply_job(&spec).await.unwrap();
+    wait_until(&driver, spec.meta.id, |s| *s == WorkloadStatus::Running).await;
+    let state = dir
+        .path()
+        .join("workloads")
+        .join(spec.meta.id.to_string())
+        .join("state.json");
+    let before = std::fs::read(&state).unwrap();
+
+    // What `mlstack check-config` does while the server runs.
+    let inspector = LocalDriver::inspect(config(dir.path())).await.unwrap();
+    assert!(inspector.health().await.unwrap().ok);
+    assert!(inspector.workloads().await.unwrap().is_empty());
+    drop(inspector);
+
+    assert_eq!(std::fs::read(&state).unwrap(), before);
+    assert_eq!(
+        driver.status(spec.meta.id).await.unwrap().status,
+        WorkloadStatus::Running
+    );
+    driver.cancel_job(spec.meta.id).await.unwrap();
+    wait_end(&driver, spec.meta.id).await;
+}

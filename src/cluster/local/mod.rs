@@ -230,6 +230,19 @@ impl LocalDriver {
     /// Opens the driver on its directory: reads the GPU inventory and finds
     /// the processes of workloads that were running before a restart.
     pub async fn open(config: LocalConfig) -> Result<Self, DriverError> {
+        let driver = Self::build(config, true).await?;
+        driver.rediscover();
+        Ok(driver)
+    }
+
+    /// Opens the driver to look, not to run: no processes are taken over
+    /// and no workload state is written (`check-config` next to a running
+    /// server). Its health and GPU inventory are those of `open`.
+    pub async fn inspect(config: LocalConfig) -> Result<Self, DriverError> {
+        Self::build(config, false).await
+    }
+
+    async fn build(config: LocalConfig, run: bool) -> Result<Self, DriverError> {
         for dir in ["workloads", "projects"] {
             let path = config.data_dir.join(dir);
             std::fs::create_dir_all(&path)
@@ -243,7 +256,7 @@ impl LocalDriver {
                 .unwrap_or_else(|| fallback.clone()),
         };
         let cgroups = match &config.cgroups {
-            _ if !config.memory_limit => None,
+            _ if !config.memory_limit || !run => None,
             CgroupSource::Off => None,
             CgroupSource::At(parent) => Cgroups::at(parent),
             CgroupSource::Detect => {
@@ -263,7 +276,6 @@ impl LocalDriver {
                 events,
             }),
         };
-        driver.rediscover();
         Ok(driver)
     }
 
