@@ -1060,3 +1060,62 @@ async fn a_cluster_outage_is_shown_on_the_workload_and_recovered_from() {
     assert_eq!(error.reason, "Forbidden", "{error:?}");
     assert!(error.retry_at.is_none());
 }
+
+/// The periodic resync on a cluster: a Deployment someone deleted behind
+/// mlstack's back is made again, and an object labelled as mlstack's that
+/// no workload in the store wants is deleted.
+#[tokio::test]
+async fn a_resync_on_a_cluster_recreates_what_is_missing_and_deletes_orphans() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use mlstack::cluster::Driver;
+    use mlstack::cluster::kube::manifests;
+    use mlstack::config::DriverChoice;
+
+    let fake = crate::common::fake_apiserver::FakeApiServer::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let lab = lab_with(|config| {
+        config.cluster.driver = DriverChoice::Kube;
+        config.cluster.kubeconfig = Some(kubeconfig.clone());
+    })
+    .await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let namespace = manifests::namespace_name(lab.project);
+    let web = services
+        .create_container(bob, container(lab.project, "web"))
+        .await
+        .expect("created");
+    wait_status(services, bob, web, WorkloadStatus::Running).await;
+
+    // An orphan: a container mlstack made once, which the store no longer has.
+    let orphan = container(lab.project, "orphan");
+    let AnyDriver::Kube(kube) = &**services.driver().expect("a driver") else {
+        panic!("this test runs the kube driver");
+    };
+    kube.apply_container(&orphan)
+        .await
+        .expect("applied directly");
+    assert!(fake.get::<Deployment>(&namespace, "orphan").is_some());
+
+    let client = fake.client().await;
+    let api: kube::Api<Deployment> = kube::Api::namespaced(client, &namespace);
+    api.delete("web", &Default::default())
+        .await
+        .expect("deleted behind mlstack's back");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        lab.app.reconciler().resync().await.expect("a resync");
+        let back = fake.get::<Deployment>(&namespace, "web").is_some();
+        let orphan_gone = fake.get::<Deployment>(&namespace, "orphan").is_none();
+        if back && orphan_gone {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "web back: {back}, orphan gone: {orphan_gone}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_status(services, bob, web, WorkloadStatus::Running).await;
+}
