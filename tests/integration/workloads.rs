@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
+use mlstack::cluster::kube::manifests;
 use mlstack::cluster::local::{LocalDriver, LocalGpu, group_members};
 use mlstack::cluster::{AnyDriver, Driver, DriverError};
+use mlstack::config::DriverChoice;
 use mlstack::domain::catalog::{Protocol, ServiceKind};
 use mlstack::domain::ids::{ProjectId, UserId, VolumeId};
 use mlstack::domain::project::ProjectForm;
@@ -27,6 +29,7 @@ use mlstack::store::users::UserRecord;
 use mlstack::store::workloads::{Desired, WorkloadRecord};
 
 use crate::common::TestApp;
+use crate::common::fake_apiserver::FakeApiServer;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";
@@ -847,6 +850,32 @@ async fn bad_input_changes_nothing() {
     assert_eq!(known, [first], "nothing refused reached the driver");
 }
 
+/// A lab whose appliance runs the kube driver against a fake API server
+/// (fields drop in order: the appliance stops before the fake).
+struct ClusterLab {
+    lab: Lab,
+    fake: FakeApiServer,
+    _dir: tempfile::TempDir,
+}
+
+async fn cluster_lab(tune: impl FnOnce(&mut mlstack::config::ClusterConfig)) -> ClusterLab {
+    let fake = FakeApiServer::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let lab = lab_with(|config| {
+        config.cluster.driver = DriverChoice::Kube;
+        config.cluster.kubeconfig = Some(kubeconfig);
+        tune(&mut config.cluster);
+    })
+    .await;
+    ClusterLab {
+        lab,
+        fake,
+        _dir: dir,
+    }
+}
+
 /// The journey of the tests above with `driver = "kube"` and a kubeconfig
 /// pointing at the fake API server: the appliance's own reconcile loop
 /// creates, observes and deletes the Kubernetes objects.
@@ -855,18 +884,8 @@ async fn containers_jobs_and_volumes_run_on_a_kubernetes_cluster() {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::batch::v1::Job;
     use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Service};
-    use mlstack::cluster::kube::manifests;
-    use mlstack::config::DriverChoice;
 
-    let fake = crate::common::fake_apiserver::FakeApiServer::start();
-    let dir = tempfile::tempdir().expect("dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let lab = lab_with(|config| {
-        config.cluster.driver = DriverChoice::Kube;
-        config.cluster.kubeconfig = Some(kubeconfig.clone());
-    })
-    .await;
+    let ClusterLab { lab, fake, _dir } = cluster_lab(|_| {}).await;
     let (services, bob) = (&lab.services, &lab.bob);
     assert_eq!(services.driver().expect("a driver").name(), "kube");
     let namespace = manifests::namespace_name(lab.project);
@@ -982,16 +1001,8 @@ async fn containers_jobs_and_volumes_run_on_a_kubernetes_cluster() {
 /// recorded error too, not retried until something changes.
 #[tokio::test]
 async fn a_cluster_outage_is_shown_on_the_workload_and_recovered_from() {
-    use mlstack::config::DriverChoice;
-
-    let fake = crate::common::fake_apiserver::FakeApiServer::start();
-    let dir = tempfile::tempdir().expect("dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let lab = lab_with(|config| {
-        config.cluster.driver = DriverChoice::Kube;
-        config.cluster.kubeconfig = Some(kubeconfig.clone());
-        config.cluster.request_timeout = Duration::from_secs(2);
+    let ClusterLab { lab, fake, _dir } = cluster_lab(|cluster| {
+        cluster.request_timeout = Duration::from_secs(2);
     })
     .await;
     let (services, bob) = (&lab.services, &lab.bob);
@@ -1067,19 +1078,8 @@ async fn a_cluster_outage_is_shown_on_the_workload_and_recovered_from() {
 #[tokio::test]
 async fn a_resync_on_a_cluster_recreates_what_is_missing_and_deletes_orphans() {
     use k8s_openapi::api::apps::v1::Deployment;
-    use mlstack::cluster::Driver;
-    use mlstack::cluster::kube::manifests;
-    use mlstack::config::DriverChoice;
 
-    let fake = crate::common::fake_apiserver::FakeApiServer::start();
-    let dir = tempfile::tempdir().expect("dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let lab = lab_with(|config| {
-        config.cluster.driver = DriverChoice::Kube;
-        config.cluster.kubeconfig = Some(kubeconfig.clone());
-    })
-    .await;
+    let ClusterLab { lab, fake, _dir } = cluster_lab(|_| {}).await;
     let (services, bob) = (&lab.services, &lab.bob);
     let namespace = manifests::namespace_name(lab.project);
     let web = services

@@ -25,7 +25,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use k8s_openapi::{ByteString, Resource};
+use k8s_openapi::{ByteString, Metadata, Resource};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -129,7 +129,7 @@ fn object_meta(
 }
 
 /// Sets the spec-hash annotation from the object as built (without it).
-fn hashed<K: Serialize>(mut object: K, meta: impl Fn(&mut K) -> &mut ObjectMeta) -> K {
+fn hashed<K: Serialize + Metadata<Ty = ObjectMeta>>(mut object: K) -> K {
     let digest = serde_json::to_vec(&object)
         .map(Sha256::digest)
         .map(|d| {
@@ -139,7 +139,8 @@ fn hashed<K: Serialize>(mut object: K, meta: impl Fn(&mut K) -> &mut ObjectMeta)
                 .collect::<String>()
         })
         .unwrap_or_default();
-    meta(&mut object)
+    object
+        .metadata_mut()
         .annotations
         .get_or_insert_with(BTreeMap::new)
         .insert(SPEC_HASH_ANNOTATION.to_owned(), digest);
@@ -181,13 +182,10 @@ pub fn namespace(project: &ProjectSpec) -> Namespace {
         PROJECT_NAME_ANNOTATION.to_owned(),
         project.name.clone(),
     )]));
-    hashed(
-        Namespace {
-            metadata: meta,
-            ..Namespace::default()
-        },
-        |n| &mut n.metadata,
-    )
+    hashed(Namespace {
+        metadata: meta,
+        ..Namespace::default()
+    })
 }
 
 /// The project quota as a ResourceQuota: CPU and memory limits, storage
@@ -219,39 +217,33 @@ pub fn resource_quota(project: &ProjectSpec) -> Option<ResourceQuota> {
     if hard.is_empty() {
         return None;
     }
-    Some(hashed(
-        ResourceQuota {
-            metadata: object_meta(
-                QUOTA_NAME.to_owned(),
-                Some(namespace_name(project.id)),
-                labels("project", project.id),
-            ),
-            spec: Some(ResourceQuotaSpec {
-                hard: Some(hard),
-                ..ResourceQuotaSpec::default()
-            }),
-            ..ResourceQuota::default()
-        },
-        |q| &mut q.metadata,
-    ))
+    Some(hashed(ResourceQuota {
+        metadata: object_meta(
+            QUOTA_NAME.to_owned(),
+            Some(namespace_name(project.id)),
+            labels("project", project.id),
+        ),
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(hard),
+            ..ResourceQuotaSpec::default()
+        }),
+        ..ResourceQuota::default()
+    }))
 }
 
 /// The service account a member's pods run as (made at activation).
 pub fn member_account(project: ProjectId, user: UserId) -> ServiceAccount {
     let mut labels = labels("member", project);
     labels.insert(OWNER_LABEL.to_owned(), user.to_string());
-    hashed(
-        ServiceAccount {
-            metadata: object_meta(
-                member_account_name(user),
-                Some(namespace_name(project)),
-                labels,
-            ),
-            automount_service_account_token: Some(false),
-            ..ServiceAccount::default()
-        },
-        |s| &mut s.metadata,
-    )
+    hashed(ServiceAccount {
+        metadata: object_meta(
+            member_account_name(user),
+            Some(namespace_name(project)),
+            labels,
+        ),
+        automount_service_account_token: Some(false),
+        ..ServiceAccount::default()
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -454,32 +446,29 @@ pub fn deployment(spec: &ContainerSpec, running: bool) -> Deployment {
             restart_policy: "Always",
         },
     );
-    hashed(
-        Deployment {
-            metadata: object_meta(
-                spec.meta.name.clone(),
-                Some(namespace_name(spec.meta.project)),
-                workload_labels("container", &spec.meta),
-            ),
-            spec: Some(DeploymentSpec {
-                replicas: Some(i32::from(running)),
-                selector: LabelSelector {
-                    match_labels: Some(selector),
-                    ..LabelSelector::default()
-                },
-                // A GPU cannot be held by the old and the new pod at once.
-                strategy: Some(DeploymentStrategy {
-                    type_: Some("Recreate".to_owned()),
-                    ..DeploymentStrategy::default()
-                }),
-                revision_history_limit: Some(1),
-                template,
-                ..DeploymentSpec::default()
+    hashed(Deployment {
+        metadata: object_meta(
+            spec.meta.name.clone(),
+            Some(namespace_name(spec.meta.project)),
+            workload_labels("container", &spec.meta),
+        ),
+        spec: Some(DeploymentSpec {
+            replicas: Some(i32::from(running)),
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..LabelSelector::default()
+            },
+            // A GPU cannot be held by the old and the new pod at once.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".to_owned()),
+                ..DeploymentStrategy::default()
             }),
-            ..Deployment::default()
-        },
-        |d| &mut d.metadata,
-    )
+            revision_history_limit: Some(1),
+            template,
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    })
 }
 
 /// The protocol a Service port announces (`appProtocol`), from which the
@@ -494,7 +483,7 @@ pub fn app_protocol(kind: ServiceKind, protocol: Protocol) -> &'static str {
 }
 
 /// The NodePort Service for a container's service ports; None without any.
-pub fn container_service(spec: &ContainerSpec, owner: Option<OwnerReference>) -> Option<Service> {
+pub fn container_service(spec: &ContainerSpec) -> Option<Service> {
     if spec.services.is_empty() {
         return None;
     }
@@ -503,45 +492,39 @@ pub fn container_service(spec: &ContainerSpec, owner: Option<OwnerReference>) ->
         Some(namespace_name(spec.meta.project)),
         workload_labels("container", &spec.meta),
     );
-    let service = hashed(
-        Service {
-            metadata,
-            spec: Some(KubeServiceSpec {
-                type_: Some("NodePort".to_owned()),
-                selector: Some(BTreeMap::from([(
-                    WORKLOAD_LABEL.to_owned(),
-                    spec.meta.id.to_string(),
-                )])),
-                ports: Some(
-                    spec.services
-                        .iter()
-                        .map(|s| ServicePort {
-                            name: Some(s.name.clone()),
-                            port: i32::from(s.port),
-                            target_port: Some(IntOrString::Int(i32::from(s.port))),
-                            protocol: Some("TCP".to_owned()),
-                            app_protocol: Some(app_protocol(s.kind, s.protocol).to_owned()),
-                            ..ServicePort::default()
-                        })
-                        .collect(),
-                ),
-                ..KubeServiceSpec::default()
-            }),
-            ..Service::default()
-        },
-        |s| &mut s.metadata,
-    );
-    Some(owned(service, owner, |s| &mut s.metadata))
+    let service = hashed(Service {
+        metadata,
+        spec: Some(KubeServiceSpec {
+            type_: Some("NodePort".to_owned()),
+            selector: Some(BTreeMap::from([(
+                WORKLOAD_LABEL.to_owned(),
+                spec.meta.id.to_string(),
+            )])),
+            ports: Some(
+                spec.services
+                    .iter()
+                    .map(|s| ServicePort {
+                        name: Some(s.name.clone()),
+                        port: i32::from(s.port),
+                        target_port: Some(IntOrString::Int(i32::from(s.port))),
+                        protocol: Some("TCP".to_owned()),
+                        app_protocol: Some(app_protocol(s.kind, s.protocol).to_owned()),
+                        ..ServicePort::default()
+                    })
+                    .collect(),
+            ),
+            ..KubeServiceSpec::default()
+        }),
+        ..Service::default()
+    });
+    Some(service)
 }
 
-/// Adds the owner reference after hashing: the owner's uid is the
+/// A child with its owner: deleting the owner deletes it. The reference
+/// is added after the spec hash was taken, since the owner's uid is the
 /// cluster's, not part of what we build.
-fn owned<K>(
-    mut object: K,
-    owner: Option<OwnerReference>,
-    meta: impl Fn(&mut K) -> &mut ObjectMeta,
-) -> K {
-    meta(&mut object).owner_references = owner.map(|o| vec![o]);
+pub fn owned_by<K: Metadata<Ty = ObjectMeta>>(mut object: K, owner: Option<OwnerReference>) -> K {
+    object.metadata_mut().owner_references = owner.map(|o| vec![o]);
     object
 }
 
@@ -555,26 +538,23 @@ fn ssh_secret_data(ssh: &SshAccess) -> Option<(&'static str, String)> {
 
 /// The Secret with a container's SSH keys or password; None without SSH
 /// access. Its hash annotation covers the content, never shown elsewhere.
-pub fn ssh_secret(spec: &ContainerSpec, owner: Option<OwnerReference>) -> Option<Secret> {
+pub fn ssh_secret(spec: &ContainerSpec) -> Option<Secret> {
     let (key, value) = ssh_secret_data(&spec.ssh)?;
     let metadata = object_meta(
         ssh_secret_name(&spec.meta.name),
         Some(namespace_name(spec.meta.project)),
         workload_labels("container", &spec.meta),
     );
-    let secret = hashed(
-        Secret {
-            metadata,
-            type_: Some("Opaque".to_owned()),
-            data: Some(BTreeMap::from([(
-                key.to_owned(),
-                ByteString(value.into_bytes()),
-            )])),
-            ..Secret::default()
-        },
-        |s| &mut s.metadata,
-    );
-    Some(owned(secret, owner, |s| &mut s.metadata))
+    let secret = hashed(Secret {
+        metadata,
+        type_: Some("Opaque".to_owned()),
+        data: Some(BTreeMap::from([(
+            key.to_owned(),
+            ByteString(value.into_bytes()),
+        )])),
+        ..Secret::default()
+    });
+    Some(secret)
 }
 
 // ---------------------------------------------------------------------------
@@ -597,28 +577,25 @@ pub fn job(spec: &JobSpec, settings: &BuildSettings) -> Job {
             restart_policy: "Never",
         },
     );
-    hashed(
-        Job {
-            metadata: object_meta(
-                spec.meta.name.clone(),
-                Some(namespace_name(spec.meta.project)),
-                workload_labels("job", &spec.meta),
-            ),
-            spec: Some(KubeJobSpec {
-                backoff_limit: Some(0),
-                completions: Some(1),
-                parallelism: Some(1),
-                ttl_seconds_after_finished: Some(settings.job_ttl_secs),
-                active_deadline_seconds: spec
-                    .time_limit_secs
-                    .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-                template,
-                ..KubeJobSpec::default()
-            }),
-            ..Job::default()
-        },
-        |j| &mut j.metadata,
-    )
+    hashed(Job {
+        metadata: object_meta(
+            spec.meta.name.clone(),
+            Some(namespace_name(spec.meta.project)),
+            workload_labels("job", &spec.meta),
+        ),
+        spec: Some(KubeJobSpec {
+            backoff_limit: Some(0),
+            completions: Some(1),
+            parallelism: Some(1),
+            ttl_seconds_after_finished: Some(settings.job_ttl_secs),
+            active_deadline_seconds: spec
+                .time_limit_secs
+                .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+            template,
+            ..KubeJobSpec::default()
+        }),
+        ..Job::default()
+    })
 }
 
 /// The PersistentVolumeClaim of a volume, of its storage type's class.
@@ -628,29 +605,26 @@ pub fn persistent_volume_claim(spec: &VolumeSpec) -> PersistentVolumeClaim {
     let mut labels = labels("volume", spec.project);
     labels.insert(OWNER_LABEL.to_owned(), spec.owner.to_string());
     labels.insert(NAME_LABEL.to_owned(), spec.name.clone());
-    hashed(
-        PersistentVolumeClaim {
-            metadata: object_meta(
-                spec.name.clone(),
-                Some(namespace_name(spec.project)),
-                labels,
-            ),
-            spec: Some(PersistentVolumeClaimSpec {
-                access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
-                storage_class_name: Some(spec.storage_class.clone()).filter(|c| !c.is_empty()),
-                resources: Some(VolumeResourceRequirements {
-                    requests: Some(BTreeMap::from([(
-                        "storage".to_owned(),
-                        Quantity(format!("{}Gi", spec.size_gib)),
-                    )])),
-                    ..VolumeResourceRequirements::default()
-                }),
-                ..PersistentVolumeClaimSpec::default()
+    hashed(PersistentVolumeClaim {
+        metadata: object_meta(
+            spec.name.clone(),
+            Some(namespace_name(spec.project)),
+            labels,
+        ),
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+            storage_class_name: Some(spec.storage_class.clone()).filter(|c| !c.is_empty()),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_owned(),
+                    Quantity(format!("{}Gi", spec.size_gib)),
+                )])),
+                ..VolumeResourceRequirements::default()
             }),
-            ..PersistentVolumeClaim::default()
-        },
-        |p| &mut p.metadata,
-    )
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    })
 }
 
 /// Where the container to commit runs.
@@ -742,23 +716,20 @@ pub fn commit_job(
             ..PodSpec::default()
         }),
     };
-    Some(hashed(
-        Job {
-            metadata: object_meta(
-                meta.name.clone(),
-                Some(namespace_name(spec.project)),
-                labels,
-            ),
-            spec: Some(KubeJobSpec {
-                backoff_limit: Some(0),
-                ttl_seconds_after_finished: Some(settings.job_ttl_secs),
-                template,
-                ..KubeJobSpec::default()
-            }),
-            ..Job::default()
-        },
-        |j| &mut j.metadata,
-    ))
+    Some(hashed(Job {
+        metadata: object_meta(
+            meta.name.clone(),
+            Some(namespace_name(spec.project)),
+            labels,
+        ),
+        spec: Some(KubeJobSpec {
+            backoff_limit: Some(0),
+            ttl_seconds_after_finished: Some(settings.job_ttl_secs),
+            template,
+            ..KubeJobSpec::default()
+        }),
+        ..Job::default()
+    }))
 }
 
 /// Snapshots: each product action's objects, as JSON a reader can check
@@ -915,11 +886,11 @@ mod snapshots {
         check("container-deployment", &deployment(&spec, true));
         check(
             "container-service",
-            &container_service(&spec, Some(deployment_owner())).unwrap(),
+            &owned_by(container_service(&spec).unwrap(), Some(deployment_owner())),
         );
         check(
             "container-secret",
-            &ssh_secret(&spec, Some(deployment_owner())).unwrap(),
+            &owned_by(ssh_secret(&spec).unwrap(), Some(deployment_owner())),
         );
     }
 
@@ -946,8 +917,8 @@ mod snapshots {
             volumes: Vec::new(),
             ..container()
         };
-        assert!(container_service(&spec, None).is_none());
-        assert!(ssh_secret(&spec, None).is_none());
+        assert!(container_service(&spec).is_none());
+        assert!(ssh_secret(&spec).is_none());
         check("container-cpu-only-deployment", &deployment(&spec, true));
     }
 

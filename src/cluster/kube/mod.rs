@@ -154,18 +154,7 @@ impl Objects {
         if self.deployment.is_some() {
             return Some(WorkloadKind::Container);
         }
-        let job = self.job.as_ref()?;
-        let label = job
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(KIND_LABEL))
-            .map(String::as_str);
-        Some(if label == Some("image-commit") {
-            WorkloadKind::ImageCommit
-        } else {
-            WorkloadKind::Job
-        })
+        self.job.as_ref().map(|job| job_kind(&job.metadata))
     }
 
     fn status(&self) -> Option<WorkloadStatus> {
@@ -240,6 +229,16 @@ impl Tracked for Pod {
     }
 }
 
+/// A Job is a job's, or an image commit's (by its kind label).
+fn job_kind(meta: &ObjectMeta) -> WorkloadKind {
+    let label = meta.labels.as_ref().and_then(|l| l.get(KIND_LABEL));
+    if label.map(String::as_str) == Some("image-commit") {
+        WorkloadKind::ImageCommit
+    } else {
+        WorkloadKind::Job
+    }
+}
+
 fn workload_of(meta: &ObjectMeta) -> Option<WorkloadId> {
     meta.labels.as_ref()?.get(WORKLOAD_LABEL)?.parse().ok()
 }
@@ -267,10 +266,6 @@ fn driver_error(error: kube::Error) -> DriverError {
         }
         other => DriverError::Unreachable(other.to_string()),
     }
-}
-
-fn is_not_found(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if status.code == 404)
 }
 
 impl KubeDriver {
@@ -365,15 +360,23 @@ impl KubeDriver {
         })
     }
 
+    /// Calls the API server, bounded by the request timeout; the API
+    /// server's own answer is left to the caller.
+    async fn bounded<T>(
+        &self,
+        request: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<Result<T, kube::Error>, DriverError> {
+        tokio::time::timeout(self.inner.config.request_timeout, request)
+            .await
+            .map_err(|_| DriverError::Timeout)
+    }
+
     /// Calls the API server, bounded by the request timeout.
     async fn call<T>(
         &self,
         request: impl Future<Output = Result<T, kube::Error>>,
     ) -> Result<T, DriverError> {
-        match tokio::time::timeout(self.inner.config.request_timeout, request).await {
-            Ok(result) => result.map_err(driver_error),
-            Err(_) => Err(DriverError::Timeout),
-        }
+        self.bounded(request).await?.map_err(driver_error)
     }
 
     fn api<K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>>(
@@ -410,16 +413,13 @@ impl KubeDriver {
         K: Clone + Debug + DeserializeOwned,
     {
         let api = self.api::<K>(namespace);
-        match tokio::time::timeout(
-            self.inner.config.request_timeout,
-            api.delete(name, &DeleteParams::background()),
-        )
-        .await
+        match self
+            .bounded(api.delete(name, &DeleteParams::background()))
+            .await?
         {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if is_not_found(&e) => Ok(()),
-            Ok(Err(e)) => Err(driver_error(e)),
-            Err(_) => Err(DriverError::Timeout),
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(e) => Err(driver_error(e)),
         }
     }
 
@@ -494,21 +494,9 @@ impl KubeDriver {
             .call(Api::<Job>::all(self.inner.client.clone()).list(&params))
             .await?;
         Ok(jobs.items.into_iter().next().map(|j| {
-            let kind = if j
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(KIND_LABEL))
-                .map(String::as_str)
-                == Some("image-commit")
-            {
-                WorkloadKind::ImageCommit
-            } else {
-                WorkloadKind::Job
-            };
             (
-                j.metadata.namespace.unwrap_or_default(),
-                kind,
+                j.metadata.namespace.clone().unwrap_or_default(),
+                job_kind(&j.metadata),
                 j.metadata.name.unwrap_or_default(),
             )
         }))
@@ -814,8 +802,8 @@ impl Driver for KubeDriver {
         spec.validate().map_err(DriverError::Invalid)?;
         let id = spec.meta.id;
         let deployment = manifests::deployment(spec, true);
-        let service = manifests::container_service(spec, None);
-        let secret = manifests::ssh_secret(spec, None);
+        let service = manifests::container_service(spec);
+        let secret = manifests::ssh_secret(spec);
         // What already stands as built costs no request.
         let (deployment_ok, service_ok, secret_ok, stale_service, stale_secret) = {
             let cache = self.inner.cache();
@@ -851,16 +839,18 @@ impl Driver for KubeDriver {
         let applied = self.apply(&deployment).await?;
         let owner = manifests::owner_reference::<Deployment>(&applied.metadata);
         self.inner.track(applied, false);
-        if !secret_ok && let Some(secret) = manifests::ssh_secret(spec, owner.clone()) {
-            let applied = self.apply(&secret).await?;
+        if !secret_ok && let Some(secret) = secret {
+            let applied = self
+                .apply(&manifests::owned_by(secret, owner.clone()))
+                .await?;
             self.inner.track(applied, false);
         }
         if stale_secret {
             self.delete::<Secret>(&namespace, &manifests::ssh_secret_name(&spec.meta.name))
                 .await?;
         }
-        if !service_ok && let Some(service) = manifests::container_service(spec, owner) {
-            let applied = self.apply(&service).await?;
+        if !service_ok && let Some(service) = service {
+            let applied = self.apply(&manifests::owned_by(service, owner)).await?;
             self.inner.track(applied, false);
         }
         if stale_service {
@@ -953,17 +943,14 @@ impl Driver for KubeDriver {
             tail_lines: Some(i64::try_from(tail_lines).unwrap_or(i64::MAX)),
             ..LogParams::default()
         };
-        match tokio::time::timeout(
-            self.inner.config.request_timeout,
-            self.api::<Pod>(&namespace).logs(&pod, &params),
-        )
-        .await
+        match self
+            .bounded(self.api::<Pod>(&namespace).logs(&pod, &params))
+            .await?
         {
-            Ok(Ok(text)) => Ok(text),
+            Ok(text) => Ok(text),
             // A pod still pulling its image has no log yet.
-            Ok(Err(kube::Error::Api(status))) if status.code == 400 => Ok(String::new()),
-            Ok(Err(e)) => Err(driver_error(e)),
-            Err(_) => Err(DriverError::Timeout),
+            Err(kube::Error::Api(status)) if status.code == 400 => Ok(String::new()),
+            Err(e) => Err(driver_error(e)),
         }
     }
 
