@@ -126,20 +126,7 @@ async fn post_create_user(
         .create_user(&form.username, form.is_admin.is_some())
         .await;
     match result {
-        Ok(created) => {
-            let notice = UsersNotice::Password {
-                username: created.username.to_string(),
-                password: created.password,
-            };
-            render(
-                &admin,
-                actix_web::http::StatusCode::OK,
-                notice,
-                &CreateUserForm::default(),
-                FieldErrors::new(),
-            )
-            .await
-        }
+        Ok(created) => password_once(&admin, created.username.to_string(), created.password).await,
         Err(ServiceError::Invalid(errors)) => {
             render(
                 &admin,
@@ -175,18 +162,7 @@ async fn post_user_action(
                 .await
             {
                 Ok(reset) => {
-                    let notice = UsersNotice::Password {
-                        username: reset.username.to_string(),
-                        password: reset.password,
-                    };
-                    render(
-                        &admin,
-                        actix_web::http::StatusCode::OK,
-                        notice,
-                        &CreateUserForm::default(),
-                        FieldErrors::new(),
-                    )
-                    .await
+                    password_once(&admin, reset.username.to_string(), reset.password).await
                 }
                 Err(ServiceError::Refused(key)) => refused(&admin, tr.t(key)).await,
                 Err(e) => Err(e.into()),
@@ -209,6 +185,22 @@ async fn post_user_action(
         Err(ServiceError::Refused(key)) => refused(&admin, tr.t(key)).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// The users page showing a new or reset password, once.
+async fn password_once(
+    admin: &RequireAdmin,
+    username: String,
+    password: String,
+) -> Result<HttpResponse, WebError> {
+    render(
+        admin,
+        actix_web::http::StatusCode::OK,
+        UsersNotice::Password { username, password },
+        &CreateUserForm::default(),
+        FieldErrors::new(),
+    )
+    .await
 }
 
 async fn refused(admin: &RequireAdmin, text: &str) -> Result<HttpResponse, WebError> {

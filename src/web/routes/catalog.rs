@@ -20,7 +20,8 @@ use crate::i18n::Tr;
 use crate::service::catalog::DeleteOutcome;
 use crate::service::{ServiceError, Services};
 use crate::store::catalog::{
-    GpuTypeRecord, HardwareSpecRecord, ImageRecord, PurposeRecord, StorageTypeRecord, Uses,
+    CatalogRecord, GpuTypeRecord, HardwareSpecRecord, ImageRecord, PurposeRecord,
+    StorageTypeRecord, Uses,
 };
 use crate::web::error::WebError;
 use crate::web::extract::RequireAdmin;
@@ -110,8 +111,8 @@ impl Submitted {
 
 // --- Stored items as the forms show them ------------------------------------
 
-fn gpu_type_form(r: &GpuTypeRecord) -> GpuTypeRequest {
-    GpuTypeRequest {
+fn gpu_type_form(r: &GpuTypeRecord) -> Submitted {
+    Submitted::GpuType(GpuTypeRequest {
         name: r.name.clone(),
         resource_name: r.resource_name.clone(),
         sharing: r.sharing.code().to_owned(),
@@ -122,45 +123,45 @@ fn gpu_type_form(r: &GpuTypeRecord) -> GpuTypeRequest {
             .price_milli
             .map(|p| Milli(p).to_string())
             .unwrap_or_default(),
-    }
+    })
 }
 
-fn hardware_spec_form(r: &HardwareSpecRecord) -> HardwareSpecRequest {
-    HardwareSpecRequest {
+fn hardware_spec_form(r: &HardwareSpecRecord) -> Submitted {
+    Submitted::HardwareSpec(HardwareSpecRequest {
         name: r.name.clone(),
         cpu_cores: Milli(r.cpu_milli).to_string(),
         ram_mib: r.ram_mib.to_string(),
         gpu_type: r.gpu_type.map(|g| g.to_string()).unwrap_or_default(),
         price: Milli(r.price_milli).to_string(),
-    }
+    })
 }
 
-fn image_form(r: &ImageRecord) -> ImageRequest {
-    ImageRequest {
+fn image_form(r: &ImageRecord) -> Submitted {
+    Submitted::Image(ImageRequest {
         name: r.name.clone(),
         versions: r.versions.join("\n"),
         ssh_login: r.ssh_login.code().to_owned(),
         services: services_text(&r.services),
         local_commands: local_commands_text(&r.services),
-    }
+    })
 }
 
-fn storage_type_form(r: &StorageTypeRecord) -> StorageTypeRequest {
-    StorageTypeRequest {
+fn storage_type_form(r: &StorageTypeRecord) -> Submitted {
+    Submitted::StorageType(StorageTypeRequest {
         name: r.name.clone(),
         storage_class: r.storage_class.clone(),
         min_gib: r.min_gib.to_string(),
         max_gib: r.max_gib.to_string(),
-    }
+    })
 }
 
-fn purpose_form(r: &PurposeRecord) -> PurposeRequest {
-    PurposeRequest {
+fn purpose_form(r: &PurposeRecord) -> Submitted {
+    Submitted::Purpose(PurposeRequest {
         name: r.name.clone(),
         description: r.description.clone(),
         allowed_gpu_types: r.allowed_gpu_types.iter().map(|g| g.to_string()).collect(),
         allowed_specs: r.allowed_specs.iter().map(|s| s.to_string()).collect(),
-    }
+    })
 }
 
 /// A stored item: its name, whether retired, and its form.
@@ -170,48 +171,26 @@ struct Stored {
     form: Submitted,
 }
 
+fn stored<T: CatalogRecord>(record: T, form: fn(&T) -> Submitted) -> Stored {
+    Stored {
+        name: record.name().to_owned(),
+        retired: record.retired(),
+        form: form(&record),
+    }
+}
+
 async fn load(services: &Services, kind: CatalogKind, id: &str) -> Result<Stored, WebError> {
     Ok(match kind {
-        CatalogKind::GpuType => {
-            let r = services.gpu_type(id_of(id)?).await?;
-            Stored {
-                form: Submitted::GpuType(gpu_type_form(&r)),
-                name: r.name,
-                retired: r.retired,
-            }
-        }
-        CatalogKind::HardwareSpec => {
-            let r = services.hardware_spec(id_of(id)?).await?;
-            Stored {
-                form: Submitted::HardwareSpec(hardware_spec_form(&r)),
-                name: r.name,
-                retired: r.retired,
-            }
-        }
-        CatalogKind::Image => {
-            let r = services.image(id_of(id)?).await?;
-            Stored {
-                form: Submitted::Image(image_form(&r)),
-                name: r.name,
-                retired: r.retired,
-            }
-        }
+        CatalogKind::GpuType => stored(services.gpu_type(id_of(id)?).await?, gpu_type_form),
+        CatalogKind::HardwareSpec => stored(
+            services.hardware_spec(id_of(id)?).await?,
+            hardware_spec_form,
+        ),
+        CatalogKind::Image => stored(services.image(id_of(id)?).await?, image_form),
         CatalogKind::StorageType => {
-            let r = services.storage_type(id_of(id)?).await?;
-            Stored {
-                form: Submitted::StorageType(storage_type_form(&r)),
-                name: r.name,
-                retired: r.retired,
-            }
+            stored(services.storage_type(id_of(id)?).await?, storage_type_form)
         }
-        CatalogKind::Purpose => {
-            let r = services.purpose(id_of(id)?).await?;
-            Stored {
-                form: Submitted::Purpose(purpose_form(&r)),
-                name: r.name,
-                retired: r.retired,
-            }
-        }
+        CatalogKind::Purpose => stored(services.purpose(id_of(id)?).await?, purpose_form),
     })
 }
 
@@ -428,16 +407,6 @@ async fn form_view(services: &Services, submitted: Submitted) -> Result<ItemForm
     })
 }
 
-fn kind_of_form(submitted: &Submitted) -> CatalogKind {
-    match submitted {
-        Submitted::GpuType(_) => CatalogKind::GpuType,
-        Submitted::HardwareSpec(_) => CatalogKind::HardwareSpec,
-        Submitted::Image(_) => CatalogKind::Image,
-        Submitted::StorageType(_) => CatalogKind::StorageType,
-        Submitted::Purpose(_) => CatalogKind::Purpose,
-    }
-}
-
 async fn render_list(
     admin: &RequireAdmin,
     status: StatusCode,
@@ -446,8 +415,8 @@ async fn render_list(
     errors: FieldErrors,
 ) -> Result<HttpResponse, WebError> {
     let services = &admin.page.state.services;
-    let rows = rows(services, admin.page.tr(), kind_of_form(&submitted)).await?;
     let form = form_view(services, submitted).await?;
+    let rows = rows(services, admin.page.tr(), form.kind()).await?;
     let view = ListView {
         rows,
         notice,
@@ -455,6 +424,23 @@ async fn render_list(
         errors,
     };
     Ok(html(status, view::list(&admin.page.shell(), &view)))
+}
+
+/// A kind's page with a blank create form.
+async fn render_blank(
+    admin: &RequireAdmin,
+    kind: CatalogKind,
+    status: StatusCode,
+    notice: CatalogNotice,
+) -> Result<HttpResponse, WebError> {
+    render_list(
+        admin,
+        status,
+        notice,
+        Submitted::blank(kind),
+        FieldErrors::new(),
+    )
+    .await
 }
 
 async fn render_edit(
@@ -479,117 +465,31 @@ async fn render_edit(
 
 // --- Handlers ----------------------------------------------------------------
 
+/// How many of a kind's items are offered and how many retired.
+fn count<T: CatalogRecord>(items: &[T]) -> KindCountView {
+    let retired = items.iter().filter(|r| r.retired()).count();
+    KindCountView {
+        kind: T::KIND,
+        offered: items.len() - retired,
+        retired,
+    }
+}
+
 async fn get_overview(admin: RequireAdmin) -> Result<HttpResponse, WebError> {
     let services = &admin.page.state.services;
-    let count = |kind: CatalogKind, retired: Vec<bool>| KindCountView {
-        kind,
-        offered: retired.iter().filter(|r| !**r).count(),
-        retired: retired.iter().filter(|r| **r).count(),
-    };
-    let counts = vec![
-        count(
-            CatalogKind::GpuType,
-            services
-                .list_gpu_types(true)
-                .await?
-                .iter()
-                .map(|r| r.retired)
-                .collect(),
-        ),
-        count(
-            CatalogKind::HardwareSpec,
-            services
-                .list_hardware_specs(true)
-                .await?
-                .iter()
-                .map(|r| r.retired)
-                .collect(),
-        ),
-        count(
-            CatalogKind::Image,
-            services
-                .list_images(true)
-                .await?
-                .iter()
-                .map(|r| r.retired)
-                .collect(),
-        ),
-        count(
-            CatalogKind::StorageType,
-            services
-                .list_storage_types(true)
-                .await?
-                .iter()
-                .map(|r| r.retired)
-                .collect(),
-        ),
-        count(
-            CatalogKind::Purpose,
-            services
-                .list_purposes(true)
-                .await?
-                .iter()
-                .map(|r| r.retired)
-                .collect(),
-        ),
+    let counts = [
+        count(&services.list_gpu_types(true).await?),
+        count(&services.list_hardware_specs(true).await?),
+        count(&services.list_images(true).await?),
+        count(&services.list_storage_types(true).await?),
+        count(&services.list_purposes(true).await?),
     ];
     Ok(ok(view::overview(&admin.page.shell(), &counts)))
 }
 
 async fn get_list(admin: RequireAdmin, path: web::Path<String>) -> Result<HttpResponse, WebError> {
     let kind = kind_of(&path)?;
-    render_list(
-        &admin,
-        StatusCode::OK,
-        CatalogNotice::None,
-        Submitted::blank(kind),
-        FieldErrors::new(),
-    )
-    .await
-}
-
-async fn post_create(
-    admin: RequireAdmin,
-    path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
-) -> Result<HttpResponse, WebError> {
-    let kind = kind_of(&path)?;
-    let submitted = Submitted::parse(kind, form.into_inner())?;
-    let services = &admin.page.state.services;
-    let created = match &submitted {
-        Submitted::GpuType(r) => services.create_gpu_type(r).await.map(|i| i.name),
-        Submitted::HardwareSpec(r) => services.create_hardware_spec(r).await.map(|i| i.name),
-        Submitted::Image(r) => services.create_image(r).await.map(|i| i.name),
-        Submitted::StorageType(r) => services.create_storage_type(r).await.map(|i| i.name),
-        Submitted::Purpose(r) => services.create_purpose(r).await.map(|i| i.name),
-    };
-    match created {
-        Ok(name) => {
-            let text = admin
-                .page
-                .tr()
-                .f("catalog.notice.created", &[("name", &name)]);
-            render_list(
-                &admin,
-                StatusCode::OK,
-                CatalogNotice::Done(text),
-                Submitted::blank(kind),
-                FieldErrors::new(),
-            )
-            .await
-        }
-        Err(ServiceError::Invalid(errors)) => {
-            render_list(
-                &admin,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                CatalogNotice::None,
-                submitted,
-                errors,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    render_blank(&admin, kind, StatusCode::OK, CatalogNotice::None).await
 }
 
 async fn get_edit(
@@ -602,6 +502,15 @@ async fn get_edit(
     render_edit(&admin, StatusCode::OK, id, stored, None, FieldErrors::new()).await
 }
 
+async fn post_create(
+    admin: RequireAdmin,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, WebError> {
+    let kind = kind_of(&path)?;
+    post_save(admin, kind, None, form.into_inner()).await
+}
+
 async fn post_update(
     admin: RequireAdmin,
     path: web::Path<(String, String)>,
@@ -609,54 +518,82 @@ async fn post_update(
 ) -> Result<HttpResponse, WebError> {
     let (kind, id) = path.into_inner();
     let kind = kind_of(&kind)?;
-    let submitted = Submitted::parse(kind, form.into_inner())?;
+    post_save(admin, kind, Some(id), form.into_inner()).await
+}
+
+/// Creates the submitted item (`id` is `None`) or replaces item `id`;
+/// returns the saved name.
+async fn save(
+    services: &Services,
+    id: Option<&str>,
+    submitted: &Submitted,
+) -> Result<String, ServiceError> {
+    // An id that does not parse names no item.
+    fn id_of<T: FromStr>(id: &str) -> Result<T, ServiceError> {
+        id.parse().map_err(|_| ServiceError::NotFound)
+    }
+    Ok(match (submitted, id) {
+        (Submitted::GpuType(r), None) => services.create_gpu_type(r).await?.name,
+        (Submitted::GpuType(r), Some(id)) => services.update_gpu_type(id_of(id)?, r).await?.name,
+        (Submitted::HardwareSpec(r), None) => services.create_hardware_spec(r).await?.name,
+        (Submitted::HardwareSpec(r), Some(id)) => {
+            services.update_hardware_spec(id_of(id)?, r).await?.name
+        }
+        (Submitted::Image(r), None) => services.create_image(r).await?.name,
+        (Submitted::Image(r), Some(id)) => services.update_image(id_of(id)?, r).await?.name,
+        (Submitted::StorageType(r), None) => services.create_storage_type(r).await?.name,
+        (Submitted::StorageType(r), Some(id)) => {
+            services.update_storage_type(id_of(id)?, r).await?.name
+        }
+        (Submitted::Purpose(r), None) => services.create_purpose(r).await?.name,
+        (Submitted::Purpose(r), Some(id)) => services.update_purpose(id_of(id)?, r).await?.name,
+    })
+}
+
+/// The create and edit forms: saved, the kind's page says so; refused, the
+/// form is shown again with what was typed.
+async fn post_save(
+    admin: RequireAdmin,
+    kind: CatalogKind,
+    id: Option<String>,
+    pairs: Vec<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let submitted = Submitted::parse(kind, pairs)?;
     let services = &admin.page.state.services;
-    let saved = match &submitted {
-        Submitted::GpuType(r) => services
-            .update_gpu_type(id_of(&id)?, r)
-            .await
-            .map(|i| i.name),
-        Submitted::HardwareSpec(r) => services
-            .update_hardware_spec(id_of(&id)?, r)
-            .await
-            .map(|i| i.name),
-        Submitted::Image(r) => services.update_image(id_of(&id)?, r).await.map(|i| i.name),
-        Submitted::StorageType(r) => services
-            .update_storage_type(id_of(&id)?, r)
-            .await
-            .map(|i| i.name),
-        Submitted::Purpose(r) => services
-            .update_purpose(id_of(&id)?, r)
-            .await
-            .map(|i| i.name),
-    };
-    match saved {
+    match save(services, id.as_deref(), &submitted).await {
         Ok(name) => {
-            let text = admin
-                .page
-                .tr()
-                .f("catalog.notice.saved", &[("name", &name)]);
-            render_list(
-                &admin,
-                StatusCode::OK,
-                CatalogNotice::Done(text),
-                Submitted::blank(kind),
-                FieldErrors::new(),
-            )
-            .await
+            let key = if id.is_some() {
+                "catalog.notice.saved"
+            } else {
+                "catalog.notice.created"
+            };
+            let text = admin.page.tr().f(key, &[("name", &name)]);
+            render_blank(&admin, kind, StatusCode::OK, CatalogNotice::Done(text)).await
         }
-        Err(ServiceError::Invalid(errors)) => {
-            let stored = load(services, kind, &id).await?;
-            render_edit(
-                &admin,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                id,
-                stored,
-                Some(submitted),
-                errors,
-            )
-            .await
-        }
+        Err(ServiceError::Invalid(errors)) => match id {
+            None => {
+                render_list(
+                    &admin,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    CatalogNotice::None,
+                    submitted,
+                    errors,
+                )
+                .await
+            }
+            Some(id) => {
+                let stored = load(services, kind, &id).await?;
+                render_edit(
+                    &admin,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    id,
+                    stored,
+                    Some(submitted),
+                    errors,
+                )
+                .await
+            }
+        },
         Err(e) => Err(e.into()),
     }
 }
@@ -772,12 +709,5 @@ async fn post_action(
         },
         _ => return Err(WebError::NotFound),
     };
-    render_list(
-        &admin,
-        status,
-        notice,
-        Submitted::blank(kind),
-        FieldErrors::new(),
-    )
-    .await
+    render_blank(&admin, kind, status, notice).await
 }

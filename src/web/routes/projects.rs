@@ -433,20 +433,7 @@ async fn post_extension(
     path: web::Path<String>,
     pairs: Pairs,
 ) -> Result<HttpResponse, WebError> {
-    let id = project_id(&path)?;
-    let result = user
-        .page
-        .state
-        .services
-        .apply_extension(
-            &user.session.user,
-            id,
-            field(&pairs, "days"),
-            field(&pairs, "reason"),
-        )
-        .await
-        .map(|_| ());
-    after_manager_action(&user, id, "extension", &pairs, result, "extension").await
+    post_application(user, &path, pairs, "extension").await
 }
 
 async fn post_quota(
@@ -454,22 +441,36 @@ async fn post_quota(
     path: web::Path<String>,
     pairs: Pairs,
 ) -> Result<HttpResponse, WebError> {
-    let id = project_id(&path)?;
-    let result = user
-        .page
-        .state
-        .services
-        .apply_quota(
-            &user.session.user,
-            id,
-            field(&pairs, "gpu"),
-            field(&pairs, "cpu"),
-            field(&pairs, "ram"),
-            field(&pairs, "reason"),
-        )
-        .await
-        .map(|_| ());
-    after_manager_action(&user, id, "quota", &pairs, result, "quota").await
+    post_application(user, &path, pairs, "quota").await
+}
+
+/// A manager's extension or quota application (`form`), from Project Detail.
+async fn post_application(
+    user: CurrentUser,
+    path: &str,
+    pairs: Pairs,
+    form: &'static str,
+) -> Result<HttpResponse, WebError> {
+    let id = project_id(path)?;
+    let services = &user.page.state.services;
+    let me = &user.session.user;
+    let applied = if form == "extension" {
+        services
+            .apply_extension(me, id, field(&pairs, "days"), field(&pairs, "reason"))
+            .await
+    } else {
+        services
+            .apply_quota(
+                me,
+                id,
+                field(&pairs, "gpu"),
+                field(&pairs, "cpu"),
+                field(&pairs, "ram"),
+                field(&pairs, "reason"),
+            )
+            .await
+    };
+    after_manager_action(&user, id, form, &pairs, applied.map(|_| ()), form).await
 }
 
 async fn post_delete(

@@ -3,7 +3,7 @@
 use maud::{Markup, html};
 
 use super::components::{Tone, notice};
-use super::layout::{Crumb, Shell, page};
+use super::layout::{Crumb, Shell, page, section_page};
 use crate::web::paths;
 
 /// An area of the manual that this release does not offer yet. It says so
@@ -11,19 +11,10 @@ use crate::web::paths;
 pub fn not_available(shell: &Shell, section_key: &str, title_key: &str) -> Markup {
     let tr = shell.tr;
     let title = tr.t(title_key);
-    page(
+    section_page(
         shell,
+        section_key,
         title,
-        &[
-            Crumb {
-                label: tr.t(section_key),
-                href: None,
-            },
-            Crumb {
-                label: title,
-                href: None,
-            },
-        ],
         notice(
             Tone::Info,
             html! {

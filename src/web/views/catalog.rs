@@ -5,7 +5,8 @@
 use maud::{Markup, html};
 
 use super::components::{
-    BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, input, notice, select,
+    BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, described_by,
+    hint_and_error, input, notice, select,
 };
 use super::layout::{Crumb, Shell, page};
 use crate::domain::catalog::{
@@ -522,28 +523,6 @@ fn purpose_fields(
     }
 }
 
-fn described_by(name: &str, has_hint: bool, has_error: bool) -> Option<String> {
-    let mut ids = Vec::new();
-    if has_hint {
-        ids.push(format!("{name}-hint"));
-    }
-    if has_error {
-        ids.push(format!("{name}-error"));
-    }
-    (!ids.is_empty()).then(|| ids.join(" "))
-}
-
-fn hint_and_error(tr: Tr, name: &str, hint: Option<&str>, error: Option<&str>) -> Markup {
-    html! {
-        @if let Some(hint) = hint {
-            p class="hint" id=(format!("{name}-hint")) { (tr.t(hint)) }
-        }
-        @if let Some(error) = error {
-            p class="field-error" id=(format!("{name}-error")) { (tr.t(error)) }
-        }
-    }
-}
-
 /// A labelled multi-line field with its error beside it.
 struct TextArea<'a> {
     name: &'static str,
@@ -561,7 +540,7 @@ fn textarea(tr: Tr, t: TextArea, errors: &FieldErrors) -> Markup {
             label for=(id) { (tr.t(t.label)) @if t.required { span class="req" aria-hidden="true" { "*" } } }
             textarea id=(id) name=(t.name) rows="4" required[t.required]
                 aria-invalid=[error.map(|_| "true")]
-                aria-describedby=[described_by(t.name, t.hint.is_some(), error.is_some())] { (t.value) }
+                aria-describedby=[described_by(t.name, error.is_some(), t.hint.is_some())] { (t.value) }
             (hint_and_error(tr, t.name, t.hint, error))
         }
     }
@@ -583,7 +562,7 @@ fn choice_select(
         div.field.has-error[error.is_some()] {
             label for=(id) { (tr.t(label)) }
             select id=(id) name=(name) aria-invalid=[error.map(|_| "true")]
-                aria-describedby=[described_by(name, false, error.is_some())] {
+                aria-describedby=[described_by(name, error.is_some(), false)] {
                 option value="" selected[selected.is_empty()] { (tr.t("catalog.hardware_spec.cpu_only")) }
                 @for c in choices.iter().filter(|c| !c.retired || c.id == selected) {
                     option value=(c.id) selected[c.id == selected] {
@@ -613,7 +592,7 @@ fn checkboxes(tr: Tr, c: Checkboxes, errors: &FieldErrors) -> Markup {
         .filter(|choice| !choice.retired || is_ticked(&choice.id))
         .collect();
     html! {
-        fieldset.field.has-error[error.is_some()] aria-describedby=[described_by(c.name, true, error.is_some())] {
+        fieldset.field.has-error[error.is_some()] aria-describedby=[described_by(c.name, error.is_some(), true)] {
             legend { (tr.t(c.legend)) }
             @if visible.is_empty() {
                 p class="muted" { (tr.t("catalog.purpose.nothing_to_choose")) }

@@ -75,7 +75,8 @@ impl<'a> Field<'a> {
     }
 }
 
-fn described_by(name: &str, has_error: bool, has_hint: bool) -> Option<String> {
+/// The `aria-describedby` of a field with `name`'s hint and error ids.
+pub(super) fn described_by(name: &str, has_error: bool, has_hint: bool) -> Option<String> {
     let mut ids = Vec::new();
     if has_hint {
         ids.push(format!("{name}-hint"));
@@ -97,12 +98,24 @@ pub fn input(tr: Tr, field: Field, errors: &FieldErrors) -> Markup {
                 autocomplete=(field.autocomplete) required[field.required]
                 aria-invalid=[error.map(|_| "true")]
                 aria-describedby=[described_by(&scoped, error.is_some(), field.hint.is_some())];
-            @if let Some(hint) = field.hint {
-                p class="hint" id=(format!("{scoped}-hint")) { (tr.t(hint)) }
-            }
-            @if let Some(error) = error {
-                p class="field-error" id=(format!("{scoped}-error")) { (tr.t(error)) }
-            }
+            (hint_and_error(tr, &scoped, field.hint, error))
+        }
+    }
+}
+
+/// A field's hint and error, with the ids `described_by` names.
+pub(super) fn hint_and_error(
+    tr: Tr,
+    name: &str,
+    hint: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        @if let Some(hint) = hint {
+            p class="hint" id=(format!("{name}-hint")) { (tr.t(hint)) }
+        }
+        @if let Some(error) = error {
+            p class="field-error" id=(format!("{name}-error")) { (tr.t(error)) }
         }
     }
 }
@@ -122,14 +135,12 @@ pub fn select(
         div.field.has-error[error.is_some()] {
             label for=(id) { (tr.t(label)) }
             select id=(id) name=(name) aria-invalid=[error.map(|_| "true")]
-                aria-describedby=[error.map(|_| format!("{name}-error"))] {
+                aria-describedby=[described_by(name, error.is_some(), false)] {
                 @for (value, text) in options {
                     option value=(value) selected[*value == selected] { (tr.t(text)) }
                 }
             }
-            @if let Some(error) = error {
-                p class="field-error" id=(format!("{name}-error")) { (tr.t(error)) }
-            }
+            (hint_and_error(tr, name, None, error))
         }
     }
 }

@@ -305,6 +305,21 @@ pub fn page(shell: &Shell, title: &str, crumbs: &[Crumb], body: Markup) -> Marku
     }
 }
 
+/// A page whose breadcrumbs are its sidebar section, then itself.
+pub fn section_page(shell: &Shell, section_key: &str, title: &str, body: Markup) -> Markup {
+    let crumbs = [
+        Crumb {
+            label: shell.tr.t(section_key),
+            href: None,
+        },
+        Crumb {
+            label: title,
+            href: None,
+        },
+    ];
+    page(shell, title, &crumbs, body)
+}
+
 /// A page outside the workspace (login, errors for visitors): no sidebar.
 pub fn bare_page(shell: &Shell, title: &str, body: Markup) -> Markup {
     let tr = shell.tr;

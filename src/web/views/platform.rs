@@ -6,7 +6,7 @@ use maud::{Markup, html};
 use super::components::{
     BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, input, notice,
 };
-use super::layout::{Crumb, Shell, page};
+use super::layout::{Shell, section_page};
 use super::projects::status_badge;
 use crate::domain::ids::ProjectId;
 use crate::domain::quota::Milli;
@@ -26,19 +26,10 @@ pub fn all_projects(
     let tr = shell.tr;
     let title = tr.t("nav.admin_projects");
     let none = FieldErrors::new();
-    page(
+    section_page(
         shell,
+        "nav.section.admin",
         title,
-        &[
-            Crumb {
-                label: tr.t("nav.section.admin"),
-                href: None,
-            },
-            Crumb {
-                label: title,
-                href: None,
-            },
-        ],
         html! {
             @if let Some((tone, text)) = &message { (notice(*tone, html! { (text) })) }
             @if list.is_empty() { div class="empty" { p { (tr.t("project.empty_all")) } } }
@@ -99,19 +90,10 @@ pub fn settings(
 ) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.admin_settings");
-    page(
+    section_page(
         shell,
+        "nav.section.admin",
         title,
-        &[
-            Crumb {
-                label: tr.t("nav.section.admin"),
-                href: None,
-            },
-            Crumb {
-                label: title,
-                href: None,
-            },
-        ],
         html! {
             @if saved { (notice(Tone::Success, html! { (tr.t("settings.saved")) })) }
             @if !errors.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
@@ -137,19 +119,10 @@ pub fn outbox(
 ) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.admin_outbox");
-    page(
+    section_page(
         shell,
+        "nav.section.admin",
         title,
-        &[
-            Crumb {
-                label: tr.t("nav.section.admin"),
-                href: None,
-            },
-            Crumb {
-                label: title,
-                href: None,
-            },
-        ],
         html! {
             p class="hint" { (tr.t("outbox.intro")) }
             @if mails.is_empty() { div class="empty" { p { (tr.t("outbox.empty")) } } }
@@ -197,19 +170,10 @@ pub fn provisioning(shell: &Shell, username: &str, record: Option<&ActivationRec
         ActivationStatus::Passed => ("provisioning.passed", BadgeColor::Green),
         ActivationStatus::Failed => ("provisioning.failed", BadgeColor::Red),
     };
-    page(
+    section_page(
         shell,
+        "nav.section.advanced",
         title,
-        &[
-            Crumb {
-                label: tr.t("nav.section.advanced"),
-                href: None,
-            },
-            Crumb {
-                label: title,
-                href: None,
-            },
-        ],
         html! {
             @if status != ActivationStatus::Passed {
                 (notice(Tone::Info, html! { (tr.t("provisioning.intro")) }))

@@ -6,7 +6,7 @@ use maud::{Markup, html};
 use super::components::{
     BadgeColor, Confirm, Field, Tone, badge, confirm_dialog_with, csrf_field, input, notice,
 };
-use super::layout::{Crumb, Shell, page};
+use super::layout::{Crumb, Shell, page, section_page};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::project::{ProjectRole, ProjectStatus};
 use crate::domain::quota::{MemberCap, Milli, Resources};
@@ -102,19 +102,10 @@ fn list_url(view: &ProjectListView, page: usize, table: bool) -> String {
 pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.projects");
-    page(
+    section_page(
         shell,
+        "nav.section.project",
         title,
-        &[
-            Crumb {
-                label: tr.t("nav.section.project"),
-                href: None,
-            },
-            Crumb {
-                label: title,
-                href: None,
-            },
-        ],
         html! {
             @if let Some(text) = &view.notice { (notice(Tone::Success, html! { (text) })) }
             div class="toolbar" {

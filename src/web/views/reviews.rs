@@ -6,7 +6,7 @@ use maud::{Markup, html};
 use super::components::{
     BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, input, notice,
 };
-use super::layout::{Crumb, Shell, page};
+use super::layout::{Shell, section_page};
 use crate::domain::ids::ApplicationId;
 use crate::domain::project::{ApplicationKind, ApplicationStatus};
 use crate::domain::quota::Milli;
@@ -116,19 +116,10 @@ pub fn my_list(
     let chosen = selected
         .and_then(|id| list.iter().find(|a| a.application.id == id))
         .or_else(|| list.first());
-    page(
+    section_page(
         shell,
+        "nav.section.project",
         title,
-        &[
-            Crumb {
-                label: tr.t("nav.section.project"),
-                href: None,
-            },
-            Crumb {
-                label: title,
-                href: None,
-            },
-        ],
         html! {
             @if let Some((tone, text)) = &message { (notice(*tone, html! { (text) })) }
             @if list.is_empty() {
@@ -177,19 +168,10 @@ pub fn queue(
     let tr = shell.tr;
     let title = tr.t("nav.admin_reviews");
     let no_errors = FieldErrors::new();
-    page(
+    section_page(
         shell,
+        "nav.section.admin",
         title,
-        &[
-            Crumb {
-                label: tr.t("nav.section.admin"),
-                href: None,
-            },
-            Crumb {
-                label: title,
-                href: None,
-            },
-        ],
         html! {
             @if let Some((tone, text)) = &message { (notice(*tone, html! { (text) })) }
             @if list.is_empty() {
