@@ -163,19 +163,25 @@ fn failed(e: anyhow::Error) -> CliError {
     }
 }
 
-/// Opens the configured driver and reports whether it works and what the
-/// cluster has; every call is bounded by the request timeout. Fails when
-/// the driver is not healthy.
-fn check_driver(config: &Config) -> Result<(), CliError> {
+/// Quiet logging and a one-thread runtime, for commands that do their work
+/// and exit.
+fn tool_runtime(config: &Config) -> Result<tokio::runtime::Runtime, CliError> {
     init_logging(&Config {
         log_level: "warn".into(),
         ..config.clone()
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .map_err(anyhow::Error::from)?;
+        .map_err(anyhow::Error::from)?)
+}
+
+/// Opens the configured driver and reports whether it works and what the
+/// cluster has; every call is bounded by the request timeout. Fails when
+/// the driver is not healthy.
+fn check_driver(config: &Config) -> Result<(), CliError> {
+    let runtime = tool_runtime(config)?;
     let timeout = config.cluster.request_timeout;
     runtime.block_on(async {
         let driver = app::open_driver(config, app::DriverPurpose::Inspect)
@@ -260,15 +266,7 @@ fn serve(config: Config) -> Result<(), CliError> {
 }
 
 fn user(config: Config, action: &UserCommand) -> Result<(), CliError> {
-    init_logging(&Config {
-        log_level: "warn".into(),
-        ..config.clone()
-    });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(anyhow::Error::from)?;
+    let runtime = tool_runtime(&config)?;
     runtime.block_on(async {
         let store = Arc::new(Store::open_in(&config.data_dir).map_err(anyhow::Error::from)?);
         let catalog = Arc::new(crate::i18n::Catalog::load().map_err(anyhow::Error::msg)?);

@@ -96,14 +96,19 @@ fn cpu_time() -> anyhow::Result<Duration> {
     Ok(Duration::from_millis(ticks * 10))
 }
 
-async fn seed(config: Config) -> anyhow::Result<(ProjectId, UserRecord)> {
-    let running = app::start(
+/// The appliance on the system clock, without signal handling.
+fn start(config: Config) -> anyhow::Result<app::Running> {
+    app::start(
         config,
         Arc::new(SystemClock),
         Options {
             handle_signals: false,
         },
-    )?;
+    )
+}
+
+async fn seed(config: Config) -> anyhow::Result<(ProjectId, UserRecord)> {
+    let running = start(config)?;
     let services = running.services.clone();
     services.create_user("bench", false).await?;
     let users = services.list_users().await?;
@@ -180,13 +185,7 @@ fn main() -> anyhow::Result<()> {
         }
 
         let started = Instant::now();
-        let running = app::start(
-            config,
-            Arc::new(SystemClock),
-            Options {
-                handle_signals: false,
-            },
-        )?;
+        let running = start(config)?;
         let services = running.services.clone();
         let mut applied_at = None;
         let running_at = loop {
