@@ -171,17 +171,12 @@ pub fn owner_reference<K: Resource>(meta: &ObjectMeta) -> Option<OwnerReference>
 // ---------------------------------------------------------------------------
 // Projects and members
 
-/// The namespace of a project.
-pub fn namespace(project: &ProjectSpec) -> Namespace {
-    let mut meta = object_meta(
-        namespace_name(project.id),
-        None,
-        labels("project", project.id),
-    );
-    meta.annotations = Some(BTreeMap::from([(
-        PROJECT_NAME_ANNOTATION.to_owned(),
-        project.name.clone(),
-    )]));
+/// The namespace of a project; its name (the project code) is an
+/// annotation when known.
+pub fn namespace(project: ProjectId, name: Option<&str>) -> Namespace {
+    let mut meta = object_meta(namespace_name(project), None, labels("project", project));
+    meta.annotations =
+        name.map(|name| BTreeMap::from([(PROJECT_NAME_ANNOTATION.to_owned(), name.to_owned())]));
     hashed(Namespace {
         metadata: meta,
         ..Namespace::default()
@@ -857,7 +852,10 @@ mod snapshots {
 
     #[test]
     fn project_is_a_namespace_with_a_quota() {
-        check("project-namespace", &namespace(&project()));
+        check(
+            "project-namespace",
+            &namespace(project().id, Some(&project().name)),
+        );
         check(
             "project-resourcequota",
             &resource_quota(&project()).unwrap(),

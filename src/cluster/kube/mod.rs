@@ -423,28 +423,31 @@ impl KubeDriver {
         }
     }
 
-    /// Creates the project's namespace once per process (quota comes with
-    /// `provision_project`).
+    /// Creates the project's namespace if it is missing, once per process;
+    /// `provision_project` applies it with its name and quota. A create, not
+    /// an apply: an apply without the annotation would take it away.
     async fn ensure_namespace(&self, project: ProjectId) -> Result<(), DriverError> {
         let name = manifests::namespace_name(project);
         if self.inner.is_provisioned(&name) {
             return Ok(());
         }
-        let spec = ProjectSpec {
-            id: project,
-            name: name.clone(),
-            gpu_units_milli: None,
-            cpu_milli: None,
-            ram_mib: None,
-            storage_gib: None,
-        };
-        self.apply_namespace(&spec).await?;
+        let api: Api<Namespace> = Api::all(self.inner.client.clone());
+        let namespace = manifests::namespace(project, None);
+        match self
+            .bounded(api.create(&PostParams::default(), &namespace))
+            .await?
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(e) => return Err(driver_error(e)),
+        }
         self.inner.mark_provisioned(name);
         Ok(())
     }
 
+    /// The project's namespace with its name, by server-side apply.
     async fn apply_namespace(&self, project: &ProjectSpec) -> Result<(), DriverError> {
-        let namespace = manifests::namespace(project);
+        let namespace = manifests::namespace(project.id, Some(&project.name));
         let api: Api<Namespace> = Api::all(self.inner.client.clone());
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let name = manifests::namespace_name(project.id);
