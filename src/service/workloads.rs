@@ -68,6 +68,31 @@ fn event(at: Timestamp, warning: bool, reason: &str, message: String) -> Workloa
     }
 }
 
+/// Makes `desired` the new desired state of a workload, due at `now`, with
+/// an event saying why; a new generation, so that results for the old one
+/// settle nothing.
+fn request(
+    record: &mut WorkloadRecord,
+    desired: Desired,
+    now: Timestamp,
+    reason: &str,
+    message: String,
+) {
+    record.desired = desired;
+    record.generation += 1;
+    record.error = None;
+    record.due_at = Some(now);
+    record.push_event(event(now, false, reason, message));
+}
+
+/// Makes deletion the desired state of a volume, due at `now`.
+fn request_volume_deletion(volume: &mut VolumeRecord, now: Timestamp) {
+    volume.desired = VolumeDesired::Deleted;
+    volume.generation += 1;
+    volume.error = None;
+    volume.due_at = Some(now);
+}
+
 /// A workload blocks deleting the volumes it mounts while it may still run:
 /// a container until it is gone (a stopped one can start again), a job
 /// until it has ended.
@@ -288,11 +313,7 @@ impl Services {
                     };
                     let message = format!("{word} requested by {}", actor.username.as_str());
                     workloads::update_tx(tx, id, now, |r| {
-                        r.desired = desired;
-                        r.generation += 1;
-                        r.error = None;
-                        r.due_at = Some(now);
-                        r.push_event(event(now, false, reason, message));
+                        request(r, desired, now, reason, message);
                     })?;
                     Ok(true)
                 })
@@ -419,12 +440,7 @@ impl Services {
                     if in_use {
                         return Err(ServiceError::Refused("error.volume.in_use"));
                     }
-                    volumes::update_tx(tx, id, now, |v| {
-                        v.desired = VolumeDesired::Deleted;
-                        v.generation += 1;
-                        v.error = None;
-                        v.due_at = Some(now);
-                    })?;
+                    volumes::update_tx(tx, id, now, |v| request_volume_deletion(v, now))?;
                     Ok(true)
                 })
             })
@@ -817,25 +833,25 @@ impl Services {
         &self,
         outcomes: Vec<WorkloadOutcome>,
     ) -> Result<(), ServiceError> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        self.blocking(move |store| {
-            store.write(|tx| {
-                for outcome in outcomes {
-                    apply_workload_outcome_tx(tx, outcome, now)?;
-                }
-                Ok(())
-            })
-        })
-        .await
+        self.record_outcomes(outcomes, apply_workload_outcome_tx)
+            .await
     }
 
     /// Writes what the driver did to many volumes in one transaction.
     pub(crate) async fn record_volume_outcomes(
         &self,
         outcomes: Vec<VolumeOutcome>,
+    ) -> Result<(), ServiceError> {
+        self.record_outcomes(outcomes, apply_volume_outcome_tx)
+            .await
+    }
+
+    /// Applies `outcomes` with `apply` in one write transaction (none when
+    /// there are none).
+    async fn record_outcomes<O: Send + 'static>(
+        &self,
+        outcomes: Vec<O>,
+        apply: fn(&WriteTx, O, Timestamp) -> Result<(), StoreError>,
     ) -> Result<(), ServiceError> {
         if outcomes.is_empty() {
             return Ok(());
@@ -844,7 +860,7 @@ impl Services {
         self.blocking(move |store| {
             store.write(|tx| {
                 for outcome in outcomes {
-                    apply_volume_outcome_tx(tx, outcome, now)?;
+                    apply(tx, outcome, now)?;
                 }
                 Ok(())
             })
@@ -902,16 +918,7 @@ pub(crate) fn wind_down_project_tx(
         }
         let reason = if release { "Released" } else { "BufferPeriod" };
         workloads::update_tx(tx, record.id(), now, |r| {
-            r.desired = desired;
-            r.generation += 1;
-            r.error = None;
-            r.due_at = Some(now);
-            r.push_event(event(
-                now,
-                false,
-                reason,
-                "the project's period ended".into(),
-            ));
+            request(r, desired, now, reason, "the project's period ended".into());
         })?;
         changed = true;
     }
@@ -920,12 +927,7 @@ pub(crate) fn wind_down_project_tx(
             if volume.desired == VolumeDesired::Deleted {
                 continue;
             }
-            volumes::update_tx(tx, volume.id, now, |v| {
-                v.desired = VolumeDesired::Deleted;
-                v.generation += 1;
-                v.error = None;
-                v.due_at = Some(now);
-            })?;
+            volumes::update_tx(tx, volume.id, now, |v| request_volume_deletion(v, now))?;
             changed = true;
         }
     }
@@ -934,10 +936,8 @@ pub(crate) fn wind_down_project_tx(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::domain::workload::{FailureReason, ImageRef, Resources, WorkloadMeta};
+    use crate::domain::workload::FailureReason;
     use crate::store::Store;
 
     fn at(text: &str) -> Timestamp {
@@ -946,31 +946,9 @@ mod tests {
 
     fn job_record(now: Timestamp) -> WorkloadRecord {
         WorkloadRecord {
-            spec: WorkloadSpec::Job(JobSpec {
-                meta: WorkloadMeta {
-                    id: WorkloadId::generate(),
-                    project: ProjectId::generate(),
-                    owner: UserId::generate(),
-                    name: "train".into(),
-                },
-                image: ImageRef {
-                    name: "ubuntu".into(),
-                    tag: "24.04".into(),
-                },
-                command: "true".into(),
-                env: BTreeMap::new(),
-                resources: Resources::default(),
-                volumes: Vec::new(),
-                time_limit_secs: None,
-            }),
-            desired: Desired::Running,
             generation: 2,
-            observed: None,
-            error: None,
-            events: Vec::new(),
             due_at: Some(now),
-            created_at: now,
-            updated_at: now,
+            ..workloads::test_job(now)
         }
     }
 

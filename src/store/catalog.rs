@@ -272,22 +272,7 @@ fn get_in<T: CatalogRecord>(
     table: &impl ReadableTable<u128, &'static [u8]>,
     id: T::Id,
 ) -> Result<Option<T>, StoreError> {
-    table
-        .get(T::key(id))?
-        .map(|bytes| codec::decode(bytes.value()))
-        .transpose()
-}
-
-fn list_in<T: CatalogRecord>(
-    table: &impl ReadableTable<u128, &'static [u8]>,
-) -> Result<Vec<T>, StoreError> {
-    table
-        .iter()?
-        .map(|entry| {
-            let (_, bytes) = entry?;
-            codec::decode(bytes.value())
-        })
-        .collect()
+    codec::decode_one(table, T::key(id))
 }
 
 pub fn get<T: CatalogRecord>(store: &Store, id: T::Id) -> Result<Option<T>, StoreError> {
@@ -300,11 +285,11 @@ pub fn get_tx<T: CatalogRecord>(tx: &WriteTransaction, id: T::Id) -> Result<Opti
 
 /// Every item of a kind, oldest first.
 pub fn list<T: CatalogRecord>(store: &Store) -> Result<Vec<T>, StoreError> {
-    store.read(|tx| list_in(&tx.open_table(T::TABLE)?))
+    store.read(|tx| codec::decode_all(&tx.open_table(T::TABLE)?))
 }
 
 pub fn list_tx<T: CatalogRecord>(tx: &WriteTransaction) -> Result<Vec<T>, StoreError> {
-    list_in(&tx.open_table(T::TABLE)?)
+    codec::decode_all(&tx.open_table(T::TABLE)?)
 }
 
 /// Records a new item; a name its kind already has is a `Conflict`.

@@ -3,6 +3,7 @@
 //! without a migration, and keeps a store file inspectable; the format byte
 //! leaves room for a denser encoding later.
 
+use redb::{ReadableMultimapTable, ReadableTable};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -26,6 +27,43 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
         ))),
         None => Err(StoreError::Corrupt("empty record".into())),
     }
+}
+
+/// The record stored under `key`, if any.
+pub fn decode_one<T: DeserializeOwned>(
+    table: &impl ReadableTable<u128, &'static [u8]>,
+    key: u128,
+) -> Result<Option<T>, StoreError> {
+    table.get(key)?.map(|b| decode(b.value())).transpose()
+}
+
+/// Every record of `table`, in key order (oldest first for id keys).
+pub fn decode_all<T: DeserializeOwned>(
+    table: &impl ReadableTable<u128, &'static [u8]>,
+) -> Result<Vec<T>, StoreError> {
+    table
+        .iter()?
+        .map(|entry| {
+            let (_, bytes) = entry?;
+            decode(bytes.value())
+        })
+        .collect()
+}
+
+/// The records of `table` that `index` lists under `key` (e.g. a project's
+/// workloads), in id order; ids without a record are skipped.
+pub fn decode_indexed<T: DeserializeOwned>(
+    index: &impl ReadableMultimapTable<u128, u128>,
+    table: &impl ReadableTable<u128, &'static [u8]>,
+    key: u128,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for id in index.get(key)? {
+        if let Some(record) = decode_one(table, id?.value())? {
+            out.push(record);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

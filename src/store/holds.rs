@@ -3,7 +3,7 @@
 //! requests can never hold more than the quota together.
 
 use jiff::Timestamp;
-use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableMultimapTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::{StoreError, codec, tables};
@@ -34,14 +34,11 @@ pub fn of_project_tx(
     tx: &WriteTransaction,
     project: ProjectId,
 ) -> Result<Vec<HoldRecord>, StoreError> {
-    let table = tx.open_table(tables::HOLD_ID_TO_HOLD)?;
-    let mut out = Vec::new();
-    for id in ids_tx(tx, project)? {
-        if let Some(bytes) = table.get(id)? {
-            out.push(codec::decode(bytes.value())?);
-        }
-    }
-    Ok(out)
+    codec::decode_indexed(
+        &tx.open_multimap_table(tables::PROJECT_ID_TO_HOLD_IDS)?,
+        &tx.open_table(tables::HOLD_ID_TO_HOLD)?,
+        project.as_u128(),
+    )
 }
 
 /// Every hold inside `project`, in a read transaction.
@@ -49,15 +46,11 @@ pub fn of_project_read_tx(
     tx: &ReadTransaction,
     project: ProjectId,
 ) -> Result<Vec<HoldRecord>, StoreError> {
-    let index = tx.open_multimap_table(tables::PROJECT_ID_TO_HOLD_IDS)?;
-    let table = tx.open_table(tables::HOLD_ID_TO_HOLD)?;
-    let mut out = Vec::new();
-    for id in index.get(project.as_u128())? {
-        if let Some(bytes) = table.get(id?.value())? {
-            out.push(codec::decode(bytes.value())?);
-        }
-    }
-    Ok(out)
+    codec::decode_indexed(
+        &tx.open_multimap_table(tables::PROJECT_ID_TO_HOLD_IDS)?,
+        &tx.open_table(tables::HOLD_ID_TO_HOLD)?,
+        project.as_u128(),
+    )
 }
 
 /// The total of `holds`, and of the ones owned by `owner`.

@@ -8,6 +8,7 @@
 pub mod activations;
 pub mod catalog;
 mod codec;
+mod due;
 pub mod holds;
 pub mod migrations;
 pub mod outbox;

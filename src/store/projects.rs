@@ -75,51 +75,29 @@ pub struct ApplicationRecord {
     pub decided_at: Option<Timestamp>,
 }
 
-fn decode_all<T: serde::de::DeserializeOwned>(
-    table: &impl ReadableTable<u128, &'static [u8]>,
-) -> Result<Vec<T>, StoreError> {
-    table
-        .iter()?
-        .map(|entry| {
-            let (_, bytes) = entry?;
-            codec::decode(bytes.value())
-        })
-        .collect()
-}
-
 /// Whether any project (in any status) was created for `purpose`.
 pub fn uses_purpose_tx(tx: &WriteTransaction, purpose: PurposeId) -> Result<bool, StoreError> {
     Ok(all_tx(tx)?.iter().any(|p| p.purpose == Some(purpose)))
-}
-
-fn decode_one<T: serde::de::DeserializeOwned>(
-    table: &impl ReadableTable<u128, &'static [u8]>,
-    key: u128,
-) -> Result<Option<T>, StoreError> {
-    table
-        .get(key)?
-        .map(|b| codec::decode(b.value()))
-        .transpose()
 }
 
 pub fn get_read_tx(
     tx: &ReadTransaction,
     id: ProjectId,
 ) -> Result<Option<ProjectRecord>, StoreError> {
-    decode_one(&tx.open_table(tables::PROJECT_ID_TO_PROJECT)?, id.as_u128())
+    codec::decode_one(&tx.open_table(tables::PROJECT_ID_TO_PROJECT)?, id.as_u128())
 }
 
 pub fn get_tx(tx: &WriteTransaction, id: ProjectId) -> Result<Option<ProjectRecord>, StoreError> {
-    decode_one(&tx.open_table(tables::PROJECT_ID_TO_PROJECT)?, id.as_u128())
+    codec::decode_one(&tx.open_table(tables::PROJECT_ID_TO_PROJECT)?, id.as_u128())
 }
 
 /// Every project, oldest first.
 pub fn all_read_tx(tx: &ReadTransaction) -> Result<Vec<ProjectRecord>, StoreError> {
-    decode_all(&tx.open_table(tables::PROJECT_ID_TO_PROJECT)?)
+    codec::decode_all(&tx.open_table(tables::PROJECT_ID_TO_PROJECT)?)
 }
 
 pub fn all_tx(tx: &WriteTransaction) -> Result<Vec<ProjectRecord>, StoreError> {
-    decode_all(&tx.open_table(tables::PROJECT_ID_TO_PROJECT)?)
+    codec::decode_all(&tx.open_table(tables::PROJECT_ID_TO_PROJECT)?)
 }
 
 /// The projects `user` belongs to, oldest first.
@@ -158,7 +136,7 @@ pub fn application_read_tx(
     tx: &ReadTransaction,
     id: ApplicationId,
 ) -> Result<Option<ApplicationRecord>, StoreError> {
-    decode_one(
+    codec::decode_one(
         &tx.open_table(tables::APPLICATION_ID_TO_APPLICATION)?,
         id.as_u128(),
     )
@@ -168,7 +146,7 @@ pub fn application_tx(
     tx: &WriteTransaction,
     id: ApplicationId,
 ) -> Result<Option<ApplicationRecord>, StoreError> {
-    decode_one(
+    codec::decode_one(
         &tx.open_table(tables::APPLICATION_ID_TO_APPLICATION)?,
         id.as_u128(),
     )

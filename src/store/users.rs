@@ -48,10 +48,7 @@ fn get_in(
     table: &impl ReadableTable<u128, &'static [u8]>,
     id: UserId,
 ) -> Result<Option<UserRecord>, StoreError> {
-    table
-        .get(id.as_u128())?
-        .map(|bytes| codec::decode(bytes.value()))
-        .transpose()
+    codec::decode_one(table, id.as_u128())
 }
 
 fn id_by_name_in(
@@ -95,17 +92,7 @@ pub fn get_by_username_tx(
 
 /// Every user, oldest first.
 pub fn list(store: &Store) -> Result<Vec<UserRecord>, StoreError> {
-    store.read(|tx| list_in(&tx.open_table(tables::USER_ID_TO_USER)?))
-}
-
-fn list_in(table: &impl ReadableTable<u128, &'static [u8]>) -> Result<Vec<UserRecord>, StoreError> {
-    table
-        .iter()?
-        .map(|entry| {
-            let (_, bytes) = entry?;
-            codec::decode(bytes.value())
-        })
-        .collect()
+    store.read(|tx| codec::decode_all(&tx.open_table(tables::USER_ID_TO_USER)?))
 }
 
 /// Records a new user; a taken username is a `Conflict`.

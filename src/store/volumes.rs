@@ -3,11 +3,11 @@
 //! project, and the due list of the reconcile loop.
 
 use jiff::Timestamp;
-use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::workloads::{LastError, due_key, due_time};
-use super::{StoreError, codec, tables};
+use super::workloads::LastError;
+use super::{StoreError, codec, due, tables};
 use crate::domain::ids::{ProjectId, VolumeId};
 use crate::domain::workload::VolumeSpec;
 
@@ -40,19 +40,12 @@ pub struct VolumeRecord {
     pub updated_at: Timestamp,
 }
 
-fn decode_one(
-    table: &impl ReadableTable<u128, &'static [u8]>,
-    id: u128,
-) -> Result<Option<VolumeRecord>, StoreError> {
-    table.get(id)?.map(|b| codec::decode(b.value())).transpose()
-}
-
 pub fn get_tx(tx: &WriteTransaction, id: VolumeId) -> Result<Option<VolumeRecord>, StoreError> {
-    decode_one(&tx.open_table(tables::VOLUME_ID_TO_VOLUME)?, id.as_u128())
+    codec::decode_one(&tx.open_table(tables::VOLUME_ID_TO_VOLUME)?, id.as_u128())
 }
 
 pub fn get_read_tx(tx: &ReadTransaction, id: VolumeId) -> Result<Option<VolumeRecord>, StoreError> {
-    decode_one(&tx.open_table(tables::VOLUME_ID_TO_VOLUME)?, id.as_u128())
+    codec::decode_one(&tx.open_table(tables::VOLUME_ID_TO_VOLUME)?, id.as_u128())
 }
 
 /// The volume named `name` in `project`.
@@ -71,22 +64,20 @@ pub fn by_name_tx(
     }
 }
 
+/// Writes `record` over `previous`, moving its due entry along.
 fn write_tx(
     tx: &WriteTransaction,
     previous: Option<&VolumeRecord>,
     record: &VolumeRecord,
 ) -> Result<(), StoreError> {
     let id = record.id.as_u128();
-    let old_due = previous.and_then(|p| p.due_at);
-    if old_due != record.due_at {
-        let mut due = tx.open_table(tables::DUE_VOLUME_IDS)?;
-        if let Some(at) = old_due {
-            due.remove(due_key(at, id))?;
-        }
-        if let Some(at) = record.due_at {
-            due.insert(due_key(at, id), ())?;
-        }
-    }
+    due::move_tx(
+        tx,
+        tables::DUE_VOLUME_IDS,
+        id,
+        previous.and_then(|p| p.due_at),
+        record.due_at,
+    )?;
     tx.open_table(tables::VOLUME_ID_TO_VOLUME)?
         .insert(id, codec::encode(record)?.as_slice())?;
     Ok(())
@@ -141,10 +132,13 @@ pub fn remove_tx(tx: &WriteTransaction, id: VolumeId) -> Result<Option<VolumeRec
             .remove((project, record.spec.name.as_str()))?;
         tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?
             .remove(project, id.as_u128())?;
-        if let Some(at) = record.due_at {
-            tx.open_table(tables::DUE_VOLUME_IDS)?
-                .remove(due_key(at, id.as_u128()))?;
-        }
+        due::move_tx(
+            tx,
+            tables::DUE_VOLUME_IDS,
+            id.as_u128(),
+            record.due_at,
+            None,
+        )?;
     }
     Ok(removed)
 }
@@ -154,15 +148,11 @@ pub fn of_project_read_tx(
     tx: &ReadTransaction,
     project: ProjectId,
 ) -> Result<Vec<VolumeRecord>, StoreError> {
-    let index = tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?;
-    let table = tx.open_table(tables::VOLUME_ID_TO_VOLUME)?;
-    let mut out = Vec::new();
-    for id in index.get(project.as_u128())? {
-        if let Some(record) = decode_one(&table, id?.value())? {
-            out.push(record);
-        }
-    }
-    Ok(out)
+    codec::decode_indexed(
+        &tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?,
+        &tx.open_table(tables::VOLUME_ID_TO_VOLUME)?,
+        project.as_u128(),
+    )
 }
 
 /// The volumes of `project`, oldest first, in a write transaction.
@@ -170,30 +160,16 @@ pub fn of_project_tx(
     tx: &WriteTransaction,
     project: ProjectId,
 ) -> Result<Vec<VolumeRecord>, StoreError> {
-    let ids: Vec<u128> = tx
-        .open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?
-        .get(project.as_u128())?
-        .map(|id| id.map(|v| v.value()))
-        .collect::<Result<_, _>>()?;
-    let table = tx.open_table(tables::VOLUME_ID_TO_VOLUME)?;
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some(record) = decode_one(&table, id)? {
-            out.push(record);
-        }
-    }
-    Ok(out)
+    codec::decode_indexed(
+        &tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?,
+        &tx.open_table(tables::VOLUME_ID_TO_VOLUME)?,
+        project.as_u128(),
+    )
 }
 
 /// Every volume, oldest first.
 pub fn all_read_tx(tx: &ReadTransaction) -> Result<Vec<VolumeRecord>, StoreError> {
-    tx.open_table(tables::VOLUME_ID_TO_VOLUME)?
-        .iter()?
-        .map(|entry| {
-            let (_, bytes) = entry?;
-            codec::decode(bytes.value())
-        })
-        .collect()
+    codec::decode_all(&tx.open_table(tables::VOLUME_ID_TO_VOLUME)?)
 }
 
 /// At most `limit` volumes due at `now` or before.
@@ -202,22 +178,16 @@ pub fn due_read_tx(
     now: Timestamp,
     limit: usize,
 ) -> Result<Vec<VolumeRecord>, StoreError> {
-    let due = tx.open_table(tables::DUE_VOLUME_IDS)?;
-    let table = tx.open_table(tables::VOLUME_ID_TO_VOLUME)?;
-    let mut out = Vec::new();
-    for entry in due.range(..=due_key(now, u128::MAX))?.take(limit) {
-        let (key, _) = entry?;
-        if let Some(record) = decode_one(&table, key.value().1)? {
-            out.push(record);
-        }
-    }
-    Ok(out)
+    due::records_read_tx(
+        tx,
+        tables::DUE_VOLUME_IDS,
+        tables::VOLUME_ID_TO_VOLUME,
+        now,
+        limit,
+    )
 }
 
 /// When the next volume falls due, if any does.
 pub fn next_due_read_tx(tx: &ReadTransaction) -> Result<Option<Timestamp>, StoreError> {
-    Ok(tx
-        .open_table(tables::DUE_VOLUME_IDS)?
-        .first()?
-        .map(|(key, _)| due_time(key.value().0)))
+    due::next_read_tx(tx, tables::DUE_VOLUME_IDS)
 }

@@ -7,10 +7,10 @@
 //! `WorkloadEvent`) as they are, never a driver.
 
 use jiff::Timestamp;
-use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::{StoreError, codec, tables};
+use super::{StoreError, codec, due, tables};
 use crate::cluster::{Observed, WorkloadEvent, WorkloadKind};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{
@@ -157,25 +157,8 @@ impl WorkloadRecord {
     }
 }
 
-/// The key of a due entry.
-pub(super) fn due_key(at: Timestamp, id: u128) -> (i64, u128) {
-    (at.as_millisecond(), id)
-}
-
-/// Milliseconds of a due key back as a time.
-pub(super) fn due_time(millis: i64) -> Timestamp {
-    Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-fn decode_one(
-    table: &impl ReadableTable<u128, &'static [u8]>,
-    id: u128,
-) -> Result<Option<WorkloadRecord>, StoreError> {
-    table.get(id)?.map(|b| codec::decode(b.value())).transpose()
-}
-
 pub fn get_tx(tx: &WriteTransaction, id: WorkloadId) -> Result<Option<WorkloadRecord>, StoreError> {
-    decode_one(
+    codec::decode_one(
         &tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?,
         id.as_u128(),
     )
@@ -185,7 +168,7 @@ pub fn get_read_tx(
     tx: &ReadTransaction,
     id: WorkloadId,
 ) -> Result<Option<WorkloadRecord>, StoreError> {
-    decode_one(
+    codec::decode_one(
         &tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?,
         id.as_u128(),
     )
@@ -198,16 +181,13 @@ fn write_tx(
     record: &WorkloadRecord,
 ) -> Result<(), StoreError> {
     let id = record.id().as_u128();
-    let old_due = previous.and_then(|p| p.due_at);
-    if old_due != record.due_at {
-        let mut due = tx.open_table(tables::DUE_WORKLOAD_IDS)?;
-        if let Some(at) = old_due {
-            due.remove(due_key(at, id))?;
-        }
-        if let Some(at) = record.due_at {
-            due.insert(due_key(at, id), ())?;
-        }
-    }
+    due::move_tx(
+        tx,
+        tables::DUE_WORKLOAD_IDS,
+        id,
+        previous.and_then(|p| p.due_at),
+        record.due_at,
+    )?;
     tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?
         .insert(id, codec::encode(record)?.as_slice())?;
     Ok(())
@@ -269,10 +249,13 @@ pub fn remove_tx(
         }
         tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?
             .remove(project, id.as_u128())?;
-        if let Some(at) = record.due_at {
-            tx.open_table(tables::DUE_WORKLOAD_IDS)?
-                .remove(due_key(at, id.as_u128()))?;
-        }
+        due::move_tx(
+            tx,
+            tables::DUE_WORKLOAD_IDS,
+            id.as_u128(),
+            record.due_at,
+            None,
+        )?;
     }
     Ok(removed)
 }
@@ -282,15 +265,11 @@ pub fn of_project_read_tx(
     tx: &ReadTransaction,
     project: ProjectId,
 ) -> Result<Vec<WorkloadRecord>, StoreError> {
-    let index = tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?;
-    let table = tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?;
-    let mut out = Vec::new();
-    for id in index.get(project.as_u128())? {
-        if let Some(record) = decode_one(&table, id?.value())? {
-            out.push(record);
-        }
-    }
-    Ok(out)
+    codec::decode_indexed(
+        &tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?,
+        &tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?,
+        project.as_u128(),
+    )
 }
 
 /// The workloads of `project`, oldest first, in a write transaction.
@@ -298,30 +277,16 @@ pub fn of_project_tx(
     tx: &WriteTransaction,
     project: ProjectId,
 ) -> Result<Vec<WorkloadRecord>, StoreError> {
-    let ids: Vec<u128> = tx
-        .open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?
-        .get(project.as_u128())?
-        .map(|id| id.map(|v| v.value()))
-        .collect::<Result<_, _>>()?;
-    let table = tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?;
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some(record) = decode_one(&table, id)? {
-            out.push(record);
-        }
-    }
-    Ok(out)
+    codec::decode_indexed(
+        &tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?,
+        &tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?,
+        project.as_u128(),
+    )
 }
 
 /// Every workload, oldest first.
 pub fn all_read_tx(tx: &ReadTransaction) -> Result<Vec<WorkloadRecord>, StoreError> {
-    tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?
-        .iter()?
-        .map(|entry| {
-            let (_, bytes) = entry?;
-            codec::decode(bytes.value())
-        })
-        .collect()
+    codec::decode_all(&tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?)
 }
 
 /// At most `limit` workloads due at `now` or before, the longest waiting
@@ -331,35 +296,60 @@ pub fn due_read_tx(
     now: Timestamp,
     limit: usize,
 ) -> Result<Vec<WorkloadRecord>, StoreError> {
-    let due = tx.open_table(tables::DUE_WORKLOAD_IDS)?;
-    let table = tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?;
-    let mut out = Vec::new();
-    for entry in due.range(..=due_key(now, u128::MAX))?.take(limit) {
-        let (key, _) = entry?;
-        if let Some(record) = decode_one(&table, key.value().1)? {
-            out.push(record);
-        }
-    }
-    Ok(out)
+    due::records_read_tx(
+        tx,
+        tables::DUE_WORKLOAD_IDS,
+        tables::WORKLOAD_ID_TO_WORKLOAD,
+        now,
+        limit,
+    )
 }
 
 /// When the next workload falls due, if any does.
 pub fn next_due_read_tx(tx: &ReadTransaction) -> Result<Option<Timestamp>, StoreError> {
-    Ok(tx
-        .open_table(tables::DUE_WORKLOAD_IDS)?
-        .first()?
-        .map(|(key, _)| due_time(key.value().0)))
+    due::next_read_tx(tx, tables::DUE_WORKLOAD_IDS)
 }
 
 /// Ids of every workload with a due entry (waiting for a retry or for work).
 pub fn due_ids_tx(tx: &WriteTransaction) -> Result<Vec<WorkloadId>, StoreError> {
-    tx.open_table(tables::DUE_WORKLOAD_IDS)?
-        .iter()?
-        .map(|entry| {
-            let (key, _) = entry?;
-            Ok(WorkloadId::from_u128(key.value().1))
-        })
-        .collect()
+    Ok(due::ids_tx(tx, tables::DUE_WORKLOAD_IDS)?
+        .into_iter()
+        .map(WorkloadId::from_u128)
+        .collect())
+}
+
+/// A job for tests: wanted running, generation 1, nothing observed, failed
+/// or due, created at `at`, with ids of its own.
+#[cfg(test)]
+pub(crate) fn test_job(at: Timestamp) -> WorkloadRecord {
+    use crate::domain::workload::{ImageRef, Resources, WorkloadMeta};
+    WorkloadRecord {
+        spec: WorkloadSpec::Job(JobSpec {
+            meta: WorkloadMeta {
+                id: WorkloadId::generate(),
+                project: ProjectId::generate(),
+                owner: UserId::generate(),
+                name: "train".into(),
+            },
+            image: ImageRef {
+                name: "ubuntu".into(),
+                tag: "24.04".into(),
+            },
+            command: "true".into(),
+            env: std::collections::BTreeMap::new(),
+            resources: Resources::default(),
+            volumes: Vec::new(),
+            time_limit_secs: None,
+        }),
+        desired: Desired::Running,
+        generation: 1,
+        observed: None,
+        error: None,
+        events: Vec::new(),
+        due_at: None,
+        created_at: at,
+        updated_at: at,
+    }
 }
 
 #[cfg(test)]

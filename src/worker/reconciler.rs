@@ -599,7 +599,7 @@ impl Reconciler {
         volume: VolumeRecord,
         unprovisioned: &BTreeMap<ProjectId, DriverError>,
     ) -> VolumeOutcome {
-        let attempts = volume.error.as_ref().map_or(0, |e| e.attempts) + 1;
+        let attempts = next_attempt(volume.error.as_ref());
         let result = match unprovisioned.get(&volume.spec.project) {
             Some(error) => Err(clone_error(error)),
             None => {
@@ -624,7 +624,7 @@ impl Reconciler {
     }
 
     async fn delete_volume(&self, volume: VolumeRecord) -> VolumeOutcome {
-        let attempts = volume.error.as_ref().map_or(0, |e| e.attempts) + 1;
+        let attempts = next_attempt(volume.error.as_ref());
         let call = self
             .inner
             .driver
@@ -668,28 +668,20 @@ impl Reconciler {
                 // resync looks again.
                 Err(_) => (None, Counted::Nothing),
             },
-            Task::Orphan(id, kind) => {
-                let result = match kind {
-                    WorkloadKind::Container => self.call(driver.delete_container(id)).await,
-                    WorkloadKind::Job | WorkloadKind::ImageCommit => {
-                        self.call(driver.delete_job(id)).await
-                    }
-                };
-                match result {
-                    Ok(()) => {
-                        tracing::info!(%id, ?kind, "deleted a workload nobody wants");
-                        (None, Counted::Orphan)
-                    }
-                    Err(error) => {
-                        tracing::warn!(%id, ?kind, %error, "could not delete an orphan workload");
-                        (None, Counted::Nothing)
-                    }
+            Task::Orphan(id, kind) => match self.delete_workload(id, kind).await {
+                Ok(()) => {
+                    tracing::info!(%id, ?kind, "deleted a workload nobody wants");
+                    (None, Counted::Orphan)
                 }
-            }
+                Err(error) => {
+                    tracing::warn!(%id, ?kind, %error, "could not delete an orphan workload");
+                    (None, Counted::Nothing)
+                }
+            },
             Task::Reconcile(record) => {
                 let id = record.id();
                 let generation = record.generation;
-                let attempts = record.error.as_ref().map_or(0, |e| e.attempts) + 1;
+                let attempts = next_attempt(record.error.as_ref());
                 let blocked = (record.desired == Desired::Running)
                     .then(|| unprovisioned.get(&record.spec.project()))
                     .flatten();
@@ -735,6 +727,15 @@ impl Reconciler {
         }
     }
 
+    /// Deletes a workload from the cluster, the driver's way for its kind.
+    async fn delete_workload(&self, id: WorkloadId, kind: WorkloadKind) -> Result<(), DriverError> {
+        let driver = &self.inner.driver;
+        match kind {
+            WorkloadKind::Container => self.call(driver.delete_container(id)).await,
+            WorkloadKind::Job | WorkloadKind::ImageCommit => self.call(driver.delete_job(id)).await,
+        }
+    }
+
     /// Carries out one workload's desired state.
     async fn reconcile(&self, record: &WorkloadRecord) -> Result<Done, (Call, DriverError)> {
         let driver = &self.inner.driver;
@@ -775,18 +776,10 @@ impl Reconciler {
                     Ok(()) => Ok(Done::Observed(self.call(driver.status(id)).await.ok())),
                 }
             }
-            (spec, Desired::Deleted) => {
-                let deleted = match spec {
-                    WorkloadSpec::Container(_) => self.call(driver.delete_container(id)).await,
-                    WorkloadSpec::Job(_) | WorkloadSpec::ImageCommit(_) => {
-                        self.call(driver.delete_job(id)).await
-                    }
-                };
-                match deleted {
-                    Ok(()) | Err(DriverError::NotFound { .. }) => Ok(Done::Deleted),
-                    Err(e) => Err(other(e)),
-                }
-            }
+            (spec, Desired::Deleted) => match self.delete_workload(id, spec.kind()).await {
+                Ok(()) | Err(DriverError::NotFound { .. }) => Ok(Done::Deleted),
+                Err(e) => Err(other(e)),
+            },
         }
     }
 
@@ -875,6 +868,11 @@ fn task_events(
     }
 }
 
+/// The number of the attempt after the failures recorded in `error`.
+fn next_attempt(error: Option<&LastError>) -> u32 {
+    error.map_or(0, |e| e.attempts) + 1
+}
+
 /// A driver error again, for every workload of a project that could not be
 /// provisioned (the type is not `Clone`: it may hold an I/O error).
 fn clone_error(error: &DriverError) -> DriverError {
@@ -957,8 +955,7 @@ mod tests {
     use std::collections::BTreeMap as Map;
 
     use super::*;
-    use crate::domain::ids::UserId;
-    use crate::domain::workload::{FailureReason, ImageRef, JobSpec, Resources, WorkloadMeta};
+    use crate::domain::workload::{FailureReason, Resources};
 
     #[test]
     fn backoff_doubles_from_one_second_to_five_minutes() {
@@ -1017,41 +1014,18 @@ mod tests {
 
     fn job_record(desired: Desired, status: Option<WorkloadStatus>) -> WorkloadRecord {
         let at: Timestamp = "2026-11-29T08:00:00Z".parse().expect("time");
-        let id = WorkloadId::generate();
-        WorkloadRecord {
-            spec: WorkloadSpec::Job(JobSpec {
-                meta: WorkloadMeta {
-                    id,
-                    project: ProjectId::generate(),
-                    owner: UserId::generate(),
-                    name: "train".into(),
-                },
-                image: ImageRef {
-                    name: "ubuntu".into(),
-                    tag: "24.04".into(),
-                },
-                command: "true".into(),
-                env: Map::new(),
-                resources: Resources::default(),
-                volumes: Vec::new(),
-                time_limit_secs: None,
-            }),
-            desired,
-            generation: 1,
-            observed: status.map(|status| Observed {
-                id,
-                status,
-                endpoints: Vec::new(),
-                gpus: Vec::new(),
-                started_at: Some(at),
-                finished_at: None,
-            }),
-            error: None,
-            events: Vec::new(),
-            due_at: None,
-            created_at: at,
-            updated_at: at,
-        }
+        let mut record = crate::store::workloads::test_job(at);
+        let id = record.id();
+        record.desired = desired;
+        record.observed = status.map(|status| Observed {
+            id,
+            status,
+            endpoints: Vec::new(),
+            gpus: Vec::new(),
+            started_at: Some(at),
+            finished_at: None,
+        });
+        record
     }
 
     #[test]
