@@ -32,7 +32,9 @@ pub use any::AnyDriver;
 pub use kube::KubeConfig;
 
 /// What a driver could not do, in terms a user or an admin can act on.
-#[derive(Debug, thiserror::Error)]
+/// Cloneable (an I/O error is shared), since one failure may stand for many
+/// workloads, e.g. all those of a project that could not be provisioned.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DriverError {
     /// The spec breaks a rule (messages are translation keys).
     #[error("the workload spec is invalid: {0:?}")]
@@ -73,7 +75,7 @@ pub enum DriverError {
     Io {
         context: String,
         #[source]
-        source: std::io::Error,
+        source: std::sync::Arc<std::io::Error>,
     },
 }
 
@@ -81,7 +83,7 @@ impl DriverError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         DriverError::Io {
             context: context.into(),
-            source,
+            source: std::sync::Arc::new(source),
         }
     }
 

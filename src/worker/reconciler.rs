@@ -601,7 +601,7 @@ impl Reconciler {
     ) -> VolumeOutcome {
         let attempts = next_attempt(volume.error.as_ref());
         let result = match unprovisioned.get(&volume.spec.project) {
-            Some(error) => Err(clone_error(error)),
+            Some(error) => Err(error.clone()),
             None => {
                 self.call(self.inner.driver.ensure_volume(&volume.spec))
                     .await
@@ -686,7 +686,7 @@ impl Reconciler {
                     .then(|| unprovisioned.get(&record.spec.project()))
                     .flatten();
                 let result = match blocked {
-                    Some(error) => Err((Call::Apply, clone_error(error))),
+                    Some(error) => Err((Call::Apply, error.clone())),
                     None => self.reconcile(&record).await,
                 };
                 match result {
@@ -873,34 +873,6 @@ fn next_attempt(error: Option<&LastError>) -> u32 {
     error.map_or(0, |e| e.attempts) + 1
 }
 
-/// A driver error again, for every workload of a project that could not be
-/// provisioned (the type is not `Clone`: it may hold an I/O error).
-fn clone_error(error: &DriverError) -> DriverError {
-    match error {
-        DriverError::Invalid(errors) => DriverError::Invalid(errors.clone()),
-        DriverError::NotFound { what } => DriverError::NotFound { what: what.clone() },
-        DriverError::Conflict(m) => DriverError::Conflict(m.clone()),
-        DriverError::Rejected(m) => DriverError::Rejected(m.clone()),
-        DriverError::NotEnoughGpus {
-            gpu_type,
-            requested,
-            free,
-        } => DriverError::NotEnoughGpus {
-            gpu_type: gpu_type.clone(),
-            requested: *requested,
-            free: *free,
-        },
-        DriverError::Unreachable(m) => DriverError::Unreachable(m.clone()),
-        DriverError::Forbidden(m) => DriverError::Forbidden(m.clone()),
-        DriverError::Timeout => DriverError::Timeout,
-        DriverError::Unsupported { driver, what } => DriverError::Unsupported { driver, what },
-        DriverError::Io { context, source } => DriverError::Io {
-            context: context.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-    }
-}
-
 /// What carrying out a desired state ended in.
 enum Done {
     Observed(Option<Observed>),
@@ -1007,9 +979,9 @@ mod tests {
             &DriverError::Forbidden("no".into())
         ));
         assert_eq!(error_reason(&gpus), NOT_ENOUGH_GPUS);
-        assert_eq!(error_reason(&clone_error(&missing)), "NotFound");
+        assert_eq!(error_reason(&missing.clone()), "NotFound");
         let io = DriverError::io("x", std::io::Error::other("disk"));
-        assert_eq!(clone_error(&io).to_string(), io.to_string());
+        assert_eq!(io.clone().to_string(), io.to_string());
     }
 
     fn job_record(desired: Desired, status: Option<WorkloadStatus>) -> WorkloadRecord {
