@@ -50,6 +50,10 @@ id_type!(
     UserId
 );
 id_type!(
+    /// Identifies a container, job or image commit as the drivers know it.
+    WorkloadId
+);
+id_type!(
     /// Identifies a project.
     ProjectId
 );

@@ -5,11 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::catalog::{Protocol, ServiceKind, is_image_name, is_tag};
 use super::ids::{ProjectId, UserId};
@@ -24,39 +22,7 @@ pub const ITEMS_MAX: usize = 64;
 /// Longest mount path.
 pub const MOUNT_PATH_MAX: usize = 256;
 
-/// Identifies a container, job or volume as the drivers know it (UUIDv7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct WorkloadId(Uuid);
-
-impl WorkloadId {
-    /// A new identifier, ordered after every one made before it.
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn as_u128(self) -> u128 {
-        self.0.as_u128()
-    }
-
-    pub fn from_u128(value: u128) -> Self {
-        Self(Uuid::from_u128(value))
-    }
-}
-
-impl fmt::Display for WorkloadId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for WorkloadId {
-    type Err = uuid::Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(Self)
-    }
-}
+pub use super::ids::WorkloadId;
 
 /// Who and what a workload is: the labels every driver object carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
