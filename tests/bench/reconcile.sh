@@ -3,7 +3,8 @@
 # containers and an empty cluster (the fake Kubernetes API server of
 # tests/support, in a process of its own with 10 nodes); how long until the
 # reconcile loop has applied them all and until all are observed Running;
-# then the CPU time of one steady-state resync of the 1,000 (the median of 5).
+# then the CPU time of a steady-state resync of the 1,000 (median and most of
+# 5, after the first resync following start-up).
 #
 # Usage:
 #   tests/bench/reconcile.sh [--write] [--no-build]
@@ -85,8 +86,10 @@ with 10 nodes, whose controllers make the pods and take them to Running.
 | all 1,000 applied (the cluster has their objects) | ≤ 5 s | $(figure applied_s) s |
 | all 1,000 observed Running | — | $(figure running_s) s |
 | CPU time of one steady-state resync of 1,000 (median of 5) | ≤ 200 ms | $(figure resync_cpu_ms) ms |
-| wall time of that resync | — | $(figure resync_wall_ms) ms |
+| the most CPU time one of those 5 resyncs took | ≤ 200 ms | $(figure resync_cpu_max_ms) ms |
+| wall time of the median resync | — | $(figure resync_wall_ms) ms |
 | desired states carried out again by that resync | 0 | $(figure resync_applied) |
+| CPU time of the first resync after start-up (not steady state) | — | $(figure resync_first_cpu_ms) ms |
 
 The start-up includes opening the store, connecting the kube driver and its
 watches' first lists. A steady-state resync reads the store and the driver's
