@@ -17,6 +17,7 @@ use crate::cluster::{AnyDriver, Driver};
 use crate::config::{Config, ConfigError, DriverChoice, TlsConfig};
 use crate::i18n::Catalog;
 use crate::service::Services;
+use crate::service::auth::FormKey;
 use crate::service::users::GeneratedPassword;
 use crate::store::Store;
 use crate::web::{self, AppState};
@@ -223,6 +224,7 @@ async fn run(
         &config.data_dir,
         catalog,
     )
+    .with_login_limits(config.session_lifetime, config.login_queue)
     .with_cluster(driver.clone(), config.cluster.request_timeout);
     let reconciler = Reconciler::new(
         services.clone(),
@@ -233,9 +235,12 @@ async fn run(
         },
     );
     let initial_password = services.ensure_initial_admin().await?;
+    let form_key = FormKey::load_or_create(&config.data_dir)?;
     let state = actix_web::web::Data::new(AppState {
         services: services.clone(),
         secure_cookies: tls.is_some(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        form_key,
     });
 
     let app_state = state.clone();

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use jiff::SignedDuration;
 use serde::Deserialize;
 
@@ -92,6 +93,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub workers: usize,
     pub session_idle_timeout: SignedDuration,
+    /// A session ends this long after login, however active.
+    pub session_lifetime: SignedDuration,
+    /// How many password checks may wait or run at once; more get 429.
+    pub login_queue: usize,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are
+    /// believed.
+    pub trusted_proxies: Vec<IpNet>,
     pub tls: Option<TlsConfig>,
     pub log_level: String,
     pub log_format: LogFormat,
@@ -129,6 +137,7 @@ struct FileConfig {
     listen: Option<String>,
     data_dir: Option<String>,
     workers: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
     #[serde(default)]
     session: FileSession,
     #[serde(default)]
@@ -145,6 +154,8 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct FileSession {
     idle_timeout: Option<String>,
+    lifetime: Option<String>,
+    login_queue: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -193,11 +204,14 @@ struct FileGpu {
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 20] = [
+pub const ENV_KEYS: [(&str, &str); 23] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
+    ("MLSTACK_TRUSTED_PROXIES", "trusted_proxies"),
     ("MLSTACK_SESSION_IDLE_TIMEOUT", "session.idle_timeout"),
+    ("MLSTACK_SESSION_LIFETIME", "session.lifetime"),
+    ("MLSTACK_SESSION_LOGIN_QUEUE", "session.login_queue"),
     ("MLSTACK_TLS_CERT_FILE", "tls.cert_file"),
     ("MLSTACK_TLS_KEY_FILE", "tls.key_file"),
     ("MLSTACK_LOG_LEVEL", "log.level"),
@@ -320,6 +334,53 @@ pub fn resolve(
         ));
     }
 
+    let lifetime_text =
+        pick("session.lifetime", file.session.lifetime).unwrap_or_else(|| "168h".into());
+    let session_lifetime = lifetime_text
+        .trim()
+        .parse::<SignedDuration>()
+        .map_err(|_| {
+            ConfigError::new(
+                "session.lifetime",
+                format!("{lifetime_text:?} is not a duration such as \"168h\" or \"24h\""),
+            )
+        })?;
+    if session_lifetime < session_idle_timeout
+        || session_lifetime > SignedDuration::from_hours(24 * 90)
+    {
+        return Err(ConfigError::new(
+            "session.lifetime",
+            "must be between session.idle_timeout and 90 days",
+        ));
+    }
+    let login_queue = match env_value("session.login_queue") {
+        Some(text) => text.trim().parse::<u32>().map_err(|_| {
+            ConfigError::new(
+                "session.login_queue",
+                format!("{text:?} is not a whole number"),
+            )
+        })?,
+        None => file.session.login_queue.unwrap_or(32),
+    };
+    if !(1..=10_000).contains(&login_queue) {
+        return Err(ConfigError::new(
+            "session.login_queue",
+            "must be between 1 and 10000",
+        ));
+    }
+    let trusted_proxies = match env_value("trusted_proxies") {
+        Some(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => file.trusted_proxies.unwrap_or_default(),
+    }
+    .iter()
+    .map(|text| parse_proxy(text))
+    .collect::<Result<Vec<_>, _>>()?;
+
     let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let cert = non_empty(pick("tls.cert_file", file.tls.cert_file));
     let key = non_empty(pick("tls.key_file", file.tls.key_file));
@@ -372,12 +433,31 @@ pub fn resolve(
         data_dir,
         workers: workers as usize,
         session_idle_timeout,
+        session_lifetime,
+        login_queue: login_queue as usize,
+        trusted_proxies,
         tls,
         log_level,
         log_format,
         cluster,
         local,
     })
+}
+
+/// One entry of `trusted_proxies`: an address (a network of one) or a
+/// network in CIDR notation.
+fn parse_proxy(text: &str) -> Result<IpNet, ConfigError> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            ConfigError::new(
+                "trusted_proxies",
+                format!(
+                    "{text:?} is not an address or network such as \"10.0.0.2\" or \"10.0.0.0/24\""
+                ),
+            )
+        })
 }
 
 /// A duration key: parsed (`"10s"`, `"1h"`) and within `min..=max`.
@@ -574,6 +654,9 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.session_idle_timeout, SignedDuration::from_hours(12));
+        assert_eq!(config.session_lifetime, SignedDuration::from_hours(24 * 7));
+        assert_eq!(config.login_queue, 32);
+        assert!(config.trusted_proxies.is_empty());
         assert_eq!(config.tls, None);
         assert_eq!(config.log_format, LogFormat::Text);
         assert_eq!(config.cluster.driver, DriverChoice::Local);
@@ -732,6 +815,34 @@ memory_limit = false
                 Some(key.to_owned()),
                 "{file:?} {vars:?}"
             );
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let file = "trusted_proxies = [\"10.0.0.2\", \"192.168.0.0/24\", \"::1\"]\n";
+        let config = resolve(Some(file), &env(&[]), &CliOverrides::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let shown: Vec<String> = config
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["10.0.0.2/32", "192.168.0.0/24", "::1/128"]);
+        let from_env = resolve(
+            Some(file),
+            &env(&[("MLSTACK_TRUSTED_PROXIES", "127.0.0.1, 10.1.0.0/16")]),
+            &CliOverrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(from_env.trusted_proxies.len(), 2);
+        for (file, key) in [
+            ("trusted_proxies = [\"proxy.lab\"]", "trusted_proxies"),
+            ("[session]\nlifetime = \"1h\"", "session.lifetime"),
+            ("[session]\nlogin_queue = 0", "session.login_queue"),
+        ] {
+            let err = resolve(Some(file), &env(&[]), &CliOverrides::default()).err();
+            assert_eq!(err.map(|e| e.key), Some(key.to_owned()), "{file}");
         }
     }
 

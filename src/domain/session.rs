@@ -7,9 +7,18 @@ use jiff::{SignedDuration, Timestamp};
 /// write; once a minute keeps the idle timeout exact to the minute.
 pub const TOUCH_INTERVAL: SignedDuration = SignedDuration::from_secs(60);
 
+/// How long a session lives after login unless configured otherwise.
+pub const DEFAULT_LIFETIME: SignedDuration = SignedDuration::from_hours(24 * 7);
+
 /// Whether a session last seen at `last_seen` has been idle too long.
 pub fn is_expired(last_seen: Timestamp, now: Timestamp, idle_timeout: SignedDuration) -> bool {
     now.duration_since(last_seen) >= idle_timeout
+}
+
+/// Whether a session created at `created` has lived its absolute lifetime,
+/// however active it was.
+pub fn outlived(created: Timestamp, now: Timestamp, lifetime: SignedDuration) -> bool {
+    now.duration_since(created) >= lifetime
 }
 
 /// Whether a request at `now` should record itself as the session's last use.
@@ -30,6 +39,13 @@ mod tests {
         let idle = SignedDuration::from_hours(12);
         assert!(!is_expired(at(0), at(12 * 3600 - 1), idle));
         assert!(is_expired(at(0), at(12 * 3600), idle));
+    }
+
+    #[test]
+    fn a_session_ends_at_its_lifetime_even_when_active() {
+        let lifetime = SignedDuration::from_hours(24 * 7);
+        assert!(!outlived(at(0), at(7 * 24 * 3600 - 1), lifetime));
+        assert!(outlived(at(0), at(7 * 24 * 3600), lifetime));
     }
 
     #[test]

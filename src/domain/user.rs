@@ -49,6 +49,17 @@ impl std::fmt::Display for Username {
     }
 }
 
+/// Checks a name typed at login before anything is looked up: no account
+/// has a name longer than [`USERNAME_MAX`], so a longer one is refused with
+/// that limit instead of being hashed against.
+pub fn check_login_name(name: &str) -> Result<(), &'static str> {
+    if name.chars().count() > USERNAME_MAX {
+        Err("auth.login.username_too_long")
+    } else {
+        Ok(())
+    }
+}
+
 /// "Account Category" on My Profile.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -292,14 +303,29 @@ pub struct Settings {
     pub language: LanguageSetting,
 }
 
+/// The most common passwords of at least [`PASSWORD_MIN`] characters, one a
+/// line, lowercase (shorter ones already fail the length rule).
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// Whether `password` is one of the most common passwords (ignoring case
+/// and surrounding spaces).
+pub fn is_common_password(password: &str) -> bool {
+    let candidate = password.trim().to_lowercase();
+    COMMON_PASSWORDS.lines().any(|line| line == candidate)
+}
+
 /// Checks a new password and its confirmation.
 pub fn validate_new_password(new: &str, confirm: &str) -> Result<(), FieldErrors> {
     let mut errors = FieldErrors::new();
     let len = new.chars().count();
-    if len < PASSWORD_MIN {
+    if new.trim().is_empty() {
+        errors.add("new_password", "auth.password.blank");
+    } else if len < PASSWORD_MIN {
         errors.add("new_password", "error.password.too_short");
     } else if len > PASSWORD_MAX {
         errors.add("new_password", "error.password.too_long");
+    } else if is_common_password(new) {
+        errors.add("new_password", "auth.password.common");
     }
     if new != confirm {
         errors.add("confirm_password", "error.password.mismatch");
@@ -400,6 +426,37 @@ mod tests {
         assert_eq!(
             errors.get("confirm_password"),
             Some("error.password.mismatch")
+        );
+    }
+
+    #[test]
+    fn blank_and_common_passwords_are_refused() {
+        let blank = validate_new_password("        ", "        ")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(blank.get("new_password"), Some("auth.password.blank"));
+        let common = validate_new_password("Password1", "Password1")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(common.get("new_password"), Some("auth.password.common"));
+        assert!(is_common_password("12345678"));
+        assert!(!is_common_password("correct horse battery"));
+        for line in COMMON_PASSWORDS.lines() {
+            assert!(line.chars().count() >= PASSWORD_MIN, "{line:?} is short");
+            assert_eq!(
+                line,
+                line.trim().to_lowercase(),
+                "{line:?} is not normalised"
+            );
+        }
+    }
+
+    #[test]
+    fn login_names_longer_than_usernames_are_refused() {
+        assert_eq!(check_login_name(&"a".repeat(USERNAME_MAX)), Ok(()));
+        assert_eq!(
+            check_login_name(&"a".repeat(USERNAME_MAX + 1)),
+            Err("auth.login.username_too_long")
         );
     }
 }

@@ -26,6 +26,9 @@ use crate::store::{Store, StoreError};
 /// password until it is changed.
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 
+/// How many password checks may wait or run at once by default.
+pub const DEFAULT_HASH_QUEUE: usize = 32;
+
 /// Why a use case did not happen. Nothing was changed in any of these cases.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -37,6 +40,9 @@ pub enum ServiceError {
     AccountDisabled,
     #[error("too many failed logins; retry in {wait:?}")]
     Throttled { wait: SignedDuration },
+    /// Too many password checks are waiting; retry after `wait`.
+    #[error("busy; retry in {wait:?}")]
+    Busy { wait: SignedDuration },
     #[error("not found")]
     NotFound,
     /// The actor may see the thing but not do this to it.
@@ -80,6 +86,8 @@ pub struct Services {
     pub(crate) passwords: password::Passwords,
     pub(crate) throttle: Arc<auth::LoginThrottle>,
     pub(crate) idle_timeout: SignedDuration,
+    /// A session ends this long after login, however active.
+    pub(crate) session_lifetime: SignedDuration,
     pub(crate) data_dir: PathBuf,
     /// Translations, for mail written in the recipient's language.
     pub(crate) catalog: Arc<Catalog>,
@@ -102,14 +110,27 @@ impl Services {
         Self {
             store,
             clock,
-            passwords: password::Passwords::new(),
+            passwords: password::Passwords::new(DEFAULT_HASH_QUEUE),
             throttle: Arc::new(auth::LoginThrottle::default()),
             idle_timeout,
+            session_lifetime: crate::domain::session::DEFAULT_LIFETIME,
             data_dir: data_dir.to_owned(),
             catalog,
             cluster: None,
             reconcile: Arc::new(Notify::new()),
         }
+    }
+
+    /// The same services with the configured session lifetime and bound of
+    /// the password hashing queue.
+    pub fn with_login_limits(
+        mut self,
+        session_lifetime: SignedDuration,
+        hash_queue: usize,
+    ) -> Self {
+        self.session_lifetime = session_lifetime;
+        self.passwords = password::Passwords::new(hash_queue);
+        self
     }
 
     /// The same services with a cluster driver: logs and events come from

@@ -1,8 +1,11 @@
 //! Password hashing with argon2id. Hashing is deliberately slow, so it runs
-//! on the blocking pool and at most (cores - 1) hashes run at once: a burst
-//! of logins queues instead of taking every core from the pages being served.
+//! on threads of its own and at most (cores - 1) hashes run at once: a burst
+//! of logins queues instead of taking every core from the pages being served,
+//! and the queue is bounded: past the bound a hash is refused at once
+//! ([`ServiceError::Busy`]) instead of waiting behind a flood.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -47,6 +50,10 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Clone)]
 pub struct Passwords {
     jobs: std::sync::mpsc::Sender<Job>,
+    /// Hashes queued or running now.
+    pending: Arc<AtomicUsize>,
+    /// The most hashes that may be queued or running at once.
+    bound: usize,
     /// Hash of a random password, verified against when the username is
     /// unknown, so that a wrong name costs as much as a wrong password.
     decoy: Arc<OnceCell<String>>,
@@ -74,8 +81,21 @@ fn hashing_thread(jobs: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Job>>>) {
     }
 }
 
+/// Counts a queued hash until it has run (or was dropped unrun).
+struct Pending(Arc<AtomicUsize>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How long a refused caller is told to wait before trying again.
+const BUSY_RETRY: jiff::SignedDuration = jiff::SignedDuration::from_secs(1);
+
 impl Passwords {
-    pub fn new() -> Self {
+    /// Hashing threads, with at most `bound` hashes queued or running.
+    pub fn new(bound: usize) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (sender, receiver) = std::sync::mpsc::channel::<Job>();
         let receiver = Arc::new(std::sync::Mutex::new(receiver));
@@ -90,6 +110,8 @@ impl Passwords {
         }
         Self {
             jobs: sender,
+            pending: Arc::new(AtomicUsize::new(0)),
+            bound: bound.max(1),
             decoy: Arc::new(OnceCell::new()),
         }
     }
@@ -98,10 +120,23 @@ impl Passwords {
         &self,
         f: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R, ServiceError> {
+        if self.pending.fetch_add(1, Ordering::SeqCst) >= self.bound {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!(
+                bound = self.bound,
+                "password check refused: the hashing queue is full"
+            );
+            return Err(ServiceError::Busy { wait: BUSY_RETRY });
+        }
+        let pending = Pending(self.pending.clone());
         let (done, result) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move || {
-                let _ = done.send(f());
+                let result = f();
+                // Out of the queue before the caller hears back, so that
+                // its next hash finds the place free.
+                drop(pending);
+                let _ = done.send(result);
             }))
             .map_err(|_| ServiceError::Internal("the password hashing threads are gone".into()))?;
         result
@@ -125,12 +160,6 @@ impl Passwords {
             .await?
             .clone();
         self.verify(password, decoy).await.map(|_| false)
-    }
-}
-
-impl Default for Passwords {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

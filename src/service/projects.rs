@@ -188,11 +188,12 @@ pub(super) fn live_project_read_tx(
         .ok_or(ServiceError::NotFound)
 }
 
-/// The language a user reads mail in.
+/// The language a user reads mail in: their setting, else the language of
+/// their last login.
 fn mail_lang(user: &UserRecord) -> Lang {
     match user.settings.language {
         LanguageSetting::Fixed(lang) => lang,
-        LanguageSetting::Browser => Lang::En,
+        LanguageSetting::Browser => user.last_login_lang.unwrap_or(Lang::En),
     }
 }
 

@@ -47,6 +47,8 @@ impl Services {
             is_admin: true,
             disabled: false,
             initial_password: true,
+            password_must_change: true,
+            last_login_lang: None,
             created_at: now,
             profile: Profile::default(),
             settings: Settings::default(),
@@ -86,7 +88,8 @@ impl Services {
         self.blocking(|store| Ok(users::list(store)?)).await
     }
 
-    /// Creates an account with a generated password.
+    /// Creates an account with a generated password, which the user must
+    /// change at first login.
     pub async fn create_user(
         &self,
         username: &str,
@@ -103,6 +106,8 @@ impl Services {
             is_admin,
             disabled: false,
             initial_password: false,
+            password_must_change: true,
+            last_login_lang: None,
             created_at: self.clock.now(),
             profile: Profile::default(),
             settings: Settings::default(),
@@ -122,7 +127,8 @@ impl Services {
         Ok(GeneratedPassword { username, password })
     }
 
-    /// Gives an account a new generated password and ends its sessions.
+    /// Gives an account a new generated password (to change at the next
+    /// login) and ends its sessions.
     /// `actor` is the admin doing it, `None` for the command line.
     pub async fn reset_password(
         &self,
@@ -143,6 +149,7 @@ impl Services {
                     let was_initial = user.initial_password;
                     user.password_hash = hash;
                     user.initial_password = false;
+                    user.password_must_change = true;
                     users::update_tx(tx, &user)?;
                     sessions::delete_all_for_user_tx(tx, user.id, None)?;
                     Ok((user, was_initial))

@@ -96,15 +96,20 @@ pub fn delete_all_for_user_tx(
     Ok(ended)
 }
 
-/// Removes every session whose last use is before `cutoff`; returns how many.
-pub fn delete_idle_since_tx(tx: &WriteTransaction, cutoff: Timestamp) -> Result<usize, StoreError> {
+/// Removes every session last used before `idle_cutoff` or created before
+/// `created_cutoff`; returns how many.
+pub fn delete_expired_tx(
+    tx: &WriteTransaction,
+    idle_cutoff: Timestamp,
+    created_cutoff: Timestamp,
+) -> Result<usize, StoreError> {
     let stale: Vec<TokenHash> = {
         let table = tx.open_table(tables::SESSION_TOKEN_HASH_TO_SESSION)?;
         let mut stale = Vec::new();
         for entry in table.iter()? {
             let (hash, bytes) = entry?;
             let session: SessionRecord = codec::decode(bytes.value())?;
-            if session.last_seen_at < cutoff {
+            if session.last_seen_at < idle_cutoff || session.created_at < created_cutoff {
                 stale.push(hash.value());
             }
         }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, codec, sessions, tables};
 use crate::domain::ids::{ProjectId, UserId};
-use crate::domain::user::{Profile, Settings, Username};
+use crate::domain::user::{Lang, Profile, Settings, Username};
 
 /// A stored user account.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,14 @@ pub struct UserRecord {
     /// file holding it is removed when it changes.
     #[serde(default)]
     pub initial_password: bool,
+    /// The password was generated for the user (by an admin, the command
+    /// line or the first run); every page asks them to change it first.
+    #[serde(default)]
+    pub password_must_change: bool,
+    /// The language of the user's last login (`Accept-Language`), for mail
+    /// to users who follow the browser's language.
+    #[serde(default)]
+    pub last_login_lang: Option<Lang>,
     pub created_at: Timestamp,
     #[serde(default)]
     pub profile: Profile,
@@ -88,6 +96,14 @@ pub fn get_by_username_tx(
         return Ok(None);
     };
     get_tx(tx, id)
+}
+
+impl UserRecord {
+    /// Whether the user must choose a password of their own before anything
+    /// else (a first-run admin of an older store has only `initial_password`).
+    pub fn must_change_password(&self) -> bool {
+        self.password_must_change || self.initial_password
+    }
 }
 
 /// Every user, oldest first.

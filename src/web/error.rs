@@ -26,8 +26,9 @@ pub enum WebError {
     CsrfRejected,
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// Retry after `seconds`; `message` names why.
     #[error("throttled for {seconds} s")]
-    Throttled { seconds: i64 },
+    Throttled { seconds: i64, message: &'static str },
     /// The cluster did not answer in time or failed.
     #[error("cluster unavailable: {0}")]
     Unavailable(String),
@@ -53,6 +54,11 @@ impl From<ServiceError> for WebError {
             ServiceError::Refused(key) => WebError::Refused(key),
             ServiceError::Throttled { wait } => WebError::Throttled {
                 seconds: wait.as_secs().max(1),
+                message: "throttle.wait",
+            },
+            ServiceError::Busy { wait } => WebError::Throttled {
+                seconds: wait.as_secs().max(1),
+                message: "auth.busy",
             },
             ServiceError::Invalid(errors) => WebError::BadRequest(format!("{errors:?}")),
             ServiceError::InvalidCredentials | ServiceError::AccountDisabled => WebError::Forbidden,
@@ -74,12 +80,12 @@ impl WebError {
             WebError::PayloadTooLarge => ("error.page.too_large", "error.page.too_large_text"),
             WebError::CsrfRejected => ("error.page.csrf", "error.page.csrf_text"),
             WebError::Refused(key) => ("error.page.refused", *key),
-            WebError::Throttled { .. } => ("error.page.throttled", "throttle.wait"),
+            WebError::Throttled { message, .. } => ("error.page.throttled", *message),
             WebError::Unavailable(_) => ("error.page.unavailable", "error.page.unavailable_text"),
             WebError::Internal(_) => ("error.page.internal", "error.page.internal_text"),
         };
         let args = match self {
-            WebError::Throttled { seconds } => vec![("seconds", seconds.to_string())],
+            WebError::Throttled { seconds, .. } => vec![("seconds", seconds.to_string())],
             _ => Vec::new(),
         };
         ErrorPage {
@@ -123,7 +129,7 @@ impl ResponseError for WebError {
                 .finish();
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let WebError::Throttled { seconds } = self {
+        if let WebError::Throttled { seconds, .. } = self {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         let mut response = response

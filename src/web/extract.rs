@@ -23,6 +23,11 @@ pub struct RequestContext {
     pub csrf_token: String,
     pub lang: Lang,
     pub theme: Theme,
+    /// The client's address (behind a trusted proxy, the forwarded one).
+    pub client_addr: Option<std::net::IpAddr>,
+    /// Whether cookies are marked Secure: mlstack serves TLS, or a trusted
+    /// proxy says the request came over HTTPS.
+    pub secure: bool,
 }
 
 impl RequestContext {
@@ -47,7 +52,7 @@ pub fn shell_for<'a>(tr: Tr<'a>, ctx: Option<&'a RequestContext>, path: &'a str)
         user: session.map(|s| ShellUser {
             username: s.user.username.as_str(),
             is_admin: s.user.is_admin,
-            initial_password: s.user.initial_password,
+            initial_password: s.user.must_change_password(),
         }),
         projects: session.map_or(&[], |s| s.projects.as_slice()),
         current_project: session.and_then(|s| s.current_project()).map(|p| p.id),

@@ -1,6 +1,7 @@
 //! Middleware, outermost first: request id and access log, security
 //! headers, error pages, body limit, then session and CSRF.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -201,8 +202,47 @@ pub fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
     c
 }
 
+/// The client's address and whether it reached us over HTTPS. From a
+/// trusted proxy, the client is the rightmost `X-Forwarded-For` address that
+/// is not itself a trusted proxy, and `X-Forwarded-Proto: https` counts as
+/// HTTPS; from anyone else both headers are ignored.
+fn client_of(req: &actix_web::HttpRequest, state: &AppState) -> (Option<IpAddr>, bool) {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|net| net.contains(ip));
+    if !peer.as_ref().is_some_and(trusted) {
+        return (peer, state.secure_cookies);
+    }
+    let hops: Vec<IpAddr> = req
+        .headers()
+        .get_all(HeaderName::from_static("x-forwarded-for"))
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .collect();
+    let client = hops
+        .iter()
+        .rev()
+        .find(|ip| !trusted(ip))
+        .or(hops.first())
+        .copied()
+        .or(peer);
+    let forwarded_https = req
+        .headers()
+        .get(HeaderName::from_static("x-forwarded-proto"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    (client, state.secure_cookies || forwarded_https)
+}
+
+/// Whether a user who must change their password may still reach `path`.
+fn allowed_before_password_change(path: &str) -> bool {
+    path == paths::PASSWORD || path == paths::LOGOUT
+}
+
 /// Loads the session from its cookie, decides language and theme, and
-/// refuses state-changing requests without the right CSRF token.
+/// refuses state-changing requests without the right CSRF token. A user
+/// given a generated password is sent to Change password from every page.
 pub async fn session_and_csrf(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -216,6 +256,8 @@ pub async fn session_and_csrf(
             csrf_token: String::new(),
             lang,
             theme: Theme::System,
+            client_addr: None,
+            secure: false,
         });
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
@@ -224,6 +266,7 @@ pub async fn session_and_csrf(
             WebError::Internal("application state missing".into()).error_response(),
         ));
     };
+    let (client_addr, secure) = client_of(req.request(), &state);
     let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     let session = match &token {
         Some(token) => match state.services.authenticate(token).await {
@@ -237,8 +280,8 @@ pub async fn session_and_csrf(
     let stale_cookie = token.is_some() && session.is_none();
     let (csrf_token, new_csrf_cookie) = match (&session, req.cookie(CSRF_COOKIE)) {
         (Some(s), _) => (s.csrf_token.clone(), false),
-        (None, Some(c)) if c.value().len() == 43 => (c.value().to_owned(), false),
-        (None, _) => (crate::service::random_token(), true),
+        (None, Some(c)) if state.form_key.verify(c.value()) => (c.value().to_owned(), false),
+        (None, _) => (state.form_key.issue(), true),
     };
     let accept_language = header_str(req.request(), header::ACCEPT_LANGUAGE).map(str::to_owned);
     let (lang, theme) = match &session {
@@ -262,23 +305,32 @@ pub async fn session_and_csrf(
         }
     }
 
+    let must_change = session
+        .as_ref()
+        .is_some_and(|s| s.user.must_change_password());
     req.extensions_mut().insert(RequestContext {
         session,
         csrf_token: csrf_token.clone(),
         lang,
         theme,
+        client_addr,
+        secure,
     });
-    let mut res = next.call(req).await?.map_into_boxed_body();
+    let mut res = if must_change && !allowed_before_password_change(req.path()) {
+        req.into_response(see_other(paths::PASSWORD))
+    } else {
+        next.call(req).await?.map_into_boxed_body()
+    };
     let handler_set_session = res.response().cookies().any(|c| c.name() == SESSION_COOKIE);
     if stale_cookie && !handler_set_session {
         let _ = res
             .response_mut()
-            .add_cookie(&removal_cookie(SESSION_COOKIE, state.secure_cookies));
+            .add_cookie(&removal_cookie(SESSION_COOKIE, secure));
     }
     if new_csrf_cookie {
-        let _ =
-            res.response_mut()
-                .add_cookie(&cookie(CSRF_COOKIE, csrf_token, state.secure_cookies));
+        let _ = res
+            .response_mut()
+            .add_cookie(&cookie(CSRF_COOKIE, csrf_token, secure));
     }
     Ok(res)
 }

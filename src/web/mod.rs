@@ -16,6 +16,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, Error, web};
 
 use crate::service::Services;
+use crate::service::auth::FormKey;
 
 /// Name of the session cookie (a random token; the store keeps its hash).
 pub const SESSION_COOKIE: &str = "mlstack_session";
@@ -29,6 +30,10 @@ pub struct AppState {
     pub services: Services,
     /// Cookies are marked Secure when mlstack serves TLS itself.
     pub secure_cookies: bool,
+    /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Signs the pre-login CSRF cookie.
+    pub form_key: FormKey,
 }
 
 /// The application: routes, middleware and error pages.

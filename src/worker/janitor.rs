@@ -19,7 +19,7 @@ impl Janitor {
 
     /// One pass; returns how many sessions were removed.
     pub async fn step(&self) -> Result<usize, ServiceError> {
-        let removed = self.services.purge_idle_sessions().await?;
+        let removed = self.services.purge_expired_sessions().await?;
         if removed > 0 {
             tracing::info!(removed, "expired sessions removed");
         }
@@ -52,12 +52,12 @@ mod tests {
         );
         let user = services.create_user("ivy", false).await.expect("user");
         let stale = services
-            .login("ivy", &user.password, None)
+            .login("ivy", &user.password, &Default::default())
             .await
             .expect("login");
         clock.advance(SignedDuration::from_hours(11));
         let fresh = services
-            .login("ivy", &user.password, None)
+            .login("ivy", &user.password, &Default::default())
             .await
             .expect("login");
         clock.advance(SignedDuration::from_hours(2));

@@ -3,11 +3,13 @@
 use jiff::SignedDuration;
 use reqwest::StatusCode;
 
-use crate::common::TestApp;
+use reqwest::header::{HeaderMap, HeaderValue};
+
+use crate::common::{Client, Page, TestApp};
 
 #[tokio::test]
-async fn first_run_admin_logs_in_with_the_printed_password() {
-    let app = TestApp::start();
+async fn first_run_admin_logs_in_with_the_printed_password_and_must_change_it() {
+    let app = TestApp::start_first_run();
     let file = std::fs::read_to_string(app.data_dir().join("initial-admin-password"))
         .expect("password file");
     assert_eq!(file.trim(), app.admin_password);
@@ -25,9 +27,11 @@ async fn first_run_admin_logs_in_with_the_printed_password() {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
     assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag");
     let home = client.get("/").await;
-    assert_eq!(home.status, StatusCode::OK);
-    assert!(home.body.contains("Welcome, admin."));
-    assert!(home.body.contains("You are using the password printed"));
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    assert_eq!(home.location(), Some("/account/password"));
+    let page = client.get("/account/password").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("You were given a generated password"));
 }
 
 #[tokio::test]
@@ -191,22 +195,22 @@ async fn five_failures_throttle_the_account_until_the_window_passes() {
 }
 
 #[tokio::test]
-async fn an_address_is_throttled_across_accounts() {
+async fn failures_under_other_names_slow_an_address_but_never_lock_out_the_right_password() {
     let app = TestApp::start();
     let client = app.client();
-    for name in ["ann", "ben", "cat", "dan", "eve"] {
+    for name in ["ann", "ben", "cat", "dan"] {
         assert_eq!(
             client.login(name, "guess").await.status,
             StatusCode::UNAUTHORIZED
         );
     }
-    let page = client.login("fay", "guess").await;
-    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    let page = client.login("admin", &app.admin_password).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 }
 
 #[tokio::test]
 async fn changing_the_password_ends_the_other_sessions_and_the_initial_file() {
-    let app = TestApp::start();
+    let app = TestApp::start_first_run();
     let laptop = app.admin().await;
     let phone = app.admin().await;
     let password_file = app.data_dir().join("initial-admin-password");
@@ -259,7 +263,12 @@ async fn changing_the_password_ends_the_other_sessions_and_the_initial_file() {
         "the initial password file is removed"
     );
     let home = laptop.get("/").await;
-    assert!(!home.body.contains("You are using the password printed"));
+    assert_eq!(
+        home.status,
+        StatusCode::OK,
+        "no more redirect to Change password"
+    );
+    assert!(!home.body.contains("You were given a generated password"));
 
     let again = app.client();
     assert_eq!(
@@ -306,4 +315,435 @@ async fn a_session_cookie_that_is_not_ours_is_ignored() {
         cleared.starts_with("mlstack_session=;") || cleared.contains("mlstack_session=;"),
         "{cleared}"
     );
+}
+
+/// `n` browsers, each with its pre-login CSRF token, sending `headers(i)`.
+async fn browsers(
+    app: &TestApp,
+    n: usize,
+    headers: impl Fn(usize) -> HeaderMap,
+) -> Vec<(Client, String)> {
+    let mut all = Vec::new();
+    for i in 0..n {
+        let client = Client::with_headers(&app.url, headers(i));
+        let token = client.csrf().await;
+        all.push((client, token));
+    }
+    all
+}
+
+/// Every browser posts its login at once; the answers in order.
+async fn login_burst(browsers: &[(Client, String)], user: impl Fn(usize) -> String) -> Vec<Page> {
+    let forms: Vec<[(&str, String); 3]> = browsers
+        .iter()
+        .enumerate()
+        .map(|(i, (_, token))| {
+            [
+                ("username", user(i)),
+                ("password", "guess".to_owned()),
+                ("csrf", token.clone()),
+            ]
+        })
+        .collect();
+    futures_util::future::join_all(
+        browsers
+            .iter()
+            .zip(&forms)
+            .map(|((client, _), form)| Client::send_form(client, "/login", form)),
+    )
+    .await
+}
+
+fn forwarded_for(value: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-forwarded-for",
+        HeaderValue::from_str(value).expect("header"),
+    );
+    headers
+}
+
+#[tokio::test]
+async fn a_parallel_burst_of_guesses_cannot_pass_the_account_limit() {
+    let app = TestApp::start();
+    let all = browsers(&app, 20, |_| HeaderMap::new()).await;
+    let pages = login_burst(&all, |_| "admin".into()).await;
+    let checked = pages
+        .iter()
+        .filter(|p| p.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = pages
+        .iter()
+        .filter(|p| p.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked, 5, "only the per-account limit was checked");
+    assert_eq!(refused, 15);
+}
+
+#[tokio::test]
+async fn over_the_hashing_queue_bound_logins_get_429_with_retry_after() {
+    let app = TestApp::start_configured(|c| {
+        c.login_queue = 1;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
+    });
+    // Distinct names and clients: neither an account nor an address is
+    // throttled, only the queue is full.
+    let all = browsers(&app, 24, |i| forwarded_for(&format!("198.51.100.{i}"))).await;
+    let pages = login_burst(&all, |i| format!("user{i}")).await;
+    let busy: Vec<&Page> = pages
+        .iter()
+        .filter(|p| p.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert!(!busy.is_empty(), "some logins found the queue full");
+    for page in busy {
+        assert_eq!(page.header("retry-after"), Some("1"));
+        assert!(
+            page.body.contains("checking too many passwords"),
+            "{}",
+            page.body
+        );
+    }
+    assert!(
+        pages.iter().any(|p| p.status == StatusCode::UNAUTHORIZED),
+        "the others were checked"
+    );
+}
+
+/// Nine failed logins at once (under nine names) from `headers(i)`.
+async fn nine_failures(app: &TestApp, headers: impl Fn(usize) -> HeaderMap) {
+    let all = browsers(app, 9, headers).await;
+    for page in login_burst(&all, |i| format!("nobody{i}")).await {
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// How long one more failed login takes with these headers.
+async fn next_attempt(app: &TestApp, headers: HeaderMap) -> std::time::Duration {
+    let client = Client::with_headers(&app.url, headers);
+    let token = client.csrf().await;
+    let started = std::time::Instant::now();
+    let page = client
+        .post_raw(
+            "/login",
+            &[
+                ("username", "nobody"),
+                ("password", "guess"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNAUTHORIZED,
+        "slowed, never refused"
+    );
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn x_forwarded_for_names_the_client_only_from_a_trusted_proxy() {
+    // Nine failures slow the tenth attempt of that client by 8 s.
+    let slowed = std::time::Duration::from_secs(7);
+
+    // Without trusted proxies the header is ignored: every attempt is the
+    // peer's, whatever address it claims.
+    let direct = TestApp::start();
+    nine_failures(&direct, |i| forwarded_for(&format!("203.0.113.{i}"))).await;
+    assert!(next_attempt(&direct, forwarded_for("198.51.100.1")).await >= slowed);
+
+    // Behind a trusted proxy each client is counted on its own, by the
+    // rightmost address the proxy did not add itself.
+    let proxied = TestApp::start_configured(|c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
+    });
+    nine_failures(&proxied, |_| forwarded_for("203.0.113.7")).await;
+    assert!(next_attempt(&proxied, forwarded_for("198.51.100.1")).await < slowed);
+    let spoofed = forwarded_for("198.51.100.2, 203.0.113.7");
+    assert!(next_attempt(&proxied, spoofed).await >= slowed);
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_a_trusted_proxy_says_https() {
+    let mut https = HeaderMap::new();
+    https.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+
+    let direct = TestApp::start();
+    let page = Client::with_headers(&direct.url, https.clone())
+        .get("/login")
+        .await;
+    let cookie = page.header("set-cookie").unwrap_or_default().to_owned();
+    assert!(
+        cookie.starts_with("mlstack_csrf=") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+
+    let proxied = TestApp::start_configured(|c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().expect("net")];
+    });
+    let client = Client::with_headers(&proxied.url, https);
+    let page = client.get("/login").await;
+    let cookie = page.header("set-cookie").unwrap_or_default().to_owned();
+    assert!(
+        cookie.starts_with("mlstack_csrf=") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let login = client.login("admin", &proxied.admin_password).await;
+    let cookie = login.header("set-cookie").unwrap_or_default().to_owned();
+    assert!(
+        cookie.starts_with("mlstack_session=") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn a_username_longer_than_any_is_refused_at_login_with_the_limit() {
+    let app = TestApp::start();
+    let page = app.client().login(&"a".repeat(33), "guess").await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("A username has at most 32 characters."),
+        "{}",
+        page.body
+    );
+}
+
+/// The session token a login answer sets.
+fn session_token(page: &Page) -> String {
+    page.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("mlstack_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}
+
+/// Whether a request carrying only this session token is logged in.
+async fn token_is_live(app: &TestApp, token: &str) -> bool {
+    let client = Client::new(&app.url);
+    let page = Client::read(
+        client
+            .http
+            .get(client.url("/account/password"))
+            .header("cookie", format!("mlstack_session={token}"))
+            .send()
+            .await
+            .expect("GET"),
+    )
+    .await;
+    page.status == StatusCode::OK
+}
+
+#[tokio::test]
+async fn a_login_ends_the_session_the_browser_had_before() {
+    let app = TestApp::start();
+    let browser = app.client();
+    let first = browser.login("admin", &app.admin_password).await;
+    let before = session_token(&first);
+    assert!(token_is_live(&app, &before).await);
+
+    let second = browser.login("admin", &app.admin_password).await;
+    assert_eq!(second.status, StatusCode::SEE_OTHER);
+    let after = session_token(&second);
+    assert_ne!(before, after, "a new token is issued");
+    assert!(
+        !token_is_live(&app, &before).await,
+        "the session from before the login is gone from the store"
+    );
+    assert!(token_is_live(&app, &after).await);
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_even_when_active() {
+    let app = TestApp::start();
+    let client = app.admin().await;
+    // Used every 11 hours, within the 12 h idle timeout, for 165 hours.
+    for _ in 0..15 {
+        app.advance(SignedDuration::from_hours(11));
+        assert!(client.is_logged_in().await, "an active session lives");
+    }
+    app.advance(SignedDuration::from_hours(3));
+    assert!(
+        !client.is_logged_in().await,
+        "168 hours after login the session ends however active"
+    );
+}
+
+#[tokio::test]
+async fn a_pre_login_csrf_cookie_the_server_did_not_issue_is_refused() {
+    let app = TestApp::start();
+    let forged = "A".repeat(43);
+    let client = Client::new(&app.url);
+    let page = Client::read(
+        client
+            .http
+            .post(client.url("/login"))
+            .header("cookie", format!("mlstack_csrf={forged}"))
+            .form(&[
+                ("username", "admin"),
+                ("password", app.admin_password.as_str()),
+                ("csrf", forged.as_str()),
+            ])
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(!client.is_logged_in().await);
+
+    let login_page = Client::read(
+        client
+            .http
+            .get(client.url("/login"))
+            .header("cookie", format!("mlstack_csrf={forged}"))
+            .send()
+            .await
+            .expect("GET"),
+    )
+    .await;
+    let cookie = login_page.header("set-cookie").unwrap_or_default();
+    assert!(
+        cookie.starts_with("mlstack_csrf=") && !cookie.contains(&forged),
+        "a cookie of the server's own replaces it: {cookie}"
+    );
+    assert_ne!(login_page.csrf().as_deref(), Some(forged.as_str()));
+}
+
+#[tokio::test]
+async fn blank_and_common_new_passwords_are_refused_with_a_clear_message() {
+    let app = TestApp::start();
+    let (client, password) = app.member("nia").await;
+    for (new, message) in [
+        ("        ", "A password cannot be only spaces."),
+        (
+            "password123",
+            "This password is one of the most common ones.",
+        ),
+    ] {
+        let page = client
+            .post_form(
+                "/account/password",
+                &[
+                    ("current_password", &password),
+                    ("new_password", new),
+                    ("confirm_password", new),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.body.contains(message), "{}", page.body);
+    }
+    let again = app.client();
+    again.login_ok("nia", &password).await;
+}
+
+#[tokio::test]
+async fn a_user_given_a_generated_password_changes_it_first_and_lands_on_cloud_provisioning() {
+    let app = TestApp::start();
+    let admin = app.admin().await;
+    let created = admin
+        .post_form("/admin/users", &[("username", "omar")])
+        .await;
+    let generated = crate::common::secret_in(&created.body).expect("password shown");
+
+    let omar = app.client();
+    let login = omar.login("omar", &generated).await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        login.location(),
+        Some("/advanced/cloud-provisioning"),
+        "not activated: the first login lands on Cloud Provisioning"
+    );
+    for path in [
+        "/advanced/cloud-provisioning",
+        "/projects",
+        "/account/profile",
+    ] {
+        let page = omar.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(page.location(), Some("/account/password"), "{path}");
+    }
+    let refused = omar
+        .post_form(
+            "/account/profile",
+            &[("category", "personal"), ("first_name", "O")],
+        )
+        .await;
+    assert_eq!(refused.location(), Some("/account/password"));
+    let changed = omar
+        .post_form(
+            "/account/password",
+            &[
+                ("current_password", &generated),
+                ("new_password", "omar-chose-this-one"),
+                ("confirm_password", "omar-chose-this-one"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+    assert_eq!(omar.get("/projects").await.status, StatusCode::OK);
+
+    // Activated, the next login goes home; a reset password must be
+    // changed again.
+    let activated = omar.post_form("/advanced/cloud-provisioning", &[]).await;
+    assert_eq!(
+        activated.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        activated.body
+    );
+    let again = app.client();
+    let login = again.login("omar", "omar-chose-this-one").await;
+    assert_eq!(login.location(), Some("/"));
+    let users = admin.get("/admin/users").await;
+    assert!(users.status == StatusCode::OK);
+}
+
+#[tokio::test]
+async fn mail_follows_the_language_of_the_last_login() {
+    let app = TestApp::start();
+    let (_, password) = app.member("pei").await;
+    let mut chinese = HeaderMap::new();
+    chinese.insert(
+        "accept-language",
+        HeaderValue::from_static("zh-TW,zh;q=0.9"),
+    );
+    let pei = Client::with_headers(&app.url, chinese);
+    pei.login_ok("pei", &password).await;
+    let start = "2026-11-29".to_owned();
+    let end = "2027-01-31".to_owned();
+    let applied = pei
+        .post_form(
+            "/projects/new",
+            &[
+                ("name", "Lotus"),
+                ("start", &start),
+                ("end", &end),
+                ("description", "a study"),
+                ("manager", "pei"),
+            ],
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}", applied.body);
+    let admin = app.admin().await;
+    let queue = admin.get("/admin/reviews").await;
+    let marker = "action=\"/admin/reviews/";
+    let at = queue.body.find(marker).expect("an application") + marker.len();
+    let application = &queue.body[at..at + 36];
+    let done = admin
+        .post_form(
+            &format!("/admin/reviews/{application}/approve"),
+            &[
+                ("gpu", "1"),
+                ("cpu", "4"),
+                ("ram", "8192"),
+                ("remark", "ok"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let outbox = admin.get("/admin/outbox").await;
+    assert!(outbox.body.contains("已核准：Lotus"), "{}", outbox.body);
 }

@@ -49,6 +49,8 @@ fn write_store_v1_fixture() {
             is_admin: true,
             disabled: false,
             initial_password: false,
+            password_must_change: false,
+            last_login_lang: None,
             created_at: start_time(),
             profile: Profile::default(),
             settings: Settings::default(),

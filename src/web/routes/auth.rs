@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::html;
 use crate::service::ServiceError;
+use crate::service::auth::LoginClient;
 use crate::web::error::WebError;
 use crate::web::extract::{CurrentUser, Page};
 use crate::web::middleware::{cookie, removal_cookie, see_other};
@@ -58,11 +59,19 @@ async fn post_login(
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
     let next = safe_next(&form.next);
-    let addr = req.peer_addr().map(|a| a.ip());
+    let previous = req.cookie(SESSION_COOKIE);
+    let client = LoginClient {
+        addr: page.ctx.client_addr,
+        accept_language: req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+        previous_token: previous.as_ref().map(|c| c.value()),
+    };
     let result = page
         .state
         .services
-        .login(&form.username, &form.password, addr)
+        .login(&form.username, &form.password, &client)
         .await;
     let tr = page.tr();
     let mut view = LoginView {
@@ -72,14 +81,16 @@ async fn post_login(
     };
     let (status, retry_after) = match result {
         Ok(session) => {
-            let target = if next.is_empty() { paths::HOME } else { next };
+            // Where no page was asked for, a member whose Cloud Provisioning
+            // has not passed starts there (manual §3: first login).
+            let target = match next {
+                "" if !session.activated && !session.user.is_admin => paths::CLOUD_PROVISIONING,
+                "" => paths::HOME,
+                next => next,
+            };
             let mut response = see_other(target);
             response
-                .add_cookie(&cookie(
-                    SESSION_COOKIE,
-                    session.token,
-                    page.state.secure_cookies,
-                ))
+                .add_cookie(&cookie(SESSION_COOKIE, session.token, page.ctx.secure))
                 .map_err(|e| WebError::Internal(e.to_string()))?;
             return Ok(response);
         }
@@ -100,6 +111,11 @@ async fn post_login(
             view.message = Some(tr.f("throttle.wait", &[("seconds", &seconds)]));
             (StatusCode::TOO_MANY_REQUESTS, Some(seconds))
         }
+        Err(ServiceError::Busy { wait }) => {
+            let seconds = wait.as_secs().max(1).to_string();
+            view.message = Some(tr.f("auth.busy", &[("seconds", &seconds)]));
+            (StatusCode::TOO_MANY_REQUESTS, Some(seconds))
+        }
         Err(other) => return Err(other.into()),
     };
     let mut response = html(status, login(&page.shell(), &view));
@@ -113,10 +129,7 @@ async fn post_logout(user: CurrentUser) -> Result<HttpResponse, WebError> {
     user.page.state.services.logout(&user.session).await?;
     let mut response = see_other(&format!("{}?logged_out=1", paths::LOGIN));
     response
-        .add_cookie(&removal_cookie(
-            SESSION_COOKIE,
-            user.page.state.secure_cookies,
-        ))
+        .add_cookie(&removal_cookie(SESSION_COOKIE, user.page.ctx.secure))
         .map_err(|e| WebError::Internal(e.to_string()))?;
     Ok(response)
 }

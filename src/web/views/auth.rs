@@ -39,7 +39,6 @@ pub fn login(shell: &Shell, view: &LoginView) -> Markup {
                 (input(tr, Field::password("password", "login.password", "current-password"), &view.errors))
                 button type="submit" class="btn primary wide" { (tr.t("login.submit")) }
             }
-            p class="hint" { (tr.t("login.first_run_hint")) }
         },
     )
 }
@@ -63,5 +62,9 @@ mod tests {
         assert!(html.contains("name=\"csrf\""));
         assert!(html.contains("for=\"f-username\""), "inputs are labelled");
         assert!(html.contains("Enter your password"));
+        assert!(
+            !html.contains("initial-admin-password"),
+            "nothing about the first admin password is told to anonymous visitors"
+        );
     }
 }

@@ -47,8 +47,11 @@ pub struct TestApp {
     pub url: String,
     pub clock: Arc<ManualClock>,
     pub config: Config,
-    /// The first-run admin password (kept across restarts).
+    /// The admin's password (kept across restarts): the printed one for
+    /// [`TestApp::start_first_run`], else the one the admin chose.
     pub admin_password: String,
+    /// Whether this start created the first admin.
+    first_run: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -57,6 +60,20 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = test_config(dir.path());
         let mut app = TestApp::start_with(
+            config,
+            Arc::new(ManualClock::new(start_time())),
+            String::new(),
+        );
+        app._dir = Some(dir);
+        app
+    }
+
+    /// Starts like [`TestApp::start`] but leaves the first-run admin with
+    /// the printed password, which they must still change.
+    pub fn start_first_run() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = test_config(dir.path());
+        let mut app = TestApp::boot(
             config,
             Arc::new(ManualClock::new(start_time())),
             String::new(),
@@ -80,7 +97,50 @@ impl TestApp {
         app
     }
 
+    /// Starts on `config`; a first-run admin then changes the printed
+    /// password (as every page asks them to) and `admin_password` is theirs.
     pub fn start_with(config: Config, clock: Arc<ManualClock>, admin_password: String) -> TestApp {
+        let mut app = TestApp::boot(config, clock, admin_password);
+        if app.first_run {
+            app.settle_first_admin();
+        }
+        app
+    }
+
+    /// The first-run admin logs in with the printed password and chooses
+    /// their own, over HTTP (on a thread of its own: callers may be sync).
+    fn settle_first_admin(&mut self) {
+        let url = self.url.clone();
+        let printed = self.admin_password.clone();
+        let chosen = format!("{printed}-own");
+        let new = chosen.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let client = Client::new(&url);
+                client.login_ok("admin", &printed).await;
+                let page = client
+                    .post_form(
+                        "/account/password",
+                        &[
+                            ("current_password", &printed),
+                            ("new_password", &new),
+                            ("confirm_password", &new),
+                        ],
+                    )
+                    .await;
+                assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+            });
+        })
+        .join()
+        .expect("the first admin chooses a password");
+        self.admin_password = chosen;
+    }
+
+    fn boot(config: Config, clock: Arc<ManualClock>, admin_password: String) -> TestApp {
         install_crypto();
         let running = app::start(
             config.clone(),
@@ -96,12 +156,14 @@ impl TestApp {
             "http"
         };
         let url = format!("{scheme}://{}", running.addr);
+        let first_run = running.initial_password.is_some();
         let admin_password = running
             .initial_password
             .as_ref()
             .map(|p| p.password.clone())
             .unwrap_or(admin_password);
         TestApp {
+            first_run,
             running: Some(running),
             url,
             clock,
@@ -122,7 +184,7 @@ impl TestApp {
         }
         let mut config = self.config.clone();
         config.listen = "127.0.0.1:0".parse().expect("addr");
-        let mut app = TestApp::start_with(config, self.clock.clone(), self.admin_password.clone());
+        let mut app = TestApp::boot(config, self.clock.clone(), self.admin_password.clone());
         app._dir = self._dir.take();
         app
     }
@@ -156,14 +218,27 @@ impl TestApp {
     }
 
     /// Creates a member through the admin page and returns a client logged
-    /// in as them, with their password.
+    /// in as them, with their password (changed from the generated one at
+    /// the first login, as the member is asked to).
     pub async fn member(&self, name: &str) -> (Client, String) {
         let admin = self.admin().await;
         let page = admin.post_form("/admin/users", &[("username", name)]).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-        let password = secret_in(&page.body).expect("the generated password is shown");
+        let generated = secret_in(&page.body).expect("the generated password is shown");
         let client = self.client();
-        client.login_ok(name, &password).await;
+        client.login_ok(name, &generated).await;
+        let password = format!("{generated}-own");
+        let page = client
+            .post_form(
+                "/account/password",
+                &[
+                    ("current_password", &generated),
+                    ("new_password", &password),
+                    ("confirm_password", &password),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
         (client, password)
     }
 }
@@ -217,8 +292,15 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str) -> Client {
+        Client::with_headers(base, HeaderMap::new())
+    }
+
+    /// A client that sends `headers` with every request (a browser's
+    /// `Accept-Language`, a proxy's `X-Forwarded-For`).
+    pub fn with_headers(base: &str, headers: HeaderMap) -> Client {
         install_crypto();
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .danger_accept_invalid_certs(true)
@@ -264,8 +346,9 @@ impl Client {
         if let Some(token) = page.csrf() {
             return token;
         }
-        // Logged in: /login redirects; any workspace page carries the token.
-        self.get("/account/settings")
+        // Logged in: /login redirects; Change password carries the token
+        // (and is the one page open to a user who must change it).
+        self.get("/account/password")
             .await
             .csrf()
             .expect("a page with a CSRF token")
@@ -292,6 +375,19 @@ impl Client {
         .await
     }
 
+    /// Posts exactly these owned fields.
+    pub async fn send_form(&self, path: &str, fields: &[(&str, String)]) -> Page {
+        Self::read(
+            self.http
+                .post(self.url(path))
+                .form(fields)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> Page {
         self.post_form("/login", &[("username", username), ("password", password)])
             .await
@@ -307,8 +403,9 @@ impl Client {
         );
     }
 
-    /// Whether this client's session is live.
+    /// Whether this client's session is live (Change password is open to
+    /// every logged-in user, even one who must change it first).
     pub async fn is_logged_in(&self) -> bool {
-        self.get("/account/profile").await.status == StatusCode::OK
+        self.get("/account/password").await.status == StatusCode::OK
     }
 }
