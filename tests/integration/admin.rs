@@ -148,6 +148,13 @@ async fn admins_create_users_who_log_in_with_the_password_shown_once() {
     assert!(!list.body.contains(&password), "shown once only");
     let bob = app.client();
     bob.login_ok("bob", &password).await;
+    let first = bob.get("/admin/users").await;
+    assert_eq!(
+        first.location(),
+        Some("/account/password"),
+        "a generated password is changed before anything else"
+    );
+    bob.choose_password(&password).await;
     assert_eq!(
         bob.get("/admin/users").await.status,
         StatusCode::OK,
@@ -209,7 +216,13 @@ async fn reset_password_ends_sessions_and_gives_a_new_password() {
         app.client().login("dave", &old).await.status,
         StatusCode::UNAUTHORIZED
     );
-    app.client().login_ok("dave", &new).await;
+    let dave = app.client();
+    dave.login_ok("dave", &new).await;
+    assert_eq!(
+        dave.get("/projects").await.location(),
+        Some("/account/password"),
+        "a reset password is changed at the next login"
+    );
 }
 
 #[tokio::test]
@@ -224,6 +237,7 @@ async fn admins_manage_each_other_but_not_themselves() {
     let erin_password = secret_in(&page.body).expect("password");
     let erin = Client::new(&app.url);
     erin.login_ok("erin", &erin_password).await;
+    erin.choose_password(&erin_password).await;
     let admin_id = user_id(&erin.get("/admin/users").await.body, "admin");
     let erin_id = user_id(&admin.get("/admin/users").await.body, "erin");
 

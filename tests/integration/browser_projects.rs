@@ -131,7 +131,12 @@ fn days(d: Date, n: i64) -> Date {
 /// menu.
 async fn log_in(b: &Browser, username: &str, password: &str, l: &Labels) {
     b.log_in(username, password).await;
-    assert_eq!(b.path().await, "/", "{username} is logged in");
+    // A member whose Cloud Provisioning has not passed lands there.
+    let landed = b.path().await;
+    assert!(
+        landed == "/" || landed == "/advanced/cloud-provisioning",
+        "{username} is logged in: {landed}"
+    );
     if let Some(label) = l.switch_to {
         b.user_menu(label).await;
     }

@@ -209,7 +209,7 @@ async fn serve_prints_the_first_password_logs_no_secrets_and_stops_on_sigterm() 
         .and_then(|c| c.split(';').next())
         .expect("session")
         .to_owned();
-    assert_eq!(client.get("/account/profile").await.status, StatusCode::OK);
+    assert_eq!(client.get("/account/password").await.status, StatusCode::OK);
     let csrf = client.csrf().await;
     client.login("admin", "a-wrong-password-attempt").await;
 

@@ -227,18 +227,7 @@ impl TestApp {
         let generated = secret_in(&page.body).expect("the generated password is shown");
         let client = self.client();
         client.login_ok(name, &generated).await;
-        let password = format!("{generated}-own");
-        let page = client
-            .post_form(
-                "/account/password",
-                &[
-                    ("current_password", &generated),
-                    ("new_password", &password),
-                    ("confirm_password", &password),
-                ],
-            )
-            .await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        let password = client.choose_password(&generated).await;
         (client, password)
     }
 }
@@ -401,6 +390,24 @@ impl Client {
             "login of {username}: {}",
             page.body
         );
+    }
+
+    /// A user logged in with a generated password chooses their own (as
+    /// every page asks them to); returns it.
+    pub async fn choose_password(&self, generated: &str) -> String {
+        let own = format!("{generated}-own");
+        let page = self
+            .post_form(
+                "/account/password",
+                &[
+                    ("current_password", generated),
+                    ("new_password", &own),
+                    ("confirm_password", &own),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        own
     }
 
     /// Whether this client's session is live (Change password is open to
