@@ -9,6 +9,10 @@ pub const USERNAME_MAX: usize = 32;
 pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 256;
 const PROFILE_FIELD_MAX: usize = 200;
+/// A user search needs this many characters …
+pub const USER_SEARCH_MIN: usize = 2;
+/// … and answers at most this many names.
+pub const USER_SEARCH_MAX: usize = 20;
 
 /// A login name: lowercase letters, digits, '.', '_' and '-', starting with a
 /// letter or digit, 2 to 32 characters.

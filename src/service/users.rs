@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::{ServiceError, Services, random_password};
 use crate::domain::ids::UserId;
-use crate::domain::user::{Profile, Settings, Username};
+use crate::domain::user::{Profile, Settings, USER_SEARCH_MAX, USER_SEARCH_MIN, Username};
 use crate::domain::validation::FieldErrors;
 use crate::store::users::{self, UserRecord};
 use crate::store::{StoreError, sessions};
@@ -81,6 +81,30 @@ impl Services {
         file.flush()
             .and_then(|()| file.sync_all())
             .map_err(|e| ServiceError::Internal(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Enabled usernames containing `query` (at least
+    /// [`USER_SEARCH_MIN`] characters), in order, at most
+    /// [`USER_SEARCH_MAX`]: how the project form finds people without
+    /// listing every account to every member.
+    pub async fn search_usernames(&self, query: &str) -> Result<Vec<String>, ServiceError> {
+        let query = query.trim().to_lowercase();
+        if query.chars().count() < USER_SEARCH_MIN {
+            return Err(ServiceError::Invalid(FieldErrors::single(
+                "q",
+                "auth.user_search.too_short",
+            )));
+        }
+        let mut names: Vec<String> = self
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| !u.disabled && u.username.as_str().contains(&query))
+            .map(|u| u.username.to_string())
+            .collect();
+        names.sort();
+        names.truncate(USER_SEARCH_MAX);
+        Ok(names)
     }
 
     /// Every account, oldest first.

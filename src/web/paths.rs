@@ -31,6 +31,8 @@ pub const ORDERS: &str = "/account/orders";
 pub const SETTINGS: &str = "/account/settings";
 pub const SET_LANGUAGE: &str = "/account/language";
 pub const SET_THEME: &str = "/account/theme";
+/// Usernames matching `?q=` (JSON), for the project form's member fields.
+pub const USER_SEARCH: &str = "/users/search";
 
 pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_REVIEWS: &str = "/admin/reviews";

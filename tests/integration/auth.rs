@@ -747,3 +747,63 @@ async fn mail_follows_the_language_of_the_last_login() {
     let outbox = admin.get("/admin/outbox").await;
     assert!(outbox.body.contains("已核准：Lotus"), "{}", outbox.body);
 }
+
+#[tokio::test]
+async fn members_find_people_by_a_search_of_two_characters_and_at_most_twenty_matches() {
+    let app = TestApp::start();
+    let admin = app.admin().await;
+    for i in 0..22 {
+        let name = format!("lab{i:02}");
+        let page = admin
+            .post_form("/admin/users", &[("username", &name)])
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    }
+    let (member, _) = app.member("quinn").await;
+
+    let form = member.get("/projects/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(!form.body.contains("lab05"), "the form lists no accounts");
+    assert!(form.body.contains("data-user-search=\"/users/search\""));
+
+    let short = member.get("/users/search?q=l").await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        short.body.contains("at least 2 characters"),
+        "{}",
+        short.body
+    );
+
+    let found = member.get("/users/search?q=lab").await;
+    assert_eq!(found.status, StatusCode::OK);
+    let answer: serde_json::Value = serde_json::from_str(&found.body).expect("json");
+    let matches = answer["matches"].as_array().expect("matches");
+    assert_eq!(matches.len(), 20, "at most 20 of the 22");
+    assert_eq!(matches[0], "lab00");
+
+    let one = member.get("/users/search?q=b21").await;
+    assert!(one.body.contains("\"lab21\""), "{}", one.body);
+
+    let anonymous = app.client().get("/users/search?q=lab").await;
+    assert_eq!(
+        anonymous.status,
+        StatusCode::SEE_OTHER,
+        "logged-in users only"
+    );
+
+    // Without script the names are typed, several in one field.
+    let applied = member
+        .post_form(
+            "/projects/new",
+            &[
+                ("name", "Typed"),
+                ("start", "2026-11-29"),
+                ("end", "2027-01-31"),
+                ("description", "names typed by hand"),
+                ("manager", "quinn"),
+                ("member", "lab01, lab02"),
+            ],
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}", applied.body);
+}

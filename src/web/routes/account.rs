@@ -22,7 +22,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(paths::SETTINGS, web::get().to(get_settings))
         .route(paths::SETTINGS, web::post().to(post_settings))
         .route(paths::SET_LANGUAGE, web::post().to(post_language))
-        .route(paths::SET_THEME, web::post().to(post_theme));
+        .route(paths::SET_THEME, web::post().to(post_theme))
+        .route(paths::USER_SEARCH, web::get().to(get_user_search));
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SearchQuery {
+    q: String,
+}
+
+/// `{"matches": [...]}`, or 422 with `{"error": message}` for a query
+/// that is too short.
+async fn get_user_search(
+    user: CurrentUser,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, WebError> {
+    match user.page.state.services.search_usernames(&query.q).await {
+        Ok(matches) => Ok(HttpResponse::Ok().json(serde_json::json!({ "matches": matches }))),
+        Err(ServiceError::Invalid(errors)) => {
+            let message = errors.get("q").map_or("", |key| user.page.tr().t(key));
+            Ok(HttpResponse::UnprocessableEntity().json(serde_json::json!({ "error": message })))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

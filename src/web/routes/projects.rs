@@ -87,11 +87,14 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 fn project_form(pairs: &[(String, String)]) -> ProjectForm {
+    // A field may name several people, separated by commas or spaces.
     let all = |name: &str| -> Vec<String> {
         pairs
             .iter()
             .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+            .flat_map(|(_, v)| v.split(|c: char| c == ',' || c.is_whitespace()))
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
             .collect()
     };
     ProjectForm {
@@ -177,25 +180,8 @@ async fn render_form(
     } else {
         Vec::new()
     };
-    let role = |name: &str| {
-        if form.managers.iter().any(|m| m == name) {
-            Some(ProjectRole::Manager)
-        } else if form.members.iter().any(|m| m == name) {
-            Some(ProjectRole::Member)
-        } else {
-            None
-        }
-    };
-    let members: Vec<views::MemberOption> = services
-        .usernames()
-        .await?
-        .into_iter()
-        .filter(|(_, _, disabled)| !disabled)
-        .map(|(_, name, _)| views::MemberOption {
-            role: role(&name),
-            username: name,
-        })
-        .collect();
+    let managers = form.managers.join(", ");
+    let members = form.members.join(", ");
     let view = views::ProjectFormView {
         editing,
         name: &form.name,
@@ -204,6 +190,7 @@ async fn render_form(
         purpose: &form.purpose,
         description: &form.description,
         purposes: &purposes,
+        managers: &managers,
         members: &members,
         errors,
     };

@@ -193,12 +193,6 @@ pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
     )
 }
 
-/// One account offered in the members table of the project form.
-pub struct MemberOption {
-    pub username: String,
-    pub role: Option<ProjectRole>,
-}
-
 /// The project application (new) or edit form.
 pub struct ProjectFormView<'a> {
     pub editing: Option<ProjectId>,
@@ -208,7 +202,9 @@ pub struct ProjectFormView<'a> {
     pub purpose: &'a str,
     pub description: &'a str,
     pub purposes: &'a [(String, String, String)],
-    pub members: &'a [MemberOption],
+    /// Usernames as typed, separated by commas.
+    pub managers: &'a str,
+    pub members: &'a str,
     pub errors: &'a FieldErrors,
 }
 
@@ -272,31 +268,25 @@ pub fn form(shell: &Shell, view: &ProjectFormView) -> Markup {
                     }
                     fieldset.field.has-error[members_error.is_some()] {
                         legend { (tr.t("project.members")) span class="req" aria-hidden="true" { "*" } }
-                        p class="hint" { (tr.t("project.members_hint")) }
-                        table class="table compact" {
-                            thead { tr {
-                                th scope="col" { (tr.t("users.username")) }
-                                th scope="col" { (tr.t("project.role.manager")) }
-                                th scope="col" { (tr.t("project.role.member")) }
-                            } }
-                            tbody {
-                                @for (i, m) in view.members.iter().enumerate() {
-                                    tr {
-                                        th scope="row" { (m.username) }
-                                        td {
-                                            input type="checkbox" name="manager" value=(m.username) id=(format!("mgr-{i}"))
-                                                checked[m.role == Some(ProjectRole::Manager)]
-                                                aria-label=(format!("{} {}", tr.t("project.role.manager"), m.username));
-                                        }
-                                        td {
-                                            input type="checkbox" name="member" value=(m.username) id=(format!("mem-{i}"))
-                                                checked[m.role == Some(ProjectRole::Member)]
-                                                aria-label=(format!("{} {}", tr.t("project.role.member"), m.username));
-                                        }
-                                    }
-                                }
+                        p class="hint" id="members-hint" { (tr.t("auth.user_search.hint")) }
+                        // Typed usernames; app.js suggests matches from the
+                        // user search (never a list of every account).
+                        div class="row" {
+                            div class="field" {
+                                label for="f-manager" { (tr.t("project.role.manager")) }
+                                input type="text" id="f-manager" name="manager" value=(view.managers)
+                                    list="user-matches" autocomplete="off" data-user-search=(paths::USER_SEARCH)
+                                    aria-describedby="members-hint";
+                            }
+                            div class="field" {
+                                label for="f-member" { (tr.t("project.role.member")) }
+                                input type="text" id="f-member" name="member" value=(view.members)
+                                    list="user-matches" autocomplete="off" data-user-search=(paths::USER_SEARCH)
+                                    aria-describedby="members-hint";
                             }
                         }
+                        datalist id="user-matches" {}
+                        script src=(crate::web::assets::url("user-search.js")) defer {}
                         @if let Some(e) = members_error { p class="field-error" id="members-error" { (tr.t(e)) } }
                     }
                     div class="actions" {

@@ -732,17 +732,6 @@ impl Browser {
         .to_owned()
     }
 
-    /// Whether the first element matching the selector is checked.
-    pub async fn is_checked(&self, css: &str) -> bool {
-        self.find(css).await;
-        self.execute(
-            "return document.querySelector(arguments[0]).checked === true;",
-            vec![json!(css)],
-        )
-        .await
-            == json!(true)
-    }
-
     /// Follows the first `a` whose normalised text is `label` (a sidebar
     /// entry, a button-styled link) and waits for the next page.
     pub async fn follow(&self, label: &str) {
