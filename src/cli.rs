@@ -145,6 +145,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), CliError> {
             println!("  listen:        {}", config.listen);
             println!("  data_dir:      {}", config.data_dir.display());
             println!("  session idle:  {:#}", config.session_idle_timeout);
+            println!("  session life:  {:#}", config.session_lifetime);
+            let proxies: Vec<String> = config
+                .trusted_proxies
+                .iter()
+                .map(|p| p.to_string())
+                .collect();
+            println!(
+                "  proxies:       {}",
+                if proxies.is_empty() {
+                    "none".to_owned()
+                } else {
+                    proxies.join(", ")
+                }
+            );
             println!(
                 "  tls:           {}",
                 if config.tls.is_some() { "on" } else { "off" }
