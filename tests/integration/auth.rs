@@ -198,7 +198,7 @@ async fn five_failures_throttle_the_account_until_the_window_passes() {
 async fn failures_under_other_names_slow_an_address_but_never_lock_out_the_right_password() {
     let app = TestApp::start();
     let client = app.client();
-    for name in ["ann", "ben", "cat", "dan"] {
+    for name in ["ann", "ben", "cat", "dan", "eve"] {
         assert_eq!(
             client.login(name, "guess").await.status,
             StatusCode::UNAUTHORIZED
@@ -206,6 +206,12 @@ async fn failures_under_other_names_slow_an_address_but_never_lock_out_the_right
     }
     let page = client.login("admin", &app.admin_password).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = client.login("fay", "guess").await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNAUTHORIZED,
+        "the address is slowed down, never refused"
+    );
 }
 
 #[tokio::test]
