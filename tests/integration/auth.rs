@@ -19,6 +19,12 @@ async fn first_run_admin_logs_in_with_the_printed_password_and_must_change_it() 
     assert_eq!(mode, 0o600);
 
     let client = app.client();
+    let login_page = client.get("/login").await;
+    assert!(
+        !login_page.body.contains("initial-admin-password")
+            && !login_page.body.contains("admin password"),
+        "anonymous visitors learn nothing about the first admin password"
+    );
     let page = client.login("admin", &app.admin_password).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.location(), Some("/"));

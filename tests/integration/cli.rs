@@ -222,11 +222,13 @@ async fn serve_prints_the_first_password_logs_no_secrets_and_stops_on_sigterm() 
     assert_eq!(code, Some(0), "graceful stop exits 0: {logs}");
     assert!(logs.contains("store closed"), "{logs}");
     assert!(logs.contains("id="), "log lines carry the request id");
+    let form_key = std::fs::read_to_string(dir.path().join("data/form-key")).expect("form key");
     for secret in [
         password.as_str(),
         session.as_str(),
         csrf.as_str(),
         "a-wrong-password-attempt",
+        form_key.trim(),
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
