@@ -345,12 +345,12 @@ pub fn resolve(
                 format!("{lifetime_text:?} is not a duration such as \"168h\" or \"24h\""),
             )
         })?;
-    if session_lifetime < session_idle_timeout
+    if session_lifetime < SignedDuration::from_mins(1)
         || session_lifetime > SignedDuration::from_hours(24 * 90)
     {
         return Err(ConfigError::new(
             "session.lifetime",
-            "must be between session.idle_timeout and 90 days",
+            "must be between 1 minute and 90 days",
         ));
     }
     let login_queue = match env_value("session.login_queue") {
@@ -838,7 +838,7 @@ memory_limit = false
         assert_eq!(from_env.trusted_proxies.len(), 2);
         for (file, key) in [
             ("trusted_proxies = [\"proxy.lab\"]", "trusted_proxies"),
-            ("[session]\nlifetime = \"1h\"", "session.lifetime"),
+            ("[session]\nlifetime = \"30s\"", "session.lifetime"),
             ("[session]\nlogin_queue = 0", "session.login_queue"),
         ] {
             let err = resolve(Some(file), &env(&[]), &CliOverrides::default()).err();
