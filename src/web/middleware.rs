@@ -235,9 +235,10 @@ fn client_of(req: &actix_web::HttpRequest, state: &AppState) -> (Option<IpAddr>,
     (client, state.secure_cookies || forwarded_https)
 }
 
-/// Whether a user who must change their password may still reach `path`.
+/// Whether a user who must change their password may still reach `path`:
+/// the form itself, logging out, and logging in as someone else.
 fn allowed_before_password_change(path: &str) -> bool {
-    path == paths::PASSWORD || path == paths::LOGOUT
+    path == paths::PASSWORD || path == paths::LOGOUT || path == paths::LOGIN
 }
 
 /// Loads the session from its cookie, decides language and theme, and
