@@ -21,6 +21,8 @@ pub const COMMAND_MAX: usize = 8192;
 pub const ITEMS_MAX: usize = 64;
 /// Longest mount path.
 pub const MOUNT_PATH_MAX: usize = 256;
+/// Longest service name (a Kubernetes port name, an IANA service name).
+pub const PORT_NAME_MAX: usize = 15;
 
 pub use super::ids::WorkloadId;
 
@@ -443,7 +445,29 @@ fn check_env(env: &BTreeMap<String, String>, errors: &mut FieldErrors) {
     }
 }
 
+/// An IANA service name, as Kubernetes requires of container port names:
+/// 1 to 15 lowercase letters, digits and '-', at least one letter, not
+/// starting or ending with '-', no "--".
+pub fn is_port_name(name: &str) -> bool {
+    (1..=PORT_NAME_MAX).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.chars().any(|c| c.is_ascii_lowercase())
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
 fn check_resources(resources: &Resources, errors: &mut FieldErrors) {
+    // A pod without CPU or memory requests is refused in a namespace whose
+    // quota limits them, and would be unbounded anywhere else.
+    if resources.cpu_milli == 0 {
+        errors.add("cpu", "workload.error.cpu_required");
+    }
+    if resources.ram_mib == 0 {
+        errors.add("ram", "workload.error.ram_required");
+    }
     if resources.shm_mib > 0 && resources.ram_mib > 0 && resources.shm_mib >= resources.ram_mib {
         errors.add("shm", "workload.error.shm_over_ram");
     }
@@ -489,8 +513,7 @@ fn check_services(services: &[ServiceSpec], errors: &mut FieldErrors) {
         errors.add("services", "workload.error.too_many");
     }
     for (n, service) in services.iter().enumerate() {
-        if !is_workload_name(&service.name) || service.name.len() > 15 {
-            // Kubernetes port names are at most 15 characters.
+        if !is_port_name(&service.name) {
             errors.add("services", "workload.error.service_name");
             return;
         }
@@ -598,7 +621,12 @@ mod tests {
             },
             command: command.into(),
             env: BTreeMap::new(),
-            resources: Resources::default(),
+            resources: Resources {
+                cpu_milli: 1000,
+                ram_mib: 1024,
+                shm_mib: 0,
+                gpu: None,
+            },
             volumes: Vec::new(),
             time_limit_secs: None,
         }
@@ -651,6 +679,48 @@ mod tests {
         ] {
             assert!(!is_workload_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn port_names_are_iana_service_names() {
+        for good in ["ssh", "jupyter", "a-b", "x1", "web-8080", &"a".repeat(15)] {
+            assert!(is_port_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a--b",
+            "-a",
+            "a-",
+            "8080",
+            "Web",
+            "a_b",
+            &"a".repeat(16),
+        ] {
+            assert!(!is_port_name(bad), "{bad}");
+        }
+        let mut spec = container();
+        spec.services[0].name = "my--port".into();
+        assert_eq!(
+            spec.validate().unwrap_err().get("services"),
+            Some("workload.error.service_name")
+        );
+    }
+
+    #[test]
+    fn cpu_and_memory_are_required() {
+        let mut spec = job("true");
+        spec.resources.cpu_milli = 0;
+        assert_eq!(
+            spec.validate().unwrap_err().get("cpu"),
+            Some("workload.error.cpu_required")
+        );
+        let mut spec = container();
+        spec.resources.ram_mib = 0;
+        spec.resources.shm_mib = 0;
+        assert_eq!(
+            spec.validate().unwrap_err().get("ram"),
+            Some("workload.error.ram_required")
+        );
     }
 
     #[test]

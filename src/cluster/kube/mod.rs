@@ -28,7 +28,7 @@ use k8s_openapi::api::authorization::v1::{
 };
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    Event as KubeEvent, Namespace, Node, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service,
+    Event as KubeEvent, Namespace, Node, PersistentVolumeClaim, Pod, Secret, Service,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
@@ -70,6 +70,10 @@ pub struct KubeConfig {
     pub committer_image: Option<String>,
     /// Where committed images are pushed (None: commits are off).
     pub registry: Option<String>,
+    /// The commit job's CPU (thousandths) and memory (MiB), requested and
+    /// limited: a project quota refuses a pod that does not declare them.
+    pub committer_cpu_milli: u64,
+    pub committer_ram_mib: u64,
     /// The host put in service links (None: the node's InternalIP).
     pub node_host: Option<String>,
 }
@@ -299,6 +303,8 @@ impl KubeDriver {
             job_ttl_secs: i32::try_from(config.job_ttl.as_secs()).unwrap_or(i32::MAX),
             committer_image: config.committer_image.clone(),
             registry: config.registry.clone(),
+            committer_cpu_milli: config.committer_cpu_milli,
+            committer_ram_mib: config.committer_ram_mib,
         };
         let (events, _) = broadcast::channel(4096);
         let driver = KubeDriver {
@@ -780,15 +786,7 @@ impl Driver for KubeDriver {
     async fn provision_project(&self, project: &ProjectSpec) -> Result<(), DriverError> {
         self.apply_namespace(project).await?;
         let namespace = manifests::namespace_name(project.id);
-        match manifests::resource_quota(project) {
-            Some(quota) => {
-                self.apply(&quota).await?;
-            }
-            None => {
-                self.delete::<ResourceQuota>(&namespace, manifests::QUOTA_NAME)
-                    .await?
-            }
-        }
+        self.apply(&manifests::resource_quota(project)).await?;
         self.inner.mark_provisioned(namespace);
         Ok(())
     }
