@@ -23,7 +23,7 @@ use mlstack::domain::workload::{
     ServiceSpec, SshAccess, VolumeMount, VolumeSpec, WorkloadId, WorkloadMeta, WorkloadStatus,
 };
 
-use crate::common::fake_apiserver::{Builder, FakeApiServer, FakeNode, Fault};
+use crate::common::fake_apiserver::{Builder, FakeApiServer, FakeNode, Fault, Policy};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -1091,4 +1091,106 @@ async fn the_quota_limits_node_ports_and_object_counts() {
             .await;
         assert_eq!(result.is_ok(), n < 2, "{name}: {result:?}");
     }
+}
+
+const RBAC_MANIFEST: &str = include_str!("../../packaging/kubernetes/rbac.yaml");
+
+#[tokio::test]
+async fn the_driver_works_with_exactly_the_packaged_rbac() {
+    let policy = Policy::from_manifest(RBAC_MANIFEST, "mlstack-driver").unwrap();
+    let c = cluster_from(FakeApiServer::builder().rbac(policy), |_| {}).await;
+    let health = c.driver.health().await.unwrap();
+    assert!(health.ok, "{}", health.message);
+
+    // Every product action, as the reconcile loop makes them.
+    let p = project();
+    c.driver.provision_project(&p).await.unwrap();
+    let mut source = container(p.id, "dev");
+    c.driver
+        .provision_member(&p, source.meta.owner)
+        .await
+        .unwrap();
+    let volume = VolumeSpec {
+        project: p.id,
+        owner: source.meta.owner,
+        name: "data".into(),
+        storage_class: "nfs-client".into(),
+        size_gib: 10,
+    };
+    c.driver.ensure_volume(&volume).await.unwrap();
+    source.volumes = vec![VolumeMount {
+        volume: "data".into(),
+        mount_path: "/workspace/data".into(),
+        read_only: false,
+    }];
+    c.driver.apply_container(&source).await.unwrap();
+    wait_status(&c.driver, source.meta.id, |s| *s == WorkloadStatus::Running).await;
+    c.driver.events(source.meta.id).await.unwrap();
+    let commit = ImageCommitSpec {
+        id: WorkloadId::generate(),
+        project: p.id,
+        owner: source.meta.owner,
+        container: source.meta.id,
+        target: image("vision/dev"),
+    };
+    c.driver.commit_image(&commit).await.unwrap();
+    wait_status(&c.driver, commit.id, |s| *s == WorkloadStatus::Running).await;
+    c.driver.stop_container(source.meta.id).await.unwrap();
+    c.driver.delete_container(source.meta.id).await.unwrap();
+
+    let batch = job(p.id, "train", "echo trained");
+    c.driver.apply_job(&batch).await.unwrap();
+    wait_status(&c.driver, batch.meta.id, WorkloadStatus::is_terminal).await;
+    assert!(
+        c.driver
+            .logs(batch.meta.id, 10)
+            .await
+            .unwrap()
+            .contains("trained")
+    );
+    let long = job(p.id, "long", "sleep 600");
+    c.driver.apply_job(&long).await.unwrap();
+    wait_status(&c.driver, long.meta.id, |s| *s == WorkloadStatus::Running).await;
+    c.driver.cancel_job(long.meta.id).await.unwrap();
+    c.driver.delete_job(long.meta.id).await.unwrap();
+    c.driver.delete_job(batch.meta.id).await.unwrap();
+    c.driver.capacity().await.unwrap();
+    c.driver.workloads().await.unwrap();
+    assert_eq!(
+        c.driver.volumes().await.unwrap(),
+        vec![(p.id, "data".to_owned())]
+    );
+    c.driver.delete_volume(p.id, "data").await.unwrap();
+
+    // Nothing was refused, and Secrets were only ever read as metadata,
+    // with our label.
+    let requests = c.fake.requests();
+    let secrets: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/secrets"))
+        .collect();
+    assert!(!secrets.is_empty());
+    for request in secrets {
+        assert!(
+            request.accept.contains("as=PartialObjectMetadata"),
+            "{request:?}"
+        );
+        assert!(
+            request.query.contains("managed-by%3Dmlstack")
+                || request.query.contains("managed-by=mlstack"),
+            "{request:?}"
+        );
+    }
+
+    // The policy is enforced: without the rule for nodes, health names it.
+    let narrower = RBAC_MANIFEST.replace("resources: [\"nodes\"]", "resources: [\"none\"]");
+    let policy = Policy::from_manifest(&narrower, "mlstack-driver").unwrap();
+    let d = cluster_from(FakeApiServer::builder().rbac(policy), |_| {}).await;
+    let health = d.driver.health().await.unwrap();
+    assert!(!health.ok);
+    assert!(health.message.contains("list nodes"), "{}", health.message);
+    assert!(matches!(
+        d.driver.capacity().await,
+        Err(DriverError::Forbidden(_))
+    ));
 }

@@ -3,7 +3,9 @@
 //!
 //! Watches (kube's runtime watcher, with its back-off) keep an in-memory
 //! picture of everything labelled as ours: Deployments, Jobs, pods,
-//! Services and Secrets, indexed by workload id. Status, the workload
+//! Services, and the metadata of Secrets (never their data), indexed by
+//! workload id. Only objects with our label are asked for; the RBAC the
+//! driver needs is `packaging/kubernetes/rbac.yaml`. Status, the workload
 //! inventory and "is this already applied?" read that picture, so a resync
 //! of unchanged workloads costs no request; status changes are broadcast to
 //! subscribers as the watch events arrive. Every request to the API server
@@ -34,6 +36,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use serde::Serialize;
@@ -142,7 +145,8 @@ struct Objects {
     job: Option<Arc<Job>>,
     pods: BTreeMap<String, Arc<Pod>>,
     service: Option<Arc<Service>>,
-    secret: Option<Arc<Secret>>,
+    /// The SSH Secret's metadata: its spec hash is all the driver reads.
+    secret: Option<Arc<PartialObjectMeta<Secret>>>,
 }
 
 impl Objects {
@@ -217,7 +221,7 @@ macro_rules! tracked_single {
 tracked_single!(Deployment, Deployment, deployment);
 tracked_single!(Job, Job, job);
 tracked_single!(Service, Service, service);
-tracked_single!(Secret, Secret, secret);
+tracked_single!(PartialObjectMeta<Secret>, Secret, secret);
 
 impl Tracked for Pod {
     const WATCHED: Watched = Watched::Pod;
@@ -324,7 +328,7 @@ impl KubeDriver {
             driver.watch::<Job>(),
             driver.watch::<Pod>(),
             driver.watch::<Service>(),
-            driver.watch::<Secret>(),
+            driver.watch::<PartialObjectMeta<Secret>>(),
         ];
         *driver
             .inner
@@ -339,8 +343,10 @@ impl KubeDriver {
         self.inner.cache().synced.len() == 5
     }
 
-    /// Follows one kind across all namespaces; the watcher re-lists after a
-    /// cut stream or an outage, with back-off.
+    /// Follows our objects of one kind across all namespaces; the watcher
+    /// re-lists after a cut stream or an outage, with back-off.
+    /// A `PartialObjectMeta<K>` kind is watched as metadata only (kube-rs
+    /// asks for `PartialObjectMetadata`).
     fn watch<K: Tracked>(&self) -> JoinHandle<()> {
         let weak = Arc::downgrade(&self.inner);
         let api: Api<K> = Api::all(self.inner.client.clone());
@@ -844,7 +850,8 @@ impl Driver for KubeDriver {
             let applied = self
                 .apply(&manifests::owned_by(secret, owner.clone()))
                 .await?;
-            self.inner.track(applied, false);
+            self.inner
+                .track(applied.metadata.into_response_partial::<Secret>(), false);
         }
         if stale_secret {
             self.delete::<Secret>(&namespace, &manifests::ssh_secret_name(&spec.meta.name))

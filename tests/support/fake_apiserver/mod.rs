@@ -105,6 +105,7 @@ mod http;
 mod patch;
 mod quantity;
 mod quota;
+mod rbac;
 mod resources;
 mod script;
 mod selectors;
@@ -133,6 +134,7 @@ pub use api::ApiError;
 
 use api::State;
 use controllers::Controllers;
+pub use rbac::Policy;
 use resources::ResourceInfo;
 use selectors::LabelSelector;
 
@@ -147,6 +149,7 @@ pub struct RecordedRequest {
     /// The raw query string.
     pub query: String,
     pub content_type: String,
+    pub accept: String,
 }
 
 /// An injected failure: the next `times` requests that match answer
@@ -211,6 +214,8 @@ struct Shared {
     faults: Mutex<Faults>,
     requests: Mutex<Vec<RecordedRequest>>,
     token: String,
+    /// What the token may do; None: everything.
+    rbac: Option<Policy>,
     /// Whether a request without credentials is served (kubectl sends no
     /// token over plain HTTP).
     anonymous: bool,
@@ -250,11 +255,17 @@ impl Shared {
         Some(status)
     }
 
-    fn is_forbidden(&self, verb: &str, resource: &str) -> bool {
-        self.faults()
-            .forbidden
-            .iter()
-            .any(|(v, r)| (v == verb || v == "*") && r == resource)
+    /// Whether the test forbade `verb` on `resource` (`pods/log` for a
+    /// subresource), or the RBAC policy does not grant it.
+    fn is_forbidden(&self, verb: &str, group: &str, resource: &str) -> bool {
+        self.rbac
+            .as_ref()
+            .is_some_and(|policy| !policy.allows(verb, group, resource))
+            || self
+                .faults()
+                .forbidden
+                .iter()
+                .any(|(v, r)| (v == verb || v == "*") && r == resource)
     }
 
     fn port(&self) -> u16 {
@@ -356,9 +367,17 @@ pub struct Builder {
     port: u16,
     history_limit: usize,
     back_off_ticks: u64,
+    rbac: Option<Policy>,
 }
 
 impl Builder {
+    /// Grants the token only what `policy` allows (everything by default),
+    /// with the real authorizer's 403s and access reviews.
+    pub fn rbac(mut self, policy: Policy) -> Builder {
+        self.rbac = Some(policy);
+        self
+    }
+
     /// The nodes to start with, instead of the one default GPU node.
     pub fn nodes(mut self, nodes: Vec<FakeNode>) -> Builder {
         self.nodes = nodes;
@@ -406,6 +425,7 @@ impl Builder {
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(Vec::new()),
             token: self.token.clone(),
+            rbac: self.rbac.clone(),
             anonymous: self.anonymous,
             cut: tokio::sync::watch::Sender::new(0),
             port: AtomicU16::new(self.port),
@@ -584,6 +604,7 @@ impl FakeApiServer {
             port: 0,
             history_limit: 5000,
             back_off_ticks: 4,
+            rbac: None,
         }
     }
 
