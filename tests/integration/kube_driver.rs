@@ -1194,3 +1194,23 @@ async fn the_driver_works_with_exactly_the_packaged_rbac() {
         Err(DriverError::Forbidden(_))
     ));
 }
+
+#[tokio::test]
+async fn an_ssh_password_reaches_the_cluster_only_as_a_hash() {
+    let c = cluster().await;
+    let p = project();
+    let mut spec = container(p.id, "pw");
+    spec.ssh = SshAccess::from_password("correct horse battery", "a1b2c3d4e5f6g7h8").unwrap();
+    c.driver.apply_container(&spec).await.unwrap();
+    let secret: Secret = c
+        .fake
+        .get(&ns(p.id), &manifests::ssh_secret_name("pw"))
+        .expect("the SSH Secret");
+    let data = secret.data.unwrap();
+    assert_eq!(data.keys().collect::<Vec<_>>(), ["password-hash"]);
+    let hash = String::from_utf8(data["password-hash"].0.clone()).unwrap();
+    assert!(hash.starts_with("$6$a1b2c3d4e5f6g7h8$"), "{hash}");
+    assert!(!hash.contains("correct horse"));
+    let stored = serde_json::to_string(&spec).unwrap();
+    assert!(!stored.contains("correct horse"), "{stored}");
+}

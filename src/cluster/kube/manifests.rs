@@ -56,7 +56,8 @@ pub const SPEC_HASH_ANNOTATION: &str = "mlstack.io/spec-hash";
 pub const PROJECT_NAME_ANNOTATION: &str = "mlstack.io/project-name";
 /// The one container of every pod we make.
 pub const MAIN_CONTAINER: &str = "main";
-/// Where the SSH Secret is mounted (`authorized_keys` or `password`).
+/// Where the SSH Secret is mounted: `authorized_keys`, or `password-hash`
+/// (a SHA-512 crypt hash for `chpasswd -e`; the password is never stored).
 pub const SSH_MOUNT_PATH: &str = "/etc/mlstack/ssh";
 /// The quota object of a project namespace.
 pub const QUOTA_NAME: &str = "mlstack-quota";
@@ -617,7 +618,7 @@ pub fn owned_by<K: Metadata<Ty = ObjectMeta>>(mut object: K, owner: Option<Owner
 fn ssh_secret_data(ssh: &SshAccess) -> Option<(&'static str, String)> {
     match ssh {
         SshAccess::None => None,
-        SshAccess::Password(password) => Some(("password", password.clone())),
+        SshAccess::PasswordHash(hash) => Some(("password-hash", hash.clone() + "\n")),
         SshAccess::Keys(keys) => Some(("authorized_keys", keys.join("\n") + "\n")),
     }
 }
