@@ -19,8 +19,8 @@ use super::resources::{self, ResourceInfo};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::{Change, ChangeType, key_of, meta};
 use super::tables::{self, Format, Include};
-use super::validate;
 use super::{RecordedRequest, Shared};
+use super::{protobuf, validate};
 
 type Query = Vec<(String, String)>;
 
@@ -234,10 +234,15 @@ fn serve(
     }
     let read_body = || -> Result<Value, ApiError> {
         let content_type = header(req, "content-type");
-        if content_type.contains("protobuf") || content_type.contains("cbor") {
+        if content_type.contains("protobuf") {
+            return protobuf::to_json(body).map_err(|why| ApiError::new(415, why));
+        }
+        if content_type.contains("cbor") {
             return Err(ApiError::new(
                 415,
-                format!("the fake API server reads JSON bodies only, not {content_type}"),
+                format!(
+                    "the fake API server reads JSON and protobuf bodies only, not {content_type}"
+                ),
             ));
         }
         serde_json::from_slice(body)

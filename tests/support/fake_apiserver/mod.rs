@@ -48,8 +48,10 @@
 //! `labelSelector` and `fieldSelector` filter lists and watches;
 //! `limit`/`continue` are ignored (the whole list comes at once, which the
 //! protocol allows). `dryRun` is refused with 400. Bodies must be JSON
-//! (415 for protobuf, which kubectl's typed commands such as `kubectl
-//! create job` send; `kubectl apply` sends JSON). Answers are JSON, or
+//! or the protobuf
+//! `kubectl create namespace` sends; other protobuf bodies, such as
+//! `kubectl create job`'s, get 415 (`kubectl run` and `kubectl apply` send
+//! JSON). Answers are JSON, or
 //! `Table`/`PartialObjectMetadata` when the `Accept` header asks.
 //!
 //! Requests need the kubeconfig's bearer token (401 otherwise), unless the
@@ -103,6 +105,7 @@ mod api;
 mod controllers;
 mod http;
 mod patch;
+mod protobuf;
 mod quantity;
 mod quota;
 mod rbac;
