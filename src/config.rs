@@ -54,6 +54,9 @@ pub struct ClusterConfig {
     pub committer_image: Option<String>,
     /// Where committed images are pushed; None: commits refused.
     pub registry: Option<String>,
+    /// The commit job's CPU in thousandths and memory in MiB.
+    pub committer_cpu_milli: u64,
+    pub committer_memory_mib: u64,
     /// The host put in NodePort links; None: the node's InternalIP.
     pub node_host: Option<String>,
 }
@@ -68,6 +71,8 @@ impl ClusterConfig {
             job_ttl: self.job_ttl,
             committer_image: self.committer_image.clone(),
             registry: self.registry.clone(),
+            committer_cpu_milli: self.committer_cpu_milli,
+            committer_ram_mib: self.committer_memory_mib,
             node_host: self.node_host.clone(),
         }
     }
@@ -183,6 +188,8 @@ struct FileCluster {
     job_ttl: Option<String>,
     committer_image: Option<String>,
     registry: Option<String>,
+    committer_cpu_milli: Option<u64>,
+    committer_memory_mib: Option<u64>,
     node_host: Option<String>,
 }
 
@@ -204,7 +211,7 @@ struct FileGpu {
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 23] = [
+pub const ENV_KEYS: [(&str, &str); 25] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -224,6 +231,14 @@ pub const ENV_KEYS: [(&str, &str); 23] = [
     ("MLSTACK_CLUSTER_JOB_TTL", "cluster.job_ttl"),
     ("MLSTACK_CLUSTER_COMMITTER_IMAGE", "cluster.committer_image"),
     ("MLSTACK_CLUSTER_REGISTRY", "cluster.registry"),
+    (
+        "MLSTACK_CLUSTER_COMMITTER_CPU_MILLI",
+        "cluster.committer_cpu_milli",
+    ),
+    (
+        "MLSTACK_CLUSTER_COMMITTER_MEMORY_MIB",
+        "cluster.committer_memory_mib",
+    ),
     ("MLSTACK_CLUSTER_NODE_HOST", "cluster.node_host"),
     ("MLSTACK_LOCAL_DETECT_GPUS", "local.detect_gpus"),
     ("MLSTACK_LOCAL_ADVERTISE_HOST", "local.advertise_host"),
@@ -493,6 +508,31 @@ fn duration_key(
     Ok(parsed)
 }
 
+/// A whole-number key from the environment or the file, within
+/// `min..=max`.
+fn u64_key(
+    key: &str,
+    env_text: Option<String>,
+    from_file: Option<u64>,
+    default: u64,
+    (min, max): (u64, u64),
+) -> Result<u64, ConfigError> {
+    let value = match env_text {
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| ConfigError::new(key, format!("{text:?} is not a whole number")))?,
+        None => from_file.unwrap_or(default),
+    };
+    if !(min..=max).contains(&value) {
+        return Err(ConfigError::new(
+            key,
+            format!("must be between {min} and {max}"),
+        ));
+    }
+    Ok(value)
+}
+
 /// A boolean key from the environment (`true`/`false`) or the file.
 fn bool_key(
     key: &str,
@@ -553,6 +593,20 @@ fn resolve_cluster(
         Duration::ZERO,
         Duration::from_secs(30 * 24 * 3600),
     )?;
+    let committer_cpu_milli = u64_key(
+        "cluster.committer_cpu_milli",
+        pick("cluster.committer_cpu_milli", None),
+        file.committer_cpu_milli,
+        1000,
+        (1, 64_000),
+    )?;
+    let committer_memory_mib = u64_key(
+        "cluster.committer_memory_mib",
+        pick("cluster.committer_memory_mib", None),
+        file.committer_memory_mib,
+        2048,
+        (64, 262_144),
+    )?;
     Ok(ClusterConfig {
         driver,
         request_timeout,
@@ -562,6 +616,8 @@ fn resolve_cluster(
         job_ttl,
         committer_image: optional("cluster.committer_image", file.committer_image),
         registry: optional("cluster.registry", file.registry),
+        committer_cpu_milli,
+        committer_memory_mib,
         node_host: optional("cluster.node_host", file.node_host),
     })
 }
@@ -666,6 +722,8 @@ mod tests {
         assert_eq!(config.cluster.kubeconfig, None);
         assert_eq!(config.cluster.committer_image, None);
         assert_eq!(config.cluster.registry, None);
+        assert_eq!(config.cluster.committer_cpu_milli, 1000);
+        assert_eq!(config.cluster.committer_memory_mib, 2048);
         assert!(config.local.detect_gpus && config.local.memory_limit);
         assert!(config.local.gpus.is_empty());
         assert_eq!(config.local.advertise_host, "127.0.0.1");
@@ -683,6 +741,8 @@ resync_interval = "2m"
 job_ttl = "0s"
 committer_image = "registry.lab/committer:1"
 registry = "registry.lab/mlstack"
+committer_cpu_milli = 500
+committer_memory_mib = 1024
 node_host = "gpu.lab"
 
 [local]
@@ -708,6 +768,8 @@ memory_limit = false
                 job_ttl: Duration::ZERO,
                 committer_image: Some("registry.lab/committer:1".into()),
                 registry: Some("registry.lab/mlstack".into()),
+                committer_cpu_milli: 500,
+                committer_ram_mib: 1024,
                 node_host: Some("gpu.lab".into()),
             }
         );
@@ -755,7 +817,7 @@ memory_limit = false
     #[test]
     fn errors_name_the_key() {
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
-        let cases: [Case; 17] = [
+        let cases: [Case; 19] = [
             (Some("listen = \"nowhere\""), &[], "listen"),
             (
                 Some("[session]\nidle_timeout = \"soon\""),
@@ -789,6 +851,16 @@ memory_limit = false
                 "cluster.resync_interval",
             ),
             (Some("[cluster]\njob_ttl = \"-1h\""), &[], "cluster.job_ttl"),
+            (
+                Some("[cluster]\ncommitter_memory_mib = 0"),
+                &[],
+                "cluster.committer_memory_mib",
+            ),
+            (
+                None,
+                &[("MLSTACK_CLUSTER_COMMITTER_CPU_MILLI", "one")],
+                "cluster.committer_cpu_milli",
+            ),
             (
                 None,
                 &[("MLSTACK_LOCAL_MEMORY_LIMIT", "yes")],

@@ -21,6 +21,8 @@ pub const COMMAND_MAX: usize = 8192;
 pub const ITEMS_MAX: usize = 64;
 /// Longest mount path.
 pub const MOUNT_PATH_MAX: usize = 256;
+/// Longest service name (a Kubernetes port name, an IANA service name).
+pub const PORT_NAME_MAX: usize = 15;
 
 pub use super::ids::WorkloadId;
 
@@ -140,19 +142,84 @@ pub struct ServiceSpec {
 pub enum SshAccess {
     #[default]
     None,
-    Password(String),
+    /// By password, kept only as its SHA-512 crypt hash
+    /// (`$6$<salt>$<hash>`), which the image sets with `chpasswd -e`; the
+    /// password itself is never stored. Made by [`SshAccess::from_password`].
+    PasswordHash(String),
     Keys(Vec<String>),
 }
 
 impl fmt::Debug for SshAccess {
-    // Never print a password.
+    // Never print a password hash.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SshAccess::None => f.write_str("None"),
-            SshAccess::Password(_) => f.write_str("Password(..)"),
+            SshAccess::PasswordHash(_) => f.write_str("PasswordHash(..)"),
             SshAccess::Keys(keys) => write!(f, "Keys({} keys)", keys.len()),
         }
     }
+}
+
+/// Shortest and longest SSH password, in characters.
+pub const SSH_PASSWORD_MIN: usize = 8;
+pub const SSH_PASSWORD_MAX: usize = 128;
+/// The characters of a crypt salt; a salt has 1 to 16 of them.
+pub const CRYPT_SALT_CHARS: &[u8; 64] =
+    b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const CRYPT_SALT_MAX: usize = 16;
+/// Length of the hash part of a SHA-512 crypt string.
+const SHA512_CRYPT_HASH_LEN: usize = 86;
+
+impl SshAccess {
+    /// SSH by password: the password's SHA-512 crypt hash with the default
+    /// 5,000 rounds (`$6$<salt>$<hash>`), what sshd and `chpasswd -e` read.
+    /// `salt` is 16 random characters of [`CRYPT_SALT_CHARS`], chosen by
+    /// the caller. Err holds the translation key of what is wrong.
+    pub fn from_password(password: &str, salt: &str) -> Result<SshAccess, &'static str> {
+        let length = password.chars().count();
+        if !(SSH_PASSWORD_MIN..=SSH_PASSWORD_MAX).contains(&length)
+            || password.chars().any(char::is_control)
+        {
+            return Err("workload.error.ssh_password");
+        }
+        if !is_crypt_salt(salt) {
+            return Err("workload.error.ssh_password_hash");
+        }
+        let params = sha_crypt::Sha512Params::new(sha_crypt::ROUNDS_DEFAULT)
+            .map_err(|_| "workload.error.ssh_password_hash")?;
+        let hash = sha_crypt::sha512_crypt_b64(password.as_bytes(), salt.as_bytes(), &params)
+            .map_err(|_| "workload.error.ssh_password_hash")?;
+        Ok(SshAccess::PasswordHash(format!("$6${salt}${hash}")))
+    }
+}
+
+fn is_crypt_salt(salt: &str) -> bool {
+    (1..=CRYPT_SALT_MAX).contains(&salt.len())
+        && salt.bytes().all(|b| CRYPT_SALT_CHARS.contains(&b))
+}
+
+/// Whether `hash` is a SHA-512 crypt string: `$6$`, optionally
+/// `rounds=<n>$`, a salt, `$` and 86 characters of the crypt alphabet.
+pub fn is_sha512_crypt(hash: &str) -> bool {
+    let Some(rest) = hash.strip_prefix("$6$") else {
+        return false;
+    };
+    let rest = match rest.strip_prefix("rounds=") {
+        Some(after) => match after.split_once('$') {
+            Some((rounds, tail))
+                if !rounds.is_empty() && rounds.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                tail
+            }
+            _ => return false,
+        },
+        None => rest,
+    };
+    rest.split_once('$').is_some_and(|(salt, hash)| {
+        is_crypt_salt(salt)
+            && hash.len() == SHA512_CRYPT_HASH_LEN
+            && hash.bytes().all(|b| CRYPT_SALT_CHARS.contains(&b))
+    })
 }
 
 /// A long-running container with services.
@@ -443,7 +510,29 @@ fn check_env(env: &BTreeMap<String, String>, errors: &mut FieldErrors) {
     }
 }
 
+/// An IANA service name, as Kubernetes requires of container port names:
+/// 1 to 15 lowercase letters, digits and '-', at least one letter, not
+/// starting or ending with '-', no "--".
+pub fn is_port_name(name: &str) -> bool {
+    (1..=PORT_NAME_MAX).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.chars().any(|c| c.is_ascii_lowercase())
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
 fn check_resources(resources: &Resources, errors: &mut FieldErrors) {
+    // A pod without CPU or memory requests is refused in a namespace whose
+    // quota limits them, and would be unbounded anywhere else.
+    if resources.cpu_milli == 0 {
+        errors.add("cpu", "workload.error.cpu_required");
+    }
+    if resources.ram_mib == 0 {
+        errors.add("ram", "workload.error.ram_required");
+    }
     if resources.shm_mib > 0 && resources.ram_mib > 0 && resources.shm_mib >= resources.ram_mib {
         errors.add("shm", "workload.error.shm_over_ram");
     }
@@ -489,8 +578,7 @@ fn check_services(services: &[ServiceSpec], errors: &mut FieldErrors) {
         errors.add("services", "workload.error.too_many");
     }
     for (n, service) in services.iter().enumerate() {
-        if !is_workload_name(&service.name) || service.name.len() > 15 {
-            // Kubernetes port names are at most 15 characters.
+        if !is_port_name(&service.name) {
             errors.add("services", "workload.error.service_name");
             return;
         }
@@ -525,8 +613,8 @@ impl ContainerSpec {
         check_volumes(&self.volumes, &mut errors);
         check_services(&self.services, &mut errors);
         match &self.ssh {
-            SshAccess::Password(password) if password.is_empty() => {
-                errors.add("ssh", "workload.error.ssh_password");
+            SshAccess::PasswordHash(hash) if !is_sha512_crypt(hash) => {
+                errors.add("ssh", "workload.error.ssh_password_hash");
             }
             SshAccess::Keys(keys)
                 if keys.is_empty()
@@ -598,7 +686,12 @@ mod tests {
             },
             command: command.into(),
             env: BTreeMap::new(),
-            resources: Resources::default(),
+            resources: Resources {
+                cpu_milli: 1000,
+                ram_mib: 1024,
+                shm_mib: 0,
+                gpu: None,
+            },
             volumes: Vec::new(),
             time_limit_secs: None,
         }
@@ -651,6 +744,48 @@ mod tests {
         ] {
             assert!(!is_workload_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn port_names_are_iana_service_names() {
+        for good in ["ssh", "jupyter", "a-b", "x1", "web-8080", &"a".repeat(15)] {
+            assert!(is_port_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a--b",
+            "-a",
+            "a-",
+            "8080",
+            "Web",
+            "a_b",
+            &"a".repeat(16),
+        ] {
+            assert!(!is_port_name(bad), "{bad}");
+        }
+        let mut spec = container();
+        spec.services[0].name = "my--port".into();
+        assert_eq!(
+            spec.validate().unwrap_err().get("services"),
+            Some("workload.error.service_name")
+        );
+    }
+
+    #[test]
+    fn cpu_and_memory_are_required() {
+        let mut spec = job("true");
+        spec.resources.cpu_milli = 0;
+        assert_eq!(
+            spec.validate().unwrap_err().get("cpu"),
+            Some("workload.error.cpu_required")
+        );
+        let mut spec = container();
+        spec.resources.ram_mib = 0;
+        spec.resources.shm_mib = 0;
+        assert_eq!(
+            spec.validate().unwrap_err().get("ram"),
+            Some("workload.error.ram_required")
+        );
     }
 
     #[test]
@@ -840,8 +975,49 @@ mod tests {
     }
 
     #[test]
-    fn ssh_password_is_never_printed() {
-        let access = SshAccess::Password("hunter2".into());
-        assert!(!format!("{access:?}").contains("hunter2"));
+    fn ssh_passwords_are_kept_as_sha512_crypt_hashes() {
+        // The test vector of the SHA-crypt specification; `openssl passwd
+        // -6 -salt saltstring 'Hello world!'` gives the same.
+        let access = SshAccess::from_password("Hello world!", "saltstring").unwrap();
+        let expected = "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1";
+        assert_eq!(access, SshAccess::PasswordHash(expected.into()));
+        assert!(is_sha512_crypt(expected));
+        assert!(!format!("{access:?}").contains("saltstring"));
+        let json = serde_json::to_string(&access).unwrap();
+        assert!(!json.contains("Hello world"), "{json}");
+
+        assert_eq!(
+            SshAccess::from_password("short", "saltstring"),
+            Err("workload.error.ssh_password")
+        );
+        assert_eq!(
+            SshAccess::from_password("long enough\n", "saltstring"),
+            Err("workload.error.ssh_password")
+        );
+        assert_eq!(
+            SshAccess::from_password("long enough", "bad salt"),
+            Err("workload.error.ssh_password_hash")
+        );
+
+        let mut spec = container();
+        spec.ssh = SshAccess::PasswordHash("hunter22".into());
+        assert_eq!(
+            spec.validate().unwrap_err().get("ssh"),
+            Some("workload.error.ssh_password_hash")
+        );
+        spec.ssh = access;
+        assert_eq!(spec.validate(), Ok(()));
+        for bad in [
+            "$5$salt$abc",
+            "$6$$abc",
+            "$6$rounds=x$salt$abc",
+            &format!("$6$salt${}", "a".repeat(85)),
+        ] {
+            assert!(!is_sha512_crypt(bad), "{bad}");
+        }
+        assert!(is_sha512_crypt(&format!(
+            "$6$rounds=10000$salt${}",
+            "a".repeat(86)
+        )));
     }
 }

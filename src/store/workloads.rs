@@ -389,7 +389,7 @@ mod tests {
                     protocol: Protocol::Http,
                     local_command: Some("python3 -m http.server $PORT".into()),
                 }],
-                ssh: SshAccess::Password("secret".into()),
+                ssh: SshAccess::from_password("a secret password", "storetest").expect("a hash"),
                 start_at: None,
                 end_at: None,
             }),

@@ -73,7 +73,11 @@ fn container(project: ProjectId, n: usize) -> ContainerSpec {
             protocol: Protocol::Http,
             local_command: None,
         }],
-        ssh: SshAccess::Password("bench-password".into()),
+        // `openssl passwd -6 -salt saltstring 'Hello world!'`
+        ssh: SshAccess::PasswordHash(
+            "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
+                .into(),
+        ),
         start_at: None,
         end_at: None,
     }

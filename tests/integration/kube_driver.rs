@@ -23,7 +23,7 @@ use mlstack::domain::workload::{
     ServiceSpec, SshAccess, VolumeMount, VolumeSpec, WorkloadId, WorkloadMeta, WorkloadStatus,
 };
 
-use crate::common::fake_apiserver::{Builder, FakeApiServer, FakeNode, Fault};
+use crate::common::fake_apiserver::{Builder, FakeApiServer, FakeNode, Fault, Policy};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -41,6 +41,8 @@ fn settings(kubeconfig: std::path::PathBuf) -> KubeConfig {
         job_ttl: Duration::from_secs(3600),
         committer_image: Some("registry.lab/tools/committer:1".into()),
         registry: Some("registry.lab/mlstack".into()),
+        committer_cpu_milli: 500,
+        committer_ram_mib: 1024,
         node_host: None,
     }
 }
@@ -901,4 +903,314 @@ async fn cut_watches_resume_and_status_stays_current() {
     .await;
     c.driver.apply_container(&web).await.unwrap();
     assert!(c.fake.get::<Deployment>(&ns(p.id), "web").is_some());
+}
+
+/// The pod a workload's controller made, as the fake holds it.
+fn pod_of(c: &Cluster, namespace: &str, id: WorkloadId) -> Option<Pod> {
+    c.fake
+        .list::<Pod>(Some(namespace), &format!("mlstack.io/workload={id}"))
+        .into_iter()
+        .next()
+}
+
+#[tokio::test]
+async fn every_kind_runs_in_a_namespace_with_the_project_quota() {
+    let c = cluster().await;
+    let p = project();
+    c.driver.provision_project(&p).await.unwrap();
+    let namespace = ns(p.id);
+    let quota: ResourceQuota = c.fake.get(&namespace, "mlstack-quota").expect("the quota");
+    let hard = quota.spec.unwrap().hard.unwrap();
+    assert!(hard.contains_key("limits.cpu") && hard.contains_key("requests.memory"));
+
+    let source = container(p.id, "dev");
+    c.driver.apply_container(&source).await.unwrap();
+    wait_status(&c.driver, source.meta.id, |s| *s == WorkloadStatus::Running).await;
+
+    let batch = job(p.id, "train", "echo done");
+    c.driver.apply_job(&batch).await.unwrap();
+    assert_eq!(
+        wait_status(&c.driver, batch.meta.id, WorkloadStatus::is_terminal)
+            .await
+            .status,
+        WorkloadStatus::Succeeded
+    );
+
+    // The commit job declares the configured committer resources; without
+    // them the quota refuses its pod and the commit never starts.
+    let commit = ImageCommitSpec {
+        id: WorkloadId::generate(),
+        project: p.id,
+        owner: source.meta.owner,
+        container: source.meta.id,
+        target: image("vision/dev"),
+    };
+    c.driver.commit_image(&commit).await.unwrap();
+    wait_status(&c.driver, commit.id, |s| *s == WorkloadStatus::Running).await;
+    let pod = pod_of(&c, &namespace, commit.id).expect("the commit pod");
+    let resources = pod.spec.unwrap().containers[0].resources.clone().unwrap();
+    assert_eq!(resources.limits.as_ref().unwrap()["cpu"].0, "500m");
+    assert_eq!(resources.requests.as_ref().unwrap()["memory"].0, "1024Mi");
+
+    // Every workload pod runs confined: RuntimeDefault seccomp, no
+    // privilege escalation, every capability dropped; the container that
+    // serves SSH gets back only what sshd needs.
+    for (id, ssh) in [(source.meta.id, true), (batch.meta.id, false)] {
+        let pod = pod_of(&c, &namespace, id).expect("a pod").spec.unwrap();
+        let seccomp = pod.security_context.unwrap().seccomp_profile.unwrap();
+        assert_eq!(seccomp.type_, "RuntimeDefault");
+        let main = pod.containers[0].security_context.clone().unwrap();
+        assert_eq!(main.allow_privilege_escalation, Some(false));
+        let capabilities = main.capabilities.unwrap();
+        assert_eq!(capabilities.drop, Some(vec!["ALL".to_owned()]));
+        let added = capabilities.add.unwrap_or_default();
+        assert_eq!(added.is_empty(), !ssh, "{added:?}");
+        assert!(
+            added
+                .iter()
+                .all(|c| manifests::SSH_CAPABILITIES.contains(&c.as_str()))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_workload_without_cpu_or_memory_is_refused_before_the_cluster() {
+    let c = cluster().await;
+    let p = project();
+    c.driver.provision_project(&p).await.unwrap();
+    let mut no_cpu = job(p.id, "no-cpu", "echo");
+    no_cpu.resources.cpu_milli = 0;
+    let error = c.driver.apply_job(&no_cpu).await.unwrap_err();
+    let DriverError::Invalid(errors) = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(errors.get("cpu"), Some("workload.error.cpu_required"));
+    let mut no_memory = container(p.id, "no-memory");
+    no_memory.resources.ram_mib = 0;
+    no_memory.resources.shm_mib = 0;
+    let error = c.driver.apply_container(&no_memory).await.unwrap_err();
+    let DriverError::Invalid(errors) = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(errors.get("ram"), Some("workload.error.ram_required"));
+    assert!(c.fake.get::<Job>(&ns(p.id), "no-cpu").is_none());
+    assert!(c.fake.get::<Deployment>(&ns(p.id), "no-memory").is_none());
+}
+
+#[tokio::test]
+async fn generated_names_fit_what_the_api_server_accepts() {
+    let c = cluster().await;
+    let p = project();
+    c.driver.provision_project(&p).await.unwrap();
+    // Two volumes with the longest names, equal in their first 60
+    // characters: their pod volume names stay labels and stay apart.
+    let long = |end: &str| format!("{}{end}", "v".repeat(63 - end.len()));
+    let mut spec = container(p.id, &"c".repeat(63));
+    spec.volumes = Vec::new();
+    for (end, path) in [("aaa", "/data/a"), ("bbb", "/data/b")] {
+        c.driver
+            .ensure_volume(&VolumeSpec {
+                project: p.id,
+                owner: spec.meta.owner,
+                name: long(end),
+                storage_class: "nfs-client".into(),
+                size_gib: 1,
+            })
+            .await
+            .unwrap();
+        spec.volumes.push(VolumeMount {
+            volume: long(end),
+            mount_path: path.into(),
+            read_only: false,
+        });
+    }
+    c.driver.apply_container(&spec).await.unwrap();
+    wait_status(&c.driver, spec.meta.id, |s| *s == WorkloadStatus::Running).await;
+    let deployment: Deployment = c
+        .fake
+        .get(&ns(p.id), &spec.meta.name)
+        .expect("a Deployment");
+    let names: Vec<String> = deployment
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name)
+        .filter(|n| n.starts_with("vol-"))
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert_ne!(names[0], names[1]);
+    assert!(names.iter().all(|n| n.len() <= 63), "{names:?}");
+
+    // A port name the API server refuses ("--") is refused by validation,
+    // with the rule, before anything is sent.
+    let mut bad_port = container(p.id, "ports");
+    bad_port.services[1].name = "jupyter--lab".into();
+    let error = c.driver.apply_container(&bad_port).await.unwrap_err();
+    let DriverError::Invalid(errors) = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(errors.get("services"), Some("workload.error.service_name"));
+    assert!(c.fake.get::<Deployment>(&ns(p.id), "ports").is_none());
+}
+
+#[tokio::test]
+async fn the_quota_limits_node_ports_and_object_counts() {
+    let c = cluster().await;
+    let small = ProjectSpec {
+        cpu_milli: Some(1000),
+        storage_gib: Some(2),
+        ..project()
+    };
+    c.driver.provision_project(&small).await.unwrap();
+    let quota: ResourceQuota = c
+        .fake
+        .get(&ns(small.id), "mlstack-quota")
+        .expect("the quota");
+    let hard = quota.spec.unwrap().hard.unwrap();
+    for (key, count) in manifests::object_counts(&small) {
+        assert_eq!(hard[key].0, count.to_string(), "{key}");
+    }
+    assert_eq!(hard["services.nodeports"].0, "10");
+    assert_eq!(hard["persistentvolumeclaims"].0, "2");
+    // A third claim is refused by the API server's quota.
+    for (n, name) in ["one", "two", "three"].into_iter().enumerate() {
+        let result = c
+            .driver
+            .ensure_volume(&VolumeSpec {
+                project: small.id,
+                owner: UserId::generate(),
+                name: name.into(),
+                storage_class: "nfs-client".into(),
+                size_gib: 1,
+            })
+            .await;
+        assert_eq!(result.is_ok(), n < 2, "{name}: {result:?}");
+    }
+}
+
+const RBAC_MANIFEST: &str = include_str!("../../packaging/kubernetes/rbac.yaml");
+
+#[tokio::test]
+async fn the_driver_works_with_exactly_the_packaged_rbac() {
+    let policy = Policy::from_manifest(RBAC_MANIFEST, "mlstack-driver").unwrap();
+    let c = cluster_from(FakeApiServer::builder().rbac(policy), |_| {}).await;
+    let health = c.driver.health().await.unwrap();
+    assert!(health.ok, "{}", health.message);
+
+    // Every product action, as the reconcile loop makes them.
+    let p = project();
+    c.driver.provision_project(&p).await.unwrap();
+    let mut source = container(p.id, "dev");
+    c.driver
+        .provision_member(&p, source.meta.owner)
+        .await
+        .unwrap();
+    let volume = VolumeSpec {
+        project: p.id,
+        owner: source.meta.owner,
+        name: "data".into(),
+        storage_class: "nfs-client".into(),
+        size_gib: 10,
+    };
+    c.driver.ensure_volume(&volume).await.unwrap();
+    source.volumes = vec![VolumeMount {
+        volume: "data".into(),
+        mount_path: "/workspace/data".into(),
+        read_only: false,
+    }];
+    c.driver.apply_container(&source).await.unwrap();
+    wait_status(&c.driver, source.meta.id, |s| *s == WorkloadStatus::Running).await;
+    c.driver.events(source.meta.id).await.unwrap();
+    let commit = ImageCommitSpec {
+        id: WorkloadId::generate(),
+        project: p.id,
+        owner: source.meta.owner,
+        container: source.meta.id,
+        target: image("vision/dev"),
+    };
+    c.driver.commit_image(&commit).await.unwrap();
+    wait_status(&c.driver, commit.id, |s| *s == WorkloadStatus::Running).await;
+    c.driver.stop_container(source.meta.id).await.unwrap();
+    c.driver.delete_container(source.meta.id).await.unwrap();
+
+    let batch = job(p.id, "train", "echo trained");
+    c.driver.apply_job(&batch).await.unwrap();
+    wait_status(&c.driver, batch.meta.id, WorkloadStatus::is_terminal).await;
+    assert!(
+        c.driver
+            .logs(batch.meta.id, 10)
+            .await
+            .unwrap()
+            .contains("trained")
+    );
+    let long = job(p.id, "long", "sleep 600");
+    c.driver.apply_job(&long).await.unwrap();
+    wait_status(&c.driver, long.meta.id, |s| *s == WorkloadStatus::Running).await;
+    c.driver.cancel_job(long.meta.id).await.unwrap();
+    c.driver.delete_job(long.meta.id).await.unwrap();
+    c.driver.delete_job(batch.meta.id).await.unwrap();
+    c.driver.capacity().await.unwrap();
+    c.driver.workloads().await.unwrap();
+    assert_eq!(
+        c.driver.volumes().await.unwrap(),
+        vec![(p.id, "data".to_owned())]
+    );
+    c.driver.delete_volume(p.id, "data").await.unwrap();
+
+    // Nothing was refused, and Secrets were only ever read as metadata,
+    // with our label.
+    let requests = c.fake.requests();
+    let secrets: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/secrets"))
+        .collect();
+    assert!(!secrets.is_empty());
+    for request in secrets {
+        assert!(
+            request.accept.contains("as=PartialObjectMetadata"),
+            "{request:?}"
+        );
+        assert!(
+            request.query.contains("managed-by%3Dmlstack")
+                || request.query.contains("managed-by=mlstack"),
+            "{request:?}"
+        );
+    }
+
+    // The policy is enforced: without the rule for nodes, health names it.
+    let narrower = RBAC_MANIFEST.replace("resources: [\"nodes\"]", "resources: [\"none\"]");
+    let policy = Policy::from_manifest(&narrower, "mlstack-driver").unwrap();
+    let d = cluster_from(FakeApiServer::builder().rbac(policy), |_| {}).await;
+    let health = d.driver.health().await.unwrap();
+    assert!(!health.ok);
+    assert!(health.message.contains("list nodes"), "{}", health.message);
+    assert!(matches!(
+        d.driver.capacity().await,
+        Err(DriverError::Forbidden(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_ssh_password_reaches_the_cluster_only_as_a_hash() {
+    let c = cluster().await;
+    let p = project();
+    let mut spec = container(p.id, "pw");
+    spec.ssh = SshAccess::from_password("correct horse battery", "a1b2c3d4e5f6g7h8").unwrap();
+    c.driver.apply_container(&spec).await.unwrap();
+    let secret: Secret = c
+        .fake
+        .get(&ns(p.id), &manifests::ssh_secret_name("pw"))
+        .expect("the SSH Secret");
+    let data = secret.data.unwrap();
+    assert_eq!(data.keys().collect::<Vec<_>>(), ["password-hash"]);
+    let hash = String::from_utf8(data["password-hash"].0.clone()).unwrap();
+    assert!(hash.starts_with("$6$a1b2c3d4e5f6g7h8$"), "{hash}");
+    assert!(!hash.contains("correct horse"));
+    let stored = serde_json::to_string(&spec).unwrap();
+    assert!(!stored.contains("correct horse"), "{stored}");
 }

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 
 use crate::common::fake_apiserver::{FakeApiServer, wait_for};
 
@@ -231,4 +231,61 @@ async fn kubectl_gets_applies_watches_reads_logs_and_deletes() {
         .expect("kubectl runs");
     assert!(!gone.status.success());
     assert!(String::from_utf8_lossy(&gone.stderr).contains("NotFound"));
+}
+
+/// `kubectl create namespace` sends protobuf (kubectl 1.32 does not fall
+/// back to JSON after a 415): the fake decodes it. `kubectl run` sends
+/// JSON. What the fake stores is what kubectl built.
+#[tokio::test]
+async fn kubectl_create_namespace_and_run_work() {
+    if !kubectl_installed() {
+        println!("skipped: kubectl is not on PATH");
+        return;
+    }
+    let fake = FakeApiServer::builder()
+        .anonymous(true)
+        .try_start()
+        .expect("the fake starts");
+    let dir = tempfile::tempdir().expect("dir");
+    let dir = dir.path();
+    fake.write_kubeconfig(&dir.join("kubeconfig"))
+        .expect("kubeconfig");
+
+    let created = stdout(&run(dir, &["create", "namespace", "lab"]));
+    assert_eq!(created.trim(), "namespace/lab created");
+    assert!(fake.get::<Namespace>("", "lab").is_some());
+
+    let ran = stdout(&run(
+        dir,
+        &["run", "web", "--image=nginx:1.27", "--namespace=lab"],
+    ));
+    assert_eq!(ran.trim(), "pod/web created");
+    let pod = fake.get::<Pod>("lab", "web").expect("the pod");
+    let spec = pod.spec.expect("a spec");
+    assert_eq!(spec.containers[0].image.as_deref(), Some("nginx:1.27"));
+    until_output(dir, &["get", "pod", "web", "--namespace=lab"], "Running").await;
+
+    let requests = fake.requests();
+    let posts: Vec<_> = requests.iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_eq!(posts[0].path, "/api/v1/namespaces");
+    assert!(posts[0].content_type.contains("protobuf"), "{posts:?}");
+
+    // A kind the fake does not decode is refused, not half-read.
+    let job = kubectl(dir)
+        .args([
+            "create",
+            "job",
+            "hello",
+            "--image=busybox",
+            "--namespace=lab",
+        ])
+        .output()
+        .expect("kubectl runs");
+    assert!(!job.status.success());
+    assert!(
+        String::from_utf8_lossy(&job.stderr).contains("protobuf only for v1 Namespace"),
+        "{}",
+        String::from_utf8_lossy(&job.stderr)
+    );
 }

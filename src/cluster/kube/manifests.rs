@@ -16,10 +16,11 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::batch::v1::{Job, JobSpec as KubeJobSpec};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HostPathVolumeSource, Namespace,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec,
-    PodTemplateSpec, ResourceQuota, ResourceQuotaSpec, ResourceRequirements, SecretVolumeSource,
-    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec as KubeServiceSpec, Volume,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HostPathVolumeSource,
+    Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
+    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceQuota, ResourceQuotaSpec,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Service,
+    ServiceAccount, ServicePort, ServiceSpec as KubeServiceSpec, Volume,
     VolumeMount as KubeVolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -55,7 +56,8 @@ pub const SPEC_HASH_ANNOTATION: &str = "mlstack.io/spec-hash";
 pub const PROJECT_NAME_ANNOTATION: &str = "mlstack.io/project-name";
 /// The one container of every pod we make.
 pub const MAIN_CONTAINER: &str = "main";
-/// Where the SSH Secret is mounted (`authorized_keys` or `password`).
+/// Where the SSH Secret is mounted: `authorized_keys`, or `password-hash`
+/// (a SHA-512 crypt hash for `chpasswd -e`; the password is never stored).
 pub const SSH_MOUNT_PATH: &str = "/etc/mlstack/ssh";
 /// The quota object of a project namespace.
 pub const QUOTA_NAME: &str = "mlstack-quota";
@@ -71,6 +73,10 @@ pub struct BuildSettings {
     pub committer_image: Option<String>,
     /// Where committed images are pushed (`registry.lab:5000/mlstack`).
     pub registry: Option<String>,
+    /// The commit job's CPU request and limit, in thousandths of a CPU.
+    pub committer_cpu_milli: u64,
+    /// The commit job's memory request and limit, in MiB.
+    pub committer_ram_mib: u64,
 }
 
 pub fn namespace_name(project: ProjectId) -> String {
@@ -183,12 +189,37 @@ pub fn namespace(project: ProjectId, name: Option<&str>) -> Namespace {
     })
 }
 
-/// The project quota as a ResourceQuota: CPU and memory limits, storage
-/// requests, and whole GPUs (the floor of the GPU units: fractions of a GPU
-/// run on shared or MIG resources, which mlstack counts itself). None when
-/// the project has no limits at all.
-pub fn resource_quota(project: &ProjectSpec) -> Option<ResourceQuota> {
-    let mut hard = BTreeMap::new();
+/// Object counts of a project quota, derived from its CPU (C whole CPUs;
+/// 64 when CPU is unlimited) and storage (S GiB; 100 when unlimited):
+/// pods (finished Job pods count until the Job's TTL) 10 per CPU, at least
+/// 10 and at most 1000; Services (one per container with services) and
+/// Secrets (one per container with SSH) 2 per CPU, at least 5 and at most
+/// 200; node ports, a scarce resource of the whole cluster, 4 per CPU, at
+/// least 10 and at most 400 (a container usually exposes 2 or 3);
+/// PersistentVolumeClaims one per GiB (a volume is at least 1 GiB), at
+/// least 1 and at most 100.
+pub fn object_counts(project: &ProjectSpec) -> [(&'static str, u64); 5] {
+    let cpus = project.cpu_milli.map_or(64, |milli| milli / 1000);
+    let storage = project.storage_gib.unwrap_or(100);
+    [
+        ("count/pods", (cpus * 10).clamp(10, 1000)),
+        ("count/services", (cpus * 2).clamp(5, 200)),
+        ("secrets", (cpus * 2).clamp(5, 200)),
+        ("services.nodeports", (cpus * 4).clamp(10, 400)),
+        ("persistentvolumeclaims", storage.clamp(1, 100)),
+    ]
+}
+
+/// The project quota as a ResourceQuota: CPU and memory requests and
+/// limits, storage requests, whole GPUs (the floor of the GPU units:
+/// fractions of a GPU run on shared or MIG resources, which mlstack counts
+/// itself), and the object counts of [`object_counts`]. Every project has
+/// one, since the object counts always apply.
+pub fn resource_quota(project: &ProjectSpec) -> ResourceQuota {
+    let mut hard: BTreeMap<String, Quantity> = object_counts(project)
+        .into_iter()
+        .map(|(key, count)| (key.to_owned(), Quantity(count.to_string())))
+        .collect();
     if let Some(cpu) = project.cpu_milli {
         hard.insert("limits.cpu".to_owned(), Quantity(format!("{cpu}m")));
         hard.insert("requests.cpu".to_owned(), Quantity(format!("{cpu}m")));
@@ -209,10 +240,7 @@ pub fn resource_quota(project: &ProjectSpec) -> Option<ResourceQuota> {
             Quantity((units / 1000).to_string()),
         );
     }
-    if hard.is_empty() {
-        return None;
-    }
-    Some(hashed(ResourceQuota {
+    hashed(ResourceQuota {
         metadata: object_meta(
             QUOTA_NAME.to_owned(),
             Some(namespace_name(project.id)),
@@ -223,7 +251,7 @@ pub fn resource_quota(project: &ProjectSpec) -> Option<ResourceQuota> {
             ..ResourceQuotaSpec::default()
         }),
         ..ResourceQuota::default()
-    }))
+    })
 }
 
 /// The service account a member's pods run as (made at activation).
@@ -245,21 +273,20 @@ pub fn member_account(project: ProjectId, user: UserId) -> ServiceAccount {
 // Pods
 
 /// Limits and equal requests (a Guaranteed pod: what a user asked for is
-/// what they get), plus the GPU resource.
+/// what they get), plus the GPU resource. CPU and memory are always
+/// declared (validation refuses 0): a namespace whose quota limits them
+/// refuses a pod that does not.
 fn resource_requirements(resources: &Resources) -> ResourceRequirements {
-    let mut amounts = BTreeMap::new();
-    if resources.cpu_milli > 0 {
-        amounts.insert(
+    let mut amounts = BTreeMap::from([
+        (
             "cpu".to_owned(),
             Quantity(format!("{}m", resources.cpu_milli)),
-        );
-    }
-    if resources.ram_mib > 0 {
-        amounts.insert(
+        ),
+        (
             "memory".to_owned(),
             Quantity(format!("{}Mi", resources.ram_mib)),
-        );
-    }
+        ),
+    ]);
     if let Some(gpu) = &resources.gpu {
         amounts.insert(gpu.resource_name.clone(), Quantity(gpu.count.to_string()));
     }
@@ -291,8 +318,68 @@ fn env_vars(env: &BTreeMap<String, String>, resources: &Resources) -> Vec<EnvVar
     vars
 }
 
-fn volume_name(volume: &str) -> String {
-    format!("vol-{volume}")
+/// The pod's name of a project volume: `vol-<volume>`, a DNS-1123 label
+/// of at most 63 characters; a volume name too long for that keeps its
+/// first 50 characters and gets a digest of the whole name, so two long
+/// names never meet.
+pub fn volume_name(volume: &str) -> String {
+    const PREFIX: &str = "vol-";
+    if PREFIX.len() + volume.len() <= 63 {
+        return format!("{PREFIX}{volume}");
+    }
+    let digest: String = Sha256::digest(volume.as_bytes())
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let head = volume.get(..50).unwrap_or(volume).trim_end_matches('-');
+    format!("{PREFIX}{head}-{digest}")
+}
+
+/// Capabilities an image's SSH service needs, on top of none: `SETUID`
+/// and `SETGID` (sshd becomes the user who logs in), `SYS_CHROOT` (its
+/// privilege-separated child chroots into an empty directory), `CHOWN` and
+/// `FOWNER` (it gives the login's pseudo-terminal to the user and sets its
+/// mode), `DAC_OVERRIDE` (as root it reads the user's files and the keys
+/// whatever their modes), `NET_BIND_SERVICE` (it listens on port 22),
+/// `KILL` (its monitor signals the user's session processes) and
+/// `AUDIT_WRITE` (PAM and sshd write login records to the audit log, and
+/// a refused write fails the login).
+pub const SSH_CAPABILITIES: [&str; 9] = [
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "KILL",
+    "NET_BIND_SERVICE",
+    "SETGID",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+/// The pod's security context: the runtime's default seccomp profile.
+fn pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            localhost_profile: None,
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// The main container's security context: no privilege escalation (no
+/// setuid binaries), every capability dropped, and only what sshd needs
+/// added back when the container serves SSH.
+fn container_security_context(ssh: bool) -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            add: ssh.then(|| SSH_CAPABILITIES.iter().map(|c| (*c).to_owned()).collect()),
+        }),
+        ..SecurityContext::default()
+    }
 }
 
 /// Volumes and mounts: the project volumes (PVCs), shared memory, and the
@@ -369,6 +456,8 @@ struct PodParts<'a> {
     mounts: &'a [VolumeMount],
     ports: Vec<ContainerPort>,
     ssh_secret: Option<String>,
+    /// Whether the image runs an SSH service (it gets sshd's capabilities).
+    serves_ssh: bool,
     restart_policy: &'static str,
 }
 
@@ -396,9 +485,11 @@ fn pod_template(kind: &str, parts: PodParts<'_>) -> PodTemplateSpec {
                 env: Some(env_vars(parts.env, parts.resources)).filter(|v| !v.is_empty()),
                 ports: Some(parts.ports).filter(|p| !p.is_empty()),
                 resources: Some(resource_requirements(parts.resources)),
+                security_context: Some(container_security_context(parts.serves_ssh)),
                 volume_mounts: Some(volume_mounts).filter(|m| !m.is_empty()),
                 ..Container::default()
             }],
+            security_context: Some(pod_security_context()),
             volumes: Some(volumes).filter(|v| !v.is_empty()),
             node_selector,
             restart_policy: Some(parts.restart_policy.to_owned()),
@@ -438,6 +529,7 @@ pub fn deployment(spec: &ContainerSpec, running: bool) -> Deployment {
             mounts: &spec.volumes,
             ports,
             ssh_secret: ssh_secret_data(&spec.ssh).map(|_| ssh_secret_name(&spec.meta.name)),
+            serves_ssh: spec.services.iter().any(|s| s.kind == ServiceKind::Ssh),
             restart_policy: "Always",
         },
     );
@@ -526,7 +618,7 @@ pub fn owned_by<K: Metadata<Ty = ObjectMeta>>(mut object: K, owner: Option<Owner
 fn ssh_secret_data(ssh: &SshAccess) -> Option<(&'static str, String)> {
     match ssh {
         SshAccess::None => None,
-        SshAccess::Password(password) => Some(("password", password.clone())),
+        SshAccess::PasswordHash(hash) => Some(("password-hash", hash.clone() + "\n")),
         SshAccess::Keys(keys) => Some(("authorized_keys", keys.join("\n") + "\n")),
     }
 }
@@ -569,6 +661,7 @@ pub fn job(spec: &JobSpec, settings: &BuildSettings) -> Job {
             mounts: &spec.volumes,
             ports: Vec::new(),
             ssh_secret: None,
+            serves_ssh: false,
             restart_policy: "Never",
         },
     );
@@ -631,7 +724,14 @@ pub struct CommitSource {
 }
 
 /// The Job that commits a container and pushes the image: pinned to the
-/// container's node, privileged, with the containerd socket. The committer
+/// container's node, with the containerd socket, and the configured CPU
+/// and memory as requests and limits. It alone is privileged, so it has no
+/// seccomp profile, capability list or privilege-escalation setting (the
+/// API server refuses `allowPrivilegeEscalation: false` beside
+/// `privileged: true`): it reads the filesystem of another user's
+/// container through containerd, which owns every container of the node,
+/// and the socket is root's. That is why an admin must name the committer
+/// image before any commit runs. The committer
 /// image's entrypoint does the work and reads `MLSTACK_CONTAINER_ID` (the
 /// containerd id), `MLSTACK_TARGET_IMAGE` (where to push),
 /// `MLSTACK_CONTAINERD_ADDRESS` and `MLSTACK_CONTAINERD_NAMESPACE`.
@@ -689,6 +789,12 @@ pub fn commit_job(
                 name: MAIN_CONTAINER.to_owned(),
                 image: Some(image.clone()),
                 env: Some(env),
+                resources: Some(resource_requirements(&Resources {
+                    cpu_milli: settings.committer_cpu_milli,
+                    ram_mib: settings.committer_ram_mib,
+                    shm_mib: 0,
+                    gpu: None,
+                })),
                 security_context: Some(SecurityContext {
                     privileged: Some(true),
                     ..SecurityContext::default()
@@ -841,6 +947,8 @@ mod snapshots {
             job_ttl_secs: 3600,
             committer_image: Some("registry.lab:5000/tools/committer:1.0".to_owned()),
             registry: Some("registry.lab:5000/mlstack".to_owned()),
+            committer_cpu_milli: 1000,
+            committer_ram_mib: 2048,
         }
     }
 
@@ -856,10 +964,7 @@ mod snapshots {
             "project-namespace",
             &namespace(project().id, Some(&project().name)),
         );
-        check(
-            "project-resourcequota",
-            &resource_quota(&project()).unwrap(),
-        );
+        check("project-resourcequota", &resource_quota(&project()));
         let unlimited = ProjectSpec {
             gpu_units_milli: None,
             cpu_milli: None,
@@ -867,7 +972,18 @@ mod snapshots {
             storage_gib: None,
             ..project()
         };
-        assert!(resource_quota(&unlimited).is_none());
+        let hard = resource_quota(&unlimited).spec.unwrap().hard.unwrap();
+        let keys: Vec<&str> = hard.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "count/pods",
+                "count/services",
+                "persistentvolumeclaims",
+                "secrets",
+                "services.nodeports"
+            ]
+        );
     }
 
     #[test]

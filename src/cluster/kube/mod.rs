@@ -3,7 +3,9 @@
 //!
 //! Watches (kube's runtime watcher, with its back-off) keep an in-memory
 //! picture of everything labelled as ours: Deployments, Jobs, pods,
-//! Services and Secrets, indexed by workload id. Status, the workload
+//! Services, and the metadata of Secrets (never their data), indexed by
+//! workload id. Only objects with our label are asked for; the RBAC the
+//! driver needs is `packaging/kubernetes/rbac.yaml`. Status, the workload
 //! inventory and "is this already applied?" read that picture, so a resync
 //! of unchanged workloads costs no request; status changes are broadcast to
 //! subscribers as the watch events arrive. Every request to the API server
@@ -28,12 +30,13 @@ use k8s_openapi::api::authorization::v1::{
 };
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    Event as KubeEvent, Namespace, Node, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service,
+    Event as KubeEvent, Namespace, Node, PersistentVolumeClaim, Pod, Secret, Service,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use serde::Serialize;
@@ -70,6 +73,10 @@ pub struct KubeConfig {
     pub committer_image: Option<String>,
     /// Where committed images are pushed (None: commits are off).
     pub registry: Option<String>,
+    /// The commit job's CPU (thousandths) and memory (MiB), requested and
+    /// limited: a project quota refuses a pod that does not declare them.
+    pub committer_cpu_milli: u64,
+    pub committer_ram_mib: u64,
     /// The host put in service links (None: the node's InternalIP).
     pub node_host: Option<String>,
 }
@@ -138,7 +145,8 @@ struct Objects {
     job: Option<Arc<Job>>,
     pods: BTreeMap<String, Arc<Pod>>,
     service: Option<Arc<Service>>,
-    secret: Option<Arc<Secret>>,
+    /// The SSH Secret's metadata: its spec hash is all the driver reads.
+    secret: Option<Arc<PartialObjectMeta<Secret>>>,
 }
 
 impl Objects {
@@ -213,7 +221,7 @@ macro_rules! tracked_single {
 tracked_single!(Deployment, Deployment, deployment);
 tracked_single!(Job, Job, job);
 tracked_single!(Service, Service, service);
-tracked_single!(Secret, Secret, secret);
+tracked_single!(PartialObjectMeta<Secret>, Secret, secret);
 
 impl Tracked for Pod {
     const WATCHED: Watched = Watched::Pod;
@@ -299,6 +307,8 @@ impl KubeDriver {
             job_ttl_secs: i32::try_from(config.job_ttl.as_secs()).unwrap_or(i32::MAX),
             committer_image: config.committer_image.clone(),
             registry: config.registry.clone(),
+            committer_cpu_milli: config.committer_cpu_milli,
+            committer_ram_mib: config.committer_ram_mib,
         };
         let (events, _) = broadcast::channel(4096);
         let driver = KubeDriver {
@@ -318,7 +328,7 @@ impl KubeDriver {
             driver.watch::<Job>(),
             driver.watch::<Pod>(),
             driver.watch::<Service>(),
-            driver.watch::<Secret>(),
+            driver.watch::<PartialObjectMeta<Secret>>(),
         ];
         *driver
             .inner
@@ -333,8 +343,10 @@ impl KubeDriver {
         self.inner.cache().synced.len() == 5
     }
 
-    /// Follows one kind across all namespaces; the watcher re-lists after a
-    /// cut stream or an outage, with back-off.
+    /// Follows our objects of one kind across all namespaces; the watcher
+    /// re-lists after a cut stream or an outage, with back-off.
+    /// A `PartialObjectMeta<K>` kind is watched as metadata only (kube-rs
+    /// asks for `PartialObjectMetadata`).
     fn watch<K: Tracked>(&self) -> JoinHandle<()> {
         let weak = Arc::downgrade(&self.inner);
         let api: Api<K> = Api::all(self.inner.client.clone());
@@ -780,15 +792,7 @@ impl Driver for KubeDriver {
     async fn provision_project(&self, project: &ProjectSpec) -> Result<(), DriverError> {
         self.apply_namespace(project).await?;
         let namespace = manifests::namespace_name(project.id);
-        match manifests::resource_quota(project) {
-            Some(quota) => {
-                self.apply(&quota).await?;
-            }
-            None => {
-                self.delete::<ResourceQuota>(&namespace, manifests::QUOTA_NAME)
-                    .await?
-            }
-        }
+        self.apply(&manifests::resource_quota(project)).await?;
         self.inner.mark_provisioned(namespace);
         Ok(())
     }
@@ -846,7 +850,8 @@ impl Driver for KubeDriver {
             let applied = self
                 .apply(&manifests::owned_by(secret, owner.clone()))
                 .await?;
-            self.inner.track(applied, false);
+            self.inner
+                .track(applied.metadata.into_response_partial::<Secret>(), false);
         }
         if stale_secret {
             self.delete::<Secret>(&namespace, &manifests::ssh_secret_name(&spec.meta.name))

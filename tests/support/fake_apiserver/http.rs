@@ -19,8 +19,8 @@ use super::resources::{self, ResourceInfo};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::{Change, ChangeType, key_of, meta};
 use super::tables::{self, Format, Include};
-use super::validate;
 use super::{RecordedRequest, Shared};
+use super::{protobuf, validate};
 
 type Query = Vec<(String, String)>;
 
@@ -68,6 +68,7 @@ pub async fn handle(req: HttpRequest, body: Bytes, shared: web::Data<Arc<Shared>
         path: path.clone(),
         query: req.query_string().to_owned(),
         content_type: header(&req, "content-type").to_owned(),
+        accept: header(&req, "accept").to_owned(),
     });
     if let Some(code) = shared.take_fault(&method, &path) {
         return error_response(&ApiError::new(
@@ -233,10 +234,15 @@ fn serve(
     }
     let read_body = || -> Result<Value, ApiError> {
         let content_type = header(req, "content-type");
-        if content_type.contains("protobuf") || content_type.contains("cbor") {
+        if content_type.contains("protobuf") {
+            return protobuf::to_json(body).map_err(|why| ApiError::new(415, why));
+        }
+        if content_type.contains("cbor") {
             return Err(ApiError::new(
                 415,
-                format!("the fake API server reads JSON bodies only, not {content_type}"),
+                format!(
+                    "the fake API server reads JSON and protobuf bodies only, not {content_type}"
+                ),
             ));
         }
         serde_json::from_slice(body)
@@ -324,6 +330,10 @@ fn serve(
                 )
             })?;
             let patch = if kind == PatchType::Apply {
+                // An apply that creates the object needs "create" too.
+                if shared.lock().get(resource, &namespace, &name).is_err() {
+                    check_allowed(shared, &target, "create")?;
+                }
                 read_object()?
             } else {
                 read_body()?
@@ -388,7 +398,7 @@ fn check_allowed(shared: &Shared, target: &Target, verb: &str) -> Result<(), Api
         Some(sub) => format!("{}/{sub}", resource.plural),
         None => resource.plural.to_owned(),
     };
-    if !shared.is_forbidden(verb, &name) {
+    if !shared.is_forbidden(verb, resource.group, &name) {
         return Ok(());
     }
     let scope = match &target.namespace {
@@ -535,7 +545,8 @@ fn review(shared: &Shared, resource: &ResourceInfo, mut body: Value) -> Result<V
             {
                 name = format!("{name}/{sub}");
             }
-            !shared.is_forbidden(verb, &name)
+            let group = a.get("group").and_then(Value::as_str).unwrap_or("");
+            !shared.is_forbidden(verb, group, &name)
         });
         body["status"] = if allowed {
             json!({"allowed": true, "reason": "the fake API server allows it"})
@@ -549,7 +560,7 @@ fn review(shared: &Shared, resource: &ResourceInfo, mut body: Value) -> Result<V
                 .verbs
                 .iter()
                 .copied()
-                .filter(|verb| !shared.is_forbidden(verb, r.plural))
+                .filter(|verb| !shared.is_forbidden(verb, r.group, r.plural))
                 .collect();
             if !verbs.is_empty() {
                 rules

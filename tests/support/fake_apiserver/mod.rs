@@ -48,8 +48,10 @@
 //! `labelSelector` and `fieldSelector` filter lists and watches;
 //! `limit`/`continue` are ignored (the whole list comes at once, which the
 //! protocol allows). `dryRun` is refused with 400. Bodies must be JSON
-//! (415 for protobuf, which kubectl's typed commands such as `kubectl
-//! create job` send; `kubectl apply` sends JSON). Answers are JSON, or
+//! or the protobuf
+//! `kubectl create namespace` sends; other protobuf bodies, such as
+//! `kubectl create job`'s, get 415 (`kubectl run` and `kubectl apply` send
+//! JSON). Answers are JSON, or
 //! `Table`/`PartialObjectMetadata` when the `Accept` header asks.
 //!
 //! Requests need the kubeconfig's bearer token (401 otherwise), unless the
@@ -103,8 +105,10 @@ mod api;
 mod controllers;
 mod http;
 mod patch;
+mod protobuf;
 mod quantity;
 mod quota;
+mod rbac;
 mod resources;
 mod script;
 mod selectors;
@@ -133,6 +137,7 @@ pub use api::ApiError;
 
 use api::State;
 use controllers::Controllers;
+pub use rbac::Policy;
 use resources::ResourceInfo;
 use selectors::LabelSelector;
 
@@ -147,6 +152,7 @@ pub struct RecordedRequest {
     /// The raw query string.
     pub query: String,
     pub content_type: String,
+    pub accept: String,
 }
 
 /// An injected failure: the next `times` requests that match answer
@@ -211,6 +217,8 @@ struct Shared {
     faults: Mutex<Faults>,
     requests: Mutex<Vec<RecordedRequest>>,
     token: String,
+    /// What the token may do; None: everything.
+    rbac: Option<Policy>,
     /// Whether a request without credentials is served (kubectl sends no
     /// token over plain HTTP).
     anonymous: bool,
@@ -250,11 +258,17 @@ impl Shared {
         Some(status)
     }
 
-    fn is_forbidden(&self, verb: &str, resource: &str) -> bool {
-        self.faults()
-            .forbidden
-            .iter()
-            .any(|(v, r)| (v == verb || v == "*") && r == resource)
+    /// Whether the test forbade `verb` on `resource` (`pods/log` for a
+    /// subresource), or the RBAC policy does not grant it.
+    fn is_forbidden(&self, verb: &str, group: &str, resource: &str) -> bool {
+        self.rbac
+            .as_ref()
+            .is_some_and(|policy| !policy.allows(verb, group, resource))
+            || self
+                .faults()
+                .forbidden
+                .iter()
+                .any(|(v, r)| (v == verb || v == "*") && r == resource)
     }
 
     fn port(&self) -> u16 {
@@ -356,9 +370,17 @@ pub struct Builder {
     port: u16,
     history_limit: usize,
     back_off_ticks: u64,
+    rbac: Option<Policy>,
 }
 
 impl Builder {
+    /// Grants the token only what `policy` allows (everything by default),
+    /// with the real authorizer's 403s and access reviews.
+    pub fn rbac(mut self, policy: Policy) -> Builder {
+        self.rbac = Some(policy);
+        self
+    }
+
     /// The nodes to start with, instead of the one default GPU node.
     pub fn nodes(mut self, nodes: Vec<FakeNode>) -> Builder {
         self.nodes = nodes;
@@ -406,6 +428,7 @@ impl Builder {
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(Vec::new()),
             token: self.token.clone(),
+            rbac: self.rbac.clone(),
             anonymous: self.anonymous,
             cut: tokio::sync::watch::Sender::new(0),
             port: AtomicU16::new(self.port),
@@ -584,6 +607,7 @@ impl FakeApiServer {
             port: 0,
             history_limit: 5000,
             back_off_ticks: 4,
+            rbac: None,
         }
     }
 

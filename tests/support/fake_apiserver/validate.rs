@@ -106,9 +106,19 @@ pub fn is_dns1123_label(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
-/// Dot-separated DNS-1123 labels, at most 253 characters.
+/// Dot-separated parts shaped like DNS-1123 labels, at most 253
+/// characters in all: like the real server's `IsDNS1123Subdomain`, no
+/// part is limited to 63 (`<63 characters>-ssh` is a valid Secret name).
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_dns1123_label)
+    let part = |p: &str| {
+        let b = p.as_bytes();
+        !b.is_empty()
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-'
+    };
+    s.len() <= 253 && s.split('.').all(part)
 }
 
 fn is_dns1035_label(s: &str) -> bool {
@@ -952,6 +962,8 @@ mod tests {
         assert!(!is_dns1123_label(&"a".repeat(64)));
         assert!(is_dns1123_subdomain("a.b-c.d"));
         assert!(!is_dns1123_subdomain("a..b"));
+        assert!(is_dns1123_subdomain(&format!("{}-ssh", "a".repeat(63))));
+        assert!(!is_dns1123_subdomain(&"a".repeat(254)));
         assert!(!is_dns1035_label("1abc"));
         assert!(is_qualified_name("app.kubernetes.io/name"));
         assert!(!is_qualified_name("bad key"));
