@@ -7,6 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
 use super::paths;
+use crate::domain::quota::Milli;
 use crate::service::ServiceError;
 
 /// Errors a request can end in.
@@ -26,6 +27,14 @@ pub enum WebError {
     CsrfRejected,
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// A new workload does not fit: what is left of the project's quota
+    /// (or, with `member`, of the owner's cap in it).
+    #[error("over quota")]
+    OverQuota {
+        left: crate::domain::quota::Resources,
+        member: bool,
+        project: String,
+    },
     #[error("throttled for {seconds} s")]
     Throttled { seconds: i64 },
     /// The cluster did not answer in time or failed.
@@ -49,7 +58,15 @@ impl From<ServiceError> for WebError {
         match e {
             ServiceError::NotFound => WebError::NotFound,
             ServiceError::Forbidden => WebError::Forbidden,
-            ServiceError::OverQuota { .. } => WebError::Refused("error.quota.over"),
+            ServiceError::OverQuota {
+                left,
+                member,
+                project,
+            } => WebError::OverQuota {
+                left,
+                member,
+                project,
+            },
             ServiceError::Refused(key) => WebError::Refused(key),
             ServiceError::Throttled { wait } => WebError::Throttled {
                 seconds: wait.as_secs().max(1),
@@ -74,12 +91,24 @@ impl WebError {
             WebError::PayloadTooLarge => ("error.page.too_large", "error.page.too_large_text"),
             WebError::CsrfRejected => ("error.page.csrf", "error.page.csrf_text"),
             WebError::Refused(key) => ("error.page.refused", *key),
+            WebError::OverQuota { member: false, .. } => {
+                ("error.page.refused", "error.quota.left_in_project")
+            }
+            WebError::OverQuota { member: true, .. } => {
+                ("error.page.refused", "error.quota.left_in_cap")
+            }
             WebError::Throttled { .. } => ("error.page.throttled", "throttle.wait"),
             WebError::Unavailable(_) => ("error.page.unavailable", "error.page.unavailable_text"),
             WebError::Internal(_) => ("error.page.internal", "error.page.internal_text"),
         };
         let args = match self {
             WebError::Throttled { seconds } => vec![("seconds", seconds.to_string())],
+            WebError::OverQuota { left, project, .. } => vec![
+                ("gpu", Milli(left.gpu_milli).to_string()),
+                ("cpu", Milli(left.cpu_milli).to_string()),
+                ("ram_gb", format!("{:.1}", left.ram_mib as f64 / 1024.0)),
+                ("project", project.clone()),
+            ],
             _ => Vec::new(),
         };
         ErrorPage {
@@ -98,7 +127,7 @@ impl ResponseError for WebError {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            WebError::Refused(_) => StatusCode::CONFLICT,
+            WebError::Refused(_) | WebError::OverQuota { .. } => StatusCode::CONFLICT,
             WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

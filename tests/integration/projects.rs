@@ -575,8 +575,8 @@ async fn the_selector_remembers_the_project_and_provisioning_activates() {
 
     let page = alice.get("/advanced/cloud-provisioning").await;
     assert!(page.body.contains("Not Activated"));
-    let activated = alice.post_form("/advanced/cloud-provisioning", &[]).await;
-    assert_eq!(activated.status, StatusCode::SEE_OTHER);
+    // Passed once the reconcile loop had the driver provision alice.
+    activate(&alice).await;
     let page = alice.get("/advanced/cloud-provisioning").await;
     assert!(page.body.contains("Passed") && page.body.contains("Request Time"));
 }
@@ -794,45 +794,109 @@ async fn the_project_permission_matrix() {
     );
 }
 
+/// A job asking for `gpu_milli` GPU units of a type no GPU of the test
+/// appliance has (so it waits for one and never ends by itself).
+fn gpu_job(project: &str, name: &str, gpu_milli: u64) -> mlstack::domain::workload::JobSpec {
+    use mlstack::domain::workload::{
+        GpuRequest, ImageRef, JobSpec, Resources, WorkloadId, WorkloadMeta,
+    };
+    JobSpec {
+        meta: WorkloadMeta {
+            id: WorkloadId::generate(),
+            project: project.parse().expect("project id"),
+            owner: mlstack::domain::ids::UserId::generate(),
+            name: name.into(),
+        },
+        image: ImageRef {
+            name: "ubuntu".into(),
+            tag: "24.04".into(),
+        },
+        command: "true".into(),
+        env: std::collections::BTreeMap::new(),
+        resources: Resources {
+            cpu_milli: 0,
+            ram_mib: 0,
+            shm_mib: 0,
+            gpu: Some(GpuRequest {
+                resource_name: "nvidia.com/gpu".into(),
+                type_name: "T4".into(),
+                node_selector: std::collections::BTreeMap::new(),
+                count: 1,
+                units_milli: gpu_milli,
+            }),
+        },
+        volumes: Vec::new(),
+        time_limit_secs: None,
+    }
+}
+
+/// An appliance whose local driver has no GPU: GPU jobs wait and hold.
+fn gpuless_app() -> TestApp {
+    TestApp::start_configured(|config| {
+        config.local.detect_gpus = false;
+        config.local.gpus = Vec::new();
+    })
+}
+
+/// The user record of `name`.
+async fn record_of(app: &TestApp, name: &str) -> mlstack::store::users::UserRecord {
+    app.services()
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == name)
+        .expect("user")
+}
+
+/// Activates `client`'s user through Cloud Provisioning and waits until the
+/// driver provisioned them.
+async fn activate(client: &Client) {
+    let asked = client.post_form("/advanced/cloud-provisioning", &[]).await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER);
+    for _ in 0..400 {
+        if client
+            .get("/advanced/cloud-provisioning")
+            .await
+            .body
+            .contains("Passed")
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the activation did not pass");
+}
+
 #[tokio::test]
 async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
     use mlstack::domain::quota::Resources;
     use mlstack::service::ServiceError;
 
-    let app = TestApp::start();
+    let app = gpuless_app();
     let (alice, _) = app.member("alice").await;
-    app.member("bob").await;
+    let (bob, _) = app.member("bob").await;
     let id = active_project(&app, &alice, "Contended", &["alice", "bob"], &day(30)).await;
-    let project: mlstack::domain::ids::ProjectId = id.parse().expect("id");
     let services = app.services();
-    let users = services.list_users().await.expect("users");
-    let user = |name: &str| {
-        users
-            .iter()
-            .find(|u| u.username.as_str() == name)
-            .cloned()
-            .expect("user")
-    };
-    let (alice_record, bob_record) = (user("alice"), user("bob"));
-    let gpu = |milli| Resources {
-        gpu_milli: milli,
-        cpu_milli: 0,
-        ram_mib: 0,
-    };
+    let (alice_record, bob_record) = (record_of(&app, "alice").await, record_of(&app, "bob").await);
 
+    // Not activated: no workload, nothing held.
     let refused = services
-        .hold_resources(&bob_record, project, gpu(1000), "c")
+        .create_job(&bob_record, gpu_job(&id, "early", 1000))
         .await;
-    assert!(matches!(
-        refused,
-        Err(ServiceError::Refused("error.workload.not_activated"))
-    ));
-    services.activate(alice_record.id).await.expect("activate");
-    services.activate(bob_record.id).await.expect("activate");
+    assert!(
+        matches!(
+            refused,
+            Err(ServiceError::Refused("error.workload.not_activated"))
+        ),
+        "{refused:?}"
+    );
+    activate(&alice).await;
+    activate(&bob).await;
 
     // The quota is 3 GPUs: 2.5 held, then 20 requests race for the last 0.5.
     services
-        .hold_resources(&alice_record, project, gpu(2500), "big")
+        .create_job(&alice_record, gpu_job(&id, "big", 2500))
         .await
         .expect("fits");
     let racers: Vec<_> = (0..20)
@@ -843,11 +907,8 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
             } else {
                 bob_record.clone()
             };
-            tokio::spawn(async move {
-                services
-                    .hold_resources(&owner, project, gpu(500), "racer")
-                    .await
-            })
+            let spec = gpu_job(&id, &format!("racer-{i}"), 500);
+            tokio::spawn(async move { services.create_job(&owner, spec).await })
         })
         .collect();
     let mut won = 0;
@@ -857,11 +918,21 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
             Err(ServiceError::OverQuota {
                 left,
                 member: false,
-            }) => assert_eq!(left.gpu_milli, 0),
+                project,
+            }) => {
+                assert_eq!(left.gpu_milli, 0);
+                assert_eq!(project, "Contended");
+            }
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!(won, 1, "exactly one request got the last half GPU");
+    let project: mlstack::domain::ids::ProjectId = id.parse().expect("id");
+    let jobs = services
+        .project_workloads(&alice_record, project)
+        .await
+        .expect("workloads");
+    assert_eq!(jobs.len(), 2, "refused requests left no workload");
     let detail = alice.get(&format!("/projects/{id}")).await;
     assert!(alice.get("/projects").await.body.contains("3 / 3"));
     assert!(
@@ -871,7 +942,6 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
 
     // A cap of 1.5 GPU for bob inside a project with room to spare.
     let capped = active_project(&app, &alice, "Capped", &["alice", "bob"], &day(30)).await;
-    let capped_project: mlstack::domain::ids::ProjectId = capped.parse().expect("id");
     let bob_id = bob_record.id.to_string();
     let cap = alice
         .post_form(
@@ -881,34 +951,28 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
         .await;
     assert_eq!(cap.status, StatusCode::SEE_OTHER);
     let racers: Vec<_> = (0..10)
-        .map(|_| {
+        .map(|i| {
             let services = services.clone();
             let owner = bob_record.clone();
-            tokio::spawn(async move {
-                services
-                    .hold_resources(&owner, capped_project, gpu(250), "small")
-                    .await
-            })
+            let spec = gpu_job(&capped, &format!("small-{i}"), 250);
+            tokio::spawn(async move { services.create_job(&owner, spec).await })
         })
         .collect();
     let mut won = 0;
     for racer in racers {
         match racer.await.expect("task") {
             Ok(_) => won += 1,
-            Err(ServiceError::OverQuota { member: true, left }) => assert_eq!(left.gpu_milli, 0),
+            Err(ServiceError::OverQuota {
+                member: true, left, ..
+            }) => assert_eq!(left.gpu_milli, 0),
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!(won, 6, "bob holds exactly his cap of 1.5 GPU");
     services
-        .hold_resources(
-            &alice_record,
-            capped_project,
-            gpu(1500),
-            "alice is not capped",
-        )
+        .create_job(&alice_record, gpu_job(&capped, "uncapped", 1500))
         .await
-        .expect("fits");
+        .expect("alice is not capped");
 
     // Released projects give everything back.
     let admin = app.admin().await;
@@ -922,7 +986,7 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
         .expect("project");
     assert_eq!(after.used, Resources::ZERO);
     let late = services
-        .hold_resources(&alice_record, project, gpu(1), "late")
+        .create_job(&alice_record, gpu_job(&id, "late", 1))
         .await;
     assert!(matches!(
         late,

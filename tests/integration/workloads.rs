@@ -102,6 +102,11 @@ async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         .decide_application(&admin, application, true, "welcome", Some(quota))
         .await
         .expect("approve");
+    // Alice and bob run workloads: their activation passes first (carol's
+    // waits for the tests that look at it).
+    for user in [&alice, &user("bob")] {
+        activate(&services, user).await;
+    }
     Lab {
         services,
         admin,
@@ -111,6 +116,27 @@ async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         dave: user("dave"),
         project,
         app,
+    }
+}
+
+/// Asks for `user`'s activation and waits until the reconcile loop had the
+/// driver provision them.
+async fn activate(services: &Services, user: &UserRecord) {
+    use mlstack::store::activations::ActivationStatus;
+    services.activate(user.id).await.expect("activation");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let record = services.activation(user.id).await.expect("activation");
+        match record.map(|r| r.status) {
+            Some(ActivationStatus::Passed) => return,
+            Some(ActivationStatus::Failed) => panic!("the activation failed"),
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not activated in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -934,10 +960,12 @@ async fn containers_jobs_and_volumes_run_on_a_kubernetes_cluster() {
     assert_eq!(deployment.spec.expect("spec").replicas, Some(1));
     assert!(fake.get::<Service>(&namespace, "web").is_some());
 
-    // A member whose activation passed gets the service account their pods
-    // run as with the next resync of the project.
-    services.activate(lab.carol.id).await.expect("activation");
-    lab.app.reconciler().resync().await.expect("a resync");
+    // A member's activation passes once the reconcile loop made the
+    // service account their pods run as in each of their projects.
+    let before: Option<k8s_openapi::api::core::v1::ServiceAccount> =
+        fake.get(&namespace, &manifests::member_account_name(lab.carol.id));
+    assert!(before.is_none(), "carol is not activated yet");
+    activate(services, &lab.carol).await;
     let account: Option<k8s_openapi::api::core::v1::ServiceAccount> =
         fake.get(&namespace, &manifests::member_account_name(lab.carol.id));
     assert!(account.is_some(), "carol's service account");
