@@ -46,6 +46,8 @@ struct Lab {
     carol: UserRecord,
     dave: UserRecord,
     project: ProjectId,
+    /// The generated password of each user but the admin.
+    passwords: BTreeMap<String, String>,
     app: TestApp,
 }
 
@@ -64,8 +66,10 @@ async fn lab() -> Lab {
 async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
     let app = TestApp::start_configured(configure);
     let services = app.services();
+    let mut passwords = BTreeMap::new();
     for name in ["alice", "bob", "carol", "dave"] {
-        services.create_user(name, false).await.expect("user");
+        let created = services.create_user(name, false).await.expect("user");
+        passwords.insert(name.to_owned(), created.password);
     }
     let users = services.list_users().await.expect("users");
     let user = |name: &str| {
@@ -115,6 +119,7 @@ async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         carol: user("carol"),
         dave: user("dave"),
         project,
+        passwords,
         app,
     }
 }
@@ -695,6 +700,117 @@ async fn a_resync_deletes_orphans_and_a_release_deletes_everything() {
     wait_group_gone(kept_group).await;
     wait_volume(services, bob, volume, |ready| ready.is_none()).await;
     assert!(!volume_dir(&lab, "scratch").exists());
+    // Once empty, the released project's own folder goes too.
+    let project_dir = lab
+        .app
+        .data_dir()
+        .join("local/projects")
+        .join(lab.project.to_string());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while project_dir.exists() {
+        assert!(tokio::time::Instant::now() < deadline, "the folder stays");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl Lab {
+    /// A browser session of `name` (not the admin).
+    async fn client(&self, name: &str) -> crate::common::Client {
+        let client = self.app.client();
+        client.login_ok(name, &self.passwords[name]).await;
+        client
+    }
+
+    /// What the project's workloads hold now.
+    async fn used(&self) -> mlstack::domain::quota::Resources {
+        self.services
+            .project(&self.alice, self.project)
+            .await
+            .expect("project")
+            .used
+    }
+}
+
+/// A workload holds its share of the quota from its creation while it is to
+/// run: a job until it ends, a container until it is stopped or deleted;
+/// the pages count them; more than the quota is refused with what is left.
+#[tokio::test]
+async fn holds_follow_each_workload_and_the_pages_count_them() {
+    use mlstack::domain::quota::Resources as Quota;
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let one_core = Quota {
+        gpu_milli: 0,
+        cpu_milli: 1000,
+        ram_mib: 2048,
+    };
+    assert_eq!(lab.used().await, Quota::ZERO);
+
+    let short = services
+        .create_job(bob, job(lab.project, "short", "sleep 1; exit 0"))
+        .await
+        .expect("job");
+    assert_eq!(lab.used().await, one_core, "held from the creation");
+    wait_status(services, bob, short, WorkloadStatus::Succeeded).await;
+    assert_eq!(lab.used().await, Quota::ZERO, "given back when it ended");
+
+    let web = services
+        .create_container(bob, container(lab.project, "web"))
+        .await
+        .expect("container");
+    let long = services
+        .create_job(bob, job(lab.project, "long", "sleep 300"))
+        .await
+        .expect("job");
+    wait_status(services, bob, long, WorkloadStatus::Running).await;
+    let both = one_core.checked_add(one_core).expect("sum");
+    assert_eq!(lab.used().await, both);
+
+    // Project List and Project Detail count them.
+    let alice = lab.client("alice").await;
+    let list = alice.get("/projects").await;
+    assert!(
+        list.body.contains("Containers</dt><dd>1</dd>")
+            && list.body.contains("Jobs</dt><dd>2</dd>"),
+        "1 container, 2 jobs (an ended one counts): {}",
+        list.body
+    );
+    let detail = alice.get(&format!("/projects/{}", lab.project)).await;
+    let containers = detail.body.find("Containers</dt><dd>1</dd>");
+    let jobs = detail.body.find("Jobs</dt><dd>2</dd>");
+    assert!(
+        containers.is_some() && jobs.is_some(),
+        "1 container, 2 jobs: {}",
+        detail.body
+    );
+
+    // Past the quota (16 cores): refused, with what is left.
+    let mut greedy = job(lab.project, "greedy", "true");
+    greedy.resources.cpu_milli = 15_000;
+    match services.create_job(bob, greedy).await {
+        Err(ServiceError::OverQuota {
+            left,
+            member: false,
+            project,
+        }) => {
+            assert_eq!(left.cpu_milli, 14_000);
+            assert_eq!(project, "Vision");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // Cancel, stop and delete give back what they held.
+    services.cancel_job(bob, long).await.expect("cancel");
+    assert_eq!(lab.used().await, one_core);
+    services.stop_container(bob, web).await.expect("stop");
+    assert_eq!(lab.used().await, Quota::ZERO);
+    services.start_container(bob, web).await.expect("start");
+    assert_eq!(lab.used().await, one_core, "held again to run again");
+    services.delete_workload(bob, web).await.expect("delete");
+    wait_gone(services, bob, web).await;
+    assert_eq!(lab.used().await, Quota::ZERO, "given back with the record");
+    let detail = alice.get(&format!("/projects/{}", lab.project)).await;
+    assert!(detail.body.contains("Containers</dt><dd>0</dd>"));
 }
 
 #[tokio::test]
