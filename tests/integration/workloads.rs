@@ -1263,3 +1263,82 @@ async fn a_resync_on_a_cluster_recreates_what_is_missing_and_deletes_orphans() {
     }
     wait_status(services, bob, web, WorkloadStatus::Running).await;
 }
+
+/// On a cluster, Cloud Provisioning passes only once the driver made the
+/// member's service account in each of their projects: Provisioning until
+/// then, Failed with the reason when the cluster refuses; a released
+/// project's namespace (with its service accounts) is deleted.
+#[tokio::test]
+async fn activation_waits_for_the_cluster_and_a_release_deletes_the_namespace() {
+    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+    use mlstack::store::activations::ActivationStatus;
+
+    let ClusterLab { lab, fake, _dir } = cluster_lab(|_| {}).await;
+    let services = &lab.services;
+    let namespace = manifests::namespace_name(lab.project);
+    let account = manifests::member_account_name(lab.carol.id);
+    let carol = lab.client("carol").await;
+
+    // The cluster refuses service accounts: the activation fails, and the
+    // page says why.
+    fake.forbid("patch", "serviceaccounts");
+    let asked = carol.post_form("/advanced/cloud-provisioning", &[]).await;
+    assert_eq!(asked.status, reqwest::StatusCode::SEE_OTHER);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let page = carol.get("/advanced/cloud-provisioning").await;
+        if page.body.contains("Failed") {
+            assert!(page.body.contains("could not prepare your resources"));
+            assert!(page.body.contains("forbidden"), "{}", page.body);
+            break;
+        }
+        assert!(
+            page.body.contains("Provisioning") && !page.body.contains("Passed"),
+            "{}",
+            page.body
+        );
+        assert!(tokio::time::Instant::now() < deadline, "no failure shown");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(fake.get::<ServiceAccount>(&namespace, &account).is_none());
+
+    // Slow but willing: Provisioning until the account exists, then Passed.
+    fake.clear_faults();
+    fake.set_latency(Duration::from_millis(300));
+    let asked = carol.post_form("/advanced/cloud-provisioning", &[]).await;
+    assert_eq!(asked.status, reqwest::StatusCode::SEE_OTHER);
+    let status = services
+        .activation(lab.carol.id)
+        .await
+        .expect("activation")
+        .map(|a| a.status);
+    assert_eq!(status, Some(ActivationStatus::Provisioning));
+    let page = carol.get("/advanced/cloud-provisioning").await;
+    assert!(page.body.contains("being prepared"), "{}", page.body);
+    activate(services, &lab.carol).await;
+    assert!(
+        fake.get::<ServiceAccount>(&namespace, &account).is_some(),
+        "passed only with carol's service account"
+    );
+    fake.set_latency(Duration::ZERO);
+
+    // A released project loses its namespace once it is empty.
+    let job = services
+        .create_job(&lab.bob, job(lab.project, "brief", "echo hi"))
+        .await
+        .expect("job");
+    wait_status(services, &lab.bob, job, WorkloadStatus::Succeeded).await;
+    services
+        .force_release(&lab.admin, lab.project)
+        .await
+        .expect("release");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while fake.get::<Namespace>("", &namespace).is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the namespace stays"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(fake.get::<ServiceAccount>(&namespace, &account).is_none());
+}
