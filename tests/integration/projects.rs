@@ -993,3 +993,168 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
         Err(ServiceError::Refused("error.workload.project_not_active"))
     ));
 }
+
+/// The desired state of each of `owner`'s workloads in the project.
+async fn desired_of(
+    app: &TestApp,
+    viewer: &mlstack::store::users::UserRecord,
+    project: &str,
+) -> Vec<(String, mlstack::store::workloads::Desired)> {
+    app.services()
+        .project_workloads(viewer, project.parse().expect("id"))
+        .await
+        .expect("workloads")
+        .into_iter()
+        .map(|w| (w.spec.name().unwrap_or_default().to_owned(), w.desired))
+        .collect()
+}
+
+/// What the project's workloads hold, in GPU thousandths.
+async fn gpu_used(app: &TestApp, viewer: &mlstack::store::users::UserRecord, project: &str) -> u64 {
+    app.services()
+        .project(viewer, project.parse().expect("id"))
+        .await
+        .expect("project")
+        .used
+        .gpu_milli
+}
+
+async fn revise_dates(admin: &Client, id: &str, start: &str, end: &str) {
+    let revised = admin
+        .post_form(
+            &format!("/admin/projects/{id}/revise"),
+            &[
+                ("gpu", "3"),
+                ("cpu", "16"),
+                ("ram", "65536"),
+                ("start", start),
+                ("end", end),
+            ],
+        )
+        .await;
+    assert_eq!(revised.status, StatusCode::SEE_OTHER, "{}", revised.body);
+}
+
+/// Every status change goes through the sweep's transitions: a member who
+/// leaves stops running; an admin's end date in the past starts the buffer
+/// period (workloads stopped, mail); release now then releases it
+/// (workloads deleted, mail, pending applications closed); an end date past
+/// the buffer releases at once with the same effects.
+#[tokio::test]
+async fn admin_date_changes_and_removals_take_the_lifecycle_transitions() {
+    use mlstack::domain::project::ApplicationStatus;
+    use mlstack::store::workloads::Desired;
+
+    let app = gpuless_app();
+    let (alice, _) = app.member("alice").await;
+    let (bob, _) = app.member("bob").await;
+    let id = active_project(&app, &alice, "Timed", &["alice", "bob"], &day(30)).await;
+    activate(&alice).await;
+    activate(&bob).await;
+    let services = app.services();
+    let (alice_record, bob_record) = (record_of(&app, "alice").await, record_of(&app, "bob").await);
+    services
+        .create_job(&alice_record, gpu_job(&id, "mine", 1000))
+        .await
+        .expect("job");
+    services
+        .create_job(&bob_record, gpu_job(&id, "his", 500))
+        .await
+        .expect("job");
+    assert_eq!(gpu_used(&app, &alice_record, &id).await, 1500);
+    let extension = alice
+        .post_form(&format!("/projects/{id}/extension"), &[("days", "5")])
+        .await;
+    assert_eq!(extension.status, StatusCode::SEE_OTHER);
+
+    // Bob leaves: his job stops and gives back its half GPU.
+    let edited = alice
+        .post_form(
+            &format!("/projects/{id}/edit"),
+            &[("name", "Timed"), ("manager", "alice")],
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.body);
+    assert_eq!(
+        desired_of(&app, &alice_record, &id).await,
+        [
+            ("mine".to_owned(), Desired::Running),
+            ("his".to_owned(), Desired::Stopped)
+        ]
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(gpu_used(&app, &alice_record, &id).await, 1000);
+
+    // The end moved into the past: Buffer Period, the job stopped, mail.
+    let admin = app.admin().await;
+    revise_dates(&admin, &id, &day(-10), &day(-1)).await;
+    let detail = alice.get(&format!("/projects/{id}")).await;
+    assert!(detail.body.contains("Buffer Period"), "{}", detail.body);
+    assert!(
+        desired_of(&app, &alice_record, &id)
+            .await
+            .iter()
+            .all(|(_, d)| *d == Desired::Stopped)
+    );
+    assert_eq!(gpu_used(&app, &alice_record, &id).await, 0);
+    let outbox = admin.get("/admin/outbox").await;
+    assert!(outbox.body.contains("Timed has ended: buffer period"));
+
+    // Release now works from the buffer period, with its effects.
+    let released = admin
+        .post_form(&format!("/admin/projects/{id}/release"), &[])
+        .await;
+    assert_eq!(released.status, StatusCode::SEE_OTHER, "{}", released.body);
+    assert!(alice.get("/projects").await.body.contains("Released"));
+    assert!(
+        desired_of(&app, &alice_record, &id)
+            .await
+            .iter()
+            .all(|(_, d)| *d == Desired::Deleted)
+    );
+    assert!(
+        admin
+            .get("/admin/outbox")
+            .await
+            .body
+            .contains("Timed was released")
+    );
+    let applications = services
+        .my_applications(alice_record.id)
+        .await
+        .expect("applications");
+    let closed = applications
+        .iter()
+        .find(|a| a.project_name == "Timed" && a.application.kind.code() == "extension")
+        .expect("the extension application");
+    assert_eq!(closed.application.status, ApplicationStatus::Declined);
+    assert!(
+        closed
+            .application
+            .remark
+            .contains("the project was released")
+    );
+
+    // An end past the buffer period releases at once, not skipping it.
+    let other = active_project(&app, &alice, "Skipped", &["alice"], &day(30)).await;
+    services
+        .create_job(&alice_record, gpu_job(&other, "work", 1000))
+        .await
+        .expect("job");
+    revise_dates(&admin, &other, &day(-60), &day(-40)).await;
+    let list = alice.get("/projects").await;
+    assert!(list.body.contains("Released"));
+    // (Deleted, or already gone once the driver confirmed.)
+    assert!(
+        desired_of(&app, &alice_record, &other)
+            .await
+            .iter()
+            .all(|(_, d)| *d == Desired::Deleted)
+    );
+    assert_eq!(gpu_used(&app, &alice_record, &other).await, 0);
+    let outbox = admin.get("/admin/outbox").await;
+    assert!(outbox.body.contains("Skipped has ended: buffer period"));
+    assert!(outbox.body.contains("Skipped was released"));
+}
