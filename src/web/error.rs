@@ -185,4 +185,37 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn an_over_quota_refusal_says_what_is_left_in_which_project_in_each_language() {
+        use crate::domain::quota::Resources;
+        use crate::domain::user::Lang;
+        let web = WebError::from(ServiceError::OverQuota {
+            left: Resources {
+                gpu_milli: 500,
+                cpu_milli: 2000,
+                ram_mib: 1536,
+            },
+            member: false,
+            project: "Vision".into(),
+        });
+        assert_eq!(web.status_code(), StatusCode::CONFLICT);
+        let page = web.page();
+        assert_eq!(page.message, "error.quota.left_in_project");
+        let catalog = crate::i18n::Catalog::load().expect("catalog");
+        let args: Vec<(&str, &str)> = page.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let en = catalog.tr(Lang::En).f(page.message, &args);
+        assert!(
+            en.contains("0.5 GPU") && en.contains("project Vision") && en.contains("1.5 GB"),
+            "{en}"
+        );
+        let zh = catalog.tr(Lang::ZhTw).f(page.message, &args);
+        assert!(zh.contains("0.5 GPU") && zh.contains("Vision"), "{zh}");
+        let member = WebError::from(ServiceError::OverQuota {
+            left: Resources::ZERO,
+            member: true,
+            project: "Vision".into(),
+        });
+        assert_eq!(member.page().message, "error.quota.left_in_cap");
+    }
 }
