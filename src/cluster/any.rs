@@ -57,6 +57,10 @@ impl Driver for AnyDriver {
         delegate!(self, d => d.provision_member(project, user).await)
     }
 
+    async fn release_project(&self, project: ProjectId) -> Result<(), DriverError> {
+        delegate!(self, d => d.release_project(project).await)
+    }
+
     async fn apply_container(&self, spec: &ContainerSpec) -> Result<Observed, DriverError> {
         delegate!(self, d => d.apply_container(spec).await)
     }

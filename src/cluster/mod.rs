@@ -233,6 +233,14 @@ pub trait Driver: Send + Sync + 'static {
         user: UserId,
     ) -> impl Future<Output = Result<(), DriverError>> + Send;
 
+    /// Removes what a released project had in the cluster once its
+    /// workloads and volumes are gone (kube: its namespace, with the
+    /// members' service accounts; local: its folder).
+    fn release_project(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = Result<(), DriverError>> + Send;
+
     /// Starts a container, or starts it again when stopped; a running one is
     /// left as it is. Returns what is observed right after.
     fn apply_container(

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod catalog;
+pub(crate) mod guards;
 pub mod password;
 pub mod projects;
 pub mod users;
@@ -54,6 +55,8 @@ pub enum ServiceError {
     OverQuota {
         left: crate::domain::quota::Resources,
         member: bool,
+        /// The project's name, for the message.
+        project: String,
     },
     /// A rule of the product refused the action; the key names the message.
     #[error("refused: {0}")]

@@ -5,24 +5,29 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use super::workloads::wind_down_project_tx;
+use super::guards::{live_project_read_tx, live_project_tx, role_of};
+use super::workloads::{project_spec, stop_member_workloads_tx, wind_down_project_tx};
 use super::{ServiceError, Services};
-use crate::domain::authz::{ProjectAction, Role, permits_project};
-use crate::domain::ids::{ApplicationId, HoldId, MailId, ProjectId, PurposeId, UserId};
+use crate::cluster::ProjectSpec;
+use crate::cluster::WorkloadKind;
+use crate::domain::authz::{ProjectAction, permits_project};
+use crate::domain::ids::{ApplicationId, MailId, ProjectId, PurposeId, UserId};
 use crate::domain::project::{
     self, ApplicationKind, ApplicationStatus, Membership, ProjectForm, ProjectRole, ProjectStatus,
 };
-use crate::domain::quota::{MemberCap, QuotaRefusal, Resources, check_fits};
+use crate::domain::quota::{MemberCap, Resources};
 use crate::domain::user::{Lang, LanguageSetting};
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Catalog;
 use crate::notify::{self, Mail};
 use crate::store::activations::{self, ActivationRecord, ActivationStatus};
-use crate::store::holds::{self, HoldRecord};
+use crate::store::holds;
 use crate::store::outbox::{self, MailRecord, MailStatus};
 use crate::store::platform::{self, PlatformSettingsRecord};
 use crate::store::projects::{self, ApplicationRecord, ProjectRecord};
 use crate::store::users::{self, UserRecord};
+use crate::store::volumes;
+use crate::store::workloads::{self, Desired};
 use crate::store::{ReadTx, Store, StoreError, WriteTx};
 
 /// A project as the lists show it.
@@ -133,14 +138,6 @@ fn date_in(settings: &PlatformSettingsRecord, now: Timestamp) -> Date {
     now.to_zoned(tz).date()
 }
 
-pub(super) fn role_of(user: &UserRecord) -> Role {
-    if user.is_admin {
-        Role::Admin
-    } else {
-        Role::Member
-    }
-}
-
 fn require(
     user: &UserRecord,
     project: &ProjectRecord,
@@ -155,37 +152,34 @@ fn require(
     }
 }
 
-fn summary(
+/// A project as the lists show it: what its workloads hold, and how many
+/// containers and jobs it has (those not being deleted), from its indexes.
+fn summary_read_tx(
+    tx: &ReadTx,
     project: ProjectRecord,
     viewer: UserId,
-    extended: bool,
-    used: Resources,
-) -> ProjectSummary {
-    ProjectSummary {
+) -> Result<ProjectSummary, ServiceError> {
+    let extended = projects::has_approved_extension_read_tx(tx, project.id)?;
+    let (used, _) = holds::totals(&holds::of_project_read_tx(tx, project.id)?, None);
+    let (mut containers, mut jobs) = (0, 0);
+    for w in workloads::of_project_read_tx(tx, project.id)? {
+        if w.desired == Desired::Deleted {
+            continue;
+        }
+        match w.spec.kind() {
+            WorkloadKind::Container => containers += 1,
+            WorkloadKind::Job => jobs += 1,
+            WorkloadKind::ImageCommit => {}
+        }
+    }
+    Ok(ProjectSummary {
         role: project.role_of(viewer),
         project,
         used,
-        containers: 0,
-        jobs: 0,
+        containers,
+        jobs,
         extended,
-    }
-}
-
-/// A project that was not deleted, in a write transaction.
-pub(super) fn live_project_tx(tx: &WriteTx, id: ProjectId) -> Result<ProjectRecord, ServiceError> {
-    projects::get_tx(tx, id)?
-        .filter(|p| !p.deleted)
-        .ok_or(ServiceError::NotFound)
-}
-
-/// A project that was not deleted, in a read transaction.
-pub(super) fn live_project_read_tx(
-    tx: &ReadTx,
-    id: ProjectId,
-) -> Result<ProjectRecord, ServiceError> {
-    projects::get_read_tx(tx, id)?
-        .filter(|p| !p.deleted)
-        .ok_or(ServiceError::NotFound)
+    })
 }
 
 /// The language a user reads mail in: their setting, else the language of
@@ -374,6 +368,7 @@ impl Services {
                     reminders_sent: Vec::new(),
                     deleted: false,
                     released_at: None,
+                    released_in_cluster: false,
                 };
                 projects::put_tx(tx, &project)?;
                 projects::put_application_tx(
@@ -416,9 +411,7 @@ impl Services {
                 };
                 let mut out = Vec::new();
                 for p in list.into_iter().filter(|p| !p.deleted).rev() {
-                    let extended = projects::has_approved_extension_read_tx(tx, p.id)?;
-                    let (used, _) = holds::totals(&holds::of_project_read_tx(tx, p.id)?, None);
-                    out.push(summary(p, viewer_id, extended, used));
+                    out.push(summary_read_tx(tx, p, viewer_id)?);
                 }
                 Ok(out)
             })
@@ -437,9 +430,7 @@ impl Services {
             store.read(|tx| {
                 let p = live_project_read_tx(tx, id)?;
                 require(&viewer, &p, ProjectAction::View)?;
-                let extended = projects::has_approved_extension_read_tx(tx, p.id)?;
-                let (used, _) = holds::totals(&holds::of_project_read_tx(tx, p.id)?, None);
-                Ok(summary(p, viewer.id, extended, used))
+                summary_read_tx(tx, p, viewer.id)
             })
         })
         .await
@@ -483,28 +474,43 @@ impl Services {
         let edit = form.validate_edit().map_err(ServiceError::Invalid)?;
         let (name, description, names) = (edit.name, edit.description, edit.members);
         let actor = actor.clone();
-        self.blocking(move |store| {
-            store.write(|tx| {
-                let mut p = live_project_tx(tx, id)?;
-                require(&actor, &p, ProjectAction::Manage)?;
-                if !p.status.is_open() {
-                    return Err(ServiceError::Refused("error.project.closed"));
-                }
-                let mut members = resolve_members(tx, &names)?;
-                for m in &mut members {
-                    if let Some(old) = p.members.iter().find(|o| o.user == m.user) {
-                        m.cap = old.cap;
+        let now = self.clock.now();
+        let stopped = self
+            .blocking(move |store| {
+                store.write(|tx| {
+                    let mut p = live_project_tx(tx, id)?;
+                    require(&actor, &p, ProjectAction::Manage)?;
+                    if !p.status.is_open() {
+                        return Err(ServiceError::Refused("error.project.closed"));
                     }
-                }
-                check_unique_name(tx, &name, &members, Some(id))?;
-                p.name = name;
-                p.description = description;
-                p.members = members;
-                projects::put_tx(tx, &p)?;
-                Ok(())
+                    let mut members = resolve_members(tx, &names)?;
+                    for m in &mut members {
+                        if let Some(old) = p.members.iter().find(|o| o.user == m.user) {
+                            m.cap = old.cap;
+                        }
+                    }
+                    check_unique_name(tx, &name, &members, Some(id))?;
+                    // Whoever leaves the project stops running in it.
+                    let mut stopped = false;
+                    for gone in p
+                        .members
+                        .iter()
+                        .filter(|o| !members.iter().any(|m| m.user == o.user))
+                    {
+                        stopped |= stop_member_workloads_tx(tx, id, gone.user, now)?;
+                    }
+                    p.name = name;
+                    p.description = description;
+                    p.members = members;
+                    projects::put_tx(tx, &p)?;
+                    Ok(stopped)
+                })
             })
-        })
-        .await
+            .await?;
+        if stopped {
+            self.wake_reconciler();
+        }
+        Ok(())
     }
 
     /// Sets one member's cap inside the project.
@@ -872,34 +878,49 @@ impl Services {
         }
         let admin = admin.clone();
         let now = self.clock.now();
-        self.blocking(move |store| {
-            store.write(|tx| {
-                let mut p = live_project_tx(tx, id)?;
-                require(&admin, &p, ProjectAction::Revise)?;
-                if !matches!(
-                    p.status,
-                    ProjectStatus::Active | ProjectStatus::BufferPeriod
-                ) {
-                    return Err(ServiceError::Refused("error.project.closed"));
-                }
-                p.quota = quota;
-                p.start = start;
-                if p.end != end {
-                    p.reminders_sent.clear();
-                }
-                p.end = end;
-                let settings = platform::get_tx(tx)?;
-                p.status = project::status_on(
-                    p.status,
-                    p.end,
-                    date_in(&settings, now),
-                    settings.buffer_days,
-                );
-                projects::put_tx(tx, &p)?;
-                Ok(())
+        let services = self.clone();
+        let moved = self
+            .blocking(move |store| {
+                store.write(|tx| {
+                    let mut p = live_project_tx(tx, id)?;
+                    require(&admin, &p, ProjectAction::Revise)?;
+                    if !matches!(
+                        p.status,
+                        ProjectStatus::Active | ProjectStatus::BufferPeriod
+                    ) {
+                        return Err(ServiceError::Refused("error.project.closed"));
+                    }
+                    p.quota = quota;
+                    p.start = start;
+                    if p.end != end {
+                        p.reminders_sent.clear();
+                    }
+                    p.end = end;
+                    let settings = platform::get_tx(tx)?;
+                    // An end moved back into the future ends the buffer period
+                    // (as an approved extension does); every other change of
+                    // status takes the sweep's own transitions.
+                    if p.status == ProjectStatus::BufferPeriod
+                        && project::status_on(
+                            p.status,
+                            p.end,
+                            date_in(&settings, now),
+                            settings.buffer_days,
+                        ) == ProjectStatus::Active
+                    {
+                        p.status = ProjectStatus::Active;
+                    }
+                    projects::put_tx(tx, &p)?;
+                    let mut report = SweepReport::default();
+                    services.advance_tx(tx, &mut p, &settings, now, &mut report)?;
+                    Ok(report.to_buffer + report.released > 0)
+                })
             })
-        })
-        .await
+            .await?;
+        if moved {
+            self.wake_reconciler();
+        }
+        Ok(())
     }
 
     /// An admin releases a project now.
@@ -943,6 +964,24 @@ impl Services {
         p.status = ProjectStatus::Released;
         p.released_at = Some(now);
         projects::put_tx(tx, p)?;
+        // Nothing can be granted to a released project: what still waits
+        // for review is closed, with a remark in the applicant's language.
+        for mut a in projects::applications_of_project_tx(tx, p.id)? {
+            if a.status != ApplicationStatus::Reviewing {
+                continue;
+            }
+            let lang = users::get_tx(tx, a.applicant)?
+                .as_ref()
+                .map_or(Lang::En, mail_lang);
+            a.status = ApplicationStatus::Declined;
+            a.remark = self
+                .catalog
+                .tr(lang)
+                .t("application.closed_released")
+                .to_owned();
+            a.decided_at = Some(now);
+            projects::put_application_tx(tx, &a)?;
+        }
         let name = p.name.clone();
         for manager in p.managers().collect::<Vec<_>>() {
             enqueue_tx(tx, &self.catalog, manager, now, |tr| {
@@ -950,68 +989,6 @@ impl Services {
             })?;
         }
         Ok(())
-    }
-
-    /// Holds `request` inside `project` for a new workload of `owner`. The
-    /// owner's activation, the project's status, membership, the project's
-    /// quota and the owner's cap are checked, and the hold recorded, in one
-    /// write transaction: parallel requests can never overshoot a quota.
-    pub async fn hold_resources(
-        &self,
-        owner: &UserRecord,
-        project: ProjectId,
-        request: Resources,
-        label: &str,
-    ) -> Result<HoldId, ServiceError> {
-        let owner_id = owner.id;
-        let label = label.to_owned();
-        let now = self.clock.now();
-        self.blocking(move |store| {
-            store.write(|tx| {
-                let activated = activations::get_tx(tx, owner_id)?
-                    .is_some_and(|a| a.status == ActivationStatus::Passed);
-                if !activated {
-                    return Err(ServiceError::Refused("error.workload.not_activated"));
-                }
-                let p = live_project_tx(tx, project)?;
-                let Some(membership) = p.members.iter().find(|m| m.user == owner_id) else {
-                    return Err(ServiceError::NotFound);
-                };
-                if !p.status.is_usable() {
-                    return Err(ServiceError::Refused("error.workload.project_not_active"));
-                }
-                let held = holds::of_project_tx(tx, project)?;
-                let (project_use, member_use) = holds::totals(&held, Some(owner_id));
-                check_fits(p.quota, project_use, membership.cap, member_use, request).map_err(
-                    |refusal| match refusal {
-                        QuotaRefusal::Project { left } => ServiceError::OverQuota {
-                            left,
-                            member: false,
-                        },
-                        QuotaRefusal::Member { left } => {
-                            ServiceError::OverQuota { left, member: true }
-                        }
-                    },
-                )?;
-                let hold = HoldRecord {
-                    id: HoldId::generate(),
-                    project,
-                    owner: owner_id,
-                    resources: request,
-                    label,
-                    created_at: now,
-                };
-                holds::put_tx(tx, &hold)?;
-                Ok(hold.id)
-            })
-        })
-        .await
-    }
-
-    /// Gives back what a workload held; returns whether the hold existed.
-    pub async fn release_hold(&self, hold: HoldId) -> Result<bool, ServiceError> {
-        self.blocking(move |store| store.write(|tx| Ok(holds::delete_tx(tx, hold)?)))
-            .await
     }
 
     /// Remembers the project chosen in the header's selector.
@@ -1042,26 +1019,192 @@ impl Services {
             .await
     }
 
-    /// Activates the user's resources: the cluster driver's provisioning
-    /// step. With no cluster configured the local driver needs nothing, so
-    /// the activation passes at once.
+    /// Asks for the user's activation (Cloud Provisioning): it is
+    /// Provisioning until the reconcile loop has had the driver provision
+    /// the user in each of their projects (kube: their service account;
+    /// local: their home directory), then Passed, or Failed with the
+    /// driver's reason. Asking again while it provisions or once it passed
+    /// changes nothing.
     pub async fn activate(&self, user: UserId) -> Result<ActivationRecord, ServiceError> {
-        let record = ActivationRecord {
-            user,
-            status: ActivationStatus::Passed,
-            requested_at: self.clock.now(),
-            message: String::new(),
-        };
-        let stored = record.clone();
-        self.blocking(move |store| store.write(|tx| Ok(activations::put_tx(tx, &stored)?)))
+        let now = self.clock.now();
+        let record = self
+            .blocking(move |store| {
+                store.write(|tx| {
+                    if let Some(current) = activations::get_tx(tx, user)?
+                        && matches!(
+                            current.status,
+                            ActivationStatus::Provisioning | ActivationStatus::Passed
+                        )
+                    {
+                        return Ok(current);
+                    }
+                    let record = ActivationRecord {
+                        user,
+                        status: ActivationStatus::Provisioning,
+                        requested_at: now,
+                        message: String::new(),
+                    };
+                    activations::put_tx(tx, &record)?;
+                    Ok(record)
+                })
+            })
             .await?;
+        self.wake_reconciler();
         Ok(record)
+    }
+
+    /// The users waiting for their activation, each with the projects the
+    /// driver is to provision them in (their open projects).
+    pub(crate) async fn pending_activations(
+        &self,
+    ) -> Result<Vec<(UserId, Vec<ProjectSpec>)>, ServiceError> {
+        self.blocking(|store| {
+            store.read(|tx| {
+                let mut out = Vec::new();
+                for a in activations::provisioning_read_tx(tx)? {
+                    let specs = projects::of_user_read_tx(tx, a.user)?
+                        .iter()
+                        .filter(|p| {
+                            !p.deleted
+                                && matches!(
+                                    p.status,
+                                    ProjectStatus::Active | ProjectStatus::BufferPeriod
+                                )
+                        })
+                        .map(project_spec)
+                        .collect();
+                    out.push((a.user, specs));
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    /// Records what the driver did for a user's activation: Passed, or
+    /// Failed with its reason.
+    pub(crate) async fn record_activation(
+        &self,
+        user: UserId,
+        result: Result<(), String>,
+    ) -> Result<(), ServiceError> {
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let Some(mut record) = activations::get_tx(tx, user)?
+                    .filter(|a| a.status == ActivationStatus::Provisioning)
+                else {
+                    return Ok(());
+                };
+                match result {
+                    Ok(()) => record.status = ActivationStatus::Passed,
+                    Err(message) => {
+                        record.status = ActivationStatus::Failed;
+                        record.message = message;
+                    }
+                }
+                activations::put_tx(tx, &record)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Released projects whose workloads and volumes are all gone but whose
+    /// cluster side the driver has not removed yet.
+    pub(crate) async fn projects_to_release(&self) -> Result<Vec<ProjectId>, ServiceError> {
+        self.blocking(|store| {
+            store.read(|tx| {
+                let mut out = Vec::new();
+                for p in projects::all_read_tx(tx)? {
+                    if p.status != ProjectStatus::Released || p.released_in_cluster {
+                        continue;
+                    }
+                    if workloads::of_project_read_tx(tx, p.id)?.is_empty()
+                        && volumes::of_project_read_tx(tx, p.id)?.is_empty()
+                    {
+                        out.push(p.id);
+                    }
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    /// Records that the driver removed a released project's cluster side.
+    pub(crate) async fn record_project_released(&self, id: ProjectId) -> Result<(), ServiceError> {
+        self.blocking(move |store| {
+            store.write(|tx| {
+                if let Some(mut p) = projects::get_tx(tx, id)? {
+                    p.released_in_cluster = true;
+                    projects::put_tx(tx, &p)?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Every mail in the outbox, newest first (admins).
     pub async fn outbox(&self) -> Result<Vec<MailRecord>, ServiceError> {
         self.blocking(|store| store.read(|tx| Ok(outbox::all_read_tx(tx)?)))
             .await
+    }
+
+    /// Moves one project along its lifecycle as of `now`, the one way every
+    /// status change of a live project goes (the sweep, an admin's new
+    /// dates): past its end it enters the buffer period (its workloads stop,
+    /// managers are told), past the buffer it is released (everything in it
+    /// is deleted, managers are told); while active, reminders go out.
+    fn advance_tx(
+        &self,
+        tx: &WriteTx,
+        p: &mut ProjectRecord,
+        settings: &PlatformSettingsRecord,
+        now: Timestamp,
+        report: &mut SweepReport,
+    ) -> Result<(), ServiceError> {
+        let today = date_in(settings, now);
+        let next = project::status_on(p.status, p.end, today, settings.buffer_days);
+        if p.status == ProjectStatus::Active && next != ProjectStatus::Active {
+            // Nothing in a buffered project runs: its workloads stop and
+            // give back what they held.
+            wind_down_project_tx(tx, p.id, false, now)?;
+            p.status = ProjectStatus::BufferPeriod;
+            projects::put_tx(tx, p)?;
+            report.to_buffer += 1;
+            let release = p
+                .end
+                .checked_add(jiff::Span::new().days(i64::from(settings.buffer_days) + 1))
+                .unwrap_or(p.end)
+                .to_string();
+            let name = p.name.clone();
+            for m in p.managers().collect::<Vec<_>>() {
+                enqueue_tx(tx, &self.catalog, m, now, |tr| {
+                    notify::buffer_started(tr, &name, &release)
+                })?;
+            }
+        }
+        if p.status == ProjectStatus::BufferPeriod && next == ProjectStatus::Released {
+            self.release_tx(tx, p, now)?;
+            report.released += 1;
+            return Ok(());
+        }
+        if p.status == ProjectStatus::Active
+            && let Some((days, mark)) =
+                project::due_reminders(p.end, today, &settings.reminder_days, &p.reminders_sent)
+        {
+            p.reminders_sent.extend(mark);
+            projects::put_tx(tx, p)?;
+            report.reminders += 1;
+            let (name, end) = (p.name.clone(), p.end.to_string());
+            for m in p.managers().collect::<Vec<_>>() {
+                enqueue_tx(tx, &self.catalog, m, now, |tr| {
+                    notify::reminder(tr, &name, days, &end)
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Moves every project along its lifecycle as of now: reminders,
@@ -1073,58 +1216,12 @@ impl Services {
         self.blocking(move |store: &Store| {
             store.write(|tx| {
                 let settings = platform::get_tx(tx)?;
-                let today = date_in(&settings, now);
                 let mut report = SweepReport::default();
                 for mut p in projects::all_tx(tx)? {
                     if p.deleted {
                         continue;
                     }
-                    let next = project::status_on(p.status, p.end, today, settings.buffer_days);
-                    if p.status == ProjectStatus::Active && next != ProjectStatus::Active {
-                        // Nothing in a buffered project runs: its workloads
-                        // stop and give back what they held.
-                        holds::delete_project_tx(tx, p.id)?;
-                        wind_down_project_tx(tx, p.id, false, now)?;
-                        p.status = ProjectStatus::BufferPeriod;
-                        projects::put_tx(tx, &p)?;
-                        report.to_buffer += 1;
-                        let release = p
-                            .end
-                            .checked_add(
-                                jiff::Span::new().days(i64::from(settings.buffer_days) + 1),
-                            )
-                            .unwrap_or(p.end)
-                            .to_string();
-                        let name = p.name.clone();
-                        for m in p.managers().collect::<Vec<_>>() {
-                            enqueue_tx(tx, &services.catalog, m, now, |tr| {
-                                notify::buffer_started(tr, &name, &release)
-                            })?;
-                        }
-                    }
-                    if p.status == ProjectStatus::BufferPeriod && next == ProjectStatus::Released {
-                        services.release_tx(tx, &mut p, now)?;
-                        report.released += 1;
-                        continue;
-                    }
-                    if p.status == ProjectStatus::Active
-                        && let Some((days, mark)) = project::due_reminders(
-                            p.end,
-                            today,
-                            &settings.reminder_days,
-                            &p.reminders_sent,
-                        )
-                    {
-                        p.reminders_sent.extend(mark);
-                        projects::put_tx(tx, &p)?;
-                        report.reminders += 1;
-                        let (name, end) = (p.name.clone(), p.end.to_string());
-                        for m in p.managers().collect::<Vec<_>>() {
-                            enqueue_tx(tx, &services.catalog, m, now, |tr| {
-                                notify::reminder(tr, &name, days, &end)
-                            })?;
-                        }
-                    }
+                    services.advance_tx(tx, &mut p, &settings, now, &mut report)?;
                 }
                 Ok(report)
             })

@@ -9,16 +9,17 @@ use std::future::Future;
 
 use jiff::Timestamp;
 
-use super::projects::{live_project_read_tx, live_project_tx, role_of};
+use super::guards::{hold_tx, live_project_read_tx, live_project_tx, role_of};
 use super::{ClusterAccess, ServiceError, Services};
 use crate::cluster::{
     Driver, DriverError, DriverEvent, LogStream, Observed, ProjectSpec, WorkloadEvent, WorkloadKind,
 };
 use crate::domain::authz::{ProjectAction, WorkloadAction, permits_project, permits_workload};
-use crate::domain::ids::{ProjectId, UserId, VolumeId};
+use crate::domain::ids::{HoldId, ProjectId, UserId, VolumeId};
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{ContainerSpec, JobSpec, VolumeSpec, WorkloadId, WorkloadStatus};
 use crate::store::activations::{self, ActivationStatus};
+use crate::store::holds;
 use crate::store::projects::{self, ProjectRecord};
 use crate::store::users::UserRecord;
 use crate::store::volumes::{self, VolumeDesired, VolumeRecord};
@@ -85,6 +86,41 @@ fn request(
     record.push_event(event(now, false, reason, message));
 }
 
+/// Writes a new desired state of a workload (see [`request`]) with `hold`
+/// as what it holds; a workload no longer to run (stopped, cancelled) gives
+/// its hold back in the same transaction.
+fn request_tx(
+    tx: &WriteTx,
+    id: WorkloadId,
+    desired: Desired,
+    now: Timestamp,
+    reason: &str,
+    message: String,
+    hold: Option<HoldId>,
+) -> Result<(), StoreError> {
+    let released = workloads::update_tx(tx, id, now, |r| {
+        request(r, desired, now, reason, message);
+        r.hold = hold;
+        if desired == Desired::Stopped {
+            r.hold.take()
+        } else {
+            None
+        }
+    })?
+    .flatten();
+    if let Some(hold) = released {
+        holds::delete_tx(tx, hold)?;
+    }
+    Ok(())
+}
+
+/// Gives back the hold of a job (or image commit) that has ended: it runs
+/// no more. Containers keep theirs while they are to run.
+fn release_if_ended(record: &mut WorkloadRecord) -> Option<HoldId> {
+    let ended = record.spec.kind() != WorkloadKind::Container && record.status().is_terminal();
+    if ended { record.hold.take() } else { None }
+}
+
 /// Makes deletion the desired state of a volume, due at `now`.
 fn request_volume_deletion(volume: &mut VolumeRecord, now: Timestamp) {
     volume.desired = VolumeDesired::Deleted;
@@ -145,8 +181,9 @@ impl Services {
         .await
     }
 
-    /// Records a new workload (desired: running) and wakes the reconcile
-    /// loop; answers once the record is durably committed.
+    /// Records a new workload (desired: running) with its hold on the
+    /// project's quota, in one transaction, and wakes the reconcile loop;
+    /// answers once the record is durably committed.
     async fn insert_workload(
         &self,
         actor: &UserRecord,
@@ -174,6 +211,7 @@ impl Services {
                         )));
                     }
                 }
+                let hold = hold_tx(tx, &p, &spec, now)?;
                 let record = WorkloadRecord {
                     spec,
                     desired: Desired::Running,
@@ -187,6 +225,7 @@ impl Services {
                         format!("created by {}", actor.username.as_str()),
                     )],
                     due_at: Some(now),
+                    hold: Some(hold),
                     created_at: now,
                     updated_at: now,
                 };
@@ -311,10 +350,13 @@ impl Services {
                         Change::Cancel => (Desired::Stopped, "CancelRequested", "cancel"),
                         Change::Delete => (Desired::Deleted, "DeleteRequested", "delete"),
                     };
+                    // Running again takes its share of the quota again.
+                    let hold = match (change, record.hold) {
+                        (Change::Start, None) => Some(hold_tx(tx, &p, &record.spec, now)?),
+                        (_, held) => held,
+                    };
                     let message = format!("{word} requested by {}", actor.username.as_str());
-                    workloads::update_tx(tx, id, now, |r| {
-                        request(r, desired, now, reason, message);
-                    })?;
+                    request_tx(tx, id, desired, now, reason, message, hold)?;
                     Ok(true)
                 })
             })
@@ -651,48 +693,50 @@ fn apply_workload_outcome_tx(
     outcome: WorkloadOutcome,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    match outcome {
+    let released = match outcome {
         WorkloadOutcome::Applied {
             id,
             generation,
             observed,
             events,
-        } => {
-            workloads::update_tx(tx, id, now, |r| {
-                note_observed(r, observed, &events, now);
-                if r.generation == generation {
-                    r.error = None;
-                    r.due_at = None;
-                }
-            })?;
-        }
+        } => workloads::update_tx(tx, id, now, |r| {
+            note_observed(r, observed, &events, now);
+            if r.generation == generation {
+                r.error = None;
+                r.due_at = None;
+            }
+            release_if_ended(r)
+        })?,
         WorkloadOutcome::Deleted { id, generation } => {
             let confirmed = workloads::get_tx(tx, id)?
                 .is_some_and(|r| r.generation == generation && r.desired == Desired::Deleted);
             if confirmed {
                 workloads::remove_tx(tx, id)?;
             }
+            None
         }
         WorkloadOutcome::Failed {
             id,
             generation,
             error,
-        } => {
-            workloads::update_tx(tx, id, now, |r| {
-                if r.generation == generation {
-                    note_error(r, error);
-                }
-            })?;
-        }
+        } => workloads::update_tx(tx, id, now, |r| {
+            if r.generation == generation {
+                note_error(r, error);
+            }
+            release_if_ended(r)
+        })?,
         WorkloadOutcome::Observed {
             id,
             observed,
             events,
-        } => {
-            workloads::update_tx(tx, id, now, |r| {
-                note_observed(r, Some(observed), &events, now);
-            })?;
-        }
+        } => workloads::update_tx(tx, id, now, |r| {
+            note_observed(r, Some(observed), &events, now);
+            release_if_ended(r)
+        })?,
+    };
+    // A job that ended gives back what it held, in the same transaction.
+    if let Some(hold) = released.flatten() {
+        holds::delete_tx(tx, hold)?;
     }
     Ok(())
 }
@@ -733,6 +777,19 @@ fn apply_volume_outcome_tx(
         }
     }
     Ok(())
+}
+
+/// A project as the driver provisions it.
+pub(crate) fn project_spec(p: &ProjectRecord) -> ProjectSpec {
+    ProjectSpec {
+        id: p.id,
+        // Codes are lowercase letters and digits: a DNS label.
+        name: p.code.to_lowercase(),
+        gpu_units_milli: Some(p.quota.gpu_milli),
+        cpu_milli: Some(p.quota.cpu_milli),
+        ram_mib: Some(p.quota.ram_mib),
+        storage_gib: None,
+    }
 }
 
 /// Everything the reconcile loop compares with the cluster in a resync.
@@ -811,16 +868,7 @@ impl Services {
                             activated.push(member.user);
                         }
                     }
-                    let spec = ProjectSpec {
-                        id: p.id,
-                        // Codes are lowercase letters and digits: a DNS label.
-                        name: p.code.to_lowercase(),
-                        gpu_units_milli: Some(p.quota.gpu_milli),
-                        cpu_milli: Some(p.quota.cpu_milli),
-                        ram_mib: Some(p.quota.ram_mib),
-                        storage_gib: None,
-                    };
-                    out.insert(id, Some((spec, activated)));
+                    out.insert(id, Some((project_spec(&p), activated)));
                 }
                 Ok(out)
             })
@@ -905,23 +953,12 @@ pub(crate) fn wind_down_project_tx(
     release: bool,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let mut changed = false;
-    for record in workloads::of_project_tx(tx, project)? {
-        let desired = match (release, record.spec.kind()) {
-            (true, _) => Desired::Deleted,
-            (false, _) if record.desired != Desired::Running => continue,
-            (false, WorkloadKind::Container | WorkloadKind::Job) => Desired::Stopped,
-            (false, WorkloadKind::ImageCommit) => continue,
-        };
-        if record.desired == desired || record.desired == Desired::Deleted {
-            continue;
-        }
-        let reason = if release { "Released" } else { "BufferPeriod" };
-        workloads::update_tx(tx, record.id(), now, |r| {
-            request(r, desired, now, reason, "the project's period ended".into());
-        })?;
-        changed = true;
-    }
+    let (reason, message) = if release {
+        ("Released", "the project was released")
+    } else {
+        ("BufferPeriod", "the project's period ended")
+    };
+    let mut changed = stop_workloads_tx(tx, project, None, release, now, reason, message)?;
     if release {
         for volume in volumes::of_project_tx(tx, project)? {
             if volume.desired == VolumeDesired::Deleted {
@@ -930,6 +967,65 @@ pub(crate) fn wind_down_project_tx(
             volumes::update_tx(tx, volume.id, now, |v| request_volume_deletion(v, now))?;
             changed = true;
         }
+    }
+    Ok(changed)
+}
+
+/// Stops the running workloads `owner` has in `project` (they left it), in
+/// the caller's transaction, giving back what they held; returns whether
+/// anything changed.
+pub(crate) fn stop_member_workloads_tx(
+    tx: &WriteTx,
+    project: ProjectId,
+    owner: UserId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    stop_workloads_tx(
+        tx,
+        project,
+        Some(owner),
+        false,
+        now,
+        "MemberRemoved",
+        "the owner was removed from the project",
+    )
+}
+
+/// Stops (or, with `delete`, deletes) the workloads of `project` (of
+/// `owner` only, when given).
+fn stop_workloads_tx(
+    tx: &WriteTx,
+    project: ProjectId,
+    owner: Option<UserId>,
+    delete: bool,
+    now: Timestamp,
+    reason: &str,
+    message: &str,
+) -> Result<bool, StoreError> {
+    let mut changed = false;
+    for record in workloads::of_project_tx(tx, project)? {
+        if owner.is_some_and(|o| o != record.spec.owner()) {
+            continue;
+        }
+        let desired = match (delete, record.spec.kind()) {
+            (true, _) => Desired::Deleted,
+            (false, _) if record.desired != Desired::Running => continue,
+            (false, WorkloadKind::Container | WorkloadKind::Job) => Desired::Stopped,
+            (false, WorkloadKind::ImageCommit) => continue,
+        };
+        if record.desired == desired || record.desired == Desired::Deleted {
+            continue;
+        }
+        request_tx(
+            tx,
+            record.id(),
+            desired,
+            now,
+            reason,
+            message.into(),
+            record.hold,
+        )?;
+        changed = true;
     }
     Ok(changed)
 }

@@ -49,3 +49,13 @@ pub fn get_tx(tx: &WriteTransaction, user: UserId) -> Result<Option<ActivationRe
         .map(|b| codec::decode(b.value()))
         .transpose()
 }
+
+/// The activations still waiting for the driver (Provisioning).
+pub fn provisioning_read_tx(tx: &ReadTransaction) -> Result<Vec<ActivationRecord>, StoreError> {
+    let all: Vec<ActivationRecord> =
+        codec::decode_all(&tx.open_table(tables::USER_ID_TO_ACTIVATION)?)?;
+    Ok(all
+        .into_iter()
+        .filter(|a| a.status == ActivationStatus::Provisioning)
+        .collect())
+}

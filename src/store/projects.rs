@@ -40,6 +40,10 @@ pub struct ProjectRecord {
     pub deleted: bool,
     #[serde(default)]
     pub released_at: Option<Timestamp>,
+    /// A released project's cluster side (kube: its namespace and service
+    /// accounts) was removed by the driver.
+    #[serde(default)]
+    pub released_in_cluster: bool,
 }
 
 impl ProjectRecord {

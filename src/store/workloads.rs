@@ -10,9 +10,9 @@ use jiff::Timestamp;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::{StoreError, codec, due, tables};
+use super::{StoreError, codec, due, holds, tables};
 use crate::cluster::{Observed, WorkloadEvent, WorkloadKind};
-use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::ids::{HoldId, ProjectId, UserId};
 use crate::domain::workload::{
     ContainerSpec, FailureReason, ImageCommitSpec, JobSpec, VolumeMount, WorkloadId, WorkloadStatus,
 };
@@ -126,6 +126,10 @@ pub struct WorkloadRecord {
     /// mirrored by `DUE_WORKLOAD_IDS`.
     #[serde(default)]
     pub due_at: Option<Timestamp>,
+    /// What it holds of its project's quota while it is to run (None: a
+    /// stopped container, an ended job, an image commit).
+    #[serde(default)]
+    pub hold: Option<HoldId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -231,7 +235,8 @@ pub fn update_tx<R>(
     Ok(Some(result))
 }
 
-/// Removes a workload and its index entries; returns what was removed.
+/// Removes a workload, its index entries and its hold; returns what was
+/// removed.
 pub fn remove_tx(
     tx: &WriteTransaction,
     id: WorkloadId,
@@ -256,6 +261,9 @@ pub fn remove_tx(
             record.due_at,
             None,
         )?;
+        if let Some(hold) = record.hold {
+            holds::delete_tx(tx, hold)?;
+        }
     }
     Ok(removed)
 }
@@ -347,6 +355,7 @@ pub(crate) fn test_job(at: Timestamp) -> WorkloadRecord {
         error: None,
         events: Vec::new(),
         due_at: None,
+        hold: None,
         created_at: at,
         updated_at: at,
     }
@@ -422,6 +431,7 @@ mod tests {
                 message: "every service listens".into(),
             }],
             due_at: Some(at),
+            hold: Some(HoldId::from_u128(9)),
             created_at: at,
             updated_at: at,
         }
@@ -449,7 +459,7 @@ mod tests {
         assert_eq!(record.spec.kind(), WorkloadKind::Job);
         assert_eq!(record.spec.name(), Some("train"));
         assert_eq!(record.status(), WorkloadStatus::Creating);
-        assert!(record.events.is_empty() && record.due_at.is_none());
+        assert!(record.events.is_empty() && record.due_at.is_none() && record.hold.is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
 use super::paths;
+use crate::domain::quota::Milli;
 use crate::service::ServiceError;
 
 /// Errors a request can end in.
@@ -26,6 +27,14 @@ pub enum WebError {
     CsrfRejected,
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// A new workload does not fit: what is left of the project's quota
+    /// (or, with `member`, of the owner's cap in it).
+    #[error("over quota")]
+    OverQuota {
+        left: crate::domain::quota::Resources,
+        member: bool,
+        project: String,
+    },
     /// Retry after `seconds`; `message` names why.
     #[error("throttled for {seconds} s")]
     Throttled { seconds: i64, message: &'static str },
@@ -50,7 +59,15 @@ impl From<ServiceError> for WebError {
         match e {
             ServiceError::NotFound => WebError::NotFound,
             ServiceError::Forbidden => WebError::Forbidden,
-            ServiceError::OverQuota { .. } => WebError::Refused("error.quota.over"),
+            ServiceError::OverQuota {
+                left,
+                member,
+                project,
+            } => WebError::OverQuota {
+                left,
+                member,
+                project,
+            },
             ServiceError::Refused(key) => WebError::Refused(key),
             ServiceError::Throttled { wait } => WebError::Throttled {
                 seconds: wait.as_secs().max(1),
@@ -81,11 +98,23 @@ impl WebError {
             WebError::CsrfRejected => ("error.page.csrf", "error.page.csrf_text"),
             WebError::Refused(key) => ("error.page.refused", *key),
             WebError::Throttled { message, .. } => ("error.page.throttled", *message),
+            WebError::OverQuota { member: false, .. } => {
+                ("error.page.refused", "error.quota.left_in_project")
+            }
+            WebError::OverQuota { member: true, .. } => {
+                ("error.page.refused", "error.quota.left_in_cap")
+            }
             WebError::Unavailable(_) => ("error.page.unavailable", "error.page.unavailable_text"),
             WebError::Internal(_) => ("error.page.internal", "error.page.internal_text"),
         };
         let args = match self {
             WebError::Throttled { seconds, .. } => vec![("seconds", seconds.to_string())],
+            WebError::OverQuota { left, project, .. } => vec![
+                ("gpu", Milli(left.gpu_milli).to_string()),
+                ("cpu", Milli(left.cpu_milli).to_string()),
+                ("ram_gb", format!("{:.1}", left.ram_mib as f64 / 1024.0)),
+                ("project", project.clone()),
+            ],
             _ => Vec::new(),
         };
         ErrorPage {
@@ -104,7 +133,7 @@ impl ResponseError for WebError {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            WebError::Refused(_) => StatusCode::CONFLICT,
+            WebError::Refused(_) | WebError::OverQuota { .. } => StatusCode::CONFLICT,
             WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -161,5 +190,38 @@ mod tests {
                 ("error.page.unavailable", "error.page.unavailable_text")
             );
         }
+    }
+
+    #[test]
+    fn an_over_quota_refusal_says_what_is_left_in_which_project_in_each_language() {
+        use crate::domain::quota::Resources;
+        use crate::domain::user::Lang;
+        let web = WebError::from(ServiceError::OverQuota {
+            left: Resources {
+                gpu_milli: 500,
+                cpu_milli: 2000,
+                ram_mib: 1536,
+            },
+            member: false,
+            project: "Vision".into(),
+        });
+        assert_eq!(web.status_code(), StatusCode::CONFLICT);
+        let page = web.page();
+        assert_eq!(page.message, "error.quota.left_in_project");
+        let catalog = crate::i18n::Catalog::load().expect("catalog");
+        let args: Vec<(&str, &str)> = page.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let en = catalog.tr(Lang::En).f(page.message, &args);
+        assert!(
+            en.contains("0.5 GPU") && en.contains("project Vision") && en.contains("1.5 GB"),
+            "{en}"
+        );
+        let zh = catalog.tr(Lang::ZhTw).f(page.message, &args);
+        assert!(zh.contains("0.5 GPU") && zh.contains("Vision"), "{zh}");
+        let member = WebError::from(ServiceError::OverQuota {
+            left: Resources::ZERO,
+            member: true,
+            project: "Vision".into(),
+        });
+        assert_eq!(member.page().message, "error.quota.left_in_cap");
     }
 }

@@ -528,6 +528,9 @@ impl Reconciler {
             }
         }
 
+        self.activate_members(&mut report).await?;
+        self.release_projects(provisioned, &mut report).await?;
+
         if tally.freed || freed_by_events {
             report.again = services.retry_gpu_waiters(NOT_ENOUGH_GPUS).await? > 0;
         }
@@ -535,6 +538,60 @@ impl Reconciler {
             tracing::debug!(?report, "reconcile pass");
         }
         Ok(report)
+    }
+
+    /// Carries out the activations waiting for the driver (Cloud
+    /// Provisioning): each user is provisioned in every open project of
+    /// theirs, then their activation passes, or fails with the driver's
+    /// reason.
+    async fn activate_members(&self, report: &mut StepReport) -> Result<(), ServiceError> {
+        let services = &self.inner.services;
+        for (user, projects) in services.pending_activations().await? {
+            let mut result = Ok(());
+            for spec in &projects {
+                result = self
+                    .provision_with_members(spec, std::slice::from_ref(&user))
+                    .await;
+                if result.is_err() {
+                    break;
+                }
+            }
+            match &result {
+                Ok(()) => report.applied += 1,
+                Err(error) => {
+                    tracing::warn!(%user, %error, "could not provision a member");
+                    report.failed += 1;
+                }
+            }
+            services
+                .record_activation(user, result.map_err(|e| e.to_string()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Removes the cluster side of released projects once their workloads
+    /// and volumes are gone (kube: the namespace with its service accounts).
+    async fn release_projects(
+        &self,
+        provisioned: &mut BTreeSet<ProjectId>,
+        report: &mut StepReport,
+    ) -> Result<(), ServiceError> {
+        let services = &self.inner.services;
+        for project in services.projects_to_release().await? {
+            match self.call(self.inner.driver.release_project(project)).await {
+                Ok(()) => {
+                    provisioned.remove(&project);
+                    services.record_project_released(project).await?;
+                    report.applied += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(%project, %error, "could not release a project in the cluster");
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A project, then what each of its activated members needs in it.

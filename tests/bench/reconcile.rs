@@ -153,6 +153,16 @@ async fn seed(config: Config) -> anyhow::Result<(ProjectId, UserRecord)> {
     services
         .decide_application(&admin, application, true, "", Some(quota))
         .await?;
+    // Workloads need the owner's activation, which the reconcile loop
+    // carries out with the driver.
+    services.activate(bench.id).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while services.activation(bench.id).await?.map(|a| a.status)
+        != Some(mlstack::store::activations::ActivationStatus::Passed)
+    {
+        anyhow::ensure!(Instant::now() < deadline, "the activation did not pass");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     running.stop()?;
     Ok((project, bench))
 }

@@ -575,8 +575,8 @@ async fn the_selector_remembers_the_project_and_provisioning_activates() {
 
     let page = alice.get("/advanced/cloud-provisioning").await;
     assert!(page.body.contains("Not Activated"));
-    let activated = alice.post_form("/advanced/cloud-provisioning", &[]).await;
-    assert_eq!(activated.status, StatusCode::SEE_OTHER);
+    // Passed once the reconcile loop had the driver provision alice.
+    activate(&alice).await;
     let page = alice.get("/advanced/cloud-provisioning").await;
     assert!(page.body.contains("Passed") && page.body.contains("Request Time"));
 }
@@ -794,45 +794,109 @@ async fn the_project_permission_matrix() {
     );
 }
 
+/// A job asking for `gpu_milli` GPU units of a type no GPU of the test
+/// appliance has (so it waits for one and never ends by itself).
+fn gpu_job(project: &str, name: &str, gpu_milli: u64) -> mlstack::domain::workload::JobSpec {
+    use mlstack::domain::workload::{
+        GpuRequest, ImageRef, JobSpec, Resources, WorkloadId, WorkloadMeta,
+    };
+    JobSpec {
+        meta: WorkloadMeta {
+            id: WorkloadId::generate(),
+            project: project.parse().expect("project id"),
+            owner: mlstack::domain::ids::UserId::generate(),
+            name: name.into(),
+        },
+        image: ImageRef {
+            name: "ubuntu".into(),
+            tag: "24.04".into(),
+        },
+        command: "true".into(),
+        env: std::collections::BTreeMap::new(),
+        resources: Resources {
+            cpu_milli: 0,
+            ram_mib: 0,
+            shm_mib: 0,
+            gpu: Some(GpuRequest {
+                resource_name: "nvidia.com/gpu".into(),
+                type_name: "T4".into(),
+                node_selector: std::collections::BTreeMap::new(),
+                count: 1,
+                units_milli: gpu_milli,
+            }),
+        },
+        volumes: Vec::new(),
+        time_limit_secs: None,
+    }
+}
+
+/// An appliance whose local driver has no GPU: GPU jobs wait and hold.
+fn gpuless_app() -> TestApp {
+    TestApp::start_configured(|config| {
+        config.local.detect_gpus = false;
+        config.local.gpus = Vec::new();
+    })
+}
+
+/// The user record of `name`.
+async fn record_of(app: &TestApp, name: &str) -> mlstack::store::users::UserRecord {
+    app.services()
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == name)
+        .expect("user")
+}
+
+/// Activates `client`'s user through Cloud Provisioning and waits until the
+/// driver provisioned them.
+async fn activate(client: &Client) {
+    let asked = client.post_form("/advanced/cloud-provisioning", &[]).await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER);
+    for _ in 0..400 {
+        if client
+            .get("/advanced/cloud-provisioning")
+            .await
+            .body
+            .contains("Passed")
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the activation did not pass");
+}
+
 #[tokio::test]
 async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
     use mlstack::domain::quota::Resources;
     use mlstack::service::ServiceError;
 
-    let app = TestApp::start();
+    let app = gpuless_app();
     let (alice, _) = app.member("alice").await;
-    app.member("bob").await;
+    let (bob, _) = app.member("bob").await;
     let id = active_project(&app, &alice, "Contended", &["alice", "bob"], &day(30)).await;
-    let project: mlstack::domain::ids::ProjectId = id.parse().expect("id");
     let services = app.services();
-    let users = services.list_users().await.expect("users");
-    let user = |name: &str| {
-        users
-            .iter()
-            .find(|u| u.username.as_str() == name)
-            .cloned()
-            .expect("user")
-    };
-    let (alice_record, bob_record) = (user("alice"), user("bob"));
-    let gpu = |milli| Resources {
-        gpu_milli: milli,
-        cpu_milli: 0,
-        ram_mib: 0,
-    };
+    let (alice_record, bob_record) = (record_of(&app, "alice").await, record_of(&app, "bob").await);
 
+    // Not activated: no workload, nothing held.
     let refused = services
-        .hold_resources(&bob_record, project, gpu(1000), "c")
+        .create_job(&bob_record, gpu_job(&id, "early", 1000))
         .await;
-    assert!(matches!(
-        refused,
-        Err(ServiceError::Refused("error.workload.not_activated"))
-    ));
-    services.activate(alice_record.id).await.expect("activate");
-    services.activate(bob_record.id).await.expect("activate");
+    assert!(
+        matches!(
+            refused,
+            Err(ServiceError::Refused("error.workload.not_activated"))
+        ),
+        "{refused:?}"
+    );
+    activate(&alice).await;
+    activate(&bob).await;
 
     // The quota is 3 GPUs: 2.5 held, then 20 requests race for the last 0.5.
     services
-        .hold_resources(&alice_record, project, gpu(2500), "big")
+        .create_job(&alice_record, gpu_job(&id, "big", 2500))
         .await
         .expect("fits");
     let racers: Vec<_> = (0..20)
@@ -843,11 +907,8 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
             } else {
                 bob_record.clone()
             };
-            tokio::spawn(async move {
-                services
-                    .hold_resources(&owner, project, gpu(500), "racer")
-                    .await
-            })
+            let spec = gpu_job(&id, &format!("racer-{i}"), 500);
+            tokio::spawn(async move { services.create_job(&owner, spec).await })
         })
         .collect();
     let mut won = 0;
@@ -857,11 +918,21 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
             Err(ServiceError::OverQuota {
                 left,
                 member: false,
-            }) => assert_eq!(left.gpu_milli, 0),
+                project,
+            }) => {
+                assert_eq!(left.gpu_milli, 0);
+                assert_eq!(project, "Contended");
+            }
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!(won, 1, "exactly one request got the last half GPU");
+    let project: mlstack::domain::ids::ProjectId = id.parse().expect("id");
+    let jobs = services
+        .project_workloads(&alice_record, project)
+        .await
+        .expect("workloads");
+    assert_eq!(jobs.len(), 2, "refused requests left no workload");
     let detail = alice.get(&format!("/projects/{id}")).await;
     assert!(alice.get("/projects").await.body.contains("3 / 3"));
     assert!(
@@ -871,7 +942,6 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
 
     // A cap of 1.5 GPU for bob inside a project with room to spare.
     let capped = active_project(&app, &alice, "Capped", &["alice", "bob"], &day(30)).await;
-    let capped_project: mlstack::domain::ids::ProjectId = capped.parse().expect("id");
     let bob_id = bob_record.id.to_string();
     let cap = alice
         .post_form(
@@ -881,34 +951,28 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
         .await;
     assert_eq!(cap.status, StatusCode::SEE_OTHER);
     let racers: Vec<_> = (0..10)
-        .map(|_| {
+        .map(|i| {
             let services = services.clone();
             let owner = bob_record.clone();
-            tokio::spawn(async move {
-                services
-                    .hold_resources(&owner, capped_project, gpu(250), "small")
-                    .await
-            })
+            let spec = gpu_job(&capped, &format!("small-{i}"), 250);
+            tokio::spawn(async move { services.create_job(&owner, spec).await })
         })
         .collect();
     let mut won = 0;
     for racer in racers {
         match racer.await.expect("task") {
             Ok(_) => won += 1,
-            Err(ServiceError::OverQuota { member: true, left }) => assert_eq!(left.gpu_milli, 0),
+            Err(ServiceError::OverQuota {
+                member: true, left, ..
+            }) => assert_eq!(left.gpu_milli, 0),
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!(won, 6, "bob holds exactly his cap of 1.5 GPU");
     services
-        .hold_resources(
-            &alice_record,
-            capped_project,
-            gpu(1500),
-            "alice is not capped",
-        )
+        .create_job(&alice_record, gpu_job(&capped, "uncapped", 1500))
         .await
-        .expect("fits");
+        .expect("alice is not capped");
 
     // Released projects give everything back.
     let admin = app.admin().await;
@@ -922,10 +986,175 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
         .expect("project");
     assert_eq!(after.used, Resources::ZERO);
     let late = services
-        .hold_resources(&alice_record, project, gpu(1), "late")
+        .create_job(&alice_record, gpu_job(&id, "late", 1))
         .await;
     assert!(matches!(
         late,
         Err(ServiceError::Refused("error.workload.project_not_active"))
     ));
+}
+
+/// The desired state of each of `owner`'s workloads in the project.
+async fn desired_of(
+    app: &TestApp,
+    viewer: &mlstack::store::users::UserRecord,
+    project: &str,
+) -> Vec<(String, mlstack::store::workloads::Desired)> {
+    app.services()
+        .project_workloads(viewer, project.parse().expect("id"))
+        .await
+        .expect("workloads")
+        .into_iter()
+        .map(|w| (w.spec.name().unwrap_or_default().to_owned(), w.desired))
+        .collect()
+}
+
+/// What the project's workloads hold, in GPU thousandths.
+async fn gpu_used(app: &TestApp, viewer: &mlstack::store::users::UserRecord, project: &str) -> u64 {
+    app.services()
+        .project(viewer, project.parse().expect("id"))
+        .await
+        .expect("project")
+        .used
+        .gpu_milli
+}
+
+async fn revise_dates(admin: &Client, id: &str, start: &str, end: &str) {
+    let revised = admin
+        .post_form(
+            &format!("/admin/projects/{id}/revise"),
+            &[
+                ("gpu", "3"),
+                ("cpu", "16"),
+                ("ram", "65536"),
+                ("start", start),
+                ("end", end),
+            ],
+        )
+        .await;
+    assert_eq!(revised.status, StatusCode::SEE_OTHER, "{}", revised.body);
+}
+
+/// Every status change goes through the sweep's transitions: a member who
+/// leaves stops running; an admin's end date in the past starts the buffer
+/// period (workloads stopped, mail); release now then releases it
+/// (workloads deleted, mail, pending applications closed); an end date past
+/// the buffer releases at once with the same effects.
+#[tokio::test]
+async fn admin_date_changes_and_removals_take_the_lifecycle_transitions() {
+    use mlstack::domain::project::ApplicationStatus;
+    use mlstack::store::workloads::Desired;
+
+    let app = gpuless_app();
+    let (alice, _) = app.member("alice").await;
+    let (bob, _) = app.member("bob").await;
+    let id = active_project(&app, &alice, "Timed", &["alice", "bob"], &day(30)).await;
+    activate(&alice).await;
+    activate(&bob).await;
+    let services = app.services();
+    let (alice_record, bob_record) = (record_of(&app, "alice").await, record_of(&app, "bob").await);
+    services
+        .create_job(&alice_record, gpu_job(&id, "mine", 1000))
+        .await
+        .expect("job");
+    services
+        .create_job(&bob_record, gpu_job(&id, "his", 500))
+        .await
+        .expect("job");
+    assert_eq!(gpu_used(&app, &alice_record, &id).await, 1500);
+    let extension = alice
+        .post_form(&format!("/projects/{id}/extension"), &[("days", "5")])
+        .await;
+    assert_eq!(extension.status, StatusCode::SEE_OTHER);
+
+    // Bob leaves: his job stops and gives back its half GPU.
+    let edited = alice
+        .post_form(
+            &format!("/projects/{id}/edit"),
+            &[("name", "Timed"), ("manager", "alice")],
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.body);
+    assert_eq!(
+        desired_of(&app, &alice_record, &id).await,
+        [
+            ("mine".to_owned(), Desired::Running),
+            ("his".to_owned(), Desired::Stopped)
+        ]
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(gpu_used(&app, &alice_record, &id).await, 1000);
+
+    // The end moved into the past: Buffer Period, the job stopped, mail.
+    let admin = app.admin().await;
+    revise_dates(&admin, &id, &day(-10), &day(-1)).await;
+    let detail = alice.get(&format!("/projects/{id}")).await;
+    assert!(detail.body.contains("Buffer Period"), "{}", detail.body);
+    assert!(
+        desired_of(&app, &alice_record, &id)
+            .await
+            .iter()
+            .all(|(_, d)| *d == Desired::Stopped)
+    );
+    assert_eq!(gpu_used(&app, &alice_record, &id).await, 0);
+    let outbox = admin.get("/admin/outbox").await;
+    assert!(outbox.body.contains("Timed has ended: buffer period"));
+
+    // Release now works from the buffer period, with its effects.
+    let released = admin
+        .post_form(&format!("/admin/projects/{id}/release"), &[])
+        .await;
+    assert_eq!(released.status, StatusCode::SEE_OTHER, "{}", released.body);
+    assert!(alice.get("/projects").await.body.contains("Released"));
+    assert!(
+        desired_of(&app, &alice_record, &id)
+            .await
+            .iter()
+            .all(|(_, d)| *d == Desired::Deleted)
+    );
+    assert!(
+        admin
+            .get("/admin/outbox")
+            .await
+            .body
+            .contains("Timed was released")
+    );
+    let applications = services
+        .my_applications(alice_record.id)
+        .await
+        .expect("applications");
+    let closed = applications
+        .iter()
+        .find(|a| a.project_name == "Timed" && a.application.kind.code() == "extension")
+        .expect("the extension application");
+    assert_eq!(closed.application.status, ApplicationStatus::Declined);
+    assert!(
+        closed
+            .application
+            .remark
+            .contains("the project was released")
+    );
+
+    // An end past the buffer period releases at once, not skipping it.
+    let other = active_project(&app, &alice, "Skipped", &["alice"], &day(30)).await;
+    services
+        .create_job(&alice_record, gpu_job(&other, "work", 1000))
+        .await
+        .expect("job");
+    revise_dates(&admin, &other, &day(-60), &day(-40)).await;
+    let list = alice.get("/projects").await;
+    assert!(list.body.contains("Released"));
+    // (Deleted, or already gone once the driver confirmed.)
+    assert!(
+        desired_of(&app, &alice_record, &other)
+            .await
+            .iter()
+            .all(|(_, d)| *d == Desired::Deleted)
+    );
+    assert_eq!(gpu_used(&app, &alice_record, &other).await, 0);
+    let outbox = admin.get("/admin/outbox").await;
+    assert!(outbox.body.contains("Skipped has ended: buffer period"));
+    assert!(outbox.body.contains("Skipped was released"));
 }

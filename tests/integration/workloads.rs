@@ -46,6 +46,8 @@ struct Lab {
     carol: UserRecord,
     dave: UserRecord,
     project: ProjectId,
+    /// The generated password of each user but the admin.
+    passwords: BTreeMap<String, String>,
     app: TestApp,
 }
 
@@ -64,8 +66,10 @@ async fn lab() -> Lab {
 async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
     let app = TestApp::start_configured(configure);
     let services = app.services();
+    let mut passwords = BTreeMap::new();
     for name in ["alice", "bob", "carol", "dave"] {
-        services.create_user(name, false).await.expect("user");
+        let created = services.create_user(name, false).await.expect("user");
+        passwords.insert(name.to_owned(), created.password);
     }
     let users = services.list_users().await.expect("users");
     let user = |name: &str| {
@@ -102,6 +106,11 @@ async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         .decide_application(&admin, application, true, "welcome", Some(quota))
         .await
         .expect("approve");
+    // Alice and bob run workloads: their activation passes first (carol's
+    // waits for the tests that look at it).
+    for user in [&alice, &user("bob")] {
+        activate(&services, user).await;
+    }
     Lab {
         services,
         admin,
@@ -110,7 +119,29 @@ async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         carol: user("carol"),
         dave: user("dave"),
         project,
+        passwords,
         app,
+    }
+}
+
+/// Asks for `user`'s activation and waits until the reconcile loop had the
+/// driver provision them.
+async fn activate(services: &Services, user: &UserRecord) {
+    use mlstack::store::activations::ActivationStatus;
+    services.activate(user.id).await.expect("activation");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let record = services.activation(user.id).await.expect("activation");
+        match record.map(|r| r.status) {
+            Some(ActivationStatus::Passed) => return,
+            Some(ActivationStatus::Failed) => panic!("the activation failed"),
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not activated in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -669,6 +700,117 @@ async fn a_resync_deletes_orphans_and_a_release_deletes_everything() {
     wait_group_gone(kept_group).await;
     wait_volume(services, bob, volume, |ready| ready.is_none()).await;
     assert!(!volume_dir(&lab, "scratch").exists());
+    // Once empty, the released project's own folder goes too.
+    let project_dir = lab
+        .app
+        .data_dir()
+        .join("local/projects")
+        .join(lab.project.to_string());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while project_dir.exists() {
+        assert!(tokio::time::Instant::now() < deadline, "the folder stays");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl Lab {
+    /// A browser session of `name` (not the admin).
+    async fn client(&self, name: &str) -> crate::common::Client {
+        let client = self.app.client();
+        client.login_ok(name, &self.passwords[name]).await;
+        client
+    }
+
+    /// What the project's workloads hold now.
+    async fn used(&self) -> mlstack::domain::quota::Resources {
+        self.services
+            .project(&self.alice, self.project)
+            .await
+            .expect("project")
+            .used
+    }
+}
+
+/// A workload holds its share of the quota from its creation while it is to
+/// run: a job until it ends, a container until it is stopped or deleted;
+/// the pages count them; more than the quota is refused with what is left.
+#[tokio::test]
+async fn holds_follow_each_workload_and_the_pages_count_them() {
+    use mlstack::domain::quota::Resources as Quota;
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let one_core = Quota {
+        gpu_milli: 0,
+        cpu_milli: 1000,
+        ram_mib: 2048,
+    };
+    assert_eq!(lab.used().await, Quota::ZERO);
+
+    let short = services
+        .create_job(bob, job(lab.project, "short", "sleep 1; exit 0"))
+        .await
+        .expect("job");
+    assert_eq!(lab.used().await, one_core, "held from the creation");
+    wait_status(services, bob, short, WorkloadStatus::Succeeded).await;
+    assert_eq!(lab.used().await, Quota::ZERO, "given back when it ended");
+
+    let web = services
+        .create_container(bob, container(lab.project, "web"))
+        .await
+        .expect("container");
+    let long = services
+        .create_job(bob, job(lab.project, "long", "sleep 300"))
+        .await
+        .expect("job");
+    wait_status(services, bob, long, WorkloadStatus::Running).await;
+    let both = one_core.checked_add(one_core).expect("sum");
+    assert_eq!(lab.used().await, both);
+
+    // Project List and Project Detail count them.
+    let alice = lab.client("alice").await;
+    let list = alice.get("/projects").await;
+    assert!(
+        list.body.contains("Containers</dt><dd>1</dd>")
+            && list.body.contains("Jobs</dt><dd>2</dd>"),
+        "1 container, 2 jobs (an ended one counts): {}",
+        list.body
+    );
+    let detail = alice.get(&format!("/projects/{}", lab.project)).await;
+    let containers = detail.body.find("Containers</dt><dd>1</dd>");
+    let jobs = detail.body.find("Jobs</dt><dd>2</dd>");
+    assert!(
+        containers.is_some() && jobs.is_some(),
+        "1 container, 2 jobs: {}",
+        detail.body
+    );
+
+    // Past the quota (16 cores): refused, with what is left.
+    let mut greedy = job(lab.project, "greedy", "true");
+    greedy.resources.cpu_milli = 15_000;
+    match services.create_job(bob, greedy).await {
+        Err(ServiceError::OverQuota {
+            left,
+            member: false,
+            project,
+        }) => {
+            assert_eq!(left.cpu_milli, 14_000);
+            assert_eq!(project, "Vision");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // Cancel, stop and delete give back what they held.
+    services.cancel_job(bob, long).await.expect("cancel");
+    assert_eq!(lab.used().await, one_core);
+    services.stop_container(bob, web).await.expect("stop");
+    assert_eq!(lab.used().await, Quota::ZERO);
+    services.start_container(bob, web).await.expect("start");
+    assert_eq!(lab.used().await, one_core, "held again to run again");
+    services.delete_workload(bob, web).await.expect("delete");
+    wait_gone(services, bob, web).await;
+    assert_eq!(lab.used().await, Quota::ZERO, "given back with the record");
+    let detail = alice.get(&format!("/projects/{}", lab.project)).await;
+    assert!(detail.body.contains("Containers</dt><dd>0</dd>"));
 }
 
 #[tokio::test]
@@ -934,10 +1076,12 @@ async fn containers_jobs_and_volumes_run_on_a_kubernetes_cluster() {
     assert_eq!(deployment.spec.expect("spec").replicas, Some(1));
     assert!(fake.get::<Service>(&namespace, "web").is_some());
 
-    // A member whose activation passed gets the service account their pods
-    // run as with the next resync of the project.
-    services.activate(lab.carol.id).await.expect("activation");
-    lab.app.reconciler().resync().await.expect("a resync");
+    // A member's activation passes once the reconcile loop made the
+    // service account their pods run as in each of their projects.
+    let before: Option<k8s_openapi::api::core::v1::ServiceAccount> =
+        fake.get(&namespace, &manifests::member_account_name(lab.carol.id));
+    assert!(before.is_none(), "carol is not activated yet");
+    activate(services, &lab.carol).await;
     let account: Option<k8s_openapi::api::core::v1::ServiceAccount> =
         fake.get(&namespace, &manifests::member_account_name(lab.carol.id));
     assert!(account.is_some(), "carol's service account");
@@ -1118,4 +1262,83 @@ async fn a_resync_on_a_cluster_recreates_what_is_missing_and_deletes_orphans() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     wait_status(services, bob, web, WorkloadStatus::Running).await;
+}
+
+/// On a cluster, Cloud Provisioning passes only once the driver made the
+/// member's service account in each of their projects: Provisioning until
+/// then, Failed with the reason when the cluster refuses; a released
+/// project's namespace (with its service accounts) is deleted.
+#[tokio::test]
+async fn activation_waits_for_the_cluster_and_a_release_deletes_the_namespace() {
+    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+    use mlstack::store::activations::ActivationStatus;
+
+    let ClusterLab { lab, fake, _dir } = cluster_lab(|_| {}).await;
+    let services = &lab.services;
+    let namespace = manifests::namespace_name(lab.project);
+    let account = manifests::member_account_name(lab.carol.id);
+    let carol = lab.client("carol").await;
+
+    // The cluster refuses service accounts: the activation fails, and the
+    // page says why.
+    fake.forbid("patch", "serviceaccounts");
+    let asked = carol.post_form("/advanced/cloud-provisioning", &[]).await;
+    assert_eq!(asked.status, reqwest::StatusCode::SEE_OTHER);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let page = carol.get("/advanced/cloud-provisioning").await;
+        if page.body.contains("Failed") {
+            assert!(page.body.contains("could not prepare your resources"));
+            assert!(page.body.contains("forbidden"), "{}", page.body);
+            break;
+        }
+        assert!(
+            page.body.contains("Provisioning") && !page.body.contains("Passed"),
+            "{}",
+            page.body
+        );
+        assert!(tokio::time::Instant::now() < deadline, "no failure shown");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(fake.get::<ServiceAccount>(&namespace, &account).is_none());
+
+    // Slow but willing: Provisioning until the account exists, then Passed.
+    fake.clear_faults();
+    fake.set_latency(Duration::from_millis(300));
+    let asked = carol.post_form("/advanced/cloud-provisioning", &[]).await;
+    assert_eq!(asked.status, reqwest::StatusCode::SEE_OTHER);
+    let status = services
+        .activation(lab.carol.id)
+        .await
+        .expect("activation")
+        .map(|a| a.status);
+    assert_eq!(status, Some(ActivationStatus::Provisioning));
+    let page = carol.get("/advanced/cloud-provisioning").await;
+    assert!(page.body.contains("being prepared"), "{}", page.body);
+    activate(services, &lab.carol).await;
+    assert!(
+        fake.get::<ServiceAccount>(&namespace, &account).is_some(),
+        "passed only with carol's service account"
+    );
+    fake.set_latency(Duration::ZERO);
+
+    // A released project loses its namespace once it is empty.
+    let job = services
+        .create_job(&lab.bob, job(lab.project, "brief", "echo hi"))
+        .await
+        .expect("job");
+    wait_status(services, &lab.bob, job, WorkloadStatus::Succeeded).await;
+    services
+        .force_release(&lab.admin, lab.project)
+        .await
+        .expect("release");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while fake.get::<Namespace>("", &namespace).is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the namespace stays"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(fake.get::<ServiceAccount>(&namespace, &account).is_none());
 }

@@ -805,6 +805,27 @@ impl Driver for KubeDriver {
         self.ensure_member(project.id, user).await
     }
 
+    async fn release_project(&self, project: ProjectId) -> Result<(), DriverError> {
+        let name = manifests::namespace_name(project);
+        let api: Api<Namespace> = Api::all(self.inner.client.clone());
+        match self
+            .bounded(api.delete(&name, &DeleteParams::background()))
+            .await?
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => return Err(driver_error(e)),
+        }
+        // The namespace and its service accounts are provisioned again if
+        // ever needed.
+        self.inner
+            .provisioned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|key| key != &name && !key.starts_with(&format!("{name}/")));
+        Ok(())
+    }
+
     async fn apply_container(&self, spec: &ContainerSpec) -> Result<Observed, DriverError> {
         spec.validate().map_err(DriverError::Invalid)?;
         let id = spec.meta.id;

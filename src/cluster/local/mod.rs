@@ -1306,6 +1306,21 @@ impl Driver for LocalDriver {
             .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
     }
 
+    async fn release_project(&self, project: ProjectId) -> Result<(), DriverError> {
+        let dir = self
+            .inner
+            .config
+            .data_dir
+            .join("projects")
+            .join(project.to_string());
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(DriverError::io(format!("removing {}", dir.display()), e))
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn apply_container(&self, spec: &ContainerSpec) -> Result<Observed, DriverError> {
         spec.validate().map_err(DriverError::Invalid)?;
         let id = spec.meta.id;

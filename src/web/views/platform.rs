@@ -175,8 +175,11 @@ pub fn provisioning(shell: &Shell, username: &str, record: Option<&ActivationRec
         "nav.section.advanced",
         title,
         html! {
-            @if status != ActivationStatus::Passed {
-                (notice(Tone::Info, html! { (tr.t("provisioning.intro")) }))
+            @match status {
+                ActivationStatus::NotActivated => (notice(Tone::Info, html! { (tr.t("provisioning.intro")) })),
+                ActivationStatus::Provisioning => (notice(Tone::Info, html! { (tr.t("provisioning.waiting")) })),
+                ActivationStatus::Failed => (notice(Tone::Error, html! { (tr.t("provisioning.failed_help")) })),
+                ActivationStatus::Passed => {},
             }
             section class="panel" {
                 div class="card-head" {

@@ -1,0 +1,112 @@
+//! Checks the project and workload use cases share: the live project, the
+//! platform role, and the resource hold a running workload takes. Both
+//! `projects.rs` and `workloads.rs` use them, so neither imports the other
+//! for them and the use cases form a tree (projects → workloads → guards).
+
+use jiff::Timestamp;
+
+use super::ServiceError;
+use crate::domain::authz::Role;
+use crate::domain::ids::{HoldId, ProjectId};
+use crate::domain::quota::{QuotaRefusal, Resources, check_fits};
+use crate::store::activations::{self, ActivationStatus};
+use crate::store::holds::{self, HoldRecord};
+use crate::store::projects::{self, ProjectRecord};
+use crate::store::users::UserRecord;
+use crate::store::workloads::WorkloadSpec;
+use crate::store::{ReadTx, WriteTx};
+
+pub(crate) fn role_of(user: &UserRecord) -> Role {
+    if user.is_admin {
+        Role::Admin
+    } else {
+        Role::Member
+    }
+}
+
+/// A project that was not deleted, in a write transaction.
+pub(crate) fn live_project_tx(tx: &WriteTx, id: ProjectId) -> Result<ProjectRecord, ServiceError> {
+    projects::get_tx(tx, id)?
+        .filter(|p| !p.deleted)
+        .ok_or(ServiceError::NotFound)
+}
+
+/// A project that was not deleted, in a read transaction.
+pub(crate) fn live_project_read_tx(
+    tx: &ReadTx,
+    id: ProjectId,
+) -> Result<ProjectRecord, ServiceError> {
+    projects::get_read_tx(tx, id)?
+        .filter(|p| !p.deleted)
+        .ok_or(ServiceError::NotFound)
+}
+
+/// What a workload counts against its project's quota and its owner's cap.
+pub(crate) fn requested(spec: &WorkloadSpec) -> Resources {
+    let resources = match spec {
+        WorkloadSpec::Container(s) => &s.resources,
+        WorkloadSpec::Job(s) => &s.resources,
+        WorkloadSpec::ImageCommit(_) => return Resources::ZERO,
+    };
+    Resources {
+        gpu_milli: resources.gpu.as_ref().map_or(0, |g| g.units_milli),
+        cpu_milli: resources.cpu_milli,
+        ram_mib: resources.ram_mib,
+    }
+}
+
+/// Holds what `spec` requests inside `project` for its owner, in the
+/// caller's transaction: the owner's activation (Cloud Provisioning), the
+/// project's status, the membership, the project's quota and the owner's
+/// cap are checked and the hold recorded in one write transaction, so
+/// parallel requests can never overshoot a quota.
+pub(crate) fn hold_tx(
+    tx: &WriteTx,
+    project: &ProjectRecord,
+    spec: &WorkloadSpec,
+    now: Timestamp,
+) -> Result<HoldId, ServiceError> {
+    let owner = spec.owner();
+    let activated =
+        activations::get_tx(tx, owner)?.is_some_and(|a| a.status == ActivationStatus::Passed);
+    if !activated {
+        return Err(ServiceError::Refused("error.workload.not_activated"));
+    }
+    let Some(membership) = project.members.iter().find(|m| m.user == owner) else {
+        return Err(ServiceError::NotFound);
+    };
+    if !project.status.is_usable() {
+        return Err(ServiceError::Refused("error.workload.project_not_active"));
+    }
+    let request = requested(spec);
+    let held = holds::of_project_tx(tx, project.id)?;
+    let (project_use, member_use) = holds::totals(&held, Some(owner));
+    check_fits(
+        project.quota,
+        project_use,
+        membership.cap,
+        member_use,
+        request,
+    )
+    .map_err(|refusal| {
+        let (left, member) = match refusal {
+            QuotaRefusal::Project { left } => (left, false),
+            QuotaRefusal::Member { left } => (left, true),
+        };
+        ServiceError::OverQuota {
+            left,
+            member,
+            project: project.name.clone(),
+        }
+    })?;
+    let hold = HoldRecord {
+        id: HoldId::generate(),
+        project: project.id,
+        owner,
+        resources: request,
+        label: spec.name().unwrap_or_default().to_owned(),
+        created_at: now,
+    };
+    holds::put_tx(tx, &hold)?;
+    Ok(hold.id)
+}
