@@ -29,6 +29,8 @@ fn gpus(n: u32) -> Vec<LocalGpu> {
             index,
             name: "NVIDIA T4".into(),
             memory_mib: 15_360,
+            uuid: Some(format!("GPU-mlstack-{index}")),
+            minor: None,
         })
         .collect()
 }
@@ -195,8 +197,8 @@ async fn a_job_that_prints_succeeds_and_keeps_its_log() {
     assert!(log.contains("hello from job"), "{log}");
     assert!(log.contains("oops"), "stderr goes to the log too: {log}");
     assert!(
-        log.contains(&format!("workloads/{}/work", spec.meta.id)),
-        "{log}"
+        log.contains("\n/workspace\n"),
+        "its own working directory: {log}"
     );
     // RAM 1024 MiB as RLIMIT_AS, in KiB.
     assert!(log.contains("limit=1048576"), "{log}");
@@ -495,7 +497,11 @@ async fn gpus_are_never_booked_twice() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let log = driver.logs(first.meta.id, 5).await.unwrap();
-    assert!(log.contains(&format!("gpus=[{}]", a.gpus[0])), "{log}");
+    // By UUID, so an index cannot mean another card to CUDA.
+    assert!(
+        log.contains(&format!("gpus=[GPU-mlstack-{}]", a.gpus[0])),
+        "{log}"
+    );
 
     // Freed when a holder ends, then handed out again.
     driver.cancel_job(first.meta.id).await.unwrap();

@@ -56,6 +56,8 @@ async fn lab() -> Lab {
             index: 0,
             name: "NVIDIA T4".into(),
             memory_mib: 15_360,
+            uuid: None,
+            minor: None,
         }];
     })
     .await

@@ -37,10 +37,14 @@
 mod cgroup;
 mod gpu;
 mod procfs;
+mod sandbox;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::OsString;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::ops::RangeInclusive;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -66,8 +70,9 @@ use crate::domain::workload::{
     ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, JobSpec, Resources, VolumeMount,
     VolumeSpec, WorkloadId, WorkloadStatus, is_workload_name,
 };
-use cgroup::Cgroups;
+use cgroup::{Cgroups, shell_quote};
 use gpu::GpuBook;
+use sandbox::{Hidden, Mount, SystemDir};
 
 /// Where the GPU inventory comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +112,17 @@ pub struct LocalConfig {
     pub memory_limit: bool,
     /// Where workload cgroups go.
     pub cgroups: CgroupSource,
+    /// The bubblewrap program sandboxes are made with.
+    pub bwrap: PathBuf,
+    /// Run workloads without a sandbox when none can be made (a
+    /// single-user machine); otherwise they are refused.
+    pub allow_unsandboxed: bool,
+    /// The server's own files a sandbox must never show, wherever they are
+    /// (its data directory, configuration, TLS key).
+    pub hidden: Vec<PathBuf>,
+    /// Users for projects' workloads when the server runs as root, one per
+    /// project.
+    pub workload_uids: RangeInclusive<u32>,
 }
 
 impl LocalConfig {
@@ -121,6 +137,10 @@ impl LocalConfig {
             ready_timeout: Duration::from_secs(60),
             memory_limit: true,
             cgroups: CgroupSource::Detect,
+            bwrap: PathBuf::from("/usr/bin/bwrap"),
+            allow_unsandboxed: false,
+            hidden: Vec::new(),
+            workload_uids: 200_000..=299_999,
         }
     }
 }
@@ -202,8 +222,29 @@ struct State {
     ports: BTreeSet<u16>,
 }
 
+/// How workloads are kept apart from the host, decided when the driver
+/// opens (by making a sandbox once).
+#[derive(Debug)]
+enum Isolation {
+    /// Each workload in a bubblewrap sandbox; `switch_users`: as its
+    /// project's own user (the server runs as root).
+    Sandbox {
+        system: Vec<SystemDir>,
+        hidden: Vec<Hidden>,
+        switch_users: bool,
+    },
+    /// No sandbox could be made and `allow_unsandboxed` says run anyway:
+    /// why none could be made.
+    Unsandboxed(String),
+    /// No sandbox could be made: no workload starts. Why.
+    Refused(String),
+}
+
 struct Inner {
     config: LocalConfig,
+    isolation: Isolation,
+    /// Held while a project's user is chosen.
+    uids: Mutex<()>,
     /// Where memory limits go when cgroup v2 is usable.
     cgroups: Option<Cgroups>,
     state: Mutex<State>,
@@ -245,9 +286,27 @@ impl LocalDriver {
     async fn build(config: LocalConfig, run: bool) -> Result<Self, DriverError> {
         for dir in ["workloads", "projects"] {
             let path = config.data_dir.join(dir);
-            std::fs::create_dir_all(&path)
-                .map_err(|e| DriverError::io(format!("creating {}", path.display()), e))?;
+            private_dir(&path)?;
         }
+        private_dir(&config.data_dir)?;
+        let system = sandbox::system_dirs();
+        let switch_users = sandbox::may_switch_users();
+        let probe_user = switch_users.then(|| *config.workload_uids.start());
+        let isolation = match sandbox::probe(&config.bwrap, &system, probe_user).await {
+            Ok(()) => Isolation::Sandbox {
+                hidden: sandbox::hidden_paths(&config.hidden, &system),
+                system,
+                switch_users,
+            },
+            Err(why) if config.allow_unsandboxed => {
+                tracing::warn!(%why, "workloads run WITHOUT a sandbox ([local] allow_unsandboxed)");
+                Isolation::Unsandboxed(why)
+            }
+            Err(why) => {
+                tracing::error!(%why, "no sandbox can be made: local workloads are refused");
+                Isolation::Refused(why)
+            }
+        };
         let gpus = match &config.gpus {
             GpuSource::Fixed(list) => list.clone(),
             GpuSource::Detect { fallback } => gpu::detect(Duration::from_secs(10))
@@ -268,6 +327,8 @@ impl LocalDriver {
         let driver = LocalDriver {
             inner: Arc::new(Inner {
                 config,
+                isolation,
+                uids: Mutex::new(()),
                 cgroups,
                 state: Mutex::new(State {
                     gpus: GpuBook::new(gpus),
@@ -277,6 +338,15 @@ impl LocalDriver {
             }),
         };
         Ok(driver)
+    }
+
+    /// Why workloads run without a sandbox, when `allow_unsandboxed` let
+    /// them (a warning for admins); None when they are sandboxed or refused.
+    pub fn unsandboxed_warning(&self) -> Option<String> {
+        match &self.inner.isolation {
+            Isolation::Unsandboxed(why) => Some(why.clone()),
+            Isolation::Sandbox { .. } | Isolation::Refused(_) => None,
+        }
     }
 
     /// The GPU inventory.
@@ -417,23 +487,32 @@ impl LocalDriver {
             .collect()
     }
 
-    /// Makes the working directory, its volume links and the log file.
+    /// Makes the working directory (owned by the workload's user), its
+    /// volume links (unsandboxed only: a sandbox mounts them) and the log
+    /// file.
     fn prepare(
         &self,
         id: WorkloadId,
         volumes: &[(VolumeMount, PathBuf)],
+        uid: Option<u32>,
     ) -> Result<(PathBuf, std::fs::File), DriverError> {
         let dir = self.inner.workload_dir(id);
+        private_dir(&dir)?;
         let work = dir.join("work");
-        std::fs::create_dir_all(&work)
-            .map_err(|e| DriverError::io(format!("creating {}", work.display()), e))?;
-        for (mount, target) in volumes {
-            let link = work.join(mount.local_name());
-            if link.symlink_metadata().is_ok() {
-                let _ = std::fs::remove_file(&link);
+        private_dir(&work)?;
+        give_to(&work, uid)?;
+        for (_, volume) in volumes {
+            give_to(volume, uid)?;
+        }
+        if !self.inner.sandboxed() {
+            for (mount, target) in volumes {
+                let link = work.join(mount.local_name());
+                if link.symlink_metadata().is_ok() {
+                    let _ = std::fs::remove_file(&link);
+                }
+                std::os::unix::fs::symlink(target, &link)
+                    .map_err(|e| DriverError::io(format!("linking {}", link.display()), e))?;
             }
-            std::os::unix::fs::symlink(target, &link)
-                .map_err(|e| DriverError::io(format!("linking {}", link.display()), e))?;
         }
         let _ = std::fs::remove_file(dir.join("exit_code"));
         let log_path = dir.join("output.log");
@@ -450,47 +529,203 @@ impl LocalDriver {
         &self,
         id: WorkloadId,
         volumes: &[(VolumeMount, PathBuf)],
+        uid: Option<u32>,
     ) -> Result<(PathBuf, std::fs::File), DriverError> {
-        self.prepare(id, volumes).inspect_err(|e| {
+        self.prepare(id, volumes, uid).inspect_err(|e| {
             self.fail_early(id, FailureReason::Other(e.to_string()));
         })
     }
 
-    /// A command with the workload's environment, directory and output.
-    fn command(
+    /// The user a project's workloads run as: None unless the server runs
+    /// as root with a sandbox; else the project's own, chosen once from
+    /// `workload_uids` and kept in `projects/<id>/uid`.
+    fn project_uid(&self, project: ProjectId) -> Result<Option<u32>, DriverError> {
+        let Isolation::Sandbox {
+            switch_users: true, ..
+        } = &self.inner.isolation
+        else {
+            return Ok(None);
+        };
+        let _choosing = self.inner.uids.lock().unwrap_or_else(|e| e.into_inner());
+        let root = self.inner.config.data_dir.join("projects");
+        let dir = root.join(project.to_string());
+        private_dir(&dir)?;
+        let file = dir.join("uid");
+        if let Some(uid) = read_uid(&file) {
+            return Ok(Some(uid));
+        }
+        let taken: BTreeSet<u32> = std::fs::read_dir(&root)
+            .map_err(|e| DriverError::io(format!("listing {}", root.display()), e))?
+            .flatten()
+            .filter_map(|entry| read_uid(&entry.path().join("uid")))
+            .collect();
+        let uid = self
+            .inner
+            .config
+            .workload_uids
+            .clone()
+            .find(|uid| !taken.contains(uid))
+            .ok_or_else(|| {
+                DriverError::Conflict(format!(
+                    "every workload user from {} to {} is taken: raise [local] workload_uid_count",
+                    self.inner.config.workload_uids.start(),
+                    self.inner.config.workload_uids.end()
+                ))
+            })?;
+        std::fs::write(&file, uid.to_string())
+            .map_err(|e| DriverError::io(format!("writing {}", file.display()), e))?;
+        Ok(Some(uid))
+    }
+
+    /// The environment a workload gets, and nothing else of the server's.
+    fn workload_vars(&self, env: &WorkloadEnv<'_>) -> BTreeMap<String, String> {
+        let sandboxed = self.inner.sandboxed();
+        let workdir = if sandboxed {
+            sandbox::WORKDIR.to_owned()
+        } else {
+            env.work.to_string_lossy().into_owned()
+        };
+        let mut vars = BTreeMap::new();
+        vars.insert("PATH".to_owned(), sandbox::PATH.to_owned());
+        vars.insert("HOME".to_owned(), workdir.clone());
+        vars.insert("LANG".to_owned(), "C.UTF-8".to_owned());
+        vars.insert("CUDA_DEVICE_ORDER".to_owned(), "PCI_BUS_ID".to_owned());
+        let devices = {
+            let state = self.inner.lock();
+            gpu::cuda_visible_devices(&state.gpus.gpus, env.gpus)
+        };
+        vars.insert("CUDA_VISIBLE_DEVICES".to_owned(), devices);
+        vars.insert("MLSTACK_WORKLOAD_ID".to_owned(), env.id.to_string());
+        vars.insert("MLSTACK_WORKLOAD_NAME".to_owned(), env.name.to_owned());
+        vars.insert("MLSTACK_WORKDIR".to_owned(), workdir);
+        for (mount, dir) in env.volumes {
+            let value = if sandboxed {
+                mount.mount_path.clone()
+            } else {
+                dir.to_string_lossy().into_owned()
+            };
+            vars.insert(mount.env_name(), value);
+        }
+        for (name, value) in env.vars {
+            vars.insert(name.clone(), value.clone());
+        }
+        vars
+    }
+
+    /// Writes the workload's environment as a file its shell reads
+    /// (`export NAME='value'` lines), readable by the workload's user only:
+    /// never on a command line, where other users of the host could read it.
+    fn write_env_file(&self, env: &WorkloadEnv<'_>) -> Result<PathBuf, DriverError> {
+        let path = self.inner.workload_dir(env.id).join("env");
+        let text: String = self
+            .workload_vars(env)
+            .iter()
+            .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
+            .collect();
+        let _ = std::fs::remove_file(&path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
+            .map_err(|e| DriverError::io(format!("writing {}", path.display()), e))?;
+        give_to(&path, env.uid)?;
+        Ok(path)
+    }
+
+    /// A workload's process: `outer` is a shell script run outside the
+    /// sandbox (its memory limit, the job wrapper) with `$0` = `arg0`,
+    /// then `outer_args`, then the words that run `command` in the
+    /// sandbox (or, unsandboxed, directly) with the workload's environment
+    /// (plus `exports`, e.g. a service's PORT) and nothing else.
+    #[allow(clippy::too_many_arguments)]
+    fn workload_command(
         &self,
-        program: &str,
-        work: &Path,
-        log: &std::fs::File,
+        outer: &str,
+        arg0: &str,
+        outer_args: &[OsString],
+        command: &str,
+        exports: &str,
         env: &WorkloadEnv<'_>,
+        log: &std::fs::File,
     ) -> Result<Command, DriverError> {
-        let mut command = Command::new(program);
-        command.current_dir(work).stdin(Stdio::null());
+        let env_file = self.write_env_file(env)?;
+        let mut words: Vec<OsString> = Vec::new();
+        let env_inside = match &self.inner.isolation {
+            Isolation::Sandbox { system, hidden, .. } => {
+                let mut mounts: Vec<Mount> = env
+                    .volumes
+                    .iter()
+                    .map(|(mount, dir)| Mount {
+                        host: dir.clone(),
+                        inside: mount.mount_path.clone(),
+                        read_only: mount.read_only,
+                    })
+                    .collect();
+                mounts.push(Mount {
+                    host: env_file.clone(),
+                    inside: ENV_FILE_INSIDE.to_owned(),
+                    read_only: true,
+                });
+                let minors: Vec<u32> = {
+                    let state = self.inner.lock();
+                    env.gpus
+                        .iter()
+                        .map(|index| {
+                            state
+                                .gpus
+                                .gpus
+                                .iter()
+                                .find(|g| g.index == *index)
+                                .map_or(*index, LocalGpu::device_minor)
+                        })
+                        .collect()
+                };
+                words.push(self.inner.config.bwrap.clone().into_os_string());
+                words.extend(sandbox::bwrap_args(&sandbox::Plan {
+                    system,
+                    hidden,
+                    work: env.work,
+                    mounts: &mounts,
+                    gpu_minors: &minors,
+                    run_as: env.uid,
+                }));
+                PathBuf::from(ENV_FILE_INSIDE)
+            }
+            Isolation::Unsandboxed(_) => env_file,
+            Isolation::Refused(why) => return Err(DriverError::Conflict(why.clone())),
+        };
+        words.push("/bin/sh".into());
+        words.push("-c".into());
+        words.push(
+            format!(
+                ". {}\n{exports}exec /bin/sh -c \"$1\"",
+                shell_quote(&env_inside.to_string_lossy())
+            )
+            .into(),
+        );
+        words.push("mlstack-workload".into());
+        words.push(command.into());
+        let mut process = Command::new("/bin/sh");
+        process
+            .arg("-c")
+            .arg(outer)
+            .arg(arg0)
+            .args(outer_args)
+            .args(words)
+            .env_clear()
+            .env("PATH", sandbox::PATH)
+            .current_dir(env.work)
+            .stdin(Stdio::null());
         let out = log
             .try_clone()
             .map_err(|e| DriverError::io("opening the log", e))?;
         let err = log
             .try_clone()
             .map_err(|e| DriverError::io("opening the log", e))?;
-        command.stdout(out).stderr(err).kill_on_drop(false);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("MLSTACK_") {
-                command.env_remove(name);
-            }
-        }
-        command.env_remove("NVIDIA_VISIBLE_DEVICES");
-        let devices: Vec<String> = env.gpus.iter().map(u32::to_string).collect();
-        command.env("CUDA_VISIBLE_DEVICES", devices.join(","));
-        command.env("MLSTACK_WORKLOAD_ID", env.id.to_string());
-        command.env("MLSTACK_WORKLOAD_NAME", env.name);
-        command.env("MLSTACK_WORKDIR", work);
-        for (mount, dir) in env.volumes {
-            command.env(mount.env_name(), dir);
-        }
-        for (name, value) in env.vars {
-            command.env(name, value);
-        }
-        Ok(command)
+        process.stdout(out).stderr(err).kill_on_drop(false);
+        Ok(process)
     }
 
     /// `ulimit -v` for the launching shell, or nothing.
@@ -611,6 +846,18 @@ impl LocalDriver {
                 started_at: None,
                 finished_at: None,
             })
+    }
+
+    /// Ends a reserved workload at once when no sandbox can be made and
+    /// unsandboxed workloads are not allowed.
+    fn refuse_unsandboxed(&self, id: WorkloadId) -> Option<Observed> {
+        match &self.inner.isolation {
+            Isolation::Refused(why) => {
+                tracing::warn!(%id, %why, "a workload is refused: no sandbox");
+                Some(self.fail_early(id, FailureReason::SandboxUnavailable))
+            }
+            Isolation::Sandbox { .. } | Isolation::Unsandboxed(_) => None,
+        }
     }
 
     /// Marks the workload's processes started. A stop (or delete) that came
@@ -749,12 +996,45 @@ struct WorkloadEnv<'a> {
     name: &'a str,
     gpus: &'a [u32],
     volumes: &'a [(VolumeMount, PathBuf)],
-    vars: &'a std::collections::BTreeMap<String, String>,
+    vars: &'a BTreeMap<String, String>,
+    /// The working directory on the host.
+    work: &'a Path,
+    /// The user it runs as, when not the server's.
+    uid: Option<u32>,
+}
+
+/// Where a sandbox shows the workload's environment file.
+const ENV_FILE_INSIDE: &str = "/run/mlstack/env";
+
+/// Creates a directory only its owner may enter (0700), or makes an
+/// existing one so.
+fn private_dir(path: &Path) -> Result<(), DriverError> {
+    std::fs::create_dir_all(path)
+        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| DriverError::io(format!("creating {}", path.display()), e))
+}
+
+/// Hands a file or directory to the workload's user (when it has one).
+fn give_to(path: &Path, uid: Option<u32>) -> Result<(), DriverError> {
+    match uid {
+        Some(uid) => std::os::unix::fs::chown(path, Some(uid), Some(uid))
+            .map_err(|e| DriverError::io(format!("giving {} to user {uid}", path.display()), e)),
+        None => Ok(()),
+    }
+}
+
+/// A project's user as kept in its `uid` file.
+fn read_uid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sandboxed(&self) -> bool {
+        matches!(self.isolation, Isolation::Sandbox { .. })
     }
 
     fn workload_dir(&self, id: WorkloadId) -> PathBuf {
@@ -953,8 +1233,8 @@ fn program_exists(program: &str) -> bool {
     if BUILTINS.contains(&program) {
         return true;
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
+    // Workloads get the system's PATH, not the server's.
+    std::env::split_paths(sandbox::PATH).any(|dir| executable(&dir.join(program)))
 }
 
 fn spawn_recorded(
@@ -1193,11 +1473,17 @@ async fn watch_adopted(inner: Arc<Inner>, id: WorkloadId, remaining: Option<Dura
     }
 }
 
-/// The job wrapper: runs the command, then records its exit code.
-const JOB_WRAPPER: &str = r#"sh -c "$1"
+/// The job wrapper, outside the sandbox: runs the sandboxed command (the
+/// words after the exit file), then records its exit code.
+const JOB_WRAPPER: &str = r#"exit_file=$1
+shift
+"$@"
 code=$?
-printf '%s\n' "$code" > "$2.tmp" && mv "$2.tmp" "$2"
+printf '%s\n' "$code" > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"
 exit "$code""#;
+
+/// A service's launcher, outside the sandbox: runs the sandboxed command.
+const SERVICE_LAUNCHER: &str = r#"exec "$@""#;
 
 impl Driver for LocalDriver {
     fn name(&self) -> &'static str {
@@ -1209,14 +1495,41 @@ impl Driver for LocalDriver {
         let writable = std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe));
         let shell = Path::new("/bin/sh").exists();
         let (ok, message) = match (writable, shell) {
-            (Ok(()), true) => (
-                true,
-                format!(
+            (Ok(()), true) => {
+                let base = format!(
                     "{} is writable; {} GPUs",
                     self.inner.config.data_dir.display(),
                     self.inner.lock().gpus.gpus.len()
-                ),
-            ),
+                );
+                match &self.inner.isolation {
+                    Isolation::Sandbox {
+                        switch_users: true, ..
+                    } => (
+                        true,
+                        format!(
+                            "{base}; workloads run in bubblewrap sandboxes, each project's as a user of its own"
+                        ),
+                    ),
+                    Isolation::Sandbox { .. } => (
+                        true,
+                        format!(
+                            "{base}; workloads run in bubblewrap sandboxes as the server's user (run the server as root for a user per project)"
+                        ),
+                    ),
+                    Isolation::Unsandboxed(why) => (
+                        true,
+                        format!(
+                            "{base}; WARNING: workloads run WITHOUT a sandbox ([local] allow_unsandboxed = true): {why}"
+                        ),
+                    ),
+                    Isolation::Refused(why) => (
+                        false,
+                        format!(
+                            "workloads cannot start: {why}; install bubblewrap and allow user namespaces, or set [local] allow_unsandboxed = true on a single-user machine"
+                        ),
+                    ),
+                }
+            }
             (Err(e), _) => (
                 false,
                 format!(
@@ -1338,20 +1651,39 @@ impl Driver for LocalDriver {
         if let Some(program) = missing {
             return Ok(self.fail_early(id, FailureReason::MissingProgram(program)));
         }
-        let (work, log) = self.prepare_or_fail(id, &volumes)?;
+        if let Some(refused) = self.refuse_unsandboxed(id) {
+            return Ok(refused);
+        }
+        let uid = match self.project_uid(spec.meta.project) {
+            Ok(uid) => uid,
+            Err(e) => return Ok(self.fail_early(id, FailureReason::Other(e.to_string()))),
+        };
+        let (work, log) = self.prepare_or_fail(id, &volumes, uid)?;
         let env = WorkloadEnv {
             id,
             name: &spec.meta.name,
             gpus: &gpus,
             volumes: &volumes,
             vars: &spec.env,
+            work: &work,
+            uid,
         };
         let limit = self.limit_prefix(id, &spec.resources, &gpus);
         let host = &self.inner.config.advertise_host;
         let mut group = None;
         let started = (|| -> Result<_, DriverError> {
-            let mut keeper = self.command("sleep", &work, &log, &env)?;
-            keeper.arg(KEEPER_SECONDS).process_group(0);
+            // The group's leader: a placeholder of ours, not workload code.
+            let mut keeper = Command::new("sleep");
+            keeper
+                .arg(KEEPER_SECONDS)
+                .env_clear()
+                .env("PATH", sandbox::PATH)
+                .current_dir(&work)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(false)
+                .process_group(0);
             let (child, record) = spawn_recorded(&mut keeper, "keeper".to_owned(), None)?;
             let pgid = record.pid;
             group = Some(pgid);
@@ -1361,12 +1693,16 @@ impl Driver for LocalDriver {
             for (service, local_command) in &services {
                 let port = self.free_port(&taken)?;
                 taken.push(port);
-                let mut command = self.command("/bin/sh", &work, &log, &env)?;
-                command
-                    .arg("-c")
-                    .arg(format!("{limit}{local_command}"))
-                    .env("PORT", port.to_string())
-                    .process_group(pgid);
+                let mut command = self.workload_command(
+                    &format!("{limit}{SERVICE_LAUNCHER}"),
+                    "mlstack-service",
+                    &[],
+                    local_command,
+                    &format!("export PORT={port}\n"),
+                    &env,
+                    &log,
+                )?;
+                command.process_group(pgid);
                 children.push(spawn_recorded(
                     &mut command,
                     format!("service:{}", service.name),
@@ -1393,11 +1729,16 @@ impl Driver for LocalDriver {
                 });
             }
             if let Some(main) = &spec.command {
-                let mut command = self.command("/bin/sh", &work, &log, &env)?;
-                command
-                    .arg("-c")
-                    .arg(format!("{limit}{main}"))
-                    .process_group(pgid);
+                let mut command = self.workload_command(
+                    &format!("{limit}{SERVICE_LAUNCHER}"),
+                    "mlstack-command",
+                    &[],
+                    main,
+                    "",
+                    &env,
+                    &log,
+                )?;
+                command.process_group(pgid);
                 children.push(spawn_recorded(
                     &mut command,
                     "command".to_owned(),
@@ -1457,29 +1798,40 @@ impl Driver for LocalDriver {
             Ok(gpus) => gpus,
             Err(observed) => return Ok(observed),
         };
-        let (work, log) = self.prepare_or_fail(id, &volumes)?;
+        if let Some(refused) = self.refuse_unsandboxed(id) {
+            return Ok(refused);
+        }
+        let uid = match self.project_uid(spec.meta.project) {
+            Ok(uid) => uid,
+            Err(e) => return Ok(self.fail_early(id, FailureReason::Other(e.to_string()))),
+        };
+        let (work, log) = self.prepare_or_fail(id, &volumes, uid)?;
         let env = WorkloadEnv {
             id,
             name: &spec.meta.name,
             gpus: &gpus,
             volumes: &volumes,
             vars: &spec.env,
+            work: &work,
+            uid,
         };
         let exit_file = self.inner.workload_dir(id).join("exit_code");
         let program = first_program(&spec.command);
         let spawned = self
-            .command("/bin/sh", &work, &log, &env)
+            .workload_command(
+                &format!(
+                    "{}{JOB_WRAPPER}",
+                    self.limit_prefix(id, &spec.resources, &gpus)
+                ),
+                "mlstack-job",
+                &[exit_file.into_os_string()],
+                &spec.command,
+                "",
+                &env,
+                &log,
+            )
             .and_then(|mut command| {
-                command
-                    .arg("-c")
-                    .arg(format!(
-                        "{}{JOB_WRAPPER}",
-                        self.limit_prefix(id, &spec.resources, &gpus)
-                    ))
-                    .arg("mlstack-job")
-                    .arg(&spec.command)
-                    .arg(&exit_file)
-                    .process_group(0);
+                command.process_group(0);
                 spawn_recorded(&mut command, "job".to_owned(), program.clone())
             });
         let (child, record) = match spawned {
@@ -1576,8 +1928,8 @@ impl Driver for LocalDriver {
     async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<(), DriverError> {
         spec.validate().map_err(DriverError::Invalid)?;
         let dir = self.inner.volume_dir(spec.project, &spec.name);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
+        private_dir(&dir)?;
+        give_to(&dir, self.project_uid(spec.project)?)
     }
 
     async fn delete_volume(&self, project: ProjectId, name: &str) -> Result<(), DriverError> {
