@@ -1121,3 +1121,60 @@ async fn a_resync_on_a_cluster_recreates_what_is_missing_and_deletes_orphans() {
     }
     wait_status(services, bob, web, WorkloadStatus::Running).await;
 }
+
+/// Issue 8: a member's job runs in a sandbox: it cannot read the store or
+/// the initial admin password, cannot see the server among its processes
+/// nor signal it; and the store and data directory are the server's only.
+#[tokio::test]
+async fn a_job_cannot_read_the_store_or_see_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let data = lab.app.data_dir().to_owned();
+    let store = data.join("mlstack.redb");
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&store), 0o600, "the store file is the server's only");
+    assert_eq!(
+        mode(&data),
+        0o700,
+        "the data directory is the server's only"
+    );
+
+    let server = std::process::id();
+    let command = format!(
+        "head -c 16 {store} && echo READ-STORE; \
+         ls {data} && echo LISTED-DATA; \
+         kill -0 {server} && echo SIGNALLED-SERVER; \
+         echo \"pids: $(ls /proc | tr -cs '0-9' ' ')\"",
+        store = store.display(),
+        data = data.display(),
+    );
+    let id = services
+        .create_job(bob, job(lab.project, "snoop", &command))
+        .await
+        .expect("created");
+    wait_status(services, bob, id, WorkloadStatus::Succeeded).await;
+    let log = services.workload_logs(bob, id, 100).await.expect("log");
+    for leak in ["READ-STORE", "LISTED-DATA", "SIGNALLED-SERVER"] {
+        assert!(!log.contains(leak), "{leak}: {log}");
+    }
+    let pids: Vec<u32> = log
+        .lines()
+        .find_map(|l| l.strip_prefix("pids:"))
+        .expect("the job listed /proc")
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert!(!pids.is_empty() && !pids.contains(&server), "{pids:?}");
+    assert!(
+        pids.iter().all(|p| *p < 100),
+        "its own PID namespace: {pids:?}"
+    );
+}
