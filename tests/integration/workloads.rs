@@ -1178,3 +1178,38 @@ async fn a_job_cannot_read_the_store_or_see_the_server() {
         "its own PID namespace: {pids:?}"
     );
 }
+
+/// Issue 8: when workloads are allowed to run without a sandbox, admins are
+/// warned on every page, members are not; without the setting they are
+/// refused with the reason on the workload.
+#[tokio::test]
+async fn unsandboxed_workloads_warn_admins_and_are_refused_unless_allowed() {
+    let app = TestApp::start_configured(|config| {
+        config.local.bwrap = "/nonexistent-mlstack/bwrap".into();
+        config.local.allow_unsandboxed = true;
+    });
+    let warning = "run WITHOUT a sandbox";
+    let admin = app.admin().await;
+    let home = admin.get("/").await;
+    assert!(home.body.contains(warning), "{}", home.body);
+    let (member, _) = app.member("erin").await;
+    let home = member.get("/").await;
+    assert!(!home.body.contains(warning), "{}", home.body);
+    drop(app);
+
+    let lab = lab_with(|config| config.local.bwrap = "/nonexistent-mlstack/bwrap".into()).await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let id = services
+        .create_job(bob, job(lab.project, "refused", "echo RAN"))
+        .await
+        .expect("created");
+    wait_status(
+        services,
+        bob,
+        id,
+        WorkloadStatus::failed(FailureReason::SandboxUnavailable),
+    )
+    .await;
+    let admin = lab.app.admin().await;
+    assert!(!admin.get("/").await.body.contains(warning));
+}
