@@ -703,16 +703,16 @@ async fn inspecting_beside_a_running_driver_takes_nothing_over() {
 
 /// Runs a job to its end and returns its status and log.
 async fn run_to_end(driver: &LocalDriver, spec: &JobSpec) -> (WorkloadStatus, String) {
-    driver.apply_job(spec).await.unwrap();
+    driver.apply_job(spec).await.expect("applied");
     let done = wait_end(driver, spec.meta.id).await;
-    let log = driver.logs(spec.meta.id, 500).await.unwrap();
+    let log = driver.logs(spec.meta.id, 500).await.expect("a log");
     (done.status, log)
 }
 
 /// Pids of live processes whose command line contains `marker`.
 fn processes_with(marker: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
-        .unwrap()
+        .expect("/proc")
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
