@@ -1,36 +1,48 @@
-//! The local driver: workloads as process groups on this host (the default
-//! when no cluster is configured; for a single trusted server and for
-//! trying the product). The image is not used: commands run on the host.
+//! The local driver: workloads as sandboxed process groups on this host
+//! (the default when no cluster is configured; for a single server and for
+//! trying the product). The image is not used: commands run with the
+//! host's system directories, read-only.
 //!
-//! Layout under the data directory:
+//! Layout under the data directory (every folder 0700):
 //! ```text
 //! workloads/<id>/state.json   what the driver knows (rediscovery after a restart)
 //! workloads/<id>/output.log   stdout and stderr of every process
 //! workloads/<id>/exit_code    a job's exit code, written by its wrapper shell
-//! workloads/<id>/work/        the working directory; one link per volume
+//! workloads/<id>/env          its environment (0600, read by its shell only)
+//! workloads/<id>/work/        the working directory, /workspace in the sandbox
+//! projects/<project>/uid      the project's user, when the server runs as root
 //! projects/<project>/volumes/<name>/   a volume
 //! ```
 //!
-//! - A job is `sh -c COMMAND` under a wrapper shell that records the exit
-//!   code (so a job that ends while the appliance is down still gets its
-//!   status), in its own process group; cancel and the time limit signal
-//!   the whole group (TERM, then KILL after a grace period).
+//! - Every workload process runs in a bubblewrap sandbox (`sandbox.rs`):
+//!   its own PID, IPC and mount namespaces, the system read-only, its
+//!   working directory and volumes only (read-only ones really read-only),
+//!   its GPU device nodes only, an environment of its own and nothing of
+//!   the server's; as its project's own user when the server is root. If
+//!   no sandbox can be made, workloads fail with `SandboxUnavailable`
+//!   unless `allow_unsandboxed`.
+//! - A job is `sh -c COMMAND` in a sandbox under a wrapper shell outside it
+//!   that records the exit code (so a job that ends while the appliance is
+//!   down still gets its status), in its own process group; cancel and the
+//!   time limit signal the whole group (TERM, then KILL after a grace
+//!   period), and killing the sandbox's first process ends everything in
+//!   it (`processes.rs`).
 //! - A container is a process group led by a placeholder `sleep`, with each
-//!   service's local command started in it on a free local port (`$PORT`);
-//!   it is Running once every port accepts connections. A service that
-//!   exits fails the container with the reason (exit code 127, or a program
-//!   not found on PATH before starting: MissingProgram).
-//! - GPUs come from nvidia-smi or the configured list and are handed out
-//!   through CUDA_VISIBLE_DEVICES (empty for workloads without GPUs); whole
-//!   devices only, never twice.
-//! - Volumes are directories, reachable as `$MLSTACK_VOLUME_<NAME>` and as
-//!   a link `work/<name>`, name being the mount path's last component.
-//! - Memory: `ulimit -v` (RLIMIT_AS) set by the launching shell, so our code
-//!   needs no `unsafe` pre-exec hook; not for GPU workloads (CUDA reserves
-//!   far more address space than it uses). cgroup v2 limits are not done
-//!   yet. Shared memory (/dev/shm) is the host's.
-//! - Environment: the appliance's own, minus every `MLSTACK_*` variable
-//!   (configuration secrets), plus the spec's.
+//!   service's local command started in a sandbox in it on a free local
+//!   port (`$PORT`; the network is the host's); it is Running once every
+//!   port accepts connections. A service that exits fails the container
+//!   with the reason (exit code 127, or a program not found on the
+//!   sandbox's PATH before starting: MissingProgram).
+//! - GPUs come from nvidia-smi or the configured list (`gpu.rs`) and are
+//!   handed out as whole devices, never twice: their `/dev/nvidiaN` nodes
+//!   in the sandbox, CUDA_VISIBLE_DEVICES by UUID when known, and
+//!   CUDA_DEVICE_ORDER=PCI_BUS_ID.
+//! - Volumes are directories (`volumes.rs`) mounted at their mount paths,
+//!   also named by `$MLSTACK_VOLUME_<NAME>`.
+//! - Memory: a cgroup v2 child of the server's delegated cgroup, joined by
+//!   the wrapper shell outside the sandbox (the sandbox shows no
+//!   `/sys/fs/cgroup`), else `ulimit -v` (RLIMIT_AS) for workloads without
+//!   GPUs (`cgroup.rs`).
 //! - After a restart, `open` finds the processes again by pid plus start
 //!   time (/proc) and watches them by polling, or marks them Lost.
 
