@@ -731,11 +731,12 @@ async fn a_job_cannot_reach_another_workloads_directory_or_the_servers_files() {
     let store = root.path().join("mlstack.redb");
     std::fs::write(&store, "store-secret").unwrap();
     let driver = driver(&root.path().join("local")).await;
-    let other = job(ProjectId::generate(), "echo other-secret > secret.txt");
-    assert_eq!(
-        run_to_end(&driver, &other).await.0,
-        WorkloadStatus::Succeeded
+    let other = job(
+        ProjectId::generate(),
+        "echo other-secret > secret.txt; echo \"uid=$(id -u)\"",
     );
+    let (status, other_log) = run_to_end(&driver, &other).await;
+    assert_eq!(status, WorkloadStatus::Succeeded, "{other_log}");
     let other_dir = root
         .path()
         .join(format!("local/workloads/{}/work", other.meta.id));
@@ -744,7 +745,8 @@ async fn a_job_cannot_reach_another_workloads_directory_or_the_servers_files() {
     let spec = job(
         ProjectId::generate(),
         &format!(
-            "cat {store}; cat {other}/secret.txt; ls {root}; ls /sys/fs/cgroup; echo done",
+            "cat {store}; cat {other}/secret.txt; ls {root}; ls /sys/fs/cgroup; \
+             echo \"uid=$(id -u)\"; echo done",
             store = store.display(),
             other = other_dir.display(),
             root = root.path().display()
@@ -753,6 +755,25 @@ async fn a_job_cannot_reach_another_workloads_directory_or_the_servers_files() {
     let (status, log) = run_to_end(&driver, &spec).await;
     assert_eq!(status, WorkloadStatus::Succeeded, "{log}");
     assert!(log.contains("done"), "{log}");
+    // A server running as root runs each project's workloads as a user of
+    // its own.
+    let uid = |log: &str| {
+        log.lines()
+            .find_map(|l| l.strip_prefix("uid="))
+            .and_then(|u| u.trim().parse::<u32>().ok())
+            .expect("the job printed its uid")
+    };
+    let server_is_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        .unwrap();
+    if server_is_root {
+        let (mine, theirs) = (uid(&log), uid(&other_log));
+        assert!(mine >= 200_000 && theirs >= 200_000, "{mine} {theirs}");
+        assert_ne!(mine, theirs, "one user per project");
+    }
     for leak in ["store-secret", "other-secret", "cgroup.procs"] {
         assert!(!log.contains(leak), "{leak} leaked: {log}");
     }

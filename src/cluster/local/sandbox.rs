@@ -133,7 +133,11 @@ pub struct Plan<'a> {
 pub fn bwrap_args(plan: &Plan<'_>) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |parts: &[&std::ffi::OsStr]| args.extend(parts.iter().map(|p| p.to_os_string()));
-    push(&["--unshare-pid".as_ref(), "--unshare-ipc".as_ref()]);
+    push(&[
+        "--unshare-pid".as_ref(),
+        "--unshare-ipc".as_ref(),
+        "--unshare-cgroup-try".as_ref(),
+    ]);
     for dir in plan.system {
         match dir {
             SystemDir::Dir(path) => push(&["--ro-bind".as_ref(), path.as_ref(), path.as_ref()]),
@@ -339,7 +343,10 @@ mod tests {
             gpu_minors: &[1],
             run_as: None,
         }));
-        assert!(has(&args, &["--unshare-pid", "--unshare-ipc"]));
+        assert!(has(
+            &args,
+            &["--unshare-pid", "--unshare-ipc", "--unshare-cgroup-try"]
+        ));
         assert!(has(&args, &["--ro-bind", "/usr", "/usr"]));
         assert!(has(&args, &["--symlink", "usr/bin", "/bin"]));
         assert!(has(&args, &["--ro-bind", "/etc", "/etc"]));
