@@ -968,8 +968,7 @@ impl Driver for LocalDriver {
             .join("projects")
             .join(project.id.to_string())
             .join("volumes");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
+        private_dir(&dir)
     }
 
     async fn provision_member(
@@ -985,8 +984,7 @@ impl Driver for LocalDriver {
             .join(project.id.to_string())
             .join("home")
             .join(user.to_string());
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
+        private_dir(&dir)
     }
 
     async fn apply_container(&self, spec: &ContainerSpec) -> Result<Observed, DriverError> {
