@@ -2,6 +2,7 @@
 //! workers and the HTTP server, and shut down gracefully.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -143,6 +144,20 @@ pub async fn open_driver(config: &Config, purpose: DriverPurpose) -> anyhow::Res
             };
             local.advertise_host = settings.advertise_host.clone();
             local.memory_limit = settings.memory_limit;
+            local.bwrap = settings.bwrap.clone();
+            local.allow_unsandboxed = settings.allow_unsandboxed;
+            local.workload_uids = settings.workload_uids.clone();
+            // What no sandbox may show, wherever it is: the data directory
+            // (store, initial password), the packaged configuration, TLS.
+            local.hidden = [config.data_dir.clone(), PathBuf::from("/etc/mlstack")]
+                .into_iter()
+                .chain(
+                    config
+                        .tls
+                        .iter()
+                        .flat_map(|tls| [tls.cert_file.clone(), tls.key_file.clone()]),
+                )
+                .collect();
             let driver = match purpose {
                 DriverPurpose::Run => LocalDriver::open(local).await,
                 DriverPurpose::Inspect => LocalDriver::inspect(local).await,

@@ -89,6 +89,14 @@ pub struct LocalSettings {
     pub advertise_host: String,
     /// Limit a workload's memory to its spec's RAM.
     pub memory_limit: bool,
+    /// The bubblewrap program every workload's sandbox is made with.
+    pub bwrap: PathBuf,
+    /// Run workloads without a sandbox when bubblewrap cannot make one
+    /// (a single-user machine only); admins are warned.
+    pub allow_unsandboxed: bool,
+    /// The user ids (and group ids) projects' workloads run as when the
+    /// server runs as root: one per project, from this range.
+    pub workload_uids: std::ops::RangeInclusive<u32>,
 }
 
 /// The validated configuration.
@@ -200,6 +208,10 @@ struct FileLocal {
     gpus: Option<Vec<FileGpu>>,
     advertise_host: Option<String>,
     memory_limit: Option<bool>,
+    bwrap: Option<String>,
+    allow_unsandboxed: Option<bool>,
+    first_workload_uid: Option<u32>,
+    workload_uid_count: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,10 +220,12 @@ struct FileGpu {
     index: u32,
     name: String,
     memory_mib: u64,
+    uuid: Option<String>,
+    minor: Option<u32>,
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 25] = [
+pub const ENV_KEYS: [(&str, &str); 27] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -243,6 +257,8 @@ pub const ENV_KEYS: [(&str, &str); 25] = [
     ("MLSTACK_LOCAL_DETECT_GPUS", "local.detect_gpus"),
     ("MLSTACK_LOCAL_ADVERTISE_HOST", "local.advertise_host"),
     ("MLSTACK_LOCAL_MEMORY_LIMIT", "local.memory_limit"),
+    ("MLSTACK_LOCAL_BWRAP", "local.bwrap"),
+    ("MLSTACK_LOCAL_ALLOW_UNSANDBOXED", "local.allow_unsandboxed"),
 ];
 
 /// `MLSTACK_CONFIG` names the config file; it is not a key.
@@ -622,6 +638,15 @@ fn resolve_cluster(
     })
 }
 
+/// Workloads' users when the server runs as root: one per project from
+/// 200000 on, far above the host's own users (and below the ranges
+/// systemd's DynamicUser and containers use).
+const DEFAULT_FIRST_WORKLOAD_UID: u32 = 200_000;
+const DEFAULT_WORKLOAD_UID_COUNT: u32 = 100_000;
+/// The lowest first uid accepted: host users and system accounts stay
+/// below it.
+const MIN_WORKLOAD_UID: u32 = 65_536;
+
 fn resolve_local(
     file: FileLocal,
     pick: &dyn Fn(&str, Option<String>) -> Option<String>,
@@ -666,13 +691,60 @@ fn resolve_local(
             index: gpu.index,
             name: gpu.name.trim().to_owned(),
             memory_mib: gpu.memory_mib,
+            uuid: gpu
+                .uuid
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty()),
+            minor: gpu.minor,
         });
     }
+    let bwrap = pick("local.bwrap", file.bwrap)
+        .map(|b| b.trim().to_owned())
+        .unwrap_or_else(|| "/usr/bin/bwrap".into());
+    if !bwrap.starts_with('/') {
+        return Err(ConfigError::new(
+            "local.bwrap",
+            format!("{bwrap:?} is not an absolute path"),
+        ));
+    }
+    let allow_unsandboxed = bool_key(
+        "local.allow_unsandboxed",
+        pick("local.allow_unsandboxed", None),
+        file.allow_unsandboxed,
+        false,
+    )?;
+    let first = file
+        .first_workload_uid
+        .unwrap_or(DEFAULT_FIRST_WORKLOAD_UID);
+    if first < MIN_WORKLOAD_UID {
+        return Err(ConfigError::new(
+            "local.first_workload_uid",
+            format!("must be at least {MIN_WORKLOAD_UID}, above the host's own users"),
+        ));
+    }
+    let count = file
+        .workload_uid_count
+        .unwrap_or(DEFAULT_WORKLOAD_UID_COUNT);
+    let last = first
+        .checked_add(count.saturating_sub(1))
+        .filter(|last| count > 0 && *last < u32::MAX)
+        .ok_or_else(|| {
+            ConfigError::new(
+                "local.workload_uid_count",
+                format!(
+                    "must be from 1 to {} with the first uid {first}",
+                    u32::MAX - 1 - first
+                ),
+            )
+        })?;
     Ok(LocalSettings {
         detect_gpus,
         gpus,
         advertise_host,
         memory_limit,
+        bwrap: PathBuf::from(bwrap),
+        allow_unsandboxed,
+        workload_uids: first..=last,
     })
 }
 
@@ -727,6 +799,9 @@ mod tests {
         assert!(config.local.detect_gpus && config.local.memory_limit);
         assert!(config.local.gpus.is_empty());
         assert_eq!(config.local.advertise_host, "127.0.0.1");
+        assert_eq!(config.local.bwrap, PathBuf::from("/usr/bin/bwrap"));
+        assert!(!config.local.allow_unsandboxed, "a sandbox unless allowed");
+        assert_eq!(config.local.workload_uids, 200_000..=299_999);
     }
 
     #[test]
@@ -747,13 +822,19 @@ node_host = "gpu.lab"
 
 [local]
 detect_gpus = false
-gpus = [{ index = 0, name = "NVIDIA T4", memory_mib = 15360 }]
+gpus = [{ index = 0, name = "NVIDIA T4", memory_mib = 15360, uuid = "GPU-1b2c" }]
 advertise_host = "10.0.0.5"
 memory_limit = false
+bwrap = "/usr/local/bin/bwrap"
+allow_unsandboxed = false
+first_workload_uid = 300000
+workload_uid_count = 100
 "#;
         let e = env(&[
             ("MLSTACK_CLUSTER_REQUEST_TIMEOUT", "7s"),
             ("MLSTACK_LOCAL_MEMORY_LIMIT", "true"),
+            ("MLSTACK_LOCAL_BWRAP", "/opt/bwrap"),
+            ("MLSTACK_LOCAL_ALLOW_UNSANDBOXED", "true"),
         ]);
         let config =
             resolve(Some(file), &e, &CliOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
@@ -782,9 +863,14 @@ memory_limit = false
                     index: 0,
                     name: "NVIDIA T4".into(),
                     memory_mib: 15360,
+                    uuid: Some("GPU-1b2c".into()),
+                    minor: None,
                 }],
                 advertise_host: "10.0.0.5".into(),
                 memory_limit: true,
+                bwrap: PathBuf::from("/opt/bwrap"),
+                allow_unsandboxed: true,
+                workload_uids: 300_000..=300_099,
             }
         );
         assert_eq!(
@@ -817,7 +903,7 @@ memory_limit = false
     #[test]
     fn errors_name_the_key() {
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
-        let cases: [Case; 19] = [
+        let cases: [Case; 23] = [
             (Some("listen = \"nowhere\""), &[], "listen"),
             (
                 Some("[session]\nidle_timeout = \"soon\""),
@@ -879,6 +965,22 @@ memory_limit = false
                 "local.gpus",
             ),
             (Some("[local]\ngpu = []"), &[], "gpu"),
+            (Some("[local]\nbwrap = \"bwrap\""), &[], "local.bwrap"),
+            (
+                None,
+                &[("MLSTACK_LOCAL_ALLOW_UNSANDBOXED", "maybe")],
+                "local.allow_unsandboxed",
+            ),
+            (
+                Some("[local]\nfirst_workload_uid = 1000"),
+                &[],
+                "local.first_workload_uid",
+            ),
+            (
+                Some("[local]\nworkload_uid_count = 0"),
+                &[],
+                "local.workload_uid_count",
+            ),
         ];
         for (file, vars, key) in cases {
             let err = resolve(file, &env(vars), &CliOverrides::default()).err();

@@ -316,6 +316,9 @@ pub enum FailureReason {
     TimeLimit,
     /// The driver lost track of it (the process or pod disappeared).
     Lost,
+    /// The local driver cannot make a sandbox (bubblewrap missing, user
+    /// namespaces off) and unsandboxed workloads are not allowed.
+    SandboxUnavailable,
     Other(String),
 }
 
@@ -330,6 +333,7 @@ impl FailureReason {
             FailureReason::MissingProgram(_) => "workload.failure.missing_program",
             FailureReason::TimeLimit => "workload.failure.time_limit",
             FailureReason::Lost => "workload.failure.lost",
+            FailureReason::SandboxUnavailable => "workload.failure.sandbox_unavailable",
             FailureReason::Other(_) => "workload.failure.other",
         }
     }
@@ -347,6 +351,9 @@ impl fmt::Display for FailureReason {
             }
             FailureReason::TimeLimit => f.write_str("the time limit was reached"),
             FailureReason::Lost => f.write_str("the workload was lost"),
+            FailureReason::SandboxUnavailable => f.write_str(
+                "the local driver cannot make a sandbox on this host (see mlstack check-config)",
+            ),
             FailureReason::Other(message) => f.write_str(message),
         }
     }

@@ -151,6 +151,12 @@ impl Services {
         self.cluster.as_ref().map(|c| &c.driver)
     }
 
+    /// Whether workloads run without a sandbox (the local driver could not
+    /// make one and `[local] allow_unsandboxed` let them): admins are warned.
+    pub fn workloads_unsandboxed(&self) -> bool {
+        matches!(self.driver().map(|d| &**d), Some(AnyDriver::Local(local)) if local.unsandboxed_warning().is_some())
+    }
+
     /// What the reconcile loop waits on between passes.
     pub(crate) fn reconcile_signal(&self) -> Arc<Notify> {
         self.reconcile.clone()

@@ -61,8 +61,16 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
 }
 
 pub(super) fn open(path: &Path) -> Result<Store, StoreError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(redb::Error::Io(e)))?;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    // The data directory and the store file are the server's user's only
+    // (0700, 0600), whatever the umask; an older install's are corrected.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+            .map_err(|e| StoreError::Backend(redb::Error::Io(e)))?;
     }
     let mut db = Database::builder()
         .set_repair_callback(|session| {
@@ -78,6 +86,8 @@ pub(super) fn open(path: &Path) -> Result<Store, StoreError> {
             },
             other => other.into(),
         })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| StoreError::Backend(redb::Error::Io(e)))?;
 
     let found = {
         let tx = db.begin_read()?;

@@ -56,6 +56,7 @@ pub fn shell_for<'a>(tr: Tr<'a>, ctx: Option<&'a RequestContext>, path: &'a str)
         }),
         projects: session.map_or(&[], |s| s.projects.as_slice()),
         current_project: session.and_then(|s| s.current_project()).map(|p| p.id),
+        unsandboxed: false,
     }
 }
 
@@ -73,7 +74,10 @@ impl Page {
     }
 
     pub fn shell(&self) -> Shell<'_> {
-        shell_for(self.tr(), Some(&self.ctx), &self.path)
+        Shell {
+            unsandboxed: self.state.services.workloads_unsandboxed(),
+            ..shell_for(self.tr(), Some(&self.ctx), &self.path)
+        }
     }
 
     fn from_request(req: &HttpRequest) -> Result<Page, WebError> {

@@ -304,6 +304,38 @@ fn check_config_reports_the_driver_and_refuses_what_it_cannot_use() {
 }
 
 #[test]
+fn check_config_reports_that_no_sandbox_can_be_made() {
+    let dir = tempfile::tempdir().expect("dir");
+    let run = |allow: &str| {
+        Command::new(BIN)
+            .args(["check-config", "--data-dir", "d"])
+            .current_dir(dir.path())
+            .env_remove("MLSTACK_CONFIG")
+            .env("MLSTACK_LOCAL_BWRAP", "/nonexistent-mlstack/bwrap")
+            .env("MLSTACK_LOCAL_ALLOW_UNSANDBOXED", allow)
+            .output()
+            .expect("run mlstack")
+    };
+    let out = run("false");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let report = text(&out.stdout);
+    assert!(report.contains("health:        NOT OK"), "{report}");
+    assert!(
+        report.contains("/nonexistent-mlstack/bwrap is not installed"),
+        "{report}"
+    );
+    assert!(report.contains("allow_unsandboxed"), "{report}");
+
+    let out = run("true");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("WARNING: workloads run WITHOUT a sandbox"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
 fn check_config_tells_whether_a_cluster_answers_and_what_the_credentials_may_do() {
     let fake = crate::common::fake_apiserver::FakeApiServer::start();
     let dir = tempfile::tempdir().expect("dir");

@@ -29,6 +29,8 @@ fn gpus(n: u32) -> Vec<LocalGpu> {
             index,
             name: "NVIDIA T4".into(),
             memory_mib: 15_360,
+            uuid: Some(format!("GPU-mlstack-{index}")),
+            minor: None,
         })
         .collect()
 }
@@ -195,8 +197,8 @@ async fn a_job_that_prints_succeeds_and_keeps_its_log() {
     assert!(log.contains("hello from job"), "{log}");
     assert!(log.contains("oops"), "stderr goes to the log too: {log}");
     assert!(
-        log.contains(&format!("workloads/{}/work", spec.meta.id)),
-        "{log}"
+        log.contains("\n/workspace\n"),
+        "its own working directory: {log}"
     );
     // RAM 1024 MiB as RLIMIT_AS, in KiB.
     assert!(log.contains("limit=1048576"), "{log}");
@@ -495,7 +497,11 @@ async fn gpus_are_never_booked_twice() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let log = driver.logs(first.meta.id, 5).await.unwrap();
-    assert!(log.contains(&format!("gpus=[{}]", a.gpus[0])), "{log}");
+    // By UUID, so an index cannot mean another card to CUDA.
+    assert!(
+        log.contains(&format!("gpus=[GPU-mlstack-{}]", a.gpus[0])),
+        "{log}"
+    );
 
     // Freed when a holder ends, then handed out again.
     driver.cancel_job(first.meta.id).await.unwrap();
@@ -693,4 +699,236 @@ async fn inspecting_beside_a_running_driver_takes_nothing_over() {
     );
     driver.cancel_job(spec.meta.id).await.unwrap();
     wait_end(&driver, spec.meta.id).await;
+}
+
+/// Runs a job to its end and returns its status and log.
+async fn run_to_end(driver: &LocalDriver, spec: &JobSpec) -> (WorkloadStatus, String) {
+    driver.apply_job(spec).await.expect("applied");
+    let done = wait_end(driver, spec.meta.id).await;
+    let log = driver.logs(spec.meta.id, 500).await.expect("a log");
+    (done.status, log)
+}
+
+/// Pids of live processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+                && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| !s.contains(") Z "))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_job_cannot_reach_another_workloads_directory_or_the_servers_files() {
+    let root = tempfile::tempdir().unwrap();
+    // As in the appliance: the store beside the driver's directory.
+    let store = root.path().join("mlstack.redb");
+    std::fs::write(&store, "store-secret").unwrap();
+    let driver = driver(&root.path().join("local")).await;
+    let other = job(
+        ProjectId::generate(),
+        "echo other-secret > secret.txt; echo \"uid=$(id -u)\"",
+    );
+    let (status, other_log) = run_to_end(&driver, &other).await;
+    assert_eq!(status, WorkloadStatus::Succeeded, "{other_log}");
+    let other_dir = root
+        .path()
+        .join(format!("local/workloads/{}/work", other.meta.id));
+    assert!(other_dir.join("secret.txt").is_file());
+
+    let spec = job(
+        ProjectId::generate(),
+        &format!(
+            "cat {store}; cat {other}/secret.txt; ls {root}; ls /sys/fs/cgroup; \
+             echo \"uid=$(id -u)\"; echo done",
+            store = store.display(),
+            other = other_dir.display(),
+            root = root.path().display()
+        ),
+    );
+    let (status, log) = run_to_end(&driver, &spec).await;
+    assert_eq!(status, WorkloadStatus::Succeeded, "{log}");
+    assert!(log.contains("done"), "{log}");
+    // A server running as root runs each project's workloads as a user of
+    // its own.
+    let uid = |log: &str| {
+        log.lines()
+            .find_map(|l| l.strip_prefix("uid="))
+            .and_then(|u| u.trim().parse::<u32>().ok())
+            .expect("the job printed its uid")
+    };
+    let server_is_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        .unwrap();
+    if server_is_root {
+        let (mine, theirs) = (uid(&log), uid(&other_log));
+        assert!(mine >= 200_000 && theirs >= 200_000, "{mine} {theirs}");
+        assert_ne!(mine, theirs, "one user per project");
+    }
+    for leak in ["store-secret", "other-secret", "cgroup.procs"] {
+        assert!(!log.contains(leak), "{leak} leaked: {log}");
+    }
+}
+
+#[tokio::test]
+async fn a_job_gets_nothing_of_the_servers_environment_and_a_minimal_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let mut spec = job(ProjectId::generate(), "env; echo END-ENV; ls /dev");
+    spec.env.insert("GIVEN".into(), "it's given".into());
+    let (status, log) = run_to_end(&driver, &spec).await;
+    assert_eq!(status, WorkloadStatus::Succeeded, "{log}");
+    let (env, dev) = log.split_once("END-ENV\n").expect("both parts");
+    assert!(env.contains("GIVEN=it's given"), "{env}");
+    assert!(env.contains("CUDA_DEVICE_ORDER=PCI_BUS_ID"), "{env}");
+    // Whatever this (server) process has, the job has not, unless the
+    // driver sets it itself.
+    let set_by_driver = ["PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "OLDPWD"];
+    for (name, value) in std::env::vars() {
+        if set_by_driver.contains(&name.as_str()) || value.len() < 3 {
+            continue;
+        }
+        assert!(
+            !env.contains(&format!("{name}={value}")),
+            "{name} was inherited: {env}"
+        );
+    }
+    // /dev holds the basic nodes only: no disks, no GPUs not assigned.
+    let allowed = [
+        "core", "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
+        "tty", "urandom", "zero",
+    ];
+    let nodes: Vec<&str> = dev.split_whitespace().collect();
+    assert!(nodes.contains(&"null"), "{nodes:?}");
+    for node in &nodes {
+        assert!(allowed.contains(node), "/dev/{node} is visible: {nodes:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_read_only_volume_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let project = ProjectId::generate();
+    for name in ["ro", "rw"] {
+        driver
+            .ensure_volume(&VolumeSpec {
+                project,
+                owner: UserId::generate(),
+                name: name.into(),
+                storage_class: "local".into(),
+                size_gib: 1,
+            })
+            .await
+            .unwrap();
+    }
+    let mut spec = job(
+        project,
+        "echo x > \"$MLSTACK_VOLUME_SETS/new.txt\" && echo WROTE-RO; \
+         echo y > /workspace/out/new.txt && echo WROTE-RW",
+    );
+    spec.volumes = vec![
+        VolumeMount {
+            volume: "ro".into(),
+            mount_path: "/data/sets".into(),
+            read_only: true,
+        },
+        VolumeMount {
+            volume: "rw".into(),
+            mount_path: "/workspace/out".into(),
+            read_only: false,
+        },
+    ];
+    let (status, log) = run_to_end(&driver, &spec).await;
+    assert_eq!(status, WorkloadStatus::Succeeded, "{log}");
+    assert!(!log.contains("WROTE-RO"), "{log}");
+    assert!(log.contains("WROTE-RW"), "{log}");
+    let volumes = dir.path().join(format!("projects/{project}/volumes"));
+    assert!(!volumes.join("ro/new.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(volumes.join("rw/new.txt")).unwrap(),
+        "y\n"
+    );
+}
+
+#[tokio::test]
+async fn cancel_ends_processes_that_left_the_group_with_setsid() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    // A duration no other process uses: its mark in /proc.
+    let marker = "3141.5926";
+    let spec = job(
+        ProjectId::generate(),
+        &format!("setsid sleep {marker} & echo escaped; sleep 300"),
+    );
+    driver.apply_job(&spec).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while processes_with(marker).is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    driver.cancel_job(spec.meta.id).await.unwrap();
+    assert_eq!(
+        wait_end(&driver, spec.meta.id).await.status,
+        WorkloadStatus::Stopped
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !processes_with(marker).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the setsid process outlived the cancel: {:?}",
+            processes_with(marker)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn without_bubblewrap_workloads_are_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut refusing = config(dir.path());
+    refusing.bwrap = "/nonexistent-mlstack/bwrap".into();
+    let driver = LocalDriver::open(refusing.clone()).await.unwrap();
+    let health = driver.health().await.unwrap();
+    assert!(!health.ok, "{health:?}");
+    assert!(health.message.contains("is not installed"), "{health:?}");
+    assert!(health.message.contains("allow_unsandboxed"), "{health:?}");
+    assert_eq!(driver.unsandboxed_warning(), None);
+    let spec = job(ProjectId::generate(), "echo RAN");
+    let observed = driver.apply_job(&spec).await.unwrap();
+    assert_eq!(
+        observed.status,
+        WorkloadStatus::failed(FailureReason::SandboxUnavailable)
+    );
+    assert!(!driver.logs(spec.meta.id, 10).await.unwrap().contains("RAN"));
+    let web = container(ProjectId::generate(), "sleep 30");
+    assert_eq!(
+        driver.apply_container(&web).await.unwrap().status,
+        WorkloadStatus::failed(FailureReason::SandboxUnavailable)
+    );
+    drop(driver);
+
+    // Allowed on a single-user machine: it runs, with a warning.
+    let mut allowing = refusing;
+    allowing.allow_unsandboxed = true;
+    let driver = LocalDriver::open(allowing).await.unwrap();
+    let health = driver.health().await.unwrap();
+    assert!(
+        health.ok && health.message.contains("WITHOUT a sandbox"),
+        "{health:?}"
+    );
+    assert!(driver.unsandboxed_warning().is_some());
+    let spec = job(ProjectId::generate(), "echo RAN");
+    let (status, log) = run_to_end(&driver, &spec).await;
+    assert_eq!(status, WorkloadStatus::Succeeded);
+    assert!(log.contains("RAN"), "{log}");
 }

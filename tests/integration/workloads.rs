@@ -58,6 +58,8 @@ async fn lab() -> Lab {
             index: 0,
             name: "NVIDIA T4".into(),
             memory_mib: 15_360,
+            uuid: None,
+            minor: None,
         }];
     })
     .await
@@ -1341,4 +1343,96 @@ async fn activation_waits_for_the_cluster_and_a_release_deletes_the_namespace() 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(fake.get::<ServiceAccount>(&namespace, &account).is_none());
+}
+
+/// Issue 8: a member's job runs in a sandbox: it cannot read the store or
+/// the initial admin password, cannot see the server among its processes
+/// nor signal it; and the store and data directory are the server's only.
+#[tokio::test]
+async fn a_job_cannot_read_the_store_or_see_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let data = lab.app.data_dir().to_owned();
+    let store = data.join("mlstack.redb");
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&store), 0o600, "the store file is the server's only");
+    assert_eq!(
+        mode(&data),
+        0o700,
+        "the data directory is the server's only"
+    );
+
+    let server = std::process::id();
+    let command = format!(
+        "head -c 16 {store} && echo READ-STORE; \
+         ls {data} && echo LISTED-DATA; \
+         kill -0 {server} && echo SIGNALLED-SERVER; \
+         echo \"pids: $(ls /proc | tr -cs '0-9' ' ')\"",
+        store = store.display(),
+        data = data.display(),
+    );
+    let id = services
+        .create_job(bob, job(lab.project, "snoop", &command))
+        .await
+        .expect("created");
+    wait_status(services, bob, id, WorkloadStatus::Succeeded).await;
+    let log = services.workload_logs(bob, id, 100).await.expect("log");
+    for leak in ["READ-STORE", "LISTED-DATA", "SIGNALLED-SERVER"] {
+        assert!(!log.contains(leak), "{leak}: {log}");
+    }
+    let pids: Vec<u32> = log
+        .lines()
+        .find_map(|l| l.strip_prefix("pids:"))
+        .expect("the job listed /proc")
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert!(!pids.is_empty() && !pids.contains(&server), "{pids:?}");
+    assert!(
+        pids.iter().all(|p| *p < 100),
+        "its own PID namespace: {pids:?}"
+    );
+}
+
+/// Issue 8: when workloads are allowed to run without a sandbox, admins are
+/// warned on every page, members are not; without the setting they are
+/// refused with the reason on the workload.
+#[tokio::test]
+async fn unsandboxed_workloads_warn_admins_and_are_refused_unless_allowed() {
+    let app = TestApp::start_configured(|config| {
+        config.local.bwrap = "/nonexistent-mlstack/bwrap".into();
+        config.local.allow_unsandboxed = true;
+    });
+    let warning = "run WITHOUT a sandbox";
+    let admin = app.admin().await;
+    let home = admin.get("/").await;
+    assert!(home.body.contains(warning), "{}", home.body);
+    let (member, _) = app.member("erin").await;
+    let home = member.get("/").await;
+    assert!(!home.body.contains(warning), "{}", home.body);
+    drop(app);
+
+    let lab = lab_with(|config| config.local.bwrap = "/nonexistent-mlstack/bwrap".into()).await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let id = services
+        .create_job(bob, job(lab.project, "refused", "echo RAN"))
+        .await
+        .expect("created");
+    wait_status(
+        services,
+        bob,
+        id,
+        WorkloadStatus::failed(FailureReason::SandboxUnavailable),
+    )
+    .await;
+    let admin = lab.app.admin().await;
+    assert!(!admin.get("/").await.body.contains(warning));
 }

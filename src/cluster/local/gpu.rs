@@ -16,12 +16,29 @@ pub struct LocalGpu {
     /// The model as nvidia-smi names it (`NVIDIA H200`).
     pub name: String,
     pub memory_mib: u64,
+    /// The device's UUID (`GPU-…`), when known: what CUDA_VISIBLE_DEVICES
+    /// names, so an index never means another card to CUDA.
+    #[serde(default)]
+    pub uuid: Option<String>,
+    /// The minor number of its device node `/dev/nvidiaN`, when it is not
+    /// the index.
+    #[serde(default)]
+    pub minor: Option<u32>,
 }
 
-/// Parses `nvidia-smi --query-gpu=index,name,memory.total
-/// --format=csv,noheader` output (`0, NVIDIA H200, 143771 MiB`), with or
-/// without `nounits`. Lines that do not parse are skipped.
-pub fn parse_nvidia_smi(text: &str) -> Vec<LocalGpu> {
+impl LocalGpu {
+    /// The number of its device node `/dev/nvidiaN`.
+    pub fn device_minor(&self) -> u32 {
+        self.minor.unwrap_or(self.index)
+    }
+}
+
+/// Parses `nvidia-smi --query-gpu=index,name,memory.total,uuid,pci.bus_id
+/// --format=csv,noheader` output (`0, NVIDIA H200, 143771 MiB, GPU-…,
+/// 00000000:19:00.0`), with or without `nounits` and the last two columns.
+/// Lines that do not parse are skipped. The minor number comes from
+/// `minor_of` given the PCI bus id.
+pub fn parse_nvidia_smi(text: &str, minor_of: &dyn Fn(&str) -> Option<u32>) -> Vec<LocalGpu> {
     text.lines()
         .filter_map(|line| {
             let mut parts = line.split(',').map(str::trim);
@@ -29,13 +46,44 @@ pub fn parse_nvidia_smi(text: &str) -> Vec<LocalGpu> {
             let name = parts.next()?.to_owned();
             let memory = parts.next()?;
             let memory_mib = memory.trim_end_matches("MiB").trim().parse().unwrap_or(0);
+            let uuid = parts
+                .next()
+                .filter(|u| u.starts_with("GPU-") || u.starts_with("MIG-"))
+                .map(str::to_owned);
+            let minor = parts.next().and_then(minor_of);
             (!name.is_empty()).then_some(LocalGpu {
                 index,
                 name,
                 memory_mib,
+                uuid,
+                minor,
             })
         })
         .collect()
+}
+
+/// The minor number of a GPU's device node from the driver's
+/// `/proc/driver/nvidia/gpus/<bus id>/information` (`Device Minor: 3`);
+/// nvidia-smi writes the bus id with an 8-digit domain, the driver with 4.
+fn minor_from_proc(bus_id: &str) -> Option<u32> {
+    let bus = bus_id.to_lowercase();
+    let short = match bus.split_once(':') {
+        Some((domain, rest)) if domain.len() > 4 => {
+            format!("{}:{rest}", &domain[domain.len() - 4..])
+        }
+        _ => bus.clone(),
+    };
+    let text =
+        std::fs::read_to_string(format!("/proc/driver/nvidia/gpus/{short}/information")).ok()?;
+    device_minor_line(&text)
+}
+
+fn device_minor_line(text: &str) -> Option<u32> {
+    text.lines()
+        .find_map(|line| line.strip_prefix("Device Minor:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Asks nvidia-smi for the GPUs; None when it is absent, fails, or takes
@@ -43,7 +91,7 @@ pub fn parse_nvidia_smi(text: &str) -> Vec<LocalGpu> {
 pub async fn detect(timeout: Duration) -> Option<Vec<LocalGpu>> {
     let run = tokio::process::Command::new("nvidia-smi")
         .args([
-            "--query-gpu=index,name,memory.total",
+            "--query-gpu=index,name,memory.total,uuid,pci.bus_id",
             "--format=csv,noheader",
         ])
         .stdin(std::process::Stdio::null())
@@ -53,7 +101,34 @@ pub async fn detect(timeout: Duration) -> Option<Vec<LocalGpu>> {
     if !output.status.success() {
         return None;
     }
-    Some(parse_nvidia_smi(&String::from_utf8_lossy(&output.stdout)))
+    Some(parse_nvidia_smi(
+        &String::from_utf8_lossy(&output.stdout),
+        &minor_from_proc,
+    ))
+}
+
+/// CUDA_VISIBLE_DEVICES for the devices `indices` of `inventory`: their
+/// UUIDs when every one is known (an index could mean another card to
+/// CUDA than to nvidia-smi), else their indices (with
+/// CUDA_DEVICE_ORDER=PCI_BUS_ID, nvidia-smi's order); empty for none.
+pub fn cuda_visible_devices(inventory: &[LocalGpu], indices: &[u32]) -> String {
+    let uuids: Option<Vec<&str>> = indices
+        .iter()
+        .map(|index| {
+            inventory
+                .iter()
+                .find(|g| g.index == *index)
+                .and_then(|g| g.uuid.as_deref())
+        })
+        .collect();
+    match uuids {
+        Some(uuids) => uuids.join(","),
+        None => indices
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    }
 }
 
 /// Whether an inventory GPU is of the requested type: its name equals the
@@ -153,11 +228,37 @@ mod tests {
 
     #[test]
     fn parses_nvidia_smi() {
-        let text = "0, NVIDIA H200, 143771 MiB\n1, NVIDIA H200, 143771\nnot a gpu\n";
-        let gpus = parse_nvidia_smi(text);
+        let text = "0, NVIDIA H200, 143771 MiB, GPU-5a1c, 00000000:19:00.0\n\
+                    1, NVIDIA H200, 143771\nnot a gpu\n";
+        let minor_of = |bus: &str| (bus == "00000000:19:00.0").then_some(3);
+        let gpus = parse_nvidia_smi(text, &minor_of);
         assert_eq!(gpus.len(), 2);
         assert_eq!(gpus[0].name, "NVIDIA H200");
+        assert_eq!(gpus[0].uuid.as_deref(), Some("GPU-5a1c"));
+        assert_eq!(gpus[0].device_minor(), 3);
         assert_eq!(gpus[1].memory_mib, 143_771);
+        assert_eq!((gpus[1].uuid.clone(), gpus[1].device_minor()), (None, 1));
+        assert_eq!(
+            device_minor_line("Model: \t NVIDIA H200\nDevice Minor: \t 5\n"),
+            Some(5)
+        );
+        assert_eq!(device_minor_line("Model: x\n"), None);
+    }
+
+    #[test]
+    fn cuda_names_devices_by_uuid_when_known() {
+        let gpu = |index, uuid: Option<&str>| LocalGpu {
+            index,
+            name: "NVIDIA H200".into(),
+            memory_mib: 1,
+            uuid: uuid.map(str::to_owned),
+            minor: None,
+        };
+        let known = [gpu(0, Some("GPU-a")), gpu(1, Some("GPU-b"))];
+        assert_eq!(cuda_visible_devices(&known, &[1, 0]), "GPU-b,GPU-a");
+        assert_eq!(cuda_visible_devices(&known, &[]), "");
+        let partly = [gpu(0, Some("GPU-a")), gpu(1, None)];
+        assert_eq!(cuda_visible_devices(&partly, &[0, 1]), "0,1");
     }
 
     #[test]
@@ -166,6 +267,8 @@ mod tests {
             index,
             name: name.into(),
             memory_mib: 1000,
+            uuid: None,
+            minor: None,
         };
         let mut book = GpuBook::new(vec![
             gpu(0, "NVIDIA H200"),

@@ -1,60 +1,85 @@
-//! The local driver: workloads as process groups on this host (the default
-//! when no cluster is configured; for a single trusted server and for
-//! trying the product). The image is not used: commands run on the host.
+//! The local driver: workloads as sandboxed process groups on this host
+//! (the default when no cluster is configured; for a single server and for
+//! trying the product). The image is not used: commands run with the
+//! host's system directories, read-only.
 //!
-//! Layout under the data directory:
+//! Layout under the data directory (every folder 0700):
 //! ```text
 //! workloads/<id>/state.json   what the driver knows (rediscovery after a restart)
 //! workloads/<id>/output.log   stdout and stderr of every process
 //! workloads/<id>/exit_code    a job's exit code, written by its wrapper shell
-//! workloads/<id>/work/        the working directory; one link per volume
+//! workloads/<id>/env          its environment (0600, read by its shell only)
+//! workloads/<id>/work/        the working directory, /workspace in the sandbox
+//! projects/<project>/uid      the project's user, when the server runs as root
 //! projects/<project>/volumes/<name>/   a volume
 //! ```
 //!
-//! - A job is `sh -c COMMAND` under a wrapper shell that records the exit
-//!   code (so a job that ends while the appliance is down still gets its
-//!   status), in its own process group; cancel and the time limit signal
-//!   the whole group (TERM, then KILL after a grace period).
+//! - Every workload process runs in a bubblewrap sandbox (`sandbox.rs`):
+//!   its own PID, IPC and mount namespaces, the system read-only, its
+//!   working directory and volumes only (read-only ones really read-only),
+//!   its GPU device nodes only, an environment of its own and nothing of
+//!   the server's; as its project's own user when the server is root. If
+//!   no sandbox can be made, workloads fail with `SandboxUnavailable`
+//!   unless `allow_unsandboxed`.
+//! - A job is `sh -c COMMAND` in a sandbox under a wrapper shell outside it
+//!   that records the exit code (so a job that ends while the appliance is
+//!   down still gets its status), in its own process group; cancel and the
+//!   time limit signal the whole group (TERM, then KILL after a grace
+//!   period), and killing the sandbox's first process ends everything in
+//!   it (`processes.rs`).
 //! - A container is a process group led by a placeholder `sleep`, with each
-//!   service's local command started in it on a free local port (`$PORT`);
-//!   it is Running once every port accepts connections. A service that
-//!   exits fails the container with the reason (exit code 127, or a program
-//!   not found on PATH before starting: MissingProgram).
-//! - GPUs come from nvidia-smi or the configured list and are handed out
-//!   through CUDA_VISIBLE_DEVICES (empty for workloads without GPUs); whole
-//!   devices only, never twice.
-//! - Volumes are directories, reachable as `$MLSTACK_VOLUME_<NAME>` and as
-//!   a link `work/<name>`, name being the mount path's last component.
-//! - Memory: `ulimit -v` (RLIMIT_AS) set by the launching shell, so our code
-//!   needs no `unsafe` pre-exec hook; not for GPU workloads (CUDA reserves
-//!   far more address space than it uses). cgroup v2 limits are not done
-//!   yet. Shared memory (/dev/shm) is the host's.
-//! - Environment: the appliance's own, minus every `MLSTACK_*` variable
-//!   (configuration secrets), plus the spec's.
+//!   service's local command started in a sandbox in it on a free local
+//!   port (`$PORT`; the network is the host's); it is Running once every
+//!   port accepts connections. A service that exits fails the container
+//!   with the reason (exit code 127, or a program not found on the
+//!   sandbox's PATH before starting: MissingProgram).
+//! - GPUs come from nvidia-smi or the configured list (`gpu.rs`) and are
+//!   handed out as whole devices, never twice: their `/dev/nvidiaN` nodes
+//!   in the sandbox, CUDA_VISIBLE_DEVICES by UUID when known, and
+//!   CUDA_DEVICE_ORDER=PCI_BUS_ID.
+//! - Volumes are directories (`volumes.rs`) mounted at their mount paths,
+//!   also named by `$MLSTACK_VOLUME_<NAME>`.
+//! - Memory: a cgroup v2 child of the server's delegated cgroup, joined by
+//!   the wrapper shell outside the sandbox (the sandbox shows no
+//!   `/sys/fs/cgroup`), else `ulimit -v` (RLIMIT_AS) for workloads without
+//!   GPUs (`cgroup.rs`).
 //! - After a restart, `open` finds the processes again by pid plus start
 //!   time (/proc) and watches them by polling, or marks them Lost.
 
 mod cgroup;
 mod gpu;
+mod launch;
+mod logs;
+mod processes;
 mod procfs;
+mod sandbox;
+mod volumes;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{Read, Seek, SeekFrom};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use jiff::Timestamp;
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
-use tokio::process::{Child, Command};
-use tokio::sync::{broadcast, mpsc};
+use tokio::process::Command;
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 pub use gpu::{LocalGpu, parse_nvidia_smi};
 pub use procfs::group_members;
+
+use launch::WorkloadEnv;
+use logs::{follow, tail};
+use processes::{
+    JOB_WRAPPER, SERVICE_LAUNCHER, first_program, missing_program_in_log, program_exists,
+    spawn_recorded, status_from_code, terminate_group, watch_adopted, watch_container, watch_job,
+};
+use volumes::{give_to, list_volumes, private_dir};
 
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
@@ -63,11 +88,12 @@ use super::{
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{
-    ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, JobSpec, Resources, VolumeMount,
-    VolumeSpec, WorkloadId, WorkloadStatus, is_workload_name,
+    ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, JobSpec, VolumeMount, VolumeSpec,
+    WorkloadId, WorkloadStatus, is_workload_name,
 };
 use cgroup::Cgroups;
 use gpu::GpuBook;
+use sandbox::{Hidden, SystemDir};
 
 /// Where the GPU inventory comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +133,17 @@ pub struct LocalConfig {
     pub memory_limit: bool,
     /// Where workload cgroups go.
     pub cgroups: CgroupSource,
+    /// The bubblewrap program sandboxes are made with.
+    pub bwrap: PathBuf,
+    /// Run workloads without a sandbox when none can be made (a
+    /// single-user machine); otherwise they are refused.
+    pub allow_unsandboxed: bool,
+    /// The server's own files a sandbox must never show, wherever they are
+    /// (its data directory, configuration, TLS key).
+    pub hidden: Vec<PathBuf>,
+    /// Users for projects' workloads when the server runs as root, one per
+    /// project.
+    pub workload_uids: RangeInclusive<u32>,
 }
 
 impl LocalConfig {
@@ -121,6 +158,10 @@ impl LocalConfig {
             ready_timeout: Duration::from_secs(60),
             memory_limit: true,
             cgroups: CgroupSource::Detect,
+            bwrap: PathBuf::from("/usr/bin/bwrap"),
+            allow_unsandboxed: false,
+            hidden: Vec::new(),
+            workload_uids: 200_000..=299_999,
         }
     }
 }
@@ -202,8 +243,29 @@ struct State {
     ports: BTreeSet<u16>,
 }
 
+/// How workloads are kept apart from the host, decided when the driver
+/// opens (by making a sandbox once).
+#[derive(Debug)]
+enum Isolation {
+    /// Each workload in a bubblewrap sandbox; `switch_users`: as its
+    /// project's own user (the server runs as root).
+    Sandbox {
+        system: Vec<SystemDir>,
+        hidden: Vec<Hidden>,
+        switch_users: bool,
+    },
+    /// No sandbox could be made and `allow_unsandboxed` says run anyway:
+    /// why none could be made.
+    Unsandboxed(String),
+    /// No sandbox could be made: no workload starts. Why.
+    Refused(String),
+}
+
 struct Inner {
     config: LocalConfig,
+    isolation: Isolation,
+    /// Held while a project's user is chosen.
+    uids: Mutex<()>,
     /// Where memory limits go when cgroup v2 is usable.
     cgroups: Option<Cgroups>,
     state: Mutex<State>,
@@ -245,9 +307,27 @@ impl LocalDriver {
     async fn build(config: LocalConfig, run: bool) -> Result<Self, DriverError> {
         for dir in ["workloads", "projects"] {
             let path = config.data_dir.join(dir);
-            std::fs::create_dir_all(&path)
-                .map_err(|e| DriverError::io(format!("creating {}", path.display()), e))?;
+            private_dir(&path)?;
         }
+        private_dir(&config.data_dir)?;
+        let system = sandbox::system_dirs();
+        let switch_users = sandbox::may_switch_users();
+        let probe_user = switch_users.then(|| *config.workload_uids.start());
+        let isolation = match sandbox::probe(&config.bwrap, &system, probe_user).await {
+            Ok(()) => Isolation::Sandbox {
+                hidden: sandbox::hidden_paths(&config.hidden, &system),
+                system,
+                switch_users,
+            },
+            Err(why) if config.allow_unsandboxed => {
+                tracing::warn!(%why, "workloads run WITHOUT a sandbox ([local] allow_unsandboxed)");
+                Isolation::Unsandboxed(why)
+            }
+            Err(why) => {
+                tracing::error!(%why, "no sandbox can be made: local workloads are refused");
+                Isolation::Refused(why)
+            }
+        };
         let gpus = match &config.gpus {
             GpuSource::Fixed(list) => list.clone(),
             GpuSource::Detect { fallback } => gpu::detect(Duration::from_secs(10))
@@ -268,6 +348,8 @@ impl LocalDriver {
         let driver = LocalDriver {
             inner: Arc::new(Inner {
                 config,
+                isolation,
+                uids: Mutex::new(()),
                 cgroups,
                 state: Mutex::new(State {
                     gpus: GpuBook::new(gpus),
@@ -277,6 +359,15 @@ impl LocalDriver {
             }),
         };
         Ok(driver)
+    }
+
+    /// Why workloads run without a sandbox, when `allow_unsandboxed` let
+    /// them (a warning for admins); None when they are sandboxed or refused.
+    pub fn unsandboxed_warning(&self) -> Option<String> {
+        match &self.inner.isolation {
+            Isolation::Unsandboxed(why) => Some(why.clone()),
+            Isolation::Sandbox { .. } | Isolation::Refused(_) => None,
+        }
     }
 
     /// The GPU inventory.
@@ -396,136 +487,6 @@ impl LocalDriver {
             .ok()
     }
 
-    /// Checks that the spec's volumes exist and returns their directories.
-    fn volume_dirs(
-        &self,
-        project: ProjectId,
-        mounts: &[VolumeMount],
-    ) -> Result<Vec<(VolumeMount, PathBuf)>, DriverError> {
-        mounts
-            .iter()
-            .map(|mount| {
-                let dir = self.inner.volume_dir(project, &mount.volume);
-                if dir.is_dir() {
-                    Ok((mount.clone(), dir))
-                } else {
-                    Err(DriverError::NotFound {
-                        what: format!("volume {}", mount.volume),
-                    })
-                }
-            })
-            .collect()
-    }
-
-    /// Makes the working directory, its volume links and the log file.
-    fn prepare(
-        &self,
-        id: WorkloadId,
-        volumes: &[(VolumeMount, PathBuf)],
-    ) -> Result<(PathBuf, std::fs::File), DriverError> {
-        let dir = self.inner.workload_dir(id);
-        let work = dir.join("work");
-        std::fs::create_dir_all(&work)
-            .map_err(|e| DriverError::io(format!("creating {}", work.display()), e))?;
-        for (mount, target) in volumes {
-            let link = work.join(mount.local_name());
-            if link.symlink_metadata().is_ok() {
-                let _ = std::fs::remove_file(&link);
-            }
-            std::os::unix::fs::symlink(target, &link)
-                .map_err(|e| DriverError::io(format!("linking {}", link.display()), e))?;
-        }
-        let _ = std::fs::remove_file(dir.join("exit_code"));
-        let log_path = dir.join("output.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| DriverError::io(format!("opening {}", log_path.display()), e))?;
-        Ok((work, log))
-    }
-
-    /// [`Self::prepare`], recording a failure on the workload when it fails.
-    fn prepare_or_fail(
-        &self,
-        id: WorkloadId,
-        volumes: &[(VolumeMount, PathBuf)],
-    ) -> Result<(PathBuf, std::fs::File), DriverError> {
-        self.prepare(id, volumes).inspect_err(|e| {
-            self.fail_early(id, FailureReason::Other(e.to_string()));
-        })
-    }
-
-    /// A command with the workload's environment, directory and output.
-    fn command(
-        &self,
-        program: &str,
-        work: &Path,
-        log: &std::fs::File,
-        env: &WorkloadEnv<'_>,
-    ) -> Result<Command, DriverError> {
-        let mut command = Command::new(program);
-        command.current_dir(work).stdin(Stdio::null());
-        let out = log
-            .try_clone()
-            .map_err(|e| DriverError::io("opening the log", e))?;
-        let err = log
-            .try_clone()
-            .map_err(|e| DriverError::io("opening the log", e))?;
-        command.stdout(out).stderr(err).kill_on_drop(false);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("MLSTACK_") {
-                command.env_remove(name);
-            }
-        }
-        command.env_remove("NVIDIA_VISIBLE_DEVICES");
-        let devices: Vec<String> = env.gpus.iter().map(u32::to_string).collect();
-        command.env("CUDA_VISIBLE_DEVICES", devices.join(","));
-        command.env("MLSTACK_WORKLOAD_ID", env.id.to_string());
-        command.env("MLSTACK_WORKLOAD_NAME", env.name);
-        command.env("MLSTACK_WORKDIR", work);
-        for (mount, dir) in env.volumes {
-            command.env(mount.env_name(), dir);
-        }
-        for (name, value) in env.vars {
-            command.env(name, value);
-        }
-        Ok(command)
-    }
-
-    /// `ulimit -v` for the launching shell, or nothing.
-    /// The shell lines that put a workload's memory limit in place before
-    /// its command runs: joining its cgroup, or else RLIMIT_AS.
-    fn limit_prefix(&self, id: WorkloadId, resources: &Resources, gpus: &[u32]) -> String {
-        if !self.inner.config.memory_limit || resources.ram_mib == 0 {
-            return String::new();
-        }
-        let rlimit = if gpus.is_empty() {
-            format!(
-                "ulimit -v {} 2>/dev/null",
-                resources.ram_mib.saturating_mul(1024)
-            )
-        } else {
-            ":".to_owned()
-        };
-        let cgroup = self.inner.cgroups.as_ref().and_then(|cgroups| {
-            cgroups
-                .create(id, resources.ram_mib)
-                .inspect_err(
-                    |error| tracing::warn!(%id, %error, "could not create the workload's cgroup"),
-                )
-                .ok()
-        });
-        match cgroup {
-            Some(dir) => format!(
-                "{{ echo $$ > {}; }} 2>/dev/null || {rlimit}\n",
-                cgroup::shell_quote(&dir.join("cgroup.procs").to_string_lossy())
-            ),
-            None if gpus.is_empty() => format!("{rlimit}\n"),
-            None => String::new(),
-        }
-    }
-
     /// Reserves the id (Creating) and books GPUs; None when the workload
     /// exists and is not terminal (then its observation is returned).
     fn reserve(&self, ask: Reservation<'_>) -> Result<Result<Vec<u32>, Observed>, DriverError> {
@@ -611,6 +572,18 @@ impl LocalDriver {
                 started_at: None,
                 finished_at: None,
             })
+    }
+
+    /// Ends a reserved workload at once when no sandbox can be made and
+    /// unsandboxed workloads are not allowed.
+    fn refuse_unsandboxed(&self, id: WorkloadId) -> Option<Observed> {
+        match &self.inner.isolation {
+            Isolation::Refused(why) => {
+                tracing::warn!(%id, %why, "a workload is refused: no sandbox");
+                Some(self.fail_early(id, FailureReason::SandboxUnavailable))
+            }
+            Isolation::Sandbox { .. } | Isolation::Unsandboxed(_) => None,
+        }
     }
 
     /// Marks the workload's processes started. A stop (or delete) that came
@@ -744,17 +717,13 @@ struct Reservation<'a> {
     time_limit_secs: Option<u64>,
 }
 
-struct WorkloadEnv<'a> {
-    id: WorkloadId,
-    name: &'a str,
-    gpus: &'a [u32],
-    volumes: &'a [(VolumeMount, PathBuf)],
-    vars: &'a std::collections::BTreeMap<String, String>,
-}
-
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sandboxed(&self) -> bool {
+        matches!(self.isolation, Isolation::Sandbox { .. })
     }
 
     fn workload_dir(&self, id: WorkloadId) -> PathBuf {
@@ -886,319 +855,6 @@ impl Inner {
     }
 }
 
-/// The program a shell reported missing, from the last such line of a log:
-/// dash `sh: 1: jupyter: not found`, bash `sh: line 1: jupyter: command not
-/// found`.
-fn missing_program_in_log(log: &str) -> Option<String> {
-    log.lines().rev().find_map(|line| {
-        let head = line
-            .strip_suffix(": command not found")
-            .or_else(|| line.strip_suffix(": not found"))?;
-        let program = head.rsplit(": ").next()?.trim();
-        (!program.is_empty()).then(|| program.to_owned())
-    })
-}
-
-/// A job's status from its exit code (127: the shell found no program).
-fn status_from_code(code: i32, program: Option<&str>) -> WorkloadStatus {
-    match code {
-        0 => WorkloadStatus::Succeeded,
-        127 => WorkloadStatus::failed(FailureReason::MissingProgram(
-            program.unwrap_or("(unknown)").to_owned(),
-        )),
-        code => WorkloadStatus::failed(FailureReason::ExitCode(code)),
-    }
-}
-
-fn status_from_exit(status: ExitStatus, program: Option<&str>) -> WorkloadStatus {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => status_from_code(code, program),
-        (None, Some(signal)) => {
-            WorkloadStatus::failed(FailureReason::Other(format!("killed by signal {signal}")))
-        }
-        (None, None) => WorkloadStatus::failed(FailureReason::Other("ended".to_owned())),
-    }
-}
-
-/// The program a shell command starts, when it is a plain word: skips
-/// `VAR=value` assignments and `exec`; None when shell syntax makes it
-/// uncertain.
-pub fn first_program(command: &str) -> Option<String> {
-    let word = command
-        .split_whitespace()
-        .find(|w| w.find('=').is_none_or(|at| at == 0) && *w != "exec")?;
-    let plain = word
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./+".contains(c));
-    plain.then(|| word.to_owned())
-}
-
-/// Whether `program` can be run: a path that is an executable file, or a
-/// name found on PATH.
-fn program_exists(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |path: &Path| {
-        path.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        return executable(Path::new(program));
-    }
-    // Shell builtins and keywords a command may start with.
-    const BUILTINS: [&str; 12] = [
-        "cd", "echo", "exit", "export", "printf", "read", "set", "test", "true", "false", "ulimit",
-        "wait",
-    ];
-    if BUILTINS.contains(&program) {
-        return true;
-    }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
-}
-
-fn spawn_recorded(
-    command: &mut Command,
-    role: String,
-    program: Option<String>,
-) -> Result<(Child, ProcRecord), DriverError> {
-    let child = command
-        .spawn()
-        .map_err(|e| DriverError::io(format!("starting {role}"), e))?;
-    let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
-    let start_ticks = procfs::stat(pid).map(|s| s.start_ticks).unwrap_or(0);
-    Ok((
-        child,
-        ProcRecord {
-            role,
-            pid,
-            start_ticks,
-            program,
-        },
-    ))
-}
-
-/// TERM to the group, then KILL after `grace` if members are left; returns
-/// once none is.
-async fn terminate_group(pgid: i32, grace: Duration) {
-    let _ = procfs::signal_group(pgid, Signal::SIGTERM);
-    let deadline = tokio::time::Instant::now() + grace;
-    loop {
-        if procfs::group_members(pgid).is_empty() {
-            return;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = procfs::signal_group(pgid, Signal::SIGKILL);
-    for _ in 0..100 {
-        if procfs::group_members(pgid).is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Watches a job we started until it ends.
-async fn watch_job(
-    inner: Arc<Inner>,
-    id: WorkloadId,
-    mut child: Child,
-    pgid: i32,
-    program: Option<String>,
-    time_limit: Option<Duration>,
-) {
-    let exited = match time_limit {
-        Some(limit) => tokio::time::timeout(limit, child.wait()).await.ok(),
-        None => Some(child.wait().await),
-    };
-    let status = match exited {
-        None => {
-            terminate_group(pgid, inner.config.stop_grace).await;
-            let _ = child.wait().await;
-            WorkloadStatus::failed(FailureReason::TimeLimit)
-        }
-        Some(result) => {
-            // Background processes the command left behind go with it.
-            let _ = procfs::signal_group(pgid, Signal::SIGKILL);
-            match result {
-                Ok(exit) => status_from_exit(exit, program.as_deref()),
-                Err(e) => WorkloadStatus::failed(FailureReason::Other(format!(
-                    "could not wait for the job: {e}"
-                ))),
-            }
-        }
-    };
-    let message = match &status {
-        WorkloadStatus::Succeeded => "the job succeeded".to_owned(),
-        other => other.to_string(),
-    };
-    inner.finish(id, status, message);
-}
-
-enum ContainerEnd {
-    Exited(String, Option<String>, std::io::Result<ExitStatus>),
-    NotListening(String, u16),
-}
-
-/// Watches a container we started: Running once every service listens,
-/// Failed when any of its processes ends, Stopped when asked to stop.
-async fn watch_container(
-    inner: Arc<Inner>,
-    id: WorkloadId,
-    pgid: i32,
-    children: Vec<(Child, ProcRecord)>,
-    services: Vec<(String, u16)>,
-) {
-    let (tx, mut rx) = mpsc::channel(children.len().max(1));
-    for (mut child, record) in children {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let _ = tx.send((record.role, record.program, status)).await;
-        });
-    }
-    drop(tx);
-    let deadline = tokio::time::Instant::now() + inner.config.ready_timeout;
-    let mut ready = false;
-    let end = loop {
-        if !ready {
-            let ports: Vec<u16> = services.iter().map(|(_, p)| *p).collect();
-            let listening = tokio::task::spawn_blocking(move || {
-                ports.iter().all(|port| {
-                    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, *port));
-                    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-                })
-            })
-            .await
-            .unwrap_or(false);
-            if listening {
-                ready = true;
-                let mut state = inner.lock();
-                let stopping = state
-                    .workloads
-                    .get(&id)
-                    .is_none_or(|e| e.record.stop_requested);
-                if !stopping {
-                    inner.transition(
-                        &mut state,
-                        id,
-                        WorkloadStatus::Running,
-                        "every service listens".to_owned(),
-                    );
-                }
-            } else if tokio::time::Instant::now() >= deadline {
-                let (name, port) = services
-                    .iter()
-                    .find(|(_, port)| {
-                        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, *port));
-                        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err()
-                    })
-                    .cloned()
-                    .unwrap_or_default();
-                break ContainerEnd::NotListening(name, port);
-            }
-        }
-        let poll = Duration::from_millis(if ready { 3_600_000 } else { 100 });
-        tokio::select! {
-            exited = rx.recv() => match exited {
-                Some((role, program, status)) => break ContainerEnd::Exited(role, program, status),
-                None => break ContainerEnd::Exited("keeper".to_owned(), None, Ok(ExitStatus::default())),
-            },
-            () = tokio::time::sleep(poll) => {}
-        }
-    };
-    terminate_group(pgid, inner.config.stop_grace).await;
-    let (status, message) = match end {
-        ContainerEnd::NotListening(name, port) => {
-            let text = format!(
-                "the service {name} did not listen on port {port} within {} s",
-                inner.config.ready_timeout.as_secs()
-            );
-            (
-                WorkloadStatus::failed(FailureReason::Other(text.clone())),
-                text,
-            )
-        }
-        ContainerEnd::Exited(role, program, result) => {
-            let status = match result {
-                Ok(exit) => match status_from_exit(exit, program.as_deref()) {
-                    // A service or the keeper ending with 0 still ends the
-                    // container: it is not what a container should do.
-                    WorkloadStatus::Succeeded if role != "command" => {
-                        WorkloadStatus::failed(FailureReason::ExitCode(0))
-                    }
-                    other => other,
-                },
-                Err(e) => WorkloadStatus::failed(FailureReason::Other(e.to_string())),
-            };
-            let message = format!("{role} ended: {status}");
-            (status, message)
-        }
-    };
-    inner.finish(id, status, message);
-}
-
-/// Watches processes found again after a restart (not our children: by
-/// polling /proc), enforcing what is left of a job's time limit.
-async fn watch_adopted(inner: Arc<Inner>, id: WorkloadId, remaining: Option<Duration>) {
-    let started = tokio::time::Instant::now();
-    loop {
-        let (kind, procs) = {
-            let state = inner.lock();
-            let Some(entry) = state.workloads.get(&id) else {
-                return;
-            };
-            (entry.record.kind, entry.record.procs.clone())
-        };
-        let Some(leader) = procs.first() else { return };
-        let pgid = leader.pid;
-        let gone = match kind {
-            Kind::Job => !procfs::is_same_live_process(leader.pid, leader.start_ticks),
-            Kind::Container => !procs
-                .iter()
-                .all(|p| procfs::is_same_live_process(p.pid, p.start_ticks)),
-        };
-        if let Some(limit) = remaining
-            && started.elapsed() >= limit
-            && !gone
-        {
-            terminate_group(pgid, inner.config.stop_grace).await;
-            inner.finish(
-                id,
-                WorkloadStatus::failed(FailureReason::TimeLimit),
-                "the time limit was reached".to_owned(),
-            );
-            return;
-        }
-        if gone {
-            let exit_code = std::fs::read_to_string(inner.workload_dir(id).join("exit_code"))
-                .ok()
-                .and_then(|t| t.trim().parse::<i32>().ok());
-            let leader_live = procfs::is_same_live_process(leader.pid, leader.start_ticks);
-            if leader_live {
-                terminate_group(pgid, inner.config.stop_grace).await;
-            }
-            let status = match (kind, exit_code) {
-                (Kind::Job, Some(code)) => status_from_code(code, leader.program.as_deref()),
-                _ => WorkloadStatus::failed(FailureReason::Lost),
-            };
-            let message = status.to_string();
-            inner.finish(id, status, message);
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The job wrapper: runs the command, then records its exit code.
-const JOB_WRAPPER: &str = r#"sh -c "$1"
-code=$?
-printf '%s\n' "$code" > "$2.tmp" && mv "$2.tmp" "$2"
-exit "$code""#;
-
 impl Driver for LocalDriver {
     fn name(&self) -> &'static str {
         "local"
@@ -1209,14 +865,41 @@ impl Driver for LocalDriver {
         let writable = std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe));
         let shell = Path::new("/bin/sh").exists();
         let (ok, message) = match (writable, shell) {
-            (Ok(()), true) => (
-                true,
-                format!(
+            (Ok(()), true) => {
+                let base = format!(
                     "{} is writable; {} GPUs",
                     self.inner.config.data_dir.display(),
                     self.inner.lock().gpus.gpus.len()
-                ),
-            ),
+                );
+                match &self.inner.isolation {
+                    Isolation::Sandbox {
+                        switch_users: true, ..
+                    } => (
+                        true,
+                        format!(
+                            "{base}; workloads run in bubblewrap sandboxes, each project's as a user of its own"
+                        ),
+                    ),
+                    Isolation::Sandbox { .. } => (
+                        true,
+                        format!(
+                            "{base}; workloads run in bubblewrap sandboxes as the server's user (run the server as root for a user per project)"
+                        ),
+                    ),
+                    Isolation::Unsandboxed(why) => (
+                        true,
+                        format!(
+                            "{base}; WARNING: workloads run WITHOUT a sandbox ([local] allow_unsandboxed = true): {why}"
+                        ),
+                    ),
+                    Isolation::Refused(why) => (
+                        false,
+                        format!(
+                            "workloads cannot start: {why}; install bubblewrap and allow user namespaces, or set [local] allow_unsandboxed = true on a single-user machine"
+                        ),
+                    ),
+                }
+            }
             (Err(e), _) => (
                 false,
                 format!(
@@ -1285,8 +968,7 @@ impl Driver for LocalDriver {
             .join("projects")
             .join(project.id.to_string())
             .join("volumes");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
+        private_dir(&dir)
     }
 
     async fn provision_member(
@@ -1302,8 +984,7 @@ impl Driver for LocalDriver {
             .join(project.id.to_string())
             .join("home")
             .join(user.to_string());
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
+        private_dir(&dir)
     }
 
     async fn release_project(&self, project: ProjectId) -> Result<(), DriverError> {
@@ -1353,20 +1034,39 @@ impl Driver for LocalDriver {
         if let Some(program) = missing {
             return Ok(self.fail_early(id, FailureReason::MissingProgram(program)));
         }
-        let (work, log) = self.prepare_or_fail(id, &volumes)?;
+        if let Some(refused) = self.refuse_unsandboxed(id) {
+            return Ok(refused);
+        }
+        let uid = match self.project_uid(spec.meta.project) {
+            Ok(uid) => uid,
+            Err(e) => return Ok(self.fail_early(id, FailureReason::Other(e.to_string()))),
+        };
+        let (work, log) = self.prepare_or_fail(id, &volumes, uid)?;
         let env = WorkloadEnv {
             id,
             name: &spec.meta.name,
             gpus: &gpus,
             volumes: &volumes,
             vars: &spec.env,
+            work: &work,
+            uid,
         };
         let limit = self.limit_prefix(id, &spec.resources, &gpus);
         let host = &self.inner.config.advertise_host;
         let mut group = None;
         let started = (|| -> Result<_, DriverError> {
-            let mut keeper = self.command("sleep", &work, &log, &env)?;
-            keeper.arg(KEEPER_SECONDS).process_group(0);
+            // The group's leader: a placeholder of ours, not workload code.
+            let mut keeper = Command::new("sleep");
+            keeper
+                .arg(KEEPER_SECONDS)
+                .env_clear()
+                .env("PATH", sandbox::PATH)
+                .current_dir(&work)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(false)
+                .process_group(0);
             let (child, record) = spawn_recorded(&mut keeper, "keeper".to_owned(), None)?;
             let pgid = record.pid;
             group = Some(pgid);
@@ -1376,12 +1076,16 @@ impl Driver for LocalDriver {
             for (service, local_command) in &services {
                 let port = self.free_port(&taken)?;
                 taken.push(port);
-                let mut command = self.command("/bin/sh", &work, &log, &env)?;
-                command
-                    .arg("-c")
-                    .arg(format!("{limit}{local_command}"))
-                    .env("PORT", port.to_string())
-                    .process_group(pgid);
+                let mut command = self.workload_command(
+                    &format!("{limit}{SERVICE_LAUNCHER}"),
+                    "mlstack-service",
+                    &[],
+                    local_command,
+                    &format!("export PORT={port}\n"),
+                    &env,
+                    &log,
+                )?;
+                command.process_group(pgid);
                 children.push(spawn_recorded(
                     &mut command,
                     format!("service:{}", service.name),
@@ -1408,11 +1112,16 @@ impl Driver for LocalDriver {
                 });
             }
             if let Some(main) = &spec.command {
-                let mut command = self.command("/bin/sh", &work, &log, &env)?;
-                command
-                    .arg("-c")
-                    .arg(format!("{limit}{main}"))
-                    .process_group(pgid);
+                let mut command = self.workload_command(
+                    &format!("{limit}{SERVICE_LAUNCHER}"),
+                    "mlstack-command",
+                    &[],
+                    main,
+                    "",
+                    &env,
+                    &log,
+                )?;
+                command.process_group(pgid);
                 children.push(spawn_recorded(
                     &mut command,
                     "command".to_owned(),
@@ -1472,29 +1181,40 @@ impl Driver for LocalDriver {
             Ok(gpus) => gpus,
             Err(observed) => return Ok(observed),
         };
-        let (work, log) = self.prepare_or_fail(id, &volumes)?;
+        if let Some(refused) = self.refuse_unsandboxed(id) {
+            return Ok(refused);
+        }
+        let uid = match self.project_uid(spec.meta.project) {
+            Ok(uid) => uid,
+            Err(e) => return Ok(self.fail_early(id, FailureReason::Other(e.to_string()))),
+        };
+        let (work, log) = self.prepare_or_fail(id, &volumes, uid)?;
         let env = WorkloadEnv {
             id,
             name: &spec.meta.name,
             gpus: &gpus,
             volumes: &volumes,
             vars: &spec.env,
+            work: &work,
+            uid,
         };
         let exit_file = self.inner.workload_dir(id).join("exit_code");
         let program = first_program(&spec.command);
         let spawned = self
-            .command("/bin/sh", &work, &log, &env)
+            .workload_command(
+                &format!(
+                    "{}{JOB_WRAPPER}",
+                    self.limit_prefix(id, &spec.resources, &gpus)
+                ),
+                "mlstack-job",
+                &[exit_file.into_os_string()],
+                &spec.command,
+                "",
+                &env,
+                &log,
+            )
             .and_then(|mut command| {
-                command
-                    .arg("-c")
-                    .arg(format!(
-                        "{}{JOB_WRAPPER}",
-                        self.limit_prefix(id, &spec.resources, &gpus)
-                    ))
-                    .arg("mlstack-job")
-                    .arg(&spec.command)
-                    .arg(&exit_file)
-                    .process_group(0);
+                command.process_group(0);
                 spawn_recorded(&mut command, "job".to_owned(), program.clone())
             });
         let (child, record) = match spawned {
@@ -1591,8 +1311,8 @@ impl Driver for LocalDriver {
     async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<(), DriverError> {
         spec.validate().map_err(DriverError::Invalid)?;
         let dir = self.inner.volume_dir(spec.project, &spec.name);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| DriverError::io(format!("creating {}", dir.display()), e))
+        private_dir(&dir)?;
+        give_to(&dir, self.project_uid(spec.project)?)
     }
 
     async fn delete_volume(&self, project: ProjectId, name: &str) -> Result<(), DriverError> {
@@ -1656,195 +1376,5 @@ fn status_reason(status: &WorkloadStatus) -> &'static str {
         WorkloadStatus::Stopped => "Stopped",
         WorkloadStatus::Succeeded => "Completed",
         WorkloadStatus::Failed { .. } => "Failed",
-    }
-}
-
-/// Volume directories under `<root>/<project>/volumes/<name>`.
-fn list_volumes(root: &Path) -> Result<Vec<(ProjectId, String)>, DriverError> {
-    let read = |dir: &Path| match std::fs::read_dir(dir) {
-        Ok(entries) => Ok(entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect::<Vec<_>>()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(DriverError::io(format!("listing {}", dir.display()), e)),
-    };
-    let mut found = Vec::new();
-    for project in read(root)? {
-        let Ok(id) = project.parse::<ProjectId>() else {
-            continue;
-        };
-        for name in read(&root.join(&project).join("volumes"))? {
-            if is_workload_name(&name) {
-                found.push((id, name));
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// How often a followed log is read again for more.
-const FOLLOW_POLL: Duration = Duration::from_millis(200);
-
-/// Reads a log file from its start and then as it grows, until the workload
-/// is in a terminal status and the file has no more.
-fn follow(inner: Arc<Inner>, id: WorkloadId, path: PathBuf) -> LogStream {
-    struct Cursor {
-        inner: Arc<Inner>,
-        id: WorkloadId,
-        path: PathBuf,
-        offset: u64,
-        done: bool,
-    }
-    let cursor = Cursor {
-        inner,
-        id,
-        path,
-        offset: 0,
-        done: false,
-    };
-    Box::pin(futures_util::stream::unfold(cursor, |mut c| async move {
-        loop {
-            if c.done {
-                return None;
-            }
-            // Whether it had ended before this read: then this read is the last.
-            let ended = c
-                .inner
-                .lock()
-                .workloads
-                .get(&c.id)
-                .is_none_or(|e| e.record.status.is_terminal());
-            let path = c.path.clone();
-            let offset = c.offset;
-            let chunk = tokio::task::spawn_blocking(move || read_from(&path, offset))
-                .await
-                .map_err(|e| DriverError::io("reading the log", std::io::Error::other(e)))
-                .and_then(|r| r);
-            match chunk {
-                Ok(mut bytes) if !bytes.is_empty() => {
-                    // A character cut at the chunk's end waits for the next read.
-                    if let Err(e) = std::str::from_utf8(&bytes)
-                        && e.error_len().is_none()
-                        && e.valid_up_to() > 0
-                    {
-                        bytes.truncate(e.valid_up_to());
-                    }
-                    c.offset += bytes.len() as u64;
-                    let text = String::from_utf8_lossy(&bytes).into_owned();
-                    return Some((Ok(text), c));
-                }
-                Ok(_) if ended => return None,
-                Ok(_) => tokio::time::sleep(FOLLOW_POLL).await,
-                Err(e) => {
-                    c.done = true;
-                    return Some((Err(e), c));
-                }
-            }
-        }
-    }))
-}
-
-/// At most 64 KiB of a file from `offset` (nothing when it does not exist).
-fn read_from(path: &Path, offset: u64) -> Result<Vec<u8>, DriverError> {
-    const CHUNK: u64 = 64 * 1024;
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(DriverError::io("reading the log", e)),
-    };
-    file.seek(SeekFrom::Start(offset))
-        .map_err(|e| DriverError::io("reading the log", e))?;
-    let mut bytes = Vec::new();
-    file.take(CHUNK)
-        .read_to_end(&mut bytes)
-        .map_err(|e| DriverError::io("reading the log", e))?;
-    Ok(bytes)
-}
-
-/// The last `lines` lines of a file (reading at most its last 4 MiB).
-fn tail(path: &Path, lines: usize) -> Result<String, DriverError> {
-    const WINDOW: u64 = 4 * 1024 * 1024;
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
-        Err(e) => return Err(DriverError::io("reading the log", e)),
-    };
-    let len = file
-        .metadata()
-        .map_err(|e| DriverError::io("reading the log", e))?
-        .len();
-    file.seek(SeekFrom::Start(len.saturating_sub(WINDOW)))
-        .map_err(|e| DriverError::io("reading the log", e))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| DriverError::io("reading the log", e))?;
-    let text = String::from_utf8_lossy(&bytes);
-    let all: Vec<&str> = text.lines().collect();
-    let start = all.len().saturating_sub(lines);
-    let mut out = all[start..].join("\n");
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn first_programs() {
-        assert_eq!(
-            first_program("jupyter lab --port $PORT"),
-            Some("jupyter".into())
-        );
-        assert_eq!(
-            first_program("A=1 exec python3 -m x"),
-            Some("python3".into())
-        );
-        assert_eq!(first_program("/usr/bin/env x"), Some("/usr/bin/env".into()));
-        assert_eq!(first_program("$(which x) y"), None);
-        assert_eq!(first_program("  "), None);
-        assert!(program_exists("sh"));
-        assert!(program_exists("echo"));
-        assert!(!program_exists("no-such-program-mlstack"));
-    }
-
-    #[test]
-    fn missing_programs_from_shell_messages() {
-        assert_eq!(
-            missing_program_in_log("x\nsh: 1: jupyter: not found\n"),
-            Some("jupyter".into())
-        );
-        assert_eq!(
-            missing_program_in_log("sh: line 1: code-server: command not found"),
-            Some("code-server".into())
-        );
-        assert_eq!(missing_program_in_log("all fine"), None);
-    }
-
-    #[test]
-    fn exit_codes_to_statuses() {
-        assert_eq!(status_from_code(0, None), WorkloadStatus::Succeeded);
-        assert_eq!(
-            status_from_code(3, None),
-            WorkloadStatus::failed(FailureReason::ExitCode(3))
-        );
-        assert_eq!(
-            status_from_code(127, Some("jupyter")),
-            WorkloadStatus::failed(FailureReason::MissingProgram("jupyter".into()))
-        );
-    }
-
-    #[test]
-    fn tails_logs() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log");
-        std::fs::write(&path, "a\nb\nc\n").unwrap();
-        assert_eq!(tail(&path, 2).unwrap(), "b\nc\n");
-        assert_eq!(tail(&path, 10).unwrap(), "a\nb\nc\n");
-        assert_eq!(tail(&dir.path().join("none"), 10).unwrap(), "");
     }
 }

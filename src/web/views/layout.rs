@@ -32,6 +32,8 @@ pub struct Shell<'a> {
     /// The user's open projects, for the project selector.
     pub projects: &'a [ProjectChoice],
     pub current_project: Option<ProjectId>,
+    /// Workloads run without a sandbox: admins see a warning.
+    pub unsandboxed: bool,
 }
 
 /// One step of the breadcrumb trail; the last one is the current page.
@@ -289,6 +291,9 @@ pub fn page(shell: &Shell, title: &str, crumbs: &[Crumb], body: Markup) -> Marku
                             }
                         }
                         main id="main" tabindex="-1" {
+                            @if admin && shell.unsandboxed {
+                                div class="notice warning" role="alert" { (tr.t("sandbox.unsandboxed_warning")) }
+                            }
                             @if shell.user.is_some_and(|u| u.initial_password) {
                                 div class="notice warning" role="status" {
                                     (tr.t("account.initial_password_warning")) " "

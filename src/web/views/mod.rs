@@ -33,6 +33,7 @@ pub(crate) mod test_support {
             user,
             projects: &[],
             current_project: None,
+            unsandboxed: false,
         }
     }
 

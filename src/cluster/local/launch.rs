@@ -1,0 +1,336 @@
+//! Starting a workload's processes: its folders and user, its
+//! environment (a file its shell reads, never a command line), its memory
+//! limit, and the command that runs it in its sandbox.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+use super::cgroup::{self, shell_quote};
+use super::sandbox::Mount;
+use super::volumes::{give_to, private_dir, read_uid};
+use super::{FailureReason, Isolation, LocalDriver, LocalGpu, gpu, sandbox};
+use crate::cluster::DriverError;
+use crate::domain::ids::ProjectId;
+use crate::domain::workload::{Resources, VolumeMount, WorkloadId};
+
+/// What a workload is started with.
+pub(super) struct WorkloadEnv<'a> {
+    pub(super) id: WorkloadId,
+    pub(super) name: &'a str,
+    pub(super) gpus: &'a [u32],
+    pub(super) volumes: &'a [(VolumeMount, PathBuf)],
+    pub(super) vars: &'a BTreeMap<String, String>,
+    /// The working directory on the host.
+    pub(super) work: &'a Path,
+    /// The user it runs as, when not the server's.
+    pub(super) uid: Option<u32>,
+}
+
+/// Where a sandbox shows the workload's environment file.
+const ENV_FILE_INSIDE: &str = "/run/mlstack/env";
+
+impl LocalDriver {
+    /// Checks that the spec's volumes exist and returns their directories.
+    pub(super) fn volume_dirs(
+        &self,
+        project: ProjectId,
+        mounts: &[VolumeMount],
+    ) -> Result<Vec<(VolumeMount, PathBuf)>, DriverError> {
+        mounts
+            .iter()
+            .map(|mount| {
+                let dir = self.inner.volume_dir(project, &mount.volume);
+                if dir.is_dir() {
+                    Ok((mount.clone(), dir))
+                } else {
+                    Err(DriverError::NotFound {
+                        what: format!("volume {}", mount.volume),
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// Makes the working directory (owned by the workload's user), its
+    /// volume links (unsandboxed only: a sandbox mounts them) and the log
+    /// file.
+    pub(super) fn prepare(
+        &self,
+        id: WorkloadId,
+        volumes: &[(VolumeMount, PathBuf)],
+        uid: Option<u32>,
+    ) -> Result<(PathBuf, std::fs::File), DriverError> {
+        let dir = self.inner.workload_dir(id);
+        private_dir(&dir)?;
+        let work = dir.join("work");
+        private_dir(&work)?;
+        give_to(&work, uid)?;
+        for (_, volume) in volumes {
+            give_to(volume, uid)?;
+        }
+        if !self.inner.sandboxed() {
+            for (mount, target) in volumes {
+                let link = work.join(mount.local_name());
+                if link.symlink_metadata().is_ok() {
+                    let _ = std::fs::remove_file(&link);
+                }
+                std::os::unix::fs::symlink(target, &link)
+                    .map_err(|e| DriverError::io(format!("linking {}", link.display()), e))?;
+            }
+        }
+        let _ = std::fs::remove_file(dir.join("exit_code"));
+        let log_path = dir.join("output.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| DriverError::io(format!("opening {}", log_path.display()), e))?;
+        Ok((work, log))
+    }
+
+    /// [`Self::prepare`], recording a failure on the workload when it fails.
+    pub(super) fn prepare_or_fail(
+        &self,
+        id: WorkloadId,
+        volumes: &[(VolumeMount, PathBuf)],
+        uid: Option<u32>,
+    ) -> Result<(PathBuf, std::fs::File), DriverError> {
+        self.prepare(id, volumes, uid).inspect_err(|e| {
+            self.fail_early(id, FailureReason::Other(e.to_string()));
+        })
+    }
+
+    /// The user a project's workloads run as: None unless the server runs
+    /// as root with a sandbox; else the project's own, chosen once from
+    /// `workload_uids` and kept in `projects/<id>/uid`.
+    pub(super) fn project_uid(&self, project: ProjectId) -> Result<Option<u32>, DriverError> {
+        let Isolation::Sandbox {
+            switch_users: true, ..
+        } = &self.inner.isolation
+        else {
+            return Ok(None);
+        };
+        let _choosing = self.inner.uids.lock().unwrap_or_else(|e| e.into_inner());
+        let root = self.inner.config.data_dir.join("projects");
+        let dir = root.join(project.to_string());
+        private_dir(&dir)?;
+        let file = dir.join("uid");
+        if let Some(uid) = read_uid(&file) {
+            return Ok(Some(uid));
+        }
+        let taken: BTreeSet<u32> = std::fs::read_dir(&root)
+            .map_err(|e| DriverError::io(format!("listing {}", root.display()), e))?
+            .flatten()
+            .filter_map(|entry| read_uid(&entry.path().join("uid")))
+            .collect();
+        let uid = self
+            .inner
+            .config
+            .workload_uids
+            .clone()
+            .find(|uid| !taken.contains(uid))
+            .ok_or_else(|| {
+                DriverError::Conflict(format!(
+                    "every workload user from {} to {} is taken: raise [local] workload_uid_count",
+                    self.inner.config.workload_uids.start(),
+                    self.inner.config.workload_uids.end()
+                ))
+            })?;
+        std::fs::write(&file, uid.to_string())
+            .map_err(|e| DriverError::io(format!("writing {}", file.display()), e))?;
+        Ok(Some(uid))
+    }
+
+    /// The environment a workload gets, and nothing else of the server's.
+    pub(super) fn workload_vars(&self, env: &WorkloadEnv<'_>) -> BTreeMap<String, String> {
+        let sandboxed = self.inner.sandboxed();
+        let workdir = if sandboxed {
+            sandbox::WORKDIR.to_owned()
+        } else {
+            env.work.to_string_lossy().into_owned()
+        };
+        let mut vars = BTreeMap::new();
+        vars.insert("PATH".to_owned(), sandbox::PATH.to_owned());
+        vars.insert("HOME".to_owned(), workdir.clone());
+        vars.insert("LANG".to_owned(), "C.UTF-8".to_owned());
+        vars.insert("CUDA_DEVICE_ORDER".to_owned(), "PCI_BUS_ID".to_owned());
+        let devices = {
+            let state = self.inner.lock();
+            gpu::cuda_visible_devices(&state.gpus.gpus, env.gpus)
+        };
+        vars.insert("CUDA_VISIBLE_DEVICES".to_owned(), devices);
+        vars.insert("MLSTACK_WORKLOAD_ID".to_owned(), env.id.to_string());
+        vars.insert("MLSTACK_WORKLOAD_NAME".to_owned(), env.name.to_owned());
+        vars.insert("MLSTACK_WORKDIR".to_owned(), workdir);
+        for (mount, dir) in env.volumes {
+            let value = if sandboxed {
+                mount.mount_path.clone()
+            } else {
+                dir.to_string_lossy().into_owned()
+            };
+            vars.insert(mount.env_name(), value);
+        }
+        for (name, value) in env.vars {
+            vars.insert(name.clone(), value.clone());
+        }
+        vars
+    }
+
+    /// Writes the workload's environment as a file its shell reads
+    /// (`export NAME='value'` lines), readable by the workload's user only:
+    /// never on a command line, where other users of the host could read it.
+    pub(super) fn write_env_file(&self, env: &WorkloadEnv<'_>) -> Result<PathBuf, DriverError> {
+        let path = self.inner.workload_dir(env.id).join("env");
+        let text: String = self
+            .workload_vars(env)
+            .iter()
+            .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
+            .collect();
+        let _ = std::fs::remove_file(&path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
+            .map_err(|e| DriverError::io(format!("writing {}", path.display()), e))?;
+        give_to(&path, env.uid)?;
+        Ok(path)
+    }
+
+    /// A workload's process: `outer` is a shell script run outside the
+    /// sandbox (its memory limit, the job wrapper) with `$0` = `arg0`,
+    /// then `outer_args`, then the words that run `command` in the
+    /// sandbox (or, unsandboxed, directly) with the workload's environment
+    /// (plus `exports`, e.g. a service's PORT) and nothing else.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn workload_command(
+        &self,
+        outer: &str,
+        arg0: &str,
+        outer_args: &[OsString],
+        command: &str,
+        exports: &str,
+        env: &WorkloadEnv<'_>,
+        log: &std::fs::File,
+    ) -> Result<Command, DriverError> {
+        let env_file = self.write_env_file(env)?;
+        let mut words: Vec<OsString> = Vec::new();
+        let env_inside = match &self.inner.isolation {
+            Isolation::Sandbox { system, hidden, .. } => {
+                let mut mounts: Vec<Mount> = env
+                    .volumes
+                    .iter()
+                    .map(|(mount, dir)| Mount {
+                        host: dir.clone(),
+                        inside: mount.mount_path.clone(),
+                        read_only: mount.read_only,
+                    })
+                    .collect();
+                mounts.push(Mount {
+                    host: env_file.clone(),
+                    inside: ENV_FILE_INSIDE.to_owned(),
+                    read_only: true,
+                });
+                let minors: Vec<u32> = {
+                    let state = self.inner.lock();
+                    env.gpus
+                        .iter()
+                        .map(|index| {
+                            state
+                                .gpus
+                                .gpus
+                                .iter()
+                                .find(|g| g.index == *index)
+                                .map_or(*index, LocalGpu::device_minor)
+                        })
+                        .collect()
+                };
+                words.push(self.inner.config.bwrap.clone().into_os_string());
+                words.extend(sandbox::bwrap_args(&sandbox::Plan {
+                    system,
+                    hidden,
+                    work: env.work,
+                    mounts: &mounts,
+                    gpu_minors: &minors,
+                    run_as: env.uid,
+                }));
+                PathBuf::from(ENV_FILE_INSIDE)
+            }
+            Isolation::Unsandboxed(_) => env_file,
+            Isolation::Refused(why) => return Err(DriverError::Conflict(why.clone())),
+        };
+        words.push("/bin/sh".into());
+        words.push("-c".into());
+        words.push(
+            format!(
+                ". {}\n{exports}exec /bin/sh -c \"$1\"",
+                shell_quote(&env_inside.to_string_lossy())
+            )
+            .into(),
+        );
+        words.push("mlstack-workload".into());
+        words.push(command.into());
+        let mut process = Command::new("/bin/sh");
+        process
+            .arg("-c")
+            .arg(outer)
+            .arg(arg0)
+            .args(outer_args)
+            .args(words)
+            .env_clear()
+            .env("PATH", sandbox::PATH)
+            .current_dir(env.work)
+            .stdin(Stdio::null());
+        let out = log
+            .try_clone()
+            .map_err(|e| DriverError::io("opening the log", e))?;
+        let err = log
+            .try_clone()
+            .map_err(|e| DriverError::io("opening the log", e))?;
+        process.stdout(out).stderr(err).kill_on_drop(false);
+        Ok(process)
+    }
+
+    /// The shell lines that put a workload's memory limit in place before
+    /// its command runs: joining its cgroup, or else RLIMIT_AS.
+    pub(super) fn limit_prefix(
+        &self,
+        id: WorkloadId,
+        resources: &Resources,
+        gpus: &[u32],
+    ) -> String {
+        if !self.inner.config.memory_limit || resources.ram_mib == 0 {
+            return String::new();
+        }
+        let rlimit = if gpus.is_empty() {
+            format!(
+                "ulimit -v {} 2>/dev/null",
+                resources.ram_mib.saturating_mul(1024)
+            )
+        } else {
+            ":".to_owned()
+        };
+        let cgroup = self.inner.cgroups.as_ref().and_then(|cgroups| {
+            cgroups
+                .create(id, resources.ram_mib)
+                .inspect_err(
+                    |error| tracing::warn!(%id, %error, "could not create the workload's cgroup"),
+                )
+                .ok()
+        });
+        match cgroup {
+            Some(dir) => format!(
+                "{{ echo $$ > {}; }} 2>/dev/null || {rlimit}\n",
+                cgroup::shell_quote(&dir.join("cgroup.procs").to_string_lossy())
+            ),
+            None if gpus.is_empty() => format!("{rlimit}\n"),
+            None => String::new(),
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! The sandbox every local workload runs in: bubblewrap (`bwrap`) with its
+//! own PID and IPC namespaces and a mount namespace that shows the host's
+//! system directories read-only, a fresh `/proc`, a minimal `/dev` (plus the
+//! workload's own GPU device nodes), a private `/tmp`, the working
+//! directory at [`WORKDIR`] and only the workload's volumes at their mount
+//! paths. The data directory, other workloads, the server's files and
+//! `/sys` are not in that view. The network namespace is the host's, so
+//! services listen on host ports as before.
+//!
+//! When the server runs as root, bwrap keeps `CAP_SETUID`/`CAP_SETGID` for
+//! the sandbox's first process only, which is `setpriv` switching to the
+//! project's own user with no capabilities left and no supplementary
+//! groups before the workload's command runs.
+//!
+//! The argument list is built by a pure function ([`bwrap_args`]), so
+//! what a sandbox shows is tested without running one; [`probe`] runs one
+//! once when the driver opens.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where a workload's working directory is inside its sandbox.
+pub const WORKDIR: &str = "/workspace";
+
+/// PATH inside a sandbox (and of unsandboxed workloads): the host's system
+/// directories, never the server's own PATH.
+pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The host directories a sandbox shows read-only (those that exist).
+const SYSTEM_DIRS: [&str; 9] = [
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
+];
+
+/// The GPU control nodes every GPU workload needs, when they exist.
+const GPU_CONTROL_NODES: [&str; 4] = [
+    "/dev/nvidiactl",
+    "/dev/nvidia-uvm",
+    "/dev/nvidia-uvm-tools",
+    "/dev/nvidia-modeset",
+];
+
+/// A host system directory as the sandbox shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SystemDir {
+    /// A directory, bound read-only at the same path.
+    Dir(PathBuf),
+    /// A symbolic link (`/bin -> usr/bin` on merged-/usr systems), made
+    /// again inside.
+    Link { path: PathBuf, target: PathBuf },
+}
+
+/// The host's system directories as they are now.
+pub fn system_dirs() -> Vec<SystemDir> {
+    SYSTEM_DIRS
+        .iter()
+        .map(Path::new)
+        .filter_map(|path| {
+            let meta = path.symlink_metadata().ok()?;
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(path).ok()?;
+                Some(SystemDir::Link {
+                    path: path.to_owned(),
+                    target,
+                })
+            } else if meta.is_dir() {
+                Some(SystemDir::Dir(path.to_owned()))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// A path of the server's that must not be seen through a bound system
+/// directory (the configuration, the TLS key), and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hidden {
+    /// Covered by an empty tmpfs.
+    Dir(PathBuf),
+    /// Covered by `/dev/null`.
+    File(PathBuf),
+}
+
+/// What is hidden of `paths`: those that exist under a bound system
+/// directory (anything else is outside the sandbox's view anyway).
+pub fn hidden_paths(paths: &[PathBuf], system: &[SystemDir]) -> Vec<Hidden> {
+    paths
+        .iter()
+        .filter(|path| {
+            system.iter().any(|dir| match dir {
+                SystemDir::Dir(bound) => path.starts_with(bound),
+                SystemDir::Link { .. } => false,
+            })
+        })
+        .filter_map(|path| {
+            let meta = path.metadata().ok()?;
+            Some(if meta.is_dir() {
+                Hidden::Dir(path.clone())
+            } else {
+                Hidden::File(path.clone())
+            })
+        })
+        .collect()
+}
+
+/// One mount of a workload's volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub host: PathBuf,
+    /// The absolute path inside the sandbox.
+    pub inside: String,
+    pub read_only: bool,
+}
+
+/// Everything a workload's sandbox is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan<'a> {
+    pub system: &'a [SystemDir],
+    pub hidden: &'a [Hidden],
+    /// The host directory shown as [`WORKDIR`].
+    pub work: &'a Path,
+    pub mounts: &'a [Mount],
+    /// Minor numbers of the workload's GPUs (`/dev/nvidiaN`).
+    pub gpu_minors: &'a [u32],
+    /// The user (and group) the workload runs as, when the server may
+    /// switch users.
+    pub run_as: Option<u32>,
+}
+
+/// bwrap's arguments for a plan, up to and including the `--` before the
+/// command (and `setpriv`'s when switching users).
+pub fn bwrap_args(plan: &Plan<'_>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |parts: &[&std::ffi::OsStr]| args.extend(parts.iter().map(|p| p.to_os_string()));
+    push(&[
+        "--unshare-pid".as_ref(),
+        "--unshare-ipc".as_ref(),
+        "--unshare-cgroup-try".as_ref(),
+    ]);
+    for dir in plan.system {
+        match dir {
+            SystemDir::Dir(path) => push(&["--ro-bind".as_ref(), path.as_ref(), path.as_ref()]),
+            SystemDir::Link { path, target } => {
+                push(&["--symlink".as_ref(), target.as_ref(), path.as_ref()])
+            }
+        }
+    }
+    for hidden in plan.hidden {
+        match hidden {
+            Hidden::Dir(path) => push(&["--tmpfs".as_ref(), path.as_ref()]),
+            Hidden::File(path) => {
+                push(&["--ro-bind".as_ref(), "/dev/null".as_ref(), path.as_ref()])
+            }
+        }
+    }
+    push(&[
+        "--proc".as_ref(),
+        "/proc".as_ref(),
+        "--dev".as_ref(),
+        "/dev".as_ref(),
+        "--tmpfs".as_ref(),
+        "/tmp".as_ref(),
+        "--bind".as_ref(),
+        plan.work.as_ref(),
+        WORKDIR.as_ref(),
+    ]);
+    // bwrap makes missing parents of a mount point only root may enter:
+    // every parent (but `/` and the working directory) is made first,
+    // open to all.
+    let mut made: Vec<&Path> = Vec::new();
+    for mount in plan.mounts {
+        let inside = Path::new(&mount.inside);
+        let mut parents: Vec<&Path> = inside
+            .ancestors()
+            .skip(1)
+            .filter(|p| *p != Path::new("/") && *p != Path::new(WORKDIR))
+            .collect();
+        parents.reverse();
+        for parent in parents {
+            if !made.contains(&parent) {
+                made.push(parent);
+                push(&[
+                    "--perms".as_ref(),
+                    "0755".as_ref(),
+                    "--dir".as_ref(),
+                    parent.as_ref(),
+                ]);
+            }
+        }
+        let how = if mount.read_only {
+            "--ro-bind"
+        } else {
+            "--bind"
+        };
+        push(&[how.as_ref(), mount.host.as_ref(), mount.inside.as_ref()]);
+    }
+    if !plan.gpu_minors.is_empty() {
+        let nodes = plan
+            .gpu_minors
+            .iter()
+            .map(|minor| format!("/dev/nvidia{minor}"))
+            .chain(GPU_CONTROL_NODES.iter().map(|n| (*n).to_owned()));
+        for node in nodes {
+            push(&["--dev-bind-try".as_ref(), node.as_ref(), node.as_ref()]);
+        }
+    }
+    push(&["--chdir".as_ref(), WORKDIR.as_ref()]);
+    match plan.run_as {
+        Some(uid) => {
+            let id = uid.to_string();
+            push(&[
+                "--cap-add".as_ref(),
+                "CAP_SETUID,CAP_SETGID".as_ref(),
+                "--".as_ref(),
+                "/usr/bin/setpriv".as_ref(),
+                "--reuid".as_ref(),
+                id.as_ref(),
+                "--regid".as_ref(),
+                id.as_ref(),
+                "--clear-groups".as_ref(),
+                "--inh-caps=-all".as_ref(),
+                "--bounding-set=-all".as_ref(),
+                "--".as_ref(),
+            ]);
+        }
+        None => push(&["--".as_ref()]),
+    }
+    args
+}
+
+/// Whether this process may run workloads as other users: root. (A
+/// server that only holds CAP_SETUID/CAP_SETGID runs bwrap through user
+/// namespaces, which map nothing but its own user.)
+pub fn may_switch_users() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|status| effective_uid(&status) == Some(0))
+}
+
+/// The effective uid of a `/proc/PID/status` text (its `Uid:` line:
+/// real, effective, saved, filesystem).
+fn effective_uid(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Runs `bwrap … true` in a sandbox like a workload's: Ok when it works,
+/// else what went wrong (bwrap missing, user namespaces off), in words.
+pub async fn probe(bwrap: &Path, system: &[SystemDir], run_as: Option<u32>) -> Result<(), String> {
+    let work = std::env::temp_dir();
+    let plan = Plan {
+        system,
+        hidden: &[],
+        work: &work,
+        mounts: &[],
+        gpu_minors: &[],
+        run_as,
+    };
+    let run = tokio::process::Command::new(bwrap)
+        .args(bwrap_args(&plan))
+        .arg("/bin/sh")
+        .args(["-c", "true"])
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(Duration::from_secs(10), run).await {
+        Err(_) => Err(format!("{} did not answer within 10 s", bwrap.display())),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "{} is not installed (Debian and Ubuntu: apt-get install bubblewrap)",
+            bwrap.display()
+        )),
+        Ok(Err(e)) => Err(format!("{} cannot be started: {e}", bwrap.display())),
+        Ok(Ok(output)) if output.status.success() => Ok(()),
+        Ok(Ok(output)) => Err(format!(
+            "{} cannot make a sandbox (are user namespaces off?): {}",
+            bwrap.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn strings(args: &[OsString]) -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Whether `window` appears in `args` as consecutive arguments.
+    fn has(args: &[String], window: &[&str]) -> bool {
+        args.windows(window.len())
+            .any(|w| w.iter().zip(window).all(|(a, b)| a == b))
+    }
+
+    fn system() -> Vec<SystemDir> {
+        vec![
+            SystemDir::Dir("/usr".into()),
+            SystemDir::Link {
+                path: "/bin".into(),
+                target: "usr/bin".into(),
+            },
+            SystemDir::Dir("/etc".into()),
+        ]
+    }
+
+    #[test]
+    fn a_plan_shows_the_system_read_only_and_only_its_own_things() {
+        let system = system();
+        let hidden = [
+            Hidden::Dir("/etc/mlstack".into()),
+            Hidden::File("/etc/ssl/private/mlstack.key".into()),
+        ];
+        let mounts = [
+            Mount {
+                host: "/data/local/projects/p/volumes/set".into(),
+                inside: "/workspace/set".into(),
+                read_only: true,
+            },
+            Mount {
+                host: "/data/local/projects/p/volumes/out".into(),
+                inside: "/out/set".into(),
+                read_only: false,
+            },
+        ];
+        let args = strings(&bwrap_args(&Plan {
+            system: &system,
+            hidden: &hidden,
+            work: Path::new("/data/local/workloads/w/work"),
+            mounts: &mounts,
+            gpu_minors: &[1],
+            run_as: None,
+        }));
+        assert!(has(
+            &args,
+            &["--unshare-pid", "--unshare-ipc", "--unshare-cgroup-try"]
+        ));
+        assert!(has(&args, &["--ro-bind", "/usr", "/usr"]));
+        assert!(has(&args, &["--symlink", "usr/bin", "/bin"]));
+        assert!(has(&args, &["--ro-bind", "/etc", "/etc"]));
+        assert!(has(&args, &["--tmpfs", "/etc/mlstack"]));
+        assert!(has(
+            &args,
+            &["--ro-bind", "/dev/null", "/etc/ssl/private/mlstack.key"]
+        ));
+        assert!(has(&args, &["--proc", "/proc", "--dev", "/dev"]));
+        assert!(has(&args, &["--tmpfs", "/tmp"]));
+        assert!(has(
+            &args,
+            &["--bind", "/data/local/workloads/w/work", "/workspace"]
+        ));
+        assert!(has(
+            &args,
+            &[
+                "--ro-bind",
+                "/data/local/projects/p/volumes/set",
+                "/workspace/set"
+            ]
+        ));
+        assert!(has(
+            &args,
+            &["--bind", "/data/local/projects/p/volumes/out", "/out/set"]
+        ));
+        // Parents of mount points are made open to all, once.
+        assert!(has(&args, &["--perms", "0755", "--dir", "/out"]));
+        assert!(!has(&args, &["--dir", "/workspace"]));
+        assert_eq!(args.iter().filter(|a| *a == "--dir").count(), 1);
+        // Only its own GPU, plus the control nodes.
+        assert!(has(
+            &args,
+            &["--dev-bind-try", "/dev/nvidia1", "/dev/nvidia1"]
+        ));
+        assert!(has(
+            &args,
+            &["--dev-bind-try", "/dev/nvidiactl", "/dev/nvidiactl"]
+        ));
+        assert!(!args.iter().any(|a| a == "/dev/nvidia0"));
+        assert!(has(&args, &["--chdir", "/workspace", "--"]));
+        assert_eq!(args.last().map(String::as_str), Some("--"));
+        // Nothing else of the host: no /sys, no /home, no /run, no /var.
+        for absent in ["/sys", "/home", "/run", "/var", "/root"] {
+            assert!(
+                !args.iter().any(|a| a.starts_with(absent)),
+                "{absent}: {args:?}"
+            );
+        }
+        // The hidden paths come after the directory that holds them.
+        let etc = args.iter().position(|a| a == "/etc").unwrap();
+        let masked = args.iter().position(|a| a == "/etc/mlstack").unwrap();
+        assert!(etc < masked);
+    }
+
+    #[test]
+    fn a_plan_without_gpus_has_no_gpu_nodes_and_one_with_a_user_switches() {
+        let system = system();
+        let args = strings(&bwrap_args(&Plan {
+            system: &system,
+            hidden: &[],
+            work: Path::new("/w"),
+            mounts: &[],
+            gpu_minors: &[],
+            run_as: Some(200_000),
+        }));
+        assert!(!args.iter().any(|a| a.contains("nvidia")));
+        assert!(has(
+            &args,
+            &[
+                "--cap-add",
+                "CAP_SETUID,CAP_SETGID",
+                "--",
+                "/usr/bin/setpriv"
+            ]
+        ));
+        assert!(has(&args, &["--reuid", "200000", "--regid", "200000"]));
+        assert!(has(
+            &args,
+            &[
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--"
+            ]
+        ));
+    }
+
+    #[test]
+    fn only_paths_under_bound_directories_are_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key.pem");
+        std::fs::write(&file, "secret").unwrap();
+        let system = vec![SystemDir::Dir(dir.path().to_owned())];
+        let elsewhere = PathBuf::from("/nonexistent-mlstack/config.toml");
+        assert_eq!(
+            hidden_paths(&[dir.path().to_owned(), file.clone(), elsewhere], &system),
+            vec![Hidden::Dir(dir.path().to_owned()), Hidden::File(file)]
+        );
+        assert!(hidden_paths(&[PathBuf::from("/usr")], &[]).is_empty());
+    }
+
+    #[test]
+    fn effective_uids_from_proc() {
+        assert_eq!(
+            effective_uid("Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t1\t1\t1\t1\n"),
+            Some(0)
+        );
+        assert_eq!(effective_uid("Name:\tx\n"), None);
+    }
+
+    #[tokio::test]
+    async fn a_missing_bwrap_is_reported() {
+        let missing = Path::new("/nonexistent-mlstack/bwrap");
+        let error = probe(missing, &system_dirs(), None).await.unwrap_err();
+        assert!(error.contains("is not installed"), "{error}");
+    }
+}
