@@ -814,8 +814,8 @@ fn gpu_job(project: &str, name: &str, gpu_milli: u64) -> mlstack::domain::worklo
         command: "true".into(),
         env: std::collections::BTreeMap::new(),
         resources: Resources {
-            cpu_milli: 0,
-            ram_mib: 0,
+            cpu_milli: 100,
+            ram_mib: 64,
             shm_mib: 0,
             gpu: Some(GpuRequest {
                 resource_name: "nvidia.com/gpu".into(),

@@ -71,7 +71,11 @@ async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
     let mut passwords = BTreeMap::new();
     for name in ["alice", "bob", "carol", "dave"] {
         let created = services.create_user(name, false).await.expect("user");
-        passwords.insert(name.to_owned(), created.password);
+        // A generated password is changed at the first login.
+        let client = app.client();
+        client.login_ok(name, &created.password).await;
+        let own = client.choose_password(&created.password).await;
+        passwords.insert(name.to_owned(), own);
     }
     let users = services.list_users().await.expect("users");
     let user = |name: &str| {
