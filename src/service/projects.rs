@@ -315,6 +315,13 @@ impl Services {
     }
 
     /// Today on the platform's calendar.
+    /// The platform's time zone (Admin › Platform settings), in which pages
+    /// show dates and times.
+    pub async fn time_zone(&self) -> Result<TimeZone, ServiceError> {
+        let settings = self.platform_settings().await?;
+        Ok(TimeZone::get(&settings.time_zone).unwrap_or(TimeZone::UTC))
+    }
+
     pub async fn today(&self) -> Result<Date, ServiceError> {
         let settings = self.platform_settings().await?;
         Ok(date_in(&settings, self.clock.now()))

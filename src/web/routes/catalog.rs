@@ -30,6 +30,7 @@ use crate::web::views::catalog::{
     self as view, CatalogNotice, ChoiceView, EditView, ItemForm, ItemRowView, KindCountView,
     ListView, service_label, sharing_label, ssh_login_label,
 };
+use crate::web::views::format;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(paths::ADMIN_CATALOG, web::get().to(get_overview))
@@ -285,7 +286,7 @@ async fn rows(
                         s.retired,
                         vec![
                             Milli(s.cpu_milli).to_string(),
-                            tr.f("catalog.unit.mib", &[("amount", &s.ram_mib.to_string())]),
+                            format::ram_gb(s.ram_mib),
                             gpu,
                             price(tr, Some(s.price_milli)),
                         ],

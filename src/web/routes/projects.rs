@@ -151,6 +151,7 @@ async fn get_list(
         query: query.q.trim(),
         page,
         pages,
+        page_size: PAGE_SIZE,
         total: matching.len(),
         table: query.view == "table",
         notice,
@@ -556,6 +557,7 @@ async fn get_reviews(
         .services
         .my_applications(user.session.user.id)
         .await?;
+    let zone = user.page.state.services.time_zone().await?;
     let selected = query.id.parse::<ApplicationId>().ok();
     let message = query.revoked.as_ref().map(|_| {
         (
@@ -565,7 +567,7 @@ async fn get_reviews(
     });
     Ok(html(
         StatusCode::OK,
-        reviews::my_list(&user.page.shell(), &list, selected, message),
+        reviews::my_list(&user.page.shell(), &list, selected, message, &zone),
     ))
 }
 
@@ -587,9 +589,10 @@ async fn post_revoke(user: CurrentUser, path: web::Path<String>) -> Result<HttpR
                 .my_applications(user.session.user.id)
                 .await?;
             let message = Some((Tone::Error, user.page.tr().t(key).to_owned()));
+            let zone = user.page.state.services.time_zone().await?;
             Ok(html(
                 StatusCode::CONFLICT,
-                reviews::my_list(&user.page.shell(), &list, Some(id), message),
+                reviews::my_list(&user.page.shell(), &list, Some(id), message, &zone),
             ))
         }
         Err(e) => Err(e.into()),
@@ -603,12 +606,14 @@ async fn get_provisioning(user: CurrentUser) -> Result<HttpResponse, WebError> {
         .services
         .activation(user.session.user.id)
         .await?;
+    let zone = user.page.state.services.time_zone().await?;
     Ok(html(
         StatusCode::OK,
         platform::provisioning(
             &user.page.shell(),
             user.session.user.username.as_str(),
             record.as_ref(),
+            &zone,
         ),
     ))
 }
@@ -638,6 +643,7 @@ async fn get_queue(
         .services
         .reviewing_applications(&admin.session.user)
         .await?;
+    let zone = admin.page.state.services.time_zone().await?;
     let key = match query.done.as_str() {
         "approve" => Some("review.approved"),
         "decline" => Some("review.declined"),
@@ -646,7 +652,7 @@ async fn get_queue(
     let message = key.map(|k| (Tone::Success, admin.page.tr().t(k).to_owned()));
     Ok(html(
         StatusCode::OK,
-        reviews::queue(&admin.page.shell(), &list, None, message),
+        reviews::queue(&admin.page.shell(), &list, None, message, &zone),
     ))
 }
 
@@ -694,10 +700,11 @@ async fn post_decision(
         Err(ServiceError::Invalid(errors)) => render_queue_error(&admin, id, approve, errors).await,
         Err(ServiceError::Refused(key)) => {
             let list = services.reviewing_applications(&admin.session.user).await?;
+            let zone = services.time_zone().await?;
             let message = Some((Tone::Error, admin.page.tr().t(key).to_owned()));
             Ok(html(
                 StatusCode::CONFLICT,
-                reviews::queue(&admin.page.shell(), &list, None, message),
+                reviews::queue(&admin.page.shell(), &list, None, message, &zone),
             ))
         }
         Err(e) => Err(e.into()),
@@ -716,11 +723,12 @@ async fn render_queue_error(
         .services
         .reviewing_applications(&admin.session.user)
         .await?;
+    let zone = admin.page.state.services.time_zone().await?;
     let mut shell = admin.page.shell();
     shell.path = paths::ADMIN_REVIEWS;
     Ok(html(
         StatusCode::UNPROCESSABLE_ENTITY,
-        reviews::queue(&shell, &list, Some((id, approve, &errors)), None),
+        reviews::queue(&shell, &list, Some((id, approve, &errors)), None, &zone),
     ))
 }
 
@@ -848,10 +856,11 @@ async fn post_settings(
 async fn get_outbox(admin: RequireAdmin) -> Result<HttpResponse, WebError> {
     let services = &admin.page.state.services;
     let mails = services.outbox().await?;
+    let zone = services.time_zone().await?;
     let names = username_map(services).await?;
     let name = |id: UserId| names.get(&id).cloned().unwrap_or_default();
     Ok(html(
         StatusCode::OK,
-        platform::outbox(&admin.page.shell(), &mails, &name),
+        platform::outbox(&admin.page.shell(), &mails, &name, &zone),
     ))
 }

@@ -235,3 +235,36 @@ pub fn confirm_dialog_with(shell: &Shell, c: Confirm, fields: Markup) -> Markup 
         }
     }
 }
+
+/// Where a list is: items `first` to `last` of `total`, with the links to
+/// the previous and next pages (none at either end).
+pub struct PagerView {
+    pub first: usize,
+    pub last: usize,
+    pub total: usize,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+/// The pager: "1 - 6 of 6" between Previous and Next.
+pub fn pager(tr: Tr, view: &PagerView) -> Markup {
+    let link = |href: &Option<String>, rel: &'static str, key: &'static str| {
+        html! {
+            @match href {
+                Some(href) => a class="btn small" href=(href) rel=(rel) { (tr.t(key)) },
+                None => span class="btn small" aria-disabled="true" { (tr.t(key)) },
+            }
+        }
+    };
+    html! {
+        nav class="pager" aria-label=(tr.t("common.pages")) {
+            (link(&view.previous, "prev", "common.previous"))
+            span { (tr.f("common.range_of", &[
+                ("first", &view.first.to_string()),
+                ("last", &view.last.to_string()),
+                ("total", &view.total.to_string()),
+            ])) }
+            (link(&view.next, "next", "common.next"))
+        }
+    }
+}

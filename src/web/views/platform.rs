@@ -1,11 +1,13 @@
 //! Administration of projects (all projects, platform settings, the mail
 //! outbox) and the user's Cloud Provisioning page (manual §4).
 
+use jiff::tz::TimeZone;
 use maud::{Markup, html};
 
 use super::components::{
     BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, input, notice,
 };
+use super::format;
 use super::layout::{Shell, section_page};
 use super::projects::status_badge;
 use crate::domain::ids::ProjectId;
@@ -43,13 +45,13 @@ pub fn all_projects(
                     }
                     dl class="facts two-columns" {
                         dt { (tr.t("project.code")) } dd { (p.code) }
-                        dt { (tr.t("project.period")) } dd { (p.start) " – " (p.end) }
+                        dt { (tr.t("project.period")) } dd { (format::date(p.start)) " – " (format::date(p.end)) }
                         dt { (tr.t("project.members")) } dd { (p.members.len()) }
                         dt { (tr.t("project.quota")) } dd {
                             (tr.f("project.quota_text", &[
                                 ("gpu", &Milli(p.quota.gpu_milli).to_string()),
                                 ("cpu", &Milli(p.quota.cpu_milli).to_string()),
-                                ("ram", &p.quota.ram_mib.to_string()),
+                                ("ram", &format::ram_gb(p.quota.ram_mib)),
                             ]))
                         }
                     }
@@ -116,6 +118,7 @@ pub fn outbox(
     shell: &Shell,
     mails: &[MailRecord],
     names: &dyn Fn(crate::domain::ids::UserId) -> String,
+    zone: &TimeZone,
 ) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.admin_outbox");
@@ -139,7 +142,7 @@ pub fn outbox(
                         tbody {
                             @for m in mails {
                                 tr {
-                                    td { (m.created_at.strftime("%Y/%m/%d %H:%M UTC")) }
+                                    td { (format::date_time(m.created_at, zone)) }
                                     td { (names(m.to_user)) @if !m.to_address.is_empty() { " <" (m.to_address) ">" } }
                                     td { details { summary { (m.subject) } pre class="mail-body" { (m.body) } } }
                                     td {
@@ -160,7 +163,12 @@ pub fn outbox(
 }
 
 /// Cloud Provisioning: the user's activation status, Activate and refresh.
-pub fn provisioning(shell: &Shell, username: &str, record: Option<&ActivationRecord>) -> Markup {
+pub fn provisioning(
+    shell: &Shell,
+    username: &str,
+    record: Option<&ActivationRecord>,
+    zone: &TimeZone,
+) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.cloud_provisioning");
     let status = record.map_or(ActivationStatus::NotActivated, |r| r.status);
@@ -187,7 +195,7 @@ pub fn provisioning(shell: &Shell, username: &str, record: Option<&ActivationRec
                     tbody {
                         tr { th scope="row" { (tr.t("provisioning.status")) } td { (badge(color, tr.t(key))) } }
                         tr { th scope="row" { (tr.t("provisioning.request_time")) } td {
-                            @if let Some(r) = record { (r.requested_at.strftime("%Y/%m/%d %H:%M:%S UTC")) } @else { "---" }
+                            @if let Some(r) = record { (format::date_time(r.requested_at, zone)) } @else { "---" }
                         } }
                         @if let Some(r) = record.filter(|r| !r.message.is_empty()) {
                             tr { th scope="row" { (tr.t("provisioning.message")) } td { (r.message) } }

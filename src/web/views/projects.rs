@@ -4,8 +4,10 @@
 use maud::{Markup, html};
 
 use super::components::{
-    BadgeColor, Confirm, Field, Tone, badge, confirm_dialog_with, csrf_field, input, notice,
+    BadgeColor, Confirm, Field, PagerView, Tone, badge, confirm_dialog_with, csrf_field, input,
+    notice, pager,
 };
+use super::format;
 use super::layout::{Crumb, Shell, page, section_page};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::project::{ProjectRole, ProjectStatus};
@@ -66,9 +68,9 @@ fn members_text(tr: Tr, p: &ProjectSummary) -> String {
 
 fn dates(tr: Tr, p: &ProjectSummary) -> Markup {
     html! {
-        (p.project.start) " – " (p.project.end)
+        (format::date(p.project.start)) " – " (format::date(p.project.end))
         @if p.extended {
-            " " span class="extended-mark" title=(tr.f("project.extended_title", &[("start", &p.project.start.to_string()), ("end", &p.project.end.to_string())])) {
+            " " span class="extended-mark" title=(tr.f("project.extended_title", &[("start", &format::date(p.project.start)), ("end", &format::date(p.project.end))])) {
                 (tr.t("project.extended"))
             }
         }
@@ -81,6 +83,7 @@ pub struct ProjectListView<'a> {
     pub query: &'a str,
     pub page: usize,
     pub pages: usize,
+    pub page_size: usize,
     pub total: usize,
     pub table: bool,
     pub notice: Option<String>,
@@ -115,11 +118,13 @@ pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
                     input id="q" type="search" name="q" value=(view.query) placeholder=(tr.t("common.search"));
                     button type="submit" class="btn" { (tr.t("common.search")) }
                 }
-                nav class="pager" aria-label=(tr.t("common.pages")) {
-                    @if view.page > 1 { a class="btn small" href=(list_url(view, view.page - 1, view.table)) rel="prev" { "◀" } }
-                    span { (tr.f("common.page_of", &[("page", &view.page.to_string()), ("pages", &view.pages.max(1).to_string()), ("total", &view.total.to_string())])) }
-                    @if view.page < view.pages { a class="btn small" href=(list_url(view, view.page + 1, view.table)) rel="next" { "▶" } }
-                }
+                (pager(tr, &PagerView {
+                    first: if view.total == 0 { 0 } else { (view.page - 1) * view.page_size + 1 },
+                    last: ((view.page - 1) * view.page_size + view.items.len()).min(view.total),
+                    total: view.total,
+                    previous: (view.page > 1).then(|| list_url(view, view.page - 1, view.table)),
+                    next: (view.page < view.pages).then(|| list_url(view, view.page + 1, view.table)),
+                }))
                 a class="btn small" href=(list_url(view, view.page, view.table)) { "↻ " (tr.t("common.refresh")) }
                 @if view.table {
                     a class="btn small" href=(list_url(view, 1, false)) { (tr.t("project.view_cards")) }
@@ -150,8 +155,8 @@ pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
                         @for p in view.items {
                             tr {
                                 td { a href=(paths::project(p.project.id)) { (p.project.name) } }
-                                td { (p.project.start) }
-                                td { (p.project.end) @if p.extended { " " span class="extended-mark" { (tr.t("project.extended")) } } }
+                                td { (format::date(p.project.start)) }
+                                td { (format::date(p.project.end)) @if p.extended { " " span class="extended-mark" { (tr.t("project.extended")) } } }
                                 td { (members_text(tr, p)) }
                                 td { (p.containers) }
                                 td { (p.jobs) }
@@ -355,7 +360,7 @@ fn cap_text(value: Option<u64>, milli: bool) -> String {
     match (value, milli) {
         (None, _) => "—".into(),
         (Some(v), true) => Milli(v).to_string(),
-        (Some(v), false) => v.to_string(),
+        (Some(v), false) => format::ram_gb(v),
     }
 }
 
@@ -402,8 +407,8 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                     dl class="facts" {
                         dt { (tr.t("project.code")) } dd { (p.code) }
                         dt { (tr.t("project.status_label")) } dd { (status_badge(tr, p.status)) }
-                        dt { (tr.t("project.start")) } dd { (p.start) }
-                        dt { (tr.t("project.end")) } dd { (p.end) @if view.project.extended { " " span class="extended-mark" { (tr.t("project.extended")) } } }
+                        dt { (tr.t("project.start")) } dd { (format::date(p.start)) }
+                        dt { (tr.t("project.end")) } dd { (format::date(p.end)) @if view.project.extended { " " span class="extended-mark" { (tr.t("project.extended")) } } }
                         dt { (tr.t("project.containers")) } dd { (view.project.containers) }
                         dt { (tr.t("project.jobs")) } dd { (view.project.jobs) }
                         @if !p.description.is_empty() { dt { (tr.t("project.description")) } dd { (p.description) } }
@@ -426,7 +431,7 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                         tbody {
                             (quota_row("project.gpu_units", Milli(view.used.gpu_milli).to_string(), Milli(p.quota.gpu_milli).to_string(), Milli(left.gpu_milli).to_string()))
                             (quota_row("project.cpu_cores", Milli(view.used.cpu_milli).to_string(), Milli(p.quota.cpu_milli).to_string(), Milli(left.cpu_milli).to_string()))
-                            (quota_row("project.ram_mib", view.used.ram_mib.to_string(), p.quota.ram_mib.to_string(), left.ram_mib.to_string()))
+                            (quota_row("project.ram", format::ram_gb(view.used.ram_mib), format::ram_gb(p.quota.ram_mib), format::ram_gb(left.ram_mib)))
                         }
                     }
                 }
