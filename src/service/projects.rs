@@ -534,6 +534,7 @@ impl Services {
                     .find(|m| m.user == member)
                     .ok_or(ServiceError::NotFound)?;
                 m.cap = cap;
+                project::check_cap_within(&cap, &p.quota).map_err(ServiceError::Invalid)?;
                 projects::put_tx(tx, &p)?;
                 Ok(())
             })
@@ -782,7 +783,7 @@ impl Services {
         if remark.chars().count() > project::REASON_MAX {
             return Err(ServiceError::Invalid(FieldErrors::single(
                 "remark",
-                "error.field.text_too_long",
+                "error.field.reason_too_long",
             )));
         }
         let admin_id = admin.id;
@@ -817,7 +818,7 @@ impl Services {
                             p.quota = p
                                 .quota
                                 .checked_add(add)
-                                .ok_or(ServiceError::Refused("error.quota.amount"))?;
+                                .ok_or(ServiceError::Refused("error.quota.total_over"))?;
                         }
                     }
                     projects::put_tx(tx, &p)?;
@@ -854,28 +855,7 @@ impl Services {
         end: &str,
     ) -> Result<(), ServiceError> {
         self.authorize(admin, id, ProjectAction::Revise).await?;
-        let mut errors = FieldErrors::new();
-        let start = start
-            .trim()
-            .parse::<Date>()
-            .map_err(|_| errors.add("start", "error.date.invalid"))
-            .ok();
-        let end = end
-            .trim()
-            .parse::<Date>()
-            .map_err(|_| errors.add("end", "error.date.invalid"))
-            .ok();
-        if let (Some(s), Some(e)) = (start, end)
-            && e < s
-        {
-            errors.add("end", "error.project.end_before_start");
-        }
-        let (Some(start), Some(end)) = (start, end) else {
-            return Err(ServiceError::Invalid(errors));
-        };
-        if !errors.is_empty() {
-            return Err(ServiceError::Invalid(errors));
-        }
+        let (start, end) = (start.to_owned(), end.to_owned());
         let admin = admin.clone();
         let now = self.clock.now();
         self.blocking(move |store| {
@@ -888,6 +868,9 @@ impl Services {
                 ) {
                     return Err(ServiceError::Refused("error.project.closed"));
                 }
+                let today = date_in(&platform::get_tx(tx)?, now);
+                let (start, end) = project::validate_revised_period(&start, &end, p.start, today)
+                    .map_err(ServiceError::Invalid)?;
                 p.quota = quota;
                 p.start = start;
                 if p.end != end {

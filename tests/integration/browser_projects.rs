@@ -392,11 +392,17 @@ async fn journey(l: &Labels) {
     assert_eq!(a.path().await, link);
     assert_eq!(
         pane_fact(&a, l.next_start).await.as_deref(),
-        Some(format!("{} 00:00:00", days(old_end, 1)).as_str())
+        Some(
+            format!(
+                "{} 00:00 (Asia/Taipei)",
+                days(old_end, 1).strftime("%Y/%m/%d")
+            )
+            .as_str()
+        )
     );
     assert_eq!(
         pane_fact(&a, l.next_end).await.as_deref(),
-        Some(format!("{new_end} 23:59:59").as_str())
+        Some(format!("{} 23:59 (Asia/Taipei)", new_end.strftime("%Y/%m/%d")).as_str())
     );
     let status = a
         .text_of("section[aria-labelledby='detail-title'] .badge")

@@ -41,7 +41,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/catalog/{kind}/{id}/{action}",
             web::post().to(post_action),
+        )
+        .route(
+            "/admin/catalog/{kind}/{id}/{action}",
+            web::get().to(get_action),
         );
+}
+
+/// The GET of an action's POST address (a reload after a refusal) leads
+/// back to the item's page.
+async fn get_action(
+    _admin: RequireAdmin,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (kind, id, _) = path.into_inner();
+    let kind = kind_of(&kind)?;
+    let id: uuid::Uuid = id.parse().map_err(|_| WebError::NotFound)?;
+    Ok(crate::web::middleware::see_other(
+        &paths::admin_catalog_item(kind, &id.to_string()),
+    ))
 }
 
 fn kind_of(slug: &str) -> Result<CatalogKind, WebError> {

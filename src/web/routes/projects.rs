@@ -39,6 +39,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/projects/{id}/quota", web::post().to(post_quota))
         .route("/projects/{id}/delete", web::post().to(post_delete))
         .route("/projects/{id}/caps/{user}", web::post().to(post_cap))
+        .route(
+            "/projects/{id}/extension",
+            web::get().to(get_back_to_detail),
+        )
+        .route("/projects/{id}/quota", web::get().to(get_back_to_detail))
+        .route("/projects/{id}/delete", web::get().to(get_back_to_detail))
+        .route(
+            "/projects/{id}/caps/{user}",
+            web::get().to(get_back_to_members),
+        )
+        .route(
+            "/projects/reviews/{id}/revoke",
+            web::get().to(get_back_to_review),
+        )
+        .route(
+            "/admin/reviews/{id}/{decision}",
+            web::get().to(get_back_to_queue),
+        )
+        .route(
+            "/admin/projects/{id}/{action}",
+            web::get().to(get_back_to_all_projects),
+        )
         .route(paths::CLOUD_PROVISIONING, web::get().to(get_provisioning))
         .route(paths::CLOUD_PROVISIONING, web::post().to(post_provisioning))
         .route(paths::ADMIN_REVIEWS, web::get().to(get_queue))
@@ -54,6 +76,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(paths::ADMIN_SETTINGS, web::get().to(get_settings))
         .route(paths::ADMIN_SETTINGS, web::post().to(post_settings))
         .route(paths::ADMIN_OUTBOX, web::get().to(get_outbox));
+}
+
+// A refused form is answered on its POST address; these GETs of those
+// addresses (a reload, a bookmark, the address bar) lead back to the page
+// the form is on.
+
+async fn get_back_to_detail(
+    _user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    Ok(see_other(&paths::project(project_id(&path)?)))
+}
+
+async fn get_back_to_members(
+    _user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let id = project_id(&path.0)?;
+    Ok(see_other(&format!("{}#members", paths::project(id))))
+}
+
+async fn get_back_to_review(
+    _user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    Ok(see_other(&paths::review(application_id(&path)?)))
+}
+
+async fn get_back_to_queue(_admin: RequireAdmin) -> HttpResponse {
+    see_other(paths::ADMIN_REVIEWS)
+}
+
+async fn get_back_to_all_projects(_admin: RequireAdmin) -> HttpResponse {
+    see_other(paths::ADMIN_PROJECTS)
 }
 
 /// Usernames by id, for showing members and mail recipients.
@@ -264,6 +320,7 @@ struct DetailQuery {
 
 struct DetailState<'a> {
     errors: FieldErrors,
+    cap_member: Option<UserId>,
     errors_for: &'a str,
     typed: Vec<(String, String)>,
     notice: Option<String>,
@@ -290,6 +347,11 @@ async fn render_detail(
         })
         .collect();
     let code = project::deletion_code(format!("{id}{}", user.session.csrf_token).as_bytes());
+    let mut shell = user.page.shell();
+    // The selector follows the project being viewed.
+    if shell.projects.iter().any(|c| c.id == id) {
+        shell.current_project = Some(id);
+    }
     let view = views::DetailView {
         project: &summary,
         members: &members,
@@ -299,8 +361,9 @@ async fn render_detail(
         errors_for: state.errors_for,
         notice: state.notice,
         typed: &state.typed,
+        cap_member: state.cap_member,
     };
-    Ok(html(state.status, views::detail(&user.page.shell(), &view)))
+    Ok(html(state.status, views::detail(&shell, &view)))
 }
 
 async fn get_detail(
@@ -309,6 +372,14 @@ async fn get_detail(
     query: web::Query<DetailQuery>,
 ) -> Result<HttpResponse, WebError> {
     let id = project_id(&path)?;
+    let selectable = user.session.projects.iter().any(|c| c.id == id);
+    if selectable && user.session.current_project().map(|c| c.id) != Some(id) {
+        user.page
+            .state
+            .services
+            .select_project(&user.session.user, id)
+            .await?;
+    }
     let key = match query.done.as_str() {
         "edited" => Some("project.edited"),
         "extension" => Some("project.extension_applied"),
@@ -322,6 +393,7 @@ async fn get_detail(
         id,
         DetailState {
             errors: FieldErrors::new(),
+            cap_member: None,
             errors_for: "",
             typed: Vec::new(),
             notice,
@@ -395,6 +467,7 @@ async fn after_manager_action(
     pairs: &[(String, String)],
     result: Result<(), ServiceError>,
     done: &str,
+    cap_member: Option<UserId>,
 ) -> Result<HttpResponse, WebError> {
     let (errors, status) = match result {
         Ok(()) => return Ok(see_other(&format!("{}?done={done}", paths::project(id)))),
@@ -410,6 +483,7 @@ async fn after_manager_action(
         id,
         DetailState {
             errors,
+            cap_member,
             errors_for: form,
             typed: pairs.to_vec(),
             notice: None,
@@ -471,7 +545,7 @@ async fn post_application(
             )
             .await
     };
-    after_manager_action(&user, id, form, &pairs, applied.map(|_| ()), form).await
+    after_manager_action(&user, id, form, &pairs, applied.map(|_| ()), form, None).await
 }
 
 async fn post_delete(
@@ -489,7 +563,7 @@ async fn post_delete(
         .await;
     match result {
         Ok(()) => Ok(see_other(&format!("{}?deleted=1", paths::PROJECTS))),
-        other => after_manager_action(&user, id, "delete", &[], other, "").await,
+        other => after_manager_action(&user, id, "delete", &[], other, "", None).await,
     }
 }
 
@@ -512,7 +586,7 @@ async fn post_cap(
         .services
         .set_member_cap(&user.session.user, id, member, cap)
         .await;
-    after_manager_action(&user, id, "caps", &pairs, result, "cap").await
+    after_manager_action(&user, id, "caps", &pairs, result, "cap", Some(member)).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -669,8 +743,11 @@ async fn post_decision(
         _ => return Err(WebError::NotFound),
     };
     let services = &admin.page.state.services;
-    let quota = if approve && !field(&pairs, "gpu").is_empty() {
-        match project::parse_resources(
+    let typed_quota = ["gpu", "cpu", "ram"]
+        .iter()
+        .any(|name| !field(&pairs, name).trim().is_empty());
+    let quota = if approve && typed_quota {
+        match project::parse_quota(
             field(&pairs, "gpu"),
             field(&pairs, "cpu"),
             field(&pairs, "ram"),
@@ -769,7 +846,7 @@ async fn post_admin_project(
     let id = project_id(&id)?;
     let services = &admin.page.state.services;
     let result = match action.as_str() {
-        "revise" => match project::parse_resources(
+        "revise" => match project::parse_quota(
             field(&pairs, "gpu"),
             field(&pairs, "cpu"),
             field(&pairs, "ram"),

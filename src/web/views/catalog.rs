@@ -351,6 +351,7 @@ fn item_row(shell: &Shell, kind: CatalogKind, row: &ItemRowView) -> Markup {
                 action: &url,
                 confirm_label: tr.t(open),
                 danger,
+                reopen: false,
             },
         )
     };

@@ -75,6 +75,7 @@ pub fn all_projects(
                             action: &paths::admin_project_action(p.id, "release"),
                             confirm_label: tr.t("project.force_release"),
                             danger: true,
+                            reopen: false,
                         }))
                     }
                 }

@@ -335,6 +335,8 @@ pub struct DetailView<'a> {
     pub notice: Option<String>,
     /// Values typed into the form that was refused.
     pub typed: &'a [(String, String)],
+    /// The member whose cap was refused (with `errors_for` "caps").
+    pub cap_member: Option<UserId>,
 }
 
 fn typed<'a>(view: &'a DetailView, form: &str, field: &str) -> &'a str {
@@ -356,12 +358,29 @@ fn form_errors<'a>(view: &'a DetailView, form: &str) -> &'a FieldErrors {
     }
 }
 
-fn cap_text(value: Option<u64>, milli: bool) -> String {
+/// A member's cap: "No limit" when none is set, which is not 0.
+fn cap_text(tr: Tr, value: Option<u64>, milli: bool) -> String {
     match (value, milli) {
-        (None, _) => "—".into(),
+        (None, _) => tr.t("project.no_limit").to_owned(),
         (Some(v), true) => Milli(v).to_string(),
         (Some(v), false) => format::ram_gb(v),
     }
+}
+
+/// A refused cap's message, naming the member and the quota it must fit.
+fn cap_error(tr: Tr, member: &str, key: &str, quota: &Resources) -> String {
+    let message = tr.f(
+        key,
+        &[
+            ("gpu", &Milli(quota.gpu_milli).to_string()),
+            ("cpu", &Milli(quota.cpu_milli).to_string()),
+            ("ram", &quota.ram_mib.to_string()),
+        ],
+    );
+    tr.f(
+        "error.cap.member.message",
+        &[("member", member), ("message", &message)],
+    )
 }
 
 pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
@@ -439,7 +458,6 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
             section class="panel" aria-labelledby="members" {
                 h2 id="members" { (tr.t("project.members")) }
                 @if is_manager { p class="hint" { (tr.t("project.caps_hint")) } }
-                @if let Some(e) = form_errors(view, "caps").iter().next() { p class="field-error" role="alert" { (tr.t(e.message)) } }
                 table class="table" {
                     thead { tr {
                         th scope="col" { (tr.t("users.username")) }
@@ -456,9 +474,14 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                                 td { @if m.role == ProjectRole::Manager { (badge(BadgeColor::Blue, tr.t("project.role.manager"))) } @else { (tr.t("project.role.member")) } }
                                 @if is_manager && p.status.is_open() {
                                     @let form_id = format!("cap-{}", m.user);
-                                    td { input form=(form_id) name="gpu" size="5" value=(m.cap.gpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default()) aria-label=(format!("{} {}", tr.t("project.cap_gpu"), m.username)); }
-                                    td { input form=(form_id) name="cpu" size="5" value=(m.cap.cpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default()) aria-label=(format!("{} {}", tr.t("project.cap_cpu"), m.username)); }
-                                    td { input form=(form_id) name="ram" size="7" value=(m.cap.ram_mib.map(|v| v.to_string()).unwrap_or_default()) aria-label=(format!("{} {}", tr.t("project.cap_ram"), m.username)); }
+                                    @let refused = view.cap_member == Some(m.user) && view.errors_for == "caps";
+                                    @let value = |name: &str, stored: String| if refused { typed(view, "caps", name).to_owned() } else { stored };
+                                    @let invalid = |name: &str| (refused && view.errors.get(name).is_some()).then_some("true");
+                                    @let error_id = format!("cap-error-{}", m.user);
+                                    @let described = |name: &str| invalid(name).map(|_| error_id.clone());
+                                    td { input form=(form_id) name="gpu" size="5" value=(value("gpu", m.cap.gpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default())) placeholder=(tr.t("project.no_limit")) aria-invalid=[invalid("gpu")] aria-describedby=[described("gpu")] aria-label=(format!("{} {}", tr.t("project.cap_gpu"), m.username)); }
+                                    td { input form=(form_id) name="cpu" size="5" value=(value("cpu", m.cap.cpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default())) placeholder=(tr.t("project.no_limit")) aria-invalid=[invalid("cpu")] aria-describedby=[described("cpu")] aria-label=(format!("{} {}", tr.t("project.cap_cpu"), m.username)); }
+                                    td { input form=(form_id) name="ram" size="7" value=(value("ram", m.cap.ram_mib.map(|v| v.to_string()).unwrap_or_default())) placeholder=(tr.t("project.no_limit")) aria-invalid=[invalid("ram")] aria-describedby=[described("ram")] aria-label=(format!("{} {} (MiB)", tr.t("project.cap_ram"), m.username)); " MiB" }
                                     td {
                                         form id=(form_id) method="post" action=(paths::project_action(p.id, &format!("caps/{}", m.user))) {
                                             (csrf_field(shell))
@@ -466,10 +489,19 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                                         }
                                     }
                                 } @else {
-                                    td { (cap_text(m.cap.gpu_milli, true)) }
-                                    td { (cap_text(m.cap.cpu_milli, true)) }
-                                    td { (cap_text(m.cap.ram_mib, false)) }
+                                    td { (cap_text(tr, m.cap.gpu_milli, true)) }
+                                    td { (cap_text(tr, m.cap.cpu_milli, true)) }
+                                    td { (cap_text(tr, m.cap.ram_mib, false)) }
                                     @if is_manager { td {} }
+                                }
+                            }
+                            @if view.cap_member == Some(m.user) && view.errors_for == "caps" {
+                                tr class="row-error" {
+                                    td colspan="6" id=(format!("cap-error-{}", m.user)) {
+                                        @for e in view.errors.iter() {
+                                            p class="field-error" role="alert" { (cap_error(tr, &m.username, e.message, &p.quota)) }
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -514,10 +546,10 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                         action: &paths::project_action(p.id, "delete"),
                         confirm_label: tr.t("project.delete"),
                         danger: true,
+                        reopen: view.errors_for == "delete",
                     }, html! {
                         (input(tr, Field::text("code", "project.verification_code", "").required(), form_errors(view, "delete")))
                     }))
-                    @if let Some(e) = form_errors(view, "delete").get("code") { p class="field-error" role="alert" { (tr.t(e)) } }
                 }
             }
         },

@@ -96,6 +96,7 @@ fn detail_pane(shell: &Shell, a: &ApplicationView, can_revoke: bool, zone: &Time
                     action: &paths::review_action(app.id, "revoke"),
                     confirm_label: tr.t("common.confirm"),
                     danger: true,
+                    reopen: false,
                 }))
             }
         }
