@@ -855,7 +855,8 @@ impl Services {
         end: &str,
     ) -> Result<(), ServiceError> {
         self.authorize(admin, id, ProjectAction::Revise).await?;
-        let (start, end) = (start.to_owned(), end.to_owned());
+        let (start, end) =
+            project::validate_revised_period(start, end).map_err(ServiceError::Invalid)?;
         let admin = admin.clone();
         let now = self.clock.now();
         self.blocking(move |store| {
@@ -868,9 +869,6 @@ impl Services {
                 ) {
                     return Err(ServiceError::Refused("error.project.closed"));
                 }
-                let today = date_in(&platform::get_tx(tx)?, now);
-                let (start, end) = project::validate_revised_period(&start, &end, p.start, today)
-                    .map_err(ServiceError::Invalid)?;
                 p.quota = quota;
                 p.start = start;
                 if p.end != end {

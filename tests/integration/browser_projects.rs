@@ -369,10 +369,13 @@ async fn journey(l: &Labels) {
     let new_end = days(old_end, 7);
     let general = a.text_of("section[aria-labelledby='general'] .facts").await;
     assert!(
-        general.contains(&new_end.to_string()),
+        general.contains(&new_end.strftime("%Y/%m/%d").to_string()),
         "the new end {new_end} is shown: {general}"
     );
-    assert!(!general.contains(&old_end.to_string()), "{general}");
+    assert!(
+        !general.contains(&old_end.strftime("%Y/%m/%d").to_string()),
+        "{general}"
+    );
     assert_eq!(a.text_of(".facts .extended-mark").await, l.extended);
     a.follow(l.nav_reviews).await;
     let link = a

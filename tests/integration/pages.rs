@@ -222,6 +222,13 @@ async fn dates_use_the_pages_format_and_admin_revisions_follow_the_rules() {
         .await;
     assert_eq!(gpu_blank.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(gpu_blank.body.contains("Enter an amount: 0 means none"));
+    let declined = admin
+        .post_form(
+            &format!("/admin/reviews/{application}/decline"),
+            &[("remark", "not now")],
+        )
+        .await;
+    assert_eq!(declined.status, StatusCode::SEE_OTHER);
 
     let id = active_project(&app, &alice, "Revised", &["alice"], &day(30)).await;
     let (d0, d9) = (day(0), day(9));
@@ -245,7 +252,7 @@ async fn dates_use_the_pages_format_and_admin_revisions_follow_the_rules() {
                 ("start", "2020-01-01"),
                 ("end", d9),
             ],
-            "The start date cannot be in the past.",
+            "at most five years",
         ),
         (
             [
@@ -305,6 +312,17 @@ async fn chinese_pages_use_one_word_for_decline_and_name_family_first() {
     let queue = admin.get("/admin/reviews").await;
     assert!(queue.body.contains("駁回"));
     assert!(!queue.body.contains("不核准") && !queue.body.contains("未核准"));
+    let application = application_id_in(&queue.body);
+    let declined = admin
+        .post_form(
+            &format!("/admin/reviews/{application}/decline"),
+            &[("remark", "not now")],
+        )
+        .await;
+    let queue = admin
+        .get(declined.location().expect("back to the queue"))
+        .await;
+    assert!(queue.body.contains("申請已駁回"));
     let profile = admin.get("/account/profile").await;
     let family = profile
         .body

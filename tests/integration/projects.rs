@@ -362,7 +362,10 @@ async fn extension_and_quota_applications_move_the_end_and_raise_the_quota() {
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     }
     let detail = alice.get(&format!("/projects/{id}")).await;
-    assert!(detail.body.contains(&day(37)), "the end moved by 7 days");
+    assert!(
+        detail.body.contains(&day(37).replace('-', "/")),
+        "the end moved by 7 days"
+    );
     assert!(detail.body.contains("Extended"));
     assert!(detail.body.contains("<td>3.5</td>"), "quota raised to 3.5");
     assert!(alice.get("/projects").await.body.contains("0 / 3.5"));
