@@ -395,6 +395,7 @@ impl Services {
                         remark: String::new(),
                         decided_by: None,
                         decided_at: None,
+                        period: Some((valid.start, valid.end)),
                     },
                 )?;
                 Ok(id)
@@ -622,6 +623,7 @@ impl Services {
             remark: String::new(),
             decided_by: None,
             decided_at: None,
+            period: Some((p.start, p.end)),
         };
         projects::put_application_tx(tx, &application)?;
         Ok(application.id)
@@ -694,11 +696,12 @@ impl Services {
             let applicant = users::get_read_tx(tx, application.applicant)?
                 .map(|u| u.username.to_string())
                 .unwrap_or_default();
+            let (project_start, project_end) = application.period.unwrap_or((p.start, p.end));
             out.push(ApplicationView {
                 project_name: p.name,
                 project_code: p.code,
-                project_start: p.start,
-                project_end: p.end,
+                project_start,
+                project_end,
                 applicant,
                 application,
             });
@@ -706,13 +709,51 @@ impl Services {
         Ok(out)
     }
 
-    /// The applications `user` made, newest first (Project Review List).
+    /// The applications `user` made and those about the projects they
+    /// manage, newest first (Project Review List).
     pub async fn my_applications(
         &self,
         user: UserId,
     ) -> Result<Vec<ApplicationView>, ServiceError> {
         self.blocking(move |store| {
-            store.read(|tx| Self::views(tx, projects::applications_of_user_read_tx(tx, user)?))
+            store.read(|tx| {
+                let mut list = projects::applications_of_user_read_tx(tx, user)?;
+                for p in projects::of_user_read_tx(tx, user)? {
+                    if p.role_of(user) != Some(ProjectRole::Manager) {
+                        continue;
+                    }
+                    for a in projects::applications_of_project_read_tx(tx, p.id)? {
+                        if !list.iter().any(|mine| mine.id == a.id) {
+                            list.push(a);
+                        }
+                    }
+                }
+                list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+                Self::views(tx, list)
+            })
+        })
+        .await
+    }
+
+    /// The extension and quota applications of a project that wait for an
+    /// admin (Project Detail), for a viewer who may see the project.
+    pub async fn pending_applications(
+        &self,
+        viewer: &UserRecord,
+        id: ProjectId,
+    ) -> Result<Vec<ApplicationView>, ServiceError> {
+        self.project(viewer, id).await?;
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let pending = projects::applications_of_project_read_tx(tx, id)?
+                    .into_iter()
+                    .filter(|a| {
+                        a.status == ApplicationStatus::Reviewing
+                            && a.kind != ApplicationKind::Project
+                    })
+                    .collect();
+                Self::views(tx, pending)
+            })
         })
         .await
     }

@@ -336,3 +336,107 @@ async fn chinese_pages_use_one_word_for_decline_and_name_family_first() {
     let outbox = admin.get("/admin/outbox").await;
     assert!(outbox.body.contains("建立時間"));
 }
+
+#[tokio::test]
+async fn reviews_show_managed_projects_searchable_with_the_period_applied_for() {
+    let app = TestApp::start();
+    let (alice, _) = app.member("alice").await;
+    let (bob, _) = app.member("bob").await;
+    let form = alice.get("/projects/new").await;
+    assert!(
+        form.body
+            .contains("※ If the project duration was not extended after the buffering period"),
+        "the manual's warning on the application form"
+    );
+    let id = active_project(&app, &alice, "Periodic", &["alice", "bob"], &day(30)).await;
+    // Bob becomes a manager: he reviews what alice applied for.
+    let edited = alice
+        .post_form(
+            &format!("/projects/{id}/edit"),
+            &[
+                ("name", "Periodic"),
+                ("manager", "alice"),
+                ("manager", "bob"),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER);
+    let table = bob.get("/projects?view=table").await;
+    assert!(table.body.contains(">Actions<"));
+    assert!(
+        table
+            .body
+            .contains(&format!("href=\"/projects/{id}/edit\""))
+    );
+
+    let applied = alice
+        .post_form(
+            &format!("/projects/{id}/extension"),
+            &[("days", "7"), ("reason", "more time")],
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::SEE_OTHER);
+    let detail = bob.get(&format!("/projects/{id}")).await;
+    assert!(detail.body.contains("Pending applications"));
+    assert!(
+        detail.body.contains(&format!(
+            "Period extension of 7 days, to {}",
+            slashed(&day(37))
+        )),
+        "{}",
+        detail.body
+    );
+
+    let admin = app.admin().await;
+    let application = application_id_in(&admin.get("/admin/reviews").await.body);
+    admin
+        .post_form(&format!("/admin/reviews/{application}/approve"), &[])
+        .await;
+
+    let reviews = bob.get("/projects/reviews").await;
+    assert!(reviews.body.contains("name=\"q\""), "a search box");
+    assert!(
+        reviews.body.contains(">alice<"),
+        "alice's applications for bob's project: {}",
+        reviews.body
+    );
+    let marker = "href=\"/projects/reviews?id=";
+    let project_application = reviews
+        .body
+        .match_indices(marker)
+        .map(|(i, _)| reviews.body[i + marker.len()..i + marker.len() + 36].to_owned())
+        .last()
+        .expect("the project application");
+    let pane = bob
+        .get(&format!("/projects/reviews?id={project_application}"))
+        .await;
+    assert!(
+        pane.body
+            .contains(&format!("{} 23:59 (Asia/Taipei)", slashed(&day(30)))),
+        "the end as applied for, not the extended one: {}",
+        pane.body
+    );
+    let quota = alice
+        .post_form(
+            &format!("/projects/{id}/quota"),
+            &[("gpu", "1"), ("reason", "a bigger model")],
+        )
+        .await;
+    assert_eq!(quota.status, StatusCode::SEE_OTHER, "{}", quota.body);
+    let newest = |body: &str| {
+        let at = body.find(marker).expect("an application") + marker.len();
+        body[at..at + 36].to_owned()
+    };
+    let pending = newest(&bob.get("/projects/reviews").await.body);
+    let for_bob = bob.get(&format!("/projects/reviews?id={pending}")).await;
+    assert!(
+        !for_bob.body.contains("Revoke Application"),
+        "only the applicant revokes"
+    );
+    let for_alice = alice.get(&format!("/projects/reviews?id={pending}")).await;
+    assert!(for_alice.body.contains("Revoke Application"));
+    let none = bob.get("/projects/reviews?q=nothing-like-this").await;
+    assert!(none.body.contains("No application matches the search."));
+    let found = bob.get("/projects/reviews?q=period").await;
+    assert!(found.body.contains("Periodic"));
+}

@@ -347,6 +347,10 @@ async fn render_detail(
         })
         .collect();
     let code = project::deletion_code(format!("{id}{}", user.session.csrf_token).as_bytes());
+    let pending = services
+        .pending_applications(&user.session.user, id)
+        .await?;
+    let zone = services.time_zone().await?;
     let mut shell = user.page.shell();
     // The selector follows the project being viewed.
     if shell.projects.iter().any(|c| c.id == id) {
@@ -362,6 +366,8 @@ async fn render_detail(
         notice: state.notice,
         typed: &state.typed,
         cap_member: state.cap_member,
+        pending: &pending,
+        zone: &zone,
     };
     Ok(html(state.status, views::detail(&shell, &view)))
 }
@@ -618,7 +624,24 @@ async fn post_select(
 #[serde(default)]
 struct ReviewQuery {
     id: String,
+    q: String,
     revoked: Option<String>,
+}
+
+/// The applications whose project name, code or applicant contains `query`.
+fn matching_applications(
+    list: Vec<crate::service::projects::ApplicationView>,
+    query: &str,
+) -> Vec<crate::service::projects::ApplicationView> {
+    let needle = query.trim().to_lowercase();
+    list.into_iter()
+        .filter(|a| {
+            needle.is_empty()
+                || a.project_name.to_lowercase().contains(&needle)
+                || a.project_code.contains(&needle)
+                || a.applicant.contains(&needle)
+        })
+        .collect()
 }
 
 async fn get_reviews(
@@ -641,7 +664,14 @@ async fn get_reviews(
     });
     Ok(html(
         StatusCode::OK,
-        reviews::my_list(&user.page.shell(), &list, selected, message, &zone),
+        reviews::my_list(
+            &user.page.shell(),
+            &matching_applications(list, &query.q),
+            query.q.trim(),
+            selected,
+            message,
+            &zone,
+        ),
     ))
 }
 
@@ -666,7 +696,7 @@ async fn post_revoke(user: CurrentUser, path: web::Path<String>) -> Result<HttpR
             let zone = user.page.state.services.time_zone().await?;
             Ok(html(
                 StatusCode::CONFLICT,
-                reviews::my_list(&user.page.shell(), &list, Some(id), message, &zone),
+                reviews::my_list(&user.page.shell(), &list, "", Some(id), message, &zone),
             ))
         }
         Err(e) => Err(e.into()),

@@ -10,11 +10,11 @@ use super::components::{
 use super::format;
 use super::layout::{Crumb, Shell, page, section_page};
 use crate::domain::ids::{ProjectId, UserId};
-use crate::domain::project::{ProjectRole, ProjectStatus};
+use crate::domain::project::{ApplicationKind, ProjectRole, ProjectStatus};
 use crate::domain::quota::{MemberCap, Milli, Resources};
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Tr;
-use crate::service::projects::ProjectSummary;
+use crate::service::projects::{ApplicationView, ProjectSummary};
 use crate::web::paths;
 
 /// Translation key and colour of a project status.
@@ -73,6 +73,20 @@ fn dates(tr: Tr, p: &ProjectSummary) -> Markup {
             " " span class="extended-mark" title=(tr.f("project.extended_title", &[("start", &format::date(p.project.start)), ("end", &format::date(p.project.end))])) {
                 (tr.t("project.extended"))
             }
+        }
+    }
+}
+
+/// A manager's actions on a project (manual §5.2: edit, period extension,
+/// delete), the same on cards and in the table.
+fn manager_actions(tr: Tr, p: &ProjectSummary) -> Markup {
+    html! {
+        @if p.role == Some(ProjectRole::Manager) && p.project.status.is_open() {
+            a class="btn small" href=(paths::project_action(p.project.id, "edit")) { (tr.t("project.edit")) }
+            @if p.project.status.is_selectable() {
+                a class="btn small" href=(format!("{}#extension", paths::project(p.project.id))) { (tr.t("project.extension")) }
+            }
+            a class="btn small danger" href=(format!("{}#delete", paths::project(p.project.id))) { (tr.t("project.delete")) }
         }
     }
 }
@@ -150,6 +164,7 @@ pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
                         th scope="col" { (tr.t("project.jobs")) }
                         th scope="col" { (tr.t("project.gpu_quota")) }
                         th scope="col" { (tr.t("project.status_label")) }
+                        th scope="col" { (tr.t("users.actions")) }
                     } }
                     tbody {
                         @for p in view.items {
@@ -162,6 +177,7 @@ pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
                                 td { (p.jobs) }
                                 td { (gpu_quota(p)) }
                                 td { (status_badge(tr, p.project.status)) }
+                                td { (manager_actions(tr, p)) }
                             }
                         }
                     }
@@ -181,15 +197,7 @@ pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
                                 dt { (tr.t("project.jobs")) } dd { (p.jobs) }
                                 dt { (tr.t("project.gpu_quota")) } dd { (gpu_quota(p)) }
                             }
-                            @if p.role == Some(ProjectRole::Manager) && p.project.status.is_open() {
-                                div class="card-actions" {
-                                    a class="btn small" href=(paths::project_action(p.project.id, "edit")) { (tr.t("project.edit")) }
-                                    @if matches!(p.project.status, ProjectStatus::Active | ProjectStatus::BufferPeriod) {
-                                        a class="btn small" href=(format!("{}#extension", paths::project(p.project.id))) { (tr.t("project.extension")) }
-                                    }
-                                    a class="btn small danger" href=(format!("{}#delete", paths::project(p.project.id))) { (tr.t("project.delete")) }
-                                }
-                            }
+                            div class="card-actions" { (manager_actions(tr, p)) }
                         }
                     }
                 }
@@ -243,7 +251,10 @@ pub fn form(shell: &Shell, view: &ProjectFormView) -> Markup {
         ],
         html! {
             @if !view.errors.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
-            @if view.editing.is_none() { p class="lead" { (tr.t("project.apply_intro")) } }
+            @if view.editing.is_none() {
+                p class="lead" { (tr.t("project.apply_intro")) }
+                (notice(Tone::Warning, html! { (tr.t("pages.release_warning")) }))
+            }
             section class="panel" {
                 form method="post" action=(action) class="form wide" novalidate {
                     (csrf_field(shell))
@@ -337,6 +348,10 @@ pub struct DetailView<'a> {
     pub typed: &'a [(String, String)],
     /// The member whose cap was refused (with `errors_for` "caps").
     pub cap_member: Option<UserId>,
+    /// Extension and quota applications waiting for an admin.
+    pub pending: &'a [ApplicationView],
+    /// The platform's time zone.
+    pub zone: &'a jiff::tz::TimeZone,
 }
 
 fn typed<'a>(view: &'a DetailView, form: &str, field: &str) -> &'a str {
@@ -364,6 +379,28 @@ fn cap_text(tr: Tr, value: Option<u64>, milli: bool) -> String {
         (None, _) => tr.t("project.no_limit").to_owned(),
         (Some(v), true) => Milli(v).to_string(),
         (Some(v), false) => format::ram_gb(v),
+    }
+}
+
+/// What a pending application asks for, in a line.
+fn pending_text(tr: Tr, a: &ApplicationView) -> String {
+    match &a.application.kind {
+        ApplicationKind::Extension { days, next_end, .. } => tr.f(
+            "pages.pending_extension",
+            &[
+                ("days", &days.to_string()),
+                ("end", &format::date(*next_end)),
+            ],
+        ),
+        ApplicationKind::Quota { add } => tr.f(
+            "pages.pending_quota",
+            &[
+                ("gpu", &Milli(add.gpu_milli).to_string()),
+                ("cpu", &Milli(add.cpu_milli).to_string()),
+                ("ram", &format::ram_gb(add.ram_mib)),
+            ],
+        ),
+        ApplicationKind::Project => tr.t("application.kind.project").to_owned(),
     }
 }
 
@@ -503,6 +540,19 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                                         }
                                     }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !view.pending.is_empty() {
+                section class="panel" aria-labelledby="pending-title" {
+                    h2 id="pending-title" { (tr.t("pages.pending_title")) }
+                    ul {
+                        @for a in view.pending {
+                            li {
+                                a href=(paths::review(a.application.id)) { (pending_text(tr, a)) }
+                                " · " (a.applicant) " · " (format::date(a.application.created_at.to_zoned(view.zone.clone()).date()))
                             }
                         }
                     }

@@ -103,10 +103,13 @@ fn detail_pane(shell: &Shell, a: &ApplicationView, can_revoke: bool, zone: &Time
     }
 }
 
-/// The user's Project Review List with the selected application's detail.
+/// The user's Project Review List (their applications and those of the
+/// projects they manage, filtered by `query`) with the selected
+/// application's detail.
 pub fn my_list(
     shell: &Shell,
     list: &[ApplicationView],
+    query: &str,
     selected: Option<ApplicationId>,
     message: Option<(Tone, String)>,
     zone: &TimeZone,
@@ -122,7 +125,16 @@ pub fn my_list(
         title,
         html! {
             @if let Some((tone, text)) = &message { (notice(*tone, html! { (text) })) }
-            @if list.is_empty() {
+            div class="toolbar" {
+                form method="get" action=(paths::PROJECT_REVIEWS) class="search" role="search" {
+                    label for="q" class="sr-only" { (tr.t("common.search")) }
+                    input id="q" type="search" name="q" value=(query) placeholder=(tr.t("common.search"));
+                    button type="submit" class="btn" { (tr.t("common.search")) }
+                }
+            }
+            @if list.is_empty() && !query.is_empty() {
+                div class="empty" { p { (tr.t("pages.reviews_no_match")) } }
+            } @else if list.is_empty() {
                 div class="empty" {
                     p { (tr.t("application.empty")) }
                     a class="btn primary" href=(paths::PROJECT_NEW) { (tr.t("project.create")) }
@@ -152,7 +164,10 @@ pub fn my_list(
                         }
                     }
                 }
-                @if let Some(a) = chosen { (detail_pane(shell, a, true, zone)) }
+                @if let Some(a) = chosen {
+                    @let mine = shell.user.is_some_and(|u| u.username == a.applicant);
+                    (detail_pane(shell, a, mine, zone))
+                }
             }
         },
     )
