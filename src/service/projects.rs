@@ -728,7 +728,7 @@ impl Services {
                         }
                     }
                 }
-                list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+                list.sort_by_key(|a| std::cmp::Reverse(a.created_at));
                 Self::views(tx, list)
             })
         })

@@ -35,7 +35,6 @@ pub fn date_at(d: Date, hour_minute: &str, zone: &TimeZone) -> String {
 /// A memory size stored in MiB, shown in GB with one decimal: `1.5 GB`.
 pub fn ram_gb(mib: u64) -> String {
     // Sizes reach at most a few million MiB: exact in an f64.
-    #[allow(clippy::cast_precision_loss)]
     let gb = mib as f64 / 1024.0;
     format!("{gb:.1} GB")
 }
