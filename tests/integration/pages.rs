@@ -289,6 +289,19 @@ async fn dates_use_the_pages_format_and_admin_revisions_follow_the_rules() {
             "{message}: {}",
             refused.body
         );
+        for (name, typed) in fields {
+            let kind = if name == "start" || name == "end" {
+                "date"
+            } else {
+                "text"
+            };
+            assert!(
+                refused.body.contains(&format!(
+                    "name=\"{name}\" type=\"{kind}\" value=\"{typed}\""
+                )),
+                "{name} keeps {typed:?}"
+            );
+        }
         let reload = admin.get(&format!("/admin/projects/{id}/revise")).await;
         assert_eq!(reload.location(), Some("/admin/projects"));
     }

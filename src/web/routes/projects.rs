@@ -913,7 +913,7 @@ async fn post_admin_project(
     shell.path = paths::ADMIN_PROJECTS;
     Ok(html(
         status,
-        platform::all_projects(&shell, &list, Some((id, &errors)), None),
+        platform::all_projects(&shell, &list, Some((id, &errors, &pairs)), None),
     ))
 }
 

@@ -22,7 +22,7 @@ use crate::web::paths;
 pub fn all_projects(
     shell: &Shell,
     list: &[ProjectSummary],
-    errors: Option<(ProjectId, &FieldErrors)>,
+    errors: Option<(ProjectId, &FieldErrors, &[(String, String)])>,
     message: Option<(Tone, String)>,
 ) -> Markup {
     let tr = shell.tr;
@@ -37,7 +37,13 @@ pub fn all_projects(
             @if list.is_empty() { div class="empty" { p { (tr.t("project.empty_all")) } } }
             @for s in list {
                 @let p = &s.project;
-                @let errs = match errors { Some((id, e)) if id == p.id => e, _ => &none };
+                @let errs = match errors { Some((id, e, _)) if id == p.id => e, _ => &none };
+                @let typed = match errors { Some((id, _, typed)) if id == p.id => Some(typed), _ => None };
+                // A refused revision shows what was typed, else the project's values.
+                @let value = |name: &str, stored: String| match typed {
+                    Some(typed) => typed.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default(),
+                    None => stored,
+                };
                 article class="panel" aria-labelledby=(format!("p-{}", p.id)) {
                     header class="card-head" {
                         h2 id=(format!("p-{}", p.id)) { (p.name) }
@@ -60,11 +66,11 @@ pub fn all_projects(
                         form method="post" action=(paths::admin_project_action(p.id, "revise")) class="form inline" novalidate {
                             (csrf_field(shell))
                             @let scope = format!("{}-", p.id);
-                            (input(tr, Field::text("gpu", "review.quota_gpu", &Milli(p.quota.gpu_milli).to_string()).scoped(scope.clone()), errs))
-                            (input(tr, Field::text("cpu", "review.quota_cpu", &Milli(p.quota.cpu_milli).to_string()).scoped(scope.clone()), errs))
-                            (input(tr, Field::text("ram", "review.quota_ram", &p.quota.ram_mib.to_string()).scoped(scope.clone()), errs))
-                            (input(tr, Field::text("start", "project.start", &p.start.to_string()).kind("date").scoped(scope.clone()), errs))
-                            (input(tr, Field::text("end", "project.end", &p.end.to_string()).kind("date").scoped(scope.clone()), errs))
+                            (input(tr, Field::text("gpu", "review.quota_gpu", &value("gpu", Milli(p.quota.gpu_milli).to_string())).required().scoped(scope.clone()), errs))
+                            (input(tr, Field::text("cpu", "review.quota_cpu", &value("cpu", Milli(p.quota.cpu_milli).to_string())).required().scoped(scope.clone()), errs))
+                            (input(tr, Field::text("ram", "review.quota_ram", &value("ram", p.quota.ram_mib.to_string())).required().scoped(scope.clone()), errs))
+                            (input(tr, Field::text("start", "project.start", &value("start", p.start.to_string())).kind("date").required().scoped(scope.clone()), errs))
+                            (input(tr, Field::text("end", "project.end", &value("end", p.end.to_string())).kind("date").required().scoped(scope.clone()), errs))
                             button type="submit" class="btn primary" { (tr.t("project.save")) }
                         }
                         (confirm_dialog(shell, Confirm {
