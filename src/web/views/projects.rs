@@ -605,3 +605,134 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::date;
+    use jiff::tz::TimeZone;
+
+    use super::*;
+    use crate::domain::project::{ApplicationStatus, Membership};
+    use crate::domain::user::Lang;
+    use crate::store::projects::{ApplicationRecord, ProjectRecord};
+    use crate::web::views::test_support::{member, shell};
+
+    fn summary() -> ProjectSummary {
+        let alice = UserId::from_u128(1);
+        ProjectSummary {
+            project: ProjectRecord {
+                id: ProjectId::from_u128(2),
+                code: "project1".into(),
+                name: "Vision".into(),
+                description: String::new(),
+                purpose: None,
+                start: date(2026, 12, 4),
+                end: date(2026, 12, 31),
+                members: vec![Membership {
+                    user: alice,
+                    role: ProjectRole::Manager,
+                    cap: MemberCap::default(),
+                }],
+                quota: Resources {
+                    gpu_milli: 3000,
+                    cpu_milli: 16000,
+                    ram_mib: 65536,
+                },
+                status: ProjectStatus::Active,
+                applicant: alice,
+                created_at: jiff::Timestamp::UNIX_EPOCH,
+                reminders_sent: Vec::new(),
+                deleted: false,
+                released_at: None,
+            },
+            role: Some(ProjectRole::Manager),
+            used: Resources::ZERO,
+            containers: 0,
+            jobs: 0,
+            extended: false,
+        }
+    }
+
+    #[test]
+    fn the_table_view_has_the_managers_actions_and_slashed_dates() {
+        let items = [summary()];
+        for (lang, actions, range) in [
+            (Lang::En, ">Actions<", "1 - 1 of 1"),
+            (Lang::ZhTw, ">操作<", "1 - 1，共 1 筆"),
+        ] {
+            let view = ProjectListView {
+                items: &items,
+                query: "",
+                page: 1,
+                pages: 1,
+                page_size: 12,
+                total: 1,
+                table: true,
+                notice: None,
+            };
+            let html = list(&shell(lang, member()), &view).into_string();
+            assert!(html.contains(actions), "{lang:?}");
+            assert!(html.contains(range), "{lang:?}");
+            assert!(html.contains("/projects/00000000-0000-0000-0000-000000000002/edit"));
+            assert!(html.contains("2026/12/04") && !html.contains("2026-12-04"));
+        }
+    }
+
+    #[test]
+    fn detail_shows_pending_applications_ram_in_gb_and_a_refused_deletion_in_its_dialog() {
+        let s = summary();
+        let members = [MemberView {
+            user: UserId::from_u128(1),
+            username: "alice".into(),
+            role: ProjectRole::Manager,
+            cap: MemberCap::default(),
+        }];
+        let pending = [ApplicationView {
+            application: ApplicationRecord {
+                id: crate::domain::ids::ApplicationId::from_u128(3),
+                project: s.project.id,
+                applicant: UserId::from_u128(1),
+                kind: ApplicationKind::Extension {
+                    days: 7,
+                    next_start: date(2027, 1, 1),
+                    next_end: date(2027, 1, 7),
+                },
+                status: ApplicationStatus::Reviewing,
+                created_at: jiff::Timestamp::UNIX_EPOCH,
+                reason: String::new(),
+                remark: String::new(),
+                decided_by: None,
+                decided_at: None,
+                period: Some((s.project.start, s.project.end)),
+            },
+            project_name: "Vision".into(),
+            project_code: "project1".into(),
+            project_start: s.project.start,
+            project_end: s.project.end,
+            applicant: "alice".into(),
+        }];
+        let errors = FieldErrors::single("code", "error.project.code_mismatch");
+        let zone = TimeZone::UTC;
+        let view = DetailView {
+            project: &s,
+            members: &members,
+            used: Resources::ZERO,
+            deletion_code: "123456",
+            errors: &errors,
+            errors_for: "delete",
+            notice: None,
+            typed: &[],
+            cap_member: None,
+            pending: &pending,
+            zone: &zone,
+        };
+        let html = detail(&shell(Lang::En, member()), &view).into_string();
+        assert!(html.contains("Period extension of 7 days, to 2027/01/07"));
+        assert!(html.contains("64.0 GB"));
+        assert!(html.contains("No limit"));
+        let dialog = &html[html.find("<dialog").unwrap_or(0)..];
+        let dialog = &dialog[..dialog.find("</dialog>").unwrap_or(0)];
+        assert!(dialog.contains(" open") && dialog.contains("data-reopen"));
+        assert!(dialog.contains("Type the verification code exactly as shown."));
+    }
+}
