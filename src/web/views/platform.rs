@@ -18,11 +18,14 @@ use crate::store::activations::{ActivationRecord, ActivationStatus};
 use crate::store::outbox::{MailRecord, MailStatus};
 use crate::web::paths;
 
+/// A refused revision: the project, its errors and what was typed.
+pub type RefusedRevision<'a> = (ProjectId, &'a FieldErrors, &'a [(String, String)]);
+
 /// Every project, with the admin's direct changes.
 pub fn all_projects(
     shell: &Shell,
     list: &[ProjectSummary],
-    errors: Option<(ProjectId, &FieldErrors, &[(String, String)])>,
+    errors: Option<RefusedRevision>,
     message: Option<(Tone, String)>,
 ) -> Markup {
     let tr = shell.tr;
