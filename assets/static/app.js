@@ -168,6 +168,18 @@
     autosubmit(select);
   });
 
+  // A dialog rendered open because its form was refused (a wrong
+  // verification code) opens again as a modal, its error inside.
+  document.querySelectorAll("dialog[data-reopen][open]").forEach(function (dialog) {
+    var opener = document.querySelector("[data-dialog=\"" + dialog.id + "\"]");
+    dialog.close();
+    if (opener) {
+      openDialog(opener);
+    } else if (typeof dialog.showModal === "function") {
+      dialog.showModal();
+    }
+  });
+
   // Back on a wide screen, the drawer state no longer applies.
   if (window.matchMedia) {
     var wide = window.matchMedia("(min-width: 901px)");

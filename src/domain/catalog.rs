@@ -23,6 +23,8 @@ pub const COUNT_MAX: u64 = 4096;
 pub const CPU_MAX_MILLI: u64 = 1024 * MILLI;
 /// 16 TiB.
 pub const RAM_MAX_MIB: u64 = 16 * 1024 * 1024;
+/// The highest hourly price (of a GPU unit or a hardware spec).
+pub const PRICE_MAX_MILLI: u64 = 100_000 * MILLI;
 pub const STORAGE_MAX_GIB: u64 = 65536;
 pub const DESCRIPTION_MAX: usize = 500;
 pub const SERVICE_DESCRIPTION_MAX: usize = 200;
@@ -363,7 +365,7 @@ impl GpuTypeRequest {
         }
         let price_milli = match self.price.trim() {
             "" => None,
-            price => parse_milli(price).or_else(|| {
+            price => price_milli(price).or_else(|| {
                 errors.add("price", "catalog.error.price");
                 None
             }),
@@ -427,7 +429,7 @@ impl HardwareSpecRequest {
                 errors.add("price", "catalog.error.price_required");
                 0
             }
-            price => parse_milli(price).unwrap_or_else(|| {
+            price => price_milli(price).unwrap_or_else(|| {
                 errors.add("price", "catalog.error.price");
                 0
             }),
@@ -875,6 +877,11 @@ fn parse_ids<T: std::str::FromStr + PartialEq>(input: &[String]) -> Option<Vec<T
         }
     }
     Some(ids)
+}
+
+/// An hourly price of at most [`PRICE_MAX_MILLI`], in thousandths.
+fn price_milli(text: &str) -> Option<u64> {
+    parse_milli(text).filter(|&v| v <= PRICE_MAX_MILLI)
 }
 
 #[cfg(test)]

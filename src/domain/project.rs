@@ -12,13 +12,17 @@ use super::validation::FieldErrors;
 pub const NAME_MAX: usize = 64;
 pub const DESCRIPTION_MAX: usize = 2000;
 pub const REASON_MAX: usize = 1000;
+/// Each text's limit with the message that names it.
+const DESCRIPTION_LIMIT: (usize, &str) = (DESCRIPTION_MAX, "error.field.description_too_long");
+const REASON_LIMIT: (usize, &str) = (REASON_MAX, "error.field.reason_too_long");
 pub const EXTENSION_DAYS: std::ops::RangeInclusive<u32> = 1..=365;
 /// The longest project period an application may ask for.
 pub const MAX_PERIOD_DAYS: i32 = 5 * 366;
 /// Upper bounds of one quota request, far above any small lab.
+/// The translation of each amount's error names these numbers.
 pub const MAX_GPU_MILLI: u64 = 1_000_000;
-pub const MAX_CPU_MILLI: u64 = 100_000_000;
-pub const MAX_RAM_MIB: u64 = 1 << 30;
+pub const MAX_CPU_MILLI: u64 = 10_000_000;
+pub const MAX_RAM_MIB: u64 = 16 * 1024 * 1024;
 
 /// A person's role inside one project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -65,6 +69,13 @@ impl ProjectStatus {
     /// Whether the project's resources can be used and created.
     pub fn is_usable(self) -> bool {
         self == ProjectStatus::Active
+    }
+
+    /// Whether the header's project selector offers the project: only one
+    /// that workloads can run in (Active) or that still holds them (Buffer
+    /// Period).
+    pub fn is_selectable(self) -> bool {
+        matches!(self, ProjectStatus::Active | ProjectStatus::BufferPeriod)
     }
 
     /// Whether the project still exists for its members (not yet over).
@@ -123,10 +134,16 @@ impl ApplicationStatus {
     }
 }
 
-fn text_field(errors: &mut FieldErrors, field: &'static str, value: &str, max: usize) -> String {
+/// A free text of at most `max` characters; `too_long` names the limit.
+fn text_field(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    value: &str,
+    (max, too_long): (usize, &'static str),
+) -> String {
     let value = value.trim();
     if value.chars().count() > max {
-        errors.add(field, "error.field.text_too_long");
+        errors.add(field, too_long);
     } else if value
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
@@ -148,13 +165,38 @@ fn name_field(errors: &mut FieldErrors, value: &str) -> String {
     name.to_owned()
 }
 
+/// Parses a date as pages write it (YYYY/MM/DD) or as a date picker sends
+/// it (YYYY-MM-DD).
+pub fn parse_date(value: &str) -> Option<Date> {
+    value.trim().replace('/', "-").parse::<Date>().ok()
+}
+
 fn date_field(errors: &mut FieldErrors, field: &'static str, value: &str) -> Option<Date> {
-    match value.trim().parse::<Date>() {
-        Ok(date) => Some(date),
-        Err(_) => {
-            errors.add(field, "error.date.invalid");
-            None
+    let date = parse_date(value);
+    if date.is_none() {
+        errors.add(field, "error.date.invalid");
+    }
+    date
+}
+
+/// Checks the period an admin gives a project in All Projects: the rules of
+/// an application's period (valid dates, the end not before the start, at
+/// most [`MAX_PERIOD_DAYS`]); unlike an application the start may lie in the
+/// past, as a running project's does.
+pub fn validate_revised_period(start: &str, end: &str) -> Result<(Date, Date), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let start = date_field(&mut errors, "start", start);
+    let end = date_field(&mut errors, "end", end);
+    match (start, end) {
+        (Some(start), Some(end)) => {
+            if end < start {
+                errors.add("end", "error.project.end_before_start");
+            } else if (end - start).get_days() > MAX_PERIOD_DAYS {
+                errors.add("end", "error.project.period_too_long");
+            }
+            errors.into_result((start, end))
         }
+        _ => Err(errors),
     }
 }
 
@@ -230,7 +272,7 @@ impl ProjectForm {
             &mut errors,
             "description",
             &self.description,
-            DESCRIPTION_MAX,
+            DESCRIPTION_LIMIT,
         );
         let start = date_field(&mut errors, "start", &self.start);
         let end = date_field(&mut errors, "end", &self.end);
@@ -268,7 +310,7 @@ impl ProjectForm {
             &mut errors,
             "description",
             &self.description,
-            DESCRIPTION_MAX,
+            DESCRIPTION_LIMIT,
         );
         let members = member_list(self, &mut errors);
         errors.into_result(ValidProjectEdit {
@@ -289,7 +331,7 @@ pub fn validate_extension(days: &str, reason: &str) -> Result<(u32, String), Fie
             0
         }
     };
-    let reason = text_field(&mut errors, "reason", reason, REASON_MAX);
+    let reason = text_field(&mut errors, "reason", reason, REASON_LIMIT);
     errors.into_result((days, reason))
 }
 
@@ -303,20 +345,19 @@ pub fn extended_period(end: Date, days: u32) -> Option<(Date, Date)> {
 }
 
 /// Parses an optional resource amount field; empty means zero.
-fn amount(
-    errors: &mut FieldErrors,
-    field: &'static str,
-    text: &str,
-    parse: fn(&str) -> Option<u64>,
-    max: u64,
-) -> u64 {
+fn amount(errors: &mut FieldErrors, field: &'static str, text: &str) -> u64 {
     if text.trim().is_empty() {
         return 0;
     }
-    match parse(text) {
+    let (parsed, max, message) = match field {
+        "gpu" => (parse_milli(text), MAX_GPU_MILLI, "error.quota.gpu_amount"),
+        "cpu" => (parse_milli(text), MAX_CPU_MILLI, "error.quota.cpu_amount"),
+        _ => (parse_whole(text), MAX_RAM_MIB, "error.quota.ram_amount"),
+    };
+    match parsed {
         Some(v) if v <= max => v,
         _ => {
-            errors.add(field, "error.quota.amount");
+            errors.add(field, message);
             0
         }
     }
@@ -331,11 +372,45 @@ fn parse_whole(text: &str) -> Option<u64> {
 pub fn parse_resources(gpu: &str, cpu: &str, ram: &str) -> Result<Resources, FieldErrors> {
     let mut errors = FieldErrors::new();
     let resources = Resources {
-        gpu_milli: amount(&mut errors, "gpu", gpu, parse_milli, MAX_GPU_MILLI),
-        cpu_milli: amount(&mut errors, "cpu", cpu, parse_milli, MAX_CPU_MILLI),
-        ram_mib: amount(&mut errors, "ram", ram, parse_whole, MAX_RAM_MIB),
+        gpu_milli: amount(&mut errors, "gpu", gpu),
+        cpu_milli: amount(&mut errors, "cpu", cpu),
+        ram_mib: amount(&mut errors, "ram", ram),
     };
     errors.into_result(resources)
+}
+
+/// Parses a project's whole quota (an approval, an admin's revision): every
+/// field is required, and 0 means none of that resource — a quota has no
+/// "no limit".
+pub fn parse_quota(gpu: &str, cpu: &str, ram: &str) -> Result<Resources, FieldErrors> {
+    let mut errors = parse_resources(gpu, cpu, ram).err().unwrap_or_default();
+    for (field, text) in [("gpu", gpu), ("cpu", cpu), ("ram", ram)] {
+        if text.trim().is_empty() {
+            errors.add(field, "error.quota.required");
+        }
+    }
+    if errors.is_empty() {
+        parse_resources(gpu, cpu, ram)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Checks that a member's cap is within the project's quota, one error per
+/// resource over it.
+pub fn check_cap_within(cap: &MemberCap, quota: &Resources) -> Result<(), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let over = |value: Option<u64>, limit: u64| value.is_some_and(|v| v > limit);
+    if over(cap.gpu_milli, quota.gpu_milli) {
+        errors.add("gpu", "error.cap.over_quota_gpu");
+    }
+    if over(cap.cpu_milli, quota.cpu_milli) {
+        errors.add("cpu", "error.cap.over_quota_cpu");
+    }
+    if over(cap.ram_mib, quota.ram_mib) {
+        errors.add("ram", "error.cap.over_quota_ram");
+    }
+    errors.into_result(())
 }
 
 /// Checks a quota application: more of something, with a reason.
@@ -350,7 +425,7 @@ pub fn validate_quota_application(
     if errors.is_empty() && add == Resources::ZERO {
         errors.add("gpu", "error.quota.nothing");
     }
-    let reason = text_field(&mut errors, "reason", reason, REASON_MAX);
+    let reason = text_field(&mut errors, "reason", reason, REASON_LIMIT);
     if reason.is_empty() {
         errors.add("reason", "error.quota.reason_required");
     }
@@ -521,9 +596,9 @@ mod tests {
         let errors = validate_quota_application("-1", "1e9", "lots", "x")
             .err()
             .unwrap_or_default();
-        assert_eq!(errors.get("gpu"), Some("error.quota.amount"));
-        assert_eq!(errors.get("cpu"), Some("error.quota.amount"));
-        assert_eq!(errors.get("ram"), Some("error.quota.amount"));
+        assert_eq!(errors.get("gpu"), Some("error.quota.gpu_amount"));
+        assert_eq!(errors.get("cpu"), Some("error.quota.cpu_amount"));
+        assert_eq!(errors.get("ram"), Some("error.quota.ram_amount"));
         assert!(
             validate_quota_application("99999999", "", "", "x").is_err(),
             "absurd amounts are refused"
@@ -605,5 +680,53 @@ mod tests {
         assert_eq!(a.len(), 6);
         assert_eq!(a, deletion_code(b"project-a"));
         assert_ne!(a, deletion_code(b"project-b"));
+    }
+
+    #[test]
+    fn quotas_need_every_amount_and_caps_fit_the_quota() {
+        assert_eq!(
+            parse_quota("", "1", "1").err().and_then(|e| e.get("gpu")),
+            Some("error.quota.required")
+        );
+        assert_eq!(parse_quota("0", "0", "0"), Ok(Resources::ZERO));
+        let quota = Resources {
+            gpu_milli: 3000,
+            cpu_milli: 16000,
+            ram_mib: 65536,
+        };
+        let cap = MemberCap {
+            gpu_milli: Some(4000),
+            cpu_milli: None,
+            ram_mib: Some(65536),
+        };
+        let errors = check_cap_within(&cap, &quota).err().unwrap_or_default();
+        assert_eq!(errors.get("gpu"), Some("error.cap.over_quota_gpu"));
+        assert_eq!(errors.get("cpu"), None, "no cap is not over");
+        assert_eq!(errors.get("ram"), None, "the whole quota is allowed");
+    }
+
+    #[test]
+    fn revised_periods_follow_the_application_rules() {
+        assert!(
+            validate_revised_period("2026/11/01", "2026-12-31").is_ok(),
+            "a start in the past may stay"
+        );
+        for (start, end, error) in [
+            ("2020-01-01", "2026-12-31", "error.project.period_too_long"),
+            ("2026-11-01", "9999-12-31", "error.project.period_too_long"),
+            ("2026-11-01", "2026-10-31", "error.project.end_before_start"),
+        ] {
+            assert_eq!(
+                validate_revised_period(start, end)
+                    .err()
+                    .and_then(|e| e.get("end")),
+                Some(error),
+                "{start} {end}"
+            );
+        }
+        assert_eq!(
+            parse_date(" 2026/12/04 "),
+            Some(jiff::civil::date(2026, 12, 4))
+        );
     }
 }

@@ -262,7 +262,7 @@ impl Services {
                 };
                 let choices = projects::of_user_read_tx(tx, user.id)?
                     .into_iter()
-                    .filter(|p| !p.deleted && p.status.is_open())
+                    .filter(|p| !p.deleted && p.status.is_selectable())
                     .filter_map(|p| {
                         p.role_of(user.id).map(|role| ProjectChoice {
                             id: p.id,

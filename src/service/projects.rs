@@ -310,6 +310,13 @@ impl Services {
     }
 
     /// Today on the platform's calendar.
+    /// The platform's time zone (Admin › Platform settings), in which pages
+    /// show dates and times.
+    pub async fn time_zone(&self) -> Result<TimeZone, ServiceError> {
+        let settings = self.platform_settings().await?;
+        Ok(TimeZone::get(&settings.time_zone).unwrap_or(TimeZone::UTC))
+    }
+
     pub async fn today(&self) -> Result<Date, ServiceError> {
         let settings = self.platform_settings().await?;
         Ok(date_in(&settings, self.clock.now()))
@@ -384,6 +391,7 @@ impl Services {
                         remark: String::new(),
                         decided_by: None,
                         decided_at: None,
+                        period: Some((valid.start, valid.end)),
                     },
                 )?;
                 Ok(id)
@@ -534,6 +542,7 @@ impl Services {
                     .find(|m| m.user == member)
                     .ok_or(ServiceError::NotFound)?;
                 m.cap = cap;
+                project::check_cap_within(&cap, &p.quota).map_err(ServiceError::Invalid)?;
                 projects::put_tx(tx, &p)?;
                 Ok(())
             })
@@ -621,6 +630,7 @@ impl Services {
             remark: String::new(),
             decided_by: None,
             decided_at: None,
+            period: Some((p.start, p.end)),
         };
         projects::put_application_tx(tx, &application)?;
         Ok(application.id)
@@ -693,11 +703,12 @@ impl Services {
             let applicant = users::get_read_tx(tx, application.applicant)?
                 .map(|u| u.username.to_string())
                 .unwrap_or_default();
+            let (project_start, project_end) = application.period.unwrap_or((p.start, p.end));
             out.push(ApplicationView {
                 project_name: p.name,
                 project_code: p.code,
-                project_start: p.start,
-                project_end: p.end,
+                project_start,
+                project_end,
                 applicant,
                 application,
             });
@@ -705,13 +716,51 @@ impl Services {
         Ok(out)
     }
 
-    /// The applications `user` made, newest first (Project Review List).
+    /// The applications `user` made and those about the projects they
+    /// manage, newest first (Project Review List).
     pub async fn my_applications(
         &self,
         user: UserId,
     ) -> Result<Vec<ApplicationView>, ServiceError> {
         self.blocking(move |store| {
-            store.read(|tx| Self::views(tx, projects::applications_of_user_read_tx(tx, user)?))
+            store.read(|tx| {
+                let mut list = projects::applications_of_user_read_tx(tx, user)?;
+                for p in projects::of_user_read_tx(tx, user)? {
+                    if p.role_of(user) != Some(ProjectRole::Manager) {
+                        continue;
+                    }
+                    for a in projects::applications_of_project_read_tx(tx, p.id)? {
+                        if !list.iter().any(|mine| mine.id == a.id) {
+                            list.push(a);
+                        }
+                    }
+                }
+                list.sort_by_key(|a| std::cmp::Reverse(a.created_at));
+                Self::views(tx, list)
+            })
+        })
+        .await
+    }
+
+    /// The extension and quota applications of a project that wait for an
+    /// admin (Project Detail), for a viewer who may see the project.
+    pub async fn pending_applications(
+        &self,
+        viewer: &UserRecord,
+        id: ProjectId,
+    ) -> Result<Vec<ApplicationView>, ServiceError> {
+        self.project(viewer, id).await?;
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let pending = projects::applications_of_project_read_tx(tx, id)?
+                    .into_iter()
+                    .filter(|a| {
+                        a.status == ApplicationStatus::Reviewing
+                            && a.kind != ApplicationKind::Project
+                    })
+                    .collect();
+                Self::views(tx, pending)
+            })
         })
         .await
     }
@@ -782,7 +831,7 @@ impl Services {
         if remark.chars().count() > project::REASON_MAX {
             return Err(ServiceError::Invalid(FieldErrors::single(
                 "remark",
-                "error.field.text_too_long",
+                "error.field.reason_too_long",
             )));
         }
         let admin_id = admin.id;
@@ -817,7 +866,7 @@ impl Services {
                             p.quota = p
                                 .quota
                                 .checked_add(add)
-                                .ok_or(ServiceError::Refused("error.quota.amount"))?;
+                                .ok_or(ServiceError::Refused("error.quota.total_over"))?;
                         }
                     }
                     projects::put_tx(tx, &p)?;
@@ -854,28 +903,8 @@ impl Services {
         end: &str,
     ) -> Result<(), ServiceError> {
         self.authorize(admin, id, ProjectAction::Revise).await?;
-        let mut errors = FieldErrors::new();
-        let start = start
-            .trim()
-            .parse::<Date>()
-            .map_err(|_| errors.add("start", "error.date.invalid"))
-            .ok();
-        let end = end
-            .trim()
-            .parse::<Date>()
-            .map_err(|_| errors.add("end", "error.date.invalid"))
-            .ok();
-        if let (Some(s), Some(e)) = (start, end)
-            && e < s
-        {
-            errors.add("end", "error.project.end_before_start");
-        }
-        let (Some(start), Some(end)) = (start, end) else {
-            return Err(ServiceError::Invalid(errors));
-        };
-        if !errors.is_empty() {
-            return Err(ServiceError::Invalid(errors));
-        }
+        let (start, end) =
+            project::validate_revised_period(start, end).map_err(ServiceError::Invalid)?;
         let admin = admin.clone();
         let now = self.clock.now();
         let services = self.clone();

@@ -77,6 +77,10 @@ pub struct ApplicationRecord {
     pub decided_by: Option<UserId>,
     #[serde(default)]
     pub decided_at: Option<Timestamp>,
+    /// The project's period (start, end) when the application was made;
+    /// records written before this field show the project's current one.
+    #[serde(default)]
+    pub period: Option<(Date, Date)>,
 }
 
 /// Whether any project (in any status) was created for `purpose`.
@@ -191,6 +195,25 @@ pub fn applications_of_user_read_tx(
         }
     }
     out.reverse();
+    Ok(out)
+}
+
+/// The applications about `project`, newest first, in a read transaction.
+pub fn applications_of_project_read_tx(
+    tx: &ReadTransaction,
+    project: ProjectId,
+) -> Result<Vec<ApplicationRecord>, StoreError> {
+    let ids: Vec<u128> = tx
+        .open_multimap_table(tables::PROJECT_ID_TO_APPLICATION_IDS)?
+        .get(project.as_u128())?
+        .map(|id| id.map(|v| v.value()))
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for id in ids.into_iter().rev() {
+        if let Some(a) = application_read_tx(tx, ApplicationId::from_u128(id))? {
+            out.push(a);
+        }
+    }
     Ok(out)
 }
 

@@ -342,3 +342,18 @@ pub fn see_other(location: &str) -> HttpResponse {
         .insert_header((header::LOCATION, location.to_owned()))
         .finish()
 }
+
+/// HEAD answers as GET does on every page: the request is routed as a GET
+/// (every page is mounted for GET), and the HTTP layer, which saw the HEAD,
+/// sends the status and headers without the body. It is the innermost
+/// middleware: the method can change only while no one else holds the
+/// request.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}

@@ -62,6 +62,7 @@ pub fn app(
         )
         .configure(routes::configure)
         .default_service(web::to(routes::not_found))
+        .wrap(from_fn(middleware::head_as_get))
         .wrap(from_fn(middleware::session_and_csrf))
         .wrap(from_fn(middleware::body_limit))
         .wrap(from_fn(middleware::error_pages))

@@ -381,10 +381,13 @@ async fn journey(l: &Labels) {
     let new_end = days(old_end, 7);
     let general = a.text_of("section[aria-labelledby='general'] .facts").await;
     assert!(
-        general.contains(&new_end.to_string()),
+        general.contains(&new_end.strftime("%Y/%m/%d").to_string()),
         "the new end {new_end} is shown: {general}"
     );
-    assert!(!general.contains(&old_end.to_string()), "{general}");
+    assert!(
+        !general.contains(&old_end.strftime("%Y/%m/%d").to_string()),
+        "{general}"
+    );
     assert_eq!(a.text_of(".facts .extended-mark").await, l.extended);
     a.follow(l.nav_reviews).await;
     let link = a
@@ -404,11 +407,17 @@ async fn journey(l: &Labels) {
     assert_eq!(a.path().await, link);
     assert_eq!(
         pane_fact(&a, l.next_start).await.as_deref(),
-        Some(format!("{} 00:00:00", days(old_end, 1)).as_str())
+        Some(
+            format!(
+                "{} 00:00 (Asia/Taipei)",
+                days(old_end, 1).strftime("%Y/%m/%d")
+            )
+            .as_str()
+        )
     );
     assert_eq!(
         pane_fact(&a, l.next_end).await.as_deref(),
-        Some(format!("{new_end} 23:59:59").as_str())
+        Some(format!("{} 23:59 (Asia/Taipei)", new_end.strftime("%Y/%m/%d")).as_str())
     );
     let status = a
         .text_of("section[aria-labelledby='detail-title'] .badge")

@@ -307,6 +307,12 @@ async fn invalid_inputs_are_refused_with_the_field_named() {
             "price",
             "Enter a price",
         ),
+        (
+            GPU_TYPES,
+            with(p4(), "price", "1000000"),
+            "price",
+            "Enter a price from 0 to 100,000 per hour",
+        ),
         (SPECS, spec("p4 tiny", ""), "name", "Use letters, digits, "),
         (
             SPECS,
@@ -319,6 +325,12 @@ async fn invalid_inputs_are_refused_with_the_field_named() {
             with(spec("p4.tiny", ""), "ram_mib", "lots"),
             "ram_mib",
             "Enter a whole number of MiB",
+        ),
+        (
+            SPECS,
+            with(spec("p4.tiny", ""), "ram_mib", "99999999"),
+            "ram_mib",
+            "Enter a whole number of MiB from 1 to 16,777,216.",
         ),
         (
             SPECS,

@@ -18,6 +18,7 @@ mod kube_driver;
 mod kubectl;
 mod local_driver;
 mod ops;
+mod pages;
 mod projects;
 mod store;
 mod workloads;

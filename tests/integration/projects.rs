@@ -14,7 +14,7 @@ fn today() -> Date {
     jiff::civil::date(2026, 11, 29)
 }
 
-fn day(offset: i64) -> String {
+pub(crate) fn day(offset: i64) -> String {
     today()
         .checked_add(jiff::Span::new().days(offset))
         .expect("date")
@@ -22,7 +22,7 @@ fn day(offset: i64) -> String {
 }
 
 /// The id in the first `/projects/<id>` link of a page.
-fn project_id_in(body: &str) -> String {
+pub(crate) fn project_id_in(body: &str) -> String {
     let marker = "href=\"/projects/";
     body.match_indices(marker)
         .map(|(at, _)| &body[at + marker.len()..])
@@ -32,13 +32,13 @@ fn project_id_in(body: &str) -> String {
 }
 
 /// The id in the first admin review action of the queue.
-fn application_id_in(body: &str) -> String {
+pub(crate) fn application_id_in(body: &str) -> String {
     let marker = "action=\"/admin/reviews/";
     let at = body.find(marker).expect("an application in the queue") + marker.len();
     body[at..at + 36].to_owned()
 }
 
-async fn apply(
+pub(crate) async fn apply(
     client: &Client,
     name: &str,
     managers: &[&str],
@@ -58,7 +58,7 @@ async fn apply(
 }
 
 /// Applies as `client` and approves as `admin` with GPU 3 / CPU 16 / 64 GiB.
-async fn active_project(
+pub(crate) async fn active_project(
     app: &TestApp,
     client: &Client,
     name: &str,
@@ -324,11 +324,17 @@ async fn extension_and_quota_applications_move_the_end_and_raise_the_quota() {
 
     let reviews = alice.get("/projects/reviews").await;
     assert!(
-        reviews.body.contains(&format!("{} 00:00:00", day(31))),
+        reviews.body.contains(&format!(
+            "{} 00:00 (Asia/Taipei)",
+            day(31).replace('-', "/")
+        )),
         "next start"
     );
     assert!(
-        reviews.body.contains(&format!("{} 23:59:59", day(37))),
+        reviews.body.contains(&format!(
+            "{} 23:59 (Asia/Taipei)",
+            day(37).replace('-', "/")
+        )),
         "next end"
     );
 
@@ -356,7 +362,10 @@ async fn extension_and_quota_applications_move_the_end_and_raise_the_quota() {
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     }
     let detail = alice.get(&format!("/projects/{id}")).await;
-    assert!(detail.body.contains(&day(37)), "the end moved by 7 days");
+    assert!(
+        detail.body.contains(&day(37).replace('-', "/")),
+        "the end moved by 7 days"
+    );
     assert!(detail.body.contains("Extended"));
     assert!(detail.body.contains("<td>3.5</td>"), "quota raised to 3.5");
     assert!(alice.get("/projects").await.body.contains("0 / 3.5"));

@@ -30,6 +30,7 @@ use crate::web::views::catalog::{
     self as view, CatalogNotice, ChoiceView, EditView, ItemForm, ItemRowView, KindCountView,
     ListView, service_label, sharing_label, ssh_login_label,
 };
+use crate::web::views::format;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(paths::ADMIN_CATALOG, web::get().to(get_overview))
@@ -40,7 +41,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/catalog/{kind}/{id}/{action}",
             web::post().to(post_action),
+        )
+        .route(
+            "/admin/catalog/{kind}/{id}/{action}",
+            web::get().to(get_action),
         );
+}
+
+/// The GET of an action's POST address (a reload after a refusal) leads
+/// back to the item's page.
+async fn get_action(
+    _admin: RequireAdmin,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (kind, id, _) = path.into_inner();
+    let kind = kind_of(&kind)?;
+    let id: uuid::Uuid = id.parse().map_err(|_| WebError::NotFound)?;
+    Ok(crate::web::middleware::see_other(
+        &paths::admin_catalog_item(kind, &id.to_string()),
+    ))
 }
 
 fn kind_of(slug: &str) -> Result<CatalogKind, WebError> {
@@ -285,7 +304,7 @@ async fn rows(
                         s.retired,
                         vec![
                             Milli(s.cpu_milli).to_string(),
-                            tr.f("catalog.unit.mib", &[("amount", &s.ram_mib.to_string())]),
+                            format::ram_gb(s.ram_mib),
                             gpu,
                             price(tr, Some(s.price_milli)),
                         ],

@@ -39,6 +39,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/projects/{id}/quota", web::post().to(post_quota))
         .route("/projects/{id}/delete", web::post().to(post_delete))
         .route("/projects/{id}/caps/{user}", web::post().to(post_cap))
+        .route(
+            "/projects/{id}/extension",
+            web::get().to(get_back_to_detail),
+        )
+        .route("/projects/{id}/quota", web::get().to(get_back_to_detail))
+        .route("/projects/{id}/delete", web::get().to(get_back_to_detail))
+        .route(
+            "/projects/{id}/caps/{user}",
+            web::get().to(get_back_to_members),
+        )
+        .route(
+            "/projects/reviews/{id}/revoke",
+            web::get().to(get_back_to_review),
+        )
+        .route(
+            "/admin/reviews/{id}/{decision}",
+            web::get().to(get_back_to_queue),
+        )
+        .route(
+            "/admin/projects/{id}/{action}",
+            web::get().to(get_back_to_all_projects),
+        )
         .route(paths::CLOUD_PROVISIONING, web::get().to(get_provisioning))
         .route(paths::CLOUD_PROVISIONING, web::post().to(post_provisioning))
         .route(paths::ADMIN_REVIEWS, web::get().to(get_queue))
@@ -54,6 +76,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(paths::ADMIN_SETTINGS, web::get().to(get_settings))
         .route(paths::ADMIN_SETTINGS, web::post().to(post_settings))
         .route(paths::ADMIN_OUTBOX, web::get().to(get_outbox));
+}
+
+// A refused form is answered on its POST address; these GETs of those
+// addresses (a reload, a bookmark, the address bar) lead back to the page
+// the form is on.
+
+async fn get_back_to_detail(
+    _user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    Ok(see_other(&paths::project(project_id(&path)?)))
+}
+
+async fn get_back_to_members(
+    _user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let id = project_id(&path.0)?;
+    Ok(see_other(&format!("{}#members", paths::project(id))))
+}
+
+async fn get_back_to_review(
+    _user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    Ok(see_other(&paths::review(application_id(&path)?)))
+}
+
+async fn get_back_to_queue(_admin: RequireAdmin) -> HttpResponse {
+    see_other(paths::ADMIN_REVIEWS)
+}
+
+async fn get_back_to_all_projects(_admin: RequireAdmin) -> HttpResponse {
+    see_other(paths::ADMIN_PROJECTS)
 }
 
 /// Usernames by id, for showing members and mail recipients.
@@ -154,6 +210,7 @@ async fn get_list(
         query: query.q.trim(),
         page,
         pages,
+        page_size: PAGE_SIZE,
         total: matching.len(),
         table: query.view == "table",
         notice,
@@ -250,6 +307,7 @@ struct DetailQuery {
 
 struct DetailState<'a> {
     errors: FieldErrors,
+    cap_member: Option<UserId>,
     errors_for: &'a str,
     typed: Vec<(String, String)>,
     notice: Option<String>,
@@ -276,6 +334,15 @@ async fn render_detail(
         })
         .collect();
     let code = project::deletion_code(format!("{id}{}", user.session.csrf_token).as_bytes());
+    let pending = services
+        .pending_applications(&user.session.user, id)
+        .await?;
+    let zone = services.time_zone().await?;
+    let mut shell = user.page.shell();
+    // The selector follows the project being viewed.
+    if shell.projects.iter().any(|c| c.id == id) {
+        shell.current_project = Some(id);
+    }
     let view = views::DetailView {
         project: &summary,
         members: &members,
@@ -285,8 +352,11 @@ async fn render_detail(
         errors_for: state.errors_for,
         notice: state.notice,
         typed: &state.typed,
+        cap_member: state.cap_member,
+        pending: &pending,
+        zone: &zone,
     };
-    Ok(html(state.status, views::detail(&user.page.shell(), &view)))
+    Ok(html(state.status, views::detail(&shell, &view)))
 }
 
 async fn get_detail(
@@ -295,6 +365,14 @@ async fn get_detail(
     query: web::Query<DetailQuery>,
 ) -> Result<HttpResponse, WebError> {
     let id = project_id(&path)?;
+    let selectable = user.session.projects.iter().any(|c| c.id == id);
+    if selectable && user.session.current_project().map(|c| c.id) != Some(id) {
+        user.page
+            .state
+            .services
+            .select_project(&user.session.user, id)
+            .await?;
+    }
     let key = match query.done.as_str() {
         "edited" => Some("project.edited"),
         "extension" => Some("project.extension_applied"),
@@ -308,6 +386,7 @@ async fn get_detail(
         id,
         DetailState {
             errors: FieldErrors::new(),
+            cap_member: None,
             errors_for: "",
             typed: Vec::new(),
             notice,
@@ -381,6 +460,7 @@ async fn after_manager_action(
     pairs: &[(String, String)],
     result: Result<(), ServiceError>,
     done: &str,
+    cap_member: Option<UserId>,
 ) -> Result<HttpResponse, WebError> {
     let (errors, status) = match result {
         Ok(()) => return Ok(see_other(&format!("{}?done={done}", paths::project(id)))),
@@ -396,6 +476,7 @@ async fn after_manager_action(
         id,
         DetailState {
             errors,
+            cap_member,
             errors_for: form,
             typed: pairs.to_vec(),
             notice: None,
@@ -457,7 +538,7 @@ async fn post_application(
             )
             .await
     };
-    after_manager_action(&user, id, form, &pairs, applied.map(|_| ()), form).await
+    after_manager_action(&user, id, form, &pairs, applied.map(|_| ()), form, None).await
 }
 
 async fn post_delete(
@@ -475,7 +556,7 @@ async fn post_delete(
         .await;
     match result {
         Ok(()) => Ok(see_other(&format!("{}?deleted=1", paths::PROJECTS))),
-        other => after_manager_action(&user, id, "delete", &[], other, "").await,
+        other => after_manager_action(&user, id, "delete", &[], other, "", None).await,
     }
 }
 
@@ -498,7 +579,7 @@ async fn post_cap(
         .services
         .set_member_cap(&user.session.user, id, member, cap)
         .await;
-    after_manager_action(&user, id, "caps", &pairs, result, "cap").await
+    after_manager_action(&user, id, "caps", &pairs, result, "cap", Some(member)).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -530,7 +611,24 @@ async fn post_select(
 #[serde(default)]
 struct ReviewQuery {
     id: String,
+    q: String,
     revoked: Option<String>,
+}
+
+/// The applications whose project name, code or applicant contains `query`.
+fn matching_applications(
+    list: Vec<crate::service::projects::ApplicationView>,
+    query: &str,
+) -> Vec<crate::service::projects::ApplicationView> {
+    let needle = query.trim().to_lowercase();
+    list.into_iter()
+        .filter(|a| {
+            needle.is_empty()
+                || a.project_name.to_lowercase().contains(&needle)
+                || a.project_code.contains(&needle)
+                || a.applicant.contains(&needle)
+        })
+        .collect()
 }
 
 async fn get_reviews(
@@ -543,6 +641,7 @@ async fn get_reviews(
         .services
         .my_applications(user.session.user.id)
         .await?;
+    let zone = user.page.state.services.time_zone().await?;
     let selected = query.id.parse::<ApplicationId>().ok();
     let message = query.revoked.as_ref().map(|_| {
         (
@@ -552,7 +651,14 @@ async fn get_reviews(
     });
     Ok(html(
         StatusCode::OK,
-        reviews::my_list(&user.page.shell(), &list, selected, message),
+        reviews::my_list(
+            &user.page.shell(),
+            &matching_applications(list, &query.q),
+            query.q.trim(),
+            selected,
+            message,
+            &zone,
+        ),
     ))
 }
 
@@ -574,9 +680,10 @@ async fn post_revoke(user: CurrentUser, path: web::Path<String>) -> Result<HttpR
                 .my_applications(user.session.user.id)
                 .await?;
             let message = Some((Tone::Error, user.page.tr().t(key).to_owned()));
+            let zone = user.page.state.services.time_zone().await?;
             Ok(html(
                 StatusCode::CONFLICT,
-                reviews::my_list(&user.page.shell(), &list, Some(id), message),
+                reviews::my_list(&user.page.shell(), &list, "", Some(id), message, &zone),
             ))
         }
         Err(e) => Err(e.into()),
@@ -590,12 +697,14 @@ async fn get_provisioning(user: CurrentUser) -> Result<HttpResponse, WebError> {
         .services
         .activation(user.session.user.id)
         .await?;
+    let zone = user.page.state.services.time_zone().await?;
     Ok(html(
         StatusCode::OK,
         platform::provisioning(
             &user.page.shell(),
             user.session.user.username.as_str(),
             record.as_ref(),
+            &zone,
         ),
     ))
 }
@@ -625,6 +734,7 @@ async fn get_queue(
         .services
         .reviewing_applications(&admin.session.user)
         .await?;
+    let zone = admin.page.state.services.time_zone().await?;
     let key = match query.done.as_str() {
         "approve" => Some("review.approved"),
         "decline" => Some("review.declined"),
@@ -633,7 +743,7 @@ async fn get_queue(
     let message = key.map(|k| (Tone::Success, admin.page.tr().t(k).to_owned()));
     Ok(html(
         StatusCode::OK,
-        reviews::queue(&admin.page.shell(), &list, None, message),
+        reviews::queue(&admin.page.shell(), &list, None, message, &zone),
     ))
 }
 
@@ -650,8 +760,11 @@ async fn post_decision(
         _ => return Err(WebError::NotFound),
     };
     let services = &admin.page.state.services;
-    let quota = if approve && !field(&pairs, "gpu").is_empty() {
-        match project::parse_resources(
+    let typed_quota = ["gpu", "cpu", "ram"]
+        .iter()
+        .any(|name| !field(&pairs, name).trim().is_empty());
+    let quota = if approve && typed_quota {
+        match project::parse_quota(
             field(&pairs, "gpu"),
             field(&pairs, "cpu"),
             field(&pairs, "ram"),
@@ -681,10 +794,11 @@ async fn post_decision(
         Err(ServiceError::Invalid(errors)) => render_queue_error(&admin, id, approve, errors).await,
         Err(ServiceError::Refused(key)) => {
             let list = services.reviewing_applications(&admin.session.user).await?;
+            let zone = services.time_zone().await?;
             let message = Some((Tone::Error, admin.page.tr().t(key).to_owned()));
             Ok(html(
                 StatusCode::CONFLICT,
-                reviews::queue(&admin.page.shell(), &list, None, message),
+                reviews::queue(&admin.page.shell(), &list, None, message, &zone),
             ))
         }
         Err(e) => Err(e.into()),
@@ -703,11 +817,12 @@ async fn render_queue_error(
         .services
         .reviewing_applications(&admin.session.user)
         .await?;
+    let zone = admin.page.state.services.time_zone().await?;
     let mut shell = admin.page.shell();
     shell.path = paths::ADMIN_REVIEWS;
     Ok(html(
         StatusCode::UNPROCESSABLE_ENTITY,
-        reviews::queue(&shell, &list, Some((id, approve, &errors)), None),
+        reviews::queue(&shell, &list, Some((id, approve, &errors)), None, &zone),
     ))
 }
 
@@ -748,7 +863,7 @@ async fn post_admin_project(
     let id = project_id(&id)?;
     let services = &admin.page.state.services;
     let result = match action.as_str() {
-        "revise" => match project::parse_resources(
+        "revise" => match project::parse_quota(
             field(&pairs, "gpu"),
             field(&pairs, "cpu"),
             field(&pairs, "ram"),
@@ -785,7 +900,7 @@ async fn post_admin_project(
     shell.path = paths::ADMIN_PROJECTS;
     Ok(html(
         status,
-        platform::all_projects(&shell, &list, Some((id, &errors)), None),
+        platform::all_projects(&shell, &list, Some((id, &errors, &pairs)), None),
     ))
 }
 
@@ -835,10 +950,11 @@ async fn post_settings(
 async fn get_outbox(admin: RequireAdmin) -> Result<HttpResponse, WebError> {
     let services = &admin.page.state.services;
     let mails = services.outbox().await?;
+    let zone = services.time_zone().await?;
     let names = username_map(services).await?;
     let name = |id: UserId| names.get(&id).cloned().unwrap_or_default();
     Ok(html(
         StatusCode::OK,
-        platform::outbox(&admin.page.shell(), &mails, &name),
+        platform::outbox(&admin.page.shell(), &mails, &name, &zone),
     ))
 }

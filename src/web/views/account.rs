@@ -56,9 +56,11 @@ pub fn profile(
                 form method="post" action=(paths::PROFILE) class="form" novalidate {
                     (csrf_field(shell))
                     (select(tr, "category", "profile.category", &categories, &form.category, errors))
+                    @let given = input(tr, Field::text("first_name", "profile.first_name", &form.first_name).autocomplete("given-name"), errors);
+                    @let family = input(tr, Field::text("last_name", "profile.last_name", &form.last_name).autocomplete("family-name"), errors);
                     div class="row" {
-                        (input(tr, Field::text("first_name", "profile.first_name", &form.first_name).autocomplete("given-name"), errors))
-                        (input(tr, Field::text("last_name", "profile.last_name", &form.last_name).autocomplete("family-name"), errors))
+                        // Chinese names are written family name first.
+                        @if tr.lang() == Lang::ZhTw { (family) (given) } @else { (given) (family) }
                     }
                     (input(tr, Field::text("email", "profile.email", &form.email).kind("email").autocomplete("email").hint("profile.email_hint"), errors))
                     (input(tr, Field::text("address", "profile.address", &form.address).autocomplete("street-address"), errors))

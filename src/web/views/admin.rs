@@ -118,6 +118,7 @@ fn user_row(shell: &Shell, row: &UserRowView) -> Markup {
                     action: &url,
                     confirm_label: tr.t("common.confirm"),
                     danger,
+                    reopen: false,
                 },
             )
         };

@@ -124,7 +124,7 @@ fn kind_text(kind: CatalogKind) -> KindText {
             empty: "catalog.hardware_spec.empty",
             columns: &[
                 "catalog.hardware_spec.cpu_cores",
-                "catalog.hardware_spec.ram_mib",
+                "project.ram",
                 "catalog.hardware_spec.gpu_type",
                 "catalog.column.price",
             ],
@@ -351,6 +351,7 @@ fn item_row(shell: &Shell, kind: CatalogKind, row: &ItemRowView) -> Markup {
                 action: &url,
                 confirm_label: tr.t(open),
                 danger,
+                reopen: false,
             },
         )
     };

@@ -207,6 +207,8 @@ pub struct Confirm<'a> {
     pub action: &'a str,
     pub confirm_label: &'a str,
     pub danger: bool,
+    /// Render the dialog open: its form was refused and shows the error.
+    pub reopen: bool,
 }
 
 pub fn confirm_dialog(shell: &Shell, c: Confirm) -> Markup {
@@ -221,7 +223,7 @@ pub fn confirm_dialog_with(shell: &Shell, c: Confirm, fields: Markup) -> Markup 
     let text_id = format!("{}-text", c.id);
     html! {
         button.btn.small.danger[c.danger] type="button" data-dialog=(c.id) { (c.open_label) }
-        dialog id=(c.id) aria-labelledby=(title_id) aria-describedby=(text_id) {
+        dialog id=(c.id) aria-labelledby=(title_id) aria-describedby=(text_id) open[c.reopen] data-reopen[c.reopen] {
             h2 id=(title_id) { (c.title) }
             p id=(text_id) { (c.text) }
             form method="post" action=(c.action) id=(format!("{}-form", c.id)) {
@@ -233,5 +235,78 @@ pub fn confirm_dialog_with(shell: &Shell, c: Confirm, fields: Markup) -> Markup 
                 button.btn.primary.danger[c.danger] type="submit" form=(format!("{}-form", c.id)) { (c.confirm_label) }
             }
         }
+    }
+}
+
+/// Where a list is: items `first` to `last` of `total`, with the links to
+/// the previous and next pages (none at either end).
+pub struct PagerView {
+    pub first: usize,
+    pub last: usize,
+    pub total: usize,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+/// The pager: "1 - 6 of 6" between Previous and Next.
+pub fn pager(tr: Tr, view: &PagerView) -> Markup {
+    let link = |href: &Option<String>, rel: &'static str, key: &'static str| {
+        html! {
+            @match href {
+                Some(href) => a class="btn small" href=(href) rel=(rel) { (tr.t(key)) },
+                None => span class="btn small" aria-disabled="true" { (tr.t(key)) },
+            }
+        }
+    };
+    html! {
+        nav class="pager" aria-label=(tr.t("common.pages")) {
+            (link(&view.previous, "prev", "common.previous"))
+            span { (tr.f("common.range_of", &[
+                ("first", &view.first.to_string()),
+                ("last", &view.last.to_string()),
+                ("total", &view.total.to_string()),
+            ])) }
+            (link(&view.next, "next", "common.next"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::user::Lang;
+    use crate::web::views::test_support::{member, shell};
+
+    #[test]
+    fn the_pager_reads_a_range_between_previous_and_next() {
+        let s = shell(Lang::En, member());
+        let html = pager(
+            s.tr,
+            &PagerView {
+                first: 1,
+                last: 6,
+                total: 6,
+                previous: None,
+                next: None,
+            },
+        )
+        .into_string();
+        assert!(html.contains("1 - 6 of 6"));
+        assert!(html.contains("aria-disabled=\"true\">Previous"));
+        assert!(html.contains("aria-disabled=\"true\">Next"));
+        let zh = shell(Lang::ZhTw, member());
+        let html = pager(
+            zh.tr,
+            &PagerView {
+                first: 13,
+                last: 14,
+                total: 14,
+                previous: Some("/projects?page=1".into()),
+                next: None,
+            },
+        )
+        .into_string();
+        assert!(html.contains("13 - 14，共 14 筆"));
+        assert!(html.contains("href=\"/projects?page=1\" rel=\"prev\">上一頁"));
     }
 }

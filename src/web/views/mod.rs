@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod components;
 pub mod errors;
+pub mod format;
 pub mod layout;
 pub mod platform;
 pub mod projects;

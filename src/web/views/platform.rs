@@ -1,11 +1,13 @@
 //! Administration of projects (all projects, platform settings, the mail
 //! outbox) and the user's Cloud Provisioning page (manual §4).
 
+use jiff::tz::TimeZone;
 use maud::{Markup, html};
 
 use super::components::{
     BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, input, notice,
 };
+use super::format;
 use super::layout::{Shell, section_page};
 use super::projects::status_badge;
 use crate::domain::ids::ProjectId;
@@ -16,11 +18,14 @@ use crate::store::activations::{ActivationRecord, ActivationStatus};
 use crate::store::outbox::{MailRecord, MailStatus};
 use crate::web::paths;
 
+/// A refused revision: the project, its errors and what was typed.
+pub type RefusedRevision<'a> = (ProjectId, &'a FieldErrors, &'a [(String, String)]);
+
 /// Every project, with the admin's direct changes.
 pub fn all_projects(
     shell: &Shell,
     list: &[ProjectSummary],
-    errors: Option<(ProjectId, &FieldErrors)>,
+    errors: Option<RefusedRevision>,
     message: Option<(Tone, String)>,
 ) -> Markup {
     let tr = shell.tr;
@@ -35,7 +40,13 @@ pub fn all_projects(
             @if list.is_empty() { div class="empty" { p { (tr.t("project.empty_all")) } } }
             @for s in list {
                 @let p = &s.project;
-                @let errs = match errors { Some((id, e)) if id == p.id => e, _ => &none };
+                @let errs = match errors { Some((id, e, _)) if id == p.id => e, _ => &none };
+                @let typed = match errors { Some((id, _, typed)) if id == p.id => Some(typed), _ => None };
+                // A refused revision shows what was typed, else the project's values.
+                @let value = |name: &str, stored: String| match typed {
+                    Some(typed) => typed.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default(),
+                    None => stored,
+                };
                 article class="panel" aria-labelledby=(format!("p-{}", p.id)) {
                     header class="card-head" {
                         h2 id=(format!("p-{}", p.id)) { (p.name) }
@@ -43,13 +54,13 @@ pub fn all_projects(
                     }
                     dl class="facts two-columns" {
                         dt { (tr.t("project.code")) } dd { (p.code) }
-                        dt { (tr.t("project.period")) } dd { (p.start) " – " (p.end) }
+                        dt { (tr.t("project.period")) } dd { (format::date(p.start)) " – " (format::date(p.end)) }
                         dt { (tr.t("project.members")) } dd { (p.members.len()) }
                         dt { (tr.t("project.quota")) } dd {
                             (tr.f("project.quota_text", &[
                                 ("gpu", &Milli(p.quota.gpu_milli).to_string()),
                                 ("cpu", &Milli(p.quota.cpu_milli).to_string()),
-                                ("ram", &p.quota.ram_mib.to_string()),
+                                ("ram", &format::ram_gb(p.quota.ram_mib)),
                             ]))
                         }
                     }
@@ -58,11 +69,11 @@ pub fn all_projects(
                         form method="post" action=(paths::admin_project_action(p.id, "revise")) class="form inline" novalidate {
                             (csrf_field(shell))
                             @let scope = format!("{}-", p.id);
-                            (input(tr, Field::text("gpu", "review.quota_gpu", &Milli(p.quota.gpu_milli).to_string()).scoped(scope.clone()), errs))
-                            (input(tr, Field::text("cpu", "review.quota_cpu", &Milli(p.quota.cpu_milli).to_string()).scoped(scope.clone()), errs))
-                            (input(tr, Field::text("ram", "review.quota_ram", &p.quota.ram_mib.to_string()).scoped(scope.clone()), errs))
-                            (input(tr, Field::text("start", "project.start", &p.start.to_string()).kind("date").scoped(scope.clone()), errs))
-                            (input(tr, Field::text("end", "project.end", &p.end.to_string()).kind("date").scoped(scope.clone()), errs))
+                            (input(tr, Field::text("gpu", "review.quota_gpu", &value("gpu", Milli(p.quota.gpu_milli).to_string())).required().scoped(scope.clone()), errs))
+                            (input(tr, Field::text("cpu", "review.quota_cpu", &value("cpu", Milli(p.quota.cpu_milli).to_string())).required().scoped(scope.clone()), errs))
+                            (input(tr, Field::text("ram", "review.quota_ram", &value("ram", p.quota.ram_mib.to_string())).required().scoped(scope.clone()), errs))
+                            (input(tr, Field::text("start", "project.start", &value("start", p.start.to_string())).kind("date").required().scoped(scope.clone()), errs))
+                            (input(tr, Field::text("end", "project.end", &value("end", p.end.to_string())).kind("date").required().scoped(scope.clone()), errs))
                             button type="submit" class="btn primary" { (tr.t("project.save")) }
                         }
                         (confirm_dialog(shell, Confirm {
@@ -73,6 +84,7 @@ pub fn all_projects(
                             action: &paths::admin_project_action(p.id, "release"),
                             confirm_label: tr.t("project.force_release"),
                             danger: true,
+                            reopen: false,
                         }))
                     }
                 }
@@ -116,6 +128,7 @@ pub fn outbox(
     shell: &Shell,
     mails: &[MailRecord],
     names: &dyn Fn(crate::domain::ids::UserId) -> String,
+    zone: &TimeZone,
 ) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.admin_outbox");
@@ -139,7 +152,7 @@ pub fn outbox(
                         tbody {
                             @for m in mails {
                                 tr {
-                                    td { (m.created_at.strftime("%Y/%m/%d %H:%M UTC")) }
+                                    td { (format::date_time(m.created_at, zone)) }
                                     td { (names(m.to_user)) @if !m.to_address.is_empty() { " <" (m.to_address) ">" } }
                                     td { details { summary { (m.subject) } pre class="mail-body" { (m.body) } } }
                                     td {
@@ -160,7 +173,12 @@ pub fn outbox(
 }
 
 /// Cloud Provisioning: the user's activation status, Activate and refresh.
-pub fn provisioning(shell: &Shell, username: &str, record: Option<&ActivationRecord>) -> Markup {
+pub fn provisioning(
+    shell: &Shell,
+    username: &str,
+    record: Option<&ActivationRecord>,
+    zone: &TimeZone,
+) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.cloud_provisioning");
     let status = record.map_or(ActivationStatus::NotActivated, |r| r.status);
@@ -190,7 +208,7 @@ pub fn provisioning(shell: &Shell, username: &str, record: Option<&ActivationRec
                     tbody {
                         tr { th scope="row" { (tr.t("provisioning.status")) } td { (badge(color, tr.t(key))) } }
                         tr { th scope="row" { (tr.t("provisioning.request_time")) } td {
-                            @if let Some(r) = record { (r.requested_at.strftime("%Y/%m/%d %H:%M:%S UTC")) } @else { "---" }
+                            @if let Some(r) = record { (format::date_time(r.requested_at, zone)) } @else { "---" }
                         } }
                         @if let Some(r) = record.filter(|r| !r.message.is_empty()) {
                             tr { th scope="row" { (tr.t("provisioning.message")) } td { (r.message) } }

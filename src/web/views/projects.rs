@@ -4,15 +4,17 @@
 use maud::{Markup, html};
 
 use super::components::{
-    BadgeColor, Confirm, Field, Tone, badge, confirm_dialog_with, csrf_field, input, notice,
+    BadgeColor, Confirm, Field, PagerView, Tone, badge, confirm_dialog_with, csrf_field, input,
+    notice, pager,
 };
+use super::format;
 use super::layout::{Crumb, Shell, page, section_page};
 use crate::domain::ids::{ProjectId, UserId};
-use crate::domain::project::{ProjectRole, ProjectStatus};
+use crate::domain::project::{ApplicationKind, ProjectRole, ProjectStatus};
 use crate::domain::quota::{MemberCap, Milli, Resources};
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Tr;
-use crate::service::projects::ProjectSummary;
+use crate::service::projects::{ApplicationView, ProjectSummary};
 use crate::web::paths;
 
 /// Translation key and colour of a project status.
@@ -66,11 +68,25 @@ fn members_text(tr: Tr, p: &ProjectSummary) -> String {
 
 fn dates(tr: Tr, p: &ProjectSummary) -> Markup {
     html! {
-        (p.project.start) " – " (p.project.end)
+        (format::date(p.project.start)) " – " (format::date(p.project.end))
         @if p.extended {
-            " " span class="extended-mark" title=(tr.f("project.extended_title", &[("start", &p.project.start.to_string()), ("end", &p.project.end.to_string())])) {
+            " " span class="extended-mark" title=(tr.f("project.extended_title", &[("start", &format::date(p.project.start)), ("end", &format::date(p.project.end))])) {
                 (tr.t("project.extended"))
             }
+        }
+    }
+}
+
+/// A manager's actions on a project (manual §5.2: edit, period extension,
+/// delete), the same on cards and in the table.
+fn manager_actions(tr: Tr, p: &ProjectSummary) -> Markup {
+    html! {
+        @if p.role == Some(ProjectRole::Manager) && p.project.status.is_open() {
+            a class="btn small" href=(paths::project_action(p.project.id, "edit")) { (tr.t("project.edit")) }
+            @if p.project.status.is_selectable() {
+                a class="btn small" href=(format!("{}#extension", paths::project(p.project.id))) { (tr.t("project.extension")) }
+            }
+            a class="btn small danger" href=(format!("{}#delete", paths::project(p.project.id))) { (tr.t("project.delete")) }
         }
     }
 }
@@ -81,6 +97,7 @@ pub struct ProjectListView<'a> {
     pub query: &'a str,
     pub page: usize,
     pub pages: usize,
+    pub page_size: usize,
     pub total: usize,
     pub table: bool,
     pub notice: Option<String>,
@@ -115,11 +132,13 @@ pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
                     input id="q" type="search" name="q" value=(view.query) placeholder=(tr.t("common.search"));
                     button type="submit" class="btn" { (tr.t("common.search")) }
                 }
-                nav class="pager" aria-label=(tr.t("common.pages")) {
-                    @if view.page > 1 { a class="btn small" href=(list_url(view, view.page - 1, view.table)) rel="prev" { "◀" } }
-                    span { (tr.f("common.page_of", &[("page", &view.page.to_string()), ("pages", &view.pages.max(1).to_string()), ("total", &view.total.to_string())])) }
-                    @if view.page < view.pages { a class="btn small" href=(list_url(view, view.page + 1, view.table)) rel="next" { "▶" } }
-                }
+                (pager(tr, &PagerView {
+                    first: if view.total == 0 { 0 } else { (view.page - 1) * view.page_size + 1 },
+                    last: ((view.page - 1) * view.page_size + view.items.len()).min(view.total),
+                    total: view.total,
+                    previous: (view.page > 1).then(|| list_url(view, view.page - 1, view.table)),
+                    next: (view.page < view.pages).then(|| list_url(view, view.page + 1, view.table)),
+                }))
                 a class="btn small" href=(list_url(view, view.page, view.table)) { "↻ " (tr.t("common.refresh")) }
                 @if view.table {
                     a class="btn small" href=(list_url(view, 1, false)) { (tr.t("project.view_cards")) }
@@ -145,18 +164,20 @@ pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
                         th scope="col" { (tr.t("project.jobs")) }
                         th scope="col" { (tr.t("project.gpu_quota")) }
                         th scope="col" { (tr.t("project.status_label")) }
+                        th scope="col" { (tr.t("users.actions")) }
                     } }
                     tbody {
                         @for p in view.items {
                             tr {
                                 td { a href=(paths::project(p.project.id)) { (p.project.name) } }
-                                td { (p.project.start) }
-                                td { (p.project.end) @if p.extended { " " span class="extended-mark" { (tr.t("project.extended")) } } }
+                                td { (format::date(p.project.start)) }
+                                td { (format::date(p.project.end)) @if p.extended { " " span class="extended-mark" { (tr.t("project.extended")) } } }
                                 td { (members_text(tr, p)) }
                                 td { (p.containers) }
                                 td { (p.jobs) }
                                 td { (gpu_quota(p)) }
                                 td { (status_badge(tr, p.project.status)) }
+                                td { (manager_actions(tr, p)) }
                             }
                         }
                     }
@@ -176,15 +197,7 @@ pub fn list(shell: &Shell, view: &ProjectListView) -> Markup {
                                 dt { (tr.t("project.jobs")) } dd { (p.jobs) }
                                 dt { (tr.t("project.gpu_quota")) } dd { (gpu_quota(p)) }
                             }
-                            @if p.role == Some(ProjectRole::Manager) && p.project.status.is_open() {
-                                div class="card-actions" {
-                                    a class="btn small" href=(paths::project_action(p.project.id, "edit")) { (tr.t("project.edit")) }
-                                    @if matches!(p.project.status, ProjectStatus::Active | ProjectStatus::BufferPeriod) {
-                                        a class="btn small" href=(format!("{}#extension", paths::project(p.project.id))) { (tr.t("project.extension")) }
-                                    }
-                                    a class="btn small danger" href=(format!("{}#delete", paths::project(p.project.id))) { (tr.t("project.delete")) }
-                                }
-                            }
+                            div class="card-actions" { (manager_actions(tr, p)) }
                         }
                     }
                 }
@@ -234,7 +247,10 @@ pub fn form(shell: &Shell, view: &ProjectFormView) -> Markup {
         ],
         html! {
             @if !view.errors.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
-            @if view.editing.is_none() { p class="lead" { (tr.t("project.apply_intro")) } }
+            @if view.editing.is_none() {
+                p class="lead" { (tr.t("project.apply_intro")) }
+                (notice(Tone::Warning, html! { (tr.t("pages.release_warning")) }))
+            }
             section class="panel" {
                 form method="post" action=(action) class="form wide" novalidate {
                     (csrf_field(shell))
@@ -320,6 +336,12 @@ pub struct DetailView<'a> {
     pub notice: Option<String>,
     /// Values typed into the form that was refused.
     pub typed: &'a [(String, String)],
+    /// The member whose cap was refused (with `errors_for` "caps").
+    pub cap_member: Option<UserId>,
+    /// Extension and quota applications waiting for an admin.
+    pub pending: &'a [ApplicationView],
+    /// The platform's time zone.
+    pub zone: &'a jiff::tz::TimeZone,
 }
 
 fn typed<'a>(view: &'a DetailView, form: &str, field: &str) -> &'a str {
@@ -341,12 +363,51 @@ fn form_errors<'a>(view: &'a DetailView, form: &str) -> &'a FieldErrors {
     }
 }
 
-fn cap_text(value: Option<u64>, milli: bool) -> String {
+/// A member's cap: "No limit" when none is set, which is not 0.
+fn cap_text(tr: Tr, value: Option<u64>, milli: bool) -> String {
     match (value, milli) {
-        (None, _) => "—".into(),
+        (None, _) => tr.t("project.no_limit").to_owned(),
         (Some(v), true) => Milli(v).to_string(),
-        (Some(v), false) => v.to_string(),
+        (Some(v), false) => format::ram_gb(v),
     }
+}
+
+/// What a pending application asks for, in a line.
+fn pending_text(tr: Tr, a: &ApplicationView) -> String {
+    match &a.application.kind {
+        ApplicationKind::Extension { days, next_end, .. } => tr.f(
+            "pages.pending_extension",
+            &[
+                ("days", &days.to_string()),
+                ("end", &format::date(*next_end)),
+            ],
+        ),
+        ApplicationKind::Quota { add } => tr.f(
+            "pages.pending_quota",
+            &[
+                ("gpu", &Milli(add.gpu_milli).to_string()),
+                ("cpu", &Milli(add.cpu_milli).to_string()),
+                ("ram", &format::ram_gb(add.ram_mib)),
+            ],
+        ),
+        ApplicationKind::Project => tr.t("application.kind.project").to_owned(),
+    }
+}
+
+/// A refused cap's message, naming the member and the quota it must fit.
+fn cap_error(tr: Tr, member: &str, key: &str, quota: &Resources) -> String {
+    let message = tr.f(
+        key,
+        &[
+            ("gpu", &Milli(quota.gpu_milli).to_string()),
+            ("cpu", &Milli(quota.cpu_milli).to_string()),
+            ("ram", &quota.ram_mib.to_string()),
+        ],
+    );
+    tr.f(
+        "error.cap.member.message",
+        &[("member", member), ("message", &message)],
+    )
 }
 
 pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
@@ -392,8 +453,8 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                     dl class="facts" {
                         dt { (tr.t("project.code")) } dd { (p.code) }
                         dt { (tr.t("project.status_label")) } dd { (status_badge(tr, p.status)) }
-                        dt { (tr.t("project.start")) } dd { (p.start) }
-                        dt { (tr.t("project.end")) } dd { (p.end) @if view.project.extended { " " span class="extended-mark" { (tr.t("project.extended")) } } }
+                        dt { (tr.t("project.start")) } dd { (format::date(p.start)) }
+                        dt { (tr.t("project.end")) } dd { (format::date(p.end)) @if view.project.extended { " " span class="extended-mark" { (tr.t("project.extended")) } } }
                         dt { (tr.t("project.containers")) } dd { (view.project.containers) }
                         dt { (tr.t("project.jobs")) } dd { (view.project.jobs) }
                         @if !p.description.is_empty() { dt { (tr.t("project.description")) } dd { (p.description) } }
@@ -416,7 +477,7 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                         tbody {
                             (quota_row("project.gpu_units", Milli(view.used.gpu_milli).to_string(), Milli(p.quota.gpu_milli).to_string(), Milli(left.gpu_milli).to_string()))
                             (quota_row("project.cpu_cores", Milli(view.used.cpu_milli).to_string(), Milli(p.quota.cpu_milli).to_string(), Milli(left.cpu_milli).to_string()))
-                            (quota_row("project.ram_mib", view.used.ram_mib.to_string(), p.quota.ram_mib.to_string(), left.ram_mib.to_string()))
+                            (quota_row("project.ram", format::ram_gb(view.used.ram_mib), format::ram_gb(p.quota.ram_mib), format::ram_gb(left.ram_mib)))
                         }
                     }
                 }
@@ -424,7 +485,6 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
             section class="panel" aria-labelledby="members" {
                 h2 id="members" { (tr.t("project.members")) }
                 @if is_manager { p class="hint" { (tr.t("project.caps_hint")) } }
-                @if let Some(e) = form_errors(view, "caps").iter().next() { p class="field-error" role="alert" { (tr.t(e.message)) } }
                 table class="table" {
                     thead { tr {
                         th scope="col" { (tr.t("users.username")) }
@@ -441,9 +501,14 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                                 td { @if m.role == ProjectRole::Manager { (badge(BadgeColor::Blue, tr.t("project.role.manager"))) } @else { (tr.t("project.role.member")) } }
                                 @if is_manager && p.status.is_open() {
                                     @let form_id = format!("cap-{}", m.user);
-                                    td { input form=(form_id) name="gpu" size="5" value=(m.cap.gpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default()) aria-label=(format!("{} {}", tr.t("project.cap_gpu"), m.username)); }
-                                    td { input form=(form_id) name="cpu" size="5" value=(m.cap.cpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default()) aria-label=(format!("{} {}", tr.t("project.cap_cpu"), m.username)); }
-                                    td { input form=(form_id) name="ram" size="7" value=(m.cap.ram_mib.map(|v| v.to_string()).unwrap_or_default()) aria-label=(format!("{} {}", tr.t("project.cap_ram"), m.username)); }
+                                    @let refused = view.cap_member == Some(m.user) && view.errors_for == "caps";
+                                    @let value = |name: &str, stored: String| if refused { typed(view, "caps", name).to_owned() } else { stored };
+                                    @let invalid = |name: &str| (refused && view.errors.get(name).is_some()).then_some("true");
+                                    @let error_id = format!("cap-error-{}", m.user);
+                                    @let described = |name: &str| invalid(name).map(|_| error_id.clone());
+                                    td { input form=(form_id) name="gpu" size="5" value=(value("gpu", m.cap.gpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default())) placeholder=(tr.t("project.no_limit")) aria-invalid=[invalid("gpu")] aria-describedby=[described("gpu")] aria-label=(format!("{} {}", tr.t("project.cap_gpu"), m.username)); }
+                                    td { input form=(form_id) name="cpu" size="5" value=(value("cpu", m.cap.cpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default())) placeholder=(tr.t("project.no_limit")) aria-invalid=[invalid("cpu")] aria-describedby=[described("cpu")] aria-label=(format!("{} {}", tr.t("project.cap_cpu"), m.username)); }
+                                    td { input form=(form_id) name="ram" size="7" value=(value("ram", m.cap.ram_mib.map(|v| v.to_string()).unwrap_or_default())) placeholder=(tr.t("project.no_limit")) aria-invalid=[invalid("ram")] aria-describedby=[described("ram")] aria-label=(format!("{} {} (MiB)", tr.t("project.cap_ram"), m.username)); " MiB" }
                                     td {
                                         form id=(form_id) method="post" action=(paths::project_action(p.id, &format!("caps/{}", m.user))) {
                                             (csrf_field(shell))
@@ -451,11 +516,33 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                                         }
                                     }
                                 } @else {
-                                    td { (cap_text(m.cap.gpu_milli, true)) }
-                                    td { (cap_text(m.cap.cpu_milli, true)) }
-                                    td { (cap_text(m.cap.ram_mib, false)) }
+                                    td { (cap_text(tr, m.cap.gpu_milli, true)) }
+                                    td { (cap_text(tr, m.cap.cpu_milli, true)) }
+                                    td { (cap_text(tr, m.cap.ram_mib, false)) }
                                     @if is_manager { td {} }
                                 }
+                            }
+                            @if view.cap_member == Some(m.user) && view.errors_for == "caps" {
+                                tr class="row-error" {
+                                    td colspan="6" id=(format!("cap-error-{}", m.user)) {
+                                        @for e in view.errors.iter() {
+                                            p class="field-error" role="alert" { (cap_error(tr, &m.username, e.message, &p.quota)) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !view.pending.is_empty() {
+                section class="panel" aria-labelledby="pending-title" {
+                    h2 id="pending-title" { (tr.t("pages.pending_title")) }
+                    ul {
+                        @for a in view.pending {
+                            li {
+                                a href=(paths::review(a.application.id)) { (pending_text(tr, a)) }
+                                " · " (a.applicant) " · " (format::date(a.application.created_at.to_zoned(view.zone.clone()).date()))
                             }
                         }
                     }
@@ -499,12 +586,144 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                         action: &paths::project_action(p.id, "delete"),
                         confirm_label: tr.t("project.delete"),
                         danger: true,
+                        reopen: view.errors_for == "delete",
                     }, html! {
                         (input(tr, Field::text("code", "project.verification_code", "").required(), form_errors(view, "delete")))
                     }))
-                    @if let Some(e) = form_errors(view, "delete").get("code") { p class="field-error" role="alert" { (tr.t(e)) } }
                 }
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::date;
+    use jiff::tz::TimeZone;
+
+    use super::*;
+    use crate::domain::project::{ApplicationStatus, Membership};
+    use crate::domain::user::Lang;
+    use crate::store::projects::{ApplicationRecord, ProjectRecord};
+    use crate::web::views::test_support::{member, shell};
+
+    fn summary() -> ProjectSummary {
+        let alice = UserId::from_u128(1);
+        ProjectSummary {
+            project: ProjectRecord {
+                id: ProjectId::from_u128(2),
+                code: "project1".into(),
+                name: "Vision".into(),
+                description: String::new(),
+                purpose: None,
+                start: date(2026, 12, 4),
+                end: date(2026, 12, 31),
+                members: vec![Membership {
+                    user: alice,
+                    role: ProjectRole::Manager,
+                    cap: MemberCap::default(),
+                }],
+                quota: Resources {
+                    gpu_milli: 3000,
+                    cpu_milli: 16000,
+                    ram_mib: 65536,
+                },
+                status: ProjectStatus::Active,
+                applicant: alice,
+                created_at: jiff::Timestamp::UNIX_EPOCH,
+                reminders_sent: Vec::new(),
+                deleted: false,
+                released_at: None,
+                released_in_cluster: false,
+            },
+            role: Some(ProjectRole::Manager),
+            used: Resources::ZERO,
+            containers: 0,
+            jobs: 0,
+            extended: false,
+        }
+    }
+
+    #[test]
+    fn the_table_view_has_the_managers_actions_and_slashed_dates() {
+        let items = [summary()];
+        for (lang, actions, range) in [
+            (Lang::En, ">Actions<", "1 - 1 of 1"),
+            (Lang::ZhTw, ">操作<", "1 - 1，共 1 筆"),
+        ] {
+            let view = ProjectListView {
+                items: &items,
+                query: "",
+                page: 1,
+                pages: 1,
+                page_size: 12,
+                total: 1,
+                table: true,
+                notice: None,
+            };
+            let html = list(&shell(lang, member()), &view).into_string();
+            assert!(html.contains(actions), "{lang:?}");
+            assert!(html.contains(range), "{lang:?}");
+            assert!(html.contains("/projects/00000000-0000-0000-0000-000000000002/edit"));
+            assert!(html.contains("2026/12/04") && !html.contains("2026-12-04"));
+        }
+    }
+
+    #[test]
+    fn detail_shows_pending_applications_ram_in_gb_and_a_refused_deletion_in_its_dialog() {
+        let s = summary();
+        let members = [MemberView {
+            user: UserId::from_u128(1),
+            username: "alice".into(),
+            role: ProjectRole::Manager,
+            cap: MemberCap::default(),
+        }];
+        let pending = [ApplicationView {
+            application: ApplicationRecord {
+                id: crate::domain::ids::ApplicationId::from_u128(3),
+                project: s.project.id,
+                applicant: UserId::from_u128(1),
+                kind: ApplicationKind::Extension {
+                    days: 7,
+                    next_start: date(2027, 1, 1),
+                    next_end: date(2027, 1, 7),
+                },
+                status: ApplicationStatus::Reviewing,
+                created_at: jiff::Timestamp::UNIX_EPOCH,
+                reason: String::new(),
+                remark: String::new(),
+                decided_by: None,
+                decided_at: None,
+                period: Some((s.project.start, s.project.end)),
+            },
+            project_name: "Vision".into(),
+            project_code: "project1".into(),
+            project_start: s.project.start,
+            project_end: s.project.end,
+            applicant: "alice".into(),
+        }];
+        let errors = FieldErrors::single("code", "error.project.code_mismatch");
+        let zone = TimeZone::UTC;
+        let view = DetailView {
+            project: &s,
+            members: &members,
+            used: Resources::ZERO,
+            deletion_code: "123456",
+            errors: &errors,
+            errors_for: "delete",
+            notice: None,
+            typed: &[],
+            cap_member: None,
+            pending: &pending,
+            zone: &zone,
+        };
+        let html = detail(&shell(Lang::En, member()), &view).into_string();
+        assert!(html.contains("Period extension of 7 days, to 2027/01/07"));
+        assert!(html.contains("64.0 GB"));
+        assert!(html.contains("No limit"));
+        let dialog = &html[html.find("<dialog").unwrap_or(0)..];
+        let dialog = &dialog[..dialog.find("</dialog>").unwrap_or(0)];
+        assert!(dialog.contains(" open") && dialog.contains("data-reopen"));
+        assert!(dialog.contains("Type the verification code exactly as shown."));
+    }
 }

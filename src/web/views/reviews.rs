@@ -1,11 +1,13 @@
 //! Project Review List (the user's applications, manual §5.1) and the
 //! admin's review queue.
 
+use jiff::tz::TimeZone;
 use maud::{Markup, html};
 
 use super::components::{
     BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, input, notice,
 };
+use super::format;
 use super::layout::{Shell, section_page};
 use crate::domain::ids::ApplicationId;
 use crate::domain::project::{ApplicationKind, ApplicationStatus};
@@ -33,10 +35,6 @@ fn status_badge(tr: Tr, status: ApplicationStatus) -> Markup {
     badge(color, tr.t(key))
 }
 
-fn date_time(t: jiff::Timestamp) -> String {
-    t.strftime("%Y/%m/%d %H:%M:%S UTC").to_string()
-}
-
 fn quota_text(tr: Tr, kind: &ApplicationKind) -> Option<String> {
     match kind {
         ApplicationKind::Quota { add } => Some(tr.f(
@@ -44,7 +42,7 @@ fn quota_text(tr: Tr, kind: &ApplicationKind) -> Option<String> {
             &[
                 ("gpu", &Milli(add.gpu_milli).to_string()),
                 ("cpu", &Milli(add.cpu_milli).to_string()),
-                ("ram", &add.ram_mib.to_string()),
+                ("ram", &format::ram_gb(add.ram_mib)),
             ],
         )),
         _ => None,
@@ -52,7 +50,7 @@ fn quota_text(tr: Tr, kind: &ApplicationKind) -> Option<String> {
 }
 
 /// The detail pane below the selected row (the manual's field list).
-fn detail_pane(shell: &Shell, a: &ApplicationView, can_revoke: bool) -> Markup {
+fn detail_pane(shell: &Shell, a: &ApplicationView, can_revoke: bool, zone: &TimeZone) -> Markup {
     let tr = shell.tr;
     let app = &a.application;
     let or_dash = |s: &str| {
@@ -67,16 +65,16 @@ fn detail_pane(shell: &Shell, a: &ApplicationView, can_revoke: bool) -> Markup {
             h2 id="detail-title" { (tr.t("application.detail")) }
             dl class="facts two-columns" {
                 dt { (tr.t("project.code")) } dd { (a.project_code) }
-                dt { (tr.t("application.date")) } dd { (date_time(app.created_at)) }
+                dt { (tr.t("application.date")) } dd { (format::date_time(app.created_at, zone)) }
                 dt { (tr.t("project.name")) } dd { (a.project_name) }
                 dt { (tr.t("application.applicant")) } dd { (a.applicant) }
                 dt { (tr.t("application.type")) } dd { (kind_label(tr, &app.kind)) }
                 dt { (tr.t("application.status_label")) } dd { (status_badge(tr, app.status)) }
-                dt { (tr.t("application.start_time")) } dd { (a.project_start) " 00:00:00" }
-                dt { (tr.t("application.end_time")) } dd { (a.project_end) " 23:59:59" }
+                dt { (tr.t("application.start_time")) } dd { (format::date_at(a.project_start, "00:00", zone)) }
+                dt { (tr.t("application.end_time")) } dd { (format::date_at(a.project_end, "23:59", zone)) }
                 @if let ApplicationKind::Extension { days, next_start, next_end } = app.kind {
-                    dt { (tr.t("application.next_start")) } dd { (next_start) " 00:00:00" }
-                    dt { (tr.t("application.next_end")) } dd { (next_end) " 23:59:59" }
+                    dt { (tr.t("application.next_start")) } dd { (format::date_at(next_start, "00:00", zone)) }
+                    dt { (tr.t("application.next_end")) } dd { (format::date_at(next_end, "23:59", zone)) }
                     dt { (tr.t("application.extension_days")) } dd { (days) }
                 }
                 @if let Some(text) = quota_text(tr, &app.kind) {
@@ -93,23 +91,28 @@ fn detail_pane(shell: &Shell, a: &ApplicationView, can_revoke: bool) -> Markup {
                     text: &tr.f("application.revoke_confirm", &[
                         ("project", &a.project_name),
                         ("type", kind_label(tr, &app.kind)),
-                        ("date", &app.created_at.strftime("%Y/%m/%d").to_string()),
+                        ("date", &format::date(app.created_at.to_zoned(zone.clone()).date())),
                     ]),
                     action: &paths::review_action(app.id, "revoke"),
                     confirm_label: tr.t("common.confirm"),
                     danger: true,
+                    reopen: false,
                 }))
             }
         }
     }
 }
 
-/// The user's Project Review List with the selected application's detail.
+/// The user's Project Review List (their applications and those of the
+/// projects they manage, filtered by `query`) with the selected
+/// application's detail.
 pub fn my_list(
     shell: &Shell,
     list: &[ApplicationView],
+    query: &str,
     selected: Option<ApplicationId>,
     message: Option<(Tone, String)>,
+    zone: &TimeZone,
 ) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.project_reviews");
@@ -122,7 +125,16 @@ pub fn my_list(
         title,
         html! {
             @if let Some((tone, text)) = &message { (notice(*tone, html! { (text) })) }
-            @if list.is_empty() {
+            div class="toolbar" {
+                form method="get" action=(paths::PROJECT_REVIEWS) class="search" role="search" {
+                    label for="q" class="sr-only" { (tr.t("common.search")) }
+                    input id="q" type="search" name="q" value=(query) placeholder=(tr.t("common.search"));
+                    button type="submit" class="btn" { (tr.t("common.search")) }
+                }
+            }
+            @if list.is_empty() && !query.is_empty() {
+                div class="empty" { p { (tr.t("pages.reviews_no_match")) } }
+            } @else if list.is_empty() {
                 div class="empty" {
                     p { (tr.t("application.empty")) }
                     a class="btn primary" href=(paths::PROJECT_NEW) { (tr.t("project.create")) }
@@ -144,7 +156,7 @@ pub fn my_list(
                                 tr aria-selected=(if is_chosen { "true" } else { "false" }) {
                                     td { a href=(paths::review(a.application.id)) aria-current=[is_chosen.then_some("true")] { (a.project_name) } }
                                     td { (a.applicant) }
-                                    td { (a.application.created_at.strftime("%Y/%m/%d")) }
+                                    td { (format::date(a.application.created_at.to_zoned(zone.clone()).date())) }
                                     td { (kind_label(tr, &a.application.kind)) }
                                     td { (status_badge(tr, a.application.status)) }
                                 }
@@ -152,7 +164,10 @@ pub fn my_list(
                         }
                     }
                 }
-                @if let Some(a) = chosen { (detail_pane(shell, a, true)) }
+                @if let Some(a) = chosen {
+                    @let mine = shell.user.is_some_and(|u| u.username == a.applicant);
+                    (detail_pane(shell, a, mine, zone))
+                }
             }
         },
     )
@@ -164,6 +179,7 @@ pub fn queue(
     list: &[ApplicationView],
     errors: Option<(ApplicationId, bool, &FieldErrors)>,
     message: Option<(Tone, String)>,
+    zone: &TimeZone,
 ) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.admin_reviews");
@@ -187,11 +203,11 @@ pub fn queue(
                     dl class="facts two-columns" {
                         dt { (tr.t("project.code")) } dd { (a.project_code) }
                         dt { (tr.t("application.applicant")) } dd { (a.applicant) }
-                        dt { (tr.t("application.date")) } dd { (date_time(app.created_at)) }
-                        dt { (tr.t("project.period")) } dd { (a.project_start) " – " (a.project_end) }
+                        dt { (tr.t("application.date")) } dd { (format::date_time(app.created_at, zone)) }
+                        dt { (tr.t("project.period")) } dd { (format::date(a.project_start)) " – " (format::date(a.project_end)) }
                         @if let ApplicationKind::Extension { days, next_start, next_end } = app.kind {
                             dt { (tr.t("application.extension_days")) } dd { (days) }
-                            dt { (tr.t("application.next_period")) } dd { (next_start) " – " (next_end) }
+                            dt { (tr.t("application.next_period")) } dd { (format::date(next_start)) " – " (format::date(next_end)) }
                         }
                         @if let Some(text) = quota_text(tr, &app.kind) {
                             dt { (tr.t("application.requested")) } dd { (text) }
