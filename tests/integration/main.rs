@@ -9,6 +9,7 @@ mod common;
 mod account;
 mod admin;
 mod auth;
+mod authz;
 mod browser;
 mod browser_projects;
 mod catalog;

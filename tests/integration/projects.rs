@@ -14,7 +14,7 @@ fn today() -> Date {
     jiff::civil::date(2026, 11, 29)
 }
 
-fn day(offset: i64) -> String {
+pub(crate) fn day(offset: i64) -> String {
     today()
         .checked_add(jiff::Span::new().days(offset))
         .expect("date")
@@ -38,7 +38,7 @@ fn application_id_in(body: &str) -> String {
     body[at..at + 36].to_owned()
 }
 
-async fn apply(
+pub(crate) async fn apply(
     client: &Client,
     name: &str,
     managers: &[&str],
@@ -58,7 +58,7 @@ async fn apply(
 }
 
 /// Applies as `client` and approves as `admin` with GPU 3 / CPU 16 / 64 GiB.
-async fn active_project(
+pub(crate) async fn active_project(
     app: &TestApp,
     client: &Client,
     name: &str,

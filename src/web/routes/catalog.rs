@@ -2,6 +2,7 @@
 //! `/admin/catalog/{kind}` (table and create form), `/{id}` (edit form) and
 //! `/{id}/{retire|unretire|delete}`.
 
+use super::{ADMIN, RouteDef, route};
 use std::str::FromStr;
 
 use actix_web::http::StatusCode;
@@ -31,16 +32,15 @@ use crate::web::views::catalog::{
     ListView, service_label, sharing_label, ssh_login_label,
 };
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::ADMIN_CATALOG, web::get().to(get_overview))
-        .route("/admin/catalog/{kind}", web::get().to(get_list))
-        .route("/admin/catalog/{kind}", web::post().to(post_create))
-        .route("/admin/catalog/{kind}/{id}", web::get().to(get_edit))
-        .route("/admin/catalog/{kind}/{id}", web::post().to(post_update))
-        .route(
-            "/admin/catalog/{kind}/{id}/{action}",
-            web::post().to(post_action),
-        );
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        route!(Get paths::ADMIN_CATALOG, ADMIN => get_overview),
+        route!(Get "/admin/catalog/{kind}", ADMIN => get_list),
+        route!(Post "/admin/catalog/{kind}", ADMIN => post_create),
+        route!(Get "/admin/catalog/{kind}/{id}", ADMIN => get_edit),
+        route!(Post "/admin/catalog/{kind}/{id}", ADMIN => post_update),
+        route!(Post "/admin/catalog/{kind}/{id}/{action}", ADMIN => post_action),
+    ]
 }
 
 fn kind_of(slug: &str) -> Result<CatalogKind, WebError> {
