@@ -3,13 +3,13 @@
 
 use std::process::ExitCode;
 
-/// musl's allocator is slow under threads, so the static (musl) build uses
-/// mimalloc. Elsewhere glibc's allocator is fast enough and returns freed
-/// memory to the system sooner (mimalloc keeps its arenas committed), which
-/// keeps the idle footprint small.
-#[cfg(target_env = "musl")]
+/// jemalloc on every target, with its background threads on (built in, no
+/// environment variable): they hand freed pages back to the system within
+/// seconds even when the threads that freed them are idle, so the footprint
+/// falls back after load (password hashes take 7 MiB each; glibc kept them
+/// in its pools, and musl's allocator is slow under threads).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     match mlstack::cli::run(std::env::args_os()) {

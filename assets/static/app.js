@@ -180,6 +180,32 @@
     }
   });
 
+  // A table wider than its card scrolls inside the card (app.css); a box
+  // that scrolls takes keyboard focus, so that the arrow keys scroll it.
+  function markScrollingTables() {
+    var tables = document.querySelectorAll("table");
+    for (var i = 0; i < tables.length; i++) {
+      var box = tables[i];
+      while (box && box !== document.body) {
+        var overflow = window.getComputedStyle(box).overflowX;
+        if (overflow === "auto" || overflow === "scroll") {
+          break;
+        }
+        box = box.parentElement;
+      }
+      if (!box || box === document.body) {
+        continue;
+      }
+      if (box.scrollWidth > box.clientWidth) {
+        box.setAttribute("tabindex", "0");
+      } else if (box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+      }
+    }
+  }
+  markScrollingTables();
+  window.addEventListener("resize", markScrollingTables);
+
   // Back on a wide screen, the drawer state no longer applies.
   if (window.matchMedia) {
     var wide = window.matchMedia("(min-width: 901px)");

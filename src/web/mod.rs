@@ -7,7 +7,7 @@ pub mod error;
 pub mod extract;
 mod middleware;
 pub mod paths;
-mod routes;
+pub mod routes;
 pub mod views;
 
 use actix_web::body::MessageBody;
@@ -68,4 +68,11 @@ pub fn app(
         .wrap(from_fn(middleware::error_pages))
         .wrap(from_fn(middleware::security_headers))
         .wrap(from_fn(middleware::request_log))
+}
+
+/// The route table: every route with its method, path pattern and what the
+/// permission table must allow. The routes are mounted from it and the
+/// authorization test walks it.
+pub fn route_table() -> Vec<routes::RouteDef> {
+    routes::table()
 }

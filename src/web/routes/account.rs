@@ -1,6 +1,7 @@
 //! Account Management: My Profile, Change password, Settings, and the
 //! language and theme switches of the user menu.
 
+use super::{RouteDef, WORKSPACE, route};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
@@ -14,16 +15,18 @@ use crate::web::middleware::see_other;
 use crate::web::paths;
 use crate::web::views::account;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::PROFILE, web::get().to(get_profile))
-        .route(paths::PROFILE, web::post().to(post_profile))
-        .route(paths::PASSWORD, web::get().to(get_password))
-        .route(paths::PASSWORD, web::post().to(post_password))
-        .route(paths::SETTINGS, web::get().to(get_settings))
-        .route(paths::SETTINGS, web::post().to(post_settings))
-        .route(paths::SET_LANGUAGE, web::post().to(post_language))
-        .route(paths::SET_THEME, web::post().to(post_theme))
-        .route(paths::USER_SEARCH, web::get().to(get_user_search));
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        route!(Get paths::PROFILE, WORKSPACE => get_profile),
+        route!(Post paths::PROFILE, WORKSPACE => post_profile),
+        route!(Get paths::PASSWORD, WORKSPACE => get_password),
+        route!(Post paths::PASSWORD, WORKSPACE => post_password),
+        route!(Get paths::SETTINGS, WORKSPACE => get_settings),
+        route!(Post paths::SETTINGS, WORKSPACE => post_settings),
+        route!(Post paths::SET_LANGUAGE, WORKSPACE => post_language),
+        route!(Post paths::SET_THEME, WORKSPACE => post_theme),
+        route!(Get paths::USER_SEARCH, WORKSPACE => get_user_search),
+    ]
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,5 +1,6 @@
 //! Admin: users.
 
+use super::{ADMIN, RouteDef, route};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
@@ -14,14 +15,13 @@ use crate::web::extract::RequireAdmin;
 use crate::web::paths;
 use crate::web::views::admin::{UserRowView, UsersNotice, UsersView, users};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(get_admin))
-        .route(paths::ADMIN_USERS, web::get().to(get_users))
-        .route(paths::ADMIN_USERS, web::post().to(post_create_user))
-        .route(
-            "/admin/users/{id}/{action}",
-            web::post().to(post_user_action),
-        );
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        route!(Get "/admin", ADMIN => get_admin),
+        route!(Get paths::ADMIN_USERS, ADMIN => get_users),
+        route!(Post paths::ADMIN_USERS, ADMIN => post_create_user),
+        route!(Post "/admin/users/{id}/{action}", ADMIN => post_user_action),
+    ]
 }
 
 async fn get_admin(_admin: RequireAdmin) -> HttpResponse {

@@ -1,8 +1,9 @@
 //! The home page and the areas of the manual that later releases fill in.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 
-use super::ok;
+use super::{RouteDef, WORKSPACE, ok, route};
+use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::paths;
 use crate::web::views::areas;
@@ -41,19 +42,26 @@ const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
     (paths::ORDERS, "nav.section.account", "nav.orders"),
 ];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::HOME, web::get().to(get_home));
-    for &(path, section, title) in WORKSPACE_AREAS {
-        cfg.route(
-            path,
-            web::get().to(move |user: CurrentUser| async move {
-                ok(areas::not_available(&user.page.shell(), section, title))
-            }),
-        );
-    }
+pub fn routes() -> Vec<RouteDef> {
+    let mut routes = vec![route!(Get paths::HOME, WORKSPACE => get_home)];
+    routes.extend(
+        WORKSPACE_AREAS
+            .iter()
+            .map(|&(path, _, _)| route!(Get path, WORKSPACE => get_area)),
+    );
+    routes
 }
 
-async fn get_home(user: CurrentUser) -> Result<HttpResponse, crate::web::error::WebError> {
+/// An area not built yet, found by the path it was mounted at.
+async fn get_area(user: CurrentUser, req: HttpRequest) -> Result<HttpResponse, WebError> {
+    let &(_, section, title) = WORKSPACE_AREAS
+        .iter()
+        .find(|(path, _, _)| *path == req.path())
+        .ok_or(WebError::NotFound)?;
+    Ok(ok(areas::not_available(&user.page.shell(), section, title)))
+}
+
+async fn get_home(user: CurrentUser) -> Result<HttpResponse, WebError> {
     let profile = &user.session.user.profile;
     let full_name = format!("{} {}", profile.first_name, profile.last_name);
     let name = match full_name.trim() {

@@ -1,5 +1,6 @@
 //! Logging in and out.
 
+use super::{PUBLIC, RouteDef, WORKSPACE, route};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -13,10 +14,12 @@ use crate::web::middleware::{cookie, removal_cookie, see_other};
 use crate::web::views::auth::{LoginView, login};
 use crate::web::{SESSION_COOKIE, paths};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::LOGIN, web::get().to(get_login))
-        .route(paths::LOGIN, web::post().to(post_login))
-        .route(paths::LOGOUT, web::post().to(post_logout));
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        route!(Get paths::LOGIN, PUBLIC => get_login),
+        route!(Post paths::LOGIN, PUBLIC => post_login),
+        route!(Post paths::LOGOUT, WORKSPACE => post_logout),
+    ]
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,6 +2,7 @@
 //! `/admin/catalog/{kind}` (table and create form), `/{id}` (edit form) and
 //! `/{id}/{retire|unretire|delete}`.
 
+use super::{ADMIN, RouteDef, route};
 use std::str::FromStr;
 
 use actix_web::http::StatusCode;
@@ -32,20 +33,16 @@ use crate::web::views::catalog::{
 };
 use crate::web::views::format;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::ADMIN_CATALOG, web::get().to(get_overview))
-        .route("/admin/catalog/{kind}", web::get().to(get_list))
-        .route("/admin/catalog/{kind}", web::post().to(post_create))
-        .route("/admin/catalog/{kind}/{id}", web::get().to(get_edit))
-        .route("/admin/catalog/{kind}/{id}", web::post().to(post_update))
-        .route(
-            "/admin/catalog/{kind}/{id}/{action}",
-            web::post().to(post_action),
-        )
-        .route(
-            "/admin/catalog/{kind}/{id}/{action}",
-            web::get().to(get_action),
-        );
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        route!(Get paths::ADMIN_CATALOG, ADMIN => get_overview),
+        route!(Get "/admin/catalog/{kind}", ADMIN => get_list),
+        route!(Post "/admin/catalog/{kind}", ADMIN => post_create),
+        route!(Get "/admin/catalog/{kind}/{id}", ADMIN => get_edit),
+        route!(Post "/admin/catalog/{kind}/{id}", ADMIN => post_update),
+        route!(Post "/admin/catalog/{kind}/{id}/{action}", ADMIN => post_action),
+        route!(Get "/admin/catalog/{kind}/{id}/{action}", ADMIN => get_action),
+    ]
 }
 
 /// The GET of an action's POST address (a reload after a refusal) leads

@@ -1,5 +1,6 @@
-//! One module per area; each has `configure` and `get_*`/`post_*` handlers
-//! that extract, call a service and render a view.
+//! One module per area; each lists its routes in `routes()` (the route
+//! table, see [`RouteDef`]) and has `get_*`/`post_*` handlers that extract,
+//! call a service and render a view.
 
 mod account;
 mod admin;
@@ -13,15 +14,102 @@ use actix_web::{HttpResponse, web};
 use maud::Markup;
 
 use super::error::WebError;
+use crate::domain::authz::{Action, ProjectAction};
+
+/// The HTTP method a route answers (HEAD is answered like GET by actix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+}
+
+/// What the permission table (`domain::authz`) must allow for a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requires {
+    /// A platform action, checked by the handler's extractor.
+    Platform(Action),
+    /// An action on the project named in the path, checked by the use case
+    /// (the platform part by the extractor).
+    Project(ProjectAction),
+}
+
+/// One row of the route table: the routes are mounted from these rows, and
+/// the authorization test walks the same rows, so a route cannot exist
+/// without saying what it requires.
+pub struct RouteDef {
+    pub verb: Verb,
+    /// The actix path pattern, e.g. `/projects/{id}/edit`.
+    pub path: &'static str,
+    pub requires: Requires,
+    handler: fn() -> actix_web::Route,
+}
+
+/// A [`RouteDef`]: `route!(Get paths::PROFILE, WORKSPACE => get_profile)`.
+macro_rules! route {
+    ($verb:ident $path:expr, $requires:expr => $handler:expr) => {
+        $crate::web::routes::RouteDef::new(
+            $crate::web::routes::Verb::$verb,
+            $path,
+            $requires,
+            || actix_web::web::method($crate::web::routes::Verb::$verb.method()).to($handler),
+        )
+    };
+}
+use route;
+
+impl Verb {
+    pub fn method(self) -> actix_web::http::Method {
+        match self {
+            Verb::Get => actix_web::http::Method::GET,
+            Verb::Post => actix_web::http::Method::POST,
+        }
+    }
+}
+
+impl RouteDef {
+    pub const fn new(
+        verb: Verb,
+        path: &'static str,
+        requires: Requires,
+        handler: fn() -> actix_web::Route,
+    ) -> RouteDef {
+        RouteDef {
+            verb,
+            path,
+            requires,
+            handler,
+        }
+    }
+}
+
+/// Anyone: the login page, health checks, assets.
+const PUBLIC: Requires = Requires::Platform(Action::UsePublicPages);
+/// A signed-in user.
+const WORKSPACE: Requires = Requires::Platform(Action::UseWorkspace);
+/// A platform admin.
+const ADMIN: Requires = Requires::Platform(Action::Administer);
+
+/// Every route, in the order it is mounted (a fixed path before a pattern
+/// that would also match it).
+pub fn table() -> Vec<RouteDef> {
+    [
+        ops::routes(),
+        auth::routes(),
+        account::routes(),
+        admin::routes(),
+        projects::routes(),
+        catalog::routes(),
+        areas::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    ops::configure(cfg);
-    auth::configure(cfg);
-    account::configure(cfg);
-    admin::configure(cfg);
-    projects::configure(cfg);
-    catalog::configure(cfg);
-    areas::configure(cfg);
+    for route in table() {
+        cfg.route(route.path, (route.handler)());
+    }
 }
 
 /// Every unknown route.

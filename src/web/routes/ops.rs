@@ -1,5 +1,6 @@
 //! Health checks and static assets.
 
+use super::{PUBLIC, RouteDef, route};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -7,10 +8,12 @@ use crate::web::error::WebError;
 use crate::web::extract::Page;
 use crate::web::{AppState, assets, paths};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::HEALTHZ, web::get().to(get_healthz))
-        .route(paths::READYZ, web::get().to(get_readyz))
-        .route("/assets/{path:.*}", web::get().to(get_asset));
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        route!(Get paths::HEALTHZ, PUBLIC => get_healthz),
+        route!(Get paths::READYZ, PUBLIC => get_readyz),
+        route!(Get "/assets/{path:.*}", PUBLIC => get_asset),
+    ]
 }
 
 /// The process is alive.

@@ -3,6 +3,7 @@
 //! Provisioning; for admins the review queue, all projects, platform
 //! settings and the mail outbox.
 
+use super::{ADMIN, Requires, RouteDef, WORKSPACE, route};
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
@@ -10,6 +11,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::html;
+use crate::domain::authz::ProjectAction;
 use crate::domain::ids::{ApplicationId, ProjectId, UserId};
 use crate::domain::project::{self, ProjectForm, ProjectRole};
 use crate::domain::validation::FieldErrors;
@@ -24,58 +26,45 @@ use crate::web::views::{platform, projects as views, reviews};
 
 const PAGE_SIZE: usize = 12;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::PROJECTS, web::get().to(get_list))
-        .route(paths::PROJECT_NEW, web::get().to(get_new))
-        .route(paths::PROJECT_NEW, web::post().to(post_new))
-        .route(paths::PROJECT_DETAIL, web::get().to(get_current_detail))
-        .route(paths::PROJECT_SELECT, web::post().to(post_select))
-        .route(paths::PROJECT_REVIEWS, web::get().to(get_reviews))
-        .route("/projects/reviews/{id}/revoke", web::post().to(post_revoke))
-        .route("/projects/{id}", web::get().to(get_detail))
-        .route("/projects/{id}/edit", web::get().to(get_edit))
-        .route("/projects/{id}/edit", web::post().to(post_edit))
-        .route("/projects/{id}/extension", web::post().to(post_extension))
-        .route("/projects/{id}/quota", web::post().to(post_quota))
-        .route("/projects/{id}/delete", web::post().to(post_delete))
-        .route("/projects/{id}/caps/{user}", web::post().to(post_cap))
-        .route(
-            "/projects/{id}/extension",
-            web::get().to(get_back_to_detail),
-        )
-        .route("/projects/{id}/quota", web::get().to(get_back_to_detail))
-        .route("/projects/{id}/delete", web::get().to(get_back_to_detail))
-        .route(
-            "/projects/{id}/caps/{user}",
-            web::get().to(get_back_to_members),
-        )
-        .route(
-            "/projects/reviews/{id}/revoke",
-            web::get().to(get_back_to_review),
-        )
-        .route(
-            "/admin/reviews/{id}/{decision}",
-            web::get().to(get_back_to_queue),
-        )
-        .route(
-            "/admin/projects/{id}/{action}",
-            web::get().to(get_back_to_all_projects),
-        )
-        .route(paths::CLOUD_PROVISIONING, web::get().to(get_provisioning))
-        .route(paths::CLOUD_PROVISIONING, web::post().to(post_provisioning))
-        .route(paths::ADMIN_REVIEWS, web::get().to(get_queue))
-        .route(
-            "/admin/reviews/{id}/{decision}",
-            web::post().to(post_decision),
-        )
-        .route(paths::ADMIN_PROJECTS, web::get().to(get_all_projects))
-        .route(
-            "/admin/projects/{id}/{action}",
-            web::post().to(post_admin_project),
-        )
-        .route(paths::ADMIN_SETTINGS, web::get().to(get_settings))
-        .route(paths::ADMIN_SETTINGS, web::post().to(post_settings))
-        .route(paths::ADMIN_OUTBOX, web::get().to(get_outbox));
+const VIEW: Requires = Requires::Project(ProjectAction::View);
+const MANAGE: Requires = Requires::Project(ProjectAction::Manage);
+const APPLY: Requires = Requires::Project(ProjectAction::Apply);
+const DELETE: Requires = Requires::Project(ProjectAction::Delete);
+const REVISE: Requires = Requires::Project(ProjectAction::Revise);
+
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        route!(Get paths::PROJECTS, WORKSPACE => get_list),
+        route!(Get paths::PROJECT_NEW, WORKSPACE => get_new),
+        route!(Post paths::PROJECT_NEW, WORKSPACE => post_new),
+        route!(Get paths::PROJECT_DETAIL, WORKSPACE => get_current_detail),
+        route!(Post paths::PROJECT_SELECT, WORKSPACE => post_select),
+        route!(Get paths::PROJECT_REVIEWS, WORKSPACE => get_reviews),
+        route!(Post "/projects/reviews/{id}/revoke", WORKSPACE => post_revoke),
+        route!(Get "/projects/{id}", VIEW => get_detail),
+        route!(Get "/projects/{id}/edit", MANAGE => get_edit),
+        route!(Post "/projects/{id}/edit", MANAGE => post_edit),
+        route!(Post "/projects/{id}/extension", APPLY => post_extension),
+        route!(Post "/projects/{id}/quota", APPLY => post_quota),
+        route!(Post "/projects/{id}/delete", DELETE => post_delete),
+        route!(Post "/projects/{id}/caps/{user}", MANAGE => post_cap),
+        route!(Get "/projects/{id}/extension", WORKSPACE => get_back_to_detail),
+        route!(Get "/projects/{id}/quota", WORKSPACE => get_back_to_detail),
+        route!(Get "/projects/{id}/delete", WORKSPACE => get_back_to_detail),
+        route!(Get "/projects/{id}/caps/{user}", WORKSPACE => get_back_to_members),
+        route!(Get "/projects/reviews/{id}/revoke", WORKSPACE => get_back_to_review),
+        route!(Get "/admin/reviews/{id}/{decision}", ADMIN => get_back_to_queue),
+        route!(Get "/admin/projects/{id}/{action}", ADMIN => get_back_to_all_projects),
+        route!(Get paths::CLOUD_PROVISIONING, WORKSPACE => get_provisioning),
+        route!(Post paths::CLOUD_PROVISIONING, WORKSPACE => post_provisioning),
+        route!(Get paths::ADMIN_REVIEWS, ADMIN => get_queue),
+        route!(Post "/admin/reviews/{id}/{decision}", ADMIN => post_decision),
+        route!(Get paths::ADMIN_PROJECTS, ADMIN => get_all_projects),
+        route!(Post "/admin/projects/{id}/{action}", REVISE => post_admin_project),
+        route!(Get paths::ADMIN_SETTINGS, ADMIN => get_settings),
+        route!(Post paths::ADMIN_SETTINGS, ADMIN => post_settings),
+        route!(Get paths::ADMIN_OUTBOX, ADMIN => get_outbox),
+    ]
 }
 
 // A refused form is answered on its POST address; these GETs of those

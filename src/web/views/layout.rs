@@ -183,9 +183,12 @@ fn user_menu(shell: &Shell, user: &ShellUser) -> Markup {
     let tr = shell.tr;
     html! {
         details class="user-menu" {
-            summary aria-label=(tr.t("menu.user")) {
+            // The accessible name is the visible text (the username) and
+            // what the control is, so speech input can say what it sees.
+            summary {
                 span class="avatar" aria-hidden="true" { (user.username.chars().next().unwrap_or('?').to_ascii_uppercase()) }
                 span class="username" { (user.username) }
+                span class="sr-only" { " " (tr.t("menu.user")) }
             }
             div class="menu" {
                 p class="menu-who" {
@@ -409,6 +412,20 @@ mod tests {
         assert!(
             html.contains("href=\"/account/password\""),
             "initial password warning links to the change"
+        );
+    }
+
+    #[test]
+    fn the_user_menu_is_named_by_its_visible_text() {
+        let s = shell(Lang::En, member());
+        let html = page(&s, "x", &[], html! {}).into_string();
+        let start = html.find("<summary>").expect("the user menu's summary");
+        let summary = &html[start..start + html[start..].find("</summary>").expect("its end")];
+        assert!(!summary.contains("aria-label"), "{summary}");
+        assert!(
+            summary.contains("<span class=\"username\">alice</span>")
+                && summary.contains("<span class=\"sr-only\"> User menu</span>"),
+            "{summary}"
         );
     }
 

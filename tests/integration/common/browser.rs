@@ -2,8 +2,12 @@
 //! free loopback port and speaks the W3C WebDriver protocol to it over plain
 //! HTTP (JSON, with the test suite's own reqwest client).
 //!
-//! Needs the Debian packages `chromium` and `chromium-driver`. Without them
-//! the browser tests fail, never pass silently.
+//! Needs the Debian packages `chromium` and `chromium-driver`, and axe-core
+//! from npm (its `axe.min.js` named by `MLSTACK_AXE_JS`; `.ci/run` installs
+//! it). Without them the browser tests fail, never pass silently.
+//!
+//! Every page a journey opens (`goto`, and each page a click leads to) is
+//! checked with axe-core: a serious or critical violation fails the test.
 //!
 //! Every helper panics with the current address and the start of the page's
 //! text, so a failing journey says where it was.
@@ -21,6 +25,8 @@ use serde_json::{Value, json};
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// The environment variable that names axe-core's `axe.min.js`.
+pub const AXE_JS_VAR: &str = "MLSTACK_AXE_JS";
 
 /// How long a wait for the page (a navigation, a condition) may take.
 const WAIT: Duration = Duration::from_secs(20);
@@ -46,6 +52,8 @@ pub struct Browser {
     child: Child,
     log: PathBuf,
     _profile: tempfile::TempDir,
+    /// The source of axe-core, injected into every page visited.
+    axe: String,
 }
 
 /// An element the page holds (a WebDriver element reference).
@@ -55,6 +63,24 @@ pub struct Element(String);
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
     listener.local_addr().expect("local address").port()
+}
+
+/// axe-core's source, from the file `MLSTACK_AXE_JS` names.
+fn read_axe() -> String {
+    let path = std::env::var_os(AXE_JS_VAR).unwrap_or_else(|| {
+        panic!(
+            "browser tests run axe-core on every page: set {AXE_JS_VAR} to axe-core's \
+             axe.min.js, or run .ci/run, which installs it (npm install --prefix \
+             /tmp/mlstack-npm axe-core@4) and sets \
+             {AXE_JS_VAR}=/tmp/mlstack-npm/node_modules/axe-core/axe.min.js"
+        )
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{AXE_JS_VAR}={}: cannot read axe-core ({e}); run .ci/run or npm install axe-core@4",
+            Path::new(&path).display()
+        )
+    })
 }
 
 fn install_crypto() {
@@ -80,6 +106,7 @@ impl Browser {
              Install the Debian packages `chromium` and `chromium-driver` \
              (apt-get install -y chromium chromium-driver; .ci/run installs them)."
         );
+        let axe = read_axe();
         install_crypto();
         let profile = tempfile::tempdir().expect("temp dir for the browser profile");
         let log = profile.path().join("chromedriver.log");
@@ -109,6 +136,7 @@ impl Browser {
             child,
             log,
             _profile: profile,
+            axe,
         };
         browser.wait_for_driver(port).await;
         browser.session = browser.new_session().await;
@@ -281,12 +309,63 @@ impl Browser {
         }
     }
 
-    /// Opens `path` and waits for the page to load.
+    /// Opens `path`, waits for the page to load and checks it with axe-core.
     pub async fn goto(&self, path: &str) {
         let result = self
             .cmd(Method::POST, "url", json!({ "url": self.url(path) }))
             .await;
         self.must(result).await;
+        self.check_accessibility().await;
+    }
+
+    /// Runs axe-core on the page shown and fails the test on any serious or
+    /// critical violation, listing each with the elements concerned.
+    pub async fn check_accessibility(&self) {
+        let injected = self
+            .cmd(
+                Method::POST,
+                "execute/sync",
+                json!({ "script": format!("{}\nreturn typeof axe;", self.axe), "args": [] }),
+            )
+            .await;
+        let injected = self.must(injected).await;
+        if injected != json!("object") {
+            self.fail(&format!("axe-core did not load ({injected})"))
+                .await;
+        }
+        let script = "var done = arguments[arguments.length - 1]; \
+             axe.run(document, { resultTypes: ['violations'] }).then(function (r) { \
+               done(r.violations.filter(function (v) { \
+                 return v.impact === 'serious' || v.impact === 'critical'; \
+               }).map(function (v) { \
+                 return v.impact + ' ' + v.id + ': ' + v.help + ' [' + v.nodes.slice(0, 5) \
+                   .map(function (n) { return n.target.join(' ') + ' (' + (n.failureSummary || '') \
+                     .replace(/\\s+/g, ' ') + ')'; }).join('; ') + ']'; \
+               })); \
+             }, function (e) { done(['axe failed: ' + e]); });";
+        let result = self
+            .cmd(
+                Method::POST,
+                "execute/async",
+                json!({ "script": script, "args": [] }),
+            )
+            .await;
+        let result = self.must(result).await;
+        let violations: Vec<String> = result
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|v| v.as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !violations.is_empty() {
+            self.fail(&format!(
+                "axe-core found serious or critical accessibility violations:\n  {}",
+                violations.join("\n  ")
+            ))
+            .await;
+        }
     }
 
     /// The current address, full.
@@ -466,7 +545,8 @@ impl Browser {
             .await;
     }
 
-    /// Waits until the marked document is gone and a new one has loaded.
+    /// Waits until the marked document is gone and a new one has loaded,
+    /// and checks the new one with axe-core.
     pub async fn wait_for_navigation(&self, what: &str) {
         self.wait_until(
             what,
@@ -474,6 +554,7 @@ impl Browser {
             vec![],
         )
         .await;
+        self.check_accessibility().await;
     }
 
     /// Clicks something that submits a form or follows a link and waits for

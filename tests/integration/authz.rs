@@ -1,0 +1,385 @@
+//! The permission policy on every route. The routes come from the router's
+//! own table (`mlstack::web::route_table()`), so a route added without a row
+//! in `SAMPLES` fails this test; each route is asked by an admin (not a
+//! member of the project), a project manager, a project member, a signed-in
+//! non-member and an anonymous visitor, with real cookies and CSRF tokens,
+//! and the answer must be what `domain::authz` says.
+
+use std::collections::BTreeSet;
+
+use mlstack::domain::authz::{ProjectAction, Role, permits, permits_project};
+use mlstack::domain::project::ProjectRole;
+use mlstack::web::routes::{Requires, Verb};
+use reqwest::StatusCode;
+
+use crate::common::{Client, Page, TestApp, secret_in};
+use crate::projects::{active_project, apply, day};
+
+/// How a request was answered, as far as permissions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Reached the use case: any answer but a refusal (a refused form, a
+    /// redirect elsewhere, a conflict).
+    Passed,
+    /// 403.
+    Forbidden,
+    /// 404: the project is not even shown to exist.
+    Hidden,
+    /// Redirected to the login page.
+    Login,
+}
+
+/// `page` answered a request for `path`. The login page is sent with the
+/// address asked for in `next` (but for the home page); logging out also
+/// ends on the login page, without it.
+fn outcome_of(path: &str, page: &Page) -> Outcome {
+    let to_login = page
+        .location()
+        .is_some_and(|l| l.starts_with("/login?next=") || path == "/" && l == "/login");
+    match page.status {
+        StatusCode::FORBIDDEN => Outcome::Forbidden,
+        StatusCode::NOT_FOUND => Outcome::Hidden,
+        StatusCode::SEE_OTHER if to_login => Outcome::Login,
+        status if status.is_server_error() => panic!("{status}: {}", page.body),
+        _ => Outcome::Passed,
+    }
+}
+
+/// One of the five people who ask every route.
+struct Actor<'a> {
+    name: &'static str,
+    role: Role,
+    /// Their role in the project the samples name.
+    membership: Option<ProjectRole>,
+    client: &'a Client,
+}
+
+/// What `domain::authz` says `actor` gets for a route that `requires` this.
+fn expected(requires: Requires, actor: &Actor) -> Outcome {
+    let (role, membership) = (actor.role, actor.membership);
+    match requires {
+        Requires::Platform(action) if permits(role, action) => Outcome::Passed,
+        Requires::Project(action) if permits_project(role, membership, action) => Outcome::Passed,
+        _ if role == Role::Anonymous => Outcome::Login,
+        Requires::Platform(_) => Outcome::Forbidden,
+        // An action no membership would allow this role is refused before
+        // the project is looked at; otherwise someone who may not see the
+        // project is told it does not exist.
+        Requires::Project(action)
+            if !permits_project(role, Some(ProjectRole::Manager), action)
+                || permits_project(role, membership, ProjectAction::View) =>
+        {
+            Outcome::Forbidden
+        }
+        Requires::Project(_) => Outcome::Hidden,
+    }
+}
+
+/// Ids the samples put into path patterns.
+struct Ids {
+    project: String,
+    /// The project member's user id (member caps).
+    member: String,
+    /// A user who is none of the actors (admin actions on users).
+    bystander: String,
+    /// Applications still being reviewed: one to revoke, one to decide.
+    to_revoke: String,
+    to_decide: String,
+    /// A catalog purpose.
+    purpose: String,
+}
+
+/// A request for a route: the path with its parameters filled in and a form
+/// that changes nothing where the route allows that (refused input).
+type Sample = (String, Vec<(&'static str, String)>);
+
+/// The expectation table: concrete requests for every route of the route
+/// table. A new route needs a row here (the test says which one is missing).
+fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
+    let Ids {
+        project,
+        member,
+        bystander,
+        to_revoke,
+        to_decide,
+        purpose,
+    } = ids;
+    let get = |path: &str| Some(vec![(path.to_owned(), vec![])]);
+    let post = |path: String, form: Vec<(&'static str, &str)>| {
+        let form = form.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
+        Some(vec![(path, form)])
+    };
+    match (verb, pattern) {
+        (Verb::Get, "/healthz" | "/readyz" | "/login" | "/") => get(pattern),
+        (Verb::Get, "/assets/{path:.*}") => get("/assets/app.css"),
+        (Verb::Post, "/login") => post(pattern.into(), vec![("username", "")]),
+        (Verb::Post, "/logout") => post(pattern.into(), vec![]),
+        (
+            Verb::Get,
+            "/account/profile" | "/account/password" | "/account/settings" | "/account/orders",
+        ) => get(pattern),
+        (Verb::Post, "/account/profile") => post(pattern.into(), vec![("email", "not mail")]),
+        (Verb::Post, "/account/password") => post(pattern.into(), vec![("current", "wrong")]),
+        (Verb::Post, "/account/settings") => post(pattern.into(), vec![("theme", "plaid")]),
+        (Verb::Post, "/account/language") => post(pattern.into(), vec![("language", "en")]),
+        (Verb::Post, "/account/theme") => post(pattern.into(), vec![("theme", "light")]),
+        (
+            Verb::Get,
+            "/containers"
+            | "/jobs"
+            | "/jobs/schedules"
+            | "/gpu-utilization"
+            | "/storage"
+            | "/advanced/custom-images"
+            | "/advanced/job-templates"
+            | "/advanced/key-pairs"
+            | "/advanced/cost-center"
+            | "/advanced/cloud-provisioning",
+        ) => get(pattern),
+        (Verb::Post, "/advanced/cloud-provisioning") => post(pattern.into(), vec![]),
+        (Verb::Get, "/projects" | "/projects/new" | "/projects/detail" | "/projects/reviews") => {
+            get(pattern)
+        }
+        (Verb::Post, "/projects/new") => post(pattern.into(), vec![("name", "")]),
+        (Verb::Post, "/projects/select") => post(
+            pattern.into(),
+            vec![("project", project), ("next", "/projects")],
+        ),
+        (Verb::Post, "/projects/reviews/{id}/revoke") => {
+            post(format!("/projects/reviews/{to_revoke}/revoke"), vec![])
+        }
+        (Verb::Get, "/projects/{id}" | "/projects/{id}/edit") => {
+            get(&pattern.replace("{id}", project))
+        }
+        (Verb::Post, "/projects/{id}/edit") => {
+            post(format!("/projects/{project}/edit"), vec![("name", "")])
+        }
+        (Verb::Post, "/projects/{id}/extension") => post(
+            format!("/projects/{project}/extension"),
+            vec![("days", "0")],
+        ),
+        (Verb::Post, "/projects/{id}/quota") => {
+            post(format!("/projects/{project}/quota"), vec![("gpu", "-1")])
+        }
+        (Verb::Post, "/projects/{id}/delete") => post(
+            format!("/projects/{project}/delete"),
+            vec![("code", "wrong")],
+        ),
+        (Verb::Post, "/projects/{id}/caps/{user}") => post(
+            format!("/projects/{project}/caps/{member}"),
+            vec![("gpu", "lots")],
+        ),
+        (
+            Verb::Get,
+            "/admin" | "/admin/users" | "/admin/reviews" | "/admin/projects" | "/admin/settings"
+            | "/admin/outbox" | "/admin/catalog",
+        ) => get(pattern),
+        (Verb::Post, "/admin/users") => post(pattern.into(), vec![("username", "")]),
+        (Verb::Post, "/admin/users/{id}/{action}") => Some(
+            [
+                "disable",
+                "enable",
+                "grant-admin",
+                "revoke-admin",
+                "reset-password",
+            ]
+            .into_iter()
+            .map(|action| (format!("/admin/users/{bystander}/{action}"), vec![]))
+            .collect(),
+        ),
+        (Verb::Post, "/admin/reviews/{id}/{decision}") => post(
+            format!("/admin/reviews/{to_decide}/approve"),
+            vec![("gpu", "x")],
+        ),
+        (Verb::Post, "/admin/projects/{id}/{action}") => post(
+            format!("/admin/projects/{project}/revise"),
+            vec![("gpu", "x")],
+        ),
+        (Verb::Post, "/admin/settings") => post(pattern.into(), vec![("buffer_days", "-1")]),
+        (Verb::Get, "/admin/catalog/{kind}") => get("/admin/catalog/purposes"),
+        (Verb::Post, "/admin/catalog/{kind}") => {
+            post("/admin/catalog/purposes".into(), vec![("name", "")])
+        }
+        (Verb::Get, "/admin/catalog/{kind}/{id}") => {
+            get(&format!("/admin/catalog/purposes/{purpose}"))
+        }
+        (Verb::Post, "/admin/catalog/{kind}/{id}") => post(
+            format!("/admin/catalog/purposes/{purpose}"),
+            vec![("name", "")],
+        ),
+        (Verb::Post, "/admin/catalog/{kind}/{id}/{action}") => Some(
+            ["retire", "unretire"]
+                .into_iter()
+                .map(|action| {
+                    (
+                        format!("/admin/catalog/purposes/{purpose}/{action}"),
+                        vec![],
+                    )
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// The id in the edit link of the catalog row named `name`.
+fn catalog_id(body: &str, kind_path: &str, name: &str) -> String {
+    let link_end = body.find(&format!("\">{name}</a>")).expect("a catalog row");
+    let prefix = format!("{kind_path}/");
+    let start = body[..link_end].rfind(&prefix).expect("an edit link") + prefix.len();
+    body[start..link_end].to_owned()
+}
+
+/// The user id in the cap form of a project's member list.
+fn member_cap_id(body: &str) -> String {
+    let marker = "/caps/";
+    let at = body.rfind(marker).expect("a cap form") + marker.len();
+    body[at..at + 36].to_owned()
+}
+
+/// The user id in the admin actions of `username`'s row.
+fn user_row_id(body: &str, username: &str) -> String {
+    let row = &body[body.find(&format!("<td>{username}")).expect("a user row")..];
+    let marker = "/admin/users/";
+    let start = row.find(marker).expect("an action") + marker.len();
+    row[start..start + 36].to_owned()
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_as_the_permission_table_says() {
+    let app = TestApp::start();
+    let admin = app.admin().await;
+    let (manager, _) = app.member("manny").await;
+    let (member, _) = app.member("mia").await;
+    let (stranger, _) = app.member("sam").await;
+    let bystander_created = admin
+        .post_form("/admin/users", &[("username", "tess")])
+        .await;
+    assert!(secret_in(&bystander_created.body).is_some());
+    let anonymous = app.client();
+
+    let project = active_project(&app, &manager, "Matrix", &["manny", "mia"], &day(30)).await;
+    let member_id = member_cap_id(&manager.get(&format!("/projects/{project}")).await.body);
+    let mut pending: Vec<String> = Vec::new();
+    for name in ["Pending one", "Pending two"] {
+        let page = apply(&manager, name, &["manny"], &[], &day(0), &day(30)).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        let queue = admin.get("/admin/reviews").await.body;
+        let marker = "action=\"/admin/reviews/";
+        let new = queue
+            .match_indices(marker)
+            .map(|(at, _)| queue[at + marker.len()..at + marker.len() + 36].to_owned())
+            .find(|id| !pending.contains(id))
+            .expect("the new application in the queue");
+        pending.push(new);
+    }
+    let purpose = admin
+        .post_form(
+            "/admin/catalog/purposes",
+            &[("name", "Teaching"), ("description", "Courses")],
+        )
+        .await;
+    let ids = Ids {
+        project,
+        member: member_id,
+        bystander: user_row_id(&admin.get("/admin/users").await.body, "tess"),
+        to_decide: pending.remove(0),
+        to_revoke: pending.remove(0),
+        purpose: catalog_id(&purpose.body, "/admin/catalog/purposes", "Teaching"),
+    };
+
+    let actors = [
+        Actor {
+            name: "admin",
+            role: Role::Admin,
+            membership: None,
+            client: &admin,
+        },
+        Actor {
+            name: "manager",
+            role: Role::Member,
+            membership: Some(ProjectRole::Manager),
+            client: &manager,
+        },
+        Actor {
+            name: "member",
+            role: Role::Member,
+            membership: Some(ProjectRole::Member),
+            client: &member,
+        },
+        Actor {
+            name: "non-member",
+            role: Role::Member,
+            membership: None,
+            client: &stranger,
+        },
+        Actor {
+            name: "anonymous",
+            role: Role::Anonymous,
+            membership: None,
+            client: &anonymous,
+        },
+    ];
+
+    let mut routes = mlstack::web::route_table();
+    // Logging out ends the actors' sessions: last.
+    routes.sort_by_key(|r| r.path == "/logout");
+    let mut missing = Vec::new();
+    let mut wrong = Vec::new();
+    let mut seen = BTreeSet::new();
+    for route in &routes {
+        assert!(
+            seen.insert((route.verb.method().to_string(), route.path)),
+            "{:?} {} is mounted twice",
+            route.verb,
+            route.path
+        );
+        let Some(requests) = samples(route.verb, route.path, &ids) else {
+            missing.push(format!("{:?} {}", route.verb, route.path));
+            continue;
+        };
+        for actor in &actors {
+            let want = expected(route.requires, actor);
+            for (path, form) in &requests {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let page = match route.verb {
+                    Verb::Get => actor.client.get(path).await,
+                    Verb::Post => actor.client.post_form(path, &form).await,
+                };
+                let got = outcome_of(path, &page);
+                // Beyond the permission table a use case may find that the
+                // thing asked for is not the actor's (another person's
+                // application, a project they do not belong to): 404.
+                let agrees = got == want
+                    || matches!(route.requires, Requires::Platform(_))
+                        && want == Outcome::Passed
+                        && got == Outcome::Hidden;
+                if !agrees {
+                    wrong.push(format!(
+                        "{} {:?} {} via {path} ({:?}): expected {want:?}, got {got:?} ({})",
+                        actor.name, route.verb, route.path, route.requires, page.status
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty() && wrong.is_empty(),
+        "routes without a row in tests/integration/authz.rs `samples` (add a request \
+         for each): {missing:#?}\nanswers that differ from domain::authz: {wrong:#?}"
+    );
+    let admin = app.admin().await;
+    let projects = admin.get("/admin/projects").await;
+    assert!(
+        projects.body.contains("Matrix") && !projects.body.contains("Released"),
+        "no refused or invalid request changed the project"
+    );
+    assert!(
+        admin
+            .get("/admin/reviews")
+            .await
+            .body
+            .contains(&ids.to_decide),
+        "the application to decide is still waiting"
+    );
+}
