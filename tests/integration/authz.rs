@@ -148,6 +148,27 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         (Verb::Post, "/projects/reviews/{id}/revoke") => {
             post(format!("/projects/reviews/{to_revoke}/revoke"), vec![])
         }
+        (Verb::Get, "/users/search") => get("/users/search?q=ad"),
+        // The GETs of POST-only addresses (a reload after a refused form).
+        (
+            Verb::Get,
+            "/projects/{id}/extension" | "/projects/{id}/quota" | "/projects/{id}/delete",
+        ) => get(&pattern.replace("{id}", project)),
+        (Verb::Get, "/projects/{id}/caps/{user}") => {
+            get(&format!("/projects/{project}/caps/{member}"))
+        }
+        (Verb::Get, "/projects/reviews/{id}/revoke") => {
+            get(&format!("/projects/reviews/{to_revoke}/revoke"))
+        }
+        (Verb::Get, "/admin/reviews/{id}/{decision}") => {
+            get(&format!("/admin/reviews/{to_decide}/approve"))
+        }
+        (Verb::Get, "/admin/projects/{id}/{action}") => {
+            get(&format!("/admin/projects/{project}/revise"))
+        }
+        (Verb::Get, "/admin/catalog/{kind}/{id}/{action}") => {
+            get(&format!("/admin/catalog/purposes/{purpose}/retire"))
+        }
         (Verb::Get, "/projects/{id}" | "/projects/{id}/edit") => {
             get(&pattern.replace("{id}", project))
         }
