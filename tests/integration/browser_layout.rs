@@ -5,7 +5,7 @@
 //! theme, a project manager in Traditional Chinese and the dark theme; axe-
 //! core checks each page as the browser harness opens it.
 //!
-//! `MLSTACK_LAYOUT_SHOTS=<folder>` also saves a screenshot of each page.
+//! `LAYOUT_SHOTS=<folder>` also saves a screenshot of each page.
 
 use std::path::PathBuf;
 
@@ -23,7 +23,22 @@ const WIDTH: u32 = 400;
 const HEIGHT: u32 = 860;
 
 /// Routes that answer something other than a page.
-const NOT_PAGES: &[&str] = &["/healthz", "/readyz", "/assets/{path:.*}"];
+/// GET routes that are no page: probes, assets, the user search (JSON) and
+/// the GETs of POST-only addresses (each leads back to its page).
+const NOT_PAGES: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/assets/{path:.*}",
+    "/users/search",
+    "/projects/{id}/extension",
+    "/projects/{id}/quota",
+    "/projects/{id}/delete",
+    "/projects/{id}/caps/{user}",
+    "/projects/reviews/{id}/revoke",
+    "/admin/reviews/{id}/{decision}",
+    "/admin/projects/{id}/{action}",
+    "/admin/catalog/{kind}/{id}/{action}",
+];
 
 const CATALOG_KINDS: &[&str] = &[
     "gpu-types",
@@ -105,7 +120,7 @@ fn pages(role: Role, membership: Option<ProjectRole>, project: &str, purpose: &s
 /// Opens every page in `pages` (axe-core checks each) and returns what does
 /// not fit in 400 px.
 async fn visit(b: &Browser, who: &str, pages: &[String]) -> Vec<String> {
-    let shots = std::env::var_os("MLSTACK_LAYOUT_SHOTS").map(PathBuf::from);
+    let shots = std::env::var_os("LAYOUT_SHOTS").map(PathBuf::from);
     let mut problems = Vec::new();
     for path in pages {
         b.goto(path).await;

@@ -3,7 +3,7 @@
 //! HTTP (JSON, with the test suite's own reqwest client).
 //!
 //! Needs the Debian packages `chromium` and `chromium-driver`, and axe-core
-//! from npm (its `axe.min.js` named by `MLSTACK_AXE_JS`; `.ci/run` installs
+//! from npm (its `axe.min.js` named by `AXE_CORE_JS`; `.ci/run` installs
 //! it). Without them the browser tests fail, never pass silently.
 //!
 //! Every page a journey opens (`goto`, and each page a click leads to) is
@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// The environment variable that names axe-core's `axe.min.js`.
-pub const AXE_JS_VAR: &str = "MLSTACK_AXE_JS";
+pub const AXE_JS_VAR: &str = "AXE_CORE_JS";
 
 /// How long a wait for the page (a navigation, a condition) may take.
 const WAIT: Duration = Duration::from_secs(20);
@@ -65,7 +65,7 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// axe-core's source, from the file `MLSTACK_AXE_JS` names.
+/// axe-core's source, from the file `AXE_CORE_JS` names.
 fn read_axe() -> String {
     let path = std::env::var_os(AXE_JS_VAR).unwrap_or_else(|| {
         panic!(
