@@ -203,18 +203,8 @@ pub fn applications_of_project_read_tx(
     tx: &ReadTransaction,
     project: ProjectId,
 ) -> Result<Vec<ApplicationRecord>, StoreError> {
-    let ids: Vec<u128> = tx
-        .open_multimap_table(tables::PROJECT_ID_TO_APPLICATION_IDS)?
-        .get(project.as_u128())?
-        .map(|id| id.map(|v| v.value()))
-        .collect::<Result<_, _>>()?;
-    let mut out = Vec::new();
-    for id in ids.into_iter().rev() {
-        if let Some(a) = application_read_tx(tx, ApplicationId::from_u128(id))? {
-            out.push(a);
-        }
-    }
-    Ok(out)
+    let index = tx.open_multimap_table(tables::PROJECT_ID_TO_APPLICATION_IDS)?;
+    newest_first(&index, project, |id| application_read_tx(tx, id))
 }
 
 /// The applications about `project`, newest first.
@@ -222,14 +212,24 @@ pub fn applications_of_project_tx(
     tx: &WriteTransaction,
     project: ProjectId,
 ) -> Result<Vec<ApplicationRecord>, StoreError> {
-    let ids: Vec<u128> = tx
-        .open_multimap_table(tables::PROJECT_ID_TO_APPLICATION_IDS)?
+    let index = tx.open_multimap_table(tables::PROJECT_ID_TO_APPLICATION_IDS)?;
+    newest_first(&index, project, |id| application_tx(tx, id))
+}
+
+/// The applications `index` lists for `project`, newest first, each read
+/// by `read` (in a read or a write transaction).
+fn newest_first(
+    index: &impl ReadableMultimapTable<u128, u128>,
+    project: ProjectId,
+    read: impl Fn(ApplicationId) -> Result<Option<ApplicationRecord>, StoreError>,
+) -> Result<Vec<ApplicationRecord>, StoreError> {
+    let ids: Vec<u128> = index
         .get(project.as_u128())?
         .map(|id| id.map(|v| v.value()))
         .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     for id in ids.into_iter().rev() {
-        if let Some(a) = application_tx(tx, ApplicationId::from_u128(id))? {
+        if let Some(a) = read(ApplicationId::from_u128(id))? {
             out.push(a);
         }
     }

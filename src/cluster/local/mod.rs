@@ -576,6 +576,27 @@ impl LocalDriver {
 
     /// Ends a reserved workload at once when no sandbox can be made and
     /// unsandboxed workloads are not allowed.
+    /// What a workload needs before its processes start: its project's
+    /// user and its prepared folder and log; or, when it cannot start (no
+    /// sandbox, no user left), the observation of its early failure.
+    #[allow(clippy::type_complexity)]
+    fn ready_to_start(
+        &self,
+        id: WorkloadId,
+        project: ProjectId,
+        volumes: &[(VolumeMount, PathBuf)],
+    ) -> Result<Result<(Option<u32>, PathBuf, std::fs::File), Observed>, DriverError> {
+        if let Some(refused) = self.refuse_unsandboxed(id) {
+            return Ok(Err(refused));
+        }
+        let uid = match self.project_uid(project) {
+            Ok(uid) => uid,
+            Err(e) => return Ok(Err(self.fail_early(id, FailureReason::Other(e.to_string())))),
+        };
+        let (work, log) = self.prepare_or_fail(id, volumes, uid)?;
+        Ok(Ok((uid, work, log)))
+    }
+
     fn refuse_unsandboxed(&self, id: WorkloadId) -> Option<Observed> {
         match &self.inner.isolation {
             Isolation::Refused(why) => {
@@ -1034,14 +1055,10 @@ impl Driver for LocalDriver {
         if let Some(program) = missing {
             return Ok(self.fail_early(id, FailureReason::MissingProgram(program)));
         }
-        if let Some(refused) = self.refuse_unsandboxed(id) {
-            return Ok(refused);
-        }
-        let uid = match self.project_uid(spec.meta.project) {
-            Ok(uid) => uid,
-            Err(e) => return Ok(self.fail_early(id, FailureReason::Other(e.to_string()))),
+        let (uid, work, log) = match self.ready_to_start(id, spec.meta.project, &volumes)? {
+            Ok(ready) => ready,
+            Err(observed) => return Ok(observed),
         };
-        let (work, log) = self.prepare_or_fail(id, &volumes, uid)?;
         let env = WorkloadEnv {
             id,
             name: &spec.meta.name,
@@ -1181,14 +1198,10 @@ impl Driver for LocalDriver {
             Ok(gpus) => gpus,
             Err(observed) => return Ok(observed),
         };
-        if let Some(refused) = self.refuse_unsandboxed(id) {
-            return Ok(refused);
-        }
-        let uid = match self.project_uid(spec.meta.project) {
-            Ok(uid) => uid,
-            Err(e) => return Ok(self.fail_early(id, FailureReason::Other(e.to_string()))),
+        let (uid, work, log) = match self.ready_to_start(id, spec.meta.project, &volumes)? {
+            Ok(ready) => ready,
+            Err(observed) => return Ok(observed),
         };
-        let (work, log) = self.prepare_or_fail(id, &volumes, uid)?;
         let env = WorkloadEnv {
             id,
             name: &spec.meta.name,
