@@ -399,13 +399,18 @@ async fn over_the_hashing_queue_bound_logins_get_429_with_retry_after() {
         c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
     });
     // Distinct names and clients: neither an account nor an address is
-    // throttled, only the queue is full.
+    // throttled, only the queue is full. The bound is one hash, and the names
+    // are unknown, so every login checks against the decoy hash: the first
+    // one computes it while the others, arriving meanwhile, wait for it, and
+    // once it is ready they all ask for the single place at once. None is
+    // refused only if the server took a whole hash between two logins sent
+    // together; a slower machine hashes more slowly too (the hashing threads
+    // run at the lowest priority), which only makes the overlap wider.
     let all = browsers(&app, 24, |i| forwarded_for(&format!("198.51.100.{i}"))).await;
     let pages = login_burst(&all, |i| format!("user{i}")).await;
-    let busy: Vec<&Page> = pages
+    let (busy, checked): (Vec<&Page>, Vec<&Page>) = pages
         .iter()
-        .filter(|p| p.status == StatusCode::TOO_MANY_REQUESTS)
-        .collect();
+        .partition(|p| p.status == StatusCode::TOO_MANY_REQUESTS);
     assert!(!busy.is_empty(), "some logins found the queue full");
     for page in busy {
         assert_eq!(page.header("retry-after"), Some("1"));
@@ -415,10 +420,10 @@ async fn over_the_hashing_queue_bound_logins_get_429_with_retry_after() {
             page.body
         );
     }
-    assert!(
-        pages.iter().any(|p| p.status == StatusCode::UNAUTHORIZED),
-        "the others were checked"
-    );
+    assert!(!checked.is_empty(), "the place was free for one");
+    for page in checked {
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+    }
 }
 
 /// `n` failed logins at once (under `n` names) from `headers(i)`.
