@@ -210,6 +210,10 @@ async fn failures_under_other_names_slow_an_address_but_never_lock_out_the_right
             StatusCode::UNAUTHORIZED
         );
     }
+    assert!(
+        delay(&app, "127.0.0.1").is_positive(),
+        "the address is slowed"
+    );
     let page = client.login("admin", &app.admin_password).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let page = client.login("fay", "guess").await;
