@@ -74,6 +74,18 @@ impl LoginThrottle {
         Ok((counted, delay))
     }
 
+    /// How long the next login attempt from `addr` would be slowed down,
+    /// changing nothing.
+    fn address_delay(&self, addr: IpAddr, now: Timestamp) -> SignedDuration {
+        let addresses = self
+            .addresses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        addresses
+            .get(&addr)
+            .map_or(SignedDuration::ZERO, |f| f.clone().delay(now))
+    }
+
     /// Takes back an attempt whose password was right.
     fn succeeded(&self, counted: &Counted) {
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
@@ -140,6 +152,12 @@ impl SessionContext {
 }
 
 impl Services {
+    /// How long the next login attempt from the client address `addr` would
+    /// be slowed down now (zero when the address is not throttled).
+    pub fn login_delay(&self, addr: IpAddr) -> SignedDuration {
+        self.throttle.address_delay(addr, self.clock.now())
+    }
+
     /// Checks a username and password and opens a session; the session the
     /// browser had before ends (no session fixation).
     pub async fn login(
