@@ -165,7 +165,7 @@ async fn approve_the_only_application(m: &Browser, l: &Labels, kind: &str, quota
             .await;
         m.fill_in("form[action$='/approve'] input[name='cpu']", "16")
             .await;
-        m.fill_in("form[action$='/approve'] input[name='ram']", "65536")
+        m.fill_in("form[action$='/approve'] input[name='ram']", "64")
             .await;
     } else {
         assert!(
