@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{GpuTypeId, HardwareSpecId};
-use super::quota::{MILLI, parse_milli};
+use super::quota::{MILLI, parse_gb_as_mib, parse_milli};
 use super::validation::FieldErrors;
 
 /// Longest display name of a GPU type, storage type or purpose, and of a
@@ -388,7 +388,8 @@ impl GpuTypeRequest {
 pub struct HardwareSpecRequest {
     pub name: String,
     pub cpu_cores: String,
-    pub ram_mib: String,
+    /// RAM in GB, at most one decimal.
+    pub ram_gb: String,
     /// A GPU type id, or empty for a CPU-only spec.
     pub gpu_type: String,
     pub price: String,
@@ -413,10 +414,12 @@ impl HardwareSpecRequest {
                 errors.add("cpu_cores", "catalog.error.cpu_cores");
                 0
             });
-        let ram_mib = whole_number(&self.ram_mib, 1, RAM_MAX_MIB).unwrap_or_else(|| {
-            errors.add("ram_mib", "catalog.error.ram_mib");
-            0
-        });
+        let ram_mib = parse_gb_as_mib(&self.ram_gb)
+            .filter(|v| (1..=RAM_MAX_MIB).contains(v))
+            .unwrap_or_else(|| {
+                errors.add("ram_gb", "catalog.error.ram_gb");
+                0
+            });
         let gpu_type = match self.gpu_type.trim() {
             "" => None,
             id => id.parse::<GpuTypeId>().map(Some).unwrap_or_else(|_| {
@@ -1057,7 +1060,7 @@ mod tests {
         let request = HardwareSpecRequest {
             name: "p4.tiny.1g".into(),
             cpu_cores: "0.5".into(),
-            ram_mib: "512".into(),
+            ram_gb: "0.5".into(),
             gpu_type: GpuTypeId::generate().to_string(),
             price: "1.25".into(),
         };
@@ -1075,7 +1078,7 @@ mod tests {
         let errors = HardwareSpecRequest {
             name: "p4 tiny".into(),
             cpu_cores: "0".into(),
-            ram_mib: "1.5".into(),
+            ram_gb: "1.25".into(),
             gpu_type: "not-an-id".into(),
             price: String::new(),
         }
@@ -1084,7 +1087,7 @@ mod tests {
         .unwrap_or_default();
         assert_eq!(errors.get("name"), Some("catalog.error.spec_name"));
         assert_eq!(errors.get("cpu_cores"), Some("catalog.error.cpu_cores"));
-        assert_eq!(errors.get("ram_mib"), Some("catalog.error.ram_mib"));
+        assert_eq!(errors.get("ram_gb"), Some("catalog.error.ram_gb"));
         assert_eq!(
             errors.get("gpu_type"),
             Some("catalog.error.gpu_type_missing")

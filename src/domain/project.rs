@@ -6,7 +6,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::ids::UserId;
-use super::quota::{MemberCap, Resources, parse_milli};
+use super::quota::{MemberCap, Resources, parse_gb_as_mib, parse_milli};
 use super::validation::FieldErrors;
 
 pub const NAME_MAX: usize = 64;
@@ -18,8 +18,8 @@ const REASON_LIMIT: (usize, &str) = (REASON_MAX, "error.field.reason_too_long");
 pub const EXTENSION_DAYS: std::ops::RangeInclusive<u32> = 1..=365;
 /// The longest project period an application may ask for.
 pub const MAX_PERIOD_DAYS: i32 = 5 * 366;
-/// Upper bounds of one quota request, far above any small lab.
-/// The translation of each amount's error names these numbers.
+/// Upper bounds of one quota request, far above any small lab (RAM: 16,384
+/// GB). The translation of each amount's error names these numbers.
 pub const MAX_GPU_MILLI: u64 = 1_000_000;
 pub const MAX_CPU_MILLI: u64 = 10_000_000;
 pub const MAX_RAM_MIB: u64 = 16 * 1024 * 1024;
@@ -352,7 +352,7 @@ fn amount(errors: &mut FieldErrors, field: &'static str, text: &str) -> u64 {
     let (parsed, max, message) = match field {
         "gpu" => (parse_milli(text), MAX_GPU_MILLI, "error.quota.gpu_amount"),
         "cpu" => (parse_milli(text), MAX_CPU_MILLI, "error.quota.cpu_amount"),
-        _ => (parse_whole(text), MAX_RAM_MIB, "error.quota.ram_amount"),
+        _ => (parse_gb_as_mib(text), MAX_RAM_MIB, "error.quota.ram_amount"),
     };
     match parsed {
         Some(v) if v <= max => v,
@@ -363,12 +363,8 @@ fn amount(errors: &mut FieldErrors, field: &'static str, text: &str) -> u64 {
     }
 }
 
-fn parse_whole(text: &str) -> Option<u64> {
-    text.trim().parse().ok()
-}
-
-/// Parses GPU units, CPU cores (both decimal) and RAM in MiB (whole) from a
-/// form. Empty fields are zero.
+/// Parses GPU units, CPU cores (both decimal) and RAM (typed in GB, kept in
+/// MiB) from a form. Empty fields are zero.
 pub fn parse_resources(gpu: &str, cpu: &str, ram: &str) -> Result<Resources, FieldErrors> {
     let mut errors = FieldErrors::new();
     let resources = Resources {
@@ -578,8 +574,7 @@ mod tests {
 
     #[test]
     fn quota_applications_need_an_amount_and_a_reason() {
-        let (add, _) =
-            validate_quota_application("0.5", "", "2048", "more students").expect("valid");
+        let (add, _) = validate_quota_application("0.5", "", "2", "more students").expect("valid");
         assert_eq!(
             add,
             Resources {
@@ -603,6 +598,15 @@ mod tests {
             validate_quota_application("99999999", "", "", "x").is_err(),
             "absurd amounts are refused"
         );
+        let errors = validate_quota_application("", "", "16384.1", "x")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            errors.get("ram"),
+            Some("error.quota.ram_amount"),
+            "RAM is typed in GB, at most 16,384"
+        );
+        assert!(validate_quota_application("", "", "16384", "x").is_ok());
     }
 
     #[test]

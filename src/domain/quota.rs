@@ -142,6 +142,36 @@ pub fn parse_milli(input: &str) -> Option<u64> {
     whole.checked_mul(MILLI)?.checked_add(fraction_milli)
 }
 
+/// MiB in one GB, as pages read and write RAM.
+pub const MIB_PER_GB: u64 = 1024;
+
+/// Parses RAM typed in GB with at most one decimal ("16", "1.5", ".5") into
+/// MiB, rounded to the nearest MiB (0.1 GB is 102 MiB). Refuses signs,
+/// exponents, more decimals and overflow.
+pub fn parse_gb_as_mib(input: &str) -> Option<u64> {
+    let text = input.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole) || !digits(fraction) || fraction.len() > 1 {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let tenth: u64 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().ok()?
+    };
+    let tenths = whole.checked_mul(10)?.checked_add(tenth)?;
+    Some(tenths.checked_mul(MIB_PER_GB)?.checked_add(5)? / 10)
+}
+
 /// Shows thousandths as a short decimal: 625 -> "0.625", 3000 -> "3", 1500 -> "1.5".
 pub struct Milli(pub u64);
 
@@ -166,6 +196,30 @@ mod tests {
             gpu_milli: gpu,
             cpu_milli: cpu,
             ram_mib: ram,
+        }
+    }
+
+    #[test]
+    fn gb_with_one_decimal_parses_to_mib() {
+        assert_eq!(parse_gb_as_mib("1.5"), Some(1536));
+        assert_eq!(parse_gb_as_mib(" 16 "), Some(16_384));
+        assert_eq!(parse_gb_as_mib("16384"), Some(16 * 1024 * 1024));
+        assert_eq!(parse_gb_as_mib(".5"), Some(512));
+        assert_eq!(parse_gb_as_mib("2."), Some(2048));
+        assert_eq!(parse_gb_as_mib("0.1"), Some(102));
+        assert_eq!(parse_gb_as_mib("0"), Some(0));
+        for bad in [
+            "",
+            ".",
+            "1.25",
+            "-1",
+            "+1",
+            "1e3",
+            "1,5",
+            "1 GB",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_gb_as_mib(bad), None, "{bad:?}");
         }
     }
 

@@ -519,7 +519,7 @@ mod tests {
         HardwareSpecRequest {
             name: name.into(),
             cpu_cores: "0.5".into(),
-            ram_mib: "512".into(),
+            ram_gb: "0.5".into(),
             gpu_type: gpu.to_string(),
             price: "1".into(),
         }

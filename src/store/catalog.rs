@@ -448,7 +448,7 @@ mod tests {
             HardwareSpecRequest {
                 name: "V100".into(),
                 cpu_cores: "1".into(),
-                ram_mib: "1024".into(),
+                ram_gb: "1".into(),
                 price: "0".into(),
                 ..HardwareSpecRequest::default()
             }
@@ -507,7 +507,7 @@ mod tests {
             HardwareSpecRequest {
                 name: "p4.tiny.1g".into(),
                 cpu_cores: "0.5".into(),
-                ram_mib: "512".into(),
+                ram_gb: "0.5".into(),
                 gpu_type: p4.id.to_string(),
                 price: "1".into(),
             }

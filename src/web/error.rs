@@ -7,6 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
 use super::paths;
+use super::views::format;
 use crate::domain::quota::Milli;
 use crate::service::ServiceError;
 
@@ -112,7 +113,7 @@ impl WebError {
             WebError::OverQuota { left, project, .. } => vec![
                 ("gpu", Milli(left.gpu_milli).to_string()),
                 ("cpu", Milli(left.cpu_milli).to_string()),
-                ("ram_gb", format!("{:.1}", left.ram_mib as f64 / 1024.0)),
+                ("ram_gb", format::gb_field(left.ram_mib)),
                 ("project", project.clone()),
             ],
             _ => Vec::new(),

@@ -165,7 +165,7 @@ async fn approve_the_only_application(m: &Browser, l: &Labels, kind: &str, quota
             .await;
         m.fill_in("form[action$='/approve'] input[name='cpu']", "16")
             .await;
-        m.fill_in("form[action$='/approve'] input[name='ram']", "65536")
+        m.fill_in("form[action$='/approve'] input[name='ram']", "64")
             .await;
     } else {
         assert!(
@@ -556,7 +556,7 @@ async fn seed(app: &TestApp) -> String {
         &admin,
         &id,
         "approve",
-        &[("gpu", "3"), ("cpu", "16"), ("ram", "65536")],
+        &[("gpu", "3"), ("cpu", "16"), ("ram", "64")],
     )
     .await;
     apply_http(&alice, "Robot Arm Control", &day(0), &day(20)).await;
@@ -565,7 +565,7 @@ async fn seed(app: &TestApp) -> String {
         &admin,
         &id,
         "approve",
-        &[("gpu", "1.5"), ("cpu", "8"), ("ram", "32768")],
+        &[("gpu", "1.5"), ("cpu", "8"), ("ram", "32")],
     )
     .await;
     apply_http(&alice, "Old Survey", &day(1), &day(9)).await;
@@ -598,7 +598,7 @@ async fn seed(app: &TestApp) -> String {
             &[
                 ("gpu", "1.5"),
                 ("cpu", "8"),
-                ("ram", "32768"),
+                ("ram", "32"),
                 ("start", &day(-30)),
                 ("end", &day(-1)),
             ],
@@ -638,7 +638,7 @@ async fn seed(app: &TestApp) -> String {
             &[
                 ("gpu", "0.5"),
                 ("cpu", "4"),
-                ("ram", "8192"),
+                ("ram", "8"),
                 ("reason", "more students"),
             ],
         )
@@ -695,8 +695,8 @@ async fn seed(app: &TestApp) -> String {
         .to_owned();
     let specs = "/admin/catalog/hardware-specs";
     for (name, cpu, ram, gpu_type, price) in [
-        ("p4.small.2g", "2", "4096", p4.as_str(), "1.25"),
-        ("cpu.medium", "4", "8192", "", "0.8"),
+        ("p4.small.2g", "2", "4", p4.as_str(), "1.25"),
+        ("cpu.medium", "4", "8", "", "0.8"),
     ] {
         admin
             .post_form(
@@ -704,7 +704,7 @@ async fn seed(app: &TestApp) -> String {
                 &[
                     ("name", name),
                     ("cpu_cores", cpu),
-                    ("ram_mib", ram),
+                    ("ram_gb", ram),
                     ("gpu_type", gpu_type),
                     ("price", price),
                 ],

@@ -27,7 +27,7 @@ fn spec<'a>(name: &'a str, gpu: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("name", name),
         ("cpu_cores", "0.5"),
-        ("ram_mib", "512"),
+        ("ram_gb", "0.5"),
         ("gpu_type", gpu),
         ("price", "1.25"),
     ]
@@ -322,15 +322,15 @@ async fn invalid_inputs_are_refused_with_the_field_named() {
         ),
         (
             SPECS,
-            with(spec("p4.tiny", ""), "ram_mib", "lots"),
-            "ram_mib",
-            "Enter a whole number of MiB",
+            with(spec("p4.tiny", ""), "ram_gb", "1.25"),
+            "ram_gb",
+            "Enter RAM in GB from 0.1 to 16,384, with at most one decimal",
         ),
         (
             SPECS,
-            with(spec("p4.tiny", ""), "ram_mib", "99999999"),
-            "ram_mib",
-            "Enter a whole number of MiB from 1 to 16,777,216.",
+            with(spec("p4.tiny", ""), "ram_gb", "16384.1"),
+            "ram_gb",
+            "Enter RAM in GB from 0.1 to 16,384, with at most one decimal",
         ),
         (
             SPECS,

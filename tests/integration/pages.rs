@@ -217,7 +217,7 @@ async fn dates_use_the_pages_format_and_admin_revisions_follow_the_rules() {
     let gpu_blank = admin
         .post_form(
             &format!("/admin/reviews/{application}/approve"),
-            &[("gpu", ""), ("cpu", "4"), ("ram", "1024"), ("remark", "")],
+            &[("gpu", ""), ("cpu", "4"), ("ram", "1"), ("remark", "")],
         )
         .await;
     assert_eq!(gpu_blank.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -268,11 +268,11 @@ async fn dates_use_the_pages_format_and_admin_revisions_follow_the_rules() {
             [
                 ("gpu", "1"),
                 ("cpu", "1"),
-                ("ram", "99999999"),
+                ("ram", "16384.1"),
                 ("start", d0),
                 ("end", d9),
             ],
-            "Enter a whole number of MiB from 0 to 16,777,216.",
+            "Enter RAM in GB from 0 to 16,384, with at most one decimal",
         ),
     ] {
         let refused = admin

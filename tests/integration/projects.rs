@@ -76,7 +76,7 @@ pub(crate) async fn active_project(
             &[
                 ("gpu", "3"),
                 ("cpu", "16"),
-                ("ram", "65536"),
+                ("ram", "64"),
                 ("remark", "welcome"),
             ],
         )
@@ -131,7 +131,7 @@ async fn an_application_is_reviewed_approved_and_becomes_active_with_its_quota()
             &[
                 ("gpu", "3"),
                 ("cpu", "16"),
-                ("ram", "65536"),
+                ("ram", "64"),
                 ("remark", "welcome"),
             ],
         )
@@ -615,7 +615,7 @@ async fn admins_revise_release_and_keep_platform_settings() {
             &[
                 ("gpu", "1.25"),
                 ("cpu", "4"),
-                ("ram", "8192"),
+                ("ram", "8"),
                 ("start", &day(0)),
                 ("end", &day(10)),
             ],
@@ -1035,7 +1035,7 @@ async fn revise_dates(admin: &Client, id: &str, start: &str, end: &str) {
             &[
                 ("gpu", "3"),
                 ("cpu", "16"),
-                ("ram", "65536"),
+                ("ram", "64"),
                 ("start", start),
                 ("end", end),
             ],
@@ -1166,4 +1166,115 @@ async fn admin_date_changes_and_removals_take_the_lifecycle_transitions() {
     let outbox = admin.get("/admin/outbox").await;
     assert!(outbox.body.contains("Skipped has ended: buffer period"));
     assert!(outbox.body.contains("Skipped was released"));
+}
+
+#[tokio::test]
+async fn ram_is_typed_in_gb_stored_in_mib_and_shown_in_gb() {
+    let app = TestApp::start();
+    let (alice, _) = app.member("alice").await;
+    let (bob, _) = app.member("bob").await;
+    // Approved with 64 GB of RAM.
+    let id = active_project(&app, &alice, "Gigabytes", &["alice", "bob"], &day(30)).await;
+    let alice_record = record_of(&app, "alice").await;
+    let bob_id = record_of(&app, "bob").await.id;
+    let stored = || async {
+        app.services()
+            .project(&alice_record, id.parse().expect("project id"))
+            .await
+            .expect("project")
+            .project
+    };
+    let bob_cap = |p: &mlstack::store::projects::ProjectRecord| {
+        p.members
+            .iter()
+            .find(|m| m.user == bob_id)
+            .expect("bob")
+            .cap
+            .ram_mib
+    };
+    assert_eq!(stored().await.quota.ram_mib, 64 * 1024);
+
+    let caps = format!("/projects/{id}/caps/{bob_id}");
+    let cap = alice
+        .post_form(&caps, &[("gpu", ""), ("cpu", ""), ("ram", "1.5")])
+        .await;
+    assert_eq!(cap.status, StatusCode::SEE_OTHER, "{}", cap.body);
+    assert_eq!(bob_cap(&stored().await), Some(1536), "1.5 GB is 1536 MiB");
+    let detail = alice.get(&format!("/projects/{id}")).await;
+    assert!(
+        detail.body.contains(r#"name="ram" size="7" value="1.5""#),
+        "the cap field is prefilled in GB: {}",
+        detail.body
+    );
+    assert!(detail.body.contains("(GB)") && !detail.body.contains("MiB"));
+    assert!(
+        bob.get(&format!("/projects/{id}"))
+            .await
+            .body
+            .contains("1.5 GB")
+    );
+
+    for (ram, message) in [
+        (
+            "1.25",
+            "Enter RAM in GB from 0 to 16,384, with at most one decimal",
+        ),
+        ("1536", "quota, 64.0 GB."),
+    ] {
+        let refused = alice
+            .post_form(&caps, &[("gpu", ""), ("cpu", ""), ("ram", ram)])
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{ram}");
+        assert!(
+            refused.body.contains(message),
+            "{message}: {}",
+            refused.body
+        );
+    }
+    assert_eq!(bob_cap(&stored().await), Some(1536), "nothing changed");
+
+    let applied = alice
+        .post_form(
+            &format!("/projects/{id}/quota"),
+            &[("ram", "2.5"), ("reason", "bigger models")],
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}", applied.body);
+    assert!(
+        alice
+            .get(&format!("/projects/{id}"))
+            .await
+            .body
+            .contains("2.5 GB"),
+        "the pending application reads in GB"
+    );
+    let admin = app.admin().await;
+    let application = application_id_in(&admin.get("/admin/reviews").await.body);
+    let done = admin
+        .post_form(&format!("/admin/reviews/{application}/approve"), &[])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(stored().await.quota.ram_mib, 64 * 1024 + 2560);
+    let all = admin.get("/admin/projects").await;
+    assert!(
+        all.body.contains(r#"name="ram" type="text" value="66.5""#),
+        "the revise form is prefilled in GB: {}",
+        all.body
+    );
+
+    let over = admin
+        .post_form(
+            &format!("/admin/projects/{id}/revise"),
+            &[
+                ("gpu", "3"),
+                ("cpu", "16"),
+                ("ram", "16384.1"),
+                ("start", &day(0)),
+                ("end", &day(30)),
+            ],
+        )
+        .await;
+    assert_eq!(over.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(over.body.contains("from 0 to 16,384"), "{}", over.body);
+    assert_eq!(stored().await.quota.ram_mib, 64 * 1024 + 2560);
 }

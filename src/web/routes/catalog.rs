@@ -146,7 +146,7 @@ fn hardware_spec_form(r: &HardwareSpecRecord) -> Submitted {
     Submitted::HardwareSpec(HardwareSpecRequest {
         name: r.name.clone(),
         cpu_cores: Milli(r.cpu_milli).to_string(),
-        ram_mib: r.ram_mib.to_string(),
+        ram_gb: format::gb_field(r.ram_mib),
         gpu_type: r.gpu_type.map(|g| g.to_string()).unwrap_or_default(),
         price: Milli(r.price_milli).to_string(),
     })

@@ -477,7 +477,7 @@ fn hardware_spec_fields(
         (input(tr, Field::text("name", "catalog.hardware_spec.name", &f.name).required().hint("catalog.hardware_spec.name_hint"), errors))
         div class="row" {
             (input(tr, Field::text("cpu_cores", "catalog.hardware_spec.cpu_cores", &f.cpu_cores).required().hint("catalog.hardware_spec.cpu_cores_hint"), errors))
-            (input(tr, Field::text("ram_mib", "catalog.hardware_spec.ram_mib", &f.ram_mib).required().hint("catalog.hardware_spec.ram_mib_hint"), errors))
+            (input(tr, Field::text("ram_gb", "catalog.hardware_spec.ram_gb", &f.ram_gb).required().hint("catalog.hardware_spec.ram_gb_hint"), errors))
         }
         (choice_select(tr, "gpu_type", "catalog.hardware_spec.gpu_type", gpu_types, &f.gpu_type, errors))
         (input(tr, Field::text("price", "catalog.hardware_spec.price", &f.price).required().hint("catalog.hardware_spec.price_hint"), errors))

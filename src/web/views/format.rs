@@ -5,6 +5,8 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
+use crate::domain::quota::MIB_PER_GB;
+
 /// A calendar date: `2026/12/04`.
 pub fn date(d: Date) -> String {
     d.strftime("%Y/%m/%d").to_string()
@@ -34,9 +36,15 @@ pub fn date_at(d: Date, hour_minute: &str, zone: &TimeZone) -> String {
 
 /// A memory size stored in MiB, shown in GB with one decimal: `1.5 GB`.
 pub fn ram_gb(mib: u64) -> String {
+    format!("{} GB", gb_field(mib))
+}
+
+/// A memory size stored in MiB as a form field prefills it, in GB with one
+/// decimal and no unit: `1.5` (what `parse_gb_as_mib` reads back).
+pub fn gb_field(mib: u64) -> String {
     // Sizes reach at most a few million MiB: exact in an f64.
-    let gb = mib as f64 / 1024.0;
-    format!("{gb:.1} GB")
+    let gb = mib as f64 / MIB_PER_GB as f64;
+    format!("{gb:.1}")
 }
 
 #[cfg(test)]
@@ -67,5 +75,7 @@ mod tests {
         assert_eq!(ram_gb(0), "0.0 GB");
         assert_eq!(ram_gb(1536), "1.5 GB");
         assert_eq!(ram_gb(16_384), "16.0 GB");
+        assert_eq!(gb_field(1536), "1.5");
+        assert_eq!(gb_field(102), "0.1");
     }
 }

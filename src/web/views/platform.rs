@@ -71,7 +71,7 @@ pub fn all_projects(
                             @let scope = format!("{}-", p.id);
                             (input(tr, Field::text("gpu", "review.quota_gpu", &value("gpu", Milli(p.quota.gpu_milli).to_string())).required().scoped(scope.clone()), errs))
                             (input(tr, Field::text("cpu", "review.quota_cpu", &value("cpu", Milli(p.quota.cpu_milli).to_string())).required().scoped(scope.clone()), errs))
-                            (input(tr, Field::text("ram", "review.quota_ram", &value("ram", p.quota.ram_mib.to_string())).required().scoped(scope.clone()), errs))
+                            (input(tr, Field::text("ram", "review.quota_ram", &value("ram", format::gb_field(p.quota.ram_mib))).required().scoped(scope.clone()), errs))
                             (input(tr, Field::text("start", "project.start", &value("start", p.start.to_string())).kind("date").required().scoped(scope.clone()), errs))
                             (input(tr, Field::text("end", "project.end", &value("end", p.end.to_string())).kind("date").required().scoped(scope.clone()), errs))
                             button type="submit" class="btn primary" { (tr.t("project.save")) }

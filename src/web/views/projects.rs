@@ -401,7 +401,7 @@ fn cap_error(tr: Tr, member: &str, key: &str, quota: &Resources) -> String {
         &[
             ("gpu", &Milli(quota.gpu_milli).to_string()),
             ("cpu", &Milli(quota.cpu_milli).to_string()),
-            ("ram", &quota.ram_mib.to_string()),
+            ("ram", &format::ram_gb(quota.ram_mib)),
         ],
     );
     tr.f(
@@ -508,7 +508,7 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                                     @let described = |name: &str| invalid(name).map(|_| error_id.clone());
                                     td { input form=(form_id) name="gpu" size="5" value=(value("gpu", m.cap.gpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default())) placeholder=(tr.t("project.no_limit")) aria-invalid=[invalid("gpu")] aria-describedby=[described("gpu")] aria-label=(format!("{} {}", tr.t("project.cap_gpu"), m.username)); }
                                     td { input form=(form_id) name="cpu" size="5" value=(value("cpu", m.cap.cpu_milli.map(|v| Milli(v).to_string()).unwrap_or_default())) placeholder=(tr.t("project.no_limit")) aria-invalid=[invalid("cpu")] aria-describedby=[described("cpu")] aria-label=(format!("{} {}", tr.t("project.cap_cpu"), m.username)); }
-                                    td { input form=(form_id) name="ram" size="7" value=(value("ram", m.cap.ram_mib.map(|v| v.to_string()).unwrap_or_default())) placeholder=(tr.t("project.no_limit")) aria-invalid=[invalid("ram")] aria-describedby=[described("ram")] aria-label=(format!("{} {} (MiB)", tr.t("project.cap_ram"), m.username)); " MiB" }
+                                    td { input form=(form_id) name="ram" size="7" value=(value("ram", m.cap.ram_mib.map(format::gb_field).unwrap_or_default())) placeholder=(tr.t("project.no_limit")) aria-invalid=[invalid("ram")] aria-describedby=[described("ram")] aria-label=(format!("{} {} (GB)", tr.t("project.cap_ram"), m.username)); " GB" }
                                     td {
                                         form id=(form_id) method="post" action=(paths::project_action(p.id, &format!("caps/{}", m.user))) {
                                             (csrf_field(shell))
