@@ -60,9 +60,10 @@ pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    // HTTPS served here, or said by a trusted proxy.
     let secure = req
         .app_data::<Data<AppState>>()
-        .is_some_and(|s| s.secure_cookies);
+        .is_some_and(|state| client_of(req.request(), state).1);
     let mut res = next.call(req).await?.map_into_boxed_body();
     let headers = res.headers_mut();
     let has_cache_control = headers.contains_key(header::CACHE_CONTROL);

@@ -522,6 +522,13 @@ async fn cookies_are_secure_when_a_trusted_proxy_says_https() {
         cookie.starts_with("mlstack_csrf=") && cookie.contains("Secure"),
         "{cookie}"
     );
+    assert_eq!(
+        page.header("strict-transport-security"),
+        Some("max-age=31536000"),
+        "HTTPS through a trusted proxy asks browsers to stay on HTTPS"
+    );
+    let plain = proxied.client().get("/login").await;
+    assert_eq!(plain.header("strict-transport-security"), None);
     let login = client.login("admin", &proxied.admin_password).await;
     let cookie = login.header("set-cookie").unwrap_or_default().to_owned();
     assert!(
