@@ -204,11 +204,22 @@ async fn five_failures_throttle_the_account_until_the_window_passes() {
 async fn failures_under_other_names_slow_an_address_but_never_lock_out_the_right_password() {
     let app = TestApp::start();
     let client = app.client();
-    for name in ["ann", "ben", "cat", "dan", "eve"] {
-        assert_eq!(
-            client.login(name, "guess").await.status,
-            StatusCode::UNAUTHORIZED
-        );
+    let slowed = "each attempt from it now waits";
+    for (i, name) in ["ann", "ben", "cat", "dan", "eve"].into_iter().enumerate() {
+        let page = client.login(name, "guess").await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        // The page says when the address is slowed down, and by how much.
+        let delay = delay(&app, "127.0.0.1");
+        assert_eq!(page.body.contains(slowed), delay.is_positive(), "{i}");
+        if delay.is_positive() {
+            let seconds = format!("{:.2}", delay.as_secs_f64());
+            let seconds = seconds.trim_end_matches('0').trim_end_matches('.');
+            assert!(
+                page.body.contains(&format!("waits {seconds} s")),
+                "{}",
+                page.body
+            );
+        }
     }
     assert!(
         delay(&app, "127.0.0.1").is_positive(),

@@ -102,7 +102,20 @@ async fn post_login(
             (StatusCode::UNPROCESSABLE_ENTITY, None)
         }
         Err(ServiceError::InvalidCredentials) => {
-            view.message = Some(tr.t("login.invalid").to_owned());
+            let mut message = tr.t("login.invalid").to_owned();
+            // Say so when the address is now slowed down, and by how much.
+            if let Some(addr) = page.ctx.client_addr {
+                let delay = page.state.services.login_delay(addr);
+                if delay.is_positive() {
+                    let seconds = format!("{:.2}", delay.as_secs_f64())
+                        .trim_end_matches('0')
+                        .trim_end_matches('.')
+                        .to_owned();
+                    message.push(' ');
+                    message.push_str(&tr.f("auth.login.slowed", &[("seconds", &seconds)]));
+                }
+            }
+            view.message = Some(message);
             (StatusCode::UNAUTHORIZED, None)
         }
         Err(ServiceError::AccountDisabled) => {
