@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use super::workloads::stop_disabled_owner_workloads_tx;
 use super::{ServiceError, Services, random_password};
 use crate::domain::ids::UserId;
 use crate::domain::user::{Profile, Settings, USER_SEARCH_MAX, USER_SEARCH_MIN, Username};
@@ -192,14 +193,16 @@ impl Services {
 
     /// Disables, enables, grants or revokes admin on another account. An
     /// admin cannot change their own account this way, so an enabled admin
-    /// always remains. Disabling ends the account's sessions at once.
+    /// always remains. Disabling ends the account's sessions at once and
+    /// stops the account's running workloads, giving back what they held.
     pub async fn change_user(
         &self,
         actor: UserId,
         target: UserId,
         change: UserChange,
     ) -> Result<UserRecord, ServiceError> {
-        let user = self
+        let now = self.clock.now();
+        let (user, stopped) = self
             .blocking(move |store| {
                 store.write(|tx| {
                     if actor == target {
@@ -220,10 +223,17 @@ impl Services {
                         UserChange::RevokeAdmin => user.is_admin = false,
                     }
                     users::update_tx(tx, &user)?;
-                    Ok(user)
+                    let stopped = match change {
+                        UserChange::Disable => stop_disabled_owner_workloads_tx(tx, target, now)?,
+                        _ => false,
+                    };
+                    Ok((user, stopped))
                 })
             })
             .await?;
+        if stopped {
+            self.wake_reconciler();
+        }
         tracing::info!(username = %user.username, change = ?change, "user changed");
         Ok(user)
     }

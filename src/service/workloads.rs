@@ -991,6 +991,29 @@ pub(crate) fn stop_member_workloads_tx(
     )
 }
 
+/// Stops the running workloads `owner` has in any project (their account
+/// was disabled), in the caller's transaction, giving back what they held;
+/// returns whether anything changed.
+pub(crate) fn stop_disabled_owner_workloads_tx(
+    tx: &WriteTx,
+    owner: UserId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let mut changed = false;
+    for project in projects::ids_of_user_tx(tx, owner)? {
+        changed |= stop_workloads_tx(
+            tx,
+            project,
+            Some(owner),
+            false,
+            now,
+            "OwnerDisabled",
+            "the owner's account was disabled",
+        )?;
+    }
+    Ok(changed)
+}
+
 /// Stops (or, with `delete`, deletes) the workloads of `project` (of
 /// `owner` only, when given).
 fn stop_workloads_tx(

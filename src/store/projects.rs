@@ -123,6 +123,15 @@ pub fn of_user_read_tx(
     Ok(projects)
 }
 
+/// The ids of the projects `user` belongs to, in a write transaction.
+pub fn ids_of_user_tx(tx: &WriteTransaction, user: UserId) -> Result<Vec<ProjectId>, StoreError> {
+    let index = tx.open_multimap_table(tables::USER_ID_TO_PROJECT_IDS)?;
+    index
+        .get(user.as_u128())?
+        .map(|id| Ok(ProjectId::from_u128(id?.value())))
+        .collect()
+}
+
 /// Writes a project and keeps the membership index in step with its members.
 pub fn put_tx(tx: &WriteTransaction, project: &ProjectRecord) -> Result<(), StoreError> {
     let previous = get_tx(tx, project.id)?;

@@ -1440,3 +1440,34 @@ async fn unsandboxed_workloads_warn_admins_and_are_refused_unless_allowed() {
     let admin = lab.app.admin().await;
     assert!(!admin.get("/").await.body.contains(warning));
 }
+
+/// Disabling an account stops its running workloads in every project and
+/// gives back what they held; the workloads stay, stopped.
+#[tokio::test]
+async fn disabling_an_account_stops_its_workloads() {
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let long = services
+        .create_job(bob, job(lab.project, "long", "sleep 300"))
+        .await
+        .expect("job");
+    let web = services
+        .create_container(bob, container(lab.project, "web"))
+        .await
+        .expect("container");
+    wait_status(services, bob, long, WorkloadStatus::Running).await;
+    assert_ne!(lab.used().await, mlstack::domain::quota::Resources::ZERO);
+
+    let admin = lab.app.admin().await;
+    let done = admin
+        .post_form(&format!("/admin/users/{}/disable", bob.id), &[])
+        .await;
+    let page = admin.get(done.location().expect("redirect")).await;
+    assert!(page.body.contains("bob is disabled."), "{}", page.body);
+
+    for id in [long, web] {
+        let stopped = wait_status(services, &lab.admin, id, WorkloadStatus::Stopped).await;
+        assert_eq!(stopped.desired, Desired::Stopped);
+    }
+    assert_eq!(lab.used().await, mlstack::domain::quota::Resources::ZERO);
+}
