@@ -64,6 +64,24 @@ fn kubectl_installed() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The fake, and a folder holding its kubeconfig, for kubectl; `None`,
+/// saying so, where kubectl is not installed.
+fn fake_for_kubectl() -> Option<(FakeApiServer, tempfile::TempDir)> {
+    if !kubectl_installed() {
+        println!("skipped: kubectl is not on PATH");
+        return None;
+    }
+    // kubectl sends its token only over TLS: serve it without one.
+    let fake = FakeApiServer::builder()
+        .anonymous(true)
+        .try_start()
+        .expect("the fake starts");
+    let dir = tempfile::tempdir().expect("dir");
+    fake.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .expect("kubeconfig");
+    Some((fake, dir))
+}
+
 /// kubectl with the fake's kubeconfig and a home of its own (its
 /// discovery cache goes there).
 fn kubectl(dir: &Path) -> Command {
@@ -101,19 +119,10 @@ async fn until_output(dir: &Path, args: &[&str], wanted: &str) -> String {
 
 #[tokio::test]
 async fn kubectl_gets_applies_watches_reads_logs_and_deletes() {
-    if !kubectl_installed() {
-        println!("skipped: kubectl is not on PATH");
+    let Some((fake, dir)) = fake_for_kubectl() else {
         return;
-    }
-    // kubectl sends its token only over TLS: serve it without one.
-    let fake = FakeApiServer::builder()
-        .anonymous(true)
-        .try_start()
-        .expect("the fake starts");
-    let dir = tempfile::tempdir().expect("dir");
+    };
     let dir = dir.path();
-    fake.write_kubeconfig(&dir.join("kubeconfig"))
-        .expect("kubeconfig");
     std::fs::write(dir.join("trainer.yaml"), MANIFEST).expect("manifest");
 
     let nodes = stdout(&run(dir, &["get", "nodes"]));
@@ -238,18 +247,10 @@ async fn kubectl_gets_applies_watches_reads_logs_and_deletes() {
 /// JSON. What the fake stores is what kubectl built.
 #[tokio::test]
 async fn kubectl_create_namespace_and_run_work() {
-    if !kubectl_installed() {
-        println!("skipped: kubectl is not on PATH");
+    let Some((fake, dir)) = fake_for_kubectl() else {
         return;
-    }
-    let fake = FakeApiServer::builder()
-        .anonymous(true)
-        .try_start()
-        .expect("the fake starts");
-    let dir = tempfile::tempdir().expect("dir");
+    };
     let dir = dir.path();
-    fake.write_kubeconfig(&dir.join("kubeconfig"))
-        .expect("kubeconfig");
 
     let created = stdout(&run(dir, &["create", "namespace", "lab"]));
     assert_eq!(created.trim(), "namespace/lab created");
