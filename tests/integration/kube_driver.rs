@@ -187,6 +187,17 @@ fn container(project: ProjectId, name: &str) -> ContainerSpec {
     }
 }
 
+/// A commit of `source` into `target`.
+fn commit_of(source: &ContainerSpec, target: ImageRef) -> ImageCommitSpec {
+    ImageCommitSpec {
+        id: WorkloadId::generate(),
+        project: source.meta.project,
+        owner: source.meta.owner,
+        container: source.meta.id,
+        target,
+    }
+}
+
 fn job(project: ProjectId, name: &str, script: &str) -> JobSpec {
     JobSpec {
         meta: meta(project, name),
@@ -686,16 +697,13 @@ async fn an_image_commit_is_a_job_pinned_to_the_containers_node() {
     let source = container(p.id, "dev");
     c.driver.apply_container(&source).await.unwrap();
     wait_status(&c.driver, source.meta.id, |s| *s == WorkloadStatus::Running).await;
-    let spec = ImageCommitSpec {
-        id: WorkloadId::generate(),
-        project: p.id,
-        owner: source.meta.owner,
-        container: source.meta.id,
-        target: ImageRef {
+    let spec = commit_of(
+        &source,
+        ImageRef {
             name: "vision/dev".into(),
             tag: "v1".into(),
         },
-    };
+    );
     c.driver.commit_image(&spec).await.unwrap();
     let commit: Job = c
         .fake
@@ -938,13 +946,7 @@ async fn every_kind_runs_in_a_namespace_with_the_project_quota() {
 
     // The commit job declares the configured committer resources; without
     // them the quota refuses its pod and the commit never starts.
-    let commit = ImageCommitSpec {
-        id: WorkloadId::generate(),
-        project: p.id,
-        owner: source.meta.owner,
-        container: source.meta.id,
-        target: image("vision/dev"),
-    };
+    let commit = commit_of(&source, image("vision/dev"));
     c.driver.commit_image(&commit).await.unwrap();
     wait_status(&c.driver, commit.id, |s| *s == WorkloadStatus::Running).await;
     let pod = pod_of(&c, &namespace, commit.id).expect("the commit pod");
@@ -1126,13 +1128,7 @@ async fn the_driver_works_with_exactly_the_packaged_rbac() {
     c.driver.apply_container(&source).await.unwrap();
     wait_status(&c.driver, source.meta.id, |s| *s == WorkloadStatus::Running).await;
     c.driver.events(source.meta.id).await.unwrap();
-    let commit = ImageCommitSpec {
-        id: WorkloadId::generate(),
-        project: p.id,
-        owner: source.meta.owner,
-        container: source.meta.id,
-        target: image("vision/dev"),
-    };
+    let commit = commit_of(&source, image("vision/dev"));
     c.driver.commit_image(&commit).await.unwrap();
     wait_status(&c.driver, commit.id, |s| *s == WorkloadStatus::Running).await;
     c.driver.stop_container(source.meta.id).await.unwrap();
