@@ -13,7 +13,7 @@ use tokio::process::Command;
 use super::cgroup::{self, shell_quote};
 use super::sandbox::Mount;
 use super::volumes::{give_to, private_dir, read_uid};
-use super::{FailureReason, Isolation, LocalDriver, LocalGpu, gpu, sandbox};
+use super::{Isolation, LocalDriver, LocalGpu, gpu, sandbox};
 use crate::cluster::DriverError;
 use crate::domain::ids::ProjectId;
 use crate::domain::workload::{Resources, VolumeMount, WorkloadId};
@@ -91,18 +91,6 @@ impl LocalDriver {
             .open(&log_path)
             .map_err(|e| DriverError::io(format!("opening {}", log_path.display()), e))?;
         Ok((work, log))
-    }
-
-    /// [`Self::prepare`], recording a failure on the workload when it fails.
-    pub(super) fn prepare_or_fail(
-        &self,
-        id: WorkloadId,
-        volumes: &[(VolumeMount, PathBuf)],
-        uid: Option<u32>,
-    ) -> Result<(PathBuf, std::fs::File), DriverError> {
-        self.prepare(id, volumes, uid).inspect_err(|e| {
-            self.fail_early(id, FailureReason::Other(e.to_string()));
-        })
     }
 
     /// The user a project's workloads run as: None unless the server runs

@@ -574,8 +574,6 @@ impl LocalDriver {
             })
     }
 
-    /// Ends a reserved workload at once when no sandbox can be made and
-    /// unsandboxed workloads are not allowed.
     /// What a workload needs before its processes start: its project's
     /// user and its prepared folder and log; or, when it cannot start (no
     /// sandbox, no user left), the observation of its early failure.
@@ -593,10 +591,14 @@ impl LocalDriver {
             Ok(uid) => uid,
             Err(e) => return Ok(Err(self.fail_early(id, FailureReason::Other(e.to_string())))),
         };
-        let (work, log) = self.prepare_or_fail(id, volumes, uid)?;
+        let (work, log) = self.prepare(id, volumes, uid).inspect_err(|e| {
+            self.fail_early(id, FailureReason::Other(e.to_string()));
+        })?;
         Ok(Ok((uid, work, log)))
     }
 
+    /// Ends a reserved workload at once when no sandbox can be made and
+    /// unsandboxed workloads are not allowed.
     fn refuse_unsandboxed(&self, id: WorkloadId) -> Option<Observed> {
         match &self.inner.isolation {
             Isolation::Refused(why) => {
