@@ -63,7 +63,7 @@ pub async fn security_headers(
     // HTTPS served here, or said by a trusted proxy.
     let secure = req
         .app_data::<Data<AppState>>()
-        .is_some_and(|state| client_of(req.request(), state).1);
+        .is_some_and(|state| is_https(req.request(), state));
     let mut res = next.call(req).await?.map_into_boxed_body();
     let headers = res.headers_mut();
     let has_cache_control = headers.contains_key(header::CACHE_CONTROL);
@@ -203,16 +203,38 @@ pub fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
     c
 }
 
+fn is_trusted(state: &AppState, ip: &IpAddr) -> bool {
+    state.trusted_proxies.iter().any(|net| net.contains(ip))
+}
+
+fn from_trusted_proxy(req: &actix_web::HttpRequest, state: &AppState) -> bool {
+    req.peer_addr().is_some_and(|a| is_trusted(state, &a.ip()))
+}
+
+/// Whether the request reached us over HTTPS: mlstack serves TLS, or a
+/// trusted proxy says `X-Forwarded-Proto: https` (from anyone else the
+/// header is ignored).
+fn is_https(req: &actix_web::HttpRequest, state: &AppState) -> bool {
+    if state.secure_cookies || !from_trusted_proxy(req, state) {
+        return state.secure_cookies;
+    }
+    req.headers()
+        .get(HeaderName::from_static("x-forwarded-proto"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
 /// The client's address and whether it reached us over HTTPS. From a
 /// trusted proxy, the client is the rightmost `X-Forwarded-For` address that
-/// is not itself a trusted proxy, and `X-Forwarded-Proto: https` counts as
-/// HTTPS; from anyone else both headers are ignored.
+/// is not itself a trusted proxy; from anyone else the header is ignored.
 fn client_of(req: &actix_web::HttpRequest, state: &AppState) -> (Option<IpAddr>, bool) {
     let peer = req.peer_addr().map(|a| a.ip());
-    let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|net| net.contains(ip));
-    if !peer.as_ref().is_some_and(trusted) {
-        return (peer, state.secure_cookies);
+    let secure = is_https(req, state);
+    if !from_trusted_proxy(req, state) {
+        return (peer, secure);
     }
+    let trusted = |ip: &&IpAddr| is_trusted(state, ip);
     let hops: Vec<IpAddr> = req
         .headers()
         .get_all(HeaderName::from_static("x-forwarded-for"))
@@ -227,13 +249,7 @@ fn client_of(req: &actix_web::HttpRequest, state: &AppState) -> (Option<IpAddr>,
         .or(hops.first())
         .copied()
         .or(peer);
-    let forwarded_https = req
-        .headers()
-        .get(HeaderName::from_static("x-forwarded-proto"))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
-    (client, state.secure_cookies || forwarded_https)
+    (client, secure)
 }
 
 /// Whether a user who must change their password may still reach `path`:

@@ -143,6 +143,11 @@ trap 'exit 143' TERM
 # ----------------------------------------------------------------- helpers --
 log() { printf '%s\n' "$*" >&2; }
 
+# A /proc/PID/status memory field (VmRSS, VmHWM) of mlstack, in MB.
+status_mb() {
+    awk -v field="^$1:" '$0 ~ field { printf "%.1f", $2 * 1024 / 1000000 }' "/proc/$MLSTACK_PID/status"
+}
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
@@ -516,11 +521,11 @@ if ((LOGINS_OK < STORM_LOGINS)); then
     exit 1
 fi
 
-RSS_AFTER_MB=$(awk '/^VmRSS:/ { printf "%.1f", $2 * 1024 / 1000000 }' "/proc/$MLSTACK_PID/status")
-HWM_AFTER_MB=$(awk '/^VmHWM:/ { printf "%.1f", $2 * 1024 / 1000000 }' "/proc/$MLSTACK_PID/status")
+RSS_AFTER_MB=$(status_mb VmRSS)
+HWM_AFTER_MB=$(status_mb VmHWM)
 log "== RSS right after the load: $RSS_AFTER_MB MB; waiting ${AFTER_LOAD_S} s"
 sleep "$AFTER_LOAD_S"
-RSS_SETTLED_MB=$(awk '/^VmRSS:/ { printf "%.1f", $2 * 1024 / 1000000 }' "/proc/$MLSTACK_PID/status")
+RSS_SETTLED_MB=$(status_mb VmRSS)
 log "   RSS ${AFTER_LOAD_S} s after the load: $RSS_SETTLED_MB MB"
 stop_pid "$MLSTACK_PID"
 

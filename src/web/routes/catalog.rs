@@ -26,6 +26,7 @@ use crate::store::catalog::{
 };
 use crate::web::error::WebError;
 use crate::web::extract::RequireAdmin;
+use crate::web::middleware::see_other;
 use crate::web::paths;
 use crate::web::views::catalog::{
     self as view, CatalogNotice, ChoiceView, EditView, ItemForm, ItemRowView, KindCountView,
@@ -53,10 +54,8 @@ async fn get_action(
 ) -> Result<HttpResponse, WebError> {
     let (kind, id, _) = path.into_inner();
     let kind = kind_of(&kind)?;
-    let id: uuid::Uuid = id.parse().map_err(|_| WebError::NotFound)?;
-    Ok(crate::web::middleware::see_other(
-        &paths::admin_catalog_item(kind, &id.to_string()),
-    ))
+    let id: uuid::Uuid = id_of(&id)?;
+    Ok(see_other(&paths::admin_catalog_item(kind, &id.to_string())))
 }
 
 fn kind_of(slug: &str) -> Result<CatalogKind, WebError> {

@@ -16,7 +16,8 @@ use maud::Markup;
 use super::error::WebError;
 use crate::domain::authz::{Action, ProjectAction};
 
-/// The HTTP method a route answers (HEAD is answered like GET by actix).
+/// The HTTP method a route answers (HEAD is answered like GET by the
+/// `head_as_get` middleware).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
     Get,

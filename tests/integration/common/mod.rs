@@ -57,38 +57,32 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn start() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = test_config(dir.path());
-        let mut app = TestApp::start_with(
-            config,
-            Arc::new(ManualClock::new(start_time())),
-            String::new(),
-        );
-        app._dir = Some(dir);
-        app
+        TestApp::start_configured(|_| {})
     }
 
     /// Starts like [`TestApp::start`] but leaves the first-run admin with
     /// the printed password, which they must still change.
     pub fn start_first_run() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = test_config(dir.path());
-        let mut app = TestApp::boot(
-            config,
-            Arc::new(ManualClock::new(start_time())),
-            String::new(),
-        );
-        app._dir = Some(dir);
-        app
+        TestApp::in_temp_dir(|_| {}, TestApp::boot)
     }
 
     /// Starts on a temporary data directory with the test configuration
     /// changed by `configure` (kept across restarts).
     pub fn start_configured(configure: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::in_temp_dir(configure, TestApp::start_with)
+    }
+
+    /// Starts with `start` on the test configuration of a new temporary
+    /// data directory, changed by `configure`; the directory lives as long
+    /// as the app.
+    fn in_temp_dir(
+        configure: impl FnOnce(&mut Config),
+        start: fn(Config, Arc<ManualClock>, String) -> TestApp,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(dir.path());
         configure(&mut config);
-        let mut app = TestApp::start_with(
+        let mut app = start(
             config,
             Arc::new(ManualClock::new(start_time())),
             String::new(),
