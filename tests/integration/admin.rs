@@ -158,3 +158,20 @@ async fn admins_manage_each_other_but_not_themselves() {
         .await;
     assert_eq!(nonsense.status, StatusCode::NOT_FOUND);
 }
+
+/// The Users table dates an account in the platform time zone (Asia/Taipei
+/// by default): created at 17:00 UTC on 29 November, it is already the 30th.
+#[tokio::test]
+async fn users_are_dated_in_the_platform_time_zone() {
+    let app = TestApp::start();
+    app.clock.advance(jiff::SignedDuration::from_hours(9));
+    let admin = app.admin().await;
+    let created = admin
+        .post_form("/admin/users", &[("username", "late")])
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let body = admin.get("/admin/users").await.body;
+    let row = &body[body.find("<td>late").expect("row")..];
+    let row = &row[..row.find("</tr>").expect("row end")];
+    assert!(row.contains("2026/11/30"), "{row}");
+}

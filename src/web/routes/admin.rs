@@ -14,6 +14,7 @@ use crate::web::error::WebError;
 use crate::web::extract::RequireAdmin;
 use crate::web::paths;
 use crate::web::views::admin::{UserRowView, UsersNotice, UsersView, users};
+use crate::web::views::format;
 
 pub fn routes() -> Vec<RouteDef> {
     vec![
@@ -28,7 +29,8 @@ async fn get_admin(_admin: RequireAdmin) -> HttpResponse {
     crate::web::middleware::see_other(paths::ADMIN_USERS)
 }
 
-fn rows(all: &[UserRecord], me: UserId) -> Vec<UserRowView> {
+/// The Users table; creation dates in the platform time zone.
+fn rows(all: &[UserRecord], me: UserId, zone: &jiff::tz::TimeZone) -> Vec<UserRowView> {
     all.iter()
         .map(|u| UserRowView {
             id: u.id,
@@ -39,7 +41,7 @@ fn rows(all: &[UserRecord], me: UserId) -> Vec<UserRowView> {
             email: u.profile.email.clone(),
             is_admin: u.is_admin,
             disabled: u.disabled,
-            created: u.created_at.strftime("%Y/%m/%d").to_string(),
+            created: format::date(u.created_at.to_zoned(zone.clone()).date()),
             is_self: u.id == me,
         })
         .collect()
@@ -52,9 +54,11 @@ async fn render(
     form: &CreateUserForm,
     errors: FieldErrors,
 ) -> Result<HttpResponse, WebError> {
-    let all = admin.page.state.services.list_users().await?;
+    let services = &admin.page.state.services;
+    let all = services.list_users().await?;
+    let zone = services.time_zone().await?;
     let view = UsersView {
-        rows: rows(&all, admin.session.user.id),
+        rows: rows(&all, admin.session.user.id, &zone),
         notice,
         new_username: &form.username,
         new_is_admin: form.is_admin.is_some(),
