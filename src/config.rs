@@ -348,42 +348,18 @@ pub fn resolve(
         ));
     }
 
-    let idle_text =
-        pick("session.idle_timeout", file.session.idle_timeout).unwrap_or_else(|| "12h".into());
-    let session_idle_timeout = idle_text.trim().parse::<SignedDuration>().map_err(|_| {
-        ConfigError::new(
-            "session.idle_timeout",
-            format!("{idle_text:?} is not a duration such as \"12h\" or \"30m\""),
-        )
-    })?;
-    if session_idle_timeout < SignedDuration::from_mins(1)
-        || session_idle_timeout > SignedDuration::from_hours(24 * 90)
-    {
-        return Err(ConfigError::new(
-            "session.idle_timeout",
-            "must be between 1 minute and 90 days",
-        ));
-    }
-
-    let lifetime_text =
-        pick("session.lifetime", file.session.lifetime).unwrap_or_else(|| "168h".into());
-    let session_lifetime = lifetime_text
-        .trim()
-        .parse::<SignedDuration>()
-        .map_err(|_| {
-            ConfigError::new(
-                "session.lifetime",
-                format!("{lifetime_text:?} is not a duration such as \"168h\" or \"24h\""),
-            )
-        })?;
-    if session_lifetime < SignedDuration::from_mins(1)
-        || session_lifetime > SignedDuration::from_hours(24 * 90)
-    {
-        return Err(ConfigError::new(
-            "session.lifetime",
-            "must be between 1 minute and 90 days",
-        ));
-    }
+    let session_idle_timeout = session_duration_key(
+        "session.idle_timeout",
+        pick("session.idle_timeout", file.session.idle_timeout),
+        "12h",
+        "\"12h\" or \"30m\"",
+    )?;
+    let session_lifetime = session_duration_key(
+        "session.lifetime",
+        pick("session.lifetime", file.session.lifetime),
+        "168h",
+        "\"168h\" or \"24h\"",
+    )?;
     let login_queue = match env_value("session.login_queue") {
         Some(text) => text.trim().parse::<u32>().map_err(|_| {
             ConfigError::new(
@@ -489,6 +465,30 @@ fn parse_proxy(text: &str) -> Result<IpNet, ConfigError> {
                 ),
             )
         })
+}
+
+/// A session duration key: parsed (`examples` in the message) and between
+/// 1 minute and 90 days.
+fn session_duration_key(
+    key: &str,
+    text: Option<String>,
+    default: &str,
+    examples: &str,
+) -> Result<SignedDuration, ConfigError> {
+    let text = text.unwrap_or_else(|| default.to_owned());
+    let parsed = text.trim().parse::<SignedDuration>().map_err(|_| {
+        ConfigError::new(
+            key,
+            format!("{text:?} is not a duration such as {examples}"),
+        )
+    })?;
+    if parsed < SignedDuration::from_mins(1) || parsed > SignedDuration::from_hours(24 * 90) {
+        return Err(ConfigError::new(
+            key,
+            "must be between 1 minute and 90 days",
+        ));
+    }
+    Ok(parsed)
 }
 
 /// A duration key: parsed (`"10s"`, `"1h"`) and within `min..=max`.

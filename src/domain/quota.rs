@@ -111,19 +111,16 @@ pub fn check_fits(
     Ok(())
 }
 
-/// Parses a decimal amount with at most three decimals ("0.625", "2", "1.5")
-/// into thousandths. Refuses signs, exponents, more decimals and overflow.
-pub fn parse_milli(input: &str) -> Option<u64> {
+/// Parses a decimal amount with at most `decimals` decimals into units of
+/// 10^-`decimals`. Refuses signs, exponents, more decimals and overflow.
+fn parse_fixed(input: &str, decimals: usize) -> Option<u64> {
     let text = input.trim();
-    let (whole, fraction) = match text.split_once('.') {
-        Some((w, f)) => (w, f),
-        None => (text, ""),
-    };
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty() && fraction.is_empty() {
         return None;
     }
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if !digits(whole) || !digits(fraction) || fraction.len() > 3 {
+    if !digits(whole) || !digits(fraction) || fraction.len() > decimals {
         return None;
     }
     let whole: u64 = if whole.is_empty() {
@@ -131,15 +128,23 @@ pub fn parse_milli(input: &str) -> Option<u64> {
     } else {
         whole.parse().ok()?
     };
-    let mut fraction_milli: u64 = if fraction.is_empty() {
+    let mut fraction_units: u64 = if fraction.is_empty() {
         0
     } else {
         fraction.parse().ok()?
     };
-    for _ in fraction.len()..3 {
-        fraction_milli *= 10;
+    for _ in fraction.len()..decimals {
+        fraction_units *= 10;
     }
-    whole.checked_mul(MILLI)?.checked_add(fraction_milli)
+    whole
+        .checked_mul(10u64.pow(decimals as u32))?
+        .checked_add(fraction_units)
+}
+
+/// Parses a decimal amount with at most three decimals ("0.625", "2", "1.5")
+/// into thousandths. Refuses signs, exponents, more decimals and overflow.
+pub fn parse_milli(input: &str) -> Option<u64> {
+    parse_fixed(input, 3)
 }
 
 /// MiB in one GB, as pages read and write RAM.
@@ -149,26 +154,7 @@ pub const MIB_PER_GB: u64 = 1024;
 /// MiB, rounded to the nearest MiB (0.1 GB is 102 MiB). Refuses signs,
 /// exponents, more decimals and overflow.
 pub fn parse_gb_as_mib(input: &str) -> Option<u64> {
-    let text = input.trim();
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if whole.is_empty() && fraction.is_empty() {
-        return None;
-    }
-    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if !digits(whole) || !digits(fraction) || fraction.len() > 1 {
-        return None;
-    }
-    let whole: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
-    let tenth: u64 = if fraction.is_empty() {
-        0
-    } else {
-        fraction.parse().ok()?
-    };
-    let tenths = whole.checked_mul(10)?.checked_add(tenth)?;
+    let tenths = parse_fixed(input, 1)?;
     Some(tenths.checked_mul(MIB_PER_GB)?.checked_add(5)? / 10)
 }
 

@@ -132,7 +132,7 @@ impl Services {
         hash_queue: usize,
     ) -> Self {
         self.session_lifetime = session_lifetime;
-        self.passwords = password::Passwords::new(hash_queue);
+        self.passwords = self.passwords.with_bound(hash_queue);
         self
     }
 

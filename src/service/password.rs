@@ -116,6 +116,12 @@ impl Passwords {
         }
     }
 
+    /// The same hashing threads with at most `bound` hashes queued or running.
+    pub fn with_bound(mut self, bound: usize) -> Self {
+        self.bound = bound.max(1);
+        self
+    }
+
     async fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce() -> R + Send + 'static,

@@ -749,9 +749,11 @@ impl Services {
         viewer: &UserRecord,
         id: ProjectId,
     ) -> Result<Vec<ApplicationView>, ServiceError> {
-        self.project(viewer, id).await?;
+        let viewer = viewer.clone();
         self.blocking(move |store| {
             store.read(|tx| {
+                let p = live_project_read_tx(tx, id)?;
+                require(&viewer, &p, ProjectAction::View)?;
                 let pending = projects::applications_of_project_read_tx(tx, id)?
                     .into_iter()
                     .filter(|a| {
