@@ -530,7 +530,10 @@ fn serve(
                 Command::Stop(done) => {
                     if let Some(handle) = server.take() {
                         shared.cut_streams();
-                        handle.stop(false).await;
+                        // Graceful, so it waits for the workers: they close
+                        // idle keep-alive connections after the shutdown
+                        // timeout, and a forced stop returns before they do.
+                        handle.stop(true).await;
                     }
                     let _ = done.send(());
                 }
