@@ -30,7 +30,8 @@ use crate::store::{StoreError, WriteTx};
 pub const LOG_LINES_MAX: usize = 10_000;
 
 /// Checks the permission table for one workload or volume: someone who may
-/// not even see the project gets NotFound, like on project pages.
+/// not even see it gets NotFound (a teammate's container is not shown to
+/// exist, like a project to a non-member).
 fn require(
     user: &UserRecord,
     project: &ProjectRecord,
@@ -39,9 +40,10 @@ fn require(
 ) -> Result<(), ServiceError> {
     let role = role_of(user);
     let membership = project.role_of(user.id);
-    if permits_workload(role, membership, owner == user.id, action) {
+    let owner = owner == user.id;
+    if permits_workload(role, membership, owner, action) {
         Ok(())
-    } else if permits_project(role, membership, ProjectAction::View) {
+    } else if permits_workload(role, membership, owner, WorkloadAction::View) {
         Err(ServiceError::Forbidden)
     } else {
         Err(ServiceError::NotFound)

@@ -7,7 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use mlstack::domain::authz::{ProjectAction, Role, permits, permits_project};
+use mlstack::domain::authz::{
+    ProjectAction, Role, WorkloadAction, permits, permits_project, permits_workload,
+};
 use mlstack::domain::project::ProjectRole;
 use mlstack::web::routes::{Requires, Verb};
 use reqwest::StatusCode;
@@ -51,6 +53,8 @@ struct Actor<'a> {
     role: Role,
     /// Their role in the project the samples name.
     membership: Option<ProjectRole>,
+    /// They own the workloads the samples name.
+    owner: bool,
     client: &'a Client,
 }
 
@@ -60,6 +64,9 @@ fn expected(requires: Requires, actor: &Actor) -> Outcome {
     match requires {
         Requires::Platform(action) if permits(role, action) => Outcome::Passed,
         Requires::Project(action) if permits_project(role, membership, action) => Outcome::Passed,
+        Requires::Workload(action) if permits_workload(role, membership, actor.owner, action) => {
+            Outcome::Passed
+        }
         _ if role == Role::Anonymous => Outcome::Login,
         Requires::Platform(_) => Outcome::Forbidden,
         // An action no membership would allow this role is refused before
@@ -72,6 +79,12 @@ fn expected(requires: Requires, actor: &Actor) -> Outcome {
             Outcome::Forbidden
         }
         Requires::Project(_) => Outcome::Hidden,
+        Requires::Workload(_)
+            if permits_workload(role, membership, actor.owner, WorkloadAction::View) =>
+        {
+            Outcome::Forbidden
+        }
+        Requires::Workload(_) => Outcome::Hidden,
     }
 }
 
@@ -314,30 +327,35 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
             name: "admin",
             role: Role::Admin,
             membership: None,
+            owner: false,
             client: &admin,
         },
         Actor {
             name: "manager",
             role: Role::Member,
             membership: Some(ProjectRole::Manager),
+            owner: false,
             client: &manager,
         },
         Actor {
             name: "member",
             role: Role::Member,
             membership: Some(ProjectRole::Member),
+            owner: true,
             client: &member,
         },
         Actor {
             name: "non-member",
             role: Role::Member,
             membership: None,
+            owner: false,
             client: &stranger,
         },
         Actor {
             name: "anonymous",
             role: Role::Anonymous,
             membership: None,
+            owner: false,
             client: &anonymous,
         },
     ];

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use mlstack::domain::authz::{Role, permits, permits_project};
+use mlstack::domain::authz::{Role, permits, permits_project, permits_workload};
 use mlstack::domain::project::ProjectRole;
 use mlstack::web::routes::{Requires, Verb};
 use reqwest::StatusCode;
@@ -92,6 +92,8 @@ fn pages(role: Role, membership: Option<ProjectRole>, project: &str, purpose: &s
         let allowed = match route.requires {
             Requires::Platform(action) => permits(role, action),
             Requires::Project(action) => permits_project(role, membership, action),
+            // The workloads these pages show are the visitor's own.
+            Requires::Workload(action) => permits_workload(role, membership, true, action),
         };
         if !allowed {
             continue;

@@ -842,22 +842,23 @@ async fn members_act_on_their_own_workloads_and_managers_on_all() {
         .await
         .expect("created");
 
-    // Another member: forbidden; not in the project: not found.
+    // Another member, like someone outside the project: not found (a
+    // teammate's workload is not shown to exist).
     assert!(matches!(
         services.stop_container(carol, id).await,
-        Err(ServiceError::Forbidden)
+        Err(ServiceError::NotFound)
     ));
     assert!(matches!(
         services.delete_workload(carol, id).await,
-        Err(ServiceError::Forbidden)
+        Err(ServiceError::NotFound)
     ));
     assert!(matches!(
         services.workload_logs(carol, id, 10).await,
-        Err(ServiceError::Forbidden)
+        Err(ServiceError::NotFound)
     ));
     assert!(matches!(
         services.delete_volume(carol, volume).await,
-        Err(ServiceError::Forbidden)
+        Err(ServiceError::NotFound)
     ));
     let carols = services
         .project_workloads(carol, lab.project)

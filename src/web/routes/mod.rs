@@ -14,7 +14,7 @@ use actix_web::{HttpResponse, web};
 use maud::Markup;
 
 use super::error::WebError;
-use crate::domain::authz::{Action, ProjectAction};
+use crate::domain::authz::{Action, ProjectAction, WorkloadAction};
 
 /// The HTTP method a route answers (HEAD is answered like GET by the
 /// `head_as_get` middleware).
@@ -32,6 +32,10 @@ pub enum Requires {
     /// An action on the project named in the path, checked by the use case
     /// (the platform part by the extractor).
     Project(ProjectAction),
+    /// An action on the workload (container or job) named in the path,
+    /// checked by the use case (the platform part by the extractor):
+    /// someone who may not see the workload is told it does not exist.
+    Workload(WorkloadAction),
 }
 
 /// One row of the route table: the routes are mounted from these rows, and
