@@ -128,13 +128,13 @@ pub enum DriverPurpose {
     Inspect,
 }
 
-/// Opens the driver the configuration chose (the local driver under
-/// `<data dir>/local`).
+/// Opens the driver the configuration chose (the local driver in `[local]
+/// dir`, by default `<data dir>/local`).
 pub async fn open_driver(config: &Config, purpose: DriverPurpose) -> anyhow::Result<AnyDriver> {
     match config.cluster.driver {
         DriverChoice::Local => {
             let settings = &config.local;
-            let mut local = LocalConfig::new(config.data_dir.join("local"));
+            let mut local = LocalConfig::new(settings.dir.clone());
             local.gpus = if settings.detect_gpus {
                 GpuSource::Detect {
                     fallback: settings.gpus.clone(),
@@ -148,16 +148,21 @@ pub async fn open_driver(config: &Config, purpose: DriverPurpose) -> anyhow::Res
             local.allow_unsandboxed = settings.allow_unsandboxed;
             local.workload_uids = settings.workload_uids.clone();
             // What no sandbox may show, wherever it is: the data directory
-            // (store, initial password), the packaged configuration, TLS.
-            local.hidden = [config.data_dir.clone(), PathBuf::from("/etc/mlstack")]
-                .into_iter()
-                .chain(
-                    config
-                        .tls
-                        .iter()
-                        .flat_map(|tls| [tls.cert_file.clone(), tls.key_file.clone()]),
-                )
-                .collect();
+            // (store, initial password), the driver's folder, the packaged
+            // configuration, TLS.
+            local.hidden = [
+                config.data_dir.clone(),
+                settings.dir.clone(),
+                PathBuf::from("/etc/mlstack"),
+            ]
+            .into_iter()
+            .chain(
+                config
+                    .tls
+                    .iter()
+                    .flat_map(|tls| [tls.cert_file.clone(), tls.key_file.clone()]),
+            )
+            .collect();
             let driver = match purpose {
                 DriverPurpose::Run => LocalDriver::open(local).await,
                 DriverPurpose::Inspect => LocalDriver::inspect(local).await,

@@ -81,6 +81,9 @@ impl ClusterConfig {
 /// The `[local]` section: the local driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalSettings {
+    /// The driver's folder: workloads' folders, logs and volumes (by
+    /// default `<data_dir>/local`).
+    pub dir: PathBuf,
     /// Ask nvidia-smi for the GPUs (the list below is the fallback); false:
     /// exactly the list below.
     pub detect_gpus: bool,
@@ -95,7 +98,8 @@ pub struct LocalSettings {
     /// (a single-user machine only); admins are warned.
     pub allow_unsandboxed: bool,
     /// The user ids (and group ids) projects' workloads run as when the
-    /// server runs as root: one per project, from this range.
+    /// server runs as root or holds CAP_SETUID/CAP_SETGID: one per project,
+    /// from this range.
     pub workload_uids: std::ops::RangeInclusive<u32>,
 }
 
@@ -204,6 +208,7 @@ struct FileCluster {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileLocal {
+    dir: Option<String>,
     detect_gpus: Option<bool>,
     gpus: Option<Vec<FileGpu>>,
     advertise_host: Option<String>,
@@ -225,7 +230,7 @@ struct FileGpu {
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 27] = [
+pub const ENV_KEYS: [(&str, &str); 28] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -254,6 +259,7 @@ pub const ENV_KEYS: [(&str, &str); 27] = [
         "cluster.committer_memory_mib",
     ),
     ("MLSTACK_CLUSTER_NODE_HOST", "cluster.node_host"),
+    ("MLSTACK_LOCAL_DIR", "local.dir"),
     ("MLSTACK_LOCAL_DETECT_GPUS", "local.detect_gpus"),
     ("MLSTACK_LOCAL_ADVERTISE_HOST", "local.advertise_host"),
     ("MLSTACK_LOCAL_MEMORY_LIMIT", "local.memory_limit"),
@@ -433,7 +439,7 @@ pub fn resolve(
     };
 
     let cluster = resolve_cluster(file.cluster, &pick)?;
-    let local = resolve_local(file.local, &pick)?;
+    let local = resolve_local(file.local, &pick, &data_dir)?;
 
     Ok(Config {
         listen,
@@ -650,7 +656,12 @@ const MIN_WORKLOAD_UID: u32 = 65_536;
 fn resolve_local(
     file: FileLocal,
     pick: &dyn Fn(&str, Option<String>) -> Option<String>,
+    data_dir: &Path,
 ) -> Result<LocalSettings, ConfigError> {
+    let dir = pick("local.dir", file.dir)
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| data_dir.join("local"), PathBuf::from);
     let detect_gpus = bool_key(
         "local.detect_gpus",
         pick("local.detect_gpus", None),
@@ -738,6 +749,7 @@ fn resolve_local(
             )
         })?;
     Ok(LocalSettings {
+        dir,
         detect_gpus,
         gpus,
         advertise_host,
@@ -802,6 +814,15 @@ mod tests {
         assert_eq!(config.local.bwrap, PathBuf::from("/usr/bin/bwrap"));
         assert!(!config.local.allow_unsandboxed, "a sandbox unless allowed");
         assert_eq!(config.local.workload_uids, 200_000..=299_999);
+        assert_eq!(config.local.dir, PathBuf::from("./data/local"));
+        // Empty: the default, beside whichever data directory.
+        let config = resolve(
+            Some("data_dir = \"/srv/m\"\n[local]\ndir = \" \"\n"),
+            &env(&[]),
+            &CliOverrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.local.dir, PathBuf::from("/srv/m/local"));
     }
 
     #[test]
@@ -835,6 +856,7 @@ workload_uid_count = 100
             ("MLSTACK_LOCAL_MEMORY_LIMIT", "true"),
             ("MLSTACK_LOCAL_BWRAP", "/opt/bwrap"),
             ("MLSTACK_LOCAL_ALLOW_UNSANDBOXED", "true"),
+            ("MLSTACK_LOCAL_DIR", "/var/lib/mlstack-local"),
         ]);
         let config =
             resolve(Some(file), &e, &CliOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
@@ -858,6 +880,7 @@ workload_uid_count = 100
         assert_eq!(
             config.local,
             LocalSettings {
+                dir: PathBuf::from("/var/lib/mlstack-local"),
                 detect_gpus: false,
                 gpus: vec![LocalGpu {
                     index: 0,

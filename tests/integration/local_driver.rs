@@ -1,12 +1,18 @@
 //! The local driver with real processes: jobs that print, fail, are
 //! cancelled or hit their time limit; a container whose service answers
 //! HTTP on its port; a missing program; GPUs never booked twice; and a
-//! driver opened again on the same directory finding its processes.
+//! driver opened again on the same directory finding its processes; a
+//! server that is not root but holds CAP_SETUID/CAP_SETGID running
+//! workloads as users of their own.
 //! Every wait is bounded.
 
 use std::collections::BTreeMap;
+use std::fs::Permissions;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -931,4 +937,375 @@ async fn without_bubblewrap_workloads_are_refused_unless_allowed() {
     let (status, log) = run_to_end(&driver, &spec).await;
     assert_eq!(status, WorkloadStatus::Succeeded);
     assert!(log.contains("RAN"), "{log}");
+}
+
+/// The capabilities `packaging/mlstack.service` grants a server that is
+/// not root, as `setpriv` names them.
+const SERVER_CAPABILITIES: &str = "+setuid,+setgid,+chown,+kill,+fowner,+dac_override";
+
+/// The unprivileged user the server runs as in the tests below (nobody).
+const SERVER_UID: u32 = 65_534;
+
+/// Set in the copy of this test binary that plays the server: the folder
+/// its files are in.
+const CAPABLE_SERVER_ROOT: &str = "LOCAL_DRIVER_CAPABLE_SERVER_ROOT";
+
+/// `setpriv`'s words that start a program as [`SERVER_UID`] holding
+/// [`SERVER_CAPABILITIES`] as ambient capabilities, as systemd's
+/// `User=` plus `AmbientCapabilities=` do.
+fn as_capable_server() -> Command {
+    let id = SERVER_UID.to_string();
+    let mut command = Command::new("/usr/bin/setpriv");
+    command.args([
+        "--reuid",
+        &id,
+        "--regid",
+        &id,
+        "--clear-groups",
+        &format!("--inh-caps={SERVER_CAPABILITIES}"),
+        &format!("--ambient-caps={SERVER_CAPABILITIES}"),
+        "--",
+    ]);
+    command
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .expect("/proc/self/status")
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        .expect("a Uid line")
+}
+
+/// The server's folders for the tests below: `root` (0755, root's),
+/// `root/data` (the data directory: the server's, 0700, with the store)
+/// and `root/local` (the driver's folder outside it, the server's).
+fn capable_server_folders() -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("a temporary folder");
+    std::fs::set_permissions(root.path(), Permissions::from_mode(0o755)).expect("set the mode");
+    for (dir, mode) in [("data", 0o700), ("local", 0o700)] {
+        let path = root.path().join(dir);
+        std::fs::create_dir(&path).expect("create the folder");
+        std::fs::set_permissions(&path, Permissions::from_mode(mode)).expect("set the mode");
+        std::os::unix::fs::chown(&path, Some(SERVER_UID), Some(SERVER_UID)).expect("chown");
+    }
+    let store = root.path().join("data/mlstack.redb");
+    std::fs::write(&store, "store-secret").expect("write the store");
+    std::fs::set_permissions(&store, Permissions::from_mode(0o600)).expect("set the mode");
+    std::os::unix::fs::chown(&store, Some(SERVER_UID), Some(SERVER_UID)).expect("chown");
+    root
+}
+
+#[tokio::test]
+async fn a_server_with_setuid_capabilities_runs_workloads_as_users_of_their_own() {
+    if let Ok(root) = std::env::var(CAPABLE_SERVER_ROOT) {
+        return capable_server(Path::new(&root)).await;
+    }
+    assert!(
+        is_root(),
+        "this test starts a server as another user with capabilities: run it as root (as .ci/run does)"
+    );
+    let root = capable_server_folders();
+    // This very test, run again by an unprivileged user holding the
+    // capabilities the packaged unit grants: it drives the local driver
+    // as that server would.
+    let out = as_capable_server()
+        .arg(std::env::current_exe().expect("the test binary"))
+        .args([
+            "local_driver::a_server_with_setuid_capabilities_runs_workloads_as_users_of_their_own",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(CAPABLE_SERVER_ROOT, root.path())
+        .output()
+        .expect("runs");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the capable server failed:\n{output}");
+    // The copy really ran the test (a filter that matched nothing passes).
+    assert!(output.contains("1 passed"), "{output}");
+}
+
+/// The server's half of the test above: as [`SERVER_UID`] with the
+/// packaged unit's capabilities.
+async fn capable_server(root: &Path) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    assert!(
+        status.contains(&format!("Uid:\t{SERVER_UID}\t")),
+        "{status}"
+    );
+    let data = root.join("data");
+    let local = root.join("local");
+    let mut settings = config(&local);
+    settings.hidden = vec![data.clone()];
+    let driver = LocalDriver::open(settings).await.expect("driver opens");
+    let health = driver.health().await.expect("health");
+    assert!(health.ok, "{health:?}");
+    assert!(
+        health.message.contains(
+            "each project's as a user of its own (the server holds CAP_SETUID and CAP_SETGID)"
+        ),
+        "{health:?}"
+    );
+
+    let project = ProjectId::generate();
+    driver
+        .ensure_volume(&VolumeSpec {
+            project,
+            owner: UserId::generate(),
+            name: "out".into(),
+            storage_class: "local".into(),
+            size_gib: 1,
+        })
+        .await
+        .expect("volume ensured");
+    // A sticky folder and one nobody may enter: only the server's
+    // CAP_FOWNER and CAP_DAC_OVERRIDE let it delete them.
+    let mut first = job(
+        project,
+        &format!(
+            "echo \"ids=$(id -u) $(id -g) $(id -G)\"; grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status; \
+             cat {store}; ls {data}; \
+             mkdir sticky locked && chmod 1777 sticky && echo x > sticky/f && touch locked/f && chmod 000 locked; \
+             echo y > /out/f && echo done",
+            store = data.join("mlstack.redb").display(),
+            data = data.display(),
+        ),
+    );
+    first.volumes = vec![VolumeMount {
+        volume: "out".into(),
+        mount_path: "/out".into(),
+        read_only: false,
+    }];
+    let (status, log) = run_to_end(&driver, &first).await;
+    assert_eq!(status, WorkloadStatus::Succeeded, "{log}");
+    assert!(log.contains("done"), "{log}");
+    assert!(!log.contains("store-secret"), "{log}");
+    let ids: Vec<u32> = log
+        .lines()
+        .find_map(|l| l.strip_prefix("ids="))
+        .expect("the job printed its ids")
+        .split_whitespace()
+        .map(|id| id.parse().expect("a number"))
+        .collect();
+    let uid = ids[0];
+    assert!((200_000..=299_999).contains(&uid), "{log}");
+    assert_eq!(ids, [uid, uid, uid], "its own group and no other: {log}");
+    for line in log.lines().filter(|l| l.starts_with("Cap")) {
+        assert!(line.ends_with("0000000000000000"), "{line}");
+    }
+
+    // On the host, every process of a running job but the driver's wrapper
+    // shell is the project's user, with no capability left; cancel ends
+    // them all (CAP_KILL).
+    let marker = format!("3141.{}", std::process::id());
+    let second = job(project, &format!("sleep {marker}"));
+    driver.apply_job(&second).await.expect("applied");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !processes_with(&marker).iter().any(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep\0"))
+    }) {
+        assert!(tokio::time::Instant::now() < deadline, "never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut seen = Vec::new();
+    for pid in processes_with(&marker) {
+        let (Ok(status), Ok(cmdline)) = (
+            std::fs::read_to_string(format!("/proc/{pid}/status")),
+            std::fs::read(format!("/proc/{pid}/cmdline")),
+        ) else {
+            continue;
+        };
+        let program = String::from_utf8_lossy(&cmdline)
+            .split('\0')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if String::from_utf8_lossy(&cmdline).contains("exit_file=") {
+            // The job's wrapper: the server's shell, outside the sandbox.
+            assert!(
+                status.contains(&format!("Uid:\t{SERVER_UID}\t")),
+                "{status}"
+            );
+            continue;
+        }
+        seen.push(program);
+        let line = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let id = uid.to_string();
+        let all = [id.as_str(); 4].join(" ");
+        assert_eq!(line("Uid:"), all, "real, effective, saved, fs: {status}");
+        assert_eq!(line("Gid:"), all, "{status}");
+        for caps in ["CapPrm:", "CapEff:", "CapAmb:"] {
+            assert_eq!(line(caps), "0000000000000000", "{caps} {status}");
+        }
+    }
+    for program in ["/usr/bin/bwrap", "sleep"] {
+        assert!(seen.iter().any(|p| p == program), "{program}: {seen:?}");
+    }
+    driver.cancel_job(second.meta.id).await.expect("cancelled");
+    assert_eq!(
+        wait_end(&driver, second.meta.id).await.status,
+        WorkloadStatus::Stopped
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !processes_with(&marker).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job outlived its cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Folders the project's user passes through (0711), files only their
+    // owner reads (0600), and the workload's own things the user's.
+    let mode_owner = |path: &Path| {
+        let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        (meta.permissions().mode() & 0o7777, meta.uid())
+    };
+    let workload = local.join(format!("workloads/{}", first.meta.id));
+    let project_dir = local.join(format!("projects/{project}"));
+    let server = SERVER_UID;
+    for (path, want) in [
+        (local.clone(), (0o711, server)),
+        (local.join("workloads"), (0o711, server)),
+        (workload.clone(), (0o711, server)),
+        (workload.join("state.json"), (0o600, server)),
+        (workload.join("output.log"), (0o600, server)),
+        (workload.join("exit_code"), (0o600, server)),
+        (workload.join("env"), (0o600, uid)),
+        (workload.join("work"), (0o700, uid)),
+        (local.join("projects"), (0o711, server)),
+        (project_dir.clone(), (0o711, server)),
+        (project_dir.join("uid"), (0o600, server)),
+        (project_dir.join("volumes"), (0o711, server)),
+        (project_dir.join("volumes/out"), (0o700, uid)),
+    ] {
+        assert_eq!(mode_owner(&path), want, "{}", path.display());
+    }
+    assert_eq!(mode_owner(&project_dir.join("volumes/out/f")).1, uid);
+
+    // Another project, another user.
+    let (status, log) = run_to_end(
+        &driver,
+        &job(ProjectId::generate(), "echo \"uid=$(id -u)\""),
+    )
+    .await;
+    assert_eq!(status, WorkloadStatus::Succeeded, "{log}");
+    let other: u32 = log
+        .lines()
+        .find_map(|l| l.strip_prefix("uid="))
+        .and_then(|u| u.trim().parse().ok())
+        .expect("the job printed its uid");
+    assert!(
+        (200_000..=299_999).contains(&other) && other != uid,
+        "{other} {uid}"
+    );
+
+    // Deleting removes everything the workload's user left.
+    driver.delete_job(first.meta.id).await.expect("deleted");
+    assert!(!workload.exists(), "{} is left", workload.display());
+
+    // The driver's folder inside the 0700 data directory: the project's
+    // user could not reach it, so workloads run as the server's user,
+    // and check-config says why and what to do.
+    let inside = LocalDriver::open(config(&data.join("local")))
+        .await
+        .expect("driver opens");
+    let health = inside.health().await.expect("health");
+    assert!(health.ok, "{health:?}");
+    assert!(
+        health.message.contains("as the server's user")
+            && health.message.contains("other users cannot enter")
+            && health.message.contains("set [local] dir"),
+        "{health:?}"
+    );
+    let (status, log) = run_to_end(
+        &inside,
+        &job(
+            ProjectId::generate(),
+            "echo \"uid=$(id -u)\"; grep -E '^Cap(Eff|Amb)' /proc/self/status",
+        ),
+    )
+    .await;
+    assert_eq!(status, WorkloadStatus::Succeeded, "{log}");
+    assert!(log.contains(&format!("uid={SERVER_UID}")), "{log}");
+    for line in log.lines().filter(|l| l.starts_with("Cap")) {
+        assert!(line.ends_with("0000000000000000"), "{line}");
+    }
+
+    // Without a sandbox (allowed): still none of the server's capabilities.
+    let mut unsandboxed = config(&local.join("unsandboxed"));
+    unsandboxed.bwrap = "/nonexistent-mlstack/bwrap".into();
+    unsandboxed.allow_unsandboxed = true;
+    let bare = LocalDriver::open(unsandboxed).await.expect("driver opens");
+    assert!(bare.unsandboxed_warning().is_some());
+    let (status, log) = run_to_end(
+        &bare,
+        &job(
+            ProjectId::generate(),
+            "grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status",
+        ),
+    )
+    .await;
+    assert_eq!(status, WorkloadStatus::Succeeded, "{log}");
+    assert_eq!(
+        log.lines().filter(|l| l.starts_with("Cap")).count(),
+        4,
+        "{log}"
+    );
+    for line in log.lines().filter(|l| l.starts_with("Cap")) {
+        assert!(line.ends_with("0000000000000000"), "{line}");
+    }
+}
+
+#[test]
+fn check_config_reports_whose_user_workloads_run_as() {
+    assert!(
+        is_root(),
+        "this test starts the server as another user with capabilities: run it as root (as .ci/run does)"
+    );
+    let root = capable_server_folders();
+    let check = |local: &Path| {
+        let out = as_capable_server()
+            .arg(env!("CARGO_BIN_EXE_mlstack"))
+            .args(["check-config", "--data-dir"])
+            .arg(root.path().join("data"))
+            .current_dir(root.path())
+            .env_remove("MLSTACK_CONFIG")
+            .env("MLSTACK_LOCAL_DIR", local)
+            .env("MLSTACK_LOCAL_DETECT_GPUS", "false")
+            .output()
+            .expect("runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        text
+    };
+    let text = check(&root.path().join("local"));
+    assert!(
+        text.contains(
+            "each project's as a user of its own (the server holds CAP_SETUID and CAP_SETGID)"
+        ),
+        "{text}"
+    );
+    let text = check(&root.path().join("data/local"));
+    assert!(
+        text.contains("as the server's user") && text.contains("set [local] dir"),
+        "{text}"
+    );
 }

@@ -11,8 +11,8 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use super::cgroup::{self, shell_quote};
-use super::sandbox::Mount;
-use super::volumes::{give_to, private_dir, read_uid};
+use super::sandbox::{Mount, RunAs};
+use super::volumes::{folder, give_to, private_dir, read_uid, write_private};
 use super::{Isolation, LocalDriver, LocalGpu, gpu, sandbox};
 use crate::cluster::DriverError;
 use crate::domain::ids::ProjectId;
@@ -66,7 +66,7 @@ impl LocalDriver {
         uid: Option<u32>,
     ) -> Result<(PathBuf, std::fs::File), DriverError> {
         let dir = self.inner.workload_dir(id);
-        private_dir(&dir)?;
+        folder(&dir, self.inner.folder_mode())?;
         let work = dir.join("work");
         private_dir(&work)?;
         give_to(&work, uid)?;
@@ -85,28 +85,28 @@ impl LocalDriver {
         }
         let _ = std::fs::remove_file(dir.join("exit_code"));
         let log_path = dir.join("output.log");
+        // Other host users may pass through the folder: the log is the
+        // server's alone (0600), whatever the umask.
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&log_path)
             .map_err(|e| DriverError::io(format!("opening {}", log_path.display()), e))?;
         Ok((work, log))
     }
 
-    /// The user a project's workloads run as: None unless the server runs
-    /// as root with a sandbox; else the project's own, chosen once from
+    /// The user a project's workloads run as: None unless workloads run in
+    /// a sandbox and the server may switch users (root, or
+    /// CAP_SETUID/CAP_SETGID); else the project's own, chosen once from
     /// `workload_uids` and kept in `projects/<id>/uid`.
     pub(super) fn project_uid(&self, project: ProjectId) -> Result<Option<u32>, DriverError> {
-        let Isolation::Sandbox {
-            switch_users: true, ..
-        } = &self.inner.isolation
-        else {
+        if self.inner.switch().is_none() {
             return Ok(None);
-        };
+        }
         let _choosing = self.inner.uids.lock().unwrap_or_else(|e| e.into_inner());
         let root = self.inner.config.data_dir.join("projects");
-        let dir = root.join(project.to_string());
-        private_dir(&dir)?;
+        let dir = self.inner.project_folder(project, None)?;
         let file = dir.join("uid");
         if let Some(uid) = read_uid(&file) {
             return Ok(Some(uid));
@@ -129,7 +129,7 @@ impl LocalDriver {
                     self.inner.config.workload_uids.end()
                 ))
             })?;
-        std::fs::write(&file, uid.to_string())
+        write_private(&file, uid.to_string().as_bytes())
             .map_err(|e| DriverError::io(format!("writing {}", file.display()), e))?;
         Ok(Some(uid))
     }
@@ -239,18 +239,31 @@ impl LocalDriver {
                         })
                         .collect()
                 };
-                words.push(self.inner.config.bwrap.clone().into_os_string());
-                words.extend(sandbox::bwrap_args(&sandbox::Plan {
-                    system,
-                    hidden,
-                    work: env.work,
-                    mounts: &mounts,
-                    gpu_minors: &minors,
-                    run_as: env.uid,
-                }));
+                let run_as = env
+                    .uid
+                    .zip(self.inner.switch())
+                    .map(|(uid, switch)| RunAs { uid, switch });
+                words.extend(sandbox::command(
+                    &self.inner.config.bwrap,
+                    &sandbox::Plan {
+                        system,
+                        hidden,
+                        work: env.work,
+                        mounts: &mounts,
+                        gpu_minors: &minors,
+                        run_as,
+                        drop_capabilities: self.inner.drop_capabilities,
+                    },
+                ));
                 PathBuf::from(ENV_FILE_INSIDE)
             }
-            Isolation::Unsandboxed(_) => env_file,
+            Isolation::Unsandboxed(_) => {
+                // Never the server's capabilities, sandbox or not.
+                if self.inner.drop_capabilities {
+                    words.extend(sandbox::drop_capabilities_args());
+                }
+                env_file
+            }
             Isolation::Refused(why) => return Err(DriverError::Conflict(why.clone())),
         };
         words.push("/bin/sh".into());

@@ -3,22 +3,29 @@
 //! trying the product). The image is not used: commands run with the
 //! host's system directories, read-only.
 //!
-//! Layout under the data directory (every folder 0700):
+//! Layout under the driver's folder (`[local] dir`, by default
+//! `<data dir>/local`); every file 0600, every folder 0700, except that
+//! when the server switches users without being root (`identity.rs`) the
+//! folders on the way to a workload's own (the driver's folder,
+//! `workloads/`, `workloads/<id>/`, `projects/`, `projects/<project>/`,
+//! `volumes/`) are 0711: its user's bwrap passes through them, and no one
+//! but the server may list them:
 //! ```text
 //! workloads/<id>/state.json   what the driver knows (rediscovery after a restart)
 //! workloads/<id>/output.log   stdout and stderr of every process
 //! workloads/<id>/exit_code    a job's exit code, written by its wrapper shell
-//! workloads/<id>/env          its environment (0600, read by its shell only)
-//! workloads/<id>/work/        the working directory, /workspace in the sandbox
-//! projects/<project>/uid      the project's user, when the server runs as root
-//! projects/<project>/volumes/<name>/   a volume
+//! workloads/<id>/env          its environment (the workload's user's, read by its shell only)
+//! workloads/<id>/work/        the working directory, /workspace in the sandbox (the workload's user's)
+//! projects/<project>/uid      the project's user, when workloads get users of their own
+//! projects/<project>/volumes/<name>/   a volume (the project's user's)
 //! ```
 //!
 //! - Every workload process runs in a bubblewrap sandbox (`sandbox.rs`):
 //!   its own PID, IPC and mount namespaces, the system read-only, its
 //!   working directory and volumes only (read-only ones really read-only),
 //!   its GPU device nodes only, an environment of its own and nothing of
-//!   the server's; as its project's own user when the server is root. If
+//!   the server's, no capability; as its project's own user when the
+//!   server is root or holds CAP_SETUID/CAP_SETGID (`identity.rs`). If
 //!   no sandbox can be made, workloads fail with `SandboxUnavailable`
 //!   unless `allow_unsandboxed`.
 //! - A job is `sh -c COMMAND` in a sandbox under a wrapper shell outside it
@@ -48,6 +55,7 @@
 
 mod cgroup;
 mod gpu;
+mod identity;
 mod launch;
 mod logs;
 mod processes;
@@ -58,6 +66,7 @@ mod volumes;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, TcpListener};
 use std::ops::RangeInclusive;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -79,7 +88,7 @@ use processes::{
     JOB_WRAPPER, SERVICE_LAUNCHER, first_program, missing_program_in_log, program_exists,
     spawn_recorded, status_from_code, terminate_group, watch_adopted, watch_container, watch_job,
 };
-use volumes::{give_to, list_volumes, private_dir};
+use volumes::{folder, give_to, list_volumes, private_dir, write_private};
 
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
@@ -93,7 +102,8 @@ use crate::domain::workload::{
 };
 use cgroup::Cgroups;
 use gpu::GpuBook;
-use sandbox::{Hidden, SystemDir};
+use identity::{Switch, Users};
+use sandbox::{Hidden, RunAs, SystemDir};
 
 /// Where the GPU inventory comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +128,9 @@ pub enum CgroupSource {
 /// Settings of the local driver.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
-    /// The driver's own directory (e.g. `<data dir>/local`).
+    /// The driver's own directory (`[local] dir`, by default `<data
+    /// dir>/local`). When workloads switch users without root, every folder
+    /// above it must let other users pass (`o+x`).
     pub data_dir: PathBuf,
     pub gpus: GpuSource,
     /// The host name put in service links.
@@ -141,8 +153,8 @@ pub struct LocalConfig {
     /// The server's own files a sandbox must never show, wherever they are
     /// (its data directory, configuration, TLS key).
     pub hidden: Vec<PathBuf>,
-    /// Users for projects' workloads when the server runs as root, one per
-    /// project.
+    /// Users for projects' workloads when the server runs as root or holds
+    /// CAP_SETUID/CAP_SETGID, one per project.
     pub workload_uids: RangeInclusive<u32>,
 }
 
@@ -247,12 +259,11 @@ struct State {
 /// opens (by making a sandbox once).
 #[derive(Debug)]
 enum Isolation {
-    /// Each workload in a bubblewrap sandbox; `switch_users`: as its
-    /// project's own user (the server runs as root).
+    /// Each workload in a bubblewrap sandbox, as `users` says.
     Sandbox {
         system: Vec<SystemDir>,
         hidden: Vec<Hidden>,
-        switch_users: bool,
+        users: Users,
     },
     /// No sandbox could be made and `allow_unsandboxed` says run anyway:
     /// why none could be made.
@@ -264,6 +275,9 @@ enum Isolation {
 struct Inner {
     config: LocalConfig,
     isolation: Isolation,
+    /// The server holds ambient capabilities: they are cleared before any
+    /// workload runs (`setpriv`).
+    drop_capabilities: bool,
     /// Held while a project's user is chosen.
     uids: Mutex<()>,
     /// Where memory limits go when cgroup v2 is usable.
@@ -305,20 +319,69 @@ impl LocalDriver {
     }
 
     async fn build(config: LocalConfig, run: bool) -> Result<Self, DriverError> {
-        for dir in ["workloads", "projects"] {
-            let path = config.data_dir.join(dir);
-            private_dir(&path)?;
-        }
+        let credentials = identity::current();
+        let drop_capabilities = credentials.is_some_and(|c| c.ambient != 0);
+        let mut users = identity::users(credentials);
         private_dir(&config.data_dir)?;
+        let absolute = config
+            .data_dir
+            .canonicalize()
+            .map_err(|e| DriverError::io(format!("finding {}", config.data_dir.display()), e))?;
+        if users == Users::PerProject(Switch::BeforeSandbox)
+            && let Some(closed) = identity::closed_ancestor(&absolute)
+        {
+            users = Users::Server(Some(format!(
+                "the driver's folder {} is inside {}, which other users cannot enter: set [local] dir to a folder outside the data directory",
+                config.data_dir.display(),
+                closed.display()
+            )));
+        }
+        let make_folders = |users: &Users| -> Result<(), DriverError> {
+            let mode = folder_mode(users);
+            folder(&config.data_dir, mode)?;
+            for dir in ["workloads", "projects"] {
+                folder(&config.data_dir.join(dir), mode)?;
+            }
+            Ok(())
+        };
+        make_folders(&users)?;
         let system = sandbox::system_dirs();
-        let switch_users = sandbox::may_switch_users();
-        let probe_user = switch_users.then(|| *config.workload_uids.start());
-        let isolation = match sandbox::probe(&config.bwrap, &system, probe_user).await {
-            Ok(()) => Isolation::Sandbox {
-                hidden: sandbox::hidden_paths(&config.hidden, &system),
-                system,
-                switch_users,
-            },
+        let probe = |users: Users| {
+            let run_as = match users {
+                Users::PerProject(switch) => Some(RunAs {
+                    uid: *config.workload_uids.start(),
+                    switch,
+                }),
+                Users::Server(_) => None,
+            };
+            let work = config.data_dir.join("workloads");
+            let system = &system;
+            let bwrap = &config.bwrap;
+            async move { sandbox::probe(bwrap, system, run_as, drop_capabilities, &work).await }
+        };
+        let mut probed = probe(users.clone()).await;
+        if let (Err(why), Users::PerProject(Switch::BeforeSandbox)) = (&probed, &users) {
+            // Not as a project's user; perhaps as the server's.
+            users = Users::Server(Some(format!(
+                "no sandbox can be made as a project's user: {why}"
+            )));
+            make_folders(&users)?;
+            probed = probe(users.clone()).await;
+        }
+        let isolation = match probed {
+            Ok(()) => {
+                let mut hidden = config.hidden.clone();
+                if users == Users::PerProject(Switch::BeforeSandbox) {
+                    // bwrap, as the workload's user, cannot cover what it
+                    // cannot reach (nor can the workload read it).
+                    hidden.retain(|path| identity::closed_ancestor(path).is_none());
+                }
+                Isolation::Sandbox {
+                    hidden: sandbox::hidden_paths(&hidden, &system),
+                    system,
+                    users,
+                }
+            }
             Err(why) if config.allow_unsandboxed => {
                 tracing::warn!(%why, "workloads run WITHOUT a sandbox ([local] allow_unsandboxed)");
                 Isolation::Unsandboxed(why)
@@ -349,6 +412,7 @@ impl LocalDriver {
             inner: Arc::new(Inner {
                 config,
                 isolation,
+                drop_capabilities,
                 uids: Mutex::new(()),
                 cgroups,
                 state: Mutex::new(State {
@@ -749,6 +813,44 @@ impl Inner {
         matches!(self.isolation, Isolation::Sandbox { .. })
     }
 
+    /// The mode of the folders on the way to a workload's own.
+    fn folder_mode(&self) -> u32 {
+        match &self.isolation {
+            Isolation::Sandbox { users, .. } => folder_mode(users),
+            Isolation::Unsandboxed(_) | Isolation::Refused(_) => 0o700,
+        }
+    }
+
+    /// How a project's workloads become its user, when they do.
+    fn switch(&self) -> Option<Switch> {
+        match &self.isolation {
+            Isolation::Sandbox {
+                users: Users::PerProject(switch),
+                ..
+            } => Some(*switch),
+            _ => None,
+        }
+    }
+
+    /// Makes `projects/<project>/` (and `projects/<project>/<sub>`, when
+    /// given) and returns it.
+    fn project_folder(
+        &self,
+        project: ProjectId,
+        sub: Option<&str>,
+    ) -> Result<PathBuf, DriverError> {
+        let mode = self.folder_mode();
+        let projects = self.config.data_dir.join("projects");
+        folder(&projects, mode)?;
+        let mut dir = projects.join(project.to_string());
+        folder(&dir, mode)?;
+        if let Some(sub) = sub {
+            dir = dir.join(sub);
+            folder(&dir, mode)?;
+        }
+        Ok(dir)
+    }
+
     fn workload_dir(&self, id: WorkloadId) -> PathBuf {
         self.config.data_dir.join("workloads").join(id.to_string())
     }
@@ -768,12 +870,17 @@ impl Inner {
             return;
         };
         let dir = self.workload_dir(id);
-        let result = std::fs::create_dir_all(&dir).and_then(|()| {
-            let bytes = serde_json::to_vec_pretty(&entry.record).map_err(std::io::Error::other)?;
-            let tmp = dir.join("state.json.tmp");
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, dir.join("state.json"))
-        });
+        let result = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(self.folder_mode())
+            .create(&dir)
+            .and_then(|()| {
+                let bytes =
+                    serde_json::to_vec_pretty(&entry.record).map_err(std::io::Error::other)?;
+                let tmp = dir.join("state.json.tmp");
+                write_private(&tmp, &bytes)?;
+                std::fs::rename(&tmp, dir.join("state.json"))
+            });
         if let Err(error) = result {
             tracing::warn!(%id, %error, "could not save the workload state");
         }
@@ -896,19 +1003,37 @@ impl Driver for LocalDriver {
                 );
                 match &self.inner.isolation {
                     Isolation::Sandbox {
-                        switch_users: true, ..
-                    } => (
-                        true,
-                        format!(
-                            "{base}; workloads run in bubblewrap sandboxes, each project's as a user of its own"
-                        ),
-                    ),
-                    Isolation::Sandbox { .. } => (
-                        true,
-                        format!(
-                            "{base}; workloads run in bubblewrap sandboxes as the server's user (run the server as root for a user per project)"
-                        ),
-                    ),
+                        users: Users::PerProject(switch),
+                        ..
+                    } => {
+                        let because = match switch {
+                            Switch::InSandbox => "the server runs as root",
+                            Switch::BeforeSandbox => "the server holds CAP_SETUID and CAP_SETGID",
+                        };
+                        (
+                            true,
+                            format!(
+                                "{base}; workloads run in bubblewrap sandboxes, each project's as a user of its own ({because})"
+                            ),
+                        )
+                    }
+                    Isolation::Sandbox {
+                        users: Users::Server(why),
+                        ..
+                    } => {
+                        let why = why.clone().unwrap_or_else(|| {
+                            format!(
+                                "run the server as root, or grant it {}, for a user per project",
+                                identity::NEEDED
+                            )
+                        });
+                        (
+                            true,
+                            format!(
+                                "{base}; workloads run in bubblewrap sandboxes as the server's user: {why}"
+                            ),
+                        )
+                    }
                     Isolation::Unsandboxed(why) => (
                         true,
                         format!(
@@ -984,14 +1109,9 @@ impl Driver for LocalDriver {
     }
 
     async fn provision_project(&self, project: &ProjectSpec) -> Result<(), DriverError> {
-        let dir = self
-            .inner
-            .config
-            .data_dir
-            .join("projects")
-            .join(project.id.to_string())
-            .join("volumes");
-        private_dir(&dir)
+        self.inner
+            .project_folder(project.id, Some("volumes"))
+            .map(drop)
     }
 
     async fn provision_member(
@@ -1001,11 +1121,7 @@ impl Driver for LocalDriver {
     ) -> Result<(), DriverError> {
         let dir = self
             .inner
-            .config
-            .data_dir
-            .join("projects")
-            .join(project.id.to_string())
-            .join("home")
+            .project_folder(project.id, Some("home"))?
             .join(user.to_string());
         private_dir(&dir)
     }
@@ -1325,6 +1441,7 @@ impl Driver for LocalDriver {
 
     async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<(), DriverError> {
         spec.validate().map_err(DriverError::Invalid)?;
+        self.inner.project_folder(spec.project, Some("volumes"))?;
         let dir = self.inner.volume_dir(spec.project, &spec.name);
         private_dir(&dir)?;
         give_to(&dir, self.project_uid(spec.project)?)
@@ -1379,6 +1496,15 @@ impl Driver for LocalDriver {
 
     fn subscribe(&self) -> broadcast::Receiver<DriverEvent> {
         self.inner.events.subscribe()
+    }
+}
+
+/// The mode of the folders on the way to a workload's own: 0711 when its
+/// user's bwrap must pass through them, else 0700.
+fn folder_mode(users: &Users) -> u32 {
+    match users {
+        Users::PerProject(Switch::BeforeSandbox) => 0o711,
+        Users::PerProject(Switch::InSandbox) | Users::Server(_) => 0o700,
     }
 }
 

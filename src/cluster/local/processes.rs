@@ -333,7 +333,7 @@ pub(super) const JOB_WRAPPER: &str = r#"exit_file=$1
 shift
 "$@"
 code=$?
-printf '%s\n' "$code" > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"
+(umask 077; printf '%s\n' "$code" > "$exit_file.tmp") && mv "$exit_file.tmp" "$exit_file"
 exit "$code""#;
 
 /// A service's launcher, outside the sandbox: runs the sandboxed command.

@@ -10,15 +10,23 @@
 //! When the server runs as root, bwrap keeps `CAP_SETUID`/`CAP_SETGID` for
 //! the sandbox's first process only, which is `setpriv` switching to the
 //! project's own user with no capabilities left and no supplementary
-//! groups before the workload's command runs.
+//! groups before the workload's command runs. When the server only holds
+//! CAP_SETUID/CAP_SETGID, `setpriv` switches to that user before bwrap,
+//! clearing the inheritable and ambient capabilities, so bwrap runs
+//! unprivileged as the project's user with nothing of the server's. A
+//! server with ambient capabilities and no user switch still clears them
+//! (bwrap refuses to run with capabilities it was not installed with, and
+//! workloads never inherit the server's).
 //!
-//! The argument list is built by a pure function ([`bwrap_args`]), so
+//! The argument list is built by pure functions ([`command`], [`bwrap_args`]), so
 //! what a sandbox shows is tested without running one; [`probe`] runs one
 //! once when the driver opens.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use super::identity::Switch;
 
 /// Where a workload's working directory is inside its sandbox.
 pub const WORKDIR: &str = "/workspace";
@@ -125,7 +133,64 @@ pub struct Plan<'a> {
     pub gpu_minors: &'a [u32],
     /// The user (and group) the workload runs as, when the server may
     /// switch users.
-    pub run_as: Option<u32>,
+    pub run_as: Option<RunAs>,
+    /// Clear the server's inheritable and ambient capabilities before
+    /// bwrap (the server holds ambient ones).
+    pub drop_capabilities: bool,
+}
+
+/// The user a sandbox's workload runs as, and how it becomes that user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunAs {
+    pub uid: u32,
+    pub switch: Switch,
+}
+
+/// `setpriv`, the util-linux program that changes users and capabilities.
+pub const SETPRIV: &str = "/usr/bin/setpriv";
+
+/// `setpriv`'s words that clear the inheritable and ambient capabilities
+/// (and so every capability after the next exec of a program without file
+/// capabilities), up to and including its `--`.
+pub fn drop_capabilities_args() -> Vec<OsString> {
+    [SETPRIV, "--inh-caps=-all", "--ambient-caps=-all", "--"]
+        .iter()
+        .map(OsString::from)
+        .collect()
+}
+
+/// The words that start a sandbox for a plan: `bwrap` (`bwrap` names the
+/// program) and its arguments up to and including the `--` before the
+/// workload's command; first `setpriv` when the server switches to the
+/// workload's user before the sandbox, or clears its ambient capabilities.
+pub fn command(bwrap: &Path, plan: &Plan<'_>) -> Vec<OsString> {
+    let mut words: Vec<OsString> = match plan.run_as {
+        Some(RunAs {
+            uid,
+            switch: Switch::BeforeSandbox,
+        }) => {
+            let id = uid.to_string();
+            [
+                SETPRIV,
+                "--reuid",
+                &id,
+                "--regid",
+                &id,
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--ambient-caps=-all",
+                "--",
+            ]
+            .iter()
+            .map(OsString::from)
+            .collect()
+        }
+        _ if plan.drop_capabilities => drop_capabilities_args(),
+        _ => Vec::new(),
+    };
+    words.push(bwrap.as_os_str().to_owned());
+    words.extend(bwrap_args(plan));
+    words
 }
 
 /// bwrap's arguments for a plan, up to and including the `--` before the
@@ -207,13 +272,16 @@ pub fn bwrap_args(plan: &Plan<'_>) -> Vec<OsString> {
     }
     push(&["--chdir".as_ref(), WORKDIR.as_ref()]);
     match plan.run_as {
-        Some(uid) => {
+        Some(RunAs {
+            uid,
+            switch: Switch::InSandbox,
+        }) => {
             let id = uid.to_string();
             push(&[
                 "--cap-add".as_ref(),
                 "CAP_SETUID,CAP_SETGID".as_ref(),
                 "--".as_ref(),
-                "/usr/bin/setpriv".as_ref(),
+                SETPRIV.as_ref(),
                 "--reuid".as_ref(),
                 id.as_ref(),
                 "--regid".as_ref(),
@@ -224,45 +292,41 @@ pub fn bwrap_args(plan: &Plan<'_>) -> Vec<OsString> {
                 "--".as_ref(),
             ]);
         }
-        None => push(&["--".as_ref()]),
+        // The user was switched before the sandbox, or is the server's.
+        _ => push(&["--".as_ref()]),
     }
     args
 }
 
-/// Whether this process may run workloads as other users: root. (A
-/// server that only holds CAP_SETUID/CAP_SETGID runs bwrap through user
-/// namespaces, which map nothing but its own user.)
-pub fn may_switch_users() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .is_ok_and(|status| effective_uid(&status) == Some(0))
-}
-
-/// The effective uid of a `/proc/PID/status` text (its `Uid:` line:
-/// real, effective, saved, filesystem).
-fn effective_uid(status: &str) -> Option<u32> {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// Runs `bwrap … true` in a sandbox like a workload's: Ok when it works,
-/// else what went wrong (bwrap missing, user namespaces off), in words.
-pub async fn probe(bwrap: &Path, system: &[SystemDir], run_as: Option<u32>) -> Result<(), String> {
-    let work = std::env::temp_dir();
+/// Runs `bwrap … true` in a sandbox like a workload's, with `work` as its
+/// working directory: Ok when it works, else what went wrong (bwrap
+/// missing, user namespaces off, a folder the workload's user cannot
+/// reach), in words.
+pub async fn probe(
+    bwrap: &Path,
+    system: &[SystemDir],
+    run_as: Option<RunAs>,
+    drop_capabilities: bool,
+    work: &Path,
+) -> Result<(), String> {
     let plan = Plan {
         system,
         hidden: &[],
-        work: &work,
+        work,
         mounts: &[],
         gpu_minors: &[],
         run_as,
+        drop_capabilities,
     };
-    let run = tokio::process::Command::new(bwrap)
-        .args(bwrap_args(&plan))
+    if !bwrap.is_file() {
+        return Err(not_installed(bwrap));
+    }
+    let words = command(bwrap, &plan);
+    let Some((program, args)) = words.split_first() else {
+        return Err("no sandbox command".to_owned());
+    };
+    let run = tokio::process::Command::new(program)
+        .args(args)
         .arg("/bin/sh")
         .args(["-c", "true"])
         .env_clear()
@@ -273,10 +337,7 @@ pub async fn probe(bwrap: &Path, system: &[SystemDir], run_as: Option<u32>) -> R
         .output();
     match tokio::time::timeout(Duration::from_secs(10), run).await {
         Err(_) => Err(format!("{} did not answer within 10 s", bwrap.display())),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
-            "{} is not installed (Debian and Ubuntu: apt-get install bubblewrap)",
-            bwrap.display()
-        )),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(not_installed(program)),
         Ok(Err(e)) => Err(format!("{} cannot be started: {e}", bwrap.display())),
         Ok(Ok(output)) if output.status.success() => Ok(()),
         Ok(Ok(output)) => Err(format!(
@@ -285,6 +346,19 @@ pub async fn probe(bwrap: &Path, system: &[SystemDir], run_as: Option<u32>) -> R
             String::from_utf8_lossy(&output.stderr).trim()
         )),
     }
+}
+
+fn not_installed(program: impl AsRef<Path>) -> String {
+    let program = program.as_ref();
+    let package = if program == Path::new(SETPRIV) {
+        "util-linux"
+    } else {
+        "bubblewrap"
+    };
+    format!(
+        "{} is not installed (Debian and Ubuntu: apt-get install {package})",
+        program.display()
+    )
 }
 
 #[cfg(test)]
@@ -342,6 +416,7 @@ mod tests {
             mounts: &mounts,
             gpu_minors: &[1],
             run_as: None,
+            drop_capabilities: false,
         }));
         assert!(has(
             &args,
@@ -405,14 +480,24 @@ mod tests {
     #[test]
     fn a_plan_without_gpus_has_no_gpu_nodes_and_one_with_a_user_switches() {
         let system = system();
-        let args = strings(&bwrap_args(&Plan {
+        let plan = Plan {
             system: &system,
             hidden: &[],
             work: Path::new("/w"),
             mounts: &[],
             gpu_minors: &[],
-            run_as: Some(200_000),
-        }));
+            run_as: Some(RunAs {
+                uid: 200_000,
+                switch: Switch::InSandbox,
+            }),
+            drop_capabilities: false,
+        };
+        let args = strings(&bwrap_args(&plan));
+        // As root, bwrap is the first program; setpriv runs inside.
+        assert_eq!(
+            strings(&command(Path::new("/usr/bin/bwrap"), &plan)[..1]),
+            ["/usr/bin/bwrap"]
+        );
         assert!(!args.iter().any(|a| a.contains("nvidia")));
         assert!(has(
             &args,
@@ -450,18 +535,65 @@ mod tests {
     }
 
     #[test]
-    fn effective_uids_from_proc() {
+    fn with_capabilities_setpriv_switches_before_bwrap_and_clears_them() {
+        let system = system();
+        let mut plan = Plan {
+            system: &system,
+            hidden: &[],
+            work: Path::new("/w"),
+            mounts: &[],
+            gpu_minors: &[],
+            run_as: Some(RunAs {
+                uid: 200_001,
+                switch: Switch::BeforeSandbox,
+            }),
+            drop_capabilities: true,
+        };
+        let words = strings(&command(Path::new("/usr/bin/bwrap"), &plan));
         assert_eq!(
-            effective_uid("Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t1\t1\t1\t1\n"),
-            Some(0)
+            words[..10],
+            [
+                "/usr/bin/setpriv",
+                "--reuid",
+                "200001",
+                "--regid",
+                "200001",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--ambient-caps=-all",
+                "--",
+                "/usr/bin/bwrap"
+            ]
         );
-        assert_eq!(effective_uid("Name:\tx\n"), None);
+        // bwrap, unprivileged, gets no capability to hand on.
+        assert!(!words.iter().any(|w| w == "--cap-add"), "{words:?}");
+        assert_eq!(words.iter().filter(|w| *w == "/usr/bin/setpriv").count(), 1);
+        assert_eq!(words.last().map(String::as_str), Some("--"));
+
+        // No user switch, but ambient capabilities: cleared all the same.
+        plan.run_as = None;
+        let words = strings(&command(Path::new("/usr/bin/bwrap"), &plan));
+        assert_eq!(
+            words[..5],
+            [
+                "/usr/bin/setpriv",
+                "--inh-caps=-all",
+                "--ambient-caps=-all",
+                "--",
+                "/usr/bin/bwrap"
+            ]
+        );
+        plan.drop_capabilities = false;
+        let words = strings(&command(Path::new("/usr/bin/bwrap"), &plan));
+        assert_eq!(words[0], "/usr/bin/bwrap");
     }
 
     #[tokio::test]
     async fn a_missing_bwrap_is_reported() {
         let missing = Path::new("/nonexistent-mlstack/bwrap");
-        let error = probe(missing, &system_dirs(), None).await.unwrap_err();
+        let error = probe(missing, &system_dirs(), None, false, &std::env::temp_dir())
+            .await
+            .unwrap_err();
         assert!(error.contains("is not installed"), "{error}");
     }
 }

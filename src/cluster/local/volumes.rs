@@ -2,7 +2,8 @@
 //! enter, handed to a project's user, and the volumes found under
 //! `projects/<project>/volumes/<name>`.
 
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::cluster::DriverError;
@@ -12,9 +13,28 @@ use crate::domain::workload::is_workload_name;
 /// Creates a directory only its owner may enter (0700), or makes an
 /// existing one so.
 pub(super) fn private_dir(path: &Path) -> Result<(), DriverError> {
+    folder(path, 0o700)
+}
+
+/// Creates a directory with `mode` (0700, or 0711: others may pass
+/// through to what they own inside, never list it), or makes an existing
+/// one so.
+pub(super) fn folder(path: &Path, mode: u32) -> Result<(), DriverError> {
     std::fs::create_dir_all(path)
-        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)))
+        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
         .map_err(|e| DriverError::io(format!("creating {}", path.display()), e))
+}
+
+/// Writes a file only its owner may read (0600), whatever the umask.
+pub(super) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
 }
 
 /// Hands a file or directory to the workload's user (when it has one).
