@@ -951,8 +951,10 @@ const SERVER_UID: u32 = 65_534;
 const CAPABLE_SERVER_ROOT: &str = "LOCAL_DRIVER_CAPABLE_SERVER_ROOT";
 
 /// `setpriv`'s words that start a program as [`SERVER_UID`] holding
-/// [`SERVER_CAPABILITIES`] as ambient capabilities, as systemd's
-/// `User=` plus `AmbientCapabilities=` do.
+/// [`SERVER_CAPABILITIES`] as ambient capabilities and no others, with
+/// no new privileges, as the packaged unit's `User=`,
+/// `AmbientCapabilities=`, `CapabilityBoundingSet=` and
+/// `NoNewPrivileges=` do.
 fn as_capable_server() -> Command {
     let id = SERVER_UID.to_string();
     let mut command = Command::new("/usr/bin/setpriv");
@@ -964,6 +966,8 @@ fn as_capable_server() -> Command {
         "--clear-groups",
         &format!("--inh-caps={SERVER_CAPABILITIES}"),
         &format!("--ambient-caps={SERVER_CAPABILITIES}"),
+        &format!("--bounding-set=-all,{SERVER_CAPABILITIES}"),
+        "--no-new-privs",
         "--",
     ]);
     command
@@ -1308,4 +1312,43 @@ fn check_config_reports_whose_user_workloads_run_as() {
         text.contains("as the server's user") && text.contains("set [local] dir"),
         "{text}"
     );
+}
+
+#[test]
+fn the_packaged_unit_grants_what_the_capable_server_test_holds() {
+    let unit = include_str!("../../packaging/mlstack.service");
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("the unit sets {key}"))
+            .trim()
+            .to_owned()
+    };
+    let mut tested: Vec<String> = SERVER_CAPABILITIES
+        .split(',')
+        .map(|c| format!("CAP_{}", c.trim_start_matches('+').to_uppercase()))
+        .collect();
+    tested.sort();
+    for key in ["AmbientCapabilities", "CapabilityBoundingSet"] {
+        let mut granted: Vec<String> = value(key).split_whitespace().map(str::to_owned).collect();
+        granted.sort();
+        assert_eq!(granted, tested, "{key}");
+    }
+    assert_eq!(value("NoNewPrivileges"), "true");
+    // The driver's folder is outside the (0700) data directory, and
+    // systemd makes both.
+    let env: Vec<String> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("Environment="))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        env.contains(&"MLSTACK_DATA_DIR=/var/lib/mlstack".to_owned()),
+        "{env:?}"
+    );
+    assert!(
+        env.contains(&"MLSTACK_LOCAL_DIR=/var/lib/mlstack-local".to_owned()),
+        "{env:?}"
+    );
+    assert_eq!(value("StateDirectory"), "mlstack mlstack-local");
 }
