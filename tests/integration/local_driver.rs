@@ -1221,6 +1221,44 @@ async fn capable_server(root: &Path) {
     driver.delete_job(first.meta.id).await.expect("deleted");
     assert!(!workload.exists(), "{} is left", workload.display());
 
+    // A container's service, as the project's user, answers on its port;
+    // stop ends it.
+    let web = container(
+        project,
+        "id -u > whoami.txt && exec python3 -m http.server --bind 127.0.0.1 \"$PORT\"",
+    );
+    driver.apply_container(&web).await.expect("applied");
+    let running = wait_until(&driver, web.meta.id, |s| {
+        *s == WorkloadStatus::Running || s.is_terminal()
+    })
+    .await;
+    assert_eq!(running.status, WorkloadStatus::Running, "{running:?}");
+    let port = running.endpoints[0].port;
+    let listing = tokio::task::spawn_blocking(move || http_get(port))
+        .await
+        .expect("answered");
+    assert!(listing.starts_with("HTTP/1.0 200"), "{listing}");
+    assert!(listing.contains("whoami.txt"), "{listing}");
+    let whoami = local.join(format!("workloads/{}/work/whoami.txt", web.meta.id));
+    assert_eq!(
+        std::fs::read_to_string(&whoami).expect("the service wrote it"),
+        format!("{uid}\n")
+    );
+    let pgid = driver.process_group(web.meta.id).expect("a group");
+    driver.stop_container(web.meta.id).await.expect("stopped");
+    assert_eq!(
+        wait_end(&driver, web.meta.id).await.status,
+        WorkloadStatus::Stopped
+    );
+    wait_group_gone(pgid).await;
+    driver.delete_container(web.meta.id).await.expect("deleted");
+
+    // The project's volume and folder go, whatever its user left in them.
+    driver.delete_volume(project, "out").await.expect("deleted");
+    assert!(!project_dir.join("volumes/out").exists());
+    driver.release_project(project).await.expect("released");
+    assert!(!project_dir.exists(), "{} is left", project_dir.display());
+
     // The driver's folder inside the 0700 data directory: the project's
     // user could not reach it, so workloads run as the server's user,
     // and check-config says why and what to do.
