@@ -1345,6 +1345,30 @@ fn check_config_reports_whose_user_workloads_run_as() {
         ),
         "{text}"
     );
+    // check-config run by root beside that server changes nothing of its
+    // folders (which root would make 0700, its own mode): made 0711 by
+    // the check above when missing, and by the server when it runs.
+    let local = root.path().join("local");
+    std::fs::set_permissions(&local, Permissions::from_mode(0o711)).expect("set the mode");
+    let out = Command::new(env!("CARGO_BIN_EXE_mlstack"))
+        .args(["check-config", "--data-dir"])
+        .arg(root.path().join("data"))
+        .current_dir(root.path())
+        .env_remove("MLSTACK_CONFIG")
+        .env("MLSTACK_LOCAL_DIR", &local)
+        .env("MLSTACK_LOCAL_DETECT_GPUS", "false")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(the server runs as root)"), "{text}");
+    for dir in ["", "workloads", "projects"] {
+        let meta = std::fs::metadata(local.join(dir)).expect("made by the server");
+        assert_eq!(
+            (meta.permissions().mode() & 0o7777, meta.uid()),
+            (0o711, SERVER_UID),
+            "{dir}"
+        );
+    }
     let text = check(&root.path().join("data/local"));
     assert!(
         text.contains("as the server's user") && text.contains("set [local] dir"),

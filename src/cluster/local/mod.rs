@@ -322,7 +322,8 @@ impl LocalDriver {
         let credentials = identity::current();
         let drop_capabilities = credentials.is_some_and(|c| c.ambient != 0);
         let mut users = identity::users(credentials);
-        private_dir(&config.data_dir)?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| DriverError::io(format!("creating {}", config.data_dir.display()), e))?;
         let absolute = config
             .data_dir
             .canonicalize()
@@ -336,11 +337,15 @@ impl LocalDriver {
                 closed.display()
             )));
         }
+        // Inspecting (check-config, perhaps as another user than the
+        // server's) makes what is missing but changes nothing that exists.
         let make_folders = |users: &Users| -> Result<(), DriverError> {
             let mode = folder_mode(users);
-            folder(&config.data_dir, mode)?;
-            for dir in ["workloads", "projects"] {
-                folder(&config.data_dir.join(dir), mode)?;
+            for dir in ["", "workloads", "projects"] {
+                let path = config.data_dir.join(dir);
+                if run || !path.exists() {
+                    folder(&path, mode)?;
+                }
             }
             Ok(())
         };
@@ -354,7 +359,9 @@ impl LocalDriver {
                 }),
                 Users::Server(_) => None,
             };
-            let work = config.data_dir.join("workloads");
+            // Any folder every user may enter: the driver's own are made
+            // so when it runs, and those above were checked.
+            let work = std::env::temp_dir();
             let system = &system;
             let bwrap = &config.bwrap;
             async move { sandbox::probe(bwrap, system, run_as, drop_capabilities, &work).await }
