@@ -45,6 +45,11 @@ impl Credentials {
     fn holds(&self, cap: u32) -> bool {
         self.effective & (1 << cap) != 0
     }
+
+    /// Whether the programs it starts hold `cap` too.
+    fn hands_on(&self, cap: u32) -> bool {
+        self.ambient & (1 << cap) != 0
+    }
 }
 
 /// Parses a `/proc/PID/status` text; None when a field is missing.
@@ -107,13 +112,18 @@ pub fn users(credentials: Option<Credentials>) -> Users {
         .filter(|(cap, _)| !credentials.holds(*cap))
         .map(|(_, name)| *name)
         .collect();
-    if missing.is_empty() {
-        Users::PerProject(Switch::BeforeSandbox)
-    } else {
+    if !missing.is_empty() {
         Users::Server(Some(format!(
             "the server holds CAP_SETUID and CAP_SETGID but not {}; a user per project needs {NEEDED}",
             missing.join(", ")
         )))
+    } else if !(credentials.hands_on(CAP_SETUID) && credentials.hands_on(CAP_SETGID)) {
+        // setpriv, started through a shell, must hold them.
+        Users::Server(Some(
+            "the server holds CAP_SETUID and CAP_SETGID but not as ambient capabilities (systemd: AmbientCapabilities=), so the programs it starts cannot switch users".to_owned(),
+        ))
+    } else {
+        Users::PerProject(Switch::BeforeSandbox)
     }
 }
 
@@ -171,7 +181,7 @@ mod tests {
     #[test]
     fn root_or_the_capabilities_give_a_user_per_project() {
         let all = 0xeb; // chown, dac_override, fowner, kill, setgid, setuid
-        let users_of = |uid, caps| users(parse_status(&status(uid, caps, 0)));
+        let users_of = |uid, caps| users(parse_status(&status(uid, caps, caps)));
         assert_eq!(users_of(0, 0), Users::PerProject(Switch::InSandbox));
         assert_eq!(users_of(999, all), Users::PerProject(Switch::BeforeSandbox));
         assert_eq!(users_of(999, 0), Users::Server(None));
@@ -183,6 +193,12 @@ mod tests {
         assert!(why.contains("not CAP_KILL"), "{why}");
         assert!(why.contains(NEEDED), "{why}");
         assert_eq!(users(None), Users::Server(None));
+        // Effective only (file capabilities on the binary): the programs it
+        // starts would not hold them.
+        let Users::Server(Some(why)) = users(parse_status(&status(999, all, 0))) else {
+            panic!("ambient capabilities are needed");
+        };
+        assert!(why.contains("not as ambient capabilities"), "{why}");
     }
 
     #[test]
