@@ -1200,6 +1200,39 @@ async fn capable_server(root: &Path) {
     }
     assert_eq!(mode_owner(&project_dir.join("volumes/out/f")).1, uid);
 
+    // A server restarted beside its running job finds it again and can
+    // still end it.
+    let marker = format!("2718.{}", std::process::id());
+    let third = job(project, &format!("sleep {marker}"));
+    driver.apply_job(&third).await.expect("applied");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while processes_with(&marker).len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    driver.detach();
+    drop(driver);
+    let mut settings = config(&local);
+    settings.hidden = vec![data.clone()];
+    let driver = LocalDriver::open(settings).await.expect("driver opens");
+    assert_eq!(
+        driver.status(third.meta.id).await.expect("found").status,
+        WorkloadStatus::Running
+    );
+    driver.cancel_job(third.meta.id).await.expect("cancelled");
+    assert_eq!(
+        wait_end(&driver, third.meta.id).await.status,
+        WorkloadStatus::Stopped
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !processes_with(&marker).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the found job outlived its cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // Another project, another user.
     let (status, log) = run_to_end(
         &driver,
