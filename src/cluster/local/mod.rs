@@ -1385,6 +1385,7 @@ impl Driver for LocalDriver {
 /// The word of a local status change in a workload's events.
 fn status_reason(status: &WorkloadStatus) -> &'static str {
     match status {
+        WorkloadStatus::Scheduled => "Scheduled",
         WorkloadStatus::Creating => "Creating",
         WorkloadStatus::Running => "Started",
         WorkloadStatus::Stopping => "Stopping",

@@ -172,10 +172,17 @@ impl TestApp {
     }
 
     /// Stops gracefully and starts again on the same store and clock.
-    pub fn restart(mut self) -> TestApp {
+    pub fn restart(self) -> TestApp {
+        self.restart_after(SignedDuration::ZERO)
+    }
+
+    /// Stops gracefully, moves the clock on by `down` (time that passes
+    /// while the server is down), and starts again on the same store.
+    pub fn restart_after(mut self, down: SignedDuration) -> TestApp {
         if let Some(running) = self.running.take() {
             running.stop().expect("server stops");
         }
+        self.clock.advance(down);
         let mut config = self.config.clone();
         config.listen = "127.0.0.1:0".parse().expect("addr");
         let mut app = TestApp::boot(config, self.clock.clone(), self.admin_password.clone());
