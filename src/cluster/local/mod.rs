@@ -375,6 +375,12 @@ impl LocalDriver {
         self.inner.lock().gpus.gpus.clone()
     }
 
+    /// Whether a workload's command can start `program`: it is on the PATH
+    /// workloads get.
+    pub fn can_run(&self, program: &str) -> bool {
+        processes::program_exists(program)
+    }
+
     /// The process group of a workload (tests check that it is gone).
     pub fn process_group(&self, id: WorkloadId) -> Option<i32> {
         self.inner

@@ -38,6 +38,9 @@ pub fn test_config(data_dir: &Path) -> Config {
     };
     let mut config = config::resolve(None, &Default::default(), &overrides).expect("test config");
     config.workers = 2;
+    // Tests build the catalog they need; the default one is tested on its
+    // own (tests/integration/catalog_seed.rs).
+    config.seed_catalog = false;
     config
 }
 
