@@ -202,3 +202,27 @@ async fn on_a_kubernetes_cluster_the_objects_appear_at_the_start_and_go_at_the_e
     assert!(fake.get::<Deployment>(&namespace, "later").is_none());
     assert_eq!(lab.used().await, Quota::ZERO);
 }
+
+#[tokio::test]
+async fn a_scheduled_container_stopped_before_its_start_gives_its_hold_back() {
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let spec = scheduled(&lab, "later", Some(hours(1)), None);
+    let id = services.create_container(bob, spec).await.expect("created");
+    // Starting what is scheduled changes nothing: it waits for its time.
+    services.start_container(bob, id).await.expect("start");
+    let record = services.workload(bob, id).await.expect("stored");
+    assert_eq!(record.status(), WorkloadStatus::Scheduled);
+
+    services.stop_container(bob, id).await.expect("stop");
+    wait_status(services, bob, id, WorkloadStatus::Stopped).await;
+    assert_eq!(lab.used().await, Quota::ZERO);
+    // Past its start time a stopped container stays stopped...
+    lab.app.advance(hours(2));
+    lab.app.reconciler().step().await.expect("a pass");
+    assert_eq!(local(services).process_group(id), None);
+    // ...until it is started, at once.
+    services.start_container(bob, id).await.expect("start");
+    wait_running(services, bob, id).await;
+    assert_eq!(lab.used().await, ONE);
+}
