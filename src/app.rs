@@ -255,6 +255,9 @@ async fn run(
         },
     );
     let initial_password = services.ensure_initial_admin().await?;
+    if config.seed_catalog {
+        services.seed_catalog().await?;
+    }
     let form_key = FormKey::load_or_create(&config.data_dir)?;
     let state = actix_web::web::Data::new(AppState {
         services: services.clone(),

@@ -122,6 +122,9 @@ pub struct Config {
     pub log_format: LogFormat,
     pub cluster: ClusterConfig,
     pub local: LocalSettings,
+    /// Whether the first start of a new store fills its empty catalog with
+    /// a default one (a CPU spec, the host's GPUs, a host environment image).
+    pub seed_catalog: bool,
 }
 
 /// A configuration problem, naming the key.
@@ -155,6 +158,7 @@ struct FileConfig {
     data_dir: Option<String>,
     workers: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
+    seed_catalog: Option<bool>,
     #[serde(default)]
     session: FileSession,
     #[serde(default)]
@@ -234,6 +238,7 @@ pub const ENV_KEYS: [(&str, &str); 28] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
+    ("MLSTACK_SEED_CATALOG", "seed_catalog"),
     ("MLSTACK_TRUSTED_PROXIES", "trusted_proxies"),
     ("MLSTACK_SESSION_IDLE_TIMEOUT", "session.idle_timeout"),
     ("MLSTACK_SESSION_LIFETIME", "session.lifetime"),
@@ -438,6 +443,12 @@ pub fn resolve(
         }
     };
 
+    let seed_catalog = bool_key(
+        "seed_catalog",
+        env_value("seed_catalog"),
+        file.seed_catalog,
+        true,
+    )?;
     let cluster = resolve_cluster(file.cluster, &pick)?;
     let local = resolve_local(file.local, &pick, &data_dir)?;
 
@@ -454,6 +465,7 @@ pub fn resolve(
         log_format,
         cluster,
         local,
+        seed_catalog,
     })
 }
 

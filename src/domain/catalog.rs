@@ -887,6 +887,108 @@ fn price_milli(text: &str) -> Option<u64> {
     parse_milli(text).filter(|&v| v <= PRICE_MAX_MILLI)
 }
 
+// ---------------------------------------------------------------------------
+// The default catalog a new store starts with, so that a fresh install can
+// run a container before anyone defined a catalog. Built as the admin's
+// forms, so the seeded items pass the same rules.
+
+/// The name of the image whose services run from the host's own programs
+/// (in the local driver's sandbox).
+pub const HOST_IMAGE_NAME: &str = "host-environment";
+/// Its only version.
+pub const HOST_IMAGE_VERSION: &str = "host";
+/// How the host environment starts JupyterLab: on loopback at `$PORT`,
+/// under the path prefix the service proxy gives (`$BASE_URL`), trusting
+/// only the proxy's token (`$SERVICE_TOKEN`; without one it does not
+/// start rather than run open).
+pub const JUPYTERLAB_LOCAL_COMMAND: &str = "exec jupyter lab --no-browser --ip=127.0.0.1 --port=\"$PORT\" --ServerApp.base_url=\"$BASE_URL\" --ServerApp.token=\"${SERVICE_TOKEN:?}\"";
+
+/// A GPU model the local driver found, and how many of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedGpu {
+    /// As nvidia-smi names it (`NVIDIA H200`).
+    pub name: String,
+    pub memory_mib: u64,
+    pub count: u32,
+}
+
+/// The CPU-only hardware spec: 2 cores and 4 GB, free of charge.
+pub fn seed_cpu_spec() -> HardwareSpecRequest {
+    HardwareSpecRequest {
+        name: "cpu.2c.4g".into(),
+        cpu_cores: "2".into(),
+        ram_gb: "4".into(),
+        gpu_type: String::new(),
+        price: "0".into(),
+    }
+}
+
+/// A whole-GPU type for a model found on the host: counts from 1 to the
+/// number of its cards, no price set.
+pub fn seed_gpu_type(gpu: &SeedGpu) -> GpuTypeRequest {
+    let memory_gb = gpu.memory_mib.div_ceil(1024).max(1);
+    GpuTypeRequest {
+        name: gpu.name.clone(),
+        resource_name: "nvidia.com/gpu".into(),
+        sharing: Sharing::Whole.code().into(),
+        node_selector: String::new(),
+        memory_gb: memory_gb.to_string(),
+        allowed_counts: (1..=gpu.count.max(1))
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        price: String::new(),
+    }
+}
+
+/// The hardware spec that goes with a seeded GPU type: 4 cores and 16 GB
+/// per container, free of charge, named after the model
+/// (`nvidia-h200.4c.16g`).
+pub fn seed_gpu_spec(gpu: &SeedGpu, gpu_type: GpuTypeId) -> HardwareSpecRequest {
+    const SUFFIX: &str = ".4c.16g";
+    let mut slug = String::new();
+    for c in gpu.name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.truncate(NAME_MAX - SUFFIX.len());
+    let slug = slug.trim_end_matches('-');
+    let slug = if slug.is_empty() { "gpu" } else { slug };
+    HardwareSpecRequest {
+        name: format!("{slug}{SUFFIX}"),
+        cpu_cores: "4".into(),
+        ram_gb: "16".into(),
+        gpu_type: gpu_type.to_string(),
+        price: "0".into(),
+    }
+}
+
+/// The host environment image: mlstack's own web terminal, and JupyterLab
+/// when the host has `jupyter`.
+pub fn seed_host_image(jupyter: bool) -> ImageRequest {
+    let mut services = vec![format!(
+        "{} 7681 {}",
+        ServiceKind::WebTerminal.code(),
+        Protocol::Http.code()
+    )];
+    let mut local_commands = String::new();
+    if jupyter {
+        let kind = ServiceKind::JupyterLab.code();
+        services.push(format!("{kind} 8888 {}", Protocol::Http.code()));
+        local_commands = format!("{kind}: {JUPYTERLAB_LOCAL_COMMAND}");
+    }
+    ImageRequest {
+        name: HOST_IMAGE_NAME.into(),
+        versions: HOST_IMAGE_VERSION.into(),
+        ssh_login: SshLogin::Password.code().into(),
+        services: services.join("\n"),
+        local_commands,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1347,5 +1449,59 @@ mod tests {
         selector.insert("a".to_owned(), String::new());
         assert_eq!(node_selector_text(&selector), "a=\nb=2");
         assert_eq!(counts_text(&[1, 2, 4]), "1,2,4");
+    }
+
+    #[test]
+    fn the_seeded_items_pass_the_admin_forms_rules() {
+        let cpu = seed_cpu_spec().validate().expect("a valid spec");
+        assert_eq!(
+            (cpu.cpu_milli, cpu.ram_mib, cpu.gpu_type),
+            (2000, 4096, None)
+        );
+        assert_eq!(cpu.price_milli, 0);
+
+        let h200 = SeedGpu {
+            name: "NVIDIA H200".into(),
+            memory_mib: 143_771,
+            count: 3,
+        };
+        let gpu = seed_gpu_type(&h200).validate().expect("a valid GPU type");
+        assert_eq!(gpu.name, "NVIDIA H200");
+        assert_eq!(gpu.sharing, Sharing::Whole);
+        assert_eq!(gpu.memory_gb, 141);
+        assert_eq!(gpu.allowed_counts, vec![1, 2, 3]);
+        assert_eq!(gpu.price_milli, None);
+        let id = GpuTypeId::generate();
+        let spec = seed_gpu_spec(&h200, id).validate().expect("a valid spec");
+        assert_eq!(spec.name, "nvidia-h200.4c.16g");
+        assert_eq!(spec.gpu_type, Some(id));
+        let odd = SeedGpu {
+            name: format!("  ({})", "Ä".repeat(70)),
+            memory_mib: 0,
+            count: 0,
+        };
+        assert_eq!(seed_gpu_spec(&odd, id).name, "gpu.4c.16g");
+        let long = SeedGpu {
+            name: "x ".repeat(60),
+            ..odd
+        };
+        let long_spec = seed_gpu_spec(&long, id).validate().expect("valid");
+        assert!(long_spec.name.len() <= NAME_MAX, "{}", long_spec.name);
+
+        let plain = seed_host_image(false).validate().expect("a valid image");
+        assert_eq!(plain.name, HOST_IMAGE_NAME);
+        assert_eq!(plain.versions, vec![HOST_IMAGE_VERSION.to_owned()]);
+        let kinds: Vec<ServiceKind> = plain.services.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, vec![ServiceKind::WebTerminal]);
+        let jupyter = seed_host_image(true).validate().expect("a valid image");
+        let lab = jupyter
+            .services
+            .iter()
+            .find(|s| s.kind == ServiceKind::JupyterLab)
+            .expect("JupyterLab");
+        let command = lab.local_command.as_deref().expect("a local command");
+        for part in ["--ip=127.0.0.1", "$PORT", "$BASE_URL", "${SERVICE_TOKEN:?}"] {
+            assert!(command.contains(part), "{part} in {command}");
+        }
     }
 }

@@ -23,6 +23,8 @@ pub const ITEMS_MAX: usize = 64;
 pub const MOUNT_PATH_MAX: usize = 256;
 /// Longest service name (a Kubernetes port name, an IANA service name).
 pub const PORT_NAME_MAX: usize = 15;
+/// How far ahead a container's start may be scheduled, in days.
+pub const START_AHEAD_MAX_DAYS: i64 = 365;
 
 pub use super::ids::WorkloadId;
 
@@ -363,6 +365,9 @@ impl fmt::Display for FailureReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum WorkloadStatus {
+    /// A container waiting for its start time: nothing is in the cluster
+    /// yet, its share of the quota is already held.
+    Scheduled,
     Creating,
     Running,
     Stopping,
@@ -390,6 +395,7 @@ impl WorkloadStatus {
     /// The word used in the UI and the store.
     pub fn code(&self) -> &'static str {
         match self {
+            WorkloadStatus::Scheduled => "scheduled",
             WorkloadStatus::Creating => "creating",
             WorkloadStatus::Running => "running",
             WorkloadStatus::Stopping => "stopping",
@@ -405,6 +411,21 @@ impl fmt::Display for WorkloadStatus {
         match self {
             WorkloadStatus::Failed { reason } => write!(f, "failed: {reason}"),
             other => f.write_str(other.code()),
+        }
+    }
+}
+
+impl WorkloadStatus {
+    /// Translation key of the status's label (`workload.status.*`).
+    pub fn label_key(&self) -> &'static str {
+        match self {
+            WorkloadStatus::Scheduled => "workload.status.scheduled",
+            WorkloadStatus::Creating => "workload.status.creating",
+            WorkloadStatus::Running => "workload.status.running",
+            WorkloadStatus::Stopping => "workload.status.stopping",
+            WorkloadStatus::Stopped => "workload.status.stopped",
+            WorkloadStatus::Succeeded => "workload.status.succeeded",
+            WorkloadStatus::Failed { .. } => "workload.status.failed",
         }
     }
 }
@@ -610,15 +631,47 @@ impl ContainerSpec {
     /// Checks every field; messages are translation keys.
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::new();
-        check_meta(&self.meta, &mut errors);
-        check_image(&self.image, &mut errors);
-        if let Some(command) = &self.command {
-            check_command(command, "command", &mut errors);
+        self.check(&mut errors);
+        errors.into_result(())
+    }
+
+    /// Checks a new container at `now`: every field, and a schedule that
+    /// starts neither in the past nor more than [`START_AHEAD_MAX_DAYS`]
+    /// ahead and ends in the future.
+    pub fn validate_new(&self, now: Timestamp) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        self.check(&mut errors);
+        if let Some(start) = self.start_at {
+            let latest = now
+                .checked_add(jiff::SignedDuration::from_hours(START_AHEAD_MAX_DAYS * 24))
+                .unwrap_or(Timestamp::MAX);
+            if start < now {
+                errors.add("start", "workload.error.start_past");
+            } else if start > latest {
+                errors.add("start", "workload.error.start_too_far");
+            }
         }
-        check_env(&self.env, &mut errors);
-        check_resources(&self.resources, &mut errors);
-        check_volumes(&self.volumes, &mut errors);
-        check_services(&self.services, &mut errors);
+        if self.has_ended(now) {
+            errors.add("end", "workload.error.end_past");
+        }
+        errors.into_result(())
+    }
+
+    /// Whether the container is to be gone at `now` (its end time passed).
+    pub fn has_ended(&self, now: Timestamp) -> bool {
+        self.end_at.is_some_and(|end| end <= now)
+    }
+
+    fn check(&self, errors: &mut FieldErrors) {
+        check_meta(&self.meta, errors);
+        check_image(&self.image, errors);
+        if let Some(command) = &self.command {
+            check_command(command, "command", errors);
+        }
+        check_env(&self.env, errors);
+        check_resources(&self.resources, errors);
+        check_volumes(&self.volumes, errors);
+        check_services(&self.services, errors);
         match &self.ssh {
             SshAccess::PasswordHash(hash) if !is_sha512_crypt(hash) => {
                 errors.add("ssh", "workload.error.ssh_password_hash");
@@ -636,7 +689,6 @@ impl ContainerSpec {
         {
             errors.add("end", "workload.error.end_before_start");
         }
-        errors.into_result(())
     }
 }
 
@@ -924,6 +976,46 @@ mod tests {
     }
 
     #[test]
+    fn a_schedule_starts_within_a_year_and_ends_in_the_future() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let hours = |h: i64| now + jiff::SignedDuration::from_hours(h);
+        let schedule = |start: Option<Timestamp>, end: Option<Timestamp>| {
+            let mut spec = container();
+            spec.start_at = start;
+            spec.end_at = end;
+            spec.validate_new(now)
+        };
+        assert_eq!(schedule(None, None), Ok(()));
+        assert_eq!(schedule(Some(now), Some(hours(1))), Ok(()));
+        assert_eq!(schedule(Some(hours(365 * 24)), None), Ok(()));
+        assert_eq!(schedule(None, Some(hours(24 * 800))), Ok(()));
+        let error = |start, end, field| schedule(start, end).unwrap_err().get(field);
+        assert_eq!(
+            error(Some(hours(-1)), None, "start"),
+            Some("workload.error.start_past")
+        );
+        assert_eq!(
+            error(Some(hours(365 * 24 + 1)), None, "start"),
+            Some("workload.error.start_too_far")
+        );
+        assert_eq!(
+            error(None, Some(now), "end"),
+            Some("workload.error.end_past")
+        );
+        assert_eq!(
+            error(None, Some(hours(-2)), "end"),
+            Some("workload.error.end_past")
+        );
+
+        let mut spec = container();
+        spec.end_at = Some(hours(2));
+        assert!(!spec.has_ended(hours(1)));
+        assert!(spec.has_ended(hours(2)));
+        spec.end_at = None;
+        assert!(!spec.has_ended(hours(100_000)));
+    }
+
+    #[test]
     fn volume_mounts() {
         let mount = |volume: &str, path: &str| VolumeMount {
             volume: volume.into(),
@@ -957,6 +1049,7 @@ mod tests {
     #[test]
     fn statuses_round_trip_and_say_what_to_do() {
         let statuses = [
+            WorkloadStatus::Scheduled,
             WorkloadStatus::Creating,
             WorkloadStatus::Running,
             WorkloadStatus::Stopped,
@@ -970,6 +1063,12 @@ mod tests {
             assert_eq!(back, status, "{json}");
         }
         assert!(WorkloadStatus::Succeeded.is_terminal());
+        assert!(!WorkloadStatus::Scheduled.is_terminal());
+        assert_eq!(WorkloadStatus::Scheduled.code(), "scheduled");
+        assert_eq!(
+            WorkloadStatus::Scheduled.label_key(),
+            "workload.status.scheduled"
+        );
         assert!(!WorkloadStatus::Stopping.is_terminal());
         assert_eq!(
             WorkloadStatus::failed(FailureReason::ExitCode(3)).to_string(),

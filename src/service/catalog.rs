@@ -4,8 +4,11 @@
 //! nothing uses it.
 
 use super::{ServiceError, Services};
+use crate::cluster::AnyDriver;
+use crate::cluster::local::LocalGpu;
 use crate::domain::catalog::{
-    GpuTypeRequest, HardwareSpecRequest, ImageRequest, PurposeRequest, StorageTypeRequest,
+    GpuTypeRequest, HardwareSpecRequest, ImageRequest, PurposeRequest, SeedGpu, StorageTypeRequest,
+    seed_cpu_spec, seed_gpu_spec, seed_gpu_type, seed_host_image,
 };
 use crate::domain::ids::{GpuTypeId, HardwareSpecId, ImageId, PurposeId, StorageTypeId};
 use crate::domain::validation::FieldErrors;
@@ -479,6 +482,147 @@ fn check_purpose_choices(
         }
     }
     errors.into_result(()).map_err(ServiceError::Invalid)
+}
+
+/// What the first start of a store put in its catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seeded {
+    pub gpu_types: usize,
+    pub hardware_specs: usize,
+    pub images: usize,
+}
+
+/// The local GPU inventory as seed GPU models: one per name, with how many
+/// cards of it, in the order of their first index.
+fn seed_gpus(inventory: &[LocalGpu]) -> Vec<SeedGpu> {
+    let mut models: Vec<SeedGpu> = Vec::new();
+    for gpu in inventory {
+        match models.iter_mut().find(|m| m.name == gpu.name) {
+            Some(model) => model.count += 1,
+            None => models.push(SeedGpu {
+                name: gpu.name.clone(),
+                memory_mib: gpu.memory_mib,
+                count: 1,
+            }),
+        }
+    }
+    models
+}
+
+/// Validates a seed form; a model name no GPU type may have (nvidia-smi
+/// said something odd) is left out with a warning.
+fn seed_item<T, E: std::fmt::Debug>(what: &str, item: Result<T, E>) -> Option<T> {
+    item.map_err(|errors| tracing::warn!(what, ?errors, "default catalog: item left out"))
+        .ok()
+}
+
+/// Inserts an item; false when its kind has the name already.
+fn insert_new<T: CatalogRecord>(tx: &WriteTx, item: &T) -> Result<bool, StoreError> {
+    match catalog::insert_tx(tx, item) {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+impl Services {
+    /// Fills the catalog of a new store with what this host can run at
+    /// once, each item marked seeded: a CPU-only hardware spec; on the
+    /// local driver a GPU type and a spec for each GPU model of its
+    /// inventory, and the host environment image (the web terminal, and
+    /// JupyterLab when `jupyter` can be run). A cluster gets the CPU spec
+    /// only: its GPU types need node labels and sharing only the admin
+    /// knows, and its containers need a real image.
+    ///
+    /// Decided once per store, on the first start of this version: a
+    /// catalog that already has GPU types, specs or images is left alone,
+    /// and either way the decision is recorded, so items an admin retired
+    /// or deleted never come back. None when it was decided before.
+    pub async fn seed_catalog(&self) -> Result<Option<Seeded>, ServiceError> {
+        let (gpus, host_image) = match self.driver().map(|d| &**d) {
+            Some(AnyDriver::Local(local)) => (
+                seed_gpus(&local.gpus()),
+                Some(seed_host_image(local.can_run("jupyter"))),
+            ),
+            _ => (Vec::new(), None),
+        };
+        let cpu = seed_item("cpu spec", seed_cpu_spec().validate());
+        let gpu_items: Vec<(GpuTypeRecord, Option<HardwareSpecRecord>)> = gpus
+            .iter()
+            .filter_map(|gpu| {
+                let id = GpuTypeId::generate();
+                let gpu_type = seed_item(&gpu.name, seed_gpu_type(gpu).validate())?;
+                let spec = seed_item(&gpu.name, seed_gpu_spec(gpu, id).validate());
+                Some((
+                    GpuTypeRecord {
+                        seeded: true,
+                        ..GpuTypeRecord::new(id, gpu_type)
+                    },
+                    spec.map(|spec| HardwareSpecRecord {
+                        seeded: true,
+                        ..HardwareSpecRecord::new(HardwareSpecId::generate(), spec)
+                    }),
+                ))
+            })
+            .collect();
+        let image = host_image.and_then(|i| seed_item("host image", i.validate()));
+        let seeded = self
+            .blocking(move |store| {
+                store.write(|tx| {
+                    if catalog::seed_decided_tx(tx)? {
+                        return Ok(None);
+                    }
+                    catalog::set_seed_decided_tx(tx)?;
+                    let mut seeded = Seeded::default();
+                    let defined = !catalog::list_tx::<GpuTypeRecord>(tx)?.is_empty()
+                        || !catalog::list_tx::<HardwareSpecRecord>(tx)?.is_empty()
+                        || !catalog::list_tx::<ImageRecord>(tx)?.is_empty();
+                    if defined {
+                        return Ok(Some(seeded));
+                    }
+                    if let Some(cpu) = cpu {
+                        let spec = HardwareSpecRecord {
+                            seeded: true,
+                            ..HardwareSpecRecord::new(HardwareSpecId::generate(), cpu)
+                        };
+                        catalog::insert_tx(tx, &spec)?;
+                        seeded.hardware_specs += 1;
+                    }
+                    // Names equal but for letter case (or making the same
+                    // spec name) are seeded once.
+                    for (gpu_type, spec) in gpu_items {
+                        if !insert_new(tx, &gpu_type)? {
+                            continue;
+                        }
+                        seeded.gpu_types += 1;
+                        if let Some(spec) = spec
+                            && insert_new(tx, &spec)?
+                        {
+                            seeded.hardware_specs += 1;
+                        }
+                    }
+                    if let Some(image) = image {
+                        let image = ImageRecord {
+                            seeded: true,
+                            ..ImageRecord::new(ImageId::generate(), image)
+                        };
+                        catalog::insert_tx(tx, &image)?;
+                        seeded.images += 1;
+                    }
+                    Ok(Some(seeded))
+                })
+            })
+            .await?;
+        if let Some(s) = &seeded {
+            tracing::info!(
+                gpu_types = s.gpu_types,
+                hardware_specs = s.hardware_specs,
+                images = s.images,
+                "default catalog decided"
+            );
+        }
+        Ok(seeded)
+    }
 }
 
 #[cfg(test)]

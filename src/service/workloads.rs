@@ -53,6 +53,7 @@ fn require(
 /// The CamelCase word of a status in a workload's events.
 fn status_reason(status: &WorkloadStatus) -> &'static str {
     match status {
+        WorkloadStatus::Scheduled => "Scheduled",
         WorkloadStatus::Creating => "Creating",
         WorkloadStatus::Running => "Running",
         WorkloadStatus::Stopping => "Stopping",
@@ -114,6 +115,14 @@ fn request_tx(
         holds::delete_tx(tx, hold)?;
     }
     Ok(())
+}
+
+/// The start time of a container scheduled to start after `now`.
+fn scheduled_start(spec: &WorkloadSpec, now: Timestamp) -> Option<Timestamp> {
+    match spec {
+        WorkloadSpec::Container(container) => container.start_at.filter(|start| *start > now),
+        WorkloadSpec::Job(_) | WorkloadSpec::ImageCommit(_) => None,
+    }
 }
 
 /// Gives back the hold of a job (or image commit) that has ended: it runs
@@ -213,20 +222,22 @@ impl Services {
                         )));
                     }
                 }
+                // A scheduled container holds its share from now on, so that
+                // its start cannot fail for quota later.
                 let hold = hold_tx(tx, &p, &spec, now)?;
+                let start = scheduled_start(&spec, now);
+                let mut message = format!("created by {}", actor.username.as_str());
+                if let Some(start) = start {
+                    message.push_str(&format!(", to start at {start}"));
+                }
                 let record = WorkloadRecord {
                     spec,
                     desired: Desired::Running,
                     generation: 1,
                     observed: None,
                     error: None,
-                    events: vec![event(
-                        now,
-                        false,
-                        "Created",
-                        format!("created by {}", actor.username.as_str()),
-                    )],
-                    due_at: Some(now),
+                    events: vec![event(now, false, "Created", message)],
+                    due_at: Some(start.unwrap_or(now)),
                     hold: Some(hold),
                     created_at: now,
                     updated_at: now,
@@ -246,7 +257,8 @@ impl Services {
     }
 
     /// Creates a container in `spec.meta.project`, owned by `actor`, to run
-    /// at once. The spec's id and owner are set here.
+    /// at once or at its start time, and to be deleted at its end time. The
+    /// spec's id and owner are set here.
     pub async fn create_container(
         &self,
         actor: &UserRecord,
@@ -255,7 +267,8 @@ impl Services {
         self.authorize_create(actor, spec.meta.project).await?;
         spec.meta.id = WorkloadId::generate();
         spec.meta.owner = actor.id;
-        spec.validate().map_err(ServiceError::Invalid)?;
+        spec.validate_new(self.clock.now())
+            .map_err(ServiceError::Invalid)?;
         self.insert_workload(actor, WorkloadSpec::Container(spec))
             .await
     }
@@ -807,17 +820,58 @@ impl Services {
     }
 
     /// At most `limit` volumes and workloads whose desired state is due.
+    /// Containers whose end time came are first marked for deletion (see
+    /// [`Services::end_containers`]), so they come back to be deleted.
     pub(crate) async fn due_work(
         &self,
         limit: usize,
     ) -> Result<(Vec<VolumeRecord>, Vec<WorkloadRecord>), ServiceError> {
         let now = self.clock.now();
-        self.blocking(move |store| {
+        let read = move |store: &crate::store::Store| {
             store.read(|tx| {
                 Ok((
                     volumes::due_read_tx(tx, now, limit)?,
                     workloads::due_read_tx(tx, now, limit)?,
                 ))
+            })
+        };
+        let (due_volumes, due_workloads) = self.blocking(read).await?;
+        let ended: Vec<WorkloadId> = due_workloads
+            .iter()
+            .filter(|r| r.has_ended(now))
+            .map(WorkloadRecord::id)
+            .collect();
+        if ended.is_empty() {
+            return Ok((due_volumes, due_workloads));
+        }
+        self.end_containers(ended, now).await?;
+        self.blocking(read).await
+    }
+
+    /// Deletes the containers among `ids` whose end time is `now` or before
+    /// ("then it is deleted"): deletion becomes their desired state and
+    /// their hold is given back at once, in one transaction.
+    async fn end_containers(
+        &self,
+        ids: Vec<WorkloadId>,
+        now: Timestamp,
+    ) -> Result<(), ServiceError> {
+        self.blocking(move |store| {
+            store.write(|tx| {
+                for id in ids {
+                    let Some(record) = workloads::get_tx(tx, id)? else {
+                        continue;
+                    };
+                    if !record.has_ended(now) {
+                        continue;
+                    }
+                    let message = "the end time was reached".to_owned();
+                    request_tx(tx, id, Desired::Deleted, now, "Ended", message, None)?;
+                    if let Some(hold) = record.hold {
+                        holds::delete_tx(tx, hold)?;
+                    }
+                }
+                Ok(())
             })
         })
         .await

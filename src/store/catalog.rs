@@ -38,6 +38,10 @@ pub struct GpuTypeRecord {
     /// Hidden from new choices; kept where it is used.
     #[serde(default)]
     pub retired: bool,
+    /// Put there by the first start of the store (the default catalog);
+    /// an admin's edit makes it their own.
+    #[serde(default)]
+    pub seeded: bool,
 }
 
 impl GpuTypeRecord {
@@ -52,6 +56,7 @@ impl GpuTypeRecord {
             allowed_counts: v.allowed_counts,
             price_milli: v.price_milli,
             retired: false,
+            seeded: false,
         }
     }
 
@@ -84,6 +89,10 @@ pub struct HardwareSpecRecord {
     pub price_milli: u64,
     #[serde(default)]
     pub retired: bool,
+    /// Put there by the first start of the store (the default catalog);
+    /// an admin's edit makes it their own.
+    #[serde(default)]
+    pub seeded: bool,
 }
 
 impl HardwareSpecRecord {
@@ -96,6 +105,7 @@ impl HardwareSpecRecord {
             gpu_type: v.gpu_type,
             price_milli: v.price_milli,
             retired: false,
+            seeded: false,
         }
     }
 }
@@ -114,6 +124,10 @@ pub struct ImageRecord {
     pub services: Vec<ImageService>,
     #[serde(default)]
     pub retired: bool,
+    /// Put there by the first start of the store (the default catalog);
+    /// an admin's edit makes it their own.
+    #[serde(default)]
+    pub seeded: bool,
 }
 
 impl ImageRecord {
@@ -125,6 +139,7 @@ impl ImageRecord {
             ssh_login: v.ssh_login,
             services: v.services,
             retired: false,
+            seeded: false,
         }
     }
 }
@@ -262,6 +277,24 @@ catalog_record!(
     CatalogKind::Purpose,
     tables::PURPOSE_ID_TO_PURPOSE
 );
+
+/// The `META` key set once the first start decided about the default
+/// catalog (seeded or not), so it is never decided again.
+const SEED_DECIDED_KEY: &str = "catalog_seed_decided";
+
+/// Whether the default catalog was decided about already.
+pub fn seed_decided_tx(tx: &WriteTransaction) -> Result<bool, StoreError> {
+    Ok(tx
+        .open_table(tables::META)?
+        .get(SEED_DECIDED_KEY)?
+        .is_some())
+}
+
+/// Records that the default catalog was decided about.
+pub fn set_seed_decided_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::META)?.insert(SEED_DECIDED_KEY, 1)?;
+    Ok(())
+}
 
 /// The name index key: `"<kind>:<name in lowercase>"`.
 fn name_key(kind: CatalogKind, name: &str) -> String {

@@ -105,7 +105,8 @@ pub const PROJECT_WORKLOAD_NAME_TO_ID: TableDefinition<(u128, &str), u128> =
     TableDefinition::new("project_workload_name_to_id");
 
 /// The reconcile loop's work list: (due time in Unix milliseconds, workload
-/// id) for every workload whose desired state still has to be applied.
+/// id) for every workload whose desired state still has to be applied (a
+/// scheduled container at its start time) or whose end time is to come.
 pub const DUE_WORKLOAD_IDS: TableDefinition<(i64, u128), ()> =
     TableDefinition::new("due_workload_ids");
 

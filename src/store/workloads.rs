@@ -122,8 +122,10 @@ pub struct WorkloadRecord {
     /// Status changes and errors, oldest first, at most [`EVENTS_KEPT`].
     #[serde(default)]
     pub events: Vec<WorkloadEvent>,
-    /// When the reconcile loop works on it next (None: nothing to do);
-    /// mirrored by `DUE_WORKLOAD_IDS`.
+    /// When the reconcile loop works on it next (None: nothing to do); a
+    /// container scheduled to start later is due at its start time.
+    /// `DUE_WORKLOAD_IDS` holds the earlier of this and the container's end
+    /// time ([`WorkloadRecord::due_entry`]).
     #[serde(default)]
     pub due_at: Option<Timestamp>,
     /// What it holds of its project's quota while it is to run (None: a
@@ -141,13 +143,53 @@ impl WorkloadRecord {
 
     /// The status to show: what the cluster reports; before that Creating,
     /// or Failed with the error when it will not be retried by itself.
+    /// Scheduled while a container waits for its start time.
     pub fn status(&self) -> WorkloadStatus {
         match (&self.observed, &self.error) {
             (Some(observed), _) => observed.status.clone(),
             (None, Some(error)) if error.retry_at.is_none() => {
                 WorkloadStatus::failed(FailureReason::Other(error.message.clone()))
             }
+            (None, None) if self.waits_for_start() => WorkloadStatus::Scheduled,
             (None, _) => WorkloadStatus::Creating,
+        }
+    }
+
+    /// Whether it is a container to run that was never applied and is due
+    /// at its start time.
+    fn waits_for_start(&self) -> bool {
+        match &self.spec {
+            WorkloadSpec::Container(spec) => {
+                self.desired == Desired::Running
+                    && spec.start_at.is_some()
+                    && self.due_at == spec.start_at
+            }
+            _ => false,
+        }
+    }
+
+    /// When it is to be deleted by its schedule: a container's end time,
+    /// unless it is being deleted already.
+    pub fn end_at(&self) -> Option<Timestamp> {
+        match &self.spec {
+            WorkloadSpec::Container(spec) if self.desired != Desired::Deleted => spec.end_at,
+            _ => None,
+        }
+    }
+
+    /// Whether its end time has come at `now` (and it is not being deleted
+    /// yet).
+    pub fn has_ended(&self, now: Timestamp) -> bool {
+        self.end_at().is_some_and(|end| end <= now)
+    }
+
+    /// Its entry in the due list: the earlier of [`WorkloadRecord::due_at`]
+    /// and [`WorkloadRecord::end_at`], so that the reconcile loop wakes for
+    /// the end of a container too, after a restart as well.
+    pub fn due_entry(&self) -> Option<Timestamp> {
+        match (self.due_at, self.end_at()) {
+            (Some(due), Some(end)) => Some(due.min(end)),
+            (due, end) => due.or(end),
         }
     }
 
@@ -189,8 +231,8 @@ fn write_tx(
         tx,
         tables::DUE_WORKLOAD_IDS,
         id,
-        previous.and_then(|p| p.due_at),
-        record.due_at,
+        previous.and_then(WorkloadRecord::due_entry),
+        record.due_entry(),
     )?;
     tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?
         .insert(id, codec::encode(record)?.as_slice())?;
@@ -258,7 +300,7 @@ pub fn remove_tx(
             tx,
             tables::DUE_WORKLOAD_IDS,
             id.as_u128(),
-            record.due_at,
+            record.due_entry(),
             None,
         )?;
         if let Some(hold) = record.hold {
@@ -297,8 +339,8 @@ pub fn all_read_tx(tx: &ReadTransaction) -> Result<Vec<WorkloadRecord>, StoreErr
     codec::decode_all(&tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?)
 }
 
-/// At most `limit` workloads due at `now` or before, the longest waiting
-/// first.
+/// At most `limit` workloads due at `now` or before (their work, or a
+/// container's end time), the longest waiting first.
 pub fn due_read_tx(
     tx: &ReadTransaction,
     now: Timestamp,
@@ -460,6 +502,62 @@ mod tests {
         assert_eq!(record.spec.name(), Some("train"));
         assert_eq!(record.status(), WorkloadStatus::Creating);
         assert!(record.events.is_empty() && record.due_at.is_none() && record.hold.is_none());
+    }
+
+    #[test]
+    fn a_scheduled_container_waits_and_its_end_is_in_the_due_list() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = super::super::Store::open_in(dir.path()).expect("store");
+        let at = |text: &str| -> Timestamp { text.parse().expect("time") };
+        let (start, end) = (at("2026-11-29T10:00:00Z"), at("2026-11-29T12:00:00Z"));
+        let mut record = record();
+        record.observed = None;
+        record.error = None;
+        record.due_at = Some(start);
+        if let WorkloadSpec::Container(spec) = &mut record.spec {
+            spec.start_at = Some(start);
+            spec.end_at = Some(end);
+        }
+        assert_eq!(record.status(), WorkloadStatus::Scheduled);
+        assert_eq!(record.due_entry(), Some(start));
+        let id = record.id();
+        store.write(|tx| insert_tx(tx, &record)).expect("insert");
+        let due = |now: &str| {
+            store
+                .read(|tx| due_read_tx(tx, at(now), 10))
+                .expect("read")
+                .len()
+        };
+        assert_eq!(due("2026-11-29T09:59:59Z"), 0);
+        assert_eq!(due("2026-11-29T10:00:00Z"), 1);
+
+        // Applied: nothing more to do but the end stays in the list.
+        let applied = at("2026-11-29T10:00:01Z");
+        store
+            .write(|tx| {
+                update_tx(tx, id, applied, |r| {
+                    r.due_at = None;
+                    r.observed = super::tests::record().observed;
+                })
+            })
+            .expect("update");
+        assert_eq!(due("2026-11-29T11:59:59Z"), 0);
+        assert_eq!(due("2026-11-29T12:00:00Z"), 1);
+        let stored = store.read(|tx| get_read_tx(tx, id)).expect("read");
+        assert_eq!(stored.map(|r| r.status()), Some(WorkloadStatus::Running));
+
+        // Being deleted: due now, whatever the end time.
+        store
+            .write(|tx| {
+                update_tx(tx, id, applied, |r| {
+                    r.desired = Desired::Deleted;
+                    r.due_at = Some(applied);
+                })
+            })
+            .expect("update");
+        assert_eq!(due("2026-11-29T10:00:01Z"), 1);
+        store.write(|tx| remove_tx(tx, id)).expect("remove");
+        assert_eq!(due("2030-01-01T00:00:00Z"), 0, "its entry went with it");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod browser;
 mod browser_layout;
 mod browser_projects;
 mod catalog;
+mod catalog_seed;
 mod cli;
 mod fake_apiserver;
 mod kube_driver;

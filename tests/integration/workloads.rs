@@ -31,6 +31,9 @@ use mlstack::store::workloads::{Desired, WorkloadRecord};
 use crate::common::TestApp;
 use crate::common::fake_apiserver::FakeApiServer;
 
+// Scheduled start and end, with the helpers of this module.
+mod schedules;
+
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";
 

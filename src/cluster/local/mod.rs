@@ -446,6 +446,12 @@ impl LocalDriver {
         self.inner.lock().gpus.gpus.clone()
     }
 
+    /// Whether a workload's command can start `program`: it is on the PATH
+    /// workloads get.
+    pub fn can_run(&self, program: &str) -> bool {
+        processes::program_exists(program)
+    }
+
     /// The process group of a workload (tests check that it is gone).
     pub fn process_group(&self, id: WorkloadId) -> Option<i32> {
         self.inner
@@ -1518,6 +1524,7 @@ fn folder_mode(users: &Users) -> u32 {
 /// The word of a local status change in a workload's events.
 fn status_reason(status: &WorkloadStatus) -> &'static str {
     match status {
+        WorkloadStatus::Scheduled => "Scheduled",
         WorkloadStatus::Creating => "Creating",
         WorkloadStatus::Running => "Started",
         WorkloadStatus::Stopping => "Stopping",

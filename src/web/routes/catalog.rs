@@ -245,6 +245,7 @@ fn row(id: impl ToString, name: &str, retired: bool, cells: Vec<String>) -> Item
         name: name.to_owned(),
         cells,
         retired,
+        seeded: false,
     }
 }
 
@@ -265,18 +266,21 @@ async fn rows(
                 } else {
                     "catalog.unit.counts_devices"
                 };
-                row(
-                    g.id,
-                    &g.name,
-                    g.retired,
-                    vec![
-                        g.resource_name.clone(),
-                        tr.t(sharing_label(g.sharing)).to_owned(),
-                        tr.f("catalog.unit.gb", &[("amount", &g.memory_gb.to_string())]),
-                        tr.f(counts_key, &[("counts", &counts)]),
-                        price(tr, g.price_milli),
-                    ],
-                )
+                ItemRowView {
+                    seeded: g.seeded,
+                    ..row(
+                        g.id,
+                        &g.name,
+                        g.retired,
+                        vec![
+                            g.resource_name.clone(),
+                            tr.t(sharing_label(g.sharing)).to_owned(),
+                            tr.f("catalog.unit.gb", &[("amount", &g.memory_gb.to_string())]),
+                            tr.f(counts_key, &[("counts", &counts)]),
+                            price(tr, g.price_milli),
+                        ],
+                    )
+                }
             })
             .collect(),
         CatalogKind::HardwareSpec => {
@@ -294,17 +298,20 @@ async fn rows(
                             .map(|g| g.name.clone())
                             .unwrap_or_default(),
                     };
-                    row(
-                        s.id,
-                        &s.name,
-                        s.retired,
-                        vec![
-                            Milli(s.cpu_milli).to_string(),
-                            format::ram_gb(s.ram_mib),
-                            gpu,
-                            price(tr, Some(s.price_milli)),
-                        ],
-                    )
+                    ItemRowView {
+                        seeded: s.seeded,
+                        ..row(
+                            s.id,
+                            &s.name,
+                            s.retired,
+                            vec![
+                                Milli(s.cpu_milli).to_string(),
+                                format::ram_gb(s.ram_mib),
+                                gpu,
+                                price(tr, Some(s.price_milli)),
+                            ],
+                        )
+                    }
                 })
                 .collect()
         }
@@ -319,16 +326,19 @@ async fn rows(
                     .map(|s| format!("{}:{}", tr.t(service_label(s.kind)), s.port))
                     .collect::<Vec<_>>()
                     .join(tr.t("catalog.list_separator"));
-                row(
-                    i.id,
-                    &i.name,
-                    i.retired,
-                    vec![
-                        i.versions.join(tr.t("catalog.list_separator")),
-                        services,
-                        tr.t(ssh_login_label(i.ssh_login)).to_owned(),
-                    ],
-                )
+                ItemRowView {
+                    seeded: i.seeded,
+                    ..row(
+                        i.id,
+                        &i.name,
+                        i.retired,
+                        vec![
+                            i.versions.join(tr.t("catalog.list_separator")),
+                            services,
+                            tr.t(ssh_login_label(i.ssh_login)).to_owned(),
+                        ],
+                    )
+                }
             })
             .collect(),
         CatalogKind::StorageType => services

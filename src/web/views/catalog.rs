@@ -30,6 +30,8 @@ pub struct ItemRowView {
     pub name: String,
     pub cells: Vec<String>,
     pub retired: bool,
+    /// Put there by the first start (the default catalog).
+    pub seeded: bool,
 }
 
 /// An item offered in a select or a checkbox list.
@@ -365,6 +367,12 @@ fn item_row(shell: &Shell, kind: CatalogKind, row: &ItemRowView) -> Markup {
                 } @else {
                     (badge(BadgeColor::Green, tr.t("catalog.offered")))
                 }
+                @if row.seeded {
+                    " "
+                    span title=(tr.t("catalog.seeded_title")) {
+                        (badge(BadgeColor::Blue, tr.t("catalog.seeded")))
+                    }
+                }
             }
             td class="row-actions" {
                 a class="btn small" href=(edit) { (tr.t("catalog.edit")) }
@@ -640,13 +648,21 @@ mod tests {
                 String::new(),
             ],
             retired,
+            seeded: false,
         }
     }
 
     #[test]
     fn a_kind_page_lists_items_with_their_actions() {
         let view = ListView {
-            rows: vec![row("a", "V100", false), row("b", "K80", true)],
+            rows: vec![
+                row("a", "V100", false),
+                row("b", "K80", true),
+                ItemRowView {
+                    seeded: true,
+                    ..row("c", "T4", false)
+                },
+            ],
             notice: CatalogNotice::Refused("K80 is in use".into()),
             form: ItemForm::GpuType(GpuTypeRequest {
                 name: "<b>x</b>".into(),
@@ -656,13 +672,22 @@ mod tests {
         };
         let html = list(&shell(Lang::En, admin()), &view).into_string();
         assert!(html.contains("K80 is in use"));
-        assert_eq!(html.matches("/retire\"").count(), 1, "V100 can be retired");
+        assert_eq!(
+            html.matches("/retire\"").count(),
+            2,
+            "V100 and T4 can be retired"
+        );
+        assert_eq!(
+            html.matches(">Seeded<").count(),
+            1,
+            "T4 came with the store"
+        );
         assert_eq!(
             html.matches("/unretire\"").count(),
             1,
             "K80 can be offered again"
         );
-        assert_eq!(html.matches("/delete\"").count(), 2);
+        assert_eq!(html.matches("/delete\"").count(), 3);
         assert!(
             html.contains("<tr class=\"muted\">"),
             "a retired row is greyed"

@@ -38,6 +38,9 @@ pub fn test_config(data_dir: &Path) -> Config {
     };
     let mut config = config::resolve(None, &Default::default(), &overrides).expect("test config");
     config.workers = 2;
+    // Tests build the catalog they need; the default one is tested on its
+    // own (tests/integration/catalog_seed.rs).
+    config.seed_catalog = false;
     config
 }
 
@@ -172,10 +175,17 @@ impl TestApp {
     }
 
     /// Stops gracefully and starts again on the same store and clock.
-    pub fn restart(mut self) -> TestApp {
+    pub fn restart(self) -> TestApp {
+        self.restart_after(SignedDuration::ZERO)
+    }
+
+    /// Stops gracefully, moves the clock on by `down` (time that passes
+    /// while the server is down), and starts again on the same store.
+    pub fn restart_after(mut self, down: SignedDuration) -> TestApp {
         if let Some(running) = self.running.take() {
             running.stop().expect("server stops");
         }
+        self.clock.advance(down);
         let mut config = self.config.clone();
         config.listen = "127.0.0.1:0".parse().expect("addr");
         let mut app = TestApp::boot(config, self.clock.clone(), self.admin_password.clone());
