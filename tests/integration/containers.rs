@@ -505,3 +505,72 @@ async fn another_member_gets_404_on_every_container_route() {
     let list = max.get("/containers").await;
     assert!(!list.body.contains("private"));
 }
+
+#[tokio::test]
+async fn the_pages_follow_the_status_without_a_reload_and_delete_asks_first() {
+    use crate::common::browser::Browser;
+    let app = TestApp::start();
+    let (manny, _) = app.member("manny").await;
+    let (mia, password) = app.member("mia").await;
+    let project = active_project(&app, &manny, "Vision", &["manny", "mia"], &day(30)).await;
+    let mia_user = activated(&app, "mia").await;
+    let id = create(&app, &mia_user, web_container(&project, "web")).await;
+    wait_state(&mia, &id, "running").await;
+    let services = app.services();
+    let workload: WorkloadId = id.parse().expect("id");
+
+    let b = Browser::start(&app.url).await;
+    b.log_in("mia", &password).await;
+    b.goto(&format!("/projects/{project}")).await;
+    b.goto("/containers").await;
+    b.wait_for_text("Running").await;
+    b.mark_page().await;
+    services
+        .stop_container(&mia_user, workload)
+        .await
+        .expect("stop");
+    b.wait_until(
+        "the row greyed as Stopped",
+        "return document.querySelector('tr.inactive[data-state=\"stopped\"]') !== null;",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        b.execute("return window.__mlstackOldPage === true;", vec![])
+            .await,
+        serde_json::json!(true),
+        "the same page, not reloaded"
+    );
+
+    b.goto(&format!("/containers/{id}?tab=services")).await;
+    b.wait_for_text("Services can be opened while the container is Running.")
+        .await;
+    b.mark_page().await;
+    services
+        .start_container(&mia_user, workload)
+        .await
+        .expect("start");
+    b.wait_until(
+        "the status Running and the service's link",
+        "return document.querySelector('[data-poll-status][data-state=\"running\"]') !== null \
+         && document.querySelector('a[href$=\"/services/http/\"]') !== null;",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        b.execute("return window.__mlstackOldPage === true;", vec![])
+            .await,
+        serde_json::json!(true),
+        "the same page, not reloaded"
+    );
+
+    // Delete from the list: the confirmation page, then the list.
+    b.goto("/containers").await;
+    b.follow("Delete").await;
+    b.wait_for_text("outside mounted volumes is lost").await;
+    b.click("input[name=confirm]").await;
+    b.submit("button.primary.danger", "the list after deleting")
+        .await;
+    b.wait_for_text("Deletion requested").await;
+    b.close().await;
+}
