@@ -436,7 +436,7 @@ async fn a_container_goes_live_stops_starts_and_is_deleted() {
 }
 
 #[tokio::test]
-async fn another_member_gets_404_on_every_container_route() {
+async fn another_member_gets_404_on_every_container_route_and_failures_say_why() {
     let app = TestApp::start();
     let (manny, _) = app.member("manny").await;
     let (mia, _) = app.member("mia").await;
@@ -496,6 +496,25 @@ async fn another_member_gets_404_on_every_container_route() {
     assert_eq!(
         mia.get(&format!("/containers/{job}")).await.status,
         StatusCode::NOT_FOUND
+    );
+    // A container whose command fails says why, in each language.
+    let mut failing = sleeper(&project, "failing");
+    failing.command = Some("exit 3".into());
+    let failing = create(&app, &mia_user, failing).await;
+    wait_state(&mia, &failing, "failed").await;
+    let page = mia.get(&format!("/containers/{failing}")).await;
+    assert!(
+        page.body.contains("Its command ended with exit code 3"),
+        "{}",
+        page.body
+    );
+    mia.post_form("/account/language", &[("language", "zh-TW"), ("next", "/")])
+        .await;
+    let page = mia.get(&format!("/containers/{failing}/status")).await;
+    assert!(
+        page.body.contains("失敗") && page.body.contains("結束代碼 3"),
+        "{}",
+        page.body
     );
     // Nothing changed: still running, still mia's.
     assert_eq!(
