@@ -593,3 +593,46 @@ async fn the_pages_follow_the_status_without_a_reload_and_delete_asks_first() {
     b.wait_for_text("Deletion requested").await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_container_waiting_for_gpus_says_which_are_missing() {
+    use mlstack::domain::workload::GpuRequest;
+    // No GPU on this server: a GPU container waits for one.
+    let app = TestApp::start_configured(|config| {
+        config.local.detect_gpus = false;
+        config.local.gpus = Vec::new();
+    });
+    let (manny, _) = app.member("manny").await;
+    let (mia, _) = app.member("mia").await;
+    let project = active_project(&app, &manny, "Vision", &["manny", "mia"], &day(30)).await;
+    let mia_user = activated(&app, "mia").await;
+    let mut spec = sleeper(&project, "gpu");
+    spec.resources.gpu = Some(GpuRequest {
+        resource_name: "nvidia.com/gpu".into(),
+        type_name: "T4".into(),
+        node_selector: BTreeMap::new(),
+        count: 2,
+        units_milli: 2000,
+    });
+    let id = create(&app, &mia_user, spec).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status = mia.get(&format!("/containers/{id}/status")).await;
+        assert_eq!(state_in(&status.body), "creating");
+        if status.body.contains("Waiting for 2 × T4") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no waiting reason: {}",
+            status.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    mia.post_form("/account/language", &[("language", "zh-TW"), ("next", "/")])
+        .await;
+    let list = mia.get(&format!("/projects/{project}")).await;
+    assert!(list.body.contains("正在等待 2 × T4"), "{}", list.body);
+    let events = mia.get(&format!("/containers/{id}?tab=events")).await;
+    assert!(events.body.contains("資源不足"), "{}", events.body);
+}

@@ -124,15 +124,29 @@ pub fn state_reason(tr: Tr, state: &ContainerState, record: &WorkloadRecord) -> 
         ContainerState::Failed(FailureReason::MissingProgram(program)) => {
             Some(tr.f("container.failure.missing_program", &[("program", program)]))
         }
+        ContainerState::Failed(FailureReason::Unschedulable) => Some(tr.f(
+            "container.failure.unschedulable",
+            &[("spec", &spec_summary(tr, resources_of(record)?))],
+        )),
         ContainerState::Failed(reason) => Some(tr.t(reason.message_key()).to_owned()),
-        ContainerState::Creating => record.error.as_ref().map(|e| {
-            let missing = match &e.reason[..] {
-                "NotEnoughGpus" => "container.waiting.gpus",
-                "Unreachable" | "Timeout" => "container.waiting.cluster",
-                _ => "container.waiting.retry",
-            };
-            tr.t(missing).to_owned()
-        }),
+        ContainerState::Creating => {
+            let error = record.error.as_ref()?;
+            Some(match &error.reason[..] {
+                "NotEnoughGpus" => tr.f(
+                    "container.waiting.gpus",
+                    &[("gpus", &gpu_summary(tr, resources_of(record)?))],
+                ),
+                "Unreachable" | "Timeout" => tr.t("container.waiting.cluster").to_owned(),
+                _ => tr.t("container.waiting.retry").to_owned(),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn resources_of(record: &WorkloadRecord) -> Option<&Resources> {
+    match &record.spec {
+        WorkloadSpec::Container(c) => Some(&c.resources),
         _ => None,
     }
 }
@@ -643,9 +657,10 @@ fn event_text(reason: &str) -> Option<(&'static str, &'static str)> {
             "container.event_text.succeeded",
         ),
         "Failed" => ("container.state.failed", "container.event_text.failed"),
-        "NotEnoughGpus" | "FailedScheduling" => {
-            ("container.event.not_enough_gpus", "container.waiting.gpus")
-        }
+        "NotEnoughGpus" | "FailedScheduling" => (
+            "container.event.not_enough_gpus",
+            "container.event_text.not_enough_gpus",
+        ),
         "Unreachable" | "Timeout" => ("container.event.unreachable", "container.waiting.cluster"),
         "Invalid" | "Rejected" | "Conflict" | "Forbidden" | "Unsupported" | "Io" | "NotFound" => {
             ("container.event.refused", "container.event_text.refused")
@@ -907,6 +922,28 @@ mod tests {
             ContainerState::Failed(FailureReason::ExitCode(3))
         );
         assert!(ContainerState::Stopped.can_start() && !ContainerState::Stopped.can_stop());
+
+        // What is missing, in the reader's language.
+        let en = shell(Lang::En, member());
+        let mut waiting = record(None);
+        waiting.error = Some(crate::store::workloads::LastError {
+            at: now,
+            reason: "NotEnoughGpus".into(),
+            message: "not enough free GPUs".into(),
+            attempts: 1,
+            retry_at: Some(now),
+        });
+        let state = state_of(&waiting, now);
+        assert_eq!(state, ContainerState::Creating);
+        let reason = state_reason(en.tr, &state, &waiting).unwrap_or_default();
+        assert!(reason.contains("1 × A100 80GB"), "{reason}");
+        let zh = shell(Lang::ZhTw, member());
+        let unschedulable = ContainerState::Failed(FailureReason::Unschedulable);
+        let reason = state_reason(zh.tr, &unschedulable, &waiting).unwrap_or_default();
+        assert!(
+            reason.contains("1 × A100 80GB + 2 CPU + 4.0 GB 記憶體"),
+            "{reason}"
+        );
     }
 
     #[test]
