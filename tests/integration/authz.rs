@@ -153,9 +153,14 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
             | "/advanced/cloud-provisioning",
         ) => get(pattern),
         (Verb::Post, "/advanced/cloud-provisioning") => post(pattern.into(), vec![]),
-        (Verb::Get, "/containers/{id}" | "/containers/{id}/status" | "/containers/{id}/delete") => {
-            get(&pattern.replace("{id}", container))
-        }
+        (
+            Verb::Get,
+            "/containers/{id}"
+            | "/containers/{id}/status"
+            | "/containers/{id}/delete"
+            | "/containers/{id}/stop"
+            | "/containers/{id}/start",
+        ) => get(&pattern.replace("{id}", container)),
         // Stop, then start again: the container stays.
         (Verb::Post, "/containers/{id}/stop" | "/containers/{id}/start") => {
             post(pattern.replace("{id}", container), vec![("next", "detail")])

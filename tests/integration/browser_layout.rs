@@ -39,6 +39,8 @@ const NOT_PAGES: &[&str] = &[
     "/admin/projects/{id}/{action}",
     "/admin/catalog/{kind}/{id}/{action}",
     "/containers/{id}/status",
+    "/containers/{id}/stop",
+    "/containers/{id}/start",
 ];
 
 const CATALOG_KINDS: &[&str] = &[

@@ -385,6 +385,12 @@ async fn a_container_goes_live_stops_starts_and_is_deleted() {
         state_in(&mia.get(&format!("/containers/{id}/status")).await.body),
         "stopped"
     );
+    // A reload of the refused address leads back to the container.
+    let reload = mia.get(&format!("/containers/{id}/start")).await;
+    assert_eq!(
+        reload.location(),
+        Some(format!("/containers/{id}").as_str())
+    );
 
     // Deleting big: the confirmation warns, a POST without the box ticked
     // changes nothing, with it the quota is released at once.

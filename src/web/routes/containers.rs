@@ -34,6 +34,8 @@ pub fn routes() -> Vec<RouteDef> {
         route!(Get "/containers/{id}/status", VIEW => get_status),
         route!(Post "/containers/{id}/stop", OPERATE => post_stop),
         route!(Post "/containers/{id}/start", OPERATE => post_start),
+        route!(Get "/containers/{id}/stop", VIEW => get_back_to_detail),
+        route!(Get "/containers/{id}/start", VIEW => get_back_to_detail),
         route!(Get "/containers/{id}/delete", OPERATE => get_delete),
         route!(Post "/containers/{id}/delete", OPERATE => post_delete),
     ]
@@ -241,6 +243,16 @@ async fn get_status(user: CurrentUser, path: web::Path<String>) -> Result<HttpRe
     let services = &user.page.state.services;
     let row = ContainerRow::of(&record, "", services.now()).ok_or(WebError::NotFound)?;
     Ok(ok(views::status_fragment(user.page.tr(), &row)))
+}
+
+/// A refused stop or start is answered on its POST address; a GET of it
+/// (a reload, the address bar) leads back to the container.
+async fn get_back_to_detail(
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let record = container(&user, &path, WorkloadAction::View).await?;
+    Ok(see_other(&paths::container(record.id())))
 }
 
 #[derive(Debug, Default, Deserialize)]

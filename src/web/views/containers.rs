@@ -291,7 +291,7 @@ pub fn list(shell: &Shell, view: &ContainerListView) -> Markup {
                             table class="table container-table" {
                                 caption class="sr-only" { (title) }
                                 (head(tr, true))
-                                tbody data-poll=(rows_url(view)) aria-live="polite" {
+                                tbody data-poll=(rows_url(view)) {
                                     (rows(shell, view.rows, view.zone, true))
                                 }
                             }
@@ -468,7 +468,7 @@ pub fn detail(shell: &Shell, view: &ContainerDetailView) -> Markup {
         html! {
             @if let Some(text) = &view.notice { (notice(Tone::Success, html! { (text) })) }
             div class="container-head" {
-                p class="live-state" data-poll-status=(paths::container_action(id, "status")) data-state=(row.state.code()) {
+                p class="live-state" role="status" data-poll-status=(paths::container_action(id, "status")) data-state=(row.state.code()) {
                     (state_markup(tr, &row.state, row.record))
                 }
                 div class="actions" {
