@@ -161,6 +161,8 @@ async fn bounded<T>(
 pub struct ContainerPage {
     pub items: Vec<WorkloadRecord>,
     pub total: usize,
+    /// The page shown (the last one when the one asked for is past it).
+    pub page: usize,
 }
 
 /// A change of desired state a user asks for.
@@ -431,17 +433,17 @@ impl Services {
         .await
     }
 
-    /// One page of the containers of a project that `viewer` may see
-    /// (members their own, managers and admins all), newest first, whose
-    /// name contains `name_part` (ignoring case); with the number of all
-    /// that match.
+    /// Page `page` (from 1; past the end: the last) of `page_size`
+    /// containers of a project that `viewer` may see (members their own,
+    /// managers and admins all), newest first, whose name contains
+    /// `name_part` (ignoring case); with the number of all that match.
     pub async fn project_containers(
         &self,
         viewer: &UserRecord,
         project: ProjectId,
         name_part: &str,
-        offset: usize,
-        limit: usize,
+        page: usize,
+        page_size: usize,
     ) -> Result<ContainerPage, ServiceError> {
         let needle = name_part.trim().to_lowercase();
         let all = self.project_workloads(viewer, project).await?;
@@ -453,8 +455,14 @@ impl Services {
             })
             .collect();
         let total = matching.len();
-        let items = matching.into_iter().skip(offset).take(limit).collect();
-        Ok(ContainerPage { items, total })
+        let page_size = page_size.max(1);
+        let page = page.clamp(1, total.div_ceil(page_size).max(1));
+        let items = matching
+            .into_iter()
+            .skip((page - 1) * page_size)
+            .take(page_size)
+            .collect();
+        Ok(ContainerPage { items, total, page })
     }
 
     /// Creates a volume in `spec.project`, owned by `actor`.

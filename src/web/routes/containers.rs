@@ -122,38 +122,19 @@ async fn get_list(
             &[("max", &NAME_MAX.to_string())],
         )
     });
-    let page = query.page.parse::<usize>().unwrap_or(1).max(1);
+    let asked = query.page.parse::<usize>().unwrap_or(1);
     let found = if too_long {
         None
     } else {
-        let first = services
-            .project_containers(
-                &user.session.user,
-                project.id,
-                typed,
-                (page - 1) * PAGE_SIZE,
-                PAGE_SIZE,
-            )
-            .await?;
-        Some(first)
+        Some(
+            services
+                .project_containers(&user.session.user, project.id, typed, asked, PAGE_SIZE)
+                .await?,
+        )
     };
     let total = found.as_ref().map_or(0, |f| f.total);
+    let page = found.as_ref().map_or(1, |f| f.page);
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    // A page past the end shows the last one.
-    let (page, found) = if page > pages {
-        let last = services
-            .project_containers(
-                &user.session.user,
-                project.id,
-                typed,
-                (pages - 1) * PAGE_SIZE,
-                PAGE_SIZE,
-            )
-            .await?;
-        (pages, Some(last))
-    } else {
-        (page, found)
-    };
     let names = usernames(&user).await?;
     let now = services.now();
     let records = found.map(|f| f.items).unwrap_or_default();
