@@ -378,9 +378,14 @@ fn action_buttons(shell: &Shell, row: &ContainerRow, back_to_list: bool) -> Mark
     }
 }
 
+/// How many containers Project Detail lists (the newest); the container
+/// list has them all.
+pub const PROJECT_DETAIL_ROWS: usize = 10;
+
 /// The containers of a project on its Project Detail.
 pub fn project_table(shell: &Shell, rows_: &[ContainerRow], zone: &TimeZone) -> Markup {
     let tr = shell.tr;
+    let shown = &rows_[..rows_.len().min(PROJECT_DETAIL_ROWS)];
     html! {
         @if rows_.is_empty() {
             p class="muted" { (tr.t("container.none_in_project")) }
@@ -389,8 +394,14 @@ pub fn project_table(shell: &Shell, rows_: &[ContainerRow], zone: &TimeZone) -> 
                 table class="table container-table" {
                     caption class="sr-only" { (tr.t("nav.containers")) }
                     (head(tr, false))
-                    tbody { (rows(shell, rows_, zone, false)) }
+                    tbody { (rows(shell, shown, zone, false)) }
                 }
+            }
+            @if shown.len() < rows_.len() {
+                p class="hint" { (tr.f("container.newest_of", &[
+                    ("shown", &shown.len().to_string()),
+                    ("total", &rows_.len().to_string()),
+                ])) }
             }
         }
         div class="actions" {
