@@ -81,6 +81,10 @@
           }
           return true;
         }
+        if (document.querySelector("main dialog[open]")) {
+          // Not while the user answers a dialog: the next poll sees it.
+          return true;
+        }
         return fetchText(window.location.href).then(function (page) {
           var main = document.getElementById("main");
           if (page.text === null || !main) {
@@ -98,4 +102,15 @@
     });
   }
   watchStatus();
+
+  // The Delete link of a container's page opens its dialog (app.js shows
+  // it) instead of going to the confirmation page, the way without this
+  // file.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-dialog]");
+    var dialog = link && document.getElementById(link.getAttribute("data-dialog"));
+    if (dialog && typeof dialog.showModal === "function") {
+      event.preventDefault();
+    }
+  });
 })();

@@ -596,13 +596,33 @@ async fn the_pages_follow_the_status_without_a_reload_and_delete_asks_first() {
         "the same page, not reloaded"
     );
 
-    // Delete from the list: the confirmation page, then the list.
-    b.goto("/containers").await;
-    b.follow("Delete").await;
-    b.wait_for_text("outside mounted volumes is lost").await;
-    b.click("input[name=confirm]").await;
-    b.submit("button.primary.danger", "the list after deleting")
-        .await;
+    // Delete on the container's page: a dialog asks first (the link's
+    // confirmation page is the way without a script).
+    b.goto(&format!("/containers/{id}")).await;
+    b.mark_page().await;
+    b.click("a[data-dialog]").await;
+    b.wait_until(
+        "the delete dialog",
+        "return document.querySelector('dialog#delete-dialog[open]') !== null;",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        b.execute("return window.__mlstackOldPage === true;", vec![])
+            .await,
+        serde_json::json!(true),
+        "a dialog, not the confirmation page"
+    );
+    b.check_accessibility().await;
+    // Unticked, the browser refuses to send it.
+    b.click("dialog#delete-dialog button.primary.danger").await;
+    assert!(b.exists("dialog#delete-dialog[open]").await);
+    b.click("dialog#delete-dialog input[name=confirm]").await;
+    b.submit(
+        "dialog#delete-dialog button.primary.danger",
+        "the list after deleting",
+    )
+    .await;
     b.wait_for_text("Deletion requested").await;
     b.close().await;
 }

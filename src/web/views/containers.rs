@@ -373,7 +373,11 @@ fn action_buttons(shell: &Shell, row: &ContainerRow, back_to_list: bool) -> Mark
         @if deleting {
             span class="btn small danger" aria-disabled="true" { (tr.t("container.delete")) }
         } @else {
-            a class="btn small danger" href=(paths::container_action(id, "delete")) aria-label=(tr.f("container.delete_named", &[("name", name)])) { (tr.t("container.delete")) }
+            // On the detail page a script opens the dialog instead of
+            // following the link; without it the link's page asks.
+            a class="btn small danger" href=(paths::container_action(id, "delete"))
+                data-dialog=[(!back_to_list).then_some(DELETE_DIALOG)]
+                aria-label=(tr.f("container.delete_named", &[("name", name)])) { (tr.t("container.delete")) }
         }
     }
 }
@@ -381,6 +385,49 @@ fn action_buttons(shell: &Shell, row: &ContainerRow, back_to_list: bool) -> Mark
 /// How many containers Project Detail lists (the newest); the container
 /// list has them all.
 pub const PROJECT_DETAIL_ROWS: usize = 10;
+
+/// The id of the delete dialog on a container's page.
+const DELETE_DIALOG: &str = "delete-dialog";
+
+/// The delete confirmation's form: the warning's checkbox, with its error.
+fn delete_form(shell: &Shell, row: &ContainerRow, form_id: &str, refused: bool) -> Markup {
+    let tr = shell.tr;
+    let error_id = format!("{form_id}-error");
+    html! {
+        form method="post" action=(paths::container_action(row.record.id(), "delete")) id=(form_id) class="form" {
+            (csrf_field(shell))
+            div.field.has-error[refused] {
+                label class="choice" {
+                    input type="checkbox" name="confirm" value="yes" required
+                        aria-invalid=[refused.then_some("true")]
+                        aria-describedby=[refused.then_some(error_id.as_str())];
+                    (tr.t("container.delete_understood"))
+                }
+                @if refused {
+                    p class="field-error" id=(error_id) role="alert" { (tr.t("container.delete_confirm_required")) }
+                }
+            }
+        }
+    }
+}
+
+/// The delete dialog of a container's page (the script's way to ask).
+fn delete_dialog(shell: &Shell, row: &ContainerRow) -> Markup {
+    let tr = shell.tr;
+    let title = tr.f("container.delete_title", &[("name", &row.spec.meta.name)]);
+    let form_id = format!("{DELETE_DIALOG}-form");
+    html! {
+        dialog id=(DELETE_DIALOG) aria-labelledby=(format!("{DELETE_DIALOG}-title")) aria-describedby=(format!("{DELETE_DIALOG}-text")) {
+            h2 id=(format!("{DELETE_DIALOG}-title")) { (title) }
+            p id=(format!("{DELETE_DIALOG}-text")) { (tr.t("container.delete_warning")) }
+            (delete_form(shell, row, &form_id, false))
+            div class="dialog-actions" {
+                form method="dialog" { button type="submit" class="btn" { (tr.t("common.cancel")) } }
+                button type="submit" class="btn primary danger" form=(form_id) { (tr.t("container.delete")) }
+            }
+        }
+    }
+}
 
 /// The containers of a project on its Project Detail.
 pub fn project_table(shell: &Shell, rows_: &[ContainerRow], zone: &TimeZone) -> Markup {
@@ -489,6 +536,7 @@ pub fn detail(shell: &Shell, view: &ContainerDetailView) -> Markup {
                     (action_buttons(shell, row, false))
                 }
             }
+            @if row.state != ContainerState::Deleting { (delete_dialog(shell, row)) }
             nav class="actions" aria-label=(tr.t("container.tabs")) {
                 @for tab in Tab::ALL {
                     a.btn.primary[tab == view.tab] href=(paths::container_tab(id, tab.slug())) aria-current=[here(tab == view.tab)] {
@@ -784,23 +832,10 @@ pub fn delete_confirm(shell: &Shell, row: &ContainerRow, refused: bool) -> Marku
                         @for v in &row.spec.volumes { li { (v.volume) " → " code { (v.mount_path) } } }
                     }
                 }
-                form method="post" action=(paths::container_action(id, "delete")) class="form" {
-                    (csrf_field(shell))
-                    div.field.has-error[refused] {
-                        label class="choice" {
-                            input type="checkbox" name="confirm" value="yes" required
-                                aria-invalid=[refused.then_some("true")]
-                                aria-describedby=[refused.then_some("confirm-error")];
-                            (tr.t("container.delete_understood"))
-                        }
-                        @if refused {
-                            p class="field-error" id="confirm-error" role="alert" { (tr.t("container.delete_confirm_required")) }
-                        }
-                    }
-                    div class="actions" {
-                        a class="btn" href=(paths::container(id)) { (tr.t("common.cancel")) }
-                        button type="submit" class="btn primary danger" { (tr.t("container.delete")) }
-                    }
+                (delete_form(shell, row, "delete-form", refused))
+                div class="actions" {
+                    a class="btn" href=(paths::container(id)) { (tr.t("common.cancel")) }
+                    button type="submit" class="btn primary danger" form="delete-form" { (tr.t("container.delete")) }
                 }
             }
         },
