@@ -90,8 +90,9 @@ fn request(
 }
 
 /// Writes a new desired state of a workload (see [`request`]) with `hold`
-/// as what it holds; a workload no longer to run (stopped, cancelled) gives
-/// its hold back in the same transaction.
+/// as what it holds; a workload no longer to run (stopped, cancelled,
+/// deleted) gives its hold back in the same transaction: a deletion
+/// releases the quota at once, not when the driver has removed it.
 fn request_tx(
     tx: &WriteTx,
     id: WorkloadId,
@@ -104,7 +105,7 @@ fn request_tx(
     let released = workloads::update_tx(tx, id, now, |r| {
         request(r, desired, now, reason, message);
         r.hold = hold;
-        if desired == Desired::Stopped {
+        if desired != Desired::Running {
             r.hold.take()
         } else {
             None
@@ -162,6 +163,15 @@ async fn bounded<T>(
         Ok(Err(DriverError::Timeout)) | Err(_) => Err(ServiceError::ClusterTimeout),
         Ok(Err(e)) => Err(ServiceError::Cluster(e.to_string())),
     }
+}
+
+/// A page of a project's containers and how many match in all.
+#[derive(Debug, Clone)]
+pub struct ContainerPage {
+    pub items: Vec<WorkloadRecord>,
+    pub total: usize,
+    /// The page shown (the last one when the one asked for is past it).
+    pub page: usize,
 }
 
 /// A change of desired state a user asks for.
@@ -388,12 +398,23 @@ impl Services {
         viewer: &UserRecord,
         id: WorkloadId,
     ) -> Result<WorkloadRecord, ServiceError> {
-        let viewer = viewer.clone();
+        self.workload_for(viewer, id, WorkloadAction::View).await
+    }
+
+    /// One workload, if `user` may do `action` to it (someone who may not
+    /// see it gets NotFound).
+    pub async fn workload_for(
+        &self,
+        user: &UserRecord,
+        id: WorkloadId,
+        action: WorkloadAction,
+    ) -> Result<WorkloadRecord, ServiceError> {
+        let viewer = user.clone();
         self.blocking(move |store| {
             store.read(|tx| {
                 let record = workloads::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
                 let p = live_project_read_tx(tx, record.spec.project())?;
-                require(&viewer, &p, record.spec.owner(), WorkloadAction::View)?;
+                require(&viewer, &p, record.spec.owner(), action)?;
                 Ok(record)
             })
         })
@@ -423,6 +444,38 @@ impl Services {
             })
         })
         .await
+    }
+
+    /// Page `page` (from 1; past the end: the last) of `page_size`
+    /// containers of a project that `viewer` may see (members their own,
+    /// managers and admins all), newest first, whose name contains
+    /// `name_part` (ignoring case); with the number of all that match.
+    pub async fn project_containers(
+        &self,
+        viewer: &UserRecord,
+        project: ProjectId,
+        name_part: &str,
+        page: usize,
+        page_size: usize,
+    ) -> Result<ContainerPage, ServiceError> {
+        let needle = name_part.trim().to_lowercase();
+        let all = self.project_workloads(viewer, project).await?;
+        let matching: Vec<WorkloadRecord> = all
+            .into_iter()
+            .filter(|r| match &r.spec {
+                WorkloadSpec::Container(c) => c.meta.name.contains(&needle),
+                _ => false,
+            })
+            .collect();
+        let total = matching.len();
+        let page_size = page_size.max(1);
+        let page = page.clamp(1, total.div_ceil(page_size).max(1));
+        let items = matching
+            .into_iter()
+            .skip((page - 1) * page_size)
+            .take(page_size)
+            .collect();
+        Ok(ContainerPage { items, total, page })
     }
 
     /// Creates a volume in `spec.project`, owned by `actor`.

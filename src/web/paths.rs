@@ -1,6 +1,6 @@
 //! Every URL the interface links to. Views and handlers take paths from here.
 
-use crate::domain::ids::{ApplicationId, ProjectId, UserId};
+use crate::domain::ids::{ApplicationId, ProjectId, UserId, WorkloadId};
 
 pub const HOME: &str = "/";
 pub const LOGIN: &str = "/login";
@@ -15,6 +15,7 @@ pub const PROJECT_DETAIL: &str = "/projects/detail";
 pub const PROJECT_NEW: &str = "/projects/new";
 pub const PROJECT_SELECT: &str = "/projects/select";
 pub const CONTAINERS: &str = "/containers";
+pub const CONTAINER_NEW: &str = "/containers/new";
 pub const JOBS: &str = "/jobs";
 pub const JOB_SCHEDULES: &str = "/jobs/schedules";
 pub const GPU_UTILIZATION: &str = "/gpu-utilization";
@@ -44,6 +45,28 @@ pub const ADMIN_OUTBOX: &str = "/admin/outbox";
 /// A project's detail page.
 pub fn project(id: ProjectId) -> String {
     format!("{PROJECTS}/{id}")
+}
+
+/// A container's detail page.
+pub fn container(id: WorkloadId) -> String {
+    format!("{CONTAINERS}/{id}")
+}
+
+/// A tab of a container's detail page: `detail`, `services`, `monitor`,
+/// `events`.
+pub fn container_tab(id: WorkloadId, tab: &str) -> String {
+    format!("{CONTAINERS}/{id}?tab={tab}")
+}
+
+/// A container's sub-address: `status`, `stop`, `start`, `delete`,
+/// `terminal`.
+pub fn container_action(id: WorkloadId, action: &str) -> String {
+    format!("{CONTAINERS}/{id}/{action}")
+}
+
+/// An HTTP service of a container, through mlstack's proxy.
+pub fn container_service(id: WorkloadId, service: &str) -> String {
+    format!("{CONTAINERS}/{id}/services/{service}/")
 }
 
 /// One of a project's actions: `edit`, `extension`, `quota`, `delete`,

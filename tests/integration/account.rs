@@ -151,6 +151,7 @@ async fn every_area_of_the_manual_is_in_the_sidebar_and_says_plainly_what_is_not
         "/projects/reviews",
         "/projects",
         "/projects/detail",
+        "/containers",
         "/advanced/cloud-provisioning",
     ] {
         assert!(
@@ -159,7 +160,6 @@ async fn every_area_of_the_manual_is_in_the_sidebar_and_says_plainly_what_is_not
         );
     }
     for path in [
-        "/containers",
         "/jobs",
         "/jobs/schedules",
         "/gpu-utilization",

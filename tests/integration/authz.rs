@@ -100,6 +100,8 @@ struct Ids {
     to_decide: String,
     /// A catalog purpose.
     purpose: String,
+    /// A running container of the project, created by the member (mia).
+    container: String,
 }
 
 /// A request for a route: the path with its parameters filled in and a form
@@ -116,6 +118,7 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         to_revoke,
         to_decide,
         purpose,
+        container,
     } = ids;
     let get = |path: &str| Some(vec![(path.to_owned(), vec![])]);
     let post = |path: String, form: Vec<(&'static str, &str)>| {
@@ -150,6 +153,22 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
             | "/advanced/cloud-provisioning",
         ) => get(pattern),
         (Verb::Post, "/advanced/cloud-provisioning") => post(pattern.into(), vec![]),
+        (
+            Verb::Get,
+            "/containers/{id}"
+            | "/containers/{id}/status"
+            | "/containers/{id}/delete"
+            | "/containers/{id}/stop"
+            | "/containers/{id}/start",
+        ) => get(&pattern.replace("{id}", container)),
+        // Stop, then start again: the container stays.
+        (Verb::Post, "/containers/{id}/stop" | "/containers/{id}/start") => {
+            post(pattern.replace("{id}", container), vec![("next", "detail")])
+        }
+        // Without the confirmation ticked: refused, nothing deleted.
+        (Verb::Post, "/containers/{id}/delete") => {
+            post(format!("/containers/{container}/delete"), vec![])
+        }
         (Verb::Get, "/projects" | "/projects/new" | "/projects/detail" | "/projects/reviews") => {
             get(pattern)
         }
@@ -313,7 +332,15 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
             &[("name", "Teaching"), ("description", "Courses")],
         )
         .await;
+    let mia = crate::containers::activated(&app, "mia").await;
+    let container = crate::containers::create(
+        &app,
+        &mia,
+        crate::containers::web_container(&project, "sample"),
+    )
+    .await;
     let ids = Ids {
+        container,
         project,
         member: member_id,
         bystander: user_row_id(&admin.get("/admin/users").await.body, "tess"),

@@ -16,6 +16,7 @@ mod browser_projects;
 mod catalog;
 mod catalog_seed;
 mod cli;
+mod containers;
 mod fake_apiserver;
 mod kube_driver;
 mod kubectl;

@@ -22,6 +22,7 @@ use crate::web::extract::{CurrentUser, RequireAdmin};
 use crate::web::middleware::see_other;
 use crate::web::paths;
 use crate::web::views::components::Tone;
+use crate::web::views::containers::ContainerRow;
 use crate::web::views::{platform, projects as views, reviews};
 
 const PAGE_SIZE: usize = 12;
@@ -327,6 +328,15 @@ async fn render_detail(
         .pending_applications(&user.session.user, id)
         .await?;
     let zone = services.time_zone().await?;
+    let workloads = services.project_workloads(&user.session.user, id).await?;
+    let now = services.now();
+    let containers: Vec<ContainerRow> = workloads
+        .iter()
+        .filter_map(|r| {
+            let owner = names.get(&r.spec.owner()).map_or("", String::as_str);
+            ContainerRow::of(r, owner, now)
+        })
+        .collect();
     let mut shell = user.page.shell();
     // The selector follows the project being viewed.
     if shell.projects.iter().any(|c| c.id == id) {
@@ -344,6 +354,7 @@ async fn render_detail(
         cap_member: state.cap_member,
         pending: &pending,
         zone: &zone,
+        containers: &containers,
     };
     Ok(html(state.status, views::detail(&shell, &view)))
 }

@@ -342,6 +342,8 @@ pub struct DetailView<'a> {
     pub pending: &'a [ApplicationView],
     /// The platform's time zone.
     pub zone: &'a jiff::tz::TimeZone,
+    /// The project's containers the viewer may see, newest first.
+    pub containers: &'a [super::containers::ContainerRow<'a>],
 }
 
 fn typed<'a>(view: &'a DetailView, form: &str, field: &str) -> &'a str {
@@ -548,9 +550,13 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                     }
                 }
             }
-            section class="panel" aria-labelledby="workloads" {
-                h2 id="workloads" { (tr.t("project.containers_and_jobs")) }
-                p class="muted" { (tr.t("project.workloads_later")) }
+            section class="panel" aria-labelledby="project-containers" {
+                h2 id="project-containers" { (tr.t("nav.containers")) }
+                (super::containers::project_table(shell, view.containers, view.zone))
+            }
+            section class="panel" aria-labelledby="project-jobs" {
+                h2 id="project-jobs" { (tr.t("project.jobs")) }
+                p class="muted" { (tr.t("project.jobs_later")) }
             }
             @if can_apply {
                 section class="panel" id="extension" aria-labelledby="extension-title" {
@@ -716,6 +722,7 @@ mod tests {
             cap_member: None,
             pending: &pending,
             zone: &zone,
+            containers: &[],
         };
         let html = detail(&shell(Lang::En, member()), &view).into_string();
         assert!(html.contains("Period extension of 7 days, to 2027/01/07"));
