@@ -104,6 +104,7 @@ pub fn state_of(record: &WorkloadRecord, now: Timestamp) -> ContainerState {
             match status {
                 _ if scheduled && record.observed.is_none() => ContainerState::Scheduled,
                 _ if restarting && record.error.is_none() => ContainerState::Creating,
+                WorkloadStatus::Scheduled => ContainerState::Scheduled,
                 WorkloadStatus::Creating => ContainerState::Creating,
                 WorkloadStatus::Running => ContainerState::Running,
                 WorkloadStatus::Stopping => ContainerState::Stopping,
@@ -728,6 +729,7 @@ fn event_text(reason: &str) -> Option<(&'static str, &'static str)> {
             "container.event.scheduled",
             "container.event_text.scheduled",
         ),
+        "Ended" => ("container.event.ended", "container.event_text.ended"),
         "Pulling" => ("container.event.pulling", "container.event_text.pulling"),
         "Pulled" => ("container.event.pulled", "container.event_text.pulled"),
         "Started" => ("container.event.started", "container.event_text.started"),
