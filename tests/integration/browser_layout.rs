@@ -38,6 +38,8 @@ const NOT_PAGES: &[&str] = &[
     "/admin/reviews/{id}/{decision}",
     "/admin/projects/{id}/{action}",
     "/admin/catalog/{kind}/{id}/{action}",
+    "/advanced/key-pairs/generate",
+    "/advanced/key-pairs/import",
 ];
 
 const CATALOG_KINDS: &[&str] = &[
@@ -186,6 +188,16 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
     .await;
     assert_eq!(pending.status, StatusCode::SEE_OTHER, "{}", pending.body);
     let purpose = catalog(&admin).await;
+    // A key pair each, so the Key Pairs table has a row in both themes.
+    for client in [&admin, &manager] {
+        let generated = client
+            .post_form(
+                "/advanced/key-pairs/generate",
+                &[("name", "workstation-in-the-lab")],
+            )
+            .await;
+        assert_eq!(generated.status, StatusCode::OK, "{}", generated.body);
+    }
 
     let b = Browser::start(&app.url).await;
     b.resize(WIDTH, HEIGHT).await;

@@ -16,6 +16,7 @@ mod browser_projects;
 mod catalog;
 mod cli;
 mod fake_apiserver;
+mod key_pairs;
 mod kube_driver;
 mod kubectl;
 mod local_driver;

@@ -7,6 +7,7 @@ mod admin;
 mod areas;
 mod auth;
 mod catalog;
+mod key_pairs;
 mod ops;
 mod projects;
 
@@ -104,6 +105,7 @@ pub fn table() -> Vec<RouteDef> {
         admin::routes(),
         projects::routes(),
         catalog::routes(),
+        key_pairs::routes(),
         areas::routes(),
     ]
     .into_iter()
