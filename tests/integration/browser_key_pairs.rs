@@ -50,10 +50,14 @@ async fn a_member_generates_downloads_imports_and_deletes_key_pairs() {
     b.goto("/advanced/key-pairs").await;
     b.wait_for_text("You have no key pairs yet.").await;
 
-    // Generate: the answer is a download; the page stays.
+    // Generate: the answer is a download; once it started, the page shows
+    // the list again with the new key pair (key-pairs.js).
     b.fill("f-generate-name", "laptop").await;
+    b.mark_page().await;
     b.click("form[action='/advanced/key-pairs/generate'] button[type='submit']")
         .await;
+    b.wait_for_navigation("the list after the download").await;
+    b.wait_for_text("Key pair generated.").await;
     let file = b.downloads().join("laptop.pem");
     let private_key = downloaded(&file).await;
     assert!(private_key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
@@ -63,7 +67,6 @@ async fn a_member_generates_downloads_imports_and_deletes_key_pairs() {
     ssh_keygen(&["-y", "-f", path]);
     let listed = ssh_keygen(&["-l", "-E", "sha256", "-f", path]);
     let fingerprint = listed.split_whitespace().nth(1).expect("a fingerprint");
-    b.goto("/advanced/key-pairs").await;
     b.wait_for_text(fingerprint).await;
 
     // Import a public key made by ssh-keygen, pasted into the form.

@@ -180,6 +180,10 @@ async fn a_generated_private_key_downloads_once_and_ssh_keygen_reads_it() {
         page.body
             .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n")
     );
+    assert!(
+        page.header("set-cookie").is_none(),
+        "no download token, no cookie"
+    );
 
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("laptop.pem");
@@ -230,6 +234,33 @@ async fn a_generated_private_key_downloads_once_and_ssh_keygen_reads_it() {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.body.contains("at most 64 characters"));
     assert_eq!(stored(&app, "mia").await.len(), 1);
+
+    // With the page's token (key-pairs.js), the download carries it back
+    // in a cookie; a malformed token is not echoed.
+    let page = mia
+        .post_form(
+            "/advanced/key-pairs/generate",
+            &[("name", "desk"), ("download", "c0ffee42")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let cookie = page.header("set-cookie").expect("the download cookie");
+    assert!(
+        cookie.starts_with("mlstack_key_download=c0ffee42;")
+            && cookie.contains("Path=/advanced/key-pairs"),
+        "{cookie}"
+    );
+    let page = mia
+        .post_form(
+            "/advanced/key-pairs/generate",
+            &[("name", "tablet"), ("download", "a;b=c")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.header("set-cookie").is_none());
+    let list = mia.get("/advanced/key-pairs?generated=1").await;
+    assert!(list.body.contains("Key pair generated."));
+    assert_eq!(stored(&app, "mia").await.len(), 3);
 }
 
 #[tokio::test]

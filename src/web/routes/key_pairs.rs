@@ -3,6 +3,7 @@
 //! importing a public key, deleting after confirmation. A user sees and
 //! deletes only their own key pairs; another's is not found.
 
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
@@ -35,12 +36,15 @@ pub fn routes() -> Vec<RouteDef> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Done {
+    generated: Option<String>,
     imported: Option<String>,
     deleted: Option<String>,
 }
 
 async fn get_list(user: CurrentUser, done: web::Query<Done>) -> Result<HttpResponse, WebError> {
-    let notice = if done.imported.is_some() {
+    let notice = if done.generated.is_some() {
+        Some(KeyPairNotice::Generated)
+    } else if done.imported.is_some() {
         Some(KeyPairNotice::Imported)
     } else if done.deleted.is_some() {
         Some(KeyPairNotice::Deleted)
@@ -94,6 +98,20 @@ async fn render(
 #[serde(default)]
 struct GenerateForm {
     name: String,
+    /// Set by key-pairs.js: echoed in [`DOWNLOAD_COOKIE`] with the private
+    /// key, so the page knows the download started and shows the list again.
+    download: String,
+}
+
+/// The cookie that tells key-pairs.js a download started (not a secret:
+/// the page's own random token).
+const DOWNLOAD_COOKIE: &str = "mlstack_key_download";
+
+/// The token of a generate form, when it is one key-pairs.js makes.
+fn download_token(token: &str) -> Option<&str> {
+    let well_formed =
+        (1..=64).contains(&token.len()) && token.chars().all(|c| c.is_ascii_alphanumeric());
+    well_formed.then_some(token)
 }
 
 /// Answers with the new private key as `<name>.pem`; nothing keeps it.
@@ -108,7 +126,17 @@ async fn post_generate(
     {
         Ok(generated) => {
             let file_name = format!("{}.pem", generated.record.name);
-            Ok(HttpResponse::Ok()
+            let mut response = HttpResponse::Ok();
+            if let Some(token) = download_token(&form.download) {
+                response.cookie(
+                    Cookie::build(DOWNLOAD_COOKIE, token.to_owned())
+                        .path(paths::KEY_PAIRS)
+                        .max_age(Duration::minutes(1))
+                        .same_site(SameSite::Strict)
+                        .finish(),
+                );
+            }
+            Ok(response
                 .content_type("application/x-pem-file")
                 .insert_header(ContentDisposition {
                     disposition: DispositionType::Attachment,
@@ -168,4 +196,18 @@ async fn post_delete(user: CurrentUser, path: web::Path<String>) -> Result<HttpR
         .delete_key_pair(user.session.user.id, id)
         .await?;
     Ok(see_other(&format!("{}?deleted=1", paths::KEY_PAIRS)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_tokens_are_short_and_alphanumeric() {
+        assert_eq!(download_token("a1B2"), Some("a1B2"));
+        assert_eq!(download_token(&"a".repeat(64)).map(str::len), Some(64));
+        for bad in ["", "a;b", "a b", "a=b", &"a".repeat(65)] {
+            assert_eq!(download_token(bad), None, "{bad}");
+        }
+    }
 }

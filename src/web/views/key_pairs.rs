@@ -10,7 +10,7 @@ use super::components::{
 use super::layout::{Shell, section_page};
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Tr;
-use crate::web::paths;
+use crate::web::{assets, paths};
 
 /// One key pair as the list shows it.
 pub struct KeyPairRowView {
@@ -44,6 +44,7 @@ pub struct RefusedForm<'a> {
 /// What the page says above the list after an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyPairNotice {
+    Generated,
     Imported,
     Deleted,
 }
@@ -64,6 +65,7 @@ pub fn list(shell: &Shell, view: &KeyPairsView) -> Markup {
         title,
         html! {
             @match view.notice {
+                Some(KeyPairNotice::Generated) => (notice(Tone::Success, html! { (tr.t("key_pair.generated")) })),
                 Some(KeyPairNotice::Imported) => (notice(Tone::Success, html! { (tr.t("key_pair.imported")) })),
                 Some(KeyPairNotice::Deleted) => (notice(Tone::Success, html! { (tr.t("key_pair.deleted")) })),
                 None => {}
@@ -90,6 +92,7 @@ pub fn list(shell: &Shell, view: &KeyPairsView) -> Markup {
             }
             (generate_form(shell, refused(KeyPairForm::Generate)))
             (import_form(shell, refused(KeyPairForm::Import)))
+            script src=(assets::url("key-pairs.js")) defer {}
         },
     )
 }
@@ -101,13 +104,13 @@ fn key_pair_row(shell: &Shell, row: &KeyPairRowView) -> Markup {
     html! {
         tr {
             td { (row.name) }
-            td {
+            td class="key-type" {
                 (row.algorithm)
                 br;
                 span class="muted" { (tr.f("key_pair.bits", &[("bits", &row.bits.to_string())])) }
             }
             td { code class="fingerprint" { (row.fingerprint) } }
-            td { (row.created_at) }
+            td class="key-created" { (row.created_at) }
             td class="row-actions" {
                 (confirm_dialog(shell, Confirm {
                     id: format!("d-delete-{}", row.id),
@@ -141,8 +144,10 @@ fn generate_form(shell: &Shell, refused: Option<&RefusedForm>) -> Markup {
             h2 id="key-pair-generate" { (tr.t("key_pair.generate_title")) }
             p { (tr.t("key_pair.generate_text")) }
             (form_errors(tr, refused))
-            form method="post" action=(paths::KEY_PAIR_GENERATE) class="form" novalidate {
+            form method="post" action=(paths::KEY_PAIR_GENERATE) class="form" novalidate
+                data-download-done=(format!("{}?generated=1", paths::KEY_PAIRS)) {
                 (csrf_field(shell))
+                input type="hidden" name="download" value="";
                 (input(tr, Field::text("name", "key_pair.name", refused.map_or("", |r| r.name))
                     .required().hint("key_pair.name_hint").scoped("generate-"), errors))
                 div class="actions" {
