@@ -230,6 +230,14 @@ mod tests {
         );
     }
 
+    /// A DSA key made by `ssh-keygen -t dsa` (OpenSSH 9.2).
+    const DSA: &str = "ssh-dss AAAAB3NzaC1kc3MAAACBAJcV7qSSQJh114DqULfQPqQwcKctcO6JeXUFh4mcosLnmAofJODKED9OsHVvJSCEbUswbqjFhVwhgrv73LbDo+/82j8UB3kxZYL2QB9H2AhUdqmy12Wk9VInNNEWPcTb2GJ/qiUR1rOgpOK2AzK/uvstJCHkaJbg0fvoCoSzUYcDAAAAFQCCYzvtWKtt6LmgD47Eo6ULGSkJRQAAAIAKkEZW1988DSDxiX/0U42IyRc7jGkpmEYZB5OC+RlNuWyucW4bp/2WQT4jnwgyptVVbEhhkOb7GBCiu2t4GudsD2lI5mIk8CwIpGcdBVtzMXCxTgIeYOPfYqYyPgfrv9uUzWSn7oHUb1RXJDvWyzRjcXOulPvQApl1atAfx2Gr7QAAAIAM65VmBDcq75HtLzYxc/hBX2OEcXtBpLRiEadCRki4mUccBNtxBBqfWfb7ltV+bYkvMvA3GvX+lSawqqydKCIS+ecScETv/Z369hn31pHklLUlLPMNHKKFVd4RX5tMU1IS47huccnqAQ9wfOnAucXu/TcXw1FH0ja3k3cY3KgFfA== old@lab";
+
+    #[test]
+    fn other_kinds_of_key_are_refused_by_name() {
+        assert_eq!(parse_public_key(DSA), Err("key_pair.error.algorithm"));
+    }
+
     #[test]
     fn bit_lengths_ignore_leading_zeros() {
         assert_eq!(bit_length(&[]), 0);

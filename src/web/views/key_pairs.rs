@@ -149,7 +149,7 @@ fn generate_form(shell: &Shell, refused: Option<&RefusedForm>) -> Markup {
                 (csrf_field(shell))
                 input type="hidden" name="download" value="";
                 (input(tr, Field::text("name", "key_pair.name", refused.map_or("", |r| r.name))
-                    .required().hint("key_pair.name_hint").scoped("generate-"), errors))
+                    .required().hint("key_pair.generate_name_hint").scoped("generate-"), errors))
                 div class="actions" {
                     button type="submit" class="btn primary" { (tr.t("key_pair.generate_submit")) }
                 }
