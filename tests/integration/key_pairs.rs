@@ -112,8 +112,6 @@ fn secret_line(private_key: &str) -> String {
 
 #[tokio::test]
 async fn keys_made_by_ssh_keygen_are_imported_with_the_fingerprint_it_prints() {
-    let app = TestApp::start();
-    let (mia, _) = app.member("mia").await;
     let dir = tempfile::tempdir().expect("dir");
     let kinds = [
         ("ed25519", "256"),
@@ -123,10 +121,20 @@ async fn keys_made_by_ssh_keygen_are_imported_with_the_fingerprint_it_prints() {
         ("rsa", "2048"),
         ("rsa", "3072"),
     ];
+    // Made before the appliance starts: an RSA key can take seconds, longer
+    // than an idle HTTP connection is kept.
+    let made: Vec<_> = kinds
+        .iter()
+        .map(|&(kind, bits)| {
+            let name = format!("{kind}-{bits}");
+            let private = keygen(dir.path(), &name, kind, bits);
+            (name, private, bits)
+        })
+        .collect();
+    let app = TestApp::start();
+    let (mia, _) = app.member("mia").await;
     let mut expected = Vec::new();
-    for (kind, bits) in kinds {
-        let name = format!("{kind}-{bits}");
-        let private = keygen(dir.path(), &name, kind, bits);
+    for (name, private, bits) in made {
         let public = read(&pub_path(&private));
         let page = import(&mia, &name, &public).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}: {}", page.body);
@@ -265,25 +273,9 @@ async fn a_generated_private_key_downloads_once_and_ssh_keygen_reads_it() {
 
 #[tokio::test]
 async fn private_short_malformed_and_duplicate_keys_are_refused_with_the_reason() {
-    let app = TestApp::start();
-    let (mia, _) = app.member("mia").await;
+    // Keys first (RSA takes a while), then the appliance.
     let dir = tempfile::tempdir().expect("dir");
-
-    // A private key: refused, not sent back, not stored.
     let private = keygen(dir.path(), "secret", "ed25519", "256");
-    let private_text = read(&private);
-    let secret = secret_line(&private_text);
-    let page = import(&mia, "secret", &private_text).await;
-    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.body.contains(
-        "This is a private key: it was not kept. Keep it secret, and paste the public key instead"
-    ));
-    assert!(
-        !page.body.contains(&secret),
-        "the private key is not echoed"
-    );
-    assert!(!contains(&store_bytes(&app), &secret));
-    // An RSA private key in the older PEM format too.
     let rsa_private = keygen(dir.path(), "old", "rsa", "2048");
     ssh_keygen(&[
         "-q",
@@ -297,6 +289,26 @@ async fn private_short_malformed_and_duplicate_keys_are_refused_with_the_reason(
         "-f",
         rsa_private.to_str().expect("a UTF-8 path"),
     ]);
+    let short = keygen(dir.path(), "short", "rsa", "1024");
+    let good = read(&pub_path(&keygen(dir.path(), "good", "ed25519", "256")));
+    let other = read(&pub_path(&keygen(dir.path(), "other", "ed25519", "256")));
+    let app = TestApp::start();
+    let (mia, _) = app.member("mia").await;
+
+    // A private key: refused, not sent back, not stored.
+    let private_text = read(&private);
+    let secret = secret_line(&private_text);
+    let page = import(&mia, "secret", &private_text).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains(
+        "This is a private key: it was not kept. Keep it secret, and paste the public key instead"
+    ));
+    assert!(
+        !page.body.contains(&secret),
+        "the private key is not echoed"
+    );
+    assert!(!contains(&store_bytes(&app), &secret));
+    // An RSA private key in the older PEM format too.
     let pem = read(&rsa_private);
     assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
     let page = import(&mia, "old", &pem).await;
@@ -305,13 +317,11 @@ async fn private_short_malformed_and_duplicate_keys_are_refused_with_the_reason(
     assert!(!contains(&store_bytes(&app), &secret_line(&pem)));
 
     // RSA under 2048 bits.
-    let short = keygen(dir.path(), "short", "rsa", "1024");
     let page = import(&mia, "short", &read(&pub_path(&short))).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.body.contains("shorter than 2048 bits"));
 
     // Malformed: cut short, not base64, a bare word.
-    let good = read(&pub_path(&keygen(dir.path(), "good", "ed25519", "256")));
     let cut = &good[..40];
     for bad in [cut, "ssh-ed25519 !!!!", "hello"] {
         let page = import(&mia, "bad", bad).await;
@@ -340,7 +350,6 @@ async fn private_short_malformed_and_duplicate_keys_are_refused_with_the_reason(
         page.body
             .contains("You already have this key (same fingerprint).")
     );
-    let other = read(&pub_path(&keygen(dir.path(), "other", "ed25519", "256")));
     let page = import(&mia, "good", &other).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
