@@ -97,8 +97,8 @@ fn bit_length(bytes: &[u8]) -> u32 {
     let Some(at) = bytes.iter().position(|b| *b != 0) else {
         return 0;
     };
-    let len = u32::try_from(bytes.len() - at).unwrap_or(u32::MAX / 8);
-    (len - 1) * 8 + (8 - bytes[at].leading_zeros())
+    let bits = (bytes.len() - at - 1) * 8 + (8 - bytes[at].leading_zeros() as usize);
+    u32::try_from(bits).unwrap_or(u32::MAX)
 }
 
 /// Whether `text` looks like a private key of any common format (OpenSSH,

@@ -104,14 +104,12 @@ impl Services {
         self.blocking(move |store| {
             store.write(|tx| match key_pairs::insert_tx(tx, &record) {
                 Ok(()) => Ok(record),
-                Err(StoreError::Conflict(what)) => {
-                    let (field, message) = if what == "a key pair of this name" {
-                        ("name", "key_pair.error.name_taken")
-                    } else {
-                        ("public_key", "key_pair.error.duplicate_key")
-                    };
-                    Err(ServiceError::Invalid(FieldErrors::single(field, message)))
-                }
+                Err(StoreError::Conflict(key_pairs::NAME_TAKEN)) => Err(ServiceError::Invalid(
+                    FieldErrors::single("name", "key_pair.error.name_taken"),
+                )),
+                Err(StoreError::Conflict(key_pairs::KEY_TAKEN)) => Err(ServiceError::Invalid(
+                    FieldErrors::single("public_key", "key_pair.error.duplicate_key"),
+                )),
                 Err(e) => Err(e.into()),
             })
         })

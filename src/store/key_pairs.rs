@@ -37,21 +37,28 @@ pub struct KeyPairRecord {
     pub created_at: Timestamp,
 }
 
+/// What [`insert_tx`] names in `StoreError::Conflict` when the owner
+/// already has a key pair of this name …
+pub const NAME_TAKEN: &str = "a key pair of this name";
+/// … or this key (the same fingerprint).
+pub const KEY_TAKEN: &str = "a key pair with this key";
+
 /// Stores a new key pair with its indexes; refuses a name or a key the
-/// owner already has (`StoreError::Conflict` naming which).
+/// owner already has (`StoreError::Conflict` with [`NAME_TAKEN`] or
+/// [`KEY_TAKEN`]).
 pub fn insert_tx(tx: &WriteTransaction, record: &KeyPairRecord) -> Result<(), StoreError> {
     let id = record.id.as_u128();
     let owner = record.owner.as_u128();
     let mut names = tx.open_table(tables::USER_KEY_PAIR_NAME_TO_ID)?;
     if names.get((owner, record.name.as_str()))?.is_some() {
-        return Err(StoreError::Conflict("a key pair of this name"));
+        return Err(StoreError::Conflict(NAME_TAKEN));
     }
     let mut fingerprints = tx.open_table(tables::USER_KEY_PAIR_FINGERPRINT_TO_ID)?;
     if fingerprints
         .get((owner, record.fingerprint.as_str()))?
         .is_some()
     {
-        return Err(StoreError::Conflict("a key pair with this key"));
+        return Err(StoreError::Conflict(KEY_TAKEN));
     }
     names.insert((owner, record.name.as_str()), id)?;
     fingerprints.insert((owner, record.fingerprint.as_str()), id)?;
