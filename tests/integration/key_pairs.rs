@@ -332,6 +332,12 @@ async fn private_short_malformed_and_duplicate_keys_are_refused_with_the_reason(
             "{bad}"
         );
     }
+    let page = import(&mia, "long", &"A".repeat(9000)).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body
+            .contains("A public key has at most 8192 characters.")
+    );
     let page = import(&mia, "", "").await;
     assert!(page.body.contains("Enter a name."));
     assert!(page.body.contains("Paste a public key."));
