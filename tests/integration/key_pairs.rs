@@ -71,8 +71,9 @@ async fn import(client: &Client, name: &str, public_key: &str) -> Page {
 fn listed_ids(body: &str) -> Vec<String> {
     let marker = "action=\"/advanced/key-pairs/";
     body.match_indices(marker)
-        .map(|(at, _)| body[at + marker.len()..at + marker.len() + 36].to_owned())
-        .filter(|id| !id.starts_with("generate") && !id.starts_with("import"))
+        .filter_map(|(at, _)| body.get(at + marker.len()..at + marker.len() + 36))
+        .filter(|id| id.parse::<uuid::Uuid>().is_ok())
+        .map(str::to_owned)
         .collect()
 }
 

@@ -133,6 +133,7 @@ async fn post_generate(
                         .path(paths::KEY_PAIRS)
                         .max_age(Duration::minutes(1))
                         .same_site(SameSite::Strict)
+                        .secure(user.page.ctx.secure)
                         .finish(),
                 );
             }
