@@ -93,6 +93,10 @@ id_type!(
     /// Identifies a storage volume of a project.
     VolumeId
 );
+id_type!(
+    /// Identifies a user's SSH key pair.
+    KeyPairId
+);
 
 #[cfg(test)]
 mod tests {

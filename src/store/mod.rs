@@ -10,6 +10,7 @@ pub mod catalog;
 mod codec;
 mod due;
 pub mod holds;
+pub mod key_pairs;
 pub mod migrations;
 pub mod outbox;
 pub mod platform;

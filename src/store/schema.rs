@@ -7,7 +7,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransac
 use super::{Store, StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
-pub const CURRENT_VERSION: u64 = 4;
+pub const CURRENT_VERSION: u64 = 5;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -57,6 +57,10 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?;
     tx.open_table(tables::PROJECT_VOLUME_NAME_TO_ID)?;
     tx.open_table(tables::DUE_VOLUME_IDS)?;
+    tx.open_table(tables::KEY_PAIR_ID_TO_KEY_PAIR)?;
+    tx.open_multimap_table(tables::USER_ID_TO_KEY_PAIR_IDS)?;
+    tx.open_table(tables::USER_KEY_PAIR_NAME_TO_ID)?;
+    tx.open_table(tables::USER_KEY_PAIR_FINGERPRINT_TO_ID)?;
     Ok(())
 }
 

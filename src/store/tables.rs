@@ -125,3 +125,21 @@ pub const PROJECT_VOLUME_NAME_TO_ID: TableDefinition<(u128, &str), u128> =
 
 /// The reconcile loop's work list of volumes, like `DUE_WORKLOAD_IDS`.
 pub const DUE_VOLUME_IDS: TableDefinition<(i64, u128), ()> = TableDefinition::new("due_volume_ids");
+
+/// Key pair id -> `KeyPairRecord`: a user's SSH public key with its name,
+/// algorithm and fingerprint (private keys are never stored).
+pub const KEY_PAIR_ID_TO_KEY_PAIR: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("key_pair_id_to_key_pair");
+
+/// Index: user id -> ids of the user's key pairs.
+pub const USER_ID_TO_KEY_PAIR_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("user_id_to_key_pair_ids");
+
+/// Unique index: (user id, key pair name) -> key pair id.
+pub const USER_KEY_PAIR_NAME_TO_ID: TableDefinition<(u128, &str), u128> =
+    TableDefinition::new("user_key_pair_name_to_id");
+
+/// Unique index: (user id, SHA-256 fingerprint) -> key pair id, so a user
+/// cannot keep the same key twice.
+pub const USER_KEY_PAIR_FINGERPRINT_TO_ID: TableDefinition<(u128, &str), u128> =
+    TableDefinition::new("user_key_pair_fingerprint_to_id");

@@ -23,6 +23,8 @@ pub const STORAGE: &str = "/storage";
 pub const CUSTOM_IMAGES: &str = "/advanced/custom-images";
 pub const JOB_TEMPLATES: &str = "/advanced/job-templates";
 pub const KEY_PAIRS: &str = "/advanced/key-pairs";
+pub const KEY_PAIR_GENERATE: &str = "/advanced/key-pairs/generate";
+pub const KEY_PAIR_IMPORT: &str = "/advanced/key-pairs/import";
 pub const CLOUD_PROVISIONING: &str = "/advanced/cloud-provisioning";
 pub const COST_CENTER: &str = "/advanced/cost-center";
 
@@ -41,6 +43,11 @@ pub const ADMIN_CATALOG: &str = "/admin/catalog";
 pub const ADMIN_SETTINGS: &str = "/admin/settings";
 pub const ADMIN_PROJECTS: &str = "/admin/projects";
 pub const ADMIN_OUTBOX: &str = "/admin/outbox";
+
+/// Deleting one of the user's key pairs.
+pub fn key_pair_delete(id: &str) -> String {
+    format!("{KEY_PAIRS}/{id}/delete")
+}
 
 /// A project's detail page.
 pub fn project(id: ProjectId) -> String {

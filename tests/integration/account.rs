@@ -152,6 +152,7 @@ async fn every_area_of_the_manual_is_in_the_sidebar_and_says_plainly_what_is_not
         "/projects",
         "/projects/detail",
         "/containers",
+        "/advanced/key-pairs",
         "/advanced/cloud-provisioning",
     ] {
         assert!(
@@ -166,7 +167,6 @@ async fn every_area_of_the_manual_is_in_the_sidebar_and_says_plainly_what_is_not
         "/storage",
         "/advanced/custom-images",
         "/advanced/job-templates",
-        "/advanced/key-pairs",
         "/advanced/cost-center",
         "/account/orders",
     ] {

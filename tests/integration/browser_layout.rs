@@ -41,6 +41,8 @@ const NOT_PAGES: &[&str] = &[
     "/containers/{id}/status",
     "/containers/{id}/stop",
     "/containers/{id}/start",
+    "/advanced/key-pairs/generate",
+    "/advanced/key-pairs/import",
 ];
 
 const CATALOG_KINDS: &[&str] = &[
@@ -208,6 +210,17 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
         crate::containers::web_container(&project, "notebook-for-the-vision-models"),
     )
     .await;
+
+    // A key pair each, so the Key Pairs table has a row in both themes.
+    for client in [&admin, &manager] {
+        let generated = client
+            .post_form(
+                "/advanced/key-pairs/generate",
+                &[("name", "workstation-in-the-lab")],
+            )
+            .await;
+        assert_eq!(generated.status, StatusCode::OK, "{}", generated.body);
+    }
 
     let b = Browser::start(&app.url).await;
     b.resize(WIDTH, HEIGHT).await;

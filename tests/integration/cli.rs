@@ -120,13 +120,13 @@ fn user_commands_manage_accounts() {
 }
 
 /// A `mlstack serve` child process with its stdout read line by line.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     lines: mpsc::Receiver<String>,
 }
 
 impl Server {
-    fn start(dir: &Path) -> Server {
+    pub(crate) fn start(dir: &Path) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"])
             .current_dir(dir)
@@ -148,7 +148,7 @@ impl Server {
     }
 
     /// Lines printed until the listening line, and the URL it names.
-    fn until_listening(&self) -> (Vec<String>, String) {
+    pub(crate) fn until_listening(&self) -> (Vec<String>, String) {
         let mut seen = Vec::new();
         loop {
             let line = self
@@ -163,7 +163,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and returns the exit status and everything logged.
-    fn terminate(mut self) -> (Option<i32>, String) {
+    pub(crate) fn terminate(mut self) -> (Option<i32>, String) {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill")
             .args(["-TERM", &pid])

@@ -225,7 +225,7 @@ async fn records_and_sessions_survive_a_restart() {
 }
 
 #[test]
-fn a_schema_3_store_gains_the_workload_and_volume_tables() {
+fn a_schema_3_store_gains_the_workload_volume_and_key_pair_tables() {
     let dir = tempfile::tempdir().expect("dir");
     let store_path = dir.path().join(mlstack::store::FILE_NAME);
     drop(Store::open_in(dir.path()).expect("a new store"));
@@ -270,4 +270,8 @@ fn a_schema_3_store_gains_the_workload_and_volume_tables() {
     tx.open_table(tables::DUE_WORKLOAD_IDS).expect("due list");
     tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)
         .expect("volumes by project");
+    tx.open_table(tables::KEY_PAIR_ID_TO_KEY_PAIR)
+        .expect("key pairs (schema 5)");
+    tx.open_table(tables::USER_KEY_PAIR_FINGERPRINT_TO_ID)
+        .expect("key pairs by fingerprint");
 }

@@ -32,7 +32,6 @@ const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
         "nav.section.advanced",
         "nav.job_templates",
     ),
-    (paths::KEY_PAIRS, "nav.section.advanced", "nav.key_pairs"),
     (
         paths::COST_CENTER,
         "nav.section.advanced",

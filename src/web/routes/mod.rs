@@ -8,6 +8,7 @@ mod areas;
 mod auth;
 mod catalog;
 mod containers;
+mod key_pairs;
 mod ops;
 mod projects;
 
@@ -106,6 +107,7 @@ pub fn table() -> Vec<RouteDef> {
         projects::routes(),
         catalog::routes(),
         containers::routes(),
+        key_pairs::routes(),
         areas::routes(),
     ]
     .into_iter()

@@ -10,6 +10,7 @@ pub mod components;
 pub mod containers;
 pub mod errors;
 pub mod format;
+pub mod key_pairs;
 pub mod layout;
 pub mod platform;
 pub mod projects;

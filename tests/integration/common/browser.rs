@@ -212,7 +212,15 @@ impl Browser {
                         "binary": CHROMIUM,
                         "args": args,
                         // The visitor's language decides the login page's.
-                        "prefs": { "intl": { "accept_languages": "en-US,en" } },
+                        "prefs": {
+                            "intl": { "accept_languages": "en-US,en" },
+                            // Downloads (a generated private key) land in
+                            // the profile's folder without asking.
+                            "download": {
+                                "default_directory": self.downloads(),
+                                "prompt_for_download": false,
+                            },
+                        },
                     },
                 },
             },
@@ -235,6 +243,11 @@ impl Browser {
                 tail(&self.log, 3000)
             ),
         }
+    }
+
+    /// Where this browser's downloads land.
+    pub fn downloads(&self) -> PathBuf {
+        self._profile.path().join("downloads")
     }
 
     /// One WebDriver command on this session; returns its `value`.
