@@ -124,3 +124,8 @@ pub const PROJECT_VOLUME_NAME_TO_ID: TableDefinition<(u128, &str), u128> =
 
 /// The reconcile loop's work list of volumes, like `DUE_WORKLOAD_IDS`.
 pub const DUE_VOLUME_IDS: TableDefinition<(i64, u128), ()> = TableDefinition::new("due_volume_ids");
+
+/// User id -> `TermsAcceptanceRecord`: the hash of the usage terms the user
+/// last accepted, and when.
+pub const USER_ID_TO_TERMS_ACCEPTANCE: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("user_id_to_terms_acceptance");

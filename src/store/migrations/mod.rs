@@ -16,8 +16,9 @@ pub fn upgrade_tx(tx: &WriteTransaction, from: u64) -> Result<(), StoreError> {
             1 => v1_to_v2::run_tx(tx)?,
             // Schema 3 only adds the project, application, outbox, settings
             // and catalog tables, and schema 4 the workload and volume
-            // tables; the caller creates them after the steps.
-            2 | 3 => {}
+            // tables, and schema 5 the usage terms acceptances; the caller
+            // creates them after the steps.
+            2..=4 => {}
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "no migration from schema version {other}"
