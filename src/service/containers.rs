@@ -270,7 +270,12 @@ fn shortfall(
     Some(Shortfall::Node {
         cpu_milli: resources.cpu_milli,
         ram_mib: resources.ram_mib,
-        largest_cpu_milli: capacity.nodes.iter().map(|n| n.cpu_milli).max().unwrap_or(0),
+        largest_cpu_milli: capacity
+            .nodes
+            .iter()
+            .map(|n| n.cpu_milli)
+            .max()
+            .unwrap_or(0),
         largest_ram_mib: capacity.nodes.iter().map(|n| n.ram_mib).max().unwrap_or(0),
     })
 }
@@ -402,9 +407,7 @@ pub fn build_specs(
         "after" => match form.end_after_hours.trim().parse::<u64>() {
             Ok(h) if (1..=END_AFTER_MAX_HOURS).contains(&h) => {
                 let hours = i64::try_from(h).unwrap_or(i64::MAX);
-                begins
-                    .checked_add(SignedDuration::from_hours(hours))
-                    .ok()
+                begins.checked_add(SignedDuration::from_hours(hours)).ok()
             }
             _ => {
                 errors.add("end", "wizard.error.end_after");
@@ -618,6 +621,14 @@ pub fn build_specs(
     Ok(specs)
 }
 
+/// The problems of a form so far (the wizard's Next checks them step by
+/// step; Create checks them all again).
+pub fn form_errors(form: &WizardForm, ctx: &WizardContext, actor: UserId) -> FieldErrors {
+    build_specs(form, ctx, actor, &random_salt())
+        .err()
+        .unwrap_or_default()
+}
+
 impl Services {
     /// Everything the wizard shows for `project`, if `viewer` may create
     /// containers in it.
@@ -636,13 +647,11 @@ impl Services {
                     let role = role_of(&viewer);
                     let membership = p.role_of(viewer.id);
                     if !permits_workload(role, membership, true, WorkloadAction::Create) {
-                        return Err(
-                            if permits_project(role, membership, ProjectAction::View) {
-                                ServiceError::Forbidden
-                            } else {
-                                ServiceError::NotFound
-                            },
-                        );
+                        return Err(if permits_project(role, membership, ProjectAction::View) {
+                            ServiceError::Forbidden
+                        } else {
+                            ServiceError::NotFound
+                        });
                     }
                     let may_batch = permits_project(role, membership, ProjectAction::Manage);
                     let mut members = Vec::new();
@@ -677,8 +686,12 @@ impl Services {
                         .map(|m| m.cap)
                         .unwrap_or_default();
                     let member_left = MemberCap {
-                        gpu_milli: cap.gpu_milli.map(|c| c.saturating_sub(member_use.gpu_milli)),
-                        cpu_milli: cap.cpu_milli.map(|c| c.saturating_sub(member_use.cpu_milli)),
+                        gpu_milli: cap
+                            .gpu_milli
+                            .map(|c| c.saturating_sub(member_use.gpu_milli)),
+                        cpu_milli: cap
+                            .cpu_milli
+                            .map(|c| c.saturating_sub(member_use.cpu_milli)),
                         ram_mib: cap.ram_mib.map(|c| c.saturating_sub(member_use.ram_mib)),
                     };
                     Ok(WizardContext {
@@ -744,7 +757,8 @@ impl Services {
         form: &WizardForm,
     ) -> Result<Vec<WorkloadId>, WizardError> {
         let ctx = self.wizard_context(actor, project).await?;
-        let specs = build_specs(form, &ctx, actor.id, &random_salt()).map_err(WizardError::Invalid)?;
+        let specs =
+            build_specs(form, &ctx, actor.id, &random_salt()).map_err(WizardError::Invalid)?;
         if let (Some(capacity), Some(first)) = (&ctx.availability.capacity, specs.first()) {
             let gpu = ctx.gpu_type(form.gpu_type.trim());
             let count = u64::try_from(specs.len()).unwrap_or(u64::MAX);

@@ -15,6 +15,7 @@ pub const PROJECT_DETAIL: &str = "/projects/detail";
 pub const PROJECT_NEW: &str = "/projects/new";
 pub const PROJECT_SELECT: &str = "/projects/select";
 pub const CONTAINERS: &str = "/containers";
+pub const CONTAINER_NEW: &str = "/containers/new";
 pub const JOBS: &str = "/jobs";
 pub const JOB_SCHEDULES: &str = "/jobs/schedules";
 pub const GPU_UTILIZATION: &str = "/gpu-utilization";

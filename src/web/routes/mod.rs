@@ -7,6 +7,7 @@ mod admin;
 mod areas;
 mod auth;
 mod catalog;
+mod containers_new;
 mod ops;
 mod projects;
 
@@ -104,6 +105,7 @@ pub fn table() -> Vec<RouteDef> {
         admin::routes(),
         projects::routes(),
         catalog::routes(),
+        containers_new::routes(),
         areas::routes(),
     ]
     .into_iter()

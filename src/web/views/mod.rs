@@ -7,6 +7,7 @@ pub mod areas;
 pub mod auth;
 pub mod catalog;
 pub mod components;
+pub mod containers_new;
 pub mod errors;
 pub mod format;
 pub mod layout;
