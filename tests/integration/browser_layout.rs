@@ -186,6 +186,14 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
     .await;
     assert_eq!(pending.status, StatusCode::SEE_OTHER, "{}", pending.body);
     let purpose = catalog(&admin).await;
+    // The container wizard shows the project chosen in the selector.
+    let select = manager
+        .post_form(
+            "/projects/select",
+            &[("project", project.as_str()), ("next", "/projects")],
+        )
+        .await;
+    assert_eq!(select.status, StatusCode::SEE_OTHER, "{}", select.body);
 
     let b = Browser::start(&app.url).await;
     b.resize(WIDTH, HEIGHT).await;
