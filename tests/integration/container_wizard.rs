@@ -449,8 +449,68 @@ async fn a_member_accepts_the_terms_once_and_creates_a_container_exactly_as_the_
     let again = w.bob.get(WIZARD).await;
     assert!(!again.body.contains("name=\"accept_terms\""));
     assert!(again.body.contains("You accepted these terms on"));
-    let second = post(&w.bob, &fields(&w, "nb2")).await;
-    assert_eq!(second.status, StatusCode::SEE_OTHER, "{}", second.body);
+    // Previous goes back a step, Clear empties the form.
+    let back = post(
+        &w.bob,
+        &with(fields(&w, "nb2"), &[("step", "3"), ("go", "previous")]),
+    )
+    .await;
+    assert_eq!(back.status, StatusCode::OK);
+    assert!(
+        back.body
+            .contains("id=\"wizard-step-3\" class=\"wizard-step\" hidden")
+    );
+    assert!(
+        !back
+            .body
+            .contains("id=\"wizard-step-2\" class=\"wizard-step\" hidden")
+    );
+    assert!(back.body.contains("value=\"nb2\""));
+    let cleared = post(
+        &w.bob,
+        &with(fields(&w, "nb2"), &[("step", "3"), ("go", "clear")]),
+    )
+    .await;
+    assert_eq!(cleared.status, StatusCode::OK);
+    assert!(!cleared.body.contains("value=\"nb2\""));
+    // A scheduled start (in the platform's zone) and an end after hours.
+    let scheduled = post(
+        &w.bob,
+        &with(
+            fields(&w, "nb2"),
+            &[
+                ("start_mode", "at"),
+                ("start_at", &local_time(3)),
+                ("end_mode", "after"),
+                ("end_after_hours", "2"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        scheduled.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        scheduled.body
+    );
+    let list = w.containers().await;
+    let WorkloadSpec::Container(spec) = &list
+        .iter()
+        .find(|r| r.spec.name() == Some("nb2"))
+        .expect("nb2")
+        .spec
+    else {
+        panic!("a container");
+    };
+    let minute = |hours: i64| {
+        let t = start_time()
+            .checked_add(jiff::SignedDuration::from_hours(hours))
+            .expect("time");
+        t.checked_sub(jiff::SignedDuration::from_secs(t.as_second() % 60))
+            .expect("time")
+    };
+    assert_eq!(spec.start_at, Some(minute(3)));
+    assert_eq!(spec.end_at, Some(minute(5)));
 
     // An admin changes the terms: they show, and are accepted again.
     let admin = w.app.admin().await;
