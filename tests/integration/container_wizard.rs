@@ -27,24 +27,26 @@ const WIZARD: &str = "/containers/new";
 /// bob and carol are members, all activated and with Vision selected), a
 /// catalog (a T4 GPU type, a CPU-only and a T4 spec, a retired spec, a
 /// shared GPU type, an image serving HTTP), and bob's volume `data`.
-struct Wizard {
-    services: Services,
+pub(crate) struct Wizard {
+    pub(crate) services: Services,
     alice: Client,
     bob: Client,
     carol: Client,
+    /// The passwords bob and carol chose.
+    pub(crate) passwords: (String, String),
     users: Vec<UserRecord>,
     project: ProjectId,
-    t4: String,
+    pub(crate) t4: String,
     shared: String,
-    cpu_spec: String,
+    pub(crate) cpu_spec: String,
     gpu_spec: String,
     shared_spec: String,
     retired_spec: String,
-    image: String,
+    pub(crate) image: String,
     /// An image whose SSH logs in by password, and one by key.
     ssh_password_image: String,
     ssh_key_image: String,
-    app: TestApp,
+    pub(crate) app: TestApp,
 }
 
 impl Wizard {
@@ -56,7 +58,7 @@ impl Wizard {
     }
 
     /// The containers of the project, as its manager sees them.
-    async fn containers(&self) -> Vec<WorkloadRecord> {
+    pub(crate) async fn containers(&self) -> Vec<WorkloadRecord> {
         self.services
             .project_workloads(self.user("alice"), self.project)
             .await
@@ -64,7 +66,7 @@ impl Wizard {
     }
 }
 
-async fn wizard() -> Wizard {
+pub(crate) async fn wizard() -> Wizard {
     let app = TestApp::start_configured(|config| {
         config.local.detect_gpus = false;
         config.local.gpus = vec![LocalGpu {
@@ -76,8 +78,8 @@ async fn wizard() -> Wizard {
         }];
     });
     let (alice, _) = app.member("alice").await;
-    let (bob, _) = app.member("bob").await;
-    let (carol, _) = app.member("carol").await;
+    let (bob, bob_password) = app.member("bob").await;
+    let (carol, carol_password) = app.member("carol").await;
     let project =
         active_project(&app, &alice, "Vision", &["alice", "bob", "carol"], &day(60)).await;
     let services = app.services();
@@ -195,6 +197,7 @@ async fn wizard() -> Wizard {
         alice,
         bob,
         carol,
+        passwords: (bob_password, carol_password),
         users,
         project: project.parse().expect("project id"),
         t4: t4.id.to_string(),

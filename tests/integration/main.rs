@@ -13,6 +13,7 @@ mod authz;
 mod browser;
 mod browser_layout;
 mod browser_projects;
+mod browser_wizard;
 mod catalog;
 mod cli;
 mod container_wizard;
