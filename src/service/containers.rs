@@ -323,7 +323,7 @@ fn random_salt() -> String {
 }
 
 /// A time typed as `YYYY-MM-DDTHH:MM` in `zone`.
-fn parse_local(text: &str, zone: &TimeZone) -> Option<Timestamp> {
+pub fn parse_local(text: &str, zone: &TimeZone) -> Option<Timestamp> {
     let civil: DateTime = text.trim().parse().ok()?;
     civil.to_zoned(zone.clone()).ok().map(|z| z.timestamp())
 }

@@ -18,7 +18,7 @@ use mlstack::store::users::UserRecord;
 use mlstack::store::workloads::{WorkloadRecord, WorkloadSpec};
 
 use crate::common::{Client, Page, TestApp, start_time};
-use crate::projects::{active_project, day};
+use crate::projects::{active_project, application_id_in, apply, day};
 
 const WAIT: Duration = Duration::from_secs(30);
 const WIZARD: &str = "/containers/new";
@@ -556,6 +556,41 @@ async fn a_member_accepts_the_terms_once_and_creates_a_container_exactly_as_the_
 #[tokio::test]
 async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
     let w = wizard().await;
+    // Bob is in a second project, with a volume there.
+    let audio = apply(&w.alice, "Audio", &["alice"], &["bob"], &day(0), &day(30)).await;
+    assert_eq!(audio.status, StatusCode::SEE_OTHER, "{}", audio.body);
+    let admin = w.app.admin().await;
+    let queue = admin.get("/admin/reviews").await;
+    let approved = admin
+        .post_form(
+            &format!("/admin/reviews/{}/approve", application_id_in(&queue.body)),
+            &[("gpu", "1"), ("cpu", "4"), ("ram", "8"), ("remark", "ok")],
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+    let audio = w
+        .services
+        .list_projects(w.user("bob"), false)
+        .await
+        .expect("projects")
+        .into_iter()
+        .find(|p| p.project.name == "Audio")
+        .expect("Audio")
+        .project
+        .id;
+    w.services
+        .create_volume(
+            w.user("bob"),
+            VolumeSpec {
+                project: audio,
+                owner: w.user("bob").id,
+                name: "recordings".into(),
+                storage_class: String::new(),
+                size_gib: 1,
+            },
+        )
+        .await
+        .expect("a volume in the other project");
     let accepted = post(
         &w.bob,
         &with(fields(&w, "first"), &[("accept_terms", "yes")]),
@@ -679,10 +714,10 @@ async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
             "A volume cannot be mounted at",
         ),
         (
-            "a volume not of this project",
+            "another project's volume",
             with(
                 fields(&w, "x1"),
-                &[("mount", "elsewhere"), ("path_elsewhere", "/workspace/x")],
+                &[("mount", "recordings"), ("path_recordings", "/workspace/x")],
             ),
             "Choose a storage volume of this project that you may use.",
         ),

@@ -15,6 +15,7 @@ use crate::domain::validation::FieldErrors;
 use crate::i18n::Tr;
 use crate::service::containers::{
     END_AFTER_MAX_HOURS, NAME_MAX, SHM_MAX_PERCENT, SHM_MIN_MB, WizardContext, WizardForm,
+    parse_local,
 };
 use crate::web::{assets, paths};
 
@@ -502,12 +503,16 @@ fn overview(tr: Tr, ctx: &WizardContext, form: &WizardForm, cost: u64, count: u6
     let gpu = ctx.gpu_type(&form.gpu_type);
     let spec = ctx.spec(&form.spec);
     let image = ctx.image(&form.image);
+    let typed = |text: &str| match parse_local(text, &ctx.zone) {
+        Some(at) => format::date_time(at, &ctx.zone),
+        None => format!("{} ({zone})", text.replace('T', " ")),
+    };
     let start = match form.start_mode.as_str() {
-        "at" => format!("{} ({zone})", form.start_at.replace('T', " ")),
+        "at" => typed(&form.start_at),
         _ => tr.t("wizard.start_now").to_owned(),
     };
     let end = match form.end_mode.as_str() {
-        "at" => format!("{} ({zone})", form.end_at.replace('T', " ")),
+        "at" => typed(&form.end_at),
         "after" => tr.f(
             "wizard.end_after_text",
             &[("hours", form.end_after_hours.trim())],
