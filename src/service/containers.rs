@@ -844,6 +844,75 @@ mod tests {
     }
 
     #[test]
+    fn the_cluster_says_what_it_lacks() {
+        use crate::cluster::{GpuCapacity, NodeCapacity};
+        use crate::domain::catalog::Sharing;
+        let capacity = Capacity {
+            nodes: vec![NodeCapacity {
+                name: "n1".into(),
+                cpu_milli: 8000,
+                ram_mib: 32_768,
+            }],
+            gpus: vec![GpuCapacity {
+                type_name: "A100".into(),
+                resource_name: "nvidia.com/gpu".into(),
+                total: 4,
+                free: 3,
+            }],
+        };
+        let mut gpu_type = GpuTypeRecord {
+            id: GpuTypeId::generate(),
+            name: "A100".into(),
+            resource_name: "nvidia.com/gpu".into(),
+            sharing: Sharing::Whole,
+            node_selector: BTreeMap::new(),
+            memory_gb: 80,
+            allowed_counts: vec![1, 2],
+            price_milli: None,
+            retired: false,
+        };
+        let resources = |cpu_milli, ram_mib, count| Resources {
+            cpu_milli,
+            ram_mib,
+            shm_mib: 0,
+            gpu: Some(GpuRequest {
+                resource_name: "nvidia.com/gpu".into(),
+                type_name: "A100".into(),
+                node_selector: BTreeMap::new(),
+                count,
+                units_milli: u64::from(count) * MILLI,
+            }),
+        };
+        assert_eq!(
+            shortfall(&capacity, &resources(1000, 1024, 1), Some(&gpu_type), 3),
+            None
+        );
+        assert_eq!(
+            shortfall(&capacity, &resources(1000, 1024, 2), Some(&gpu_type), 2),
+            Some(Shortfall::Gpus {
+                type_name: "A100".into(),
+                asked: 4,
+                free: 3
+            })
+        );
+        assert_eq!(
+            shortfall(&capacity, &resources(9000, 1024, 1), Some(&gpu_type), 1),
+            Some(Shortfall::Node {
+                cpu_milli: 9000,
+                ram_mib: 1024,
+                largest_cpu_milli: 8000,
+                largest_ram_mib: 32_768
+            })
+        );
+        // Shared types are counted in GB: left to the scheduler.
+        gpu_type.sharing = Sharing::MemorySliced;
+        assert_eq!(
+            shortfall(&capacity, &resources(1000, 1024, 40), Some(&gpu_type), 1),
+            None
+        );
+    }
+
+    #[test]
     fn terms_hash_changes_with_the_text() {
         assert_eq!(terms_sha256("a").len(), 64);
         assert_ne!(terms_sha256("a"), terms_sha256("b"));

@@ -1,7 +1,7 @@
 //! The container create wizard (manual §5.4): Sign the terms, Create
 //! resource, Advanced settings, Overview. One form carries every field on
 //! every step (the steps not shown are hidden); the server validates and
-//! moves between steps, `wizard.js` only filters the tables to the chosen
+//! moves between steps, `container-wizard.js` only filters the tables to the chosen
 //! GPU type and image and updates the cost as choices change.
 
 use maud::{Markup, html};
@@ -169,7 +169,7 @@ pub fn wizard(
                     }
                 }
             }
-            script src=(assets::url("wizard.js")) defer {}
+            script src=(assets::url("container-wizard.js")) defer {}
         },
     )
 }
