@@ -292,7 +292,7 @@ fn resource(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors
                         @for s in &ctx.specs {
                             @let id = s.id.to_string();
                             @let gpu = s.gpu_type.map(|g| g.to_string()).unwrap_or_default();
-                            tr data-gpu-type=(gpu) hidden[s.gpu_type.map(|g| g.to_string()) != chosen_gpu] {
+                            tr data-gpu-type=(gpu) {
                                 td { input type="radio" id=(format!("f-spec-{id}")) name="spec" value=(id)
                                     checked[form.spec == id] data-price=(s.price_milli) data-ram=(s.ram_mib); }
                                 td { label for=(format!("f-spec-{id}")) { (s.name) } }
@@ -328,8 +328,7 @@ fn resource(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors
                 select id="f-version" name="version" aria-describedby=[described_by("version", errors.get("version").is_some(), false)] {
                     @for i in &ctx.images {
                         @for v in &i.versions {
-                            option value=(v) data-image=(i.id) selected[chosen_image.is_some_and(|c| c.id == i.id) && form.version == *v]
-                                hidden[chosen_image.is_some_and(|c| c.id != i.id)] { (i.name) ":" (v) }
+                            option value=(v) data-image=(i.id) selected[chosen_image.is_some_and(|c| c.id == i.id) && form.version == *v] { (i.name) ":" (v) }
                         }
                     }
                 }
