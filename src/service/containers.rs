@@ -64,7 +64,10 @@ pub struct MountForm {
 /// The wizard's form as posted: every value as typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WizardForm {
-    pub accept_terms: bool,
+    /// The SHA-256 of the usage terms the user ticked "accept" under
+    /// (empty: not ticked), so that terms changed meanwhile are not taken
+    /// as accepted.
+    pub accept_terms: String,
     pub name: String,
     /// `now` or `at`.
     pub start_mode: String,
@@ -94,7 +97,7 @@ pub struct WizardForm {
 impl Default for WizardForm {
     fn default() -> Self {
         Self {
-            accept_terms: false,
+            accept_terms: String::new(),
             name: String::new(),
             start_mode: "now".into(),
             start_at: String::new(),
@@ -363,8 +366,12 @@ pub fn build_specs(
     salt: &str,
 ) -> Result<Vec<ContainerSpec>, FieldErrors> {
     let mut errors = FieldErrors::new();
-    if ctx.accepted_at.is_none() && !form.accept_terms {
-        errors.add("accept_terms", "wizard.error.terms");
+    if ctx.accepted_at.is_none() {
+        if form.accept_terms.is_empty() {
+            errors.add("accept_terms", "wizard.error.terms");
+        } else if form.accept_terms != terms_sha256(&ctx.terms) {
+            errors.add("accept_terms", "wizard.error.terms_changed");
+        }
     }
     let name = form.name.trim();
     if !is_wizard_name(name) {
@@ -767,7 +774,7 @@ impl Services {
             }
         }
         if ctx.accepted_at.is_none() {
-            self.accept_terms(actor, &ctx.terms).await?;
+            self.accept_terms(actor, &form.accept_terms).await?;
         }
         let batch = specs.len() > 1 || specs.iter().any(|s| s.meta.owner != actor.id);
         if batch {
@@ -781,11 +788,11 @@ impl Services {
         }
     }
 
-    /// Records that `user` accepted `terms` (the text they were shown);
-    /// refused when the terms changed meanwhile.
-    async fn accept_terms(&self, user: &UserRecord, terms: &str) -> Result<(), ServiceError> {
+    /// Records that `user` accepted the terms whose SHA-256 is `shown`
+    /// (the text they were shown); refused when the terms changed meanwhile.
+    async fn accept_terms(&self, user: &UserRecord, shown: &str) -> Result<(), ServiceError> {
         let user = user.id;
-        let shown = terms_sha256(terms);
+        let shown = shown.to_owned();
         let now = self.clock.now();
         self.blocking(move |store| {
             store.write(|tx| {

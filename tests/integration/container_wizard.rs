@@ -14,6 +14,8 @@ use mlstack::domain::catalog::{GpuTypeRequest, HardwareSpecRequest, ImageRequest
 use mlstack::domain::ids::ProjectId;
 use mlstack::domain::workload::{SshAccess, VolumeSpec, WorkloadStatus};
 use mlstack::service::Services;
+use mlstack::service::containers::terms_sha256;
+use mlstack::store::platform::DEFAULT_USAGE_TERMS;
 use mlstack::store::users::UserRecord;
 use mlstack::store::workloads::{WorkloadRecord, WorkloadSpec};
 
@@ -333,7 +335,7 @@ async fn a_member_accepts_the_terms_once_and_creates_a_container_exactly_as_the_
         &[
             ("step", "1".into()),
             ("go", "next".into()),
-            ("accept_terms", "yes".into()),
+            ("accept_terms", accepted().into()),
         ],
     )
     .await;
@@ -361,7 +363,7 @@ async fn a_member_accepts_the_terms_once_and_creates_a_container_exactly_as_the_
         &[
             ("step", "2".into()),
             ("go", "next".into()),
-            ("accept_terms", "yes".into()),
+            ("accept_terms", accepted().into()),
         ],
     )
     .await;
@@ -379,7 +381,7 @@ async fn a_member_accepts_the_terms_once_and_creates_a_container_exactly_as_the_
             &[
                 ("step", "3"),
                 ("go", "next"),
-                ("accept_terms", "yes"),
+                ("accept_terms", accepted()),
                 ("shm", "on"),
                 ("shm_mb", "256"),
                 ("mount", "data"),
@@ -406,7 +408,7 @@ async fn a_member_accepts_the_terms_once_and_creates_a_container_exactly_as_the_
         &with(
             fields(&w, "nb1"),
             &[
-                ("accept_terms", "yes"),
+                ("accept_terms", accepted()),
                 ("shm", "on"),
                 ("shm_mb", "256"),
                 ("mount", "data"),
@@ -550,7 +552,33 @@ async fn a_member_accepts_the_terms_once_and_creates_a_container_exactly_as_the_
             .body
             .contains("Accept the usage terms to create a container.")
     );
-    assert_eq!(w.containers().await.len(), 2);
+    // Ticked under the old terms (a page opened before the change): the
+    // new terms are read first.
+    let stale = post(
+        &w.bob,
+        &with(fields(&w, "nb3"), &[("accept_terms", accepted())]),
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        stale
+            .body
+            .contains("The usage terms changed while you were reading them")
+    );
+    let new_terms = terms_sha256("Lab rules 2027: book GPUs in the calendar.");
+    assert!(changed.body.contains(&format!("value=\"{new_terms}\"")));
+    let accepted_again = post(
+        &w.bob,
+        &with(fields(&w, "nb3"), &[("accept_terms", &new_terms)]),
+    )
+    .await;
+    assert_eq!(
+        accepted_again.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        accepted_again.body
+    );
+    assert_eq!(w.containers().await.len(), 3);
 }
 
 #[tokio::test]
@@ -591,12 +619,12 @@ async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
         )
         .await
         .expect("a volume in the other project");
-    let accepted = post(
+    let first = post(
         &w.bob,
-        &with(fields(&w, "first"), &[("accept_terms", "yes")]),
+        &with(fields(&w, "first"), &[("accept_terms", accepted())]),
     )
     .await;
-    assert_eq!(accepted.status, StatusCode::SEE_OTHER, "{}", accepted.body);
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
     let long = "a".repeat(41);
     let random = "0191f7a0-0000-7000-8000-000000000000";
     let carol = w.user("carol").id.to_string();
@@ -821,7 +849,7 @@ async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
     let password = with(
         fields(&w, "pw"),
         &[
-            ("accept_terms", "yes"),
+            ("accept_terms", accepted()),
             ("image", &w.ssh_password_image),
             ("version", "1"),
             ("ssh_password", "correct horse battery"),
@@ -898,7 +926,11 @@ async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
         )
     };
     for name in ["s1", "s2", "s3"] {
-        let page = post(&w.alice, &with(shared(name), &[("accept_terms", "yes")])).await;
+        let page = post(
+            &w.alice,
+            &with(shared(name), &[("accept_terms", accepted())]),
+        )
+        .await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{name}: {}", page.body);
     }
     let over = post(&w.alice, &shared("s4")).await;
@@ -910,6 +942,11 @@ async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
         over.body
     );
     assert_eq!(w.containers().await.len(), 6);
+}
+
+/// The accept box of the default usage terms, ticked.
+fn accepted() -> &'static str {
+    leak(terms_sha256(DEFAULT_USAGE_TERMS))
 }
 
 /// A field name made at run time, kept for the test's lifetime.
@@ -934,7 +971,7 @@ async fn a_manager_creates_a_batch_for_two_members_in_one_step_all_or_nothing() 
     let too_much = with(
         fields(&w, "team"),
         &[
-            ("accept_terms", "yes"),
+            ("accept_terms", accepted()),
             ("gpu_type", &w.shared),
             ("gpu_count", "16"),
             ("spec", &w.shared_spec),
@@ -960,7 +997,7 @@ async fn a_manager_creates_a_batch_for_two_members_in_one_step_all_or_nothing() 
     let batch = with(
         fields(&w, "team"),
         &[
-            ("accept_terms", "yes"),
+            ("accept_terms", accepted()),
             (leak(format!("batch_{bob}")), "1"),
             (leak(format!("batch_{carol}")), "1"),
         ],

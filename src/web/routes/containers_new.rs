@@ -61,7 +61,7 @@ fn wizard_form(pairs: &[(String, String)]) -> WizardForm {
         }
     };
     WizardForm {
-        accept_terms: field(pairs, "accept_terms") == "yes",
+        accept_terms: text("accept_terms"),
         name: text("name"),
         start_mode: or(text("start_mode"), "now"),
         start_at: text("start_at"),
@@ -198,7 +198,7 @@ async fn post_new(user: CurrentUser, pairs: Pairs) -> Result<HttpResponse, WebEr
         "clear" => {
             let ctx = services.wizard_context(actor, project).await?;
             let cleared = WizardForm {
-                accept_terms: form.accept_terms,
+                accept_terms: form.accept_terms.clone(),
                 shm_mb: "64".into(),
                 ..WizardForm::default()
             };

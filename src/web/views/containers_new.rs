@@ -15,7 +15,7 @@ use crate::domain::validation::FieldErrors;
 use crate::i18n::Tr;
 use crate::service::containers::{
     END_AFTER_MAX_HOURS, NAME_MAX, SHM_MAX_PERCENT, SHM_MIN_MB, WizardContext, WizardForm,
-    parse_local,
+    parse_local, terms_sha256,
 };
 use crate::web::{assets, paths};
 
@@ -182,8 +182,8 @@ fn terms(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors) -
             Some(at) => p class="hint" { (tr.f("wizard.terms_accepted", &[("at", &format::date_time(at, &ctx.zone))])) },
             None => div.field.has-error[error.is_some()] {
                 div class="choice" {
-                    input type="checkbox" id="f-accept_terms" name="accept_terms" value="yes"
-                        checked[form.accept_terms] aria-invalid=[error.map(|_| "true")]
+                    input type="checkbox" id="f-accept_terms" name="accept_terms" value=(terms_sha256(&ctx.terms))
+                        checked[form.accept_terms == terms_sha256(&ctx.terms)] aria-invalid=[error.map(|_| "true")]
                         aria-describedby=[described_by("accept_terms", error.is_some(), false)];
                     label for="f-accept_terms" { (tr.t("wizard.accept_terms")) }
                 }
