@@ -19,7 +19,7 @@ use crate::cluster::{Capacity, Driver};
 use crate::domain::authz::{ProjectAction, WorkloadAction, permits_project, permits_workload};
 use crate::domain::catalog::{ServiceKind, SshLogin};
 use crate::domain::ids::{GpuTypeId, HardwareSpecId, ImageId, ProjectId, UserId};
-use crate::domain::quota::{MILLI, MemberCap, Resources as Amounts};
+use crate::domain::quota::{MILLI, MemberCap, QuotaRefusal, Resources as Amounts, check_fits};
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
     CRYPT_SALT_CHARS, ContainerSpec, GpuRequest, ImageRef, Resources, ServiceSpec, SshAccess,
@@ -202,6 +202,12 @@ pub enum WizardError {
     Invalid(FieldErrors),
     /// The cluster cannot place it now: what is asked and what there is.
     Capacity(Shortfall),
+    /// A batch does not fit the cap of `member`: `left` is what remains.
+    MemberCap {
+        member: String,
+        left: Amounts,
+        project: String,
+    },
     Service(ServiceError),
 }
 
@@ -778,6 +784,9 @@ impl Services {
         }
         let batch = specs.len() > 1 || specs.iter().any(|s| s.meta.owner != actor.id);
         if batch {
+            if let Some(over) = self.member_over_cap(project, &specs).await? {
+                return Err(over);
+            }
             Ok(self.create_container_batch(actor, specs).await?)
         } else {
             let mut ids = Vec::new();
@@ -786,6 +795,86 @@ impl Services {
             }
             Ok(ids)
         }
+    }
+
+    /// The first member of a batch whose containers do not fit their cap,
+    /// named in the refusal (the batch's transaction checks again; this only
+    /// says whose cap it is).
+    async fn member_over_cap(
+        &self,
+        project: ProjectId,
+        specs: &[ContainerSpec],
+    ) -> Result<Option<WizardError>, ServiceError> {
+        let mut asked: Vec<(UserId, Amounts)> = Vec::new();
+        for spec in specs {
+            let one = Amounts {
+                gpu_milli: spec.resources.gpu.as_ref().map_or(0, |g| g.units_milli),
+                cpu_milli: spec.resources.cpu_milli,
+                ram_mib: spec.resources.ram_mib,
+            };
+            match asked
+                .iter_mut()
+                .find(|(owner, _)| *owner == spec.meta.owner)
+            {
+                Some((_, total)) => *total = total.checked_add(one).unwrap_or(*total),
+                None => asked.push((spec.meta.owner, one)),
+            }
+        }
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let p = live_project_read_tx(tx, project)?;
+                let held = holds::of_project_read_tx(tx, project)?;
+                for (owner, request) in asked {
+                    let Some(member) = p.members.iter().find(|m| m.user == owner) else {
+                        continue;
+                    };
+                    let (project_use, member_use) = holds::totals(&held, Some(owner));
+                    let unlimited = Amounts {
+                        gpu_milli: u64::MAX,
+                        cpu_milli: u64::MAX,
+                        ram_mib: u64::MAX,
+                    };
+                    let refused = matches!(
+                        check_fits(unlimited, Amounts::ZERO, member.cap, member_use, request),
+                        Err(QuotaRefusal::Member { .. })
+                    );
+                    if refused {
+                        // Uncapped amounts: what is left of the project's quota.
+                        let quota_left = p.quota.saturating_sub(project_use);
+                        let cap_left = |cap: Option<u64>, used: u64, quota: u64| {
+                            cap.map_or(quota, |c| c.saturating_sub(used))
+                        };
+                        let left = Amounts {
+                            gpu_milli: cap_left(
+                                member.cap.gpu_milli,
+                                member_use.gpu_milli,
+                                quota_left.gpu_milli,
+                            ),
+                            cpu_milli: cap_left(
+                                member.cap.cpu_milli,
+                                member_use.cpu_milli,
+                                quota_left.cpu_milli,
+                            ),
+                            ram_mib: cap_left(
+                                member.cap.ram_mib,
+                                member_use.ram_mib,
+                                quota_left.ram_mib,
+                            ),
+                        };
+                        let name = users::get_read_tx(tx, owner)?
+                            .map(|u| u.username.as_str().to_owned())
+                            .unwrap_or_default();
+                        return Ok(Some(WizardError::MemberCap {
+                            member: name,
+                            left,
+                            project: p.name.clone(),
+                        }));
+                    }
+                }
+                Ok(None)
+            })
+        })
+        .await
     }
 
     /// Records that `user` accepted the terms whose SHA-256 is `shown`

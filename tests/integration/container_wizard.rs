@@ -993,6 +993,39 @@ async fn a_manager_creates_a_batch_for_two_members_in_one_step_all_or_nothing() 
     );
     assert!(w.containers().await.is_empty(), "all or nothing");
 
+    // Over one member's cap: the refusal names whose.
+    let cap = w
+        .alice
+        .post_form(
+            &format!("/projects/{}/caps/{carol}", w.project),
+            &[("gpu", ""), ("cpu", "0.5"), ("ram", "")],
+        )
+        .await;
+    assert_eq!(cap.status, StatusCode::SEE_OTHER, "{}", cap.body);
+    let over_cap = with(
+        fields(&w, "team"),
+        &[
+            ("accept_terms", accepted()),
+            (leak(format!("batch_{bob}")), "1"),
+            (leak(format!("batch_{carol}")), "2"),
+        ],
+    );
+    let refused = post(&w.alice, &over_cap).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(
+            "This batch does not fit the cap of carol in project Vision: 3 GPU, 0.5 CPU cores"
+        ),
+        "{}",
+        refused.body
+    );
+    assert!(w.containers().await.is_empty(), "all or nothing");
+
     // Fits: one CPU container for each.
     let batch = with(
         fields(&w, "team"),

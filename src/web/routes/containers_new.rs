@@ -155,6 +155,20 @@ fn refusal_message(user: &CurrentUser, error: &WizardError) -> Option<String> {
                 ],
             ))
         }
+        WizardError::MemberCap {
+            member,
+            left,
+            project,
+        } => Some(tr.f(
+            "wizard.over_member_cap",
+            &[
+                ("member", member),
+                ("gpu", &Milli(left.gpu_milli).to_string()),
+                ("cpu", &Milli(left.cpu_milli).to_string()),
+                ("ram_gb", &format::gb_field(left.ram_mib)),
+                ("project", project),
+            ],
+        )),
         WizardError::Capacity(Shortfall::Gpus {
             type_name,
             asked,
