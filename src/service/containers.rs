@@ -956,17 +956,18 @@ mod tests {
                 free: 3,
             }],
         };
-        let mut gpu_type = GpuTypeRecord {
-            id: GpuTypeId::generate(),
-            name: "A100".into(),
-            resource_name: "nvidia.com/gpu".into(),
-            sharing: Sharing::Whole,
-            node_selector: BTreeMap::new(),
-            memory_gb: 80,
-            allowed_counts: vec![1, 2],
-            price_milli: None,
-            retired: false,
-        };
+        let mut gpu_type = GpuTypeRecord::new(
+            GpuTypeId::generate(),
+            crate::domain::catalog::GpuType {
+                name: "A100".into(),
+                resource_name: "nvidia.com/gpu".into(),
+                sharing: Sharing::Whole,
+                node_selector: BTreeMap::new(),
+                memory_gb: 80,
+                allowed_counts: vec![1, 2],
+                price_milli: None,
+            },
+        );
         let resources = |cpu_milli, ram_mib, count| Resources {
             cpu_milli,
             ram_mib,

@@ -14,8 +14,8 @@ use crate::domain::quota::Milli;
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Tr;
 use crate::service::containers::{
-    END_AFTER_MAX_HOURS, NAME_MAX, SHM_MAX_PERCENT, SHM_MIN_MB, WizardContext, WizardForm,
-    parse_local, terms_sha256,
+    BATCH_QUANTITY_MAX, END_AFTER_MAX_HOURS, NAME_MAX, SHM_MAX_PERCENT, SHM_MIN_MB, WizardContext,
+    WizardForm, parse_local, terms_sha256,
 };
 use crate::web::{assets, paths};
 
@@ -483,7 +483,7 @@ fn advanced(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors
                                 @let typed = form.batch.iter().find(|(m, _)| *m == id.to_string()).map(|(_, q)| q.as_str()).unwrap_or("");
                                 tr {
                                     td { label for=(format!("f-{field}")) { (name) } }
-                                    td { input type="number" min="0" max="20" id=(format!("f-{field}")) name=(field) value=(typed) autocomplete="off"; }
+                                    td { input type="number" min="0" max=(BATCH_QUANTITY_MAX) id=(format!("f-{field}")) name=(field) value=(typed) autocomplete="off"; }
                                 }
                             }
                         }
