@@ -23,7 +23,7 @@ use crate::domain::quota::{MILLI, MemberCap, QuotaRefusal, Resources as Amounts,
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
     CRYPT_SALT_CHARS, ContainerSpec, GpuRequest, ImageRef, Resources, ServiceSpec, SshAccess,
-    VolumeMount, WorkloadId, WorkloadMeta, is_port_name, mount_path_problem,
+    VolumeMount, WorkloadId, WorkloadMeta, is_port_name, is_sha512_crypt, mount_path_problem,
 };
 use crate::store::catalog::{self, GpuTypeRecord, HardwareSpecRecord, ImageRecord};
 use crate::store::holds;
@@ -83,7 +83,11 @@ pub struct WizardForm {
     pub spec: String,
     pub image: String,
     pub version: String,
+    /// The SSH password as typed on this step (never sent back to the
+    /// browser: later steps carry `ssh_password_hash` instead).
     pub ssh_password: String,
+    /// The SHA-512 crypt hash of a password typed on an earlier step.
+    pub ssh_password_hash: String,
     pub ssh_key: String,
     pub shm: bool,
     pub shm_mb: String,
@@ -110,6 +114,7 @@ impl Default for WizardForm {
             image: String::new(),
             version: String::new(),
             ssh_password: String::new(),
+            ssh_password_hash: String::new(),
             ssh_key: String::new(),
             shm: false,
             shm_mb: String::new(),
@@ -487,6 +492,11 @@ pub fn build_specs(
                 SshAccess::None
             }
         }
+        Some(SshLogin::Password)
+            if form.ssh_password.is_empty() && is_sha512_crypt(&form.ssh_password_hash) =>
+        {
+            SshAccess::PasswordHash(form.ssh_password_hash.clone())
+        }
         Some(SshLogin::Password) => match SshAccess::from_password(&form.ssh_password, salt) {
             Ok(access) => access,
             Err(key) => {
@@ -632,6 +642,20 @@ pub fn build_specs(
         }
     }
     Ok(specs)
+}
+
+/// The form as it is sent back to the browser: a password typed on this
+/// step travels on as its hash (the password itself never goes back).
+pub fn carried(form: &WizardForm) -> WizardForm {
+    let mut out = form.clone();
+    if !form.ssh_password.is_empty() {
+        out.ssh_password_hash = match SshAccess::from_password(&form.ssh_password, &random_salt()) {
+            Ok(SshAccess::PasswordHash(hash)) => hash,
+            _ => String::new(),
+        };
+        out.ssh_password.clear();
+    }
+    out
 }
 
 /// The problems of a form so far (the wizard's Next checks them step by

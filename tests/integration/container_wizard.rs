@@ -855,10 +855,27 @@ async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
             ("ssh_password", "correct horse battery"),
         ],
     );
-    assert_eq!(
-        post(&w.alice, &password).await.status,
-        StatusCode::SEE_OTHER
+    // Next: the password never comes back to the browser, its hash does.
+    let next = post(
+        &w.alice,
+        &with(password.clone(), &[("step", "2"), ("go", "next")]),
+    )
+    .await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.body);
+    assert!(!next.body.contains("correct horse"));
+    let marker = "name=\"ssh_password_hash\" value=\"";
+    let at = next.body.find(marker).expect("the carried hash") + marker.len();
+    let carried = next.body[at..]
+        .split('"')
+        .next()
+        .expect("a hash")
+        .to_owned();
+    assert!(carried.starts_with("$6$"), "{carried}");
+    let create = with(
+        password,
+        &[("ssh_password", ""), ("ssh_password_hash", &carried)],
     );
+    assert_eq!(post(&w.alice, &create).await.status, StatusCode::SEE_OTHER);
     let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBx2mGHcWwGm7M9T1O6kq2s3HJr0pU0PzGzS0qA4n6Ck alice@lab";
     let by_key = with(
         fields(&w, "key"),
@@ -889,6 +906,7 @@ async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
         "a 16-character salt"
     );
     assert!(!hash.contains("correct horse"));
+    assert_eq!(hash, carried, "the hash carried from the step before");
     assert_eq!(ssh_of("key"), SshAccess::Keys(vec![key.to_owned()]));
 
     // Over the member's cap: what is left is said.

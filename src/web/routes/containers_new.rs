@@ -13,7 +13,7 @@ use crate::domain::quota::Milli;
 use crate::domain::validation::FieldErrors;
 use crate::service::ServiceError;
 use crate::service::containers::{
-    MountForm, Shortfall, WizardContext, WizardError, WizardForm, form_errors,
+    MountForm, Shortfall, WizardContext, WizardError, WizardForm, carried, form_errors,
 };
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
@@ -74,6 +74,7 @@ fn wizard_form(pairs: &[(String, String)]) -> WizardForm {
         image: text("image"),
         version: text("version"),
         ssh_password: text("ssh_password"),
+        ssh_password_hash: text("ssh_password_hash"),
         ssh_key: text("ssh_key"),
         shm: field(pairs, "shm") == "on",
         shm_mb: text("shm_mb"),
@@ -102,9 +103,10 @@ fn render(
     message: Option<String>,
     status: StatusCode,
 ) -> HttpResponse {
+    let form = carried(form);
     html(
         status,
-        views::wizard(&user.page.shell(), ctx, form, errors, step, message),
+        views::wizard(&user.page.shell(), ctx, &form, errors, step, message),
     )
 }
 

@@ -339,7 +339,9 @@ fn resource(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors
         fieldset class="field-group" {
             legend { (tr.t("wizard.login")) }
             div class="wizard-login" data-login="password" {
-                (text_field(tr, "ssh_password", tr.t("wizard.ssh_password"), &form.ssh_password, "password", Some(tr.t("wizard.ssh_password_hint")), errors))
+                @let hint = if form.ssh_password_hash.is_empty() { "wizard.ssh_password_hint" } else { "wizard.ssh_password_kept" };
+                (text_field(tr, "ssh_password", tr.t("wizard.ssh_password"), "", "password", Some(tr.t(hint)), errors))
+                input type="hidden" name="ssh_password_hash" value=(form.ssh_password_hash);
             }
             div class="wizard-login" data-login="key_pair" {
                 @let error = errors.get("ssh_key");
