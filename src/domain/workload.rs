@@ -456,9 +456,9 @@ pub fn is_env_name(name: &str) -> bool {
 pub const RESERVED_ENV: [&str; 3] = ["PORT", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"];
 
 /// System directories a volume may not be mounted over (nor under).
-const SYSTEM_DIRS: [&str; 12] = [
-    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
-    "/var/run",
+const SYSTEM_DIRS: [&str; 13] = [
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys",
+    "/usr", "/var/run",
 ];
 
 /// Why a mount path is refused (a translation key), or None when it is fine:
@@ -872,6 +872,7 @@ mod tests {
             ("/etc", "workload.error.mount_path_system"),
             ("/usr/local/x", "workload.error.mount_path_system"),
             ("/proc", "workload.error.mount_path_system"),
+            ("/root/x", "workload.error.mount_path_system"),
             ("/a\nb", "workload.error.mount_path_chars"),
         ];
         for (path, key) in cases {

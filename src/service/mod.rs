@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod catalog;
+pub mod containers;
 pub(crate) mod guards;
 pub mod key_pairs;
 pub mod password;

@@ -71,7 +71,11 @@ pub struct PlatformSettingsForm {
     pub reminder_days: String,
     pub currency: String,
     pub time_zone: String,
+    pub usage_terms: String,
 }
+
+/// Longest usage terms, in characters.
+pub const USAGE_TERMS_MAX: usize = 20_000;
 
 impl PlatformSettingsForm {
     pub fn from_record(r: &PlatformSettingsRecord) -> Self {
@@ -85,6 +89,7 @@ impl PlatformSettingsForm {
                 .join(", "),
             currency: r.currency.clone(),
             time_zone: r.time_zone.clone(),
+            usage_terms: r.usage_terms.clone(),
         }
     }
 
@@ -123,11 +128,24 @@ impl PlatformSettingsForm {
         if TimeZone::get(&time_zone).is_err() {
             errors.add("time_zone", "error.platform.time_zone");
         }
+        // Empty terms are the default terms again.
+        let usage_terms = match self.usage_terms.replace("\r\n", "\n").trim() {
+            "" => crate::store::platform::DEFAULT_USAGE_TERMS.to_owned(),
+            text => text.to_owned(),
+        };
+        if usage_terms.chars().count() > USAGE_TERMS_MAX
+            || usage_terms
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            errors.add("usage_terms", "error.platform.usage_terms");
+        }
         errors.into_result(PlatformSettingsRecord {
             buffer_days,
             reminder_days,
             currency,
             time_zone,
+            usage_terms,
         })
     }
 }

@@ -165,6 +165,59 @@ async fn bounded<T>(
     }
 }
 
+/// Writes a new workload (desired: running) and the hold of what it
+/// requests, in the caller's transaction; `actor` created it. The volumes
+/// it mounts must be present volumes of the project that `actor` may see.
+fn insert_workload_tx(
+    tx: &WriteTx,
+    actor: &UserRecord,
+    p: &ProjectRecord,
+    spec: WorkloadSpec,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    if !p.status.is_usable() {
+        return Err(ServiceError::Refused("error.workload.project_not_active"));
+    }
+    for mount in spec.volumes() {
+        let usable = volumes::by_name_tx(tx, p.id, &mount.volume)?.is_some_and(|v| {
+            v.desired == VolumeDesired::Present
+                && require(actor, p, v.spec.owner, WorkloadAction::View).is_ok()
+        });
+        if !usable {
+            return Err(ServiceError::Invalid(FieldErrors::single(
+                "volumes",
+                "workload.error.volume_unknown",
+            )));
+        }
+    }
+    // A scheduled container holds its share from now on, so that its start
+    // cannot fail for quota later.
+    let hold = hold_tx(tx, p, &spec, now)?;
+    let start = scheduled_start(&spec, now);
+    let mut message = format!("created by {}", actor.username.as_str());
+    if let Some(start) = start {
+        message.push_str(&format!(", to start at {start}"));
+    }
+    let record = WorkloadRecord {
+        spec,
+        desired: Desired::Running,
+        generation: 1,
+        observed: None,
+        error: None,
+        events: vec![event(now, false, "Created", message)],
+        due_at: Some(start.unwrap_or(now)),
+        hold: Some(hold),
+        created_at: now,
+        updated_at: now,
+    };
+    workloads::insert_tx(tx, &record).map_err(|e| match e {
+        StoreError::Conflict(_) => {
+            ServiceError::Invalid(FieldErrors::single("name", "workload.error.name_taken"))
+        }
+        other => other.into(),
+    })
+}
+
 /// A page of a project's containers and how many match in all.
 #[derive(Debug, Clone)]
 pub struct ContainerPage {
@@ -217,48 +270,7 @@ impl Services {
             store.write(|tx| {
                 let p = live_project_tx(tx, spec.project())?;
                 require(&actor, &p, actor.id, WorkloadAction::Create)?;
-                if !p.status.is_usable() {
-                    return Err(ServiceError::Refused("error.workload.project_not_active"));
-                }
-                for mount in spec.volumes() {
-                    let usable = volumes::by_name_tx(tx, p.id, &mount.volume)?.is_some_and(|v| {
-                        v.desired == VolumeDesired::Present
-                            && require(&actor, &p, v.spec.owner, WorkloadAction::View).is_ok()
-                    });
-                    if !usable {
-                        return Err(ServiceError::Invalid(FieldErrors::single(
-                            "volumes",
-                            "workload.error.volume_unknown",
-                        )));
-                    }
-                }
-                // A scheduled container holds its share from now on, so that
-                // its start cannot fail for quota later.
-                let hold = hold_tx(tx, &p, &spec, now)?;
-                let start = scheduled_start(&spec, now);
-                let mut message = format!("created by {}", actor.username.as_str());
-                if let Some(start) = start {
-                    message.push_str(&format!(", to start at {start}"));
-                }
-                let record = WorkloadRecord {
-                    spec,
-                    desired: Desired::Running,
-                    generation: 1,
-                    observed: None,
-                    error: None,
-                    events: vec![event(now, false, "Created", message)],
-                    due_at: Some(start.unwrap_or(now)),
-                    hold: Some(hold),
-                    created_at: now,
-                    updated_at: now,
-                };
-                workloads::insert_tx(tx, &record).map_err(|e| match e {
-                    StoreError::Conflict(_) => ServiceError::Invalid(FieldErrors::single(
-                        "name",
-                        "workload.error.name_taken",
-                    )),
-                    other => other.into(),
-                })
+                insert_workload_tx(tx, &actor, &p, spec, now)
             })
         })
         .await?;
@@ -281,6 +293,55 @@ impl Services {
             .map_err(ServiceError::Invalid)?;
         self.insert_workload(actor, WorkloadSpec::Container(spec))
             .await
+    }
+
+    /// Creates containers owned by members of one project (a manager's
+    /// batch creation, manual §5.4), all or nothing: every container and its
+    /// hold is written in one transaction, so the whole batch is one quota
+    /// check and either all of them exist afterwards or none. Each spec's
+    /// owner is the member it is for; ids are set here.
+    pub async fn create_container_batch(
+        &self,
+        actor: &UserRecord,
+        specs: Vec<ContainerSpec>,
+    ) -> Result<Vec<WorkloadId>, ServiceError> {
+        let Some(project) = specs.first().map(|s| s.meta.project) else {
+            return Ok(Vec::new());
+        };
+        let actor = actor.clone();
+        let now = self.clock.now();
+        let mut checked = Vec::with_capacity(specs.len());
+        for mut spec in specs {
+            if spec.meta.project != project {
+                return Err(ServiceError::NotFound);
+            }
+            spec.meta.id = WorkloadId::generate();
+            spec.validate_new(now).map_err(ServiceError::Invalid)?;
+            checked.push(WorkloadSpec::Container(spec));
+        }
+        let ids: Vec<WorkloadId> = checked.iter().map(WorkloadSpec::id).collect();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let p = live_project_tx(tx, project)?;
+                let role = role_of(&actor);
+                if !permits_project(role, p.role_of(actor.id), ProjectAction::Manage) {
+                    return Err(
+                        if permits_project(role, p.role_of(actor.id), ProjectAction::View) {
+                            ServiceError::Forbidden
+                        } else {
+                            ServiceError::NotFound
+                        },
+                    );
+                }
+                for spec in checked {
+                    insert_workload_tx(tx, &actor, &p, spec, now)?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+        self.wake_reconciler();
+        Ok(ids)
     }
 
     /// Creates a job in `spec.meta.project`, owned by `actor`, to run once.

@@ -61,6 +61,7 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_multimap_table(tables::USER_ID_TO_KEY_PAIR_IDS)?;
     tx.open_table(tables::USER_KEY_PAIR_NAME_TO_ID)?;
     tx.open_table(tables::USER_KEY_PAIR_FINGERPRINT_TO_ID)?;
+    tx.open_table(tables::USER_ID_TO_TERMS_ACCEPTANCE)?;
     Ok(())
 }
 

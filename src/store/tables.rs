@@ -143,3 +143,8 @@ pub const USER_KEY_PAIR_NAME_TO_ID: TableDefinition<(u128, &str), u128> =
 /// cannot keep the same key twice.
 pub const USER_KEY_PAIR_FINGERPRINT_TO_ID: TableDefinition<(u128, &str), u128> =
     TableDefinition::new("user_key_pair_fingerprint_to_id");
+
+/// User id -> `TermsAcceptanceRecord`: the hash of the usage terms the user
+/// last accepted, and when.
+pub const USER_ID_TO_TERMS_ACCEPTANCE: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("user_id_to_terms_acceptance");

@@ -184,6 +184,10 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
             get(pattern)
         }
         (Verb::Post, "/projects/new") => post(pattern.into(), vec![("name", "")]),
+        (Verb::Get, "/containers/new") => get(pattern),
+        (Verb::Post, "/containers/new") => {
+            post(pattern.into(), vec![("step", "1"), ("go", "next")])
+        }
         (Verb::Post, "/projects/select") => post(
             pattern.into(),
             vec![("project", project), ("next", "/projects")],

@@ -222,6 +222,15 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
         assert_eq!(generated.status, StatusCode::OK, "{}", generated.body);
     }
 
+    // The container wizard shows the project chosen in the selector.
+    let select = manager
+        .post_form(
+            "/projects/select",
+            &[("project", project.as_str()), ("next", "/projects")],
+        )
+        .await;
+    assert_eq!(select.status, StatusCode::SEE_OTHER, "{}", select.body);
+
     let b = Browser::start(&app.url).await;
     b.resize(WIDTH, HEIGHT).await;
     let mut problems = visit(&b, "anonymous", &["/login".to_owned()]).await;

@@ -8,6 +8,7 @@ mod areas;
 mod auth;
 mod catalog;
 mod containers;
+mod containers_new;
 mod key_pairs;
 mod ops;
 mod projects;
@@ -106,6 +107,8 @@ pub fn table() -> Vec<RouteDef> {
         admin::routes(),
         projects::routes(),
         catalog::routes(),
+        // `/containers/new` before `/containers/{id}`.
+        containers_new::routes(),
         containers::routes(),
         key_pairs::routes(),
         areas::routes(),

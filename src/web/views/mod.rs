@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod components;
 pub mod containers;
+pub mod containers_new;
 pub mod errors;
 pub mod format;
 pub mod key_pairs;

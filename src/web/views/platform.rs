@@ -5,7 +5,8 @@ use jiff::tz::TimeZone;
 use maud::{Markup, html};
 
 use super::components::{
-    BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, input, notice,
+    BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, described_by,
+    hint_and_error, input, notice,
 };
 use super::format;
 use super::layout::{Shell, section_page};
@@ -116,11 +117,26 @@ pub fn settings(
                     (input(tr, Field::text("reminder_days", "platform.reminder_days", &form.reminder_days).hint("platform.reminder_days_hint"), errors))
                     (input(tr, Field::text("currency", "platform.currency", &form.currency).required(), errors))
                     (input(tr, Field::text("time_zone", "platform.time_zone", &form.time_zone).required().hint("platform.time_zone_hint"), errors))
+                    (usage_terms_field(tr, &form.usage_terms, errors))
                     div class="actions" { button type="submit" class="btn primary" { (tr.t("settings.submit")) } }
                 }
             }
         },
     )
+}
+
+/// The usage terms, a text area with its hint and error.
+fn usage_terms_field(tr: crate::i18n::Tr, value: &str, errors: &FieldErrors) -> Markup {
+    let error = errors.get("usage_terms");
+    html! {
+        div.field.has-error[error.is_some()] {
+            label for="f-usage_terms" { (tr.t("platform.usage_terms")) }
+            textarea id="f-usage_terms" name="usage_terms" rows="10" class="terms-text"
+                aria-invalid=[error.map(|_| "true")]
+                aria-describedby=(described_by("usage_terms", error.is_some(), true).unwrap_or_default()) { (value) }
+            (hint_and_error(tr, "usage_terms", Some("platform.usage_terms_hint"), error))
+        }
+    }
 }
 
 /// The mail outbox: what mlstack has written and whether it left.
