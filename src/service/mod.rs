@@ -7,6 +7,7 @@ pub mod catalog;
 pub(crate) mod guards;
 pub mod password;
 pub mod projects;
+pub mod terminal;
 pub mod users;
 pub mod workloads;
 

@@ -1,6 +1,6 @@
 //! Every URL the interface links to. Views and handlers take paths from here.
 
-use crate::domain::ids::{ApplicationId, ProjectId, UserId};
+use crate::domain::ids::{ApplicationId, ProjectId, UserId, WorkloadId};
 
 pub const HOME: &str = "/";
 pub const LOGIN: &str = "/login";
@@ -118,6 +118,21 @@ fn percent_encode(s: &str) -> String {
     serde_urlencoded::to_string([("", s)])
         .map(|q| q.trim_start_matches('=').to_owned())
         .unwrap_or_default()
+}
+
+/// A container's page.
+pub fn container(id: WorkloadId) -> String {
+    format!("{CONTAINERS}/{id}")
+}
+
+/// A container's web terminal page.
+pub fn container_terminal(id: WorkloadId) -> String {
+    format!("{CONTAINERS}/{id}/terminal")
+}
+
+/// The WebSocket of a container's web terminal.
+pub fn container_terminal_ws(id: WorkloadId) -> String {
+    format!("{CONTAINERS}/{id}/terminal/ws")
 }
 
 #[cfg(test)]

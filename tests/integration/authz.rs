@@ -42,6 +42,9 @@ fn outcome_of(path: &str, page: &Page) -> Outcome {
         StatusCode::FORBIDDEN => Outcome::Forbidden,
         StatusCode::NOT_FOUND => Outcome::Hidden,
         StatusCode::SEE_OTHER if to_login => Outcome::Login,
+        // A WebSocket upgrade without a session: told to sign in (401),
+        // not redirected.
+        StatusCode::UNAUTHORIZED => Outcome::Login,
         status if status.is_server_error() => panic!("{status}: {}", page.body),
         _ => Outcome::Passed,
     }
@@ -100,6 +103,8 @@ struct Ids {
     to_decide: String,
     /// A catalog purpose.
     purpose: String,
+    /// A container of the member's in the project (stopped).
+    container: String,
 }
 
 /// A request for a route: the path with its parameters filled in and a form
@@ -116,6 +121,7 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         to_revoke,
         to_decide,
         purpose,
+        container,
     } = ids;
     let get = |path: &str| Some(vec![(path.to_owned(), vec![])]);
     let post = |path: String, form: Vec<(&'static str, &str)>| {
@@ -252,6 +258,9 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
                 })
                 .collect(),
         ),
+        (Verb::Get, "/containers/{id}/terminal" | "/containers/{id}/terminal/ws") => {
+            get(&pattern.replace("{id}", container))
+        }
         _ => None,
     }
 }
@@ -277,6 +286,68 @@ fn user_row_id(body: &str, username: &str) -> String {
     let marker = "/admin/users/";
     let start = row.find(marker).expect("an action") + marker.len();
     row[start..start + 36].to_owned()
+}
+
+/// A container of mia's in `project`, created through the use case once
+/// her activation passed, and stopped at once (nothing runs).
+pub(crate) async fn member_container(app: &TestApp, project: &str) -> String {
+    use mlstack::domain::workload::{
+        ContainerSpec, ImageRef, Resources, SshAccess, WorkloadId, WorkloadMeta,
+    };
+    use mlstack::store::activations::ActivationStatus;
+    let services = app.services();
+    let mia = services
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == "mia")
+        .expect("mia");
+    services.activate(mia.id).await.expect("activation");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while services
+        .activation(mia.id)
+        .await
+        .expect("activation")
+        .is_none_or(|a| a.status != ActivationStatus::Passed)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "mia is not activated"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let spec = ContainerSpec {
+        meta: WorkloadMeta {
+            id: WorkloadId::generate(),
+            project: project.parse().expect("project id"),
+            owner: mia.id,
+            name: "box".into(),
+        },
+        image: ImageRef {
+            name: "ubuntu".into(),
+            tag: "24.04".into(),
+        },
+        command: None,
+        env: Default::default(),
+        resources: Resources {
+            cpu_milli: 1000,
+            ram_mib: 1024,
+            shm_mib: 0,
+            gpu: None,
+        },
+        volumes: Vec::new(),
+        services: Vec::new(),
+        ssh: SshAccess::None,
+        start_at: None,
+        end_at: None,
+    };
+    let id = services
+        .create_container(&mia, spec)
+        .await
+        .expect("container");
+    services.stop_container(&mia, id).await.expect("stop");
+    id.to_string()
 }
 
 #[tokio::test]
@@ -313,6 +384,7 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
             &[("name", "Teaching"), ("description", "Courses")],
         )
         .await;
+    let container = member_container(&app, &project).await;
     let ids = Ids {
         project,
         member: member_id,
@@ -320,6 +392,7 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
         to_decide: pending.remove(0),
         to_revoke: pending.remove(0),
         purpose: catalog_id(&purpose.body, "/admin/catalog/purposes", "Teaching"),
+        container,
     };
 
     let actors = [

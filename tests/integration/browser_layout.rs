@@ -38,6 +38,7 @@ const NOT_PAGES: &[&str] = &[
     "/admin/reviews/{id}/{decision}",
     "/admin/projects/{id}/{action}",
     "/admin/catalog/{kind}/{id}/{action}",
+    "/containers/{id}/terminal/ws",
 ];
 
 const CATALOG_KINDS: &[&str] = &[
@@ -83,7 +84,13 @@ const OVERFLOW: &str = "\
 
 /// The concrete pages of every GET route `role` may open, the project
 /// routes as `membership` of `project`.
-fn pages(role: Role, membership: Option<ProjectRole>, project: &str, purpose: &str) -> Vec<String> {
+fn pages(
+    role: Role,
+    membership: Option<ProjectRole>,
+    project: &str,
+    purpose: &str,
+    container: &str,
+) -> Vec<String> {
     let mut pages = Vec::new();
     for route in mlstack::web::route_table() {
         if route.verb != Verb::Get || NOT_PAGES.contains(&route.path) || route.path == "/login" {
@@ -107,6 +114,7 @@ fn pages(role: Role, membership: Option<ProjectRole>, project: &str, purpose: &s
                     .iter()
                     .map(|kind| format!("/admin/catalog/{kind}")),
             ),
+            "/containers/{id}/terminal" => pages.push(route.path.replace("{id}", container)),
             "/admin/catalog/{kind}/{id}" => {
                 pages.push(format!("/admin/catalog/purposes/{purpose}"))
             }
@@ -186,6 +194,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
     .await;
     assert_eq!(pending.status, StatusCode::SEE_OTHER, "{}", pending.body);
     let purpose = catalog(&admin).await;
+    let container = crate::authz::member_container(&app, &project).await;
 
     let b = Browser::start(&app.url).await;
     b.resize(WIDTH, HEIGHT).await;
@@ -193,7 +202,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
 
     b.log_in("admin", &app.admin_password).await;
     b.user_menu("Light").await;
-    let admin_pages = pages(Role::Admin, None, &project, &purpose);
+    let admin_pages = pages(Role::Admin, None, &project, &purpose, &container);
     problems.extend(visit(&b, "admin-en-light", &admin_pages).await);
     b.user_menu("Log out").await;
 
@@ -202,7 +211,13 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
     b.user_menu("繁體中文").await;
     assert_eq!(b.html_attr("lang").await.as_deref(), Some("zh-TW"));
     assert_eq!(b.html_attr("data-theme").await.as_deref(), Some("dark"));
-    let manager_pages = pages(Role::Member, Some(ProjectRole::Manager), &project, &purpose);
+    let manager_pages = pages(
+        Role::Member,
+        Some(ProjectRole::Manager),
+        &project,
+        &purpose,
+        &container,
+    );
     assert!(manager_pages.len() > 15, "{manager_pages:?}");
     problems.extend(visit(&b, "manager-zh-dark", &manager_pages).await);
 

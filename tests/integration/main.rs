@@ -23,4 +23,5 @@ mod ops;
 mod pages;
 mod projects;
 mod store;
+mod terminal;
 mod workloads;

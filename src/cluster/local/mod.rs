@@ -53,6 +53,7 @@ mod logs;
 mod processes;
 mod procfs;
 mod sandbox;
+mod terminal;
 mod volumes;
 
 use std::collections::{BTreeSet, HashMap};
@@ -72,6 +73,7 @@ use tokio::task::JoinHandle;
 
 pub use gpu::{LocalGpu, parse_nvidia_smi};
 pub use procfs::group_members;
+pub use terminal::Pty;
 
 use launch::WorkloadEnv;
 use logs::{follow, tail};
@@ -83,7 +85,8 @@ use volumes::{give_to, list_volumes, private_dir};
 
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
-    NodeCapacity, Observed, ProjectSpec, WorkloadEvent, WorkloadKind,
+    NodeCapacity, Observed, ProjectSpec, TerminalSession, TerminalSize, WorkloadEvent,
+    WorkloadKind,
 };
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{ProjectId, UserId};
@@ -1364,6 +1367,14 @@ impl Driver for LocalDriver {
             driver: "local",
             what: "committing a container to an image",
         })
+    }
+
+    async fn open_terminal(
+        &self,
+        spec: &ContainerSpec,
+        size: TerminalSize,
+    ) -> Result<TerminalSession, DriverError> {
+        self.terminal(spec, size).await
     }
 
     async fn status(&self, id: WorkloadId) -> Result<Observed, DriverError> {

@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod ops;
 mod projects;
+mod terminal;
 
 use actix_web::{HttpResponse, web};
 use maud::Markup;
@@ -104,6 +105,7 @@ pub fn table() -> Vec<RouteDef> {
         admin::routes(),
         projects::routes(),
         catalog::routes(),
+        terminal::routes(),
         areas::routes(),
     ]
     .into_iter()
