@@ -62,7 +62,7 @@ impl Services {
     ) -> Result<TerminalSession, ServiceError> {
         let target = self.terminal_target(actor, id).await?;
         if !target.running {
-            return Err(ServiceError::Refused("terminal.not_running"));
+            return Err(ServiceError::Refused("webterm.not_running"));
         }
         let size = TerminalSize {
             cols: size.cols.clamp(1, TERMINAL_COLS_MAX),
@@ -79,6 +79,6 @@ impl Services {
             }
         })
         .await?;
-        opened.ok_or(ServiceError::Refused("terminal.not_running"))
+        opened.ok_or(ServiceError::Refused("webterm.not_running"))
     }
 }

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use mlstack::config::DriverChoice;
 use mlstack::domain::ids::{ProjectId, UserId};
 use mlstack::domain::project::ProjectForm;
 use mlstack::domain::workload::{
@@ -22,6 +23,8 @@ use mlstack::domain::workload::{
 use mlstack::service::Services;
 use mlstack::store::users::UserRecord;
 
+use crate::common::browser::{Browser, ENTER};
+use crate::common::fake_apiserver::FakeApiServer;
 use crate::common::{Client, TestApp};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -33,7 +36,8 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 struct Lab {
     services: Services,
     project: ProjectId,
-    users: BTreeMap<&'static str, (UserRecord, Client, String)>,
+    /// Each user's record, logged-in client, session cookie and password.
+    users: BTreeMap<&'static str, (UserRecord, Client, String, String)>,
     app: TestApp,
 }
 
@@ -48,6 +52,10 @@ impl Lab {
 
     fn cookie(&self, name: &str) -> &str {
         &self.users[name].2
+    }
+
+    fn password(&self, name: &str) -> &str {
+        &self.users[name].3
     }
 }
 
@@ -71,7 +79,7 @@ async fn lab(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
             .and_then(|v| v.split(';').next())
             .expect("a session cookie")
             .to_owned();
-        logins.insert(name, (client, cookie));
+        logins.insert(name, (client, cookie, own));
     }
     let all = services.list_users().await.expect("users");
     let record = |name: &str| {
@@ -113,7 +121,7 @@ async fn lab(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
     activate(&services, &record("mia")).await;
     let users = logins
         .into_iter()
-        .map(|(name, (client, cookie))| (name, (record(name), client, cookie)))
+        .map(|(name, (client, cookie, password))| (name, (record(name), client, cookie, password)))
         .collect();
     Lab {
         services,
@@ -407,4 +415,117 @@ async fn a_member_types_into_a_shell_in_the_sandbox_of_their_running_container()
         connect(&lab.app, id, &[("cookie", cookie)]).await.err(),
         Some(StatusCode::CONFLICT)
     );
+}
+
+/// The same terminal on the kube driver: an exec with a TTY into the
+/// container's pod on the fake API server, backed there by a real shell.
+#[tokio::test]
+async fn the_terminal_of_a_container_on_kubernetes_is_an_exec_into_its_pod() {
+    let fake = FakeApiServer::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let lab = lab(|config| {
+        config.cluster.driver = DriverChoice::Kube;
+        config.cluster.kubeconfig = Some(kubeconfig);
+    })
+    .await;
+    let (services, mia) = (&lab.services, lab.user("mia"));
+    let id = services
+        .create_container(mia, container(lab.project, "pod", None))
+        .await
+        .expect("created");
+    wait_status(services, mia, id, WorkloadStatus::Running).await;
+
+    let mut socket = connect(&lab.app, id, &[("cookie", lab.cookie("mia"))])
+        .await
+        .expect("the terminal opens");
+    assert_eq!(run(&mut socket, "echo $((6*7))").await, "42");
+    assert_eq!(run(&mut socket, "printf '%s\\n' 中文").await, "中文");
+    socket
+        .send(Message::text(r#"{"cols":101,"rows":33}"#))
+        .await
+        .expect("resize");
+    assert_eq!(run(&mut socket, "stty size").await, "33 101");
+    let exec = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/exec"))
+        .expect("an exec request");
+    assert!(
+        exec.path.starts_with("/api/v1/namespaces/"),
+        "{}",
+        exec.path
+    );
+    assert!(exec.query.contains("tty=true"), "{}", exec.query);
+    assert!(exec.query.contains("container=main"), "{}", exec.query);
+
+    // Closing the socket ends the exec's process.
+    let marker = "4343.4343";
+    type_in(&mut socket, &format!("sleep {marker} &\r")).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while processes_with(marker).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sleep never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    socket.close(None).await.expect("close");
+    drop(socket);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !processes_with(marker).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the exec's processes outlived the socket"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        connect(&lab.app, id, &[("cookie", lab.cookie("otto"))])
+            .await
+            .err(),
+        Some(StatusCode::NOT_FOUND)
+    );
+}
+
+/// The page in headless Chromium: xterm.js connects, a command typed into
+/// the terminal runs in the container and its output shows.
+#[tokio::test]
+async fn a_command_typed_into_the_terminal_page_shows_its_output() {
+    let lab = lab(|config| {
+        config.local.detect_gpus = false;
+    })
+    .await;
+    let (services, mia) = (&lab.services, lab.user("mia"));
+    let id = services
+        .create_container(
+            mia,
+            container(lab.project, "box", Some("exec sleep 100000")),
+        )
+        .await
+        .expect("created");
+    wait_status(services, mia, id, WorkloadStatus::Running).await;
+
+    let b = Browser::start(&lab.app.url).await;
+    b.log_in("mia", lab.password("mia")).await;
+    b.goto(&format!("/containers/{id}/terminal")).await;
+    b.wait_until(
+        "the terminal to connect",
+        "return document.getElementById('terminal-status').textContent.indexOf('Connected') >= 0;",
+        vec![],
+    )
+    .await;
+    b.fill_in(".xterm-helper-textarea", "echo $((6*7))-$((5*5))")
+        .await;
+    b.press(ENTER).await;
+    b.wait_until(
+        "the command's output in the terminal",
+        "return document.querySelector('.xterm-rows').textContent.indexOf('42-25') >= 0;",
+        vec![],
+    )
+    .await;
+    b.close().await;
+    services.stop_container(mia, id).await.expect("stop");
+    wait_status(services, mia, id, WorkloadStatus::Stopped).await;
 }

@@ -12,7 +12,8 @@
 //! the shell keeps that terminal (job control, Ctrl-C); TIOCSTI from inside
 //! can only type into this same terminal, whose other end is mlstack.
 //!
-//! The session ends, and its whole process group is killed (the sandbox's
+//! The session ends, the terminal is hung up (the shell passes SIGHUP to
+//! its jobs) and then its whole process group is killed (the sandbox's
 //! first process with it, so everything in the sandbox's PID namespace),
 //! when the session is dropped (the browser closed the socket), when the
 //! shell exits, or when the container leaves Running.
@@ -22,6 +23,7 @@ use std::future::Future;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use rustix::fs::OFlags;
@@ -44,6 +46,9 @@ use crate::domain::workload::{ContainerSpec, WorkloadId, WorkloadStatus};
 /// The terminal's launcher, outside the sandbox: a new session with the
 /// pty (its stdin) as controlling terminal, then the sandboxed shell.
 const TERMINAL_LAUNCHER: &str = r#"exec setsid --ctty "$@""#;
+
+/// How long a hung-up shell has to end its jobs before its group is killed.
+const HANGUP_GRACE: Duration = Duration::from_millis(500);
 
 /// The most bytes one read of the terminal passes on.
 const READ_CHUNK: usize = 16 * 1024;
@@ -195,6 +200,11 @@ async fn pump(
             () = &mut stop => break,
         }
     }
+    // Closing the master hangs the terminal up: the shell gets SIGHUP and
+    // passes it to its jobs (background ones too, which a signal to the
+    // session's group would miss). A moment for that, then the group goes.
+    drop(ends);
+    let _ = tokio::time::timeout(HANGUP_GRACE, child.wait()).await;
     if let Some(group) = group {
         let _ = procfs::signal_group(group, Signal::SIGKILL);
     }

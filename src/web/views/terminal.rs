@@ -13,7 +13,7 @@ pub fn page(shell: &Shell, target: &TerminalTarget) -> Markup {
     let tr = shell.tr;
     let id = target.spec.meta.id;
     let name = target.spec.meta.name.as_str();
-    let title = tr.f("terminal.title", &[("name", name)]);
+    let title = tr.f("webterm.title", &[("name", name)]);
     let container = paths::container(id);
     shell_page(
         shell,
@@ -28,7 +28,7 @@ pub fn page(shell: &Shell, target: &TerminalTarget) -> Markup {
                 href: Some(&container),
             },
             Crumb {
-                label: tr.t("terminal.crumb"),
+                label: tr.t("webterm.crumb"),
                 href: None,
             },
         ],
@@ -36,24 +36,24 @@ pub fn page(shell: &Shell, target: &TerminalTarget) -> Markup {
             div class="terminal-page" {
                 div class="terminal-bar" {
                     h1 { (title) }
-                    a class="btn" href=(container) { (tr.t("terminal.back")) }
+                    a class="btn" href=(container) { (tr.t("webterm.back")) }
                 }
                 @if target.running {
                     p id="terminal-status" class="terminal-status" role="status" {
-                        (tr.t("terminal.connecting"))
+                        (tr.t("webterm.connecting"))
                     }
                     div id="terminal" class="terminal"
                         data-ws=(paths::container_terminal_ws(id))
-                        data-connected=(tr.t("terminal.connected"))
-                        data-closed=(tr.t("terminal.closed"))
-                        role="region" aria-label=(tr.t("terminal.label")) {}
-                    noscript { (notice(Tone::Info, html! { (tr.t("terminal.needs_script")) })) }
+                        data-connected=(tr.t("webterm.connected"))
+                        data-closed=(tr.t("webterm.closed"))
+                        role="region" aria-label=(tr.t("webterm.label")) {}
+                    noscript { (notice(Tone::Info, html! { (tr.t("webterm.needs_script")) })) }
                     link rel="stylesheet" href=(assets::url("vendor/xterm/xterm.css"));
                     script src=(assets::url("vendor/xterm/xterm.js")) defer {}
                     script src=(assets::url("vendor/xterm/addon-fit.js")) defer {}
                     script src=(assets::url("terminal.js")) defer {}
                 } @else {
-                    (notice(Tone::Warning, html! { (tr.t("terminal.not_running")) }))
+                    (notice(Tone::Warning, html! { (tr.t("webterm.not_running")) }))
                 }
             }
         },
