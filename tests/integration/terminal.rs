@@ -397,9 +397,23 @@ async fn a_member_types_into_a_shell_in_the_sandbox_of_their_running_container()
     assert_eq!(run(&mut managed, "echo manager").await, "manager");
     drop(managed);
 
-    // A stopped container has no terminal: the page says so.
+    // Stopping the container ends its open terminal; a stopped container
+    // has none: the page says so.
+    let mut open = connect(&lab.app, id, &[("cookie", cookie)])
+        .await
+        .expect("a terminal");
+    assert_eq!(run(&mut open, "echo still-here").await, "still-here");
     services.stop_container(mia, id).await.expect("stop");
     wait_status(services, mia, id, WorkloadStatus::Stopped).await;
+    let closed = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(message)) = open.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the terminal outlived its container");
     let page = lab
         .client("mia")
         .get(&format!("/containers/{id}/terminal"))

@@ -8,6 +8,8 @@
 //! is refused (403). Browsers always send `Origin` on WebSockets; a client
 //! without one is not a browser acting for another site.
 
+use std::time::{Duration, Instant};
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::AggregatedMessage;
@@ -26,6 +28,12 @@ const OPERATE: Requires = Requires::Workload(WorkloadAction::Operate);
 
 /// The largest WebSocket message taken from the browser (a big paste).
 const MAX_MESSAGE: usize = 1024 * 1024;
+
+/// How often the server pings the browser, and how long it waits to hear
+/// anything back before it takes the browser for gone (a dropped network
+/// leaves no close frame) and ends the shell.
+const PING_EVERY: Duration = Duration::from_secs(30);
+const SILENCE_LIMIT: Duration = Duration::from_secs(90);
 
 pub fn routes() -> Vec<RouteDef> {
     vec![
@@ -120,9 +128,17 @@ async fn relay(
     mut stream: actix_ws::AggregatedMessageStream,
 ) {
     let TerminalSession { input, mut output } = terminal;
+    let mut heartbeat = tokio::time::interval(PING_EVERY);
+    let mut heard = Instant::now();
     loop {
         tokio::select! {
+            _ = heartbeat.tick() => {
+                if heard.elapsed() > SILENCE_LIMIT || socket.ping(b"").await.is_err() {
+                    break;
+                }
+            }
             message = stream.recv() => {
+                heard = Instant::now();
                 let to_terminal = match message {
                     Some(Ok(AggregatedMessage::Binary(bytes))) => {
                         TerminalInput::Data(bytes.to_vec())
