@@ -2,13 +2,16 @@
 //! operate it: its owner, the project's managers, admins), only while it
 //! runs; the shell itself comes from the driver.
 
+use super::auth::SessionContext;
 use super::guards::live_project_read_tx;
 use super::workloads::{bounded, require};
 use super::{ServiceError, Services};
 use crate::cluster::{Driver, DriverError, TerminalSession, TerminalSize};
 use crate::domain::authz::WorkloadAction;
+use crate::domain::session;
 use crate::domain::workload::{ContainerSpec, WorkloadId, WorkloadStatus};
-use crate::store::users::UserRecord;
+use crate::store::sessions;
+use crate::store::users::{self, UserRecord};
 use crate::store::workloads::{self, Desired, WorkloadSpec};
 
 /// The widest and tallest terminal a session is given.
@@ -45,6 +48,45 @@ impl Services {
                         Err(ServiceError::NotFound)
                     }
                 }
+            })
+        })
+        .await
+    }
+
+    /// Whether the terminal of container `id` opened in `session`
+    /// may stay open: the session still exists (not logged out) within its
+    /// absolute lifetime, its user is enabled and may still operate the
+    /// container, which is still meant to run. The idle timeout does not
+    /// count: typing in the terminal is activity no request records.
+    pub async fn terminal_still_allowed(
+        &self,
+        session: &SessionContext,
+        id: WorkloadId,
+    ) -> Result<bool, ServiceError> {
+        let token = session.token_hash;
+        let now = self.clock.now();
+        let lifetime = self.session_lifetime;
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let Some(session) = sessions::get_read_tx(tx, &token)? else {
+                    return Ok(false);
+                };
+                let Some(user) = users::get_read_tx(tx, session.user_id)? else {
+                    return Ok(false);
+                };
+                if user.disabled || session::outlived(session.created_at, now, lifetime) {
+                    return Ok(false);
+                }
+                let Some(record) = workloads::get_read_tx(tx, id)? else {
+                    return Ok(false);
+                };
+                let Ok(p) = live_project_read_tx(tx, record.spec.project()) else {
+                    return Ok(false);
+                };
+                Ok(
+                    require(&user, &p, record.spec.owner(), WorkloadAction::Operate).is_ok()
+                        && record.desired == Desired::Running,
+                )
             })
         })
         .await

@@ -269,6 +269,19 @@ async fn run(socket: &mut Socket, command: &str) -> String {
     text[start..end].trim().to_owned()
 }
 
+/// Whether the server closes the socket within `WAIT`.
+async fn closes(socket: &mut Socket) -> bool {
+    tokio::time::timeout(WAIT, async {
+        while let Some(Ok(message)) = socket.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
 /// The pids of processes on this host whose command line holds `marker`.
 fn processes_with(marker: &str) -> Vec<u32> {
     std::fs::read_dir("/proc")
@@ -311,6 +324,17 @@ async fn a_member_types_into_a_shell_in_the_sandbox_of_their_running_container()
     );
     assert!(page.body.contains(&format!("href=\"/containers/{id}\"")));
     assert!(page.body.contains("/assets/terminal.js?v="));
+
+    let mut chinese = reqwest::header::HeaderMap::new();
+    chinese.insert(
+        "accept-language",
+        reqwest::header::HeaderValue::from_static("zh-TW"),
+    );
+    let zh = Client::with_headers(&lab.app.url, chinese);
+    zh.login_ok("mia", lab.password("mia")).await;
+    let page = zh.get(&format!("/containers/{id}/terminal")).await;
+    assert!(page.body.contains("box 的終端機"), "{}", page.body);
+    assert!(page.body.contains("連線中"), "{}", page.body);
 
     let cookie = lab.cookie("mia");
     let origin = lab.app.url.clone();
@@ -395,7 +419,13 @@ async fn a_member_types_into_a_shell_in_the_sandbox_of_their_running_container()
         .await
         .expect("the manager's terminal");
     assert_eq!(run(&mut managed, "echo manager").await, "manager");
-    drop(managed);
+    // Logging out ends the terminals of that session.
+    let out = lab.client("alice").post_form("/logout", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(
+        closes(&mut managed).await,
+        "the terminal outlived the session"
+    );
 
     // Stopping the container ends its open terminal; a stopped container
     // has none: the page says so.
@@ -405,15 +435,10 @@ async fn a_member_types_into_a_shell_in_the_sandbox_of_their_running_container()
     assert_eq!(run(&mut open, "echo still-here").await, "still-here");
     services.stop_container(mia, id).await.expect("stop");
     wait_status(services, mia, id, WorkloadStatus::Stopped).await;
-    let closed = tokio::time::timeout(WAIT, async {
-        while let Some(Ok(message)) = open.next().await {
-            if message.is_close() {
-                break;
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the terminal outlived its container");
+    assert!(
+        closes(&mut open).await,
+        "the terminal outlived its container"
+    );
     let page = lab
         .client("mia")
         .get(&format!("/containers/{id}/terminal"))

@@ -19,6 +19,8 @@ use super::{Requires, RouteDef, ok, route};
 use crate::cluster::{TerminalInput, TerminalSession, TerminalSize};
 use crate::domain::authz::WorkloadAction;
 use crate::domain::workload::WorkloadId;
+use crate::service::Services;
+use crate::service::auth::SessionContext;
 use crate::service::terminal::{TERMINAL_COLS_MAX, TERMINAL_ROWS_MAX};
 use crate::web::error::WebError;
 use crate::web::extract::{CurrentUser, Page};
@@ -29,10 +31,12 @@ const OPERATE: Requires = Requires::Workload(WorkloadAction::Operate);
 /// The largest WebSocket message taken from the browser (a big paste).
 const MAX_MESSAGE: usize = 1024 * 1024;
 
-/// How often the server pings the browser, and how long it waits to hear
-/// anything back before it takes the browser for gone (a dropped network
-/// leaves no close frame) and ends the shell.
-const PING_EVERY: Duration = Duration::from_secs(30);
+/// How often the server pings the browser and checks that the session may
+/// keep the terminal (not logged out, the account enabled, the permission
+/// and the container still there), and how long it waits to hear anything
+/// back before it takes the browser for gone (a dropped network leaves no
+/// close frame) and ends the shell.
+const PING_EVERY: Duration = Duration::from_secs(10);
 const SILENCE_LIMIT: Duration = Duration::from_secs(90);
 
 pub fn routes() -> Vec<RouteDef> {
@@ -116,16 +120,39 @@ async fn get_terminal_ws(
         .max_frame_size(MAX_MESSAGE)
         .aggregate_continuations()
         .max_continuation_size(MAX_MESSAGE);
-    actix_web::rt::spawn(relay(terminal, socket, stream));
+    let allowed = Allowed {
+        services: services.clone(),
+        session,
+        id,
+    };
+    actix_web::rt::spawn(relay(terminal, socket, stream, allowed));
     Ok(response)
 }
 
+/// What the relay asks, on each ping, whether the terminal may stay open.
+struct Allowed {
+    services: Services,
+    session: SessionContext,
+    id: WorkloadId,
+}
+
+impl Allowed {
+    async fn still(&self) -> bool {
+        self.services
+            .terminal_still_allowed(&self.session, self.id)
+            .await
+            .unwrap_or(false)
+    }
+}
+
 /// Carries the socket's messages to the terminal and its output back,
-/// until either side ends; dropping the session ends the shell.
+/// until either side ends or the session may no longer keep it; dropping
+/// the session ends the shell.
 async fn relay(
     terminal: TerminalSession,
     mut socket: actix_ws::Session,
     mut stream: actix_ws::AggregatedMessageStream,
+    allowed: Allowed,
 ) {
     let TerminalSession { input, mut output } = terminal;
     let mut heartbeat = tokio::time::interval(PING_EVERY);
@@ -133,7 +160,10 @@ async fn relay(
     loop {
         tokio::select! {
             _ = heartbeat.tick() => {
-                if heard.elapsed() > SILENCE_LIMIT || socket.ping(b"").await.is_err() {
+                if heard.elapsed() > SILENCE_LIMIT
+                    || !allowed.still().await
+                    || socket.ping(b"").await.is_err()
+                {
                     break;
                 }
             }
