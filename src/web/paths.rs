@@ -125,11 +125,6 @@ pub fn container(id: WorkloadId) -> String {
     format!("{CONTAINERS}/{id}")
 }
 
-/// A container's web terminal page.
-pub fn container_terminal(id: WorkloadId) -> String {
-    format!("{CONTAINERS}/{id}/terminal")
-}
-
 /// The WebSocket of a container's web terminal.
 pub fn container_terminal_ws(id: WorkloadId) -> String {
     format!("{CONTAINERS}/{id}/terminal/ws")

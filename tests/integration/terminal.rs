@@ -564,6 +564,26 @@ async fn a_command_typed_into_the_terminal_page_shows_its_output() {
         vec![],
     )
     .await;
+    // At 400 px the terminal narrows with the window, nothing runs past
+    // it, and the shell is told the new width.
+    b.resize(400, 800).await;
+    b.wait_until(
+        "the page to fit 400 px",
+        "return document.documentElement.scrollWidth <= window.innerWidth \
+           && document.getElementById('terminal').getBoundingClientRect().right <= window.innerWidth;",
+        vec![],
+    )
+    .await;
+    b.fill_in(".xterm-helper-textarea", "stty size | tr ' ' x")
+        .await;
+    b.press(ENTER).await;
+    b.wait_until(
+        "the narrower size in the shell",
+        "var m = document.querySelector('.xterm-rows').textContent.match(/(\\d+)x(\\d+)/); \
+         return m !== null && Number(m[2]) < 60;",
+        vec![],
+    )
+    .await;
     b.close().await;
     services.stop_container(mia, id).await.expect("stop");
     wait_status(services, mia, id, WorkloadStatus::Stopped).await;
