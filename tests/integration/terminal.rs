@@ -306,7 +306,7 @@ async fn a_member_types_into_a_shell_in_the_sandbox_of_their_running_container()
     let id = services
         .create_container(
             mia,
-            container(lab.project, "box", Some("exec sleep 100000")),
+            container(lab.project, "box", Some("exec sleep 100001")),
         )
         .await
         .expect("created");
@@ -355,6 +355,24 @@ async fn a_member_types_into_a_shell_in_the_sandbox_of_their_running_container()
     // The container's sandbox: its working directory, not the server's
     // data directory.
     assert_eq!(run(&mut socket, "pwd").await, "/workspace");
+    // The container's environment and user (its project's own when the
+    // server runs as root).
+    assert_eq!(run(&mut socket, "echo $MLSTACK_WORKLOAD_NAME").await, "box");
+    // The command itself, not the shells and bwrap that started it.
+    let workload_pid = processes_with("sleep 100001")
+        .into_iter()
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\0100001\0")
+        })
+        .expect("the container's command");
+    let status = std::fs::read_to_string(format!("/proc/{workload_pid}/status")).expect("status");
+    let workload_uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next())
+        .expect("a uid")
+        .to_owned();
+    assert_eq!(run(&mut socket, "id -u").await, workload_uid);
     let data_dir = lab.app.data_dir();
     let listing = run(&mut socket, &format!("ls {} 2>&1", data_dir.display())).await;
     assert!(listing.contains("No such file or directory"), "{listing:?}");
