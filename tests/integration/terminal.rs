@@ -362,7 +362,7 @@ async fn a_member_types_into_a_shell_in_the_sandbox_of_their_running_container()
     let workload_pid = processes_with("sleep 100001")
         .into_iter()
         .find(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\0100001\0")
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\x00100001\x00")
         })
         .expect("the container's command");
     let status = std::fs::read_to_string(format!("/proc/{workload_pid}/status")).expect("status");
