@@ -10,7 +10,7 @@ use super::kube::KubeDriver;
 use super::local::LocalDriver;
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Health, LogStream, Observed, ProjectSpec,
-    WorkloadEvent, WorkloadKind,
+    TerminalSession, TerminalSize, WorkloadEvent, WorkloadKind,
 };
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{ContainerSpec, ImageCommitSpec, JobSpec, VolumeSpec, WorkloadId};
@@ -115,6 +115,14 @@ impl Driver for AnyDriver {
 
     async fn commit_image(&self, spec: &ImageCommitSpec) -> Result<Observed, DriverError> {
         delegate!(self, d => d.commit_image(spec).await)
+    }
+
+    async fn open_terminal(
+        &self,
+        spec: &ContainerSpec,
+        size: TerminalSize,
+    ) -> Result<TerminalSession, DriverError> {
+        delegate!(self, d => d.open_terminal(spec, size).await)
     }
 
     async fn status(&self, id: WorkloadId) -> Result<Observed, DriverError> {

@@ -16,7 +16,7 @@ use std::future::Future;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::validation::FieldErrors;
@@ -173,6 +173,39 @@ pub enum WorkloadKind {
 /// the workload has ended and everything was read.
 pub type LogStream = futures_util::stream::BoxStream<'static, Result<String, DriverError>>;
 
+/// A terminal's size in character cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalSize {
+    pub cols: u16,
+    pub rows: u16,
+}
+
+/// What is sent to a container's terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerminalInput {
+    /// Bytes typed (UTF-8 as the browser sends it, passed through as is).
+    Data(Vec<u8>),
+    /// The window changed size.
+    Resize(TerminalSize),
+}
+
+/// An interactive shell in a running container, as plain channels (no
+/// driver types reach the web layer). `output` carries what the terminal
+/// writes and ends when the shell has ended; dropping the session (its
+/// `input` sender) ends the shell and everything it started.
+#[derive(Debug)]
+pub struct TerminalSession {
+    pub input: mpsc::Sender<TerminalInput>,
+    pub output: mpsc::Receiver<Vec<u8>>,
+}
+
+/// The command a web terminal runs in the container: bash when the image
+/// has it, else sh.
+pub const TERMINAL_SHELL: &str = "if command -v bash >/dev/null 2>&1; then exec bash; fi; exec sh";
+
+/// How many messages a terminal session buffers each way.
+pub const TERMINAL_BUFFER: usize = 64;
+
 /// GPUs of one type on the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuCapacity {
@@ -321,6 +354,15 @@ pub trait Driver: Send + Sync + 'static {
         &self,
         spec: &ImageCommitSpec,
     ) -> impl Future<Output = Result<Observed, DriverError>> + Send;
+
+    /// Opens an interactive shell with a terminal of `size` in a running
+    /// container (kube: an exec into its pod; local: a shell under a
+    /// pseudo-terminal in the container's sandbox).
+    fn open_terminal(
+        &self,
+        spec: &ContainerSpec,
+        size: TerminalSize,
+    ) -> impl Future<Output = Result<TerminalSession, DriverError>> + Send;
 
     /// What the driver observes of a workload now.
     fn status(&self, id: WorkloadId) -> impl Future<Output = Result<Observed, DriverError>> + Send;

@@ -9,6 +9,7 @@ pub(crate) mod guards;
 pub mod key_pairs;
 pub mod password;
 pub mod projects;
+pub mod terminal;
 pub mod users;
 pub mod workloads;
 

@@ -32,7 +32,7 @@ pub const LOG_LINES_MAX: usize = 10_000;
 /// Checks the permission table for one workload or volume: someone who may
 /// not even see it gets NotFound (a teammate's container is not shown to
 /// exist, like a project to a non-member).
-fn require(
+pub(super) fn require(
     user: &UserRecord,
     project: &ProjectRecord,
     owner: UserId,
@@ -153,7 +153,7 @@ fn blocks_volume_deletion(record: &WorkloadRecord) -> bool {
 
 /// Runs one driver call, never longer than the request timeout; None when
 /// the driver does not know the workload (not applied yet).
-async fn bounded<T>(
+pub(super) async fn bounded<T>(
     cluster: &ClusterAccess,
     call: impl Future<Output = Result<T, DriverError>>,
 ) -> Result<Option<T>, ServiceError> {
@@ -665,7 +665,7 @@ impl Services {
     }
 
     /// The cluster driver, or why there is none.
-    fn cluster(&self) -> Result<&ClusterAccess, ServiceError> {
+    pub(super) fn cluster(&self) -> Result<&ClusterAccess, ServiceError> {
         self.cluster
             .as_ref()
             .ok_or_else(|| ServiceError::Cluster("no cluster driver in this process".into()))

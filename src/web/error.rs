@@ -16,6 +16,10 @@ use crate::service::ServiceError;
 pub enum WebError {
     #[error("login required")]
     LoginRequired { next: String },
+    /// No session, where a redirect to the login page makes no sense (a
+    /// WebSocket upgrade): 401.
+    #[error("not signed in")]
+    Unauthenticated,
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -90,7 +94,7 @@ impl From<ServiceError> for WebError {
 impl WebError {
     fn page(&self) -> ErrorPage {
         let (title, message) = match self {
-            WebError::LoginRequired { .. } | WebError::Forbidden => {
+            WebError::LoginRequired { .. } | WebError::Unauthenticated | WebError::Forbidden => {
                 ("error.page.forbidden", "error.page.forbidden_text")
             }
             WebError::NotFound => ("error.page.not_found", "error.page.not_found_text"),
@@ -130,6 +134,7 @@ impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
             WebError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            WebError::Unauthenticated => StatusCode::UNAUTHORIZED,
             WebError::Forbidden | WebError::CsrfRejected => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,

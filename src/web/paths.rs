@@ -150,6 +150,11 @@ fn percent_encode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The WebSocket of a container's web terminal.
+pub fn container_terminal_ws(id: WorkloadId) -> String {
+    format!("{CONTAINERS}/{id}/terminal/ws")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,7 @@ const NOT_PAGES: &[&str] = &[
     "/containers/{id}/start",
     "/advanced/key-pairs/generate",
     "/advanced/key-pairs/import",
+    "/containers/{id}/terminal/ws",
 ];
 
 const CATALOG_KINDS: &[&str] = &[
@@ -124,6 +125,7 @@ fn pages(
                     .map(|tab| format!("/containers/{container}?tab={tab}")),
             ),
             "/containers/{id}/delete" => pages.push(format!("/containers/{container}/delete")),
+            "/containers/{id}/terminal" => pages.push(route.path.replace("{id}", container)),
             "/admin/catalog/{kind}/{id}" => {
                 pages.push(format!("/admin/catalog/purposes/{purpose}"))
             }

@@ -1128,6 +1128,25 @@ async fn the_driver_works_with_exactly_the_packaged_rbac() {
     c.driver.apply_container(&source).await.unwrap();
     wait_status(&c.driver, source.meta.id, |s| *s == WorkloadStatus::Running).await;
     c.driver.events(source.meta.id).await.unwrap();
+    // The web terminal: an exec into the pod (pods/exec).
+    let size = mlstack::cluster::TerminalSize { cols: 80, rows: 24 };
+    let mut terminal = c.driver.open_terminal(&source, size).await.unwrap();
+    let typed = b"echo rbac-$((1+1))\r".to_vec();
+    terminal
+        .input
+        .send(mlstack::cluster::TerminalInput::Data(typed))
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while !seen.contains("rbac-2") {
+        let chunk =
+            tokio::time::timeout(std::time::Duration::from_secs(30), terminal.output.recv())
+                .await
+                .expect("the terminal's output in time")
+                .expect("the terminal is open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(terminal);
     let commit = commit_of(&source, image("vision/dev"));
     c.driver.commit_image(&commit).await.unwrap();
     wait_status(&c.driver, commit.id, |s| *s == WorkloadStatus::Running).await;

@@ -29,4 +29,5 @@ mod ops;
 mod pages;
 mod projects;
 mod store;
+mod terminal;
 mod workloads;

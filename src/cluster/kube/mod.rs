@@ -13,6 +13,7 @@
 
 pub mod manifests;
 pub mod status;
+mod terminal;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
@@ -50,7 +51,8 @@ use self::manifests::{
 };
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
-    NodeCapacity, Observed, ProjectSpec, WorkloadEvent, WorkloadKind,
+    NodeCapacity, Observed, ProjectSpec, TerminalSession, TerminalSize, WorkloadEvent,
+    WorkloadKind,
 };
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{
@@ -1184,6 +1186,14 @@ impl Driver for KubeDriver {
         let applied = self.apply(&job).await?;
         self.inner.track(applied, false);
         Ok(self.observed_or_creating(spec.id))
+    }
+
+    async fn open_terminal(
+        &self,
+        spec: &ContainerSpec,
+        size: TerminalSize,
+    ) -> Result<TerminalSession, DriverError> {
+        self.terminal(spec, size).await
     }
 
     async fn status(&self, id: WorkloadId) -> Result<Observed, DriverError> {

@@ -61,6 +61,7 @@ mod logs;
 mod processes;
 mod procfs;
 mod sandbox;
+mod terminal;
 mod volumes;
 
 use std::collections::{BTreeSet, HashMap};
@@ -81,6 +82,7 @@ use tokio::task::JoinHandle;
 
 pub use gpu::{LocalGpu, parse_nvidia_smi};
 pub use procfs::group_members;
+pub use terminal::Pty;
 
 use launch::WorkloadEnv;
 use logs::{follow, tail};
@@ -92,7 +94,8 @@ use volumes::{folder, give_to, list_volumes, private_dir, write_private};
 
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
-    NodeCapacity, Observed, ProjectSpec, WorkloadEvent, WorkloadKind,
+    NodeCapacity, Observed, ProjectSpec, TerminalSession, TerminalSize, WorkloadEvent,
+    WorkloadKind,
 };
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{ProjectId, UserId};
@@ -1494,6 +1497,14 @@ impl Driver for LocalDriver {
             driver: "local",
             what: "committing a container to an image",
         })
+    }
+
+    async fn open_terminal(
+        &self,
+        spec: &ContainerSpec,
+        size: TerminalSize,
+    ) -> Result<TerminalSession, DriverError> {
+        self.terminal(spec, size).await
     }
 
     async fn status(&self, id: WorkloadId) -> Result<Observed, DriverError> {

@@ -12,6 +12,7 @@ mod containers_new;
 mod key_pairs;
 mod ops;
 mod projects;
+mod terminal;
 
 use actix_web::{HttpResponse, web};
 use maud::Markup;
@@ -111,6 +112,7 @@ pub fn table() -> Vec<RouteDef> {
         containers_new::routes(),
         containers::routes(),
         key_pairs::routes(),
+        terminal::routes(),
         areas::routes(),
     ]
     .into_iter()

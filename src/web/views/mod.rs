@@ -16,6 +16,7 @@ pub mod layout;
 pub mod platform;
 pub mod projects;
 pub mod reviews;
+pub mod terminal;
 
 #[cfg(test)]
 pub(crate) mod test_support {

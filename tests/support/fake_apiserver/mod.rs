@@ -27,7 +27,8 @@
 //! more adds nodes (`FakeNode::new("big").resource("pods", "2000")`).
 //!
 //! What it serves (`/api/v1` and `/apis/{apps,batch,authorization.k8s.io}/v1`):
-//! namespaces, nodes, pods (and `pods/{name}/log`), services, secrets,
+//! namespaces, nodes, pods (and `pods/{name}/log`; `pods/{name}/exec` over
+//! WebSocket with a TTY, backed by a real process under a pty: `exec.rs`), services, secrets,
 //! configmaps, serviceaccounts, persistentvolumeclaims, events,
 //! resourcequotas, deployments (and `/scale`), jobs; namespaces, nodes,
 //! pods, services, PVCs, quotas, deployments and jobs also have `/status`.
@@ -103,6 +104,7 @@
 
 mod api;
 mod controllers;
+mod exec;
 mod http;
 mod patch;
 mod protobuf;
@@ -485,6 +487,10 @@ fn listen(shared: &Arc<Shared>, port: u16) -> io::Result<ServerHandle> {
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(16 << 20))
+            .route(
+                "/api/v1/namespaces/{namespace}/pods/{name}/exec",
+                web::get().to(exec::handle),
+            )
             .default_service(web::to(http::handle))
     })
     .workers(2)

@@ -1,0 +1,309 @@
+//! The web terminal on the local driver: an interactive shell under a
+//! pseudo-terminal, in a new sandbox made like the container's (the same
+//! binds, user, environment, working directory and memory limit; bwrap
+//! cannot join a running sandbox's namespaces without privileges, so it is
+//! a sandbox of its own with the same view).
+//!
+//! The pty pair is opened with rustix (safe calls: `openpt`, `grantpt`,
+//! `unlockpt`, `TIOCGPTPEER`, `tcsetwinsize`); the shell's chain is started
+//! with the slave side as stdin, stdout and stderr, and util-linux
+//! `setsid --ctty` makes it a session whose controlling terminal is the
+//! slave (no `unsafe` `pre_exec`). bwrap runs without `--new-session` so
+//! the shell keeps that terminal (job control, Ctrl-C); TIOCSTI from inside
+//! can only type into this same terminal, whose other end is mlstack.
+//!
+//! The session ends, the terminal is hung up (the shell passes SIGHUP to
+//! its jobs) and then its whole process group is killed (the sandbox's
+//! first process with it, so everything in the sandbox's PID namespace),
+//! when the session is dropped (the browser closed the socket), when the
+//! shell exits, or when the container leaves Running.
+
+use std::fs::File;
+use std::future::Future;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use rustix::fs::OFlags;
+use rustix::pty::OpenptFlags;
+use rustix::termios::Winsize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
+
+use super::launch::WorkloadEnv;
+use super::{Inner, LocalDriver, procfs};
+use crate::cluster::{
+    DriverError, DriverEvent, TERMINAL_BUFFER, TERMINAL_SHELL, TerminalInput, TerminalSession,
+    TerminalSize,
+};
+use crate::domain::workload::{ContainerSpec, WorkloadId, WorkloadStatus};
+
+/// The terminal's launcher, outside the sandbox: a new session with the
+/// pty (its stdin) as controlling terminal, then the sandboxed shell.
+const TERMINAL_LAUNCHER: &str = r#"exec setsid --ctty "$@""#;
+
+/// How long a hung-up shell has to end its jobs before its group is killed.
+const HANGUP_GRACE: Duration = Duration::from_millis(500);
+
+/// Held while a terminal's command (and its environment file) is made.
+static OPENING: Mutex<()> = Mutex::new(());
+
+/// The most bytes one read of the terminal passes on.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A pseudo-terminal pair: the master side (driven by tokio as a
+/// non-blocking reader and writer) and the slave side, for the child's
+/// stdio.
+pub struct Pty {
+    master: OwnedFd,
+    slave: OwnedFd,
+}
+
+impl Pty {
+    /// Opens a pair with the window size `size`.
+    pub fn open(size: TerminalSize) -> io::Result<Pty> {
+        let master =
+            rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+        rustix::pty::grantpt(&master)?;
+        rustix::pty::unlockpt(&master)?;
+        let slave = rustix::pty::ioctl_tiocgptpeer(
+            &master,
+            OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC,
+        )?;
+        set_size(&master, size)?;
+        let flags = rustix::fs::fcntl_getfl(&master)?;
+        rustix::fs::fcntl_setfl(&master, flags | OFlags::NONBLOCK)?;
+        Ok(Pty { master, slave })
+    }
+
+    /// The slave side as a file (for a command's output).
+    pub fn slave_file(&self) -> io::Result<File> {
+        Ok(File::from(self.slave.try_clone()?))
+    }
+
+    /// Starts `command` with the slave side as stdin, stdout and stderr
+    /// (the command must make it its controlling terminal, e.g. through
+    /// `setsid --ctty`, which also makes the child a process group leader)
+    /// and connects the master side to a session. The session ends, and
+    /// the child's process group is killed, when it is dropped, when the
+    /// child has exited, or when `stop` resolves.
+    pub fn spawn(
+        self,
+        command: &mut Command,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<TerminalSession> {
+        // tokio's pipe ends take any non-blocking descriptor that polls
+        // like a pipe, which a pty master does (safe, unlike registering
+        // a raw descriptor with `AsyncFd`).
+        let reader = pipe::Receiver::from_owned_fd_unchecked(self.master.try_clone()?)?;
+        let writer = pipe::Sender::from_owned_fd_unchecked(self.master.try_clone()?)?;
+        command
+            .stdin(self.slave.try_clone()?)
+            .stdout(self.slave.try_clone()?)
+            .stderr(self.slave.try_clone()?)
+            .kill_on_drop(true);
+        let child = command.spawn()?;
+        // Only the child holds the slave side now: the master reads EIO
+        // once everything in the session has gone.
+        drop(self.slave);
+        let (input_tx, input_rx) = mpsc::channel(TERMINAL_BUFFER);
+        let (output_tx, output_rx) = mpsc::channel(TERMINAL_BUFFER);
+        let ends = Ends {
+            master: self.master,
+            reader,
+            writer,
+        };
+        tokio::spawn(pump(ends, child, input_rx, output_tx, stop));
+        Ok(TerminalSession {
+            input: input_tx,
+            output: output_rx,
+        })
+    }
+}
+
+/// The master side: for the window size, reading and writing.
+struct Ends {
+    master: OwnedFd,
+    reader: pipe::Receiver,
+    writer: pipe::Sender,
+}
+
+fn set_size(master: &OwnedFd, size: TerminalSize) -> io::Result<()> {
+    rustix::termios::tcsetwinsize(
+        master,
+        Winsize {
+            ws_row: size.rows.max(1),
+            ws_col: size.cols.max(1),
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        },
+    )?;
+    Ok(())
+}
+
+/// What the terminal has written and not yet been read, without waiting.
+fn read_ready(reader: &pipe::Receiver) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+    while let Ok(n) = reader.try_read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        all.extend_from_slice(&buf[..n]);
+    }
+    all
+}
+
+/// Moves bytes between the terminal and the session until one side ends,
+/// then kills the child's process group.
+async fn pump(
+    mut ends: Ends,
+    mut child: Child,
+    mut input: mpsc::Receiver<TerminalInput>,
+    output: mpsc::Sender<Vec<u8>>,
+    stop: impl Future<Output = ()> + Send,
+) {
+    let group = child.id().and_then(|pid| i32::try_from(pid).ok());
+    tokio::pin!(stop);
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        tokio::select! {
+            read = ends.reader.read(&mut buf) => match read {
+                Ok(n) if n > 0 => {
+                    if output.send(buf[..n].to_vec()).await.is_err() {
+                        break;
+                    }
+                }
+                // EIO: nothing holds the slave side any more.
+                _ => break,
+            },
+            message = input.recv() => match message {
+                Some(TerminalInput::Data(bytes)) => {
+                    if ends.writer.write_all(&bytes).await.is_err() {
+                        break;
+                    }
+                }
+                Some(TerminalInput::Resize(size)) => {
+                    let _ = set_size(&ends.master, size);
+                }
+                None => break,
+            },
+            _ = child.wait() => {
+                let rest = read_ready(&ends.reader);
+                if !rest.is_empty() {
+                    let _ = output.send(rest).await;
+                }
+                break;
+            }
+            () = &mut stop => break,
+        }
+    }
+    // Closing the master hangs the terminal up: the shell gets SIGHUP and
+    // passes it to its jobs (background ones too, which a signal to the
+    // session's group would miss). A moment for that, then the group goes.
+    drop(ends);
+    let _ = tokio::time::timeout(HANGUP_GRACE, child.wait()).await;
+    if let Some(group) = group {
+        let _ = procfs::signal_group(group, Signal::SIGKILL);
+    }
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+}
+
+/// Resolves when workload `id` is no longer Running (or the driver has
+/// gone).
+async fn left_running(
+    inner: Arc<Inner>,
+    mut events: broadcast::Receiver<DriverEvent>,
+    id: WorkloadId,
+) {
+    loop {
+        match events.recv().await {
+            Ok(event) if event.workload == id && event.status != WorkloadStatus::Running => return,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => {
+                let running = inner
+                    .lock()
+                    .workloads
+                    .get(&id)
+                    .is_some_and(|e| e.record.status == WorkloadStatus::Running);
+                if !running {
+                    return;
+                }
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+impl LocalDriver {
+    /// A shell under a pseudo-terminal in a sandbox like the running
+    /// container `spec`'s.
+    pub(super) async fn terminal(
+        &self,
+        spec: &ContainerSpec,
+        size: TerminalSize,
+    ) -> Result<TerminalSession, DriverError> {
+        let id = spec.meta.id;
+        let events = self.inner.events.subscribe();
+        let gpus = {
+            let state = self.inner.lock();
+            match state.workloads.get(&id) {
+                Some(entry) if entry.record.status == WorkloadStatus::Running => {
+                    entry.record.gpus.clone()
+                }
+                Some(_) => {
+                    return Err(DriverError::Conflict(format!(
+                        "container {} is not running",
+                        spec.meta.name
+                    )));
+                }
+                None => {
+                    return Err(DriverError::NotFound {
+                        what: format!("container {id}"),
+                    });
+                }
+            }
+        };
+        let volumes = self.volume_dirs(spec.meta.project, &spec.volumes)?;
+        let uid = self.project_uid(spec.meta.project)?;
+        let work = self.inner.workload_dir(id).join("work");
+        let env = WorkloadEnv {
+            id,
+            name: &spec.meta.name,
+            gpus: &gpus,
+            volumes: &volumes,
+            vars: &spec.env,
+            work: &work,
+            uid,
+        };
+        let limit = self.limit_prefix(id, &spec.resources, &gpus);
+        let pty = Pty::open(size).map_err(|e| DriverError::io("opening a pseudo-terminal", e))?;
+        let slave = pty
+            .slave_file()
+            .map_err(|e| DriverError::io("opening a pseudo-terminal", e))?;
+        // workload_command writes the environment file afresh (remove,
+        // then create): one terminal at a time does.
+        let writing = OPENING.lock().unwrap_or_else(|e| e.into_inner());
+        let command = self.workload_command(
+            &format!("{limit}{TERMINAL_LAUNCHER}"),
+            "mlstack-terminal",
+            &[],
+            TERMINAL_SHELL,
+            "export TERM=xterm-256color\n",
+            &env,
+            &slave,
+        );
+        drop(writing);
+        let mut command = command?;
+        drop(slave);
+        let stop = left_running(self.inner.clone(), events, id);
+        pty.spawn(&mut command, stop)
+            .map_err(|e| DriverError::io("starting the terminal's shell", e))
+    }
+}
