@@ -4,6 +4,7 @@
 pub mod authz;
 pub mod catalog;
 pub mod ids;
+pub mod image;
 pub mod project;
 pub mod quota;
 pub mod session;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod catalog;
 pub(crate) mod guards;
+pub mod images;
 pub mod password;
 pub mod projects;
 pub mod users;

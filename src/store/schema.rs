@@ -7,7 +7,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransac
 use super::{Store, StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
-pub const CURRENT_VERSION: u64 = 4;
+pub const CURRENT_VERSION: u64 = 5;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -57,6 +57,10 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_multimap_table(tables::PROJECT_ID_TO_VOLUME_IDS)?;
     tx.open_table(tables::PROJECT_VOLUME_NAME_TO_ID)?;
     tx.open_table(tables::DUE_VOLUME_IDS)?;
+    tx.open_table(tables::CUSTOM_IMAGE_ID_TO_IMAGE)?;
+    tx.open_multimap_table(tables::PROJECT_ID_TO_CUSTOM_IMAGE_IDS)?;
+    tx.open_multimap_table(tables::USER_ID_TO_CUSTOM_IMAGE_IDS)?;
+    tx.open_table(tables::PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID)?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ mod browser_layout;
 mod browser_projects;
 mod catalog;
 mod cli;
+mod custom_images;
 mod fake_apiserver;
 mod kube_driver;
 mod kubectl;

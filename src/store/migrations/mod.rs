@@ -15,9 +15,10 @@ pub fn upgrade_tx(tx: &WriteTransaction, from: u64) -> Result<(), StoreError> {
         match version {
             1 => v1_to_v2::run_tx(tx)?,
             // Schema 3 only adds the project, application, outbox, settings
-            // and catalog tables, and schema 4 the workload and volume
-            // tables; the caller creates them after the steps.
-            2 | 3 => {}
+            // and catalog tables, schema 4 the workload and volume tables,
+            // and schema 5 the custom image tables; the caller creates them
+            // after the steps.
+            2..=4 => {}
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "no migration from schema version {other}"

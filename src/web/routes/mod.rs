@@ -7,6 +7,7 @@ mod admin;
 mod areas;
 mod auth;
 mod catalog;
+mod images;
 mod ops;
 mod projects;
 
@@ -104,6 +105,7 @@ pub fn table() -> Vec<RouteDef> {
         admin::routes(),
         projects::routes(),
         catalog::routes(),
+        images::routes(),
         areas::routes(),
     ]
     .into_iter()

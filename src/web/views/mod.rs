@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod components;
 pub mod errors;
 pub mod format;
+pub mod images;
 pub mod layout;
 pub mod platform;
 pub mod projects;
