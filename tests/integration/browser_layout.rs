@@ -83,7 +83,13 @@ const OVERFLOW: &str = "\
 
 /// The concrete pages of every GET route `role` may open, the project
 /// routes as `membership` of `project`.
-fn pages(role: Role, membership: Option<ProjectRole>, project: &str, purpose: &str) -> Vec<String> {
+fn pages(
+    role: Role,
+    membership: Option<ProjectRole>,
+    project: &str,
+    purpose: &str,
+    container: &str,
+) -> Vec<String> {
     let mut pages = Vec::new();
     for route in mlstack::web::route_table() {
         if route.verb != Verb::Get || NOT_PAGES.contains(&route.path) || route.path == "/login" {
@@ -110,6 +116,7 @@ fn pages(role: Role, membership: Option<ProjectRole>, project: &str, purpose: &s
             "/admin/catalog/{kind}/{id}" => {
                 pages.push(format!("/admin/catalog/purposes/{purpose}"))
             }
+            "/containers/{id}/image" => pages.push(format!("/containers/{container}/image")),
             path if path.contains('{') => panic!(
                 "tests/integration/browser_layout.rs: give the page {path} a concrete address in `pages`"
             ),
@@ -186,6 +193,9 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
     .await;
     assert_eq!(pending.status, StatusCode::SEE_OTHER, "{}", pending.body);
     let purpose = catalog(&admin).await;
+    // A Running container of mia's, saved as a custom image (the custom
+    // image list has a row; its Create a Custom Image form is a page).
+    let (container, _) = crate::authz::sample_container_and_image(&app, "mia", &project).await;
 
     let b = Browser::start(&app.url).await;
     b.resize(WIDTH, HEIGHT).await;
@@ -193,7 +203,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
 
     b.log_in("admin", &app.admin_password).await;
     b.user_menu("Light").await;
-    let admin_pages = pages(Role::Admin, None, &project, &purpose);
+    let admin_pages = pages(Role::Admin, None, &project, &purpose, &container);
     problems.extend(visit(&b, "admin-en-light", &admin_pages).await);
     b.user_menu("Log out").await;
 
@@ -202,7 +212,13 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
     b.user_menu("繁體中文").await;
     assert_eq!(b.html_attr("lang").await.as_deref(), Some("zh-TW"));
     assert_eq!(b.html_attr("data-theme").await.as_deref(), Some("dark"));
-    let manager_pages = pages(Role::Member, Some(ProjectRole::Manager), &project, &purpose);
+    let manager_pages = pages(
+        Role::Member,
+        Some(ProjectRole::Manager),
+        &project,
+        &purpose,
+        &container,
+    );
     assert!(manager_pages.len() > 15, "{manager_pages:?}");
     problems.extend(visit(&b, "manager-zh-dark", &manager_pages).await);
 

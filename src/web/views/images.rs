@@ -119,7 +119,7 @@ fn project_images(shell: &Shell, project: &str, view: &ListView) -> Markup {
             @if view.images.is_empty() {
                 p { (tr.t("image.none")) }
             } @else {
-                div class="table-wrap" {
+                div class="image-table-wrap" {
                     table class="table image-table" {
                         thead { tr {
                             th scope="col" { (tr.t("image.name")) }
@@ -129,7 +129,7 @@ fn project_images(shell: &Shell, project: &str, view: &ListView) -> Markup {
                             th scope="col" { (tr.t("image.services")) }
                             th scope="col" { (tr.t("image.status_column")) }
                             th scope="col" { (tr.t("image.created_on")) }
-                            th scope="col" { span class="visually-hidden" { (tr.t("image.actions")) } }
+                            th scope="col" { span class="sr-only" { (tr.t("image.actions")) } }
                         } }
                         tbody {
                             @for image in view.images {
