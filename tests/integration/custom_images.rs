@@ -519,3 +519,134 @@ async fn a_running_container_saved_as_a_project_image_starts_a_second_container_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// On the kube driver (the fake API server, through a kubeconfig), saving
+/// runs the commit Job pinned to the container's node, pushing to the
+/// registry under the project's code; the image is Building while the Job
+/// runs and Ready once it completed; a container of the image pulls it from
+/// the registry.
+#[tokio::test]
+async fn on_kubernetes_the_image_follows_its_commit_job_and_is_pulled_from_the_registry() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::Pod;
+    use mlstack::cluster::kube::manifests;
+    use mlstack::config::DriverChoice;
+
+    use crate::common::fake_apiserver::FakeApiServer;
+
+    let fake = FakeApiServer::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let app = TestApp::start_configured(|config| {
+        config.cluster.driver = DriverChoice::Kube;
+        config.cluster.kubeconfig = Some(kubeconfig);
+        config.cluster.committer_image = Some("registry.lab/tools/committer:1".into());
+        config.cluster.registry = Some("registry.lab/mlstack".into());
+    });
+    let lab = lab(app).await;
+    let services = &lab.services;
+    let mia = &lab.mia;
+    let namespace = manifests::namespace_name(lab.project);
+
+    let source = services
+        .create_container(mia, container(lab.project, "iris01", ubuntu(), None))
+        .await
+        .expect("created");
+    wait_running(services, mia, source).await;
+    let saved = lab
+        .mia_web
+        .post_form(
+            &format!("/containers/{source}/image"),
+            &save_form("Iris", "sklearn-svm-iris", "v1", "project"),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let image = services
+        .custom_images(mia, lab.project)
+        .await
+        .expect("images")
+        .pop()
+        .expect("the image");
+    assert_eq!(image.status, ImageStatus::Building);
+
+    // The commit Job pushes to the registry, under the project's code.
+    let job_name = manifests::commit_job_name(image.record.id);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let job: Job = loop {
+        if let Some(job) = fake.get(&namespace, &job_name) {
+            break job;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no commit Job");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let env = job
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|p| p.containers[0].env.clone().unwrap_or_default())
+        .unwrap_or_default();
+    let target = env
+        .iter()
+        .find(|e| e.name == "MLSTACK_TARGET_IMAGE")
+        .and_then(|e| e.value.clone())
+        .expect("the target");
+    assert_eq!(
+        target,
+        format!("registry.lab/mlstack/{}", image.record.target)
+    );
+
+    // While the committer runs, the image is Building; once its pod
+    // succeeded (the fake runs no committer program: the test plays the
+    // kubelet seeing it exit 0) the Job completes and the image is Ready.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let pod = loop {
+        let pods = fake.list::<Pod>(
+            Some(&namespace),
+            &format!("mlstack.io/workload={}", image.record.id),
+        );
+        if let Some(pod) = pods
+            .into_iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        {
+            break pod;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no running commit pod"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    wait_image(&lab, mia, "sklearn-svm-iris:v1", ImageStatus::Building).await;
+    let pods: kube::Api<Pod> = kube::Api::namespaced(fake.client().await, &namespace);
+    pods.patch_status(
+        pod.metadata.name.as_deref().expect("a name"),
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({ "status": { "phase": "Succeeded" } })),
+    )
+    .await
+    .expect("the committer exits");
+    wait_image(&lab, mia, "sklearn-svm-iris:v1", ImageStatus::Ready).await;
+
+    // A container of the image pulls what the commit pushed.
+    let mut second = container(lab.project, "iris02", image.record.target.clone(), None);
+    second.services = image.record.services.clone();
+    services
+        .create_container(mia, second)
+        .await
+        .expect("created from the image");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let deployment: Deployment = loop {
+        if let Some(deployment) = fake.get(&namespace, "iris02") {
+            break deployment;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no Deployment");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let pulled = deployment
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|p| p.containers[0].image.clone());
+    assert_eq!(pulled, Some(target));
+    drop(lab);
+}
