@@ -36,6 +36,7 @@ struct Lab {
     project: ProjectId,
     mia: UserRecord,
     nora: UserRecord,
+    manny_web: Client,
     mia_web: Client,
     nora_web: Client,
     sam_web: Client,
@@ -85,6 +86,7 @@ async fn lab(app: TestApp) -> Lab {
         project,
         mia,
         nora,
+        manny_web,
         mia_web,
         nora_web,
         sam_web,
@@ -505,16 +507,46 @@ async fn a_running_container_saved_as_a_project_image_starts_a_second_container_
             .body
             .contains("sklearn-svm-iris:v1")
     );
-    let saved_dir = lab
-        .app
-        .data_dir()
-        .join("local/workloads")
-        .join(image.id.to_string());
+    let saved_dir = |id: WorkloadId| {
+        lab.app
+            .data_dir()
+            .join("local/workloads")
+            .join(id.to_string())
+    };
+    wait_removed(&saved_dir(image.id)).await;
+
+    // The private image is gone with its project: the manager deletes the
+    // project and its saved working directory goes too.
+    assert!(saved_dir(private_id).join("saved.tar").is_file());
+    let project_page = lab
+        .manny_web
+        .get(&format!("/projects/{}", lab.project))
+        .await;
+    let marker = "Type the verification code ";
+    let at = project_page.body.find(marker).expect("code shown") + marker.len();
+    let code = project_page.body[at..at + 6].to_owned();
+    let deleted = lab
+        .manny_web
+        .post_form(
+            &format!("/projects/{}/delete", lab.project),
+            &[("code", &code)],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+    wait_removed(&saved_dir(private_id)).await;
+    assert!(matches!(
+        services.usable_custom_images(mia, lab.project).await,
+        Err(ServiceError::NotFound)
+    ));
+}
+
+async fn wait_removed(path: &std::path::Path) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while saved_dir.exists() {
+    while path.exists() {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the saved tarball is still there"
+            "{} is still there",
+            path.display()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
