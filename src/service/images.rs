@@ -217,7 +217,14 @@ impl Services {
                     container,
                     target: target.clone(),
                 };
-                commit.validate().map_err(ServiceError::Invalid)?;
+                // The project's prefix makes the reference longer than the
+                // name the user typed.
+                commit.validate().map_err(|_| {
+                    ServiceError::Invalid(FieldErrors::single(
+                        "image_name",
+                        "image.error.image_name_prefixed",
+                    ))
+                })?;
                 let image = CustomImageRecord {
                     id,
                     project: p.id,

@@ -303,6 +303,7 @@ async fn a_running_container_saved_as_a_project_image_starts_a_second_container_
             "v1",
             "2 to 128 characters: lowercase",
         ),
+        (&"a".repeat(128), "v1", "longer than 128 characters"),
         ("iris", "-v1", "cannot start with a dash or a dot"),
         ("iris", "v", "2 to 128 characters: letters"),
     ] {

@@ -149,7 +149,7 @@ fn row(shell: &Shell, image: &CustomImage, view: &ListView) -> Markup {
     html! {
         tr {
             td { (r.name) }
-            td { (r.description) }
+            td class="image-description" { (r.description) }
             td { code { (r.image.to_string()) } }
             td { (tr.t(type_key(r.image_type))) }
             td { (services_text(tr, &r.services)) }
