@@ -8,7 +8,9 @@
 //! its sandbox starts (`LocalDriver::apply_container`).
 //!
 //! Archiving never follows a symlink (it is saved as a link, so a link to
-//! a host file saves no host data), saves only directories, regular files
+//! a host file saves no host data; each entry is opened through its open
+//! parent folder with O_NOFOLLOW, so swapping a file for a link while it is
+//! saved fails the save), saves only directories, regular files
 //! and symlinks (no devices, fifos or sockets), keeps permission bits but
 //! not set-id bits or owners, and stops at [`IMAGE_MAX_BYTES`]. A file that
 //! changes while it is read is saved with the size it had when listed.
@@ -272,7 +274,9 @@ pub(super) fn save(work: &Path, tarball: &Path, max_bytes: u64) -> Result<(), St
         builder.mode(tar::HeaderMode::Deterministic);
         builder.follow_symlinks(false);
         let mut total = 0u64;
-        append_dir(&mut builder, work, Path::new(""), &mut total, max_bytes)?;
+        let root =
+            open_nofollow(work, true).map_err(|e| format!("reading the working directory: {e}"))?;
+        append_dir(&mut builder, &root, Path::new(""), &mut total, max_bytes)?;
         let mut out = builder
             .into_inner()
             .map_err(|e| format!("writing the image file: {e}"))?;
@@ -290,36 +294,63 @@ pub(super) fn save(work: &Path, tarball: &Path, max_bytes: u64) -> Result<(), St
     result
 }
 
+/// Opens `path` without following a symlink in its last component (ELOOP
+/// instead), never blocking on a fifo; a directory only when `dir`.
+fn open_nofollow(path: &Path, dir: bool) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let directory = if dir { nix::libc::O_DIRECTORY } else { 0 };
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | directory)
+        .open(path)
+}
+
+/// The path of an open file through /proc: resolving it names that very
+/// file, whatever was renamed or swapped for a symlink since it was opened.
+fn opened(file: &File) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+/// Archives the open directory `dir` (at `relative` in the archive). Every
+/// entry is reached through its open parent and opened without following
+/// links, so a workload that swaps a file or folder for a symlink while it
+/// is saved makes the save fail rather than read what the link points to.
 fn append_dir<W: Write>(
     builder: &mut tar::Builder<W>,
-    dir: &Path,
+    dir: &File,
     relative: &Path,
     total: &mut u64,
     max_bytes: u64,
 ) -> Result<(), String> {
     let shown = |path: &Path| format!("/workspace/{}", path.display());
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
+    let parent = opened(dir);
+    let mut entries: Vec<_> = std::fs::read_dir(&parent)
         .map_err(|e| format!("reading {}: {e}", shown(relative)))?
         .collect::<Result<_, _>>()
         .map_err(|e| format!("reading {}: {e}", shown(relative)))?;
     entries.sort_by_key(std::fs::DirEntry::file_name);
     for entry in entries {
-        let path = entry.path();
+        let path = parent.join(entry.file_name());
         let name = relative.join(entry.file_name());
-        let meta = std::fs::symlink_metadata(&path)
-            .map_err(|e| format!("reading {}: {e}", shown(&name)))?;
-        let kind = meta.file_type();
-        let mut header = tar::Header::new_gnu();
-        header.set_metadata_in_mode(&meta, tar::HeaderMode::Deterministic);
-        // Permission bits only: never set-id bits, never the owner.
-        header.set_mode(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777);
+        let failed = |e: io::Error| format!("reading {}: {e}", shown(&name));
+        let listed = std::fs::symlink_metadata(&path).map_err(failed)?;
+        let kind = listed.file_type();
         if kind.is_dir() {
+            let sub = open_nofollow(&path, true).map_err(failed)?;
+            let meta = sub.metadata().map_err(failed)?;
+            let mut header = header_of(&meta);
             header.set_size(0);
             builder
                 .append_data(&mut header, &name, io::empty())
                 .map_err(|e| format!("saving {}: {e}", shown(&name)))?;
-            append_dir(builder, &path, &name, total, max_bytes)?;
+            append_dir(builder, &sub, &name, total, max_bytes)?;
         } else if kind.is_file() {
+            let file = open_nofollow(&path, false).map_err(failed)?;
+            let meta = file.metadata().map_err(failed)?;
+            if !meta.is_file() {
+                return Err(format!("{} changed while it was saved", shown(&name)));
+            }
             *total += meta.len();
             if *total > max_bytes {
                 return Err(format!(
@@ -327,13 +358,13 @@ fn append_dir<W: Write>(
                     size_words(max_bytes)
                 ));
             }
-            let file = File::open(&path).map_err(|e| format!("reading {}: {e}", shown(&name)))?;
+            let mut header = header_of(&meta);
             builder
                 .append_data(&mut header, &name, Exactly::new(file, meta.len()))
                 .map_err(|e| format!("saving {}: {e}", shown(&name)))?;
         } else if kind.is_symlink() {
-            let target =
-                std::fs::read_link(&path).map_err(|e| format!("reading {}: {e}", shown(&name)))?;
+            let target = std::fs::read_link(&path).map_err(failed)?;
+            let mut header = header_of(&listed);
             header.set_size(0);
             builder
                 .append_link(&mut header, &name, &target)
@@ -342,6 +373,15 @@ fn append_dir<W: Write>(
         // Devices, fifos and sockets are not saved.
     }
     Ok(())
+}
+
+/// A tar header for an entry: permission bits only (never set-id bits,
+/// never the owner) and the modification time.
+fn header_of(meta: &std::fs::Metadata) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata_in_mode(meta, tar::HeaderMode::Deterministic);
+    header.set_mode(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777);
+    header
 }
 
 /// A size in GiB when it is whole GiB, else in bytes.
@@ -425,6 +465,21 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o7777, 0o755);
         assert_eq!(std::fs::read_link(copy.join("link")).expect("link"), secret);
+    }
+
+    #[test]
+    fn links_are_never_followed_to_open_a_folder_or_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let host = dir.path().join("host");
+        std::fs::create_dir_all(&host).expect("dir");
+        std::fs::write(host.join("secret"), "host data").expect("file");
+        let work = dir.path().join("work");
+        std::os::unix::fs::symlink(&host, &work).expect("link");
+        let tarball = dir.path().join("saved.tar");
+        assert!(save(&work, &tarball, IMAGE_MAX_BYTES).is_err());
+        assert!(open_nofollow(&host.join("secret"), false).is_ok());
+        std::os::unix::fs::symlink(host.join("secret"), dir.path().join("alias")).expect("link");
+        assert!(open_nofollow(&dir.path().join("alias"), false).is_err());
     }
 
     #[test]
