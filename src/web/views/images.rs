@@ -14,7 +14,7 @@ use super::format;
 use super::layout::{Shell, section_page};
 use crate::domain::image::{ImageStatus, ImageType};
 use crate::domain::validation::FieldErrors;
-use crate::domain::workload::{ServiceSpec, WorkloadId};
+use crate::domain::workload::{FailureReason, ServiceSpec, WorkloadId};
 use crate::i18n::Tr;
 use crate::service::images::{CustomImage, SaveableContainer};
 
@@ -155,8 +155,12 @@ fn row(shell: &Shell, image: &CustomImage, view: &ListView) -> Markup {
             td { (services_text(tr, &r.services)) }
             td {
                 (status_badge(tr, image.status))
-                @if let Some(reason) = &image.failure {
-                    p class="hint" { (tr.t(reason.message_key())) }
+                @match &image.failure {
+                    Some(FailureReason::Other(detail)) => {
+                        p class="hint" { (tr.f("image.failed_detail", &[("reason", detail)])) }
+                    }
+                    Some(reason) => p class="hint" { (tr.t(reason.message_key())) },
+                    None => {}
                 }
             }
             td { (format::date_time(r.created_at, view.zone)) }
@@ -248,4 +252,115 @@ pub fn form(
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalog::Protocol;
+    use crate::domain::ids::{ProjectId, UserId};
+    use crate::domain::user::Lang;
+    use crate::domain::workload::ImageRef;
+    use crate::store::custom_images::CustomImageRecord;
+    use crate::web::views::test_support::{member, shell};
+
+    fn image(name: &str, status: ImageStatus, failure: Option<FailureReason>) -> CustomImage {
+        CustomImage {
+            record: CustomImageRecord {
+                id: WorkloadId::generate(),
+                project: ProjectId::generate(),
+                owner: UserId::generate(),
+                name: format!("<i>{name}</i>"),
+                description: "for iris".into(),
+                image: ImageRef {
+                    name: name.into(),
+                    tag: "v1".into(),
+                },
+                target: ImageRef {
+                    name: format!("custom/lab/{name}"),
+                    tag: "v1".into(),
+                },
+                image_type: ImageType::Project,
+                services: vec![ServiceSpec {
+                    name: "jupyter".into(),
+                    kind: crate::domain::catalog::ServiceKind::JupyterLab,
+                    port: 8889,
+                    protocol: Protocol::Http,
+                    local_command: None,
+                }],
+                source: WorkloadId::generate(),
+                source_name: "iris01".into(),
+                created_at: jiff::Timestamp::UNIX_EPOCH,
+            },
+            status,
+            failure,
+            may_delete: status == ImageStatus::Ready,
+        }
+    }
+
+    #[test]
+    fn the_list_shows_each_image_with_its_status_and_the_owners_delete() {
+        let images = vec![
+            image("iris", ImageStatus::Ready, None),
+            image(
+                "big",
+                ImageStatus::Failed,
+                Some(FailureReason::Other("too large".into())),
+            ),
+        ];
+        let saveable = vec![SaveableContainer {
+            id: WorkloadId::generate(),
+            name: "iris01".into(),
+            image: "ubuntu:24.04".into(),
+        }];
+        let view = ListView {
+            project: Some("Vision"),
+            images: &images,
+            saveable: &saveable,
+            zone: &TimeZone::UTC,
+            done: Some("created"),
+            refused: None,
+        };
+        for lang in [Lang::En, Lang::ZhTw] {
+            let html = list(&shell(lang, member()), &view).into_string();
+            assert!(html.contains("iris:v1") && html.contains("big:v1"));
+            assert!(html.contains(&form_path(saveable[0].id)), "the + offers it");
+            assert_eq!(html.matches("name=\"confirm\"").count(), 1, "one delete");
+            assert!(
+                html.contains("&lt;i&gt;iris&lt;/i&gt;"),
+                "names are escaped"
+            );
+            assert!(html.contains("too large"), "why saving failed");
+            assert!(!html.contains("<script>") && !html.contains("style="));
+        }
+        let html = list(&shell(Lang::En, member()), &view).into_string();
+        assert!(html.contains("JupyterLab:8889") && html.contains(">Ready<"));
+        assert!(html.contains("is being saved"));
+    }
+
+    #[test]
+    fn the_form_marks_refused_fields_and_keeps_the_input() {
+        let values = FormValues {
+            name: "Iris".into(),
+            image_name: "Bad".into(),
+            tag: "v1".into(),
+            image_type: "project".into(),
+            ..FormValues::default()
+        };
+        let errors = FieldErrors::single("image_name", "image.error.image_name");
+        let html = form(
+            &shell(Lang::En, member()),
+            WorkloadId::generate(),
+            "iris01",
+            &[],
+            &values,
+            &errors,
+        )
+        .into_string();
+        assert!(html.contains("class=\"field-error\" id=\"image_name-error\""));
+        assert!(html.contains("2 to 128 characters"));
+        assert!(html.contains("value=\"Bad\""));
+        assert!(html.contains("value=\"project\" checked"));
+        assert!(html.contains("name=\"csrf\""));
+    }
 }
