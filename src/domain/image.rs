@@ -39,7 +39,7 @@ impl ImageType {
         }
     }
 
-    /// The form value and the end of the translation key (`image.type.*`).
+    /// The form value.
     pub fn code(self) -> &'static str {
         match self {
             ImageType::Private => "private",
@@ -67,15 +67,6 @@ impl ImageStatus {
             WorkloadStatus::Stopping | WorkloadStatus::Stopped | WorkloadStatus::Failed { .. } => {
                 ImageStatus::Failed
             }
-        }
-    }
-
-    /// The end of the translation key (`image.status.*`).
-    pub fn code(self) -> &'static str {
-        match self {
-            ImageStatus::Building => "building",
-            ImageStatus::Ready => "ready",
-            ImageStatus::Failed => "failed",
         }
     }
 }

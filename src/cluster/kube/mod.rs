@@ -298,6 +298,7 @@ impl KubeDriver {
         pulled.image.name = format!("{}/{}", registry.trim_end_matches('/'), spec.image.name);
         Ok(Some(pulled))
     }
+
     /// Connects through the configured kubeconfig (or in-cluster config)
     /// and starts the watches. Answers even when the cluster is down: the
     /// watches keep trying, and `health` tells what is wrong.
