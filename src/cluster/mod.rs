@@ -64,7 +64,8 @@ pub enum DriverError {
     /// The cluster did not answer within the configured time.
     #[error("the cluster did not answer in time")]
     Timeout,
-    /// This driver cannot do it (e.g. image commits on the local driver).
+    /// This driver cannot do it (e.g. custom images on kube without a
+    /// registry configured).
     #[error("not supported by the {driver} driver: {what}")]
     Unsupported {
         driver: &'static str,
@@ -349,7 +350,8 @@ pub trait Driver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), DriverError>> + Send;
 
     /// Saves a container's filesystem as an image and pushes it (kube: a
-    /// Job on the container's node); observe it with `status(spec.id)`.
+    /// Job on the container's node; local: a tarball of its working
+    /// directory); observe it with `status(spec.id)`.
     fn commit_image(
         &self,
         spec: &ImageCommitSpec,

@@ -5,6 +5,7 @@ pub mod authz;
 pub mod catalog;
 pub mod ids;
 pub mod key_pair;
+pub mod image;
 pub mod project;
 pub mod quota;
 pub mod session;

@@ -8,12 +8,16 @@ use jiff::Timestamp;
 use super::ServiceError;
 use crate::domain::authz::Role;
 use crate::domain::ids::{HoldId, ProjectId};
+use crate::domain::image::{ImageStatus, ImageType, is_custom_target};
 use crate::domain::quota::{QuotaRefusal, Resources, check_fits};
+use crate::domain::validation::FieldErrors;
+use crate::domain::workload::ImageRef;
 use crate::store::activations::{self, ActivationStatus};
+use crate::store::custom_images::{self, CustomImageRecord};
 use crate::store::holds::{self, HoldRecord};
 use crate::store::projects::{self, ProjectRecord};
 use crate::store::users::UserRecord;
-use crate::store::workloads::WorkloadSpec;
+use crate::store::workloads::{self, WorkloadSpec};
 use crate::store::{ReadTx, WriteTx};
 
 pub(crate) fn role_of(user: &UserRecord) -> Role {
@@ -109,4 +113,52 @@ pub(crate) fn hold_tx(
     };
     holds::put_tx(tx, &hold)?;
     Ok(hold.id)
+}
+
+/// Whether `user` may start containers from the custom image `record` now:
+/// it is Ready (its commit succeeded) and theirs, or a Project image of a
+/// project they belong to.
+pub(crate) fn custom_image_usable_tx(
+    tx: &WriteTx,
+    user: &UserRecord,
+    project: &ProjectRecord,
+    record: &CustomImageRecord,
+) -> Result<bool, ServiceError> {
+    let ready = workloads::get_tx(tx, record.id)?
+        .is_some_and(|w| ImageStatus::of_commit(&w.status()) == ImageStatus::Ready);
+    Ok(ready && may_use_custom_image(user, project, record))
+}
+
+/// Whether `user` may see and use the custom image `record` whatever its
+/// status: its owner while a member, or any member for a Project image.
+pub(crate) fn may_use_custom_image(
+    user: &UserRecord,
+    project: &ProjectRecord,
+    record: &CustomImageRecord,
+) -> bool {
+    record.project == project.id
+        && project.role_of(user.id).is_some()
+        && (record.owner == user.id || record.image_type == ImageType::Project)
+}
+
+/// Refuses a container image that is a custom image `user` may not use in
+/// `project` (a tampered form, an image still building or deleted).
+pub(crate) fn check_container_image_tx(
+    tx: &WriteTx,
+    user: &UserRecord,
+    project: &ProjectRecord,
+    image: &ImageRef,
+) -> Result<(), ServiceError> {
+    if !is_custom_target(image) {
+        return Ok(());
+    }
+    for record in custom_images::of_project_tx(tx, project.id)? {
+        if record.target == *image && custom_image_usable_tx(tx, user, project, &record)? {
+            return Ok(());
+        }
+    }
+    Err(ServiceError::Invalid(FieldErrors::single(
+        "image",
+        "image.error.not_usable",
+    )))
 }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod containers;
 pub(crate) mod guards;
 pub mod key_pairs;
+pub mod images;
 pub mod password;
 pub mod projects;
 pub mod terminal;

@@ -6,6 +6,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use super::guards::{live_project_read_tx, live_project_tx, role_of};
+use super::images::remove_project_images_tx;
 use super::workloads::{project_spec, stop_member_workloads_tx, wind_down_project_tx};
 use super::{ServiceError, Services};
 use crate::cluster::ProjectSpec;
@@ -592,6 +593,7 @@ impl Services {
                 require(&actor, &p, ProjectAction::Delete)?;
                 holds::delete_project_tx(tx, p.id)?;
                 wind_down_project_tx(tx, p.id, true, now)?;
+                remove_project_images_tx(tx, p.id)?;
                 p.deleted = true;
                 if p.status != ProjectStatus::Released {
                     p.status = ProjectStatus::Released;
@@ -1010,6 +1012,7 @@ impl Services {
     ) -> Result<(), ServiceError> {
         holds::delete_project_tx(tx, p.id)?;
         wind_down_project_tx(tx, p.id, true, now)?;
+        remove_project_images_tx(tx, p.id)?;
         p.status = ProjectStatus::Released;
         p.released_at = Some(now);
         projects::put_tx(tx, p)?;

@@ -9,7 +9,9 @@ use std::future::Future;
 
 use jiff::Timestamp;
 
-use super::guards::{hold_tx, live_project_read_tx, live_project_tx, role_of};
+use super::guards::{
+    check_container_image_tx, hold_tx, live_project_read_tx, live_project_tx, role_of,
+};
 use super::{ClusterAccess, ServiceError, Services};
 use crate::cluster::{
     Driver, DriverError, DriverEvent, LogStream, Observed, ProjectSpec, WorkloadEvent, WorkloadKind,
@@ -177,6 +179,9 @@ fn insert_workload_tx(
 ) -> Result<(), ServiceError> {
     if !p.status.is_usable() {
         return Err(ServiceError::Refused("error.workload.project_not_active"));
+    }
+    if let WorkloadSpec::Container(container) = &spec {
+        check_container_image_tx(tx, actor, p, &container.image)?;
     }
     for mount in spec.volumes() {
         let usable = volumes::by_name_tx(tx, p.id, &mount.volume)?.is_some_and(|v| {

@@ -8,6 +8,7 @@
 pub mod activations;
 pub mod catalog;
 mod codec;
+pub mod custom_images;
 mod due;
 pub mod holds;
 pub mod key_pairs;

@@ -62,6 +62,10 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::USER_KEY_PAIR_NAME_TO_ID)?;
     tx.open_table(tables::USER_KEY_PAIR_FINGERPRINT_TO_ID)?;
     tx.open_table(tables::USER_ID_TO_TERMS_ACCEPTANCE)?;
+    tx.open_table(tables::CUSTOM_IMAGE_ID_TO_IMAGE)?;
+    tx.open_multimap_table(tables::PROJECT_ID_TO_CUSTOM_IMAGE_IDS)?;
+    tx.open_multimap_table(tables::USER_ID_TO_CUSTOM_IMAGE_IDS)?;
+    tx.open_table(tables::PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID)?;
     Ok(())
 }
 

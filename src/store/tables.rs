@@ -148,3 +148,21 @@ pub const USER_KEY_PAIR_FINGERPRINT_TO_ID: TableDefinition<(u128, &str), u128> =
 /// last accepted, and when.
 pub const USER_ID_TO_TERMS_ACCEPTANCE: TableDefinition<u128, &[u8]> =
     TableDefinition::new("user_id_to_terms_acceptance");
+
+/// Custom image id (the id of the image commit workload that saves it) ->
+/// `CustomImageRecord`: name, description, image and tag, type, services,
+/// project and owner.
+pub const CUSTOM_IMAGE_ID_TO_IMAGE: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("custom_image_id_to_image");
+
+/// Index: project id -> ids of its custom images.
+pub const PROJECT_ID_TO_CUSTOM_IMAGE_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("project_id_to_custom_image_ids");
+
+/// Index: owner's user id -> ids of their custom images.
+pub const USER_ID_TO_CUSTOM_IMAGE_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("user_id_to_custom_image_ids");
+
+/// Unique index: (project id, `"<image name>:<tag>"`) -> custom image id.
+pub const PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID: TableDefinition<(u128, &str), u128> =
+    TableDefinition::new("project_image_ref_to_custom_image_id");

@@ -107,6 +107,8 @@ struct Ids {
     container: String,
     /// A key pair of the member (mia).
     key_pair: String,
+    /// A custom image the member saved from the container.
+    custom_image: String,
 }
 
 /// A request for a route: the path with its parameters filled in and a form
@@ -125,6 +127,7 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         purpose,
         container,
         key_pair,
+        custom_image,
     } = ids;
     let get = |path: &str| Some(vec![(path.to_owned(), vec![])]);
     let post = |path: String, form: Vec<(&'static str, &str)>| {
@@ -292,8 +295,114 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         (Verb::Get, "/containers/{id}/terminal" | "/containers/{id}/terminal/ws") => {
             get(&pattern.replace("{id}", container))
         }
+        (Verb::Get, "/containers/{id}/image") => get(&format!("/containers/{container}/image")),
+        (Verb::Post, "/containers/{id}/image") => post(
+            format!("/containers/{container}/image"),
+            vec![("image_name", "")],
+        ),
+        // Without the dialog's confirmation: refused, nothing deleted.
+        (Verb::Post, "/advanced/custom-images/{id}/delete") => post(
+            format!("/advanced/custom-images/{custom_image}/delete"),
+            vec![],
+        ),
         _ => None,
     }
+}
+
+/// A Running container of `owner` in `project` (through the use case, as
+/// the container form makes it) and a Project custom image saved from it;
+/// their ids.
+pub(crate) async fn sample_container_and_image(
+    app: &TestApp,
+    owner: &str,
+    project: &str,
+) -> (String, String) {
+    use mlstack::domain::catalog::{Protocol, ServiceKind};
+    use mlstack::domain::image::{CustomImageForm, ImageType};
+    use mlstack::domain::workload::{
+        ContainerSpec, ImageRef, Resources, ServiceSpec, SshAccess, WorkloadId, WorkloadMeta,
+        WorkloadStatus,
+    };
+    use mlstack::store::activations::ActivationStatus;
+    let services = app.services();
+    let user = services
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == owner)
+        .expect("the owner");
+    services.activate(user.id).await.expect("activation");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let wait = |what: &str| {
+        assert!(tokio::time::Instant::now() < deadline, "not {what} in time");
+        tokio::time::sleep(std::time::Duration::from_millis(50))
+    };
+    while services
+        .activation(user.id)
+        .await
+        .expect("activation")
+        .map(|a| a.status)
+        != Some(ActivationStatus::Passed)
+    {
+        wait("activated").await;
+    }
+    let spec = ContainerSpec {
+        meta: WorkloadMeta {
+            id: WorkloadId::generate(),
+            project: project.parse().expect("project id"),
+            owner: user.id,
+            name: "sample".into(),
+        },
+        image: ImageRef {
+            name: "ubuntu".into(),
+            tag: "24.04".into(),
+        },
+        command: None,
+        env: Default::default(),
+        resources: Resources {
+            cpu_milli: 500,
+            ram_mib: 512,
+            shm_mib: 0,
+            gpu: None,
+        },
+        volumes: Vec::new(),
+        services: vec![ServiceSpec {
+            name: "files".into(),
+            kind: ServiceKind::Custom,
+            port: 8000,
+            protocol: Protocol::Http,
+            local_command: Some("exec python3 -m http.server $PORT --bind 127.0.0.1".into()),
+        }],
+        ssh: SshAccess::None,
+        start_at: None,
+        end_at: None,
+    };
+    let container = services
+        .create_container(&user, spec)
+        .await
+        .expect("a container");
+    while services
+        .workload(&user, container)
+        .await
+        .expect("stored")
+        .status()
+        != WorkloadStatus::Running
+    {
+        wait("running").await;
+    }
+    let form = CustomImageForm {
+        name: "Sample".into(),
+        description: String::new(),
+        image_name: "sample".into(),
+        tag: "v1".into(),
+        image_type: Some(ImageType::Project),
+    };
+    let image = services
+        .create_custom_image(&user, container, &form)
+        .await
+        .expect("a custom image");
+    (container.to_string(), image.to_string())
 }
 
 /// The id in the edit link of the catalog row named `name`.
@@ -367,16 +476,11 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
             &[("name", "Teaching"), ("description", "Courses")],
         )
         .await;
-    let mia = crate::containers::activated(&app, "mia").await;
-    let container = crate::containers::create(
-        &app,
-        &mia,
-        crate::containers::web_container(&project, "sample"),
-    )
-    .await;
+    let (container, custom_image) = sample_container_and_image(&app, "mia", &project).await;
     let ids = Ids {
         container,
-        project,
+        custom_image,
+project,
         member: member_id,
         bystander: user_row_id(&admin.get("/admin/users").await.body, "tess"),
         to_decide: pending.remove(0),

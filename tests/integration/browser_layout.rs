@@ -129,6 +129,7 @@ fn pages(
             "/admin/catalog/{kind}/{id}" => {
                 pages.push(format!("/admin/catalog/purposes/{purpose}"))
             }
+            "/containers/{id}/image" => pages.push(format!("/containers/{container}/image")),
             path if path.contains('{') => panic!(
                 "tests/integration/browser_layout.rs: give the page {path} a concrete address in `pages`"
             ),
@@ -205,13 +206,9 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
     .await;
     assert_eq!(pending.status, StatusCode::SEE_OTHER, "{}", pending.body);
     let purpose = catalog(&admin).await;
-    let mia = crate::containers::activated(&app, "mia").await;
-    let container = crate::containers::create(
-        &app,
-        &mia,
-        crate::containers::web_container(&project, "notebook-for-the-vision-models"),
-    )
-    .await;
+    // A Running container of mia's, saved as a custom image (the custom
+    // image list has a row; its Create a Custom Image form is a page).
+    let (container, _) = crate::authz::sample_container_and_image(&app, "mia", &project).await;
 
     // A key pair each, so the Key Pairs table has a row in both themes.
     for client in [&admin, &manager] {

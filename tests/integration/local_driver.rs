@@ -223,6 +223,7 @@ async fn a_job_that_prints_succeeds_and_keeps_its_log() {
     }
     assert_eq!(seen, [WorkloadStatus::Running, WorkloadStatus::Succeeded]);
 
+    // Only a Running container can be saved as an image, never a job.
     assert!(matches!(
         driver
             .commit_image(&ImageCommitSpec {
@@ -233,7 +234,7 @@ async fn a_job_that_prints_succeeds_and_keeps_its_log() {
                 target: image(),
             })
             .await,
-        Err(DriverError::Unsupported { .. })
+        Err(DriverError::Conflict(_))
     ));
 
     driver.delete_job(spec.meta.id).await.unwrap();

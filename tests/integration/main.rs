@@ -20,6 +20,7 @@ mod catalog_seed;
 mod cli;
 mod container_wizard;
 mod containers;
+mod custom_images;
 mod fake_apiserver;
 mod key_pairs;
 mod kube_driver;

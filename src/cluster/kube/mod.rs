@@ -55,6 +55,7 @@ use super::{
     WorkloadKind,
 };
 use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::image::is_custom_target;
 use crate::domain::workload::{
     ContainerSpec, ImageCommitSpec, JobSpec, VolumeSpec, WorkloadId, WorkloadStatus,
     is_workload_name,
@@ -279,6 +280,27 @@ fn driver_error(error: kube::Error) -> DriverError {
 }
 
 impl KubeDriver {
+    /// A container of a custom image (`custom/<code>/<name>`) pulls it from
+    /// the registry its commit pushed it to: the spec with the registry in
+    /// front of its image name (None: any other image, as it is).
+    fn pulled_from_registry(
+        &self,
+        spec: &ContainerSpec,
+    ) -> Result<Option<ContainerSpec>, DriverError> {
+        if !is_custom_target(&spec.image) {
+            return Ok(None);
+        }
+        let Some(registry) = &self.inner.build.registry else {
+            return Err(DriverError::Unsupported {
+                driver: "kube",
+                what: "custom images without a registry configured",
+            });
+        };
+        let mut pulled = spec.clone();
+        pulled.image.name = format!("{}/{}", registry.trim_end_matches('/'), spec.image.name);
+        Ok(Some(pulled))
+    }
+
     /// Connects through the configured kubeconfig (or in-cluster config)
     /// and starts the watches. Answers even when the cluster is down: the
     /// watches keep trying, and `health` tells what is wrong.
@@ -831,7 +853,8 @@ impl Driver for KubeDriver {
     async fn apply_container(&self, spec: &ContainerSpec) -> Result<Observed, DriverError> {
         spec.validate().map_err(DriverError::Invalid)?;
         let id = spec.meta.id;
-        let deployment = manifests::deployment(spec, true);
+        let pulled = self.pulled_from_registry(spec)?;
+        let deployment = manifests::deployment(pulled.as_ref().unwrap_or(spec), true);
         let service = manifests::container_service(spec);
         let secret = manifests::ssh_secret(spec);
         // What already stands as built costs no request.

@@ -16,8 +16,10 @@
 //! workloads/<id>/exit_code    a job's exit code, written by its wrapper shell
 //! workloads/<id>/env          its environment (the workload's user's, read by its shell only)
 //! workloads/<id>/work/        the working directory, /workspace in the sandbox (the workload's user's)
+//! workloads/<id>/saved.tar    an image commit's saved working directory
 //! projects/<project>/uid      the project's user, when workloads get users of their own
 //! projects/<project>/volumes/<name>/   a volume (the project's user's)
+//! projects/<project>/images/<sha256>   the commit that saved a custom image
 //! ```
 //!
 //! - Every workload process runs in a bubblewrap sandbox (`sandbox.rs`):
@@ -50,10 +52,13 @@
 //!   the wrapper shell outside the sandbox (the sandbox shows no
 //!   `/sys/fs/cgroup`), else `ulimit -v` (RLIMIT_AS) for workloads without
 //!   GPUs (`cgroup.rs`).
+//! - A custom image (`commit.rs`) is a container's working directory saved
+//!   as a tarball; a container of that image starts from a copy of it.
 //! - After a restart, `open` finds the processes again by pid plus start
 //!   time (/proc) and watches them by polling, or marks them Lost.
 
 mod cgroup;
+mod commit;
 mod gpu;
 mod identity;
 mod launch;
@@ -99,6 +104,7 @@ use super::{
 };
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::image::is_custom_target;
 use crate::domain::workload::{
     ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, JobSpec, VolumeMount, VolumeSpec,
     WorkloadId, WorkloadStatus, is_workload_name,
@@ -186,6 +192,9 @@ impl LocalConfig {
 enum Kind {
     Job,
     Container,
+    /// A custom image: the working directory of a container saved
+    /// (`commit.rs`).
+    ImageCommit,
 }
 
 /// One process of a workload: its identity survives a restart.
@@ -1189,10 +1198,21 @@ impl Driver for LocalDriver {
         if let Some(program) = missing {
             return Ok(self.fail_early(id, FailureReason::MissingProgram(program)));
         }
+        // A container of a custom image starts from a copy of the saved
+        // working directory (its first start only: its files stay after).
+        let fresh = !self.inner.workload_dir(id).join("work").exists();
         let (uid, work, log) = match self.ready_to_start(id, spec.meta.project, &volumes)? {
             Ok(ready) => ready,
             Err(observed) => return Ok(observed),
         };
+        if fresh
+            && is_custom_target(&spec.image)
+            && let Some(failed) = self
+                .start_from_image(id, spec.meta.project, &spec.image, &work, uid)
+                .await
+        {
+            return Ok(failed);
+        }
         let env = WorkloadEnv {
             id,
             name: &spec.meta.name,
@@ -1392,11 +1412,21 @@ impl Driver for LocalDriver {
     }
 
     async fn cancel_job(&self, id: WorkloadId) -> Result<(), DriverError> {
-        self.stop_workload(id, Kind::Job).await
+        match self.commit_of(id) {
+            Some(_) => self.stop_workload(id, Kind::ImageCommit).await,
+            None => self.stop_workload(id, Kind::Job).await,
+        }
     }
 
     async fn delete_job(&self, id: WorkloadId) -> Result<(), DriverError> {
-        self.delete_workload(id, Kind::Job).await
+        match self.commit_of(id) {
+            Some((project, target)) => {
+                self.delete_workload(id, Kind::ImageCommit).await?;
+                self.inner.forget_image(id, project, &target);
+                Ok(())
+            }
+            None => self.delete_workload(id, Kind::Job).await,
+        }
     }
 
     async fn logs(&self, id: WorkloadId, tail_lines: usize) -> Result<String, DriverError> {
@@ -1442,6 +1472,7 @@ impl Driver for LocalDriver {
                 let kind = match e.record.kind {
                     Kind::Job => WorkloadKind::Job,
                     Kind::Container => WorkloadKind::Container,
+                    Kind::ImageCommit => WorkloadKind::ImageCommit,
                 };
                 (e.record.id, kind)
             })
@@ -1491,12 +1522,8 @@ impl Driver for LocalDriver {
         }
     }
 
-    async fn commit_image(&self, _spec: &ImageCommitSpec) -> Result<Observed, DriverError> {
-        // Local workloads run on the host, not in an image.
-        Err(DriverError::Unsupported {
-            driver: "local",
-            what: "committing a container to an image",
-        })
+    async fn commit_image(&self, spec: &ImageCommitSpec) -> Result<Observed, DriverError> {
+        self.commit(spec).await
     }
 
     async fn open_terminal(

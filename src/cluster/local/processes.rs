@@ -291,7 +291,7 @@ pub(super) async fn watch_adopted(inner: Arc<Inner>, id: WorkloadId, remaining: 
         let pgid = leader.pid;
         let gone = match kind {
             Kind::Job => !procfs::is_same_live_process(leader.pid, leader.start_ticks),
-            Kind::Container => !procs
+            Kind::Container | Kind::ImageCommit => !procs
                 .iter()
                 .all(|p| procfs::is_same_live_process(p.pid, p.start_ticks)),
         };

@@ -16,8 +16,8 @@ pub fn upgrade_tx(tx: &WriteTransaction, from: u64) -> Result<(), StoreError> {
             1 => v1_to_v2::run_tx(tx)?,
             // Schema 3 only adds the project, application, outbox, settings
             // and catalog tables, schema 4 the workload and volume tables,
-            // and schema 5 the key pair tables and the usage terms
-            // acceptances; the caller creates them after the steps.
+            // and schema 5 the key pair, usage terms acceptance and custom
+            // image tables; the caller creates them after the steps.
             2..=4 => {}
             other => {
                 return Err(StoreError::Corrupt(format!(

@@ -23,11 +23,6 @@ const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
     ),
     (paths::STORAGE, "nav.section.project", "nav.storage"),
     (
-        paths::CUSTOM_IMAGES,
-        "nav.section.advanced",
-        "nav.custom_images",
-    ),
-    (
         paths::JOB_TEMPLATES,
         "nav.section.advanced",
         "nav.job_templates",

@@ -10,6 +10,7 @@ mod catalog;
 mod containers;
 mod containers_new;
 mod key_pairs;
+mod images;
 mod ops;
 mod projects;
 mod terminal;
@@ -113,6 +114,7 @@ pub fn table() -> Vec<RouteDef> {
         containers::routes(),
         key_pairs::routes(),
         terminal::routes(),
+        images::routes(),
         areas::routes(),
     ]
     .into_iter()
