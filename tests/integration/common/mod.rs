@@ -294,6 +294,10 @@ impl Client {
         install_crypto();
         let http = reqwest::Client::builder()
             .default_headers(headers)
+            // The server closes a connection idle for 5 s (actix's
+            // keep-alive); a request sent on it just then fails with
+            // IncompleteMessage, so idle connections are dropped first.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .danger_accept_invalid_certs(true)
