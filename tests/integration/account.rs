@@ -153,6 +153,7 @@ async fn every_area_of_the_manual_is_in_the_sidebar_and_says_plainly_what_is_not
         "/projects/detail",
         "/containers",
         "/advanced/key-pairs",
+        "/advanced/custom-images",
         "/advanced/cloud-provisioning",
     ] {
         assert!(
@@ -165,7 +166,6 @@ async fn every_area_of_the_manual_is_in_the_sidebar_and_says_plainly_what_is_not
         "/jobs/schedules",
         "/gpu-utilization",
         "/storage",
-        "/advanced/custom-images",
         "/advanced/job-templates",
         "/advanced/cost-center",
         "/account/orders",
