@@ -16,6 +16,10 @@ use crate::service::ServiceError;
 pub enum WebError {
     #[error("login required")]
     LoginRequired { next: String },
+    /// No session, where a redirect to the login page would not help (a
+    /// WebSocket, a script's request): 401.
+    #[error("unauthorized")]
+    Unauthorized,
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -93,6 +97,7 @@ impl WebError {
             WebError::LoginRequired { .. } | WebError::Forbidden => {
                 ("error.page.forbidden", "error.page.forbidden_text")
             }
+            WebError::Unauthorized => ("error.proxy.login", "error.proxy.login_text"),
             WebError::NotFound => ("error.page.not_found", "error.page.not_found_text"),
             WebError::BadRequest(_) => ("error.page.bad_request", "error.page.bad_request_text"),
             WebError::PayloadTooLarge => ("error.page.too_large", "error.page.too_large_text"),
@@ -130,6 +135,7 @@ impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
             WebError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            WebError::Unauthorized => StatusCode::UNAUTHORIZED,
             WebError::Forbidden | WebError::CsrfRejected => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,

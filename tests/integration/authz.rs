@@ -100,6 +100,8 @@ struct Ids {
     to_decide: String,
     /// A catalog purpose.
     purpose: String,
+    /// A container of the project's member, with an HTTP service `echo`.
+    container: String,
 }
 
 /// A request for a route: the path with its parameters filled in and a form
@@ -116,6 +118,7 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         to_revoke,
         to_decide,
         purpose,
+        container,
     } = ids;
     let get = |path: &str| Some(vec![(path.to_owned(), vec![])]);
     let post = |path: String, form: Vec<(&'static str, &str)>| {
@@ -252,6 +255,9 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
                 })
                 .collect(),
         ),
+        (Verb::Any, "/containers/{id}/services/{name}/{tail:.*}") => {
+            get(&format!("/containers/{container}/services/echo/"))
+        }
         _ => None,
     }
 }
@@ -313,6 +319,21 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
             &[("name", "Teaching"), ("description", "Courses")],
         )
         .await;
+    let services = app.services();
+    let mia = services
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == "mia")
+        .expect("mia");
+    crate::proxy::activate(&services, &mia).await;
+    let project_id = project.parse().expect("a project id");
+    let container = services
+        .create_container(&mia, crate::proxy::echo_container(project_id, "echo"))
+        .await
+        .expect("mia's container")
+        .to_string();
     let ids = Ids {
         project,
         member: member_id,
@@ -320,6 +341,7 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
         to_decide: pending.remove(0),
         to_revoke: pending.remove(0),
         purpose: catalog_id(&purpose.body, "/admin/catalog/purposes", "Teaching"),
+        container,
     };
 
     let actors = [
@@ -382,7 +404,7 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
             for (path, form) in &requests {
                 let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 let page = match route.verb {
-                    Verb::Get => actor.client.get(path).await,
+                    Verb::Get | Verb::Any => actor.client.get(path).await,
                     Verb::Post => actor.client.post_form(path, &form).await,
                 };
                 let got = outcome_of(path, &page);

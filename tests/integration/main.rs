@@ -22,5 +22,6 @@ mod local_driver;
 mod ops;
 mod pages;
 mod projects;
+mod proxy;
 mod store;
 mod workloads;

@@ -48,9 +48,10 @@ use self::manifests::{
     BuildSettings, CommitSource, KIND_LABEL, MAIN_CONTAINER, MANAGED_SELECTOR, PROJECT_LABEL,
     WORKLOAD_LABEL,
 };
+use super::proxy::proxy_response;
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
-    NodeCapacity, Observed, ProjectSpec, WorkloadEvent, WorkloadKind,
+    NodeCapacity, Observed, ProjectSpec, ProxyRequest, ProxyResponse, WorkloadEvent, WorkloadKind,
 };
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{
@@ -1198,10 +1199,86 @@ impl Driver for KubeDriver {
         }
     }
 
+    /// Through the API server's proxy subresource of the container's
+    /// Service (`services/<name>:<port name>/proxy/...`, RBAC
+    /// `services/proxy`), with the driver's own credentials. kube-rs sends
+    /// only whole request bodies, so a request body is read first (at most
+    /// [`PROXY_BODY_MAX`]); the answer streams.
+    async fn proxy(
+        &self,
+        id: WorkloadId,
+        service: &str,
+        request: ProxyRequest,
+    ) -> Result<ProxyResponse, DriverError> {
+        let not_found = || DriverError::NotFound {
+            what: format!("service {service} of a running container {id}"),
+        };
+        let (namespace, service_name) = {
+            let cache = self.inner.cache();
+            let objects = cache.workloads.get(&id).ok_or_else(not_found)?;
+            let running =
+                objects.deployment.is_some() && objects.status() == Some(WorkloadStatus::Running);
+            let svc = objects
+                .service
+                .as_ref()
+                .filter(|_| running)
+                .ok_or_else(not_found)?;
+            let has_port = svc
+                .spec
+                .iter()
+                .flat_map(|s| s.ports.iter().flatten())
+                .any(|port| port.name.as_deref() == Some(service));
+            if !has_port {
+                return Err(not_found());
+            }
+            (
+                objects.namespace.clone(),
+                svc.metadata.name.clone().ok_or_else(not_found)?,
+            )
+        };
+        let mut body = Vec::new();
+        let mut pieces = request
+            .body
+            .unwrap_or_else(|| futures_util::stream::empty().boxed());
+        while let Some(piece) = pieces.next().await {
+            let piece = piece.map_err(|e| DriverError::io("reading the request body", e))?;
+            if body.len() + piece.len() > PROXY_BODY_MAX {
+                return Err(DriverError::Unsupported {
+                    driver: "kube",
+                    what: "request bodies over 16 MiB through the API server's proxy",
+                });
+            }
+            body.extend_from_slice(&piece);
+        }
+        let uri = format!(
+            "/api/v1/namespaces/{namespace}/services/{service_name}:{service}/proxy{}",
+            request.path_and_query
+        );
+        let mut outgoing = http::Request::builder()
+            .method(request.method)
+            .uri(uri)
+            .body(kube::client::Body::from(body))
+            .map_err(|e| DriverError::Rejected(format!("a proxied request: {e}")))?;
+        *outgoing.headers_mut() = request.headers;
+        // The API server's own host and credentials are the client's.
+        outgoing.headers_mut().remove(http::header::HOST);
+        outgoing.headers_mut().remove(http::header::AUTHORIZATION);
+        let response = self
+            .inner
+            .client
+            .send(outgoing)
+            .await
+            .map_err(driver_error)?;
+        proxy_response(response).await
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<DriverEvent> {
         self.inner.events.subscribe()
     }
 }
+
+/// The largest request body sent through the API server's proxy.
+const PROXY_BODY_MAX: usize = 16 * 1024 * 1024;
 
 /// Resources of nodes that are not GPUs.
 fn is_gpu_resource(name: &str) -> bool {

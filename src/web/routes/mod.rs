@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod ops;
 mod projects;
+mod proxy;
 
 use actix_web::{HttpResponse, web};
 use maud::Markup;
@@ -22,6 +23,8 @@ use crate::domain::authz::{Action, ProjectAction, WorkloadAction};
 pub enum Verb {
     Get,
     Post,
+    /// Every method (the service proxy).
+    Any,
 }
 
 /// What the permission table (`domain::authz`) must allow for a route.
@@ -56,17 +59,26 @@ macro_rules! route {
             $crate::web::routes::Verb::$verb,
             $path,
             $requires,
-            || actix_web::web::method($crate::web::routes::Verb::$verb.method()).to($handler),
+            || $crate::web::routes::Verb::$verb.route().to($handler),
         )
     };
 }
 use route;
 
 impl Verb {
+    /// The method a request for the route is made with (GET stands for
+    /// `Any`).
     pub fn method(self) -> actix_web::http::Method {
         match self {
-            Verb::Get => actix_web::http::Method::GET,
+            Verb::Get | Verb::Any => actix_web::http::Method::GET,
             Verb::Post => actix_web::http::Method::POST,
+        }
+    }
+
+    fn route(self) -> actix_web::Route {
+        match self {
+            Verb::Any => actix_web::web::route(),
+            verb => actix_web::web::method(verb.method()),
         }
     }
 }
@@ -104,6 +116,7 @@ pub fn table() -> Vec<RouteDef> {
         admin::routes(),
         projects::routes(),
         catalog::routes(),
+        proxy::routes(),
         areas::routes(),
     ]
     .into_iter()
