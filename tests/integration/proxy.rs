@@ -163,19 +163,17 @@ pub fn echo_container(project: ProjectId, name: &str) -> ContainerSpec {
     }
 }
 
-/// Waits until the stored container is Running with its service's link;
-/// returns the service's port.
-pub async fn wait_running(services: &Services, viewer: &UserRecord, id: WorkloadId) -> u16 {
+/// Waits until the stored container is Running; returns its service's
+/// port, if it has a link.
+pub async fn wait_running(services: &Services, viewer: &UserRecord, id: WorkloadId) -> Option<u16> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let record = services.workload(viewer, id).await.expect("the workload");
-        if record.status() == WorkloadStatus::Running
-            && let Some(port) = record
+        if record.status() == WorkloadStatus::Running {
+            return record
                 .observed
                 .as_ref()
-                .and_then(|o| o.endpoints.first().map(|e| e.port))
-        {
-            return port;
+                .and_then(|o| o.endpoints.first().map(|e| e.port));
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -282,7 +280,9 @@ async fn a_container_service_is_reached_through_mlstack_only_by_who_may_operate_
         .create_container(&mia.user, echo_container(project, "echo"))
         .await
         .expect("created");
-    let port = wait_running(&services, &mia.user, id).await;
+    let port = wait_running(&services, &mia.user, id)
+        .await
+        .expect("the service's loopback port");
     let base = format!("/containers/{id}/services/echo/");
 
     // GET: the service sees its secret, mlstack's prefix and the client,
@@ -466,4 +466,112 @@ async fn a_container_service_is_reached_through_mlstack_only_by_who_may_operate_
     .await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     assert!(page.body.contains("此容器未在執行中"), "{}", page.body);
+}
+
+/// The echo service as a process of its own on a free loopback port, as
+/// the fake API server's Service endpoints.
+async fn echo_process() -> (tokio::process::Child, std::net::SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(ECHO_SERVICE)
+        .env("PORT", port.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs the echo service");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the echo service");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, addr)
+}
+
+#[tokio::test]
+async fn on_kubernetes_a_service_is_reached_through_the_api_servers_service_proxy() {
+    use crate::common::fake_apiserver::{FakeApiServer, Policy};
+    use mlstack::cluster::kube::manifests;
+    use mlstack::config::DriverChoice;
+
+    // The fake grants exactly the packaged RBAC rules (services/proxy).
+    let policy = Policy::from_manifest(
+        include_str!("../../packaging/kubernetes/rbac.yaml"),
+        "mlstack-driver",
+    )
+    .expect("the packaged ClusterRole");
+    let fake = FakeApiServer::builder()
+        .rbac(policy)
+        .try_start()
+        .expect("the fake API server");
+    let (_echo, addr) = echo_process().await;
+    fake.route_services_to(addr);
+    let dir = tempfile::tempdir().expect("dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let app = TestApp::start_configured(|config| {
+        config.cluster.driver = DriverChoice::Kube;
+        config.cluster.kubeconfig = Some(kubeconfig);
+    });
+    let services = app.services();
+    let mia = person(&app, &services, "mia").await;
+    let manny = person(&app, &services, "manny").await;
+    let sam = person(&app, &services, "sam").await;
+    let project = project(&services, &manny, &[&mia, &sam]).await;
+    let id = services
+        .create_container(&mia.user, echo_container(project, "echo"))
+        .await
+        .expect("created");
+    wait_running(&services, &mia.user, id).await;
+    let base = format!("/containers/{id}/services/echo/");
+
+    let echo = echo_of(&mia.client.get(&format!("{base}tree?x=1")).await);
+    assert_eq!(echo["path"], format!("{base}tree?x=1"));
+    assert!(
+        received(&echo, "cookie")
+            .iter()
+            .all(|c| !c.contains("mlstack_")),
+        "{echo}"
+    );
+    assert!(
+        received(&echo, "authorization").is_empty(),
+        "neither the client's nor the API server's credentials reach the service: {echo}"
+    );
+    let namespace = manifests::namespace_name(project);
+    assert!(
+        fake.requests().iter().any(|r| r.path
+            == format!("/api/v1/namespaces/{namespace}/services/echo:echo/proxy{base}tree")),
+        "through the Service's proxy subresource"
+    );
+
+    let posted = Client::read(
+        mia.client
+            .http
+            .post(mia.client.url(&format!("{base}save")))
+            .body(vec![b'a'; 200_000])
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await;
+    let echo = echo_of(&posted);
+    assert_eq!(
+        (echo["method"].as_str(), echo["body_length"].as_u64()),
+        (Some("POST"), Some(200_000))
+    );
+
+    let (head, mut stream) = websocket(
+        &app.url,
+        &format!("{base}api/kernels/1/channels"),
+        Some(&mia.cookie),
+        Some(&app.url),
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(ws_round_trip(&mut stream, "print(1)").await, "print(1)");
+
+    assert_eq!(sam.client.get(&base).await.status, StatusCode::NOT_FOUND);
 }
