@@ -30,7 +30,7 @@ pub mod local;
 pub mod proxy;
 
 pub use any::AnyDriver;
-pub use kube::KubeConfig;
+pub use kube::{KubeConfig, ServiceAccess};
 pub use proxy::{ProxyRequest, ProxyResponse};
 
 /// What a driver could not do, in terms a user or an admin can act on.

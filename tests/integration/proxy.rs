@@ -575,3 +575,75 @@ async fn on_kubernetes_a_service_is_reached_through_the_api_servers_service_prox
 
     assert_eq!(sam.client.get(&base).await.status, StatusCode::NOT_FOUND);
 }
+
+/// With `service_access = "cluster-address"` (mlstack inside the cluster)
+/// the proxy goes straight to the Service's cluster IP and port, not
+/// through the API server. (The Service is made beforehand with a
+/// loopback cluster IP, where the echo process listens; the driver's apply
+/// keeps it, as a real server keeps an allocated IP.)
+#[tokio::test]
+async fn inside_the_cluster_a_service_is_reached_at_its_cluster_address() {
+    use crate::common::fake_apiserver::FakeApiServer;
+    use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec as KubeServiceSpec};
+    use mlstack::cluster::kube::manifests;
+    use mlstack::config::{DriverChoice, ServiceAccess};
+
+    let fake = FakeApiServer::start();
+    let (_echo, addr) = echo_process().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    fake.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let app = TestApp::start_configured(|config| {
+        config.cluster.driver = DriverChoice::Kube;
+        config.cluster.kubeconfig = Some(kubeconfig);
+        config.cluster.service_access = ServiceAccess::ClusterAddress;
+    });
+    let services = app.services();
+    let mia = person(&app, &services, "mia").await;
+    let manny = person(&app, &services, "manny").await;
+    let project = project(&services, &manny, &[&mia]).await;
+    let mut spec = echo_container(project, "echo");
+    spec.services[0].port = addr.port();
+    fake.create(
+        &manifests::namespace_name(project),
+        &Service {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some("echo".into()),
+                ..Default::default()
+            },
+            spec: Some(KubeServiceSpec {
+                cluster_ip: Some("127.0.0.1".into()),
+                ports: Some(vec![ServicePort {
+                    name: Some("echo".into()),
+                    port: i32::from(addr.port()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .expect("the Service with a loopback cluster IP");
+    let id = services
+        .create_container(&mia.user, spec)
+        .await
+        .expect("created");
+    wait_running(&services, &mia.user, id).await;
+    let base = format!("/containers/{id}/services/echo/");
+
+    let echo = echo_of(&mia.client.get(&format!("{base}lab")).await);
+    assert_eq!(echo["path"], format!("{base}lab"));
+    assert!(
+        fake.requests().iter().all(|r| !r.path.contains("/proxy")),
+        "not through the API server"
+    );
+    let (head, mut stream) = websocket(
+        &app.url,
+        &format!("{base}terminals/websocket/1"),
+        Some(&mia.cookie),
+        Some(&app.url),
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(ws_round_trip(&mut stream, "ls").await, "ls");
+}

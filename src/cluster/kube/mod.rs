@@ -48,7 +48,7 @@ use self::manifests::{
     BuildSettings, CommitSource, KIND_LABEL, MAIN_CONTAINER, MANAGED_SELECTOR, PROJECT_LABEL,
     WORKLOAD_LABEL,
 };
-use super::proxy::proxy_response;
+use super::proxy::{Forwarder, proxy_response};
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
     NodeCapacity, Observed, ProjectSpec, ProxyRequest, ProxyResponse, WorkloadEvent, WorkloadKind,
@@ -80,6 +80,20 @@ pub struct KubeConfig {
     pub committer_ram_mib: u64,
     /// The host put in service links (None: the node's InternalIP).
     pub node_host: Option<String>,
+    /// How mlstack's proxy reaches containers' HTTP services.
+    pub service_access: ServiceAccess,
+}
+
+/// How the service proxy reaches a container's HTTP service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServiceAccess {
+    /// Through the API server's Service proxy subresource, with the
+    /// driver's credentials (works from anywhere the API server is).
+    #[default]
+    ApiServer,
+    /// Straight to the Service's cluster IP and port (mlstack runs inside
+    /// the cluster): no API server on the way, bodies stream both ways.
+    ClusterAddress,
 }
 
 /// The field manager of our server-side applies.
@@ -123,6 +137,8 @@ struct Inner {
     /// Namespaces and service accounts applied by this process.
     provisioned: Mutex<HashSet<String>>,
     watches: Mutex<Vec<JoinHandle<()>>>,
+    /// Sends proxied requests to Services' cluster addresses.
+    forwarder: Forwarder,
 }
 
 impl Drop for Inner {
@@ -322,6 +338,7 @@ impl KubeDriver {
                 events,
                 provisioned: Mutex::new(HashSet::new()),
                 watches: Mutex::new(Vec::new()),
+                forwarder: Forwarder::new(),
             }),
         };
         let watches = vec![
@@ -1236,6 +1253,10 @@ impl Driver for KubeDriver {
                 svc.metadata.name.clone().ok_or_else(not_found)?,
             )
         };
+        if self.inner.config.service_access == ServiceAccess::ClusterAddress {
+            let addr = self.cluster_address(id, service).ok_or_else(not_found)?;
+            return self.inner.forwarder.send(addr, request).await;
+        }
         let mut body = Vec::new();
         let mut pieces = request
             .body
@@ -1274,6 +1295,22 @@ impl Driver for KubeDriver {
 
     fn subscribe(&self) -> broadcast::Receiver<DriverEvent> {
         self.inner.events.subscribe()
+    }
+}
+
+impl KubeDriver {
+    /// The cluster IP and port of a container's service `service`.
+    fn cluster_address(&self, id: WorkloadId, service: &str) -> Option<std::net::SocketAddr> {
+        let cache = self.inner.cache();
+        let svc = cache.workloads.get(&id)?.service.clone()?;
+        let spec = svc.spec.as_ref()?;
+        let ip: std::net::IpAddr = spec.cluster_ip.as_deref()?.parse().ok()?;
+        let port = spec
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(service))?;
+        Some((ip, u16::try_from(port.port).ok()?).into())
     }
 }
 
