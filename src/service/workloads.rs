@@ -612,29 +612,27 @@ impl Services {
         service: &str,
         request: ProxyRequest,
     ) -> Result<ProxyResponse, ServiceError> {
-        let actor = actor.clone();
-        let name = service.to_owned();
-        self.blocking(move |store| {
-            store.read(|tx| {
-                let record = workloads::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
-                let p = live_project_read_tx(tx, record.spec.project())?;
-                require(&actor, &p, record.spec.owner(), WorkloadAction::Operate)?;
-                let WorkloadSpec::Container(spec) = &record.spec else {
-                    return Err(ServiceError::NotFound);
-                };
-                let is_http = |s: &&ServiceSpec| {
-                    s.name == name && s.protocol == Protocol::Http && s.kind != ServiceKind::Ssh
-                };
-                if !spec.services.iter().any(|s| is_http(&s)) {
-                    return Err(ServiceError::NotFound);
-                }
-                if record.status() != WorkloadStatus::Running {
-                    return Err(ServiceError::Refused("error.proxy.not_running"));
-                }
-                Ok(())
-            })
-        })
-        .await?;
+        // Every request of a service's page (scripts, kernels' polls) comes
+        // here: the read runs right here, like the session's, rather than
+        // hopping to the blocking pool (microseconds over cached pages).
+        self.store.read(|tx| {
+            let record = workloads::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+            let p = live_project_read_tx(tx, record.spec.project())?;
+            require(actor, &p, record.spec.owner(), WorkloadAction::Operate)?;
+            let WorkloadSpec::Container(spec) = &record.spec else {
+                return Err(ServiceError::NotFound);
+            };
+            let is_http = |s: &&ServiceSpec| {
+                s.name == service && s.protocol == Protocol::Http && s.kind != ServiceKind::Ssh
+            };
+            if !spec.services.iter().any(|s| is_http(&s)) {
+                return Err(ServiceError::NotFound);
+            }
+            if record.status() != WorkloadStatus::Running {
+                return Err(ServiceError::Refused("error.proxy.not_running"));
+            }
+            Ok(())
+        })?;
         match self.cluster()?.driver.proxy(id, service, request).await {
             Ok(response) => Ok(response),
             // Stored as running, but the driver saw it end since.
