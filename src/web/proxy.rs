@@ -37,8 +37,9 @@ const HOP_BY_HOP: [&str; 9] = [
 /// Request headers of the client that are for mlstack, not the service:
 /// its credentials (the service trusts only mlstack's own secret), its
 /// CSRF token, and what the proxy itself writes.
-const CLIENT_ONLY: [&str; 6] = [
+const CLIENT_ONLY: [&str; 7] = [
     "authorization",
+    "expect",
     "x-csrf-token",
     "x-forwarded-for",
     "x-forwarded-host",
@@ -113,6 +114,37 @@ pub fn from_same_origin(req: &HttpRequest) -> bool {
         .and_then(|o| o.split_once("://"))
         .map(|(_, host)| host);
     matches!((origin_host, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
+/// Whether a path stays where it says: no `.` or `..` segment, also
+/// percent-encoded (`%2e%2e`, `..%2f`). A server on the way (the API
+/// server, with mlstack's credentials) could otherwise resolve it to
+/// somewhere else than the container's service.
+pub fn stays_in_place(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
+            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
+                let value = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
+                decoded.push(u8::try_from(value).unwrap_or(b'%'));
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    !decoded
+        .split(|b| *b == b'/' || *b == b'\\')
+        .any(|segment| segment == b"." || segment == b"..")
 }
 
 /// What the proxy knows of the client, for `X-Forwarded-*`.
@@ -198,6 +230,9 @@ pub fn proxy_request(
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .is_some_and(|len| len > 0));
+    if !stays_in_place(req.uri().path()) {
+        return Err("a dot segment in a service path".to_owned());
+    }
     let path_and_query = req
         .uri()
         .path_and_query()
@@ -289,6 +324,28 @@ mod tests {
         assert_eq!(without_own_cookies("mlstack_session=abc"), None);
         assert!(sets_own_cookie(b"mlstack_session=evil; Path=/"));
         assert!(!sets_own_cookie(b"_xsrf=1; Path=/"));
+    }
+
+    #[test]
+    fn dot_segments_are_refused_however_they_are_written() {
+        for bad in [
+            "/containers/1/services/a/../../x",
+            "/containers/1/services/a/%2e%2e/x",
+            "/containers/1/services/a/%2E./x",
+            "/containers/1/services/a/..%2f..%2fx",
+            "/containers/1/services/a/.%2E",
+            "/containers/1/services/a/..\\x",
+            "/containers/1/services/a/./x",
+        ] {
+            assert!(!stays_in_place(bad), "{bad}");
+        }
+        for good in [
+            "/containers/1/services/a/",
+            "/containers/1/services/a/notebooks/a..b/.hidden/x.ipynb",
+            "/containers/1/services/a/100%25/%zz",
+        ] {
+            assert!(stays_in_place(good), "{good}");
+        }
     }
 
     #[test]

@@ -244,6 +244,24 @@ pub async fn websocket(
     (String::from_utf8_lossy(&answer).into_owned(), stream)
 }
 
+/// The status line of a GET of `path` exactly as written (a client
+/// library would resolve dot segments first).
+async fn raw_get_status(base: &str, path: &str, cookie: &str) -> String {
+    let host = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).await.expect("connects");
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("sends");
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer in time")
+        .expect("reads");
+    let answer = String::from_utf8_lossy(&answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
 /// Sends one masked text message and reads the echoed one.
 pub async fn ws_round_trip(stream: &mut TcpStream, text: &str) -> String {
     let mask = [7u8, 1, 2, 9];
@@ -427,6 +445,17 @@ async fn a_container_service_is_reached_through_mlstack_only_by_who_may_operate_
     )
     .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
+
+    // A path that would climb out of the service's prefix on the way
+    // (through the API server, with mlstack's credentials) is refused.
+    for sneaky in [
+        "../../../api/v1/secrets",
+        "%2e%2e/%2E%2e/x",
+        "a/..%2F..%2Fx",
+    ] {
+        let status = raw_get_status(&app.url, &format!("{base}{sneaky}"), &mia.cookie).await;
+        assert!(status.starts_with("HTTP/1.1 400"), "{sneaky}: {status}");
+    }
 
     // A service the container does not have, or a container id that is
     // not one: 404.
