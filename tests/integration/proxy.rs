@@ -304,12 +304,17 @@ async fn a_container_service_is_reached_through_mlstack_only_by_who_may_operate_
     let base = format!("/containers/{id}/services/echo/");
 
     // GET: the service sees its secret, mlstack's prefix and the client,
-    // and none of mlstack's cookies.
-    let echo = echo_of(
-        &mia.client
-            .get(&format!("{base}notebooks/a.ipynb?x=1"))
-            .await,
-    );
+    // and none of mlstack's cookies. Its answer keeps its own page rules
+    // (mlstack's CSP would forbid a notebook's scripts).
+    let page = mia
+        .client
+        .get(&format!("{base}notebooks/a.ipynb?x=1"))
+        .await;
+    assert_eq!(page.header("content-security-policy"), None);
+    assert_eq!(page.header("x-frame-options"), None);
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("set-cookie"), Some("echo=1; Path=/"));
+    let echo = echo_of(&page);
     assert_eq!(echo["method"], "GET");
     assert_eq!(echo["path"], format!("{base}notebooks/a.ipynb?x=1"));
     assert_eq!(echo["base_url"], base);
@@ -483,6 +488,10 @@ async fn a_container_service_is_reached_through_mlstack_only_by_who_may_operate_
     let page = mia.client.get(&base).await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     assert!(page.body.contains("not running"), "{}", page.body);
+    assert!(
+        page.header("content-security-policy").is_some(),
+        "mlstack's own page"
+    );
     let page = Client::read(
         mia.client
             .http
