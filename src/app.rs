@@ -267,7 +267,12 @@ async fn run(
     });
 
     let app_state = state.clone();
-    let mut server = HttpServer::new(move || web::app(app_state.clone())).shutdown_timeout(30);
+    // TCP_NODELAY: the service proxy writes a head, then body pieces and
+    // WebSocket frames as they come; with Nagle's algorithm each small
+    // write after the first waits for the client's delayed ACK (40 ms).
+    let mut server = HttpServer::new(move || web::app(app_state.clone()))
+        .shutdown_timeout(30)
+        .tcp_nodelay(true);
     if config.workers > 0 {
         server = server.workers(config.workers);
     }

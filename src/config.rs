@@ -11,6 +11,7 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 
 use crate::cluster::KubeConfig;
+pub use crate::cluster::ServiceAccess;
 use crate::cluster::local::LocalGpu;
 
 /// How log lines are written.
@@ -59,6 +60,8 @@ pub struct ClusterConfig {
     pub committer_memory_mib: u64,
     /// The host put in NodePort links; None: the node's InternalIP.
     pub node_host: Option<String>,
+    /// How the service proxy reaches containers' services on kube.
+    pub service_access: ServiceAccess,
 }
 
 impl ClusterConfig {
@@ -74,6 +77,7 @@ impl ClusterConfig {
             committer_cpu_milli: self.committer_cpu_milli,
             committer_ram_mib: self.committer_memory_mib,
             node_host: self.node_host.clone(),
+            service_access: self.service_access,
         }
     }
 }
@@ -207,6 +211,7 @@ struct FileCluster {
     committer_cpu_milli: Option<u64>,
     committer_memory_mib: Option<u64>,
     node_host: Option<String>,
+    service_access: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -234,7 +239,7 @@ struct FileGpu {
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 29] = [
+pub const ENV_KEYS: [(&str, &str); 30] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -264,6 +269,7 @@ pub const ENV_KEYS: [(&str, &str); 29] = [
         "cluster.committer_memory_mib",
     ),
     ("MLSTACK_CLUSTER_NODE_HOST", "cluster.node_host"),
+    ("MLSTACK_CLUSTER_SERVICE_ACCESS", "cluster.service_access"),
     ("MLSTACK_LOCAL_DIR", "local.dir"),
     ("MLSTACK_LOCAL_DETECT_GPUS", "local.detect_gpus"),
     ("MLSTACK_LOCAL_ADVERTISE_HOST", "local.advertise_host"),
@@ -606,6 +612,16 @@ fn resolve_cluster(
             ));
         }
     };
+    let service_access = match optional("cluster.service_access", file.service_access).as_deref() {
+        None | Some("api-server") => ServiceAccess::ApiServer,
+        Some("cluster-address") => ServiceAccess::ClusterAddress,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "cluster.service_access",
+                format!("{other:?} is not one of \"api-server\", \"cluster-address\""),
+            ));
+        }
+    };
     let request_timeout = duration_key(
         "cluster.request_timeout",
         pick("cluster.request_timeout", file.request_timeout),
@@ -653,6 +669,7 @@ fn resolve_cluster(
         committer_cpu_milli,
         committer_memory_mib,
         node_host: optional("cluster.node_host", file.node_host),
+        service_access,
     })
 }
 
@@ -852,6 +869,7 @@ registry = "registry.lab/mlstack"
 committer_cpu_milli = 500
 committer_memory_mib = 1024
 node_host = "gpu.lab"
+service_access = "cluster-address"
 
 [local]
 detect_gpus = false
@@ -886,6 +904,7 @@ workload_uid_count = 100
                 committer_cpu_milli: 500,
                 committer_ram_mib: 1024,
                 node_host: Some("gpu.lab".into()),
+                service_access: ServiceAccess::ClusterAddress,
             }
         );
         assert_eq!(config.cluster.resync_interval, Duration::from_secs(120));

@@ -10,7 +10,7 @@ use super::kube::KubeDriver;
 use super::local::LocalDriver;
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Health, LogStream, Observed, ProjectSpec,
-    TerminalSession, TerminalSize, WorkloadEvent, WorkloadKind,
+    ProxyRequest, ProxyResponse, TerminalSession, TerminalSize, WorkloadEvent, WorkloadKind,
 };
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{ContainerSpec, ImageCommitSpec, JobSpec, VolumeSpec, WorkloadId};
@@ -127,6 +127,15 @@ impl Driver for AnyDriver {
 
     async fn status(&self, id: WorkloadId) -> Result<Observed, DriverError> {
         delegate!(self, d => d.status(id).await)
+    }
+
+    async fn proxy(
+        &self,
+        id: WorkloadId,
+        service: &str,
+        request: ProxyRequest,
+    ) -> Result<ProxyResponse, DriverError> {
+        delegate!(self, d => d.proxy(id, service, request).await)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<DriverEvent> {

@@ -27,9 +27,11 @@ use crate::domain::workload::{
 pub mod any;
 pub mod kube;
 pub mod local;
+pub mod proxy;
 
 pub use any::AnyDriver;
-pub use kube::KubeConfig;
+pub use kube::{KubeConfig, ServiceAccess};
+pub use proxy::{ProxyRequest, ProxyResponse};
 
 /// What a driver could not do, in terms a user or an admin can act on.
 /// Cloneable (an I/O error is shared), since one failure may stand for many
@@ -368,6 +370,19 @@ pub trait Driver: Send + Sync + 'static {
 
     /// What the driver observes of a workload now.
     fn status(&self, id: WorkloadId) -> impl Future<Output = Result<Observed, DriverError>> + Send;
+
+    /// Sends a request to the HTTP service `service` of a running
+    /// container, at the address the driver knows (never one from the
+    /// client), and answers as soon as the service's head arrives; bodies
+    /// stream both ways, and after a 101 the connection is handed over
+    /// (`ProxyResponse::upgraded`). NotFound: no such running container or
+    /// service.
+    fn proxy(
+        &self,
+        id: WorkloadId,
+        service: &str,
+        request: ProxyRequest,
+    ) -> impl Future<Output = Result<ProxyResponse, DriverError>> + Send;
 
     /// Every status change from now on (a lagging receiver misses events and
     /// should call `status` for what it cares about).

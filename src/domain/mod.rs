@@ -4,8 +4,8 @@
 pub mod authz;
 pub mod catalog;
 pub mod ids;
-pub mod key_pair;
 pub mod image;
+pub mod key_pair;
 pub mod project;
 pub mod quota;
 pub mod session;

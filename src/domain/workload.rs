@@ -453,7 +453,13 @@ pub fn is_env_name(name: &str) -> bool {
 }
 
 /// Variables the drivers set and a spec may not override.
-pub const RESERVED_ENV: [&str; 3] = ["PORT", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"];
+pub const RESERVED_ENV: [&str; 5] = [
+    "PORT",
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "SERVICE_TOKEN",
+    "BASE_URL",
+];
 
 /// System directories a volume may not be mounted over (nor under).
 const SYSTEM_DIRS: [&str; 13] = [

@@ -14,12 +14,16 @@ use super::guards::{
 };
 use super::{ClusterAccess, ServiceError, Services};
 use crate::cluster::{
-    Driver, DriverError, DriverEvent, LogStream, Observed, ProjectSpec, WorkloadEvent, WorkloadKind,
+    Driver, DriverError, DriverEvent, LogStream, Observed, ProjectSpec, ProxyRequest,
+    ProxyResponse, WorkloadEvent, WorkloadKind,
 };
 use crate::domain::authz::{ProjectAction, WorkloadAction, permits_project, permits_workload};
+use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{HoldId, ProjectId, UserId, VolumeId};
 use crate::domain::validation::FieldErrors;
-use crate::domain::workload::{ContainerSpec, JobSpec, VolumeSpec, WorkloadId, WorkloadStatus};
+use crate::domain::workload::{
+    ContainerSpec, JobSpec, ServiceSpec, VolumeSpec, WorkloadId, WorkloadStatus,
+};
 use crate::store::activations::{self, ActivationStatus};
 use crate::store::holds;
 use crate::store::projects::{self, ProjectRecord};
@@ -724,6 +728,52 @@ impl Services {
         all.sort_by_key(|e| e.at);
         all.dedup_by(|a, b| a.at == b.at && a.message == b.message);
         Ok(all)
+    }
+
+    /// Sends a request to the HTTP service `service` of container `id`, for
+    /// someone who may operate it (opening a service runs code in the
+    /// container: the owner, the project's managers, admins); others are
+    /// told it does not exist, like a service the container does not have.
+    /// Checked on every request. The driver is not bounded by the request
+    /// timeout: it answers with the service's head, and a service may take
+    /// its time.
+    pub async fn proxy_service(
+        &self,
+        actor: &UserRecord,
+        id: WorkloadId,
+        service: &str,
+        request: ProxyRequest,
+    ) -> Result<ProxyResponse, ServiceError> {
+        // Every request of a service's page (scripts, kernels' polls) comes
+        // here: the read runs right here, like the session's, rather than
+        // hopping to the blocking pool (microseconds over cached pages).
+        self.store.read(|tx| {
+            let record = workloads::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+            let p = live_project_read_tx(tx, record.spec.project())?;
+            require(actor, &p, record.spec.owner(), WorkloadAction::Operate)?;
+            let WorkloadSpec::Container(spec) = &record.spec else {
+                return Err(ServiceError::NotFound);
+            };
+            let is_http = |s: &&ServiceSpec| {
+                s.name == service && s.protocol == Protocol::Http && s.kind != ServiceKind::Ssh
+            };
+            if !spec.services.iter().any(|s| is_http(&s)) {
+                return Err(ServiceError::NotFound);
+            }
+            if record.status() != WorkloadStatus::Running {
+                return Err(ServiceError::Refused("error.proxy.not_running"));
+            }
+            Ok(())
+        })?;
+        match self.cluster()?.driver.proxy(id, service, request).await {
+            Ok(response) => Ok(response),
+            // Stored as running, but the driver saw it end since.
+            Err(DriverError::NotFound { .. }) => {
+                Err(ServiceError::Refused("error.proxy.not_running"))
+            }
+            Err(DriverError::Timeout) => Err(ServiceError::ClusterTimeout),
+            Err(e) => Err(ServiceError::Cluster(e.to_string())),
+        }
     }
 }
 

@@ -16,8 +16,8 @@ use crate::service::ServiceError;
 pub enum WebError {
     #[error("login required")]
     LoginRequired { next: String },
-    /// No session, where a redirect to the login page makes no sense (a
-    /// WebSocket upgrade): 401.
+    /// No session, where a redirect to the login page would not help (a
+    /// WebSocket, a script's request): 401.
     #[error("not signed in")]
     Unauthenticated,
     #[error("forbidden")]
@@ -94,9 +94,10 @@ impl From<ServiceError> for WebError {
 impl WebError {
     fn page(&self) -> ErrorPage {
         let (title, message) = match self {
-            WebError::LoginRequired { .. } | WebError::Unauthenticated | WebError::Forbidden => {
+            WebError::LoginRequired { .. } | WebError::Forbidden => {
                 ("error.page.forbidden", "error.page.forbidden_text")
             }
+            WebError::Unauthenticated => ("error.proxy.login", "error.proxy.login_text"),
             WebError::NotFound => ("error.page.not_found", "error.page.not_found_text"),
             WebError::BadRequest(_) => ("error.page.bad_request", "error.page.bad_request_text"),
             WebError::PayloadTooLarge => ("error.page.too_large", "error.page.too_large_text"),

@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 use super::error::{ErrorPage, WebError};
 use super::extract::{RequestContext, shell_for};
+use super::proxy::Proxied;
 use super::views::errors;
 use super::{AppState, BODY_LIMIT, CSRF_COOKIE, SESSION_COOKIE, paths};
 use crate::domain::user::{Lang, Theme};
@@ -70,16 +71,25 @@ pub async fn security_headers(
     let mut set = |name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
-    set(
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    );
-    set(header::X_FRAME_OPTIONS, "DENY");
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "same-origin");
     if secure {
         set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
     }
+    // A service's answer keeps its own page rules (JupyterLab sets its
+    // own policy and caches its assets).
+    if res.response().extensions().get::<Proxied>().is_some() {
+        return Ok(res);
+    }
+    let headers = res.headers_mut();
+    let mut set = |name: HeaderName, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    set(header::X_FRAME_OPTIONS, "DENY");
     if !has_cache_control {
         set(header::CACHE_CONTROL, "no-store");
     }
@@ -127,11 +137,15 @@ pub async fn error_pages(
     Ok(ServiceResponse::new(req, response))
 }
 
-/// Refuses bodies over [`BODY_LIMIT`] by their declared length.
+/// Refuses bodies over [`BODY_LIMIT`] by their declared length (but a
+/// service's: its bodies stream through the proxy).
 pub async fn body_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    if paths::is_service_proxy(req.path()) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
     let declared =
         header_str(req.request(), header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > BODY_LIMIT) {
@@ -310,7 +324,9 @@ pub async fn session_and_csrf(
         None => (Lang::negotiate(accept_language.as_deref()), Theme::System),
     };
 
-    if !req.method().is_safe() {
+    // A service's requests carry the service's own tokens and stream;
+    // the proxy refuses state-changing ones from another origin itself.
+    if !req.method().is_safe() && !paths::is_service_proxy(req.path()) {
         let mut payload = req.take_payload();
         let body = match read_body(&mut payload).await {
             Ok(body) => body,

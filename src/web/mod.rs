@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 mod middleware;
 pub mod paths;
+mod proxy;
 pub mod routes;
 pub mod views;
 

@@ -27,6 +27,19 @@ pub const KEY_PAIR_GENERATE: &str = "/advanced/key-pairs/generate";
 pub const KEY_PAIR_IMPORT: &str = "/advanced/key-pairs/import";
 pub const CLOUD_PROVISIONING: &str = "/advanced/cloud-provisioning";
 pub const COST_CENTER: &str = "/advanced/cost-center";
+/// A container's services through mlstack's proxy (every method).
+pub const SERVICE_PROXY: &str = "/containers/{id}/services/{name}/{tail:.*}";
+
+/// Whether `path` is under a container's service (`SERVICE_PROXY`): its
+/// requests are the service's (bodies streamed, no mlstack CSRF token).
+pub fn is_service_proxy(path: &str) -> bool {
+    let mut parts = path.split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(""), Some("containers"), Some(id), Some("services"), Some(name), Some(_))
+            if !id.is_empty() && !name.is_empty()
+    )
+}
 
 pub const PROFILE: &str = "/account/profile";
 pub const PASSWORD: &str = "/account/password";

@@ -44,6 +44,7 @@ fn settings(kubeconfig: std::path::PathBuf) -> KubeConfig {
         committer_cpu_milli: 500,
         committer_ram_mib: 1024,
         node_host: None,
+        service_access: Default::default(),
     }
 }
 

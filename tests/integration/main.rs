@@ -29,6 +29,7 @@ mod local_driver;
 mod ops;
 mod pages;
 mod projects;
+mod proxy;
 mod store;
 mod terminal;
 mod workloads;

@@ -518,13 +518,21 @@ pub fn deployment(spec: &ContainerSpec, running: bool) -> Deployment {
             ..ContainerPort::default()
         })
         .collect();
+    // Where mlstack's proxy serves the services (the path is kept on the
+    // way through the API server): service `name` serves under
+    // `$MLSTACK_SERVICES_PATH<name>/`.
+    let mut env = spec.env.clone();
+    env.insert(
+        "MLSTACK_SERVICES_PATH".to_owned(),
+        format!("/containers/{}/services/", spec.meta.id),
+    );
     let template = pod_template(
         "container",
         PodParts {
             meta: &spec.meta,
             image: &spec.image,
             command: spec.command.as_deref(),
-            env: &spec.env,
+            env: &env,
             resources: &spec.resources,
             mounts: &spec.volumes,
             ports,

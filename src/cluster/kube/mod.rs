@@ -49,10 +49,11 @@ use self::manifests::{
     BuildSettings, CommitSource, KIND_LABEL, MAIN_CONTAINER, MANAGED_SELECTOR, PROJECT_LABEL,
     WORKLOAD_LABEL,
 };
+use super::proxy::{Forwarder, proxy_response};
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
-    NodeCapacity, Observed, ProjectSpec, TerminalSession, TerminalSize, WorkloadEvent,
-    WorkloadKind,
+    NodeCapacity, Observed, ProjectSpec, ProxyRequest, ProxyResponse, TerminalSession,
+    TerminalSize, WorkloadEvent, WorkloadKind,
 };
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::image::is_custom_target;
@@ -82,6 +83,20 @@ pub struct KubeConfig {
     pub committer_ram_mib: u64,
     /// The host put in service links (None: the node's InternalIP).
     pub node_host: Option<String>,
+    /// How mlstack's proxy reaches containers' HTTP services.
+    pub service_access: ServiceAccess,
+}
+
+/// How the service proxy reaches a container's HTTP service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServiceAccess {
+    /// Through the API server's Service proxy subresource, with the
+    /// driver's credentials (works from anywhere the API server is).
+    #[default]
+    ApiServer,
+    /// Straight to the Service's cluster IP and port (mlstack runs inside
+    /// the cluster): no API server on the way, bodies stream both ways.
+    ClusterAddress,
 }
 
 /// The field manager of our server-side applies.
@@ -125,6 +140,8 @@ struct Inner {
     /// Namespaces and service accounts applied by this process.
     provisioned: Mutex<HashSet<String>>,
     watches: Mutex<Vec<JoinHandle<()>>>,
+    /// Sends proxied requests to Services' cluster addresses.
+    forwarder: Forwarder,
 }
 
 impl Drop for Inner {
@@ -345,6 +362,7 @@ impl KubeDriver {
                 events,
                 provisioned: Mutex::new(HashSet::new()),
                 watches: Mutex::new(Vec::new()),
+                forwarder: Forwarder::new(),
             }),
         };
         let watches = vec![
@@ -1231,10 +1249,106 @@ impl Driver for KubeDriver {
         }
     }
 
+    /// Through the API server's proxy subresource of the container's
+    /// Service (`services/<name>:<port name>/proxy/...`, RBAC
+    /// `services/proxy`), with the driver's own credentials. kube-rs sends
+    /// only whole request bodies, so a request body is read first (at most
+    /// [`PROXY_BODY_MAX`]); the answer streams.
+    async fn proxy(
+        &self,
+        id: WorkloadId,
+        service: &str,
+        request: ProxyRequest,
+    ) -> Result<ProxyResponse, DriverError> {
+        let not_found = || DriverError::NotFound {
+            what: format!("service {service} of a running container {id}"),
+        };
+        let (namespace, service_name) = {
+            let cache = self.inner.cache();
+            let objects = cache.workloads.get(&id).ok_or_else(not_found)?;
+            let running =
+                objects.deployment.is_some() && objects.status() == Some(WorkloadStatus::Running);
+            let svc = objects
+                .service
+                .as_ref()
+                .filter(|_| running)
+                .ok_or_else(not_found)?;
+            let has_port = svc
+                .spec
+                .iter()
+                .flat_map(|s| s.ports.iter().flatten())
+                .any(|port| port.name.as_deref() == Some(service));
+            if !has_port {
+                return Err(not_found());
+            }
+            (
+                objects.namespace.clone(),
+                svc.metadata.name.clone().ok_or_else(not_found)?,
+            )
+        };
+        if self.inner.config.service_access == ServiceAccess::ClusterAddress {
+            let addr = self.cluster_address(id, service).ok_or_else(not_found)?;
+            return self.inner.forwarder.send(addr, request).await;
+        }
+        let mut body = Vec::new();
+        let mut pieces = request
+            .body
+            .unwrap_or_else(|| futures_util::stream::empty().boxed());
+        while let Some(piece) = pieces.next().await {
+            let piece = piece.map_err(|e| DriverError::io("reading the request body", e))?;
+            if body.len() + piece.len() > PROXY_BODY_MAX {
+                return Err(DriverError::Unsupported {
+                    driver: "kube",
+                    what: "request bodies over 16 MiB through the API server's proxy",
+                });
+            }
+            body.extend_from_slice(&piece);
+        }
+        let uri = format!(
+            "/api/v1/namespaces/{namespace}/services/{service_name}:{service}/proxy{}",
+            request.path_and_query
+        );
+        let mut outgoing = http::Request::builder()
+            .method(request.method)
+            .uri(uri)
+            .body(kube::client::Body::from(body))
+            .map_err(|e| DriverError::Rejected(format!("a proxied request: {e}")))?;
+        *outgoing.headers_mut() = request.headers;
+        // The API server's own host and credentials are the client's.
+        outgoing.headers_mut().remove(http::header::HOST);
+        outgoing.headers_mut().remove(http::header::AUTHORIZATION);
+        let response = self
+            .inner
+            .client
+            .send(outgoing)
+            .await
+            .map_err(driver_error)?;
+        proxy_response(response).await
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<DriverEvent> {
         self.inner.events.subscribe()
     }
 }
+
+impl KubeDriver {
+    /// The cluster IP and port of a container's service `service`.
+    fn cluster_address(&self, id: WorkloadId, service: &str) -> Option<std::net::SocketAddr> {
+        let cache = self.inner.cache();
+        let svc = cache.workloads.get(&id)?.service.clone()?;
+        let spec = svc.spec.as_ref()?;
+        let ip: std::net::IpAddr = spec.cluster_ip.as_deref()?.parse().ok()?;
+        let port = spec
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(service))?;
+        Some((ip, u16::try_from(port.port).ok()?).into())
+    }
+}
+
+/// The largest request body sent through the API server's proxy.
+const PROXY_BODY_MAX: usize = 16 * 1024 * 1024;
 
 /// Resources of nodes that are not GPUs.
 fn is_gpu_resource(name: &str) -> bool {

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{Entry, Inner, Kind, LocalDriver, Record};
+use super::{Entry, Inner, Kind, LocalDriver, Record, ServiceToken};
 use crate::cluster::{DriverError, Observed};
 use crate::domain::ids::ProjectId;
 use crate::domain::workload::{
@@ -121,6 +121,7 @@ impl LocalDriver {
                 started_at: Some(jiff::Timestamp::now()),
                 finished_at: None,
                 events: Vec::new(),
+                service_token: ServiceToken::default(),
             };
             state.workloads.insert(
                 id,

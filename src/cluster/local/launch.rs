@@ -29,6 +29,8 @@ pub(super) struct WorkloadEnv<'a> {
     pub(super) work: &'a Path,
     /// The user it runs as, when not the server's.
     pub(super) uid: Option<u32>,
+    /// A container's service secret (`$SERVICE_TOKEN`).
+    pub(super) service_token: Option<&'a str>,
 }
 
 /// Where a sandbox shows the workload's environment file.
@@ -165,6 +167,9 @@ impl LocalDriver {
         }
         for (name, value) in env.vars {
             vars.insert(name.clone(), value.clone());
+        }
+        if let Some(token) = env.service_token {
+            vars.insert("SERVICE_TOKEN".to_owned(), token.to_owned());
         }
         vars
     }

@@ -39,7 +39,12 @@
 //! - A container is a process group led by a placeholder `sleep`, with each
 //!   service's local command started in a sandbox in it on a free local
 //!   port (`$PORT`; the network is the host's); it is Running once every
-//!   port accepts connections. A service that exits fails the container
+//!   port accepts connections. HTTP services are reached only through
+//!   mlstack's proxy (`Driver::proxy`): each start gives the container a new
+//!   random secret (`$SERVICE_TOKEN`, in its environment file, never on a
+//!   command line) that the proxy sends as `Authorization: token <secret>`,
+//!   and the path they serve under (`$BASE_URL`), so another workload on
+//!   the host cannot use them. A service that exits fails the container
 //!   with the reason (exit code 127, or a program not found on the
 //!   sandbox's PATH before starting: MissingProgram).
 //! - GPUs come from nvidia-smi or the configured list (`gpu.rs`) and are
@@ -97,10 +102,11 @@ use processes::{
 };
 use volumes::{folder, give_to, list_volumes, private_dir, write_private};
 
+use super::proxy::{Forwarder, service_base_path};
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
-    NodeCapacity, Observed, ProjectSpec, TerminalSession, TerminalSize, WorkloadEvent,
-    WorkloadKind,
+    NodeCapacity, Observed, ProjectSpec, ProxyRequest, ProxyResponse, TerminalSession,
+    TerminalSize, WorkloadEvent, WorkloadKind,
 };
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{ProjectId, UserId};
@@ -228,6 +234,31 @@ struct Record {
     /// Status changes, oldest first (at most `EVENTS_KEPT`).
     #[serde(default)]
     events: Vec<WorkloadEvent>,
+    /// The secret a container's HTTP services require from the proxy (a
+    /// new one each start).
+    #[serde(default)]
+    service_token: ServiceToken,
+}
+
+/// A container's service secret; never shown by `Debug` (logs).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct ServiceToken(String);
+
+impl std::fmt::Debug for ServiceToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServiceToken(..)")
+    }
+}
+
+impl ServiceToken {
+    /// 256 random bits, URL-safe.
+    fn generate() -> ServiceToken {
+        use base64::Engine;
+        ServiceToken(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
+        )
+    }
 }
 
 /// How many events a local workload keeps.
@@ -296,6 +327,8 @@ struct Inner {
     cgroups: Option<Cgroups>,
     state: Mutex<State>,
     events: broadcast::Sender<DriverEvent>,
+    /// Sends proxied requests to services' loopback ports.
+    forwarder: Forwarder,
 }
 
 /// The local driver; cheap to clone (one shared state).
@@ -439,6 +472,7 @@ impl LocalDriver {
                     ..State::default()
                 }),
                 events,
+                forwarder: Forwarder::new(),
             }),
         };
         Ok(driver)
@@ -628,6 +662,7 @@ impl LocalDriver {
             started_at: None,
             finished_at: None,
             events: Vec::new(),
+            service_token: ServiceToken::default(),
         };
         if let Some(old) = state.workloads.insert(
             id,
@@ -701,13 +736,20 @@ impl LocalDriver {
     /// Marks the workload's processes started. A stop (or delete) that came
     /// while they were starting ends them at once; the monitor then records
     /// the end.
-    fn started(&self, id: WorkloadId, procs: Vec<ProcRecord>, endpoints: Vec<Endpoint>) {
+    fn started(
+        &self,
+        id: WorkloadId,
+        procs: Vec<ProcRecord>,
+        endpoints: Vec<Endpoint>,
+        service_token: ServiceToken,
+    ) {
         let pgid = procs.first().map(|p| p.pid);
         let mut state = self.inner.lock();
         let stop = match state.workloads.get_mut(&id) {
             Some(entry) => {
                 entry.record.procs = procs;
                 entry.record.endpoints = endpoints.clone();
+                entry.record.service_token = service_token;
                 entry.record.started_at = Some(Timestamp::now());
                 entry.record.stop_requested || entry.record.status.is_terminal()
             }
@@ -1213,6 +1255,7 @@ impl Driver for LocalDriver {
         {
             return Ok(failed);
         }
+        let service_token = ServiceToken::generate();
         let env = WorkloadEnv {
             id,
             name: &spec.meta.name,
@@ -1221,6 +1264,7 @@ impl Driver for LocalDriver {
             vars: &spec.env,
             work: &work,
             uid,
+            service_token: Some(&service_token.0),
         };
         let limit = self.limit_prefix(id, &spec.resources, &gpus);
         let host = &self.inner.config.advertise_host;
@@ -1252,7 +1296,10 @@ impl Driver for LocalDriver {
                     "mlstack-service",
                     &[],
                     local_command,
-                    &format!("export PORT={port}\n"),
+                    &format!(
+                        "export PORT={port}\nexport BASE_URL={}\n",
+                        cgroup::shell_quote(&service_base_path(id, &service.name))
+                    ),
                     &env,
                     &log,
                 )?;
@@ -1316,7 +1363,7 @@ impl Driver for LocalDriver {
             .iter()
             .map(|e| (e.service.clone(), e.port))
             .collect();
-        self.started(id, procs, endpoints);
+        self.started(id, procs, endpoints, service_token);
         let monitor = tokio::spawn(watch_container(
             self.inner.clone(),
             id,
@@ -1364,6 +1411,7 @@ impl Driver for LocalDriver {
             vars: &spec.env,
             work: &work,
             uid,
+            service_token: None,
         };
         let exit_file = self.inner.workload_dir(id).join("exit_code");
         let program = first_program(&spec.command);
@@ -1389,7 +1437,7 @@ impl Driver for LocalDriver {
             Err(e) => return Ok(self.fail_early(id, FailureReason::Other(e.to_string()))),
         };
         let pgid = record.pid;
-        self.started(id, vec![record], Vec::new());
+        self.started(id, vec![record], Vec::new(), ServiceToken::default());
         {
             let mut state = self.inner.lock();
             self.inner.transition(
@@ -1543,6 +1591,37 @@ impl Driver for LocalDriver {
             .ok_or_else(|| DriverError::NotFound {
                 what: format!("workload {id}"),
             })
+    }
+
+    async fn proxy(
+        &self,
+        id: WorkloadId,
+        service: &str,
+        mut request: ProxyRequest,
+    ) -> Result<ProxyResponse, DriverError> {
+        let not_found = || DriverError::NotFound {
+            what: format!("service {service} of a running container {id}"),
+        };
+        let (port, token) = {
+            let state = self.inner.lock();
+            let record = &state.workloads.get(&id).ok_or_else(not_found)?.record;
+            if record.kind != Kind::Container || record.status != WorkloadStatus::Running {
+                return Err(not_found());
+            }
+            let endpoint = record
+                .endpoints
+                .iter()
+                .find(|e| e.service == service)
+                .ok_or_else(not_found)?;
+            (endpoint.port, record.service_token.0.clone())
+        };
+        let secret = http::HeaderValue::try_from(format!("token {token}"))
+            .map_err(|e| DriverError::Rejected(format!("the service secret: {e}")))?;
+        request.headers.insert(http::header::AUTHORIZATION, secret);
+        self.inner
+            .forwarder
+            .send((Ipv4Addr::LOCALHOST, port).into(), request)
+            .await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<DriverEvent> {

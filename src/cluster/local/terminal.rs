@@ -281,6 +281,8 @@ impl LocalDriver {
             vars: &spec.env,
             work: &work,
             uid,
+            // The services' secret is the proxy's, not the shell's.
+            service_token: None,
         };
         let limit = self.limit_prefix(id, &spec.resources, &gpus);
         let pty = Pty::open(size).map_err(|e| DriverError::io("opening a pseudo-terminal", e))?;

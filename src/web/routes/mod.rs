@@ -9,10 +9,11 @@ mod auth;
 mod catalog;
 mod containers;
 mod containers_new;
-mod key_pairs;
 mod images;
+mod key_pairs;
 mod ops;
 mod projects;
+mod proxy;
 mod terminal;
 
 use actix_web::{HttpResponse, web};
@@ -27,6 +28,8 @@ use crate::domain::authz::{Action, ProjectAction, WorkloadAction};
 pub enum Verb {
     Get,
     Post,
+    /// Every method (the service proxy).
+    Any,
 }
 
 /// What the permission table (`domain::authz`) must allow for a route.
@@ -61,17 +64,26 @@ macro_rules! route {
             $crate::web::routes::Verb::$verb,
             $path,
             $requires,
-            || actix_web::web::method($crate::web::routes::Verb::$verb.method()).to($handler),
+            || $crate::web::routes::Verb::$verb.route().to($handler),
         )
     };
 }
 use route;
 
 impl Verb {
+    /// The method a request for the route is made with (GET stands for
+    /// `Any`).
     pub fn method(self) -> actix_web::http::Method {
         match self {
-            Verb::Get => actix_web::http::Method::GET,
+            Verb::Get | Verb::Any => actix_web::http::Method::GET,
             Verb::Post => actix_web::http::Method::POST,
+        }
+    }
+
+    fn route(self) -> actix_web::Route {
+        match self {
+            Verb::Any => actix_web::web::route(),
+            verb => actix_web::web::method(verb.method()),
         }
     }
 }
@@ -115,6 +127,7 @@ pub fn table() -> Vec<RouteDef> {
         key_pairs::routes(),
         terminal::routes(),
         images::routes(),
+        proxy::routes(),
         areas::routes(),
     ]
     .into_iter()

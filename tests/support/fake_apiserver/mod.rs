@@ -28,7 +28,9 @@
 //!
 //! What it serves (`/api/v1` and `/apis/{apps,batch,authorization.k8s.io}/v1`):
 //! namespaces, nodes, pods (and `pods/{name}/log`; `pods/{name}/exec` over
-//! WebSocket with a TTY, backed by a real process under a pty: `exec.rs`), services, secrets,
+//! WebSocket with a TTY, backed by a real process under a pty: `exec.rs`),
+//! services (and `services/{name}:{port}/proxy/…`, forwarded to one local
+//! process: `route_services_to`), secrets,
 //! configmaps, serviceaccounts, persistentvolumeclaims, events,
 //! resourcequotas, deployments (and `/scale`), jobs; namespaces, nodes,
 //! pods, services, PVCs, quotas, deployments and jobs also have `/status`.
@@ -114,6 +116,7 @@ mod rbac;
 mod resources;
 mod script;
 mod selectors;
+mod service_proxy;
 mod store;
 mod tables;
 mod validate;
@@ -227,6 +230,8 @@ struct Shared {
     /// Bumped to end every open watch and followed log.
     cut: tokio::sync::watch::Sender<u64>,
     port: AtomicU16,
+    /// The local process every Service's proxy subresource reaches.
+    service_backend: Mutex<Option<SocketAddr>>,
 }
 
 impl Shared {
@@ -434,6 +439,7 @@ impl Builder {
             anonymous: self.anonymous,
             cut: tokio::sync::watch::Sender::new(0),
             port: AtomicU16::new(self.port),
+            service_backend: Mutex::new(None),
         });
         {
             let mut state = shared.lock();
@@ -490,6 +496,10 @@ fn listen(shared: &Arc<Shared>, port: u16) -> io::Result<ServerHandle> {
             .route(
                 "/api/v1/namespaces/{namespace}/pods/{name}/exec",
                 web::get().to(exec::handle),
+            )
+            .route(
+                "/api/v1/namespaces/{namespace}/services/{name}/proxy/{tail:.*}",
+                web::route().to(service_proxy::handle),
             )
             .default_service(web::to(http::handle))
     })
@@ -598,6 +608,17 @@ fn typed<K: DeserializeOwned>(object: &Value) -> K {
 }
 
 impl FakeApiServer {
+    /// Answers every Service's proxy subresource (`services/<name>:<port>/proxy/…`)
+    /// from the process listening at `backend` (a test's echo service),
+    /// as the real server reaches a Service's endpoints.
+    pub fn route_services_to(&self, backend: SocketAddr) {
+        *self
+            .shared
+            .service_backend
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(backend);
+    }
+
     /// Starts a fake with the default settings on a free port.
     pub fn start() -> FakeApiServer {
         FakeApiServer::builder()

@@ -1,0 +1,384 @@
+//! Service proxy benchmark (run by tests/bench/proxy.sh): what mlstack's
+//! proxy adds to a container's service on the local driver.
+//!
+//! An appliance on a fresh data directory runs one container whose HTTP
+//! service is the echo service (tests/support/echo_service.py, in the
+//! sandbox); a second echo process, started here without a secret, is the
+//! same service reached directly. A signed-in client then measures, one
+//! request at a time, the latency of a small GET directly and through
+//! `/containers/{id}/services/echo/` (p50 and p99 of each, and the
+//! difference), the throughput of a large download both ways, and opens
+//! 200 WebSockets through the proxy at once, each echoing messages.
+//!
+//! Prints one `key=value` line per figure. Environment: REQUESTS (small
+//! requests each way, default 2000), DOWNLOAD_MB (default 1024),
+//! WEBSOCKETS (default 200), MESSAGES (per WebSocket, default 20).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mlstack::app::{self, Options};
+use mlstack::clock::SystemClock;
+use mlstack::config::{self, CliOverrides};
+use mlstack::domain::catalog::{Protocol, ServiceKind};
+use mlstack::domain::ids::{ProjectId, UserId};
+use mlstack::domain::project::ProjectForm;
+use mlstack::domain::workload::{
+    ContainerSpec, ImageRef, Resources, ServiceSpec, SshAccess, WorkloadId, WorkloadMeta,
+    WorkloadStatus,
+};
+use mlstack::service::Services;
+use mlstack::store::users::UserRecord;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const ECHO_SERVICE: &str = include_str!("../support/echo_service.py");
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn echo_container(project: ProjectId) -> ContainerSpec {
+    ContainerSpec {
+        meta: WorkloadMeta {
+            id: WorkloadId::generate(),
+            project,
+            owner: UserId::generate(),
+            name: "echo".into(),
+        },
+        image: ImageRef {
+            name: "ubuntu".into(),
+            tag: "24.04".into(),
+        },
+        command: None,
+        env: [("ECHO_SERVICE".to_owned(), ECHO_SERVICE.to_owned())].into(),
+        resources: Resources {
+            cpu_milli: 1000,
+            ram_mib: 4096,
+            shm_mib: 0,
+            gpu: None,
+        },
+        volumes: Vec::new(),
+        services: vec![ServiceSpec {
+            name: "echo".into(),
+            kind: ServiceKind::Custom,
+            port: 8000,
+            protocol: Protocol::Http,
+            local_command: Some("exec python3 -c \"$ECHO_SERVICE\"".into()),
+        }],
+        ssh: SshAccess::None,
+        start_at: None,
+        end_at: None,
+    }
+}
+
+/// A user with an approved project and a passed activation; their password.
+async fn seed(services: &Services) -> anyhow::Result<(ProjectId, UserRecord, String)> {
+    let created = services.create_user("bench", false).await?;
+    let users = services.list_users().await?;
+    let find = |name: &str| {
+        users
+            .iter()
+            .find(|u| u.username.as_str() == name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no user {name}"))
+    };
+    let (admin, bench) = (find("admin")?, find("bench")?);
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Asia/Taipei")?)
+        .date();
+    let form = ProjectForm {
+        name: "Proxy".into(),
+        start: today.to_string(),
+        end: today.checked_add(jiff::Span::new().days(60))?.to_string(),
+        purpose: String::new(),
+        description: "proxy benchmark".into(),
+        managers: vec!["bench".into()],
+        members: Vec::new(),
+    };
+    let project = services.apply_project(&bench, &form).await?;
+    let application = services
+        .reviewing_applications(&admin)
+        .await?
+        .first()
+        .map(|a| a.application.id)
+        .ok_or_else(|| anyhow::anyhow!("no application"))?;
+    let quota = mlstack::domain::quota::Resources {
+        gpu_milli: 0,
+        cpu_milli: 64_000,
+        ram_mib: 65_536,
+    };
+    services
+        .decide_application(&admin, application, true, "", Some(quota))
+        .await?;
+    services.activate(bench.id).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while services.activation(bench.id).await?.map(|a| a.status)
+        != Some(mlstack::store::activations::ActivationStatus::Passed)
+    {
+        anyhow::ensure!(Instant::now() < deadline, "the activation did not pass");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((project, bench, created.password))
+}
+
+/// The CSRF field of a page.
+fn csrf_in(body: &str) -> anyhow::Result<String> {
+    let marker = "name=\"csrf\" value=\"";
+    let start = body
+        .find(marker)
+        .ok_or_else(|| anyhow::anyhow!("no CSRF field"))?
+        + marker.len();
+    let end = body[start..]
+        .find('"')
+        .ok_or_else(|| anyhow::anyhow!("no CSRF field"))?
+        + start;
+    Ok(body[start..end].to_owned())
+}
+
+/// Signs in with the generated password, chooses a new one, and returns
+/// the client and its session cookie.
+async fn sign_in(base: &str, password: &str) -> anyhow::Result<(reqwest::Client, String)> {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let csrf = csrf_in(
+        &client
+            .get(format!("{base}/login"))
+            .send()
+            .await?
+            .text()
+            .await?,
+    )?;
+    let login = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", "bench"),
+            ("password", password),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await?;
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("mlstack_session="))
+        .and_then(|v| v.split(';').next())
+        .ok_or_else(|| anyhow::anyhow!("no session cookie"))?
+        .to_owned();
+    let page = client
+        .get(format!("{base}/account/password"))
+        .send()
+        .await?;
+    let csrf = csrf_in(&page.text().await?)?;
+    let own = format!("{password}-own");
+    let changed = client
+        .post(format!("{base}/account/password"))
+        .form(&[
+            ("current_password", password),
+            ("new_password", &own),
+            ("confirm_password", &own),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await?;
+    anyhow::ensure!(changed.status().as_u16() == 303, "the password change");
+    Ok((client, cookie))
+}
+
+/// p50 and p99 of `count` sequential GETs of `url`, in milliseconds.
+async fn latency(client: &reqwest::Client, url: &str, count: usize) -> anyhow::Result<(f64, f64)> {
+    for _ in 0..count / 10 {
+        client.get(url).send().await?.bytes().await?;
+    }
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        let response = client.get(url).send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        response.bytes().await?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    Ok((at(0.50), at(0.99)))
+}
+
+/// MB/s of downloading `bytes` from `url`, read as it streams.
+async fn throughput(client: &reqwest::Client, url: &str, bytes: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut response = client.get(url).send().await?;
+    let mut got = 0;
+    while let Some(piece) = response.chunk().await? {
+        got += piece.len();
+    }
+    anyhow::ensure!(got == bytes, "{got} of {bytes} bytes");
+    Ok(bytes as f64 / 1e6 / started.elapsed().as_secs_f64())
+}
+
+/// One WebSocket through the proxy echoing `messages` messages; the
+/// round trips' durations.
+async fn websocket(
+    addr: SocketAddr,
+    path: String,
+    cookie: String,
+    messages: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nCookie: {cookie}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await?;
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        anyhow::ensure!(stream.read(&mut byte).await? == 1, "the answer ended");
+        answer.push(byte[0]);
+    }
+    anyhow::ensure!(answer.starts_with(b"HTTP/1.1 101"), "no 101");
+    let mut times = Vec::with_capacity(messages);
+    for n in 0..messages {
+        let text = format!("message {n:04}");
+        let mut frame = vec![0x81, 0x80 | text.len() as u8, 1, 2, 3, 4];
+        frame.extend(
+            text.bytes()
+                .enumerate()
+                .map(|(i, b)| b ^ [1, 2, 3, 4][i % 4]),
+        );
+        let started = Instant::now();
+        stream.write_all(&frame).await?;
+        let mut back = vec![0u8; 2 + text.len()];
+        stream.read_exact(&mut back).await?;
+        anyhow::ensure!(&back[2..] == text.as_bytes(), "a wrong echo");
+        times.push(started.elapsed());
+    }
+    Ok(times)
+}
+
+fn main() -> anyhow::Result<()> {
+    // reqwest is built without a TLS provider of its own (it speaks plain
+    // HTTP here, but its builder wants one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let requests = setting("REQUESTS", 2000);
+    let download = setting("DOWNLOAD_MB", 1024) * 1024 * 1024;
+    let sockets = setting("WEBSOCKETS", 200);
+    let messages = setting("MESSAGES", 20);
+    let dir = tempfile::tempdir()?;
+    let overrides = CliOverrides {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.path().to_owned()),
+    };
+    let mut config = config::resolve(None, &Default::default(), &overrides)?;
+    config.log_level = "warn".into();
+    config.local.detect_gpus = false;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let running = app::start(
+        config,
+        Arc::new(SystemClock),
+        Options {
+            handle_signals: false,
+        },
+    )?;
+    let addr = running.addr;
+    let base = format!("http://{addr}");
+    let services = running.services.clone();
+    let result = runtime.block_on(async move {
+        let (project, bench, password) = seed(&services).await?;
+        let id = services
+            .create_container(&bench, echo_container(project))
+            .await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while services.workload(&bench, id).await?.status() != WorkloadStatus::Running {
+            anyhow::ensure!(Instant::now() < deadline, "the container did not run");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (client, cookie) = sign_in(&base, &password).await?;
+
+        // The same service, reached directly.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let _direct = tokio::process::Command::new("python3")
+            .arg("-c")
+            .arg(ECHO_SERVICE)
+            .env("PORT", port.to_string())
+            .kill_on_drop(true)
+            .spawn()?;
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "the direct echo did not listen");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let path = format!("/containers/{id}/services/echo/");
+        let direct_url = format!("http://127.0.0.1:{port}{path}");
+        let proxied_url = format!("{base}{path}");
+
+        let (direct_p50, direct_p99) = latency(&client, &direct_url, requests).await?;
+        let (proxy_p50, proxy_p99) = latency(&client, &proxied_url, requests).await?;
+        println!("requests={requests}");
+        println!("direct_p50_ms={direct_p50:.3}");
+        println!("direct_p99_ms={direct_p99:.3}");
+        println!("proxy_p50_ms={proxy_p50:.3}");
+        println!("proxy_p99_ms={proxy_p99:.3}");
+        println!("added_p50_ms={:.3}", proxy_p50 - direct_p50);
+        println!("added_p99_ms={:.3}", proxy_p99 - direct_p99);
+
+        let query = format!("x?download={download}");
+        let direct_mbs = throughput(&client, &format!("{direct_url}{query}"), download).await?;
+        let proxy_mbs = throughput(&client, &format!("{proxied_url}{query}"), download).await?;
+        println!("download_mb={}", download / (1024 * 1024));
+        println!("direct_download_mb_per_s={direct_mbs:.0}");
+        println!("proxy_download_mb_per_s={proxy_mbs:.0}");
+
+        let started = Instant::now();
+        let handles: Vec<_> = (0..sockets)
+            .map(|n| {
+                tokio::spawn(websocket(
+                    addr,
+                    format!("{path}ws/{n}"),
+                    cookie.clone(),
+                    messages,
+                ))
+            })
+            .collect();
+        let mut held = 0;
+        let mut times = Vec::new();
+        for handle in handles {
+            if let Ok(Ok(round_trips)) = handle.await {
+                held += 1;
+                times.extend(round_trips);
+            }
+        }
+        times.sort();
+        let p99 = times
+            .get(times.len().saturating_mul(99) / 100)
+            .copied()
+            .unwrap_or_default();
+        println!("websockets={sockets}");
+        println!("websockets_held={held}");
+        println!("websocket_messages_each={messages}");
+        println!(
+            "websocket_round_trip_p99_ms={:.3}",
+            p99.as_secs_f64() * 1000.0
+        );
+        println!("websockets_seconds={:.2}", started.elapsed().as_secs_f64());
+        services.delete_workload(&bench, id).await?;
+        anyhow::Ok(())
+    });
+    running.stop()?;
+    result
+}
