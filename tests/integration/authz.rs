@@ -297,7 +297,7 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         }
         // The sample container's HTTP service.
         (Verb::Any, "/containers/{id}/services/{name}/{tail:.*}") => {
-            get(&format!("/containers/{container}/services/files/"))
+            get(&format!("/containers/{container}/services/echo/"))
         }
         (Verb::Get, "/containers/{id}/image") => get(&format!("/containers/{container}/image")),
         (Verb::Post, "/containers/{id}/image") => post(
@@ -363,7 +363,11 @@ pub(crate) async fn sample_container_and_image(
             tag: "24.04".into(),
         },
         command: None,
-        env: Default::default(),
+        env: [(
+            "ECHO_SERVICE".to_owned(),
+            crate::proxy::ECHO_SERVICE.to_owned(),
+        )]
+        .into(),
         resources: Resources {
             cpu_milli: 500,
             ram_mib: 512,
@@ -371,12 +375,13 @@ pub(crate) async fn sample_container_and_image(
             gpu: None,
         },
         volumes: Vec::new(),
+        // The proxy's echo service: it answers any path under the prefix.
         services: vec![ServiceSpec {
-            name: "files".into(),
+            name: "echo".into(),
             kind: ServiceKind::Custom,
             port: 8000,
             protocol: Protocol::Http,
-            local_command: Some("exec python3 -m http.server $PORT --bind 127.0.0.1".into()),
+            local_command: Some("exec python3 -c \"$ECHO_SERVICE\"".into()),
         }],
         ssh: SshAccess::None,
         start_at: None,
