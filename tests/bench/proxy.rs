@@ -14,6 +14,9 @@
 //! requests each way, default 2000), DOWNLOAD_MB (default 1024),
 //! WEBSOCKETS (default 200), MESSAGES (per WebSocket, default 20).
 
+#[path = "seed.rs"]
+mod seed;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,13 +26,10 @@ use mlstack::clock::SystemClock;
 use mlstack::config::{self, CliOverrides};
 use mlstack::domain::catalog::{Protocol, ServiceKind};
 use mlstack::domain::ids::{ProjectId, UserId};
-use mlstack::domain::project::ProjectForm;
 use mlstack::domain::workload::{
     ContainerSpec, ImageRef, Resources, ServiceSpec, SshAccess, WorkloadId, WorkloadMeta,
     WorkloadStatus,
 };
-use mlstack::service::Services;
-use mlstack::store::users::UserRecord;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -74,56 +74,6 @@ fn echo_container(project: ProjectId) -> ContainerSpec {
         start_at: None,
         end_at: None,
     }
-}
-
-/// A user with an approved project and a passed activation; their password.
-async fn seed(services: &Services) -> anyhow::Result<(ProjectId, UserRecord, String)> {
-    let created = services.create_user("bench", false).await?;
-    let users = services.list_users().await?;
-    let find = |name: &str| {
-        users
-            .iter()
-            .find(|u| u.username.as_str() == name)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("no user {name}"))
-    };
-    let (admin, bench) = (find("admin")?, find("bench")?);
-    let today = jiff::Zoned::now()
-        .with_time_zone(jiff::tz::TimeZone::get("Asia/Taipei")?)
-        .date();
-    let form = ProjectForm {
-        name: "Proxy".into(),
-        start: today.to_string(),
-        end: today.checked_add(jiff::Span::new().days(60))?.to_string(),
-        purpose: String::new(),
-        description: "proxy benchmark".into(),
-        managers: vec!["bench".into()],
-        members: Vec::new(),
-    };
-    let project = services.apply_project(&bench, &form).await?;
-    let application = services
-        .reviewing_applications(&admin)
-        .await?
-        .first()
-        .map(|a| a.application.id)
-        .ok_or_else(|| anyhow::anyhow!("no application"))?;
-    let quota = mlstack::domain::quota::Resources {
-        gpu_milli: 0,
-        cpu_milli: 64_000,
-        ram_mib: 65_536,
-    };
-    services
-        .decide_application(&admin, application, true, "", Some(quota))
-        .await?;
-    services.activate(bench.id).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while services.activation(bench.id).await?.map(|a| a.status)
-        != Some(mlstack::store::activations::ActivationStatus::Passed)
-    {
-        anyhow::ensure!(Instant::now() < deadline, "the activation did not pass");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok((project, bench, created.password))
 }
 
 /// The CSRF field of a page.
@@ -298,7 +248,16 @@ fn main() -> anyhow::Result<()> {
     let base = format!("http://{addr}");
     let services = running.services.clone();
     let result = runtime.block_on(async move {
-        let (project, bench, password) = seed(&services).await?;
+        let (project, bench, password) = seed::bench_project(
+            &services,
+            "Proxy",
+            mlstack::domain::quota::Resources {
+                gpu_milli: 0,
+                cpu_milli: 64_000,
+                ram_mib: 65_536,
+            },
+        )
+        .await?;
         let id = services
             .create_container(&bench, echo_container(project))
             .await?;

@@ -16,6 +16,9 @@
 //!
 //! Prints one `key=value` line per figure.
 
+#[path = "seed.rs"]
+mod seed;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +27,6 @@ use mlstack::clock::SystemClock;
 use mlstack::config::{self, CliOverrides, Config, DriverChoice};
 use mlstack::domain::catalog::{Protocol, ServiceKind};
 use mlstack::domain::ids::{ProjectId, UserId};
-use mlstack::domain::project::ProjectForm;
 use mlstack::domain::workload::{
     ContainerSpec, ImageRef, Resources, ServiceSpec, SshAccess, WorkloadId, WorkloadMeta,
     WorkloadStatus,
@@ -116,53 +118,12 @@ fn start(config: Config) -> anyhow::Result<app::Running> {
 async fn seed(config: Config) -> anyhow::Result<(ProjectId, UserRecord)> {
     let running = start(config)?;
     let services = running.services.clone();
-    services.create_user("bench", false).await?;
-    let users = services.list_users().await?;
-    let find = |name: &str| {
-        users
-            .iter()
-            .find(|u| u.username.as_str() == name)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("no user {name}"))
-    };
-    let (admin, bench) = (find("admin")?, find("bench")?);
-    let today = jiff::Zoned::now()
-        .with_time_zone(jiff::tz::TimeZone::get("Asia/Taipei")?)
-        .date();
-    let form = ProjectForm {
-        name: "Benchmark".into(),
-        start: today.to_string(),
-        end: today.checked_add(jiff::Span::new().days(60))?.to_string(),
-        purpose: String::new(),
-        description: "reconcile benchmark".into(),
-        managers: vec!["bench".into()],
-        members: Vec::new(),
-    };
-    let project = services.apply_project(&bench, &form).await?;
-    let application = services
-        .reviewing_applications(&admin)
-        .await?
-        .first()
-        .map(|a| a.application.id)
-        .ok_or_else(|| anyhow::anyhow!("no application"))?;
     let quota = mlstack::domain::quota::Resources {
         gpu_milli: 0,
         cpu_milli: 1_000_000,
         ram_mib: 4_194_304,
     };
-    services
-        .decide_application(&admin, application, true, "", Some(quota))
-        .await?;
-    // Workloads need the owner's activation, which the reconcile loop
-    // carries out with the driver.
-    services.activate(bench.id).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while services.activation(bench.id).await?.map(|a| a.status)
-        != Some(mlstack::store::activations::ActivationStatus::Passed)
-    {
-        anyhow::ensure!(Instant::now() < deadline, "the activation did not pass");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (project, bench, _) = seed::bench_project(&services, "Reconcile", quota).await?;
     running.stop()?;
     Ok((project, bench))
 }

@@ -327,7 +327,6 @@ pub(crate) async fn sample_container_and_image(
         ContainerSpec, ImageRef, Resources, ServiceSpec, SshAccess, WorkloadId, WorkloadMeta,
         WorkloadStatus,
     };
-    use mlstack::store::activations::ActivationStatus;
     let services = app.services();
     let user = services
         .list_users()
@@ -336,21 +335,12 @@ pub(crate) async fn sample_container_and_image(
         .into_iter()
         .find(|u| u.username.as_str() == owner)
         .expect("the owner");
-    services.activate(user.id).await.expect("activation");
+    crate::common::activate(&services, &user).await;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let wait = |what: &str| {
         assert!(tokio::time::Instant::now() < deadline, "not {what} in time");
         tokio::time::sleep(std::time::Duration::from_millis(50))
     };
-    while services
-        .activation(user.id)
-        .await
-        .expect("activation")
-        .map(|a| a.status)
-        != Some(ActivationStatus::Passed)
-    {
-        wait("activated").await;
-    }
     let spec = ContainerSpec {
         meta: WorkloadMeta {
             id: WorkloadId::generate(),

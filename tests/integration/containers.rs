@@ -34,22 +34,9 @@ pub(crate) async fn user_record(app: &TestApp, name: &str) -> UserRecord {
 /// `name`'s record once Cloud Provisioning has activated them (workloads
 /// need it).
 pub(crate) async fn activated(app: &TestApp, name: &str) -> UserRecord {
-    use mlstack::store::activations::ActivationStatus;
     let user = user_record(app, name).await;
-    let services = app.services();
-    services.activate(user.id).await.expect("activation");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let record = services.activation(user.id).await.expect("activation");
-        if record.is_some_and(|r| r.status == ActivationStatus::Passed) {
-            return user;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not activated in time"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    crate::common::activate(&app.services(), &user).await;
+    user
 }
 
 /// A container of `project` named `name`: 1 CPU, 2 GB, with a small HTTP

@@ -23,7 +23,7 @@ use mlstack::store::users::UserRecord;
 use mlstack::store::workloads::WorkloadRecord;
 use reqwest::StatusCode;
 
-use crate::common::{Client, TestApp};
+use crate::common::{Client, TestApp, activate};
 use crate::projects::{active_project, day};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -91,26 +91,6 @@ async fn lab(app: TestApp) -> Lab {
         nora_web,
         sam_web,
         app,
-    }
-}
-
-async fn activate(services: &Services, user: &UserRecord) {
-    use mlstack::store::activations::ActivationStatus;
-    services.activate(user.id).await.expect("activation");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let status = services
-            .activation(user.id)
-            .await
-            .expect("activation")
-            .map(|a| a.status);
-        match status {
-            Some(ActivationStatus::Passed) => return,
-            Some(ActivationStatus::Failed) => panic!("the activation failed"),
-            _ => {}
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not activated");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

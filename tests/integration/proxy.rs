@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::{Client, TestApp};
+use crate::common::{Client, TestApp, activate, approve_first_application};
 
 const WAIT: Duration = Duration::from_secs(30);
 pub const ECHO_SERVICE: &str = include_str!("../support/echo_service.py");
@@ -92,40 +92,16 @@ pub async fn project(services: &Services, manager: &Person, members: &[&Person])
         .apply_project(&manager.user, &form)
         .await
         .expect("apply");
-    let application = services
-        .reviewing_applications(&admin)
-        .await
-        .expect("queue")
-        .first()
-        .map(|a| a.application.id)
-        .expect("an application");
     let quota = mlstack::domain::quota::Resources {
         gpu_milli: 0,
         cpu_milli: 16_000,
         ram_mib: 65_536,
     };
-    services
-        .decide_application(&admin, application, true, "ok", Some(quota))
-        .await
-        .expect("approve");
+    approve_first_application(services, &admin, quota).await;
     for person in members.iter().chain([&manager]) {
         activate(services, &person.user).await;
     }
     project
-}
-
-pub async fn activate(services: &Services, user: &UserRecord) {
-    use mlstack::store::activations::ActivationStatus;
-    services.activate(user.id).await.expect("activation");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let record = services.activation(user.id).await.expect("activation");
-        if let Some(ActivationStatus::Passed) = record.map(|r| r.status) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not activated");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A container whose HTTP service `echo` is the echo service.

@@ -25,7 +25,7 @@ use mlstack::store::users::UserRecord;
 
 use crate::common::browser::{Browser, ENTER};
 use crate::common::fake_apiserver::FakeApiServer;
-use crate::common::{Client, TestApp};
+use crate::common::{Client, TestApp, activate, approve_first_application};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -102,22 +102,12 @@ async fn lab(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         .apply_project(&record("alice"), &form)
         .await
         .expect("apply");
-    let application = services
-        .reviewing_applications(&admin)
-        .await
-        .expect("queue")
-        .first()
-        .map(|a| a.application.id)
-        .expect("an application");
     let quota = mlstack::domain::quota::Resources {
         gpu_milli: 0,
         cpu_milli: 16_000,
         ram_mib: 65_536,
     };
-    services
-        .decide_application(&admin, application, true, "welcome", Some(quota))
-        .await
-        .expect("approve");
+    approve_first_application(&services, &admin, quota).await;
     activate(&services, &record("mia")).await;
     let users = logins
         .into_iter()
@@ -128,26 +118,6 @@ async fn lab(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         project,
         users,
         app,
-    }
-}
-
-async fn activate(services: &Services, user: &UserRecord) {
-    use mlstack::store::activations::ActivationStatus;
-    services.activate(user.id).await.expect("activation");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let status = services
-            .activation(user.id)
-            .await
-            .expect("activation")
-            .map(|r| r.status);
-        match status {
-            Some(ActivationStatus::Passed) => return,
-            Some(ActivationStatus::Failed) => panic!("the activation failed"),
-            _ => {}
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not activated");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -28,8 +28,8 @@ use mlstack::service::{ServiceError, Services};
 use mlstack::store::users::UserRecord;
 use mlstack::store::workloads::{Desired, WorkloadRecord};
 
-use crate::common::TestApp;
 use crate::common::fake_apiserver::FakeApiServer;
+use crate::common::{TestApp, activate, approve_first_application};
 
 // Scheduled start and end, with the helpers of this module.
 mod schedules;
@@ -99,22 +99,12 @@ async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         members: vec!["bob".into(), "carol".into()],
     };
     let project = services.apply_project(&alice, &form).await.expect("apply");
-    let application = services
-        .reviewing_applications(&admin)
-        .await
-        .expect("queue")
-        .first()
-        .map(|a| a.application.id)
-        .expect("an application");
     let quota = mlstack::domain::quota::Resources {
         gpu_milli: 4000,
         cpu_milli: 16_000,
         ram_mib: 65_536,
     };
-    services
-        .decide_application(&admin, application, true, "welcome", Some(quota))
-        .await
-        .expect("approve");
+    approve_first_application(&services, &admin, quota).await;
     // Alice and bob run workloads: their activation passes first (carol's
     // waits for the tests that look at it).
     for user in [&alice, &user("bob")] {
@@ -130,27 +120,6 @@ async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         project,
         passwords,
         app,
-    }
-}
-
-/// Asks for `user`'s activation and waits until the reconcile loop had the
-/// driver provision them.
-async fn activate(services: &Services, user: &UserRecord) {
-    use mlstack::store::activations::ActivationStatus;
-    services.activate(user.id).await.expect("activation");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let record = services.activation(user.id).await.expect("activation");
-        match record.map(|r| r.status) {
-            Some(ActivationStatus::Passed) => return,
-            Some(ActivationStatus::Failed) => panic!("the activation failed"),
-            _ => {}
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not activated in time"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

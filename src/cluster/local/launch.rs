@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::process::Command;
 
@@ -184,15 +185,24 @@ impl LocalDriver {
             .iter()
             .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
             .collect();
-        let _ = std::fs::remove_file(&path);
+        // Written beside and renamed over: a sandbox starting meanwhile (a
+        // terminal opened while the container starts) binds a whole file.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let temporary = path.with_extension(format!(
+            "{}.{}",
+            std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&path)
+            .open(&temporary)
             .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
+            .map_err(|e| DriverError::io(format!("writing {}", temporary.display()), e))?;
+        give_to(&temporary, env.uid)?;
+        std::fs::rename(&temporary, &path)
             .map_err(|e| DriverError::io(format!("writing {}", path.display()), e))?;
-        give_to(&path, env.uid)?;
         Ok(path)
     }
 

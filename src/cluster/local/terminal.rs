@@ -22,7 +22,7 @@ use std::fs::File;
 use std::future::Future;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -49,9 +49,6 @@ const TERMINAL_LAUNCHER: &str = r#"exec setsid --ctty "$@""#;
 
 /// How long a hung-up shell has to end its jobs before its group is killed.
 const HANGUP_GRACE: Duration = Duration::from_millis(500);
-
-/// Held while a terminal's command (and its environment file) is made.
-static OPENING: Mutex<()> = Mutex::new(());
 
 /// The most bytes one read of the terminal passes on.
 const READ_CHUNK: usize = 16 * 1024;
@@ -289,9 +286,6 @@ impl LocalDriver {
         let slave = pty
             .slave_file()
             .map_err(|e| DriverError::io("opening a pseudo-terminal", e))?;
-        // workload_command writes the environment file afresh (remove,
-        // then create): one terminal at a time does.
-        let writing = OPENING.lock().unwrap_or_else(|e| e.into_inner());
         let command = self.workload_command(
             &format!("{limit}{TERMINAL_LAUNCHER}"),
             "mlstack-terminal",
@@ -301,7 +295,6 @@ impl LocalDriver {
             &env,
             &slave,
         );
-        drop(writing);
         let mut command = command?;
         drop(slave);
         let stop = left_running(self.inner.clone(), events, id);

@@ -277,6 +277,50 @@ impl Page {
     }
 }
 
+/// Approves the application at the head of the review queue with `quota`
+/// (the project's limits), as `admin`.
+pub async fn approve_first_application(
+    services: &mlstack::service::Services,
+    admin: &mlstack::store::users::UserRecord,
+    quota: mlstack::domain::quota::Resources,
+) {
+    let application = services
+        .reviewing_applications(admin)
+        .await
+        .expect("queue")
+        .first()
+        .map(|a| a.application.id)
+        .expect("an application");
+    services
+        .decide_application(admin, application, true, "welcome", Some(quota))
+        .await
+        .expect("approve");
+}
+
+/// Asks for `user`'s activation (Cloud Provisioning) and waits until the
+/// reconcile loop had the driver provision them; workloads need it.
+pub async fn activate(
+    services: &mlstack::service::Services,
+    user: &mlstack::store::users::UserRecord,
+) {
+    use mlstack::store::activations::ActivationStatus;
+    services.activate(user.id).await.expect("activation");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let record = services.activation(user.id).await.expect("activation");
+        match record.map(|r| r.status) {
+            Some(ActivationStatus::Passed) => return,
+            Some(ActivationStatus::Failed) => panic!("the activation failed"),
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not activated in time"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// A browser-like client: keeps cookies, does not follow redirects.
 pub struct Client {
     pub http: reqwest::Client,
