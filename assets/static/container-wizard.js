@@ -1,5 +1,6 @@
 // The container create wizard: shows the hardware specs and GPU counts of
-// the chosen GPU type, the versions and login of the chosen image, and
+// the chosen GPU type, the public or custom images as chosen, the versions
+// and login of the chosen image, and
 // updates the hourly cost and the shared memory split as choices change.
 // The server checks everything again; without this script every option is
 // shown and the cost is updated at each step.
@@ -57,10 +58,22 @@
       option.hidden = !fits;
       if (!fits && option.selected) { option.selected = false; }
     });
+    var source = checked("image_source");
+    var custom = source !== null && source.value === "custom";
+    form.querySelectorAll(".wizard-source").forEach(function (part) {
+      part.hidden = source !== null && part.dataset.source !== source.value;
+    });
     var login = chosen && chosen.dataset.sshLogin ? chosen.dataset.sshLogin : "";
+    if (custom) {
+      var customImage = checked("custom_image");
+      login = customImage ? customImage.dataset.sshLogin : "";
+    }
     form.querySelectorAll(".wizard-login").forEach(function (part) {
       part.hidden = login !== "" && part.dataset.login !== login;
     });
+    var pair = form.querySelector("select[name=key_pair]");
+    var paste = form.querySelector(".wizard-paste");
+    if (pair && paste) { paste.hidden = pair.value !== ""; }
   }
 
   function updateCost() {

@@ -900,8 +900,9 @@ pub const HOST_IMAGE_VERSION: &str = "host";
 /// How the host environment starts JupyterLab: on loopback at `$PORT`,
 /// under the path prefix the service proxy gives (`$BASE_URL`), trusting
 /// only the proxy's token (`$SERVICE_TOKEN`; without one it does not
-/// start rather than run open).
-pub const JUPYTERLAB_LOCAL_COMMAND: &str = "exec jupyter lab --no-browser --ip=127.0.0.1 --port=\"$PORT\" --ServerApp.base_url=\"$BASE_URL\" --ServerApp.token=\"${SERVICE_TOKEN:?}\"";
+/// start rather than run open), serving the Jupyter working directory the
+/// wizard set (`$JUPYTER_WORKDIR`), else its working directory.
+pub const JUPYTERLAB_LOCAL_COMMAND: &str = "exec jupyter lab --no-browser --ip=127.0.0.1 --port=\"$PORT\" --ServerApp.base_url=\"$BASE_URL\" --ServerApp.token=\"${SERVICE_TOKEN:?}\" --ServerApp.root_dir=\"${JUPYTER_WORKDIR:-$PWD}\"";
 
 /// A GPU model the local driver found, and how many of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1503,5 +1504,11 @@ mod tests {
         for part in ["--ip=127.0.0.1", "$PORT", "$BASE_URL", "${SERVICE_TOKEN:?}"] {
             assert!(command.contains(part), "{part} in {command}");
         }
+        // The wizard's Jupyter working directory is its root directory.
+        let root = format!(
+            "--ServerApp.root_dir=\"${{{}:-$PWD}}\"",
+            crate::domain::workload::JUPYTER_WORKDIR_ENV
+        );
+        assert!(command.contains(&root), "{root} in {command}");
     }
 }

@@ -21,6 +21,11 @@ pub const COMMAND_MAX: usize = 8192;
 pub const ITEMS_MAX: usize = 64;
 /// Longest mount path.
 pub const MOUNT_PATH_MAX: usize = 256;
+/// The environment variable naming a container's Jupyter working directory
+/// (the mount path of the volume marked as such): the host environment's
+/// JupyterLab serves it (its root directory), and a Kubernetes container
+/// starts in it (its working directory).
+pub const JUPYTER_WORKDIR_ENV: &str = "JUPYTER_WORKDIR";
 /// Longest service name (a Kubernetes port name, an IANA service name).
 pub const PORT_NAME_MAX: usize = 15;
 /// How far ahead a container's start may be scheduled, in days.

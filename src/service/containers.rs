@@ -18,7 +18,8 @@ use super::{ServiceError, Services};
 use crate::cluster::{Capacity, Driver};
 use crate::domain::authz::{ProjectAction, WorkloadAction, permits_project, permits_workload};
 use crate::domain::catalog::{ServiceKind, SshLogin};
-use crate::domain::ids::{GpuTypeId, HardwareSpecId, ImageId, ProjectId, UserId};
+use crate::domain::ids::{GpuTypeId, HardwareSpecId, ImageId, KeyPairId, ProjectId, UserId};
+use crate::domain::image::ImageType;
 use crate::domain::quota::{MILLI, MemberCap, QuotaRefusal, Resources as Amounts, check_fits};
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
@@ -26,7 +27,9 @@ use crate::domain::workload::{
     VolumeMount, WorkloadId, WorkloadMeta, is_port_name, is_sha512_crypt, mount_path_problem,
 };
 use crate::store::catalog::{self, GpuTypeRecord, HardwareSpecRecord, ImageRecord};
+use crate::store::custom_images::CustomImageRecord;
 use crate::store::holds;
+use crate::store::key_pairs::KeyPairRecord;
 use crate::store::platform::{self, TermsAcceptanceRecord};
 use crate::store::projects::ProjectRecord;
 use crate::store::users::{self, UserRecord};
@@ -43,9 +46,7 @@ pub const SHM_MAX_PERCENT: u64 = 70;
 pub const END_AFTER_MAX_HOURS: u64 = 8760;
 /// Most containers of one member in a batch.
 pub const BATCH_QUANTITY_MAX: u32 = 20;
-/// The environment variable naming the Jupyter working directory (the
-/// mount path of the volume marked as such); image service commands read it.
-pub const JUPYTER_WORKDIR_ENV: &str = "JUPYTER_WORKDIR";
+use crate::domain::workload::JUPYTER_WORKDIR_ENV;
 
 /// The SHA-256 (hex) of a usage terms text: what an acceptance records.
 pub fn terms_sha256(text: &str) -> String {
@@ -81,14 +82,21 @@ pub struct WizardForm {
     pub gpu_type: String,
     pub gpu_count: String,
     pub spec: String,
+    /// `public` (a catalog image: `image` and `version`) or `custom` (a
+    /// custom image of the project: `custom_image`).
+    pub image_source: String,
     pub image: String,
     pub version: String,
+    /// The id of a custom image (its commit workload's id).
+    pub custom_image: String,
     /// The SSH password as typed on this step (never sent back to the
     /// browser: later steps carry `ssh_password_hash` instead).
     pub ssh_password: String,
     /// The SHA-512 crypt hash of a password typed on an earlier step.
     pub ssh_password_hash: String,
     pub ssh_key: String,
+    /// The id of one of the user's key pairs (empty: `ssh_key` is pasted).
+    pub key_pair: String,
     pub shm: bool,
     pub shm_mb: String,
     pub mounts: Vec<MountForm>,
@@ -111,11 +119,14 @@ impl Default for WizardForm {
             gpu_type: String::new(),
             gpu_count: String::new(),
             spec: String::new(),
+            image_source: "public".into(),
             image: String::new(),
             version: String::new(),
+            custom_image: String::new(),
             ssh_password: String::new(),
             ssh_password_hash: String::new(),
             ssh_key: String::new(),
+            key_pair: String::new(),
             shm: false,
             shm_mb: String::new(),
             mounts: Vec::new(),
@@ -146,6 +157,11 @@ pub struct WizardContext {
     pub gpu_types: Vec<GpuTypeRecord>,
     pub specs: Vec<HardwareSpecRecord>,
     pub images: Vec<ImageRecord>,
+    /// The Ready custom images the viewer may use in the project
+    /// ([`Services::usable_custom_images`]), newest first.
+    pub custom_images: Vec<CustomImageRecord>,
+    /// The viewer's key pairs (their public keys).
+    pub key_pairs: Vec<KeyPairRecord>,
     /// Names of the present volumes of the project the viewer may mount.
     pub volumes: Vec<String>,
     pub currency: String,
@@ -171,6 +187,16 @@ impl WizardContext {
     pub fn image(&self, id: &str) -> Option<&ImageRecord> {
         let id: ImageId = id.parse().ok()?;
         self.images.iter().find(|i| i.id == id)
+    }
+
+    pub fn custom_image(&self, id: &str) -> Option<&CustomImageRecord> {
+        let id: WorkloadId = id.parse().ok()?;
+        self.custom_images.iter().find(|i| i.id == id)
+    }
+
+    pub fn key_pair(&self, id: &str) -> Option<&KeyPairRecord> {
+        let id: KeyPairId = id.parse().ok()?;
+        self.key_pairs.iter().find(|k| k.id == id)
     }
 
     /// The hourly price, in thousandths of the currency, of one container
@@ -367,6 +393,11 @@ fn services_of(image: &ImageRecord) -> Vec<ServiceSpec> {
     out
 }
 
+/// How a custom image's SSH service logs in: by key pair (the login of the
+/// image it was saved from is not kept with it, and a key is the safer
+/// choice).
+pub const CUSTOM_SSH_LOGIN: SshLogin = SshLogin::KeyPair;
+
 /// The containers a form asks for: one spec per container (a batch has
 /// one per member and unit, named `<name>-<serial>`), or every problem
 /// beside its field. Ids are set by the creating use case.
@@ -471,27 +502,69 @@ pub fn build_specs(
         Some(_) => {}
     }
 
-    // Image and login.
-    let image = ctx.image(form.image.trim());
-    if image.is_none() {
-        errors.add("image", "wizard.error.image");
-    }
-    let version = form.version.trim();
-    if image.is_some_and(|i| !i.versions.iter().any(|v| v == version)) {
-        errors.add("version", "wizard.error.version");
-    }
-    let has_ssh = image.is_some_and(|i| i.services.iter().any(|s| s.kind == ServiceKind::Ssh));
-    let ssh = match image.map(|i| i.ssh_login) {
-        Some(_) if !has_ssh => SshAccess::None,
-        Some(SshLogin::KeyPair) => {
-            let key = form.ssh_key.trim();
-            if is_public_key(key) {
-                SshAccess::Keys(vec![key.to_owned()])
-            } else {
-                errors.add("ssh_key", "wizard.error.ssh_key");
-                SshAccess::None
+    // Image and login: a public image of the catalog and one of its
+    // versions, or a Ready custom image the user may use (its reference and
+    // services as saved).
+    let image = match form.image_source.as_str() {
+        "public" => {
+            let found = ctx.image(form.image.trim());
+            match found {
+                None => errors.add("image", "wizard.error.image"),
+                Some(i) if !i.versions.iter().any(|v| v == form.version.trim()) => {
+                    errors.add("version", "wizard.error.version");
+                }
+                Some(_) => {}
             }
+            found.map(|i| {
+                (
+                    ImageRef {
+                        name: i.name.clone(),
+                        tag: form.version.trim().to_owned(),
+                    },
+                    services_of(i),
+                    i.ssh_login,
+                )
+            })
         }
+        "custom" => {
+            let found = ctx.custom_image(form.custom_image.trim());
+            if found.is_none() {
+                errors.add("custom_image", "wizard.error.custom_image");
+            }
+            found.map(|i| (i.target.clone(), i.services.clone(), CUSTOM_SSH_LOGIN))
+        }
+        _ => {
+            errors.add("image", "wizard.error.choice");
+            None
+        }
+    };
+    let private_custom = form.image_source == "custom"
+        && ctx
+            .custom_image(form.custom_image.trim())
+            .is_some_and(|i| i.image_type == ImageType::Private);
+    let has_ssh = image
+        .as_ref()
+        .is_some_and(|(_, services, _)| services.iter().any(|s| s.kind == ServiceKind::Ssh));
+    let ssh = match image.as_ref().map(|(_, _, login)| *login) {
+        Some(_) if !has_ssh => SshAccess::None,
+        Some(SshLogin::KeyPair) => match form.key_pair.trim() {
+            "" => {
+                let key = form.ssh_key.trim();
+                if is_public_key(key) {
+                    SshAccess::Keys(vec![key.to_owned()])
+                } else {
+                    errors.add("ssh_key", "wizard.error.ssh_key");
+                    SshAccess::None
+                }
+            }
+            id => match ctx.key_pair(id) {
+                Some(pair) => SshAccess::Keys(vec![pair.public_key.clone()]),
+                None => {
+                    errors.add("ssh_key", "wizard.error.key_pair");
+                    SshAccess::None
+                }
+            },
+        },
         Some(SshLogin::Password)
             if form.ssh_password.is_empty() && is_sha512_crypt(&form.ssh_password_hash) =>
         {
@@ -593,11 +666,14 @@ pub fn build_specs(
     if batch && name.len() + suffix_len > NAME_MAX {
         errors.add("name", "wizard.error.name_batch");
     }
+    if batch && private_custom {
+        errors.add("custom_image", "wizard.error.batch_private_image");
+    }
     if !batch {
         owners.push((actor, 1));
     }
 
-    let (Some(spec), Some(image)) = (spec, image) else {
+    let (Some(spec), Some((image, services, _))) = (spec, image) else {
         return Err(errors);
     };
     if !errors.is_empty() {
@@ -610,10 +686,7 @@ pub fn build_specs(
             owner: actor,
             name: name.to_owned(),
         },
-        image: ImageRef {
-            name: image.name.clone(),
-            tag: version.to_owned(),
-        },
+        image,
         command: None,
         env,
         resources: Resources {
@@ -623,7 +696,7 @@ pub fn build_specs(
             gpu,
         },
         volumes: mounts,
-        services: services_of(image),
+        services,
         ssh,
         start_at,
         end_at,
@@ -743,6 +816,8 @@ impl Services {
                         gpu_types: Vec::new(),
                         specs: Vec::new(),
                         images: Vec::new(),
+                        custom_images: Vec::new(),
+                        key_pairs: Vec::new(),
                         volumes: volume_names,
                         currency: settings.currency.clone(),
                         zone: TimeZone::get(&settings.time_zone).unwrap_or(TimeZone::UTC),
@@ -766,6 +841,12 @@ impl Services {
                 Ok(ctx)
             })
             .await?;
+        // Custom images are their project members' (an admin outside the
+        // project has none to use).
+        if ctx.project.role_of(viewer.id).is_some() {
+            ctx.custom_images = self.usable_custom_images(viewer, project).await?;
+        }
+        ctx.key_pairs = self.key_pairs(viewer.id).await?;
         ctx.availability.capacity = self.capacity_now().await;
         Ok(ctx)
     }

@@ -34,8 +34,8 @@ use crate::cluster::ProjectSpec;
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{
-    ContainerSpec, ImageCommitSpec, ImageRef, JobSpec, Resources, SshAccess, VolumeMount,
-    VolumeSpec, WorkloadId, WorkloadMeta,
+    ContainerSpec, ImageCommitSpec, ImageRef, JUPYTER_WORKDIR_ENV, JobSpec, Resources, SshAccess,
+    VolumeMount, VolumeSpec, WorkloadId, WorkloadMeta,
 };
 
 /// Marks every object as ours; the watches select on it.
@@ -487,6 +487,9 @@ fn pod_template(kind: &str, parts: PodParts<'_>) -> PodTemplateSpec {
                 resources: Some(resource_requirements(parts.resources)),
                 security_context: Some(container_security_context(parts.serves_ssh)),
                 volume_mounts: Some(volume_mounts).filter(|m| !m.is_empty()),
+                // The Jupyter working directory the wizard set: Jupyter
+                // serves the directory it starts in.
+                working_dir: parts.env.get(JUPYTER_WORKDIR_ENV).cloned(),
                 ..Container::default()
             }],
             security_context: Some(pod_security_context()),
@@ -1014,6 +1017,26 @@ mod snapshots {
             "container-secret",
             &owned_by(ssh_secret(&spec).unwrap(), Some(deployment_owner())),
         );
+    }
+
+    #[test]
+    fn a_jupyter_working_directory_is_where_the_container_starts() {
+        let pod = |spec: &ContainerSpec| {
+            deployment(spec, true)
+                .spec
+                .unwrap()
+                .template
+                .spec
+                .unwrap()
+                .containers[0]
+                .working_dir
+                .clone()
+        };
+        assert_eq!(pod(&container()), None);
+        let mut spec = container();
+        spec.env
+            .insert(JUPYTER_WORKDIR_ENV.to_owned(), "/workspace/data".to_owned());
+        assert_eq!(pod(&spec), Some("/workspace/data".to_owned()));
     }
 
     #[test]

@@ -8,14 +8,15 @@ use maud::{Markup, html};
 
 use super::components::{Tone, csrf_field, described_by, hint_and_error, notice};
 use super::format;
+use super::images::{services_text, type_key};
 use super::layout::{Crumb, Shell, page};
 use crate::domain::catalog::{ServiceKind, SshLogin};
 use crate::domain::quota::Milli;
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Tr;
 use crate::service::containers::{
-    BATCH_QUANTITY_MAX, END_AFTER_MAX_HOURS, NAME_MAX, SHM_MAX_PERCENT, SHM_MIN_MB, WizardContext,
-    WizardForm, parse_local, terms_sha256,
+    BATCH_QUANTITY_MAX, CUSTOM_SSH_LOGIN, END_AFTER_MAX_HOURS, NAME_MAX, SHM_MAX_PERCENT,
+    SHM_MIN_MB, WizardContext, WizardForm, parse_local, terms_sha256,
 };
 use crate::web::{assets, paths};
 
@@ -312,6 +313,11 @@ fn resource(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors
 
         fieldset class="field-group" {
             legend { (tr.t("wizard.image")) }
+            @if !ctx.custom_images.is_empty() {
+                (radio("image_source", "public", form.image_source != "custom", html! { (tr.t("wizard.image_source_public")) }))
+                (radio("image_source", "custom", form.image_source == "custom", html! { (tr.t("wizard.image_source_custom")) }))
+            }
+            div class="wizard-source" data-source="public" {
             p class="hint" { (tr.t("wizard.image_public")) }
             div.field.has-error[errors.get("image").is_some()] {
                 label for="f-image" { (tr.t("wizard.environment")) }
@@ -334,6 +340,13 @@ fn resource(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors
                 }
                 (hint_and_error(tr, "version", None, errors.get("version")))
             }
+            }
+            @if !ctx.custom_images.is_empty() {
+                div class="wizard-source" data-source="custom" {
+                    (custom_images(tr, ctx, form))
+                }
+            }
+            @if let Some(error) = errors.get("custom_image") { p class="field-error" id="custom_image-error" { (tr.t(error)) } }
         }
 
         fieldset class="field-group" {
@@ -345,12 +358,28 @@ fn resource(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors
             }
             div class="wizard-login" data-login="key_pair" {
                 @let error = errors.get("ssh_key");
-                div.field.has-error[error.is_some()] {
+                @if ctx.key_pairs.is_empty() {
+                    p class="hint" { (tr.t("wizard.no_key_pairs")) " " a href=(paths::KEY_PAIRS) { (tr.t("wizard.key_pairs_page")) } }
+                } @else {
+                    div class="field" {
+                        label for="f-key_pair" { (tr.t("wizard.key_pair")) }
+                        select id="f-key_pair" name="key_pair" aria-describedby="key_pair-hint" {
+                            @for k in &ctx.key_pairs {
+                                option value=(k.id) selected[form.key_pair == k.id.to_string()] {
+                                    (k.name.as_str()) " — " (k.fingerprint)
+                                }
+                            }
+                            option value="" selected[form.key_pair.is_empty() && !form.ssh_key.is_empty()] { (tr.t("wizard.key_pair_paste")) }
+                        }
+                        p class="hint" id="key_pair-hint" { (tr.t("wizard.key_pair_hint")) }
+                    }
+                }
+                div class="wizard-paste" { div.field.has-error[error.is_some()] {
                     label for="f-ssh_key" { (tr.t("wizard.ssh_key")) }
                     textarea id="f-ssh_key" name="ssh_key" rows="3" aria-invalid=[error.map(|_| "true")]
                         aria-describedby=[described_by("ssh_key", error.is_some(), true)] { (form.ssh_key) }
                     (hint_and_error(tr, "ssh_key", Some("wizard.ssh_key_hint"), error))
-                }
+                } }
             }
             p class="hint wizard-login" data-login="none" { (tr.t("wizard.no_ssh")) }
         }
@@ -360,12 +389,49 @@ fn resource(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors
 /// How an image's SSH logs in: `password`, `key_pair`, or `none` without
 /// an SSH service.
 fn ssh_mode(image: &crate::store::catalog::ImageRecord) -> &'static str {
-    if !image.services.iter().any(|s| s.kind == ServiceKind::Ssh) {
+    login_mode(image.services.iter().map(|s| s.kind), image.ssh_login)
+}
+
+fn login_mode(mut kinds: impl Iterator<Item = ServiceKind>, login: SshLogin) -> &'static str {
+    if !kinds.any(|k| k == ServiceKind::Ssh) {
         return "none";
     }
-    match image.ssh_login {
+    match login {
         SshLogin::Password => "password",
         SshLogin::KeyPair => "key_pair",
+    }
+}
+
+/// The Ready custom images the user may use: name, image and tag, type and
+/// services, one to choose.
+fn custom_images(tr: Tr, ctx: &WizardContext, form: &WizardForm) -> Markup {
+    html! {
+        p class="hint" id="custom_image-hint" { (tr.t("wizard.image_custom")) }
+        div class="table-wrap" {
+            table class="table wizard-custom-images" {
+                thead { tr {
+                    th scope="col" { span class="visually-hidden" { (tr.t("wizard.choose")) } }
+                    th scope="col" { (tr.t("wizard.custom_name")) }
+                    th scope="col" { (tr.t("wizard.custom_image")) }
+                    th scope="col" { (tr.t("wizard.custom_type")) }
+                    th scope="col" { (tr.t("wizard.custom_services")) }
+                } }
+                tbody {
+                    @for i in &ctx.custom_images {
+                        @let id = i.id.to_string();
+                        tr {
+                            td { input type="radio" id=(format!("f-custom_image-{id}")) name="custom_image" value=(id)
+                                checked[form.custom_image == id]
+                                data-ssh-login=(login_mode(i.services.iter().map(|s| s.kind), CUSTOM_SSH_LOGIN)); }
+                            td { label for=(format!("f-custom_image-{id}")) { (i.name) } }
+                            td { code { (i.image) } }
+                            td { (tr.t(type_key(i.image_type))) }
+                            td { (services_text(tr, &i.services)) }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -504,6 +570,7 @@ fn overview(tr: Tr, ctx: &WizardContext, form: &WizardForm, cost: u64, count: u6
     let gpu = ctx.gpu_type(&form.gpu_type);
     let spec = ctx.spec(&form.spec);
     let image = ctx.image(&form.image);
+    let custom = ctx.custom_image(&form.custom_image);
     let typed = |text: &str| match parse_local(text, &ctx.zone) {
         Some(at) => format::date_time(at, &ctx.zone),
         None => format!("{} ({zone})", text.replace('T', " ")),
@@ -547,8 +614,16 @@ fn overview(tr: Tr, ctx: &WizardContext, form: &WizardForm, cost: u64, count: u6
                     (s.name) " — " (tr.f("wizard.spec_text", &[("cpu", &Milli(s.cpu_milli).to_string()), ("ram", &format::ram_gb(s.ram_mib))]))
                 }
             }
-            dt { (tr.t("wizard.environment")) } dd { @if let Some(i) = image { (i.name) } }
-            dt { (tr.t("wizard.version")) } dd { (form.version) }
+            @if form.image_source == "custom" {
+                dt { (tr.t("wizard.image")) } dd {
+                    @if let Some(i) = custom {
+                        (i.name) " — " code { (i.image) } " (" (tr.t(type_key(i.image_type))) "; " (services_text(tr, &i.services)) ")"
+                    }
+                }
+            } @else {
+                dt { (tr.t("wizard.environment")) } dd { @if let Some(i) = image { (i.name) } }
+                dt { (tr.t("wizard.version")) } dd { (form.version) }
+            }
             dt { (tr.t("wizard.shm")) } dd {
                 @if form.shm && ram > 0 {
                     (format!("{shm_mib} MB")) " — " (shm_split(tr, shm_mib, ram))

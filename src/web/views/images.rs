@@ -29,7 +29,7 @@ pub fn delete_path(image: WorkloadId) -> String {
 }
 
 /// The services of an image, as the manual lists them: `JupyterLab:8889`.
-fn services_text(tr: Tr, services: &[ServiceSpec]) -> String {
+pub(crate) fn services_text(tr: Tr, services: &[ServiceSpec]) -> String {
     if services.is_empty() {
         return tr.t("image.no_services").to_owned();
     }
@@ -40,7 +40,7 @@ fn services_text(tr: Tr, services: &[ServiceSpec]) -> String {
         .join(", ")
 }
 
-fn type_key(image_type: ImageType) -> &'static str {
+pub(crate) fn type_key(image_type: ImageType) -> &'static str {
     match image_type {
         ImageType::Private => "image.type.private",
         ImageType::Project => "image.type.project",
