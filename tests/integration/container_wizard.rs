@@ -31,13 +31,15 @@ const WIZARD: &str = "/containers/new";
 /// shared GPU type, an image serving HTTP), and bob's volume `data`.
 pub(crate) struct Wizard {
     pub(crate) services: Services,
-    alice: Client,
-    bob: Client,
-    carol: Client,
+    pub(crate) alice: Client,
+    pub(crate) bob: Client,
+    pub(crate) carol: Client,
     /// The passwords bob and carol chose.
     pub(crate) passwords: (String, String),
+    /// The password alice (the manager) chose.
+    pub(crate) manager_password: String,
     users: Vec<UserRecord>,
-    project: ProjectId,
+    pub(crate) project: ProjectId,
     pub(crate) t4: String,
     shared: String,
     pub(crate) cpu_spec: String,
@@ -52,7 +54,7 @@ pub(crate) struct Wizard {
 }
 
 impl Wizard {
-    fn user(&self, name: &str) -> &UserRecord {
+    pub(crate) fn user(&self, name: &str) -> &UserRecord {
         self.users
             .iter()
             .find(|u| u.username.as_str() == name)
@@ -79,7 +81,7 @@ pub(crate) async fn wizard() -> Wizard {
             minor: None,
         }];
     });
-    let (alice, _) = app.member("alice").await;
+    let (alice, manager_password) = app.member("alice").await;
     let (bob, bob_password) = app.member("bob").await;
     let (carol, carol_password) = app.member("carol").await;
     let project =
@@ -200,6 +202,7 @@ pub(crate) async fn wizard() -> Wizard {
         bob,
         carol,
         passwords: (bob_password, carol_password),
+        manager_password,
         users,
         project: project.parse().expect("project id"),
         t4: t4.id.to_string(),
@@ -282,7 +285,7 @@ fn local_time(hours: i64) -> String {
         .to_string()
 }
 
-async fn wait_running(
+pub(crate) async fn wait_running(
     services: &Services,
     viewer: &UserRecord,
     id: mlstack::domain::workload::WorkloadId,
@@ -1084,4 +1087,236 @@ async fn a_manager_creates_a_batch_for_two_members_in_one_step_all_or_nothing() 
         .await
         .expect("workloads");
     assert_eq!(carols.len(), 1);
+}
+
+/// Polls until `user` may use `count` Ready custom images in the project.
+async fn wait_usable(
+    w: &Wizard,
+    user: &str,
+    count: usize,
+) -> Vec<mlstack::store::custom_images::CustomImageRecord> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let usable = w
+            .services
+            .usable_custom_images(w.user(user), w.project)
+            .await
+            .expect("usable images");
+        if usable.len() == count {
+            return usable;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{user} has {} usable custom images, not {count}",
+            usable.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn container_of(record: &WorkloadRecord) -> &mlstack::domain::workload::ContainerSpec {
+    match &record.spec {
+        WorkloadSpec::Container(c) => c,
+        _ => panic!("a container"),
+    }
+}
+
+#[tokio::test]
+async fn custom_images_and_key_pairs_are_offered_to_whom_they_belong_and_tampered_choices_refused()
+{
+    let w = wizard().await;
+    // No custom image yet: the wizard offers the public catalog only.
+    let page = w.carol.get(WIZARD).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("name=\"image_source\""));
+
+    // Bob's container, saved as a Project image and as a Private one.
+    let source = with(fields(&w, "src"), &[("accept_terms", accepted())]);
+    assert_eq!(post(&w.bob, &source).await.status, StatusCode::SEE_OTHER);
+    let source = w.containers().await[0].id();
+    wait_running(&w.services, w.user("bob"), source).await;
+    let save = |name: &'static str, image_type: &'static str| {
+        [
+            ("name", name),
+            ("description", "saved from src"),
+            ("image_name", name),
+            ("tag", "v1"),
+            ("image_type", image_type),
+        ]
+    };
+    let form_path = format!("/containers/{source}/image");
+    let saved = w
+        .bob
+        .post_form(&form_path, &save("shared", "project"))
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    wait_usable(&w, "bob", 1).await;
+    let saved = w.bob.post_form(&form_path, &save("mine", "private")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let bobs = wait_usable(&w, "bob", 2).await;
+    let private = bobs
+        .iter()
+        .find(|i| i.image.name == "mine")
+        .expect("the private image")
+        .clone();
+    let shared = bobs
+        .iter()
+        .find(|i| i.image.name == "shared")
+        .expect("the project image")
+        .clone();
+
+    // Carol is offered the project image only: its name, tag, type and services.
+    let page = w.carol.get(WIZARD).await;
+    assert!(page.body.contains("name=\"image_source\""), "{}", page.body);
+    assert!(page.body.contains(&format!("value=\"{}\"", shared.id)));
+    assert!(page.body.contains("shared:v1") && page.body.contains("Custom:8000"));
+    assert!(!page.body.contains(&private.id.to_string()));
+    let page = w.bob.get(WIZARD).await;
+    assert!(page.body.contains(&private.id.to_string()) && page.body.contains("Private"));
+
+    // Tampered choices: bob's Private image, an image that is no custom
+    // image of this project (another project's, one being built or
+    // failed: none is in the list), or a batch of a Private image.
+    let before = w.containers().await.len();
+    let custom = |name: &str, id: &str| {
+        with(
+            fields(&w, name),
+            &[
+                ("accept_terms", accepted()),
+                ("image_source", "custom"),
+                ("image", ""),
+                ("version", ""),
+                ("custom_image", id),
+            ],
+        )
+    };
+    for (who, id) in [
+        (&w.carol, private.id.to_string()),
+        (
+            &w.carol,
+            mlstack::domain::workload::WorkloadId::generate().to_string(),
+        ),
+        (&w.carol, "not-an-id".to_owned()),
+    ] {
+        let page = post(who, &custom("tampered", &id)).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{id}");
+        assert!(
+            page.body
+                .contains("Choose a custom image from the list: this one is not Ready"),
+            "{}",
+            page.body
+        );
+    }
+    let carol = w.user("carol").id.to_string();
+    let page = post(
+        &w.bob,
+        &with(
+            custom("team", &private.id.to_string()),
+            &[(leak(format!("batch_{carol}")), "1")],
+        ),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(w.containers().await.len(), before, "nothing was created");
+
+    // Carol creates from the project image: its reference and services;
+    // the overview names it and the cost is the spec's.
+    let overview = post(
+        &w.carol,
+        &with(
+            custom("fromimg", &shared.id.to_string()),
+            &[("go", "next"), ("step", "3")],
+        ),
+    )
+    .await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.body);
+    assert!(overview.body.contains("id=\"wizard-overview\""));
+    assert!(overview.body.contains("shared:v1") && overview.body.contains("TWD 2"));
+    let created = post(&w.carol, &custom("fromimg", &shared.id.to_string())).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let list = w.containers().await;
+    let made = list
+        .iter()
+        .find(|r| r.spec.name() == Some("fromimg"))
+        .expect("the container");
+    assert_eq!(container_of(made).image, shared.target);
+    assert_eq!(container_of(made).services, shared.services);
+
+    // A manager's batch of the project image.
+    let bob = w.user("bob").id.to_string();
+    let batch = post(
+        &w.alice,
+        &with(
+            custom("team", &shared.id.to_string()),
+            &[
+                (leak(format!("batch_{bob}")), "1"),
+                (leak(format!("batch_{carol}")), "1"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(batch.status, StatusCode::SEE_OTHER, "{}", batch.body);
+    let list = w.containers().await;
+    let team: Vec<_> = list
+        .iter()
+        .filter(|r| r.spec.name().is_some_and(|n| n.starts_with("team-")))
+        .collect();
+    assert_eq!(team.len(), 2);
+    assert!(team.iter().all(|r| container_of(r).image == shared.target));
+
+    // Login by key pair: the user's own key pairs are offered; without
+    // any, pasting a key and a link to the Key Pairs page.
+    let by_key = |name: &str| {
+        with(
+            fields(&w, name),
+            &[
+                ("accept_terms", accepted()),
+                ("image", &w.ssh_key_image),
+                ("version", "1"),
+            ],
+        )
+    };
+    let page = w.bob.get(WIZARD).await;
+    assert!(page.body.contains("href=\"/advanced/key-pairs\""));
+    assert!(!page.body.contains("name=\"key_pair\""));
+    let pair = w
+        .services
+        .generate_key_pair(w.user("carol").id, "laptop")
+        .await
+        .expect("a key pair")
+        .record;
+    let page = w.carol.get(WIZARD).await;
+    assert!(page.body.contains("name=\"key_pair\""));
+    assert!(page.body.contains(&pair.fingerprint));
+    // Another user's key pair is refused, nothing created.
+    let count = w.containers().await.len();
+    let refused = post(
+        &w.bob,
+        &with(by_key("stolen"), &[("key_pair", &pair.id.to_string())]),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .body
+            .contains("Choose one of your own key pairs from the list"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(w.containers().await.len(), count);
+    let created = post(
+        &w.carol,
+        &with(by_key("withkey"), &[("key_pair", &pair.id.to_string())]),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let list = w.containers().await;
+    let made = list
+        .iter()
+        .find(|r| r.spec.name() == Some("withkey"))
+        .expect("the container");
+    assert_eq!(
+        container_of(made).ssh,
+        SshAccess::Keys(vec![pair.public_key.clone()])
+    );
 }
