@@ -11,6 +11,7 @@ mod admin;
 mod auth;
 mod authz;
 mod browser;
+mod browser_done_containers;
 mod browser_key_pairs;
 mod browser_layout;
 mod browser_projects;
