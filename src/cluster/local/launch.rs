@@ -17,7 +17,20 @@ use super::volumes::{folder, give_to, private_dir, read_uid, write_private};
 use super::{Isolation, LocalDriver, LocalGpu, gpu, sandbox};
 use crate::cluster::DriverError;
 use crate::domain::ids::ProjectId;
-use crate::domain::workload::{Resources, VolumeMount, WorkloadId};
+use crate::domain::workload::{JUPYTER_WORKDIR_ENV, Resources, VolumeMount, WorkloadId};
+
+/// Without a sandbox a volume is not at its mount path but in its host
+/// folder: the Jupyter working directory (a mount path) as that folder.
+fn workdir_on_host(
+    vars: &BTreeMap<String, String>,
+    volumes: &[(VolumeMount, PathBuf)],
+) -> Option<String> {
+    let path = vars.get(JUPYTER_WORKDIR_ENV)?;
+    volumes
+        .iter()
+        .find(|(mount, _)| mount.mount_path == *path)
+        .map(|(_, dir)| dir.to_string_lossy().into_owned())
+}
 
 /// What a workload is started with.
 pub(super) struct WorkloadEnv<'a> {
@@ -168,6 +181,9 @@ impl LocalDriver {
         }
         for (name, value) in env.vars {
             vars.insert(name.clone(), value.clone());
+        }
+        if !sandboxed && let Some(host) = workdir_on_host(env.vars, env.volumes) {
+            vars.insert(JUPYTER_WORKDIR_ENV.to_owned(), host);
         }
         if let Some(token) = env.service_token {
             vars.insert("SERVICE_TOKEN".to_owned(), token.to_owned());
@@ -348,5 +364,28 @@ impl LocalDriver {
             None if gpus.is_empty() => format!("{rlimit}\n"),
             None => String::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod workdir_tests {
+    use super::*;
+
+    #[test]
+    fn without_a_sandbox_the_jupyter_working_directory_is_the_volumes_host_folder() {
+        let volumes = vec![(
+            VolumeMount {
+                volume: "data".into(),
+                mount_path: "/workspace/data".into(),
+                read_only: false,
+            },
+            PathBuf::from("/var/lib/mlstack/volumes/v1"),
+        )];
+        let vars = BTreeMap::from([(JUPYTER_WORKDIR_ENV.to_owned(), "/workspace/data".to_owned())]);
+        assert_eq!(
+            workdir_on_host(&vars, &volumes).as_deref(),
+            Some("/var/lib/mlstack/volumes/v1")
+        );
+        assert_eq!(workdir_on_host(&BTreeMap::new(), &volumes), None);
     }
 }
