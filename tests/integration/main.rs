@@ -14,6 +14,7 @@ mod browser;
 mod browser_key_pairs;
 mod browser_layout;
 mod browser_projects;
+mod browser_storage;
 mod browser_wizard;
 mod catalog;
 mod catalog_seed;
