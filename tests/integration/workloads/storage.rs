@@ -340,3 +340,64 @@ async fn mounts_honour_the_permission_in_the_sandbox() {
         .await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
 }
+
+/// On the kube driver (fake API server): a storage created over HTTP is a
+/// PVC of its type's class and size, and a teammate's container mounts a
+/// project-readable one with `readOnly` while the owner's mounts it
+/// read-write.
+#[tokio::test]
+async fn on_a_kubernetes_cluster_a_teammates_mount_is_read_only() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+
+    let ClusterLab { lab, fake, _dir } = cluster_lab(|_| {}).await;
+    activate(&lab.services, &lab.carol).await;
+    let services = &lab.services;
+    let nfs = nfs(&lab).await;
+    let bob = signed_in(&lab, "bob").await;
+    let created = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "shared"),
+            ("storage_type", &nfs),
+            ("size", "20"),
+            ("permission", "project_read_only"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let shared = selected_in(created.location().expect("a redirect"));
+    wait_volume(services, &lab.bob, shared, |ready| ready == Some(true)).await;
+    let namespace = manifests::namespace_name(lab.project);
+    let claim: PersistentVolumeClaim = fake.get(&namespace, "shared").expect("a PVC");
+    let claim = claim.spec.expect("spec");
+    assert_eq!(claim.storage_class_name.as_deref(), Some("nfs"));
+    let requested = claim
+        .resources
+        .and_then(|r| r.requests)
+        .and_then(|r| r.get("storage").cloned())
+        .expect("a size");
+    assert_eq!(requested.0, "20Gi");
+
+    for (user, name, read_only) in [
+        (&lab.bob, "writer", None),
+        (&lab.carol, "reader", Some(true)),
+    ] {
+        let mut spec = container(lab.project, name);
+        spec.volumes = vec![mount("shared", "/workspace/shared")];
+        let id = services
+            .create_container(user, spec)
+            .await
+            .expect("a container");
+        wait_status(services, user, id, WorkloadStatus::Running).await;
+        let deployment: Deployment = fake.get(&namespace, name).expect("a Deployment");
+        let pod = deployment.spec.expect("spec").template.spec.expect("pod");
+        let mounts = pod.containers[0].volume_mounts.clone().unwrap_or_default();
+        let mounted = mounts
+            .iter()
+            .find(|m| m.mount_path == "/workspace/shared")
+            .expect("the storage is mounted");
+        assert_eq!(mounted.read_only, read_only, "{name}");
+    }
+}
