@@ -2,11 +2,18 @@
 //! "+" form, creates a project-readable storage (a refused size first) and
 //! lands on its detail pane; then, in Traditional Chinese, creates a
 //! personal one and deletes it through the confirmation dialog. axe-core
-//! checks every page.
+//! checks every page; the detail pane fits 400 px in both languages.
 
+use crate::browser_layout::{HEIGHT, OVERFLOW, WIDTH};
 use crate::common::TestApp;
 use crate::common::browser::Browser;
 use crate::projects::{active_project, day};
+
+/// What does not fit on the page at 400 px (the layout test's check).
+async fn overflow(b: &Browser) -> serde_json::Value {
+    b.resize(WIDTH, HEIGHT).await;
+    b.execute(OVERFLOW, vec![]).await
+}
 
 #[tokio::test]
 async fn a_member_creates_storage_in_both_languages() {
@@ -52,6 +59,7 @@ async fn a_member_creates_storage_in_both_languages() {
     assert!(detail.contains("datasets"), "{detail}");
     assert!(detail.contains("Readable by project"), "{detail}");
     assert!(detail.contains("20 GB"), "{detail}");
+    assert_eq!(overflow(&b).await, serde_json::json!([]), "fits 400 px");
 
     // In Traditional Chinese: a personal storage of the default size,
     // then deleted through its dialog.
