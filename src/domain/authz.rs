@@ -10,6 +10,7 @@ pub enum Role {
 }
 
 use super::project::ProjectRole;
+use super::storage::{MountAccess, StoragePermission};
 
 /// What a route does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +100,34 @@ pub fn permits_workload(
     }
 }
 
+/// Whether someone may see a storage of a project (Storage Management):
+/// whoever may see its owner's workloads, and every member of the project
+/// when its permission shares it.
+pub fn permits_storage_view(
+    role: Role,
+    membership: Option<ProjectRole>,
+    owner: bool,
+    permission: StoragePermission,
+) -> bool {
+    permits_workload(role, membership, owner, WorkloadAction::View)
+        || (role != Role::Anonymous && membership.is_some() && permission.is_shared())
+}
+
+/// How a workload owned by a member with `membership` (the storage's owner
+/// or not) mounts a storage with `permission`; None: it may not mount it.
+pub fn storage_mount(
+    membership: Option<ProjectRole>,
+    owner: bool,
+    permission: StoragePermission,
+) -> Option<MountAccess> {
+    membership?;
+    match (owner, permission) {
+        (true, _) | (false, StoragePermission::ProjectReadWrite) => Some(MountAccess::ReadWrite),
+        (false, StoragePermission::ProjectReadOnly) => Some(MountAccess::ReadOnly),
+        (false, StoragePermission::Personal) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +184,55 @@ mod tests {
                     "{role:?} {membership:?} {action:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_storage_table() {
+        use StoragePermission::*;
+        let manager = Some(ProjectRole::Manager);
+        let member = Some(ProjectRole::Member);
+        // Seeing: a personal storage as a container; shared ones by members.
+        assert!(!permits_storage_view(Role::Member, member, false, Personal));
+        assert!(permits_storage_view(
+            Role::Member,
+            member,
+            false,
+            ProjectReadOnly
+        ));
+        assert!(permits_storage_view(Role::Member, manager, false, Personal));
+        assert!(permits_storage_view(Role::Admin, None, false, Personal));
+        assert!(!permits_storage_view(
+            Role::Member,
+            None,
+            false,
+            ProjectReadWrite
+        ));
+        assert!(!permits_storage_view(
+            Role::Anonymous,
+            None,
+            false,
+            ProjectReadWrite
+        ));
+        // Mounting.
+        let rw = Some(MountAccess::ReadWrite);
+        let ro = Some(MountAccess::ReadOnly);
+        let rows = [
+            (member, true, Personal, rw),
+            (member, false, Personal, None),
+            (manager, false, Personal, None),
+            (member, false, ProjectReadWrite, rw),
+            (member, true, ProjectReadOnly, rw),
+            (member, false, ProjectReadOnly, ro),
+            (manager, false, ProjectReadOnly, ro),
+            (None, true, ProjectReadWrite, None),
+        ];
+        for (membership, owner, permission, expected) in rows {
+            assert_eq!(
+                storage_mount(membership, owner, permission),
+                expected,
+                "{membership:?} owner={owner} {permission:?}"
+            );
         }
     }
 

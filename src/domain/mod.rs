@@ -9,6 +9,7 @@ pub mod key_pair;
 pub mod project;
 pub mod quota;
 pub mod session;
+pub mod storage;
 pub mod throttle;
 pub mod user;
 pub mod validation;

@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 use super::guards::{live_project_read_tx, role_of};
 use super::{ServiceError, Services};
 use crate::cluster::{Capacity, Driver};
-use crate::domain::authz::{ProjectAction, WorkloadAction, permits_project, permits_workload};
+use crate::domain::authz::{
+    ProjectAction, WorkloadAction, permits_project, permits_workload, storage_mount,
+};
 use crate::domain::catalog::{ServiceKind, SshLogin};
 use crate::domain::ids::{GpuTypeId, HardwareSpecId, ImageId, KeyPairId, ProjectId, UserId};
 use crate::domain::image::ImageType;
@@ -772,13 +774,10 @@ impl Services {
                     }
                     let mut volume_names = Vec::new();
                     for v in volumes::of_project_read_tx(tx, p.id)? {
-                        let visible = permits_workload(
-                            role,
-                            membership,
-                            v.spec.owner == viewer.id,
-                            WorkloadAction::View,
-                        );
-                        if v.desired == VolumeDesired::Present && visible {
+                        let mountable =
+                            storage_mount(membership, v.spec.owner == viewer.id, v.permission)
+                                .is_some();
+                        if v.desired == VolumeDesired::Present && mountable {
                             volume_names.push(v.spec.name.clone());
                         }
                     }

@@ -10,6 +10,7 @@ pub mod images;
 pub mod key_pairs;
 pub mod password;
 pub mod projects;
+pub mod storage;
 pub mod terminal;
 pub mod users;
 pub mod workloads;

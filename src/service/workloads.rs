@@ -12,14 +12,19 @@ use jiff::Timestamp;
 use super::guards::{
     check_container_image_tx, hold_tx, live_project_read_tx, live_project_tx, role_of,
 };
+use super::storage::StorageOutcome;
 use super::{ClusterAccess, ServiceError, Services};
 use crate::cluster::{
     Driver, DriverError, DriverEvent, LogStream, Observed, ProjectSpec, ProxyRequest,
     ProxyResponse, WorkloadEvent, WorkloadKind,
 };
-use crate::domain::authz::{ProjectAction, WorkloadAction, permits_project, permits_workload};
+use crate::domain::authz::{
+    ProjectAction, WorkloadAction, permits_project, permits_storage_view, permits_workload,
+    storage_mount,
+};
 use crate::domain::catalog::{Protocol, ServiceKind};
-use crate::domain::ids::{HoldId, ProjectId, UserId, VolumeId};
+use crate::domain::ids::{HoldId, ProjectId, StorageTypeId, UserId, VolumeId};
+use crate::domain::storage::{MountAccess, StoragePermission};
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
     ContainerSpec, JobSpec, ServiceSpec, VolumeSpec, WorkloadId, WorkloadStatus,
@@ -53,6 +58,31 @@ pub(super) fn require(
         Err(ServiceError::Forbidden)
     } else {
         Err(ServiceError::NotFound)
+    }
+}
+
+/// Checks the permission table for a volume: like [`require`], but every
+/// member of the project sees a volume its permission shares (and is told
+/// Forbidden, not NotFound, for what they may not do to it).
+pub(super) fn require_volume(
+    user: &UserRecord,
+    project: &ProjectRecord,
+    volume: &VolumeRecord,
+    action: WorkloadAction,
+) -> Result<(), ServiceError> {
+    let membership = project.role_of(user.id);
+    let owner = volume.spec.owner == user.id;
+    match require(user, project, volume.spec.owner, action) {
+        Err(ServiceError::NotFound)
+            if permits_storage_view(role_of(user), membership, owner, volume.permission) =>
+        {
+            if action == WorkloadAction::View {
+                Ok(())
+            } else {
+                Err(ServiceError::Forbidden)
+            }
+        }
+        other => other,
     }
 }
 
@@ -140,7 +170,7 @@ fn release_if_ended(record: &mut WorkloadRecord) -> Option<HoldId> {
 }
 
 /// Makes deletion the desired state of a volume, due at `now`.
-fn request_volume_deletion(volume: &mut VolumeRecord, now: Timestamp) {
+pub(super) fn request_volume_deletion(volume: &mut VolumeRecord, now: Timestamp) {
     volume.desired = VolumeDesired::Deleted;
     volume.generation += 1;
     volume.error = None;
@@ -150,7 +180,7 @@ fn request_volume_deletion(volume: &mut VolumeRecord, now: Timestamp) {
 /// A workload blocks deleting the volumes it mounts while it may still run:
 /// a container until it is gone (a stopped one can start again), a job
 /// until it has ended.
-fn blocks_volume_deletion(record: &WorkloadRecord) -> bool {
+pub(super) fn blocks_volume_deletion(record: &WorkloadRecord) -> bool {
     match record.spec.kind() {
         WorkloadKind::Container => true,
         WorkloadKind::Job | WorkloadKind::ImageCommit => !record.status().is_terminal(),
@@ -178,7 +208,7 @@ fn insert_workload_tx(
     tx: &WriteTx,
     actor: &UserRecord,
     p: &ProjectRecord,
-    spec: WorkloadSpec,
+    mut spec: WorkloadSpec,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
     if !p.status.is_usable() {
@@ -187,16 +217,23 @@ fn insert_workload_tx(
     if let WorkloadSpec::Container(container) = &spec {
         check_container_image_tx(tx, actor, p, &container.image)?;
     }
-    for mount in spec.volumes() {
-        let usable = volumes::by_name_tx(tx, p.id, &mount.volume)?.is_some_and(|v| {
-            v.desired == VolumeDesired::Present
-                && require(actor, p, v.spec.owner, WorkloadAction::View).is_ok()
-        });
-        if !usable {
-            return Err(ServiceError::Invalid(FieldErrors::single(
-                "volumes",
-                "workload.error.volume_unknown",
-            )));
+    // Each volume mounts as its permission allows the workload's owner (a
+    // project-read-only one read-only for all but its owner); one the owner
+    // may not mount is refused like one that does not exist.
+    let owner = spec.owner();
+    for mount in spec.volumes_mut() {
+        let access = volumes::by_name_tx(tx, p.id, &mount.volume)?
+            .filter(|v| v.desired == VolumeDesired::Present)
+            .and_then(|v| storage_mount(p.role_of(owner), v.spec.owner == owner, v.permission));
+        match access {
+            Some(MountAccess::ReadOnly) => mount.read_only = true,
+            Some(MountAccess::ReadWrite) => {}
+            None => {
+                return Err(ServiceError::Invalid(FieldErrors::single(
+                    "volumes",
+                    "workload.error.volume_unknown",
+                )));
+            }
         }
     }
     // A scheduled container holds its share from now on, so that its start
@@ -548,11 +585,24 @@ impl Services {
         Ok(ContainerPage { items, total, page })
     }
 
-    /// Creates a volume in `spec.project`, owned by `actor`.
+    /// Creates a personal volume in `spec.project`, owned by `actor`.
     pub async fn create_volume(
         &self,
         actor: &UserRecord,
+        spec: VolumeSpec,
+    ) -> Result<VolumeId, ServiceError> {
+        self.insert_volume(actor, spec, StoragePermission::Personal, None)
+            .await
+    }
+
+    /// Stores a new volume owned by `actor` with its permission and storage
+    /// type, due for the reconcile loop.
+    pub(super) async fn insert_volume(
+        &self,
+        actor: &UserRecord,
         mut spec: VolumeSpec,
+        permission: StoragePermission,
+        storage_type: Option<StorageTypeId>,
     ) -> Result<VolumeId, ServiceError> {
         self.authorize_create(actor, spec.project).await?;
         spec.owner = actor.id;
@@ -577,6 +627,8 @@ impl Services {
                     due_at: Some(now),
                     created_at: now,
                     updated_at: now,
+                    permission,
+                    storage_type,
                 };
                 volumes::insert_tx(tx, &record).map_err(|e| match e {
                     StoreError::Conflict(_) => ServiceError::Invalid(FieldErrors::single(
@@ -599,36 +651,10 @@ impl Services {
         actor: &UserRecord,
         id: VolumeId,
     ) -> Result<(), ServiceError> {
-        let actor = actor.clone();
-        let now = self.clock.now();
-        let changed = self
-            .blocking(move |store| {
-                store.write(|tx| {
-                    let volume = volumes::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
-                    let p = live_project_tx(tx, volume.spec.project)?;
-                    require(&actor, &p, volume.spec.owner, WorkloadAction::Operate)?;
-                    if volume.desired == VolumeDesired::Deleted {
-                        return Ok(false);
-                    }
-                    let in_use = workloads::of_project_tx(tx, p.id)?.iter().any(|w| {
-                        blocks_volume_deletion(w)
-                            && w.spec
-                                .volumes()
-                                .iter()
-                                .any(|m| m.volume == volume.spec.name)
-                    });
-                    if in_use {
-                        return Err(ServiceError::Refused("error.volume.in_use"));
-                    }
-                    volumes::update_tx(tx, id, now, |v| request_volume_deletion(v, now))?;
-                    Ok(true)
-                })
-            })
-            .await?;
-        if changed {
-            self.wake_reconciler();
+        match self.delete_storage(actor, id).await? {
+            StorageOutcome::Done => Ok(()),
+            StorageOutcome::MountedBy(_) => Err(ServiceError::Refused("error.volume.in_use")),
         }
-        Ok(())
     }
 
     /// One volume, if `viewer` may see it.
@@ -642,7 +668,7 @@ impl Services {
             store.read(|tx| {
                 let volume = volumes::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
                 let p = live_project_read_tx(tx, volume.spec.project)?;
-                require(&viewer, &p, volume.spec.owner, WorkloadAction::View)?;
+                require_volume(&viewer, &p, &volume, WorkloadAction::View)?;
                 Ok(volume)
             })
         })
@@ -664,7 +690,7 @@ impl Services {
                 }
                 let mut list: Vec<VolumeRecord> = volumes::of_project_read_tx(tx, project)?
                     .into_iter()
-                    .filter(|v| require(&viewer, &p, v.spec.owner, WorkloadAction::View).is_ok())
+                    .filter(|v| require_volume(&viewer, &p, v, WorkloadAction::View).is_ok())
                     .collect();
                 list.reverse();
                 Ok(list)

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::workloads::LastError;
 use super::{StoreError, codec, due, tables};
-use crate::domain::ids::{ProjectId, VolumeId};
+use crate::domain::ids::{ProjectId, StorageTypeId, VolumeId};
+use crate::domain::storage::StoragePermission;
 use crate::domain::workload::VolumeSpec;
 
 /// Whether the user wants a volume.
@@ -38,6 +39,14 @@ pub struct VolumeRecord {
     pub due_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Who may read and write it (volumes from before Storage Management
+    /// are personal).
+    #[serde(default)]
+    pub permission: StoragePermission,
+    /// The catalog storage type it was created of (none before Storage
+    /// Management).
+    #[serde(default)]
+    pub storage_type: Option<StorageTypeId>,
 }
 
 pub fn get_tx(tx: &WriteTransaction, id: VolumeId) -> Result<Option<VolumeRecord>, StoreError> {

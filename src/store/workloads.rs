@@ -79,6 +79,15 @@ impl WorkloadSpec {
             WorkloadSpec::ImageCommit(_) => &[],
         }
     }
+
+    /// The project's volumes it mounts, to change how they are mounted.
+    pub fn volumes_mut(&mut self) -> &mut [VolumeMount] {
+        match self {
+            WorkloadSpec::Container(s) => &mut s.volumes,
+            WorkloadSpec::Job(s) => &mut s.volumes,
+            WorkloadSpec::ImageCommit(_) => &mut [],
+        }
+    }
 }
 
 /// What the user wants of a workload.

@@ -155,6 +155,7 @@ async fn every_area_of_the_manual_is_in_the_sidebar_and_says_plainly_what_is_not
         "/advanced/key-pairs",
         "/advanced/custom-images",
         "/advanced/cloud-provisioning",
+        "/storage",
     ] {
         assert!(
             home.body.contains(&format!("href=\"{path}\"")),
@@ -165,7 +166,6 @@ async fn every_area_of_the_manual_is_in_the_sidebar_and_says_plainly_what_is_not
         "/jobs",
         "/jobs/schedules",
         "/gpu-utilization",
-        "/storage",
         "/advanced/job-templates",
         "/advanced/cost-center",
         "/account/orders",

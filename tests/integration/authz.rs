@@ -109,6 +109,8 @@ struct Ids {
     key_pair: String,
     /// A custom image the member saved from the container.
     custom_image: String,
+    /// A personal storage of the member (mia).
+    storage: String,
 }
 
 /// A request for a route: the path with its parameters filled in and a form
@@ -128,6 +130,7 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         container,
         key_pair,
         custom_image,
+        storage,
     } = ids;
     let get = |path: &str| Some(vec![(path.to_owned(), vec![])]);
     let post = |path: String, form: Vec<(&'static str, &str)>| {
@@ -309,8 +312,50 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
             format!("/advanced/custom-images/{custom_image}/delete"),
             vec![],
         ),
+        (Verb::Post, "/storage") => post(pattern.into(), vec![("project", project), ("name", "")]),
+        // A permission that does not exist: refused, nothing changed.
+        (Verb::Post, "/storage/{id}/permission") => post(
+            format!("/storage/{storage}/permission"),
+            vec![("permission", "everyone")],
+        ),
+        // Without the dialog's confirmation: refused, nothing deleted.
+        (Verb::Post, "/storage/{id}/delete") => post(format!("/storage/{storage}/delete"), vec![]),
         _ => None,
     }
+}
+
+/// A personal storage of `owner` in `project`; its id.
+async fn sample_storage(app: &TestApp, owner: &str, project: &str) -> String {
+    use mlstack::domain::catalog::StorageTypeRequest;
+    use mlstack::service::storage::CreateStorageRequest;
+    let services = app.services();
+    let user = services
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == owner)
+        .expect("the owner");
+    let storage_type = services
+        .create_storage_type(&StorageTypeRequest {
+            name: "NFS".into(),
+            storage_class: "nfs".into(),
+            min_gib: "1".into(),
+            max_gib: "10".into(),
+        })
+        .await
+        .expect("a storage type");
+    let request = CreateStorageRequest {
+        name: "sample".into(),
+        storage_type: storage_type.id.to_string(),
+        size: String::new(),
+        permission: "personal".into(),
+    };
+    services
+        .create_storage(&user, project.parse().expect("project id"), &request)
+        .await
+        .expect("a storage")
+        .to_string()
 }
 
 /// A Running container of `owner` in `project` (through the use case, as
@@ -476,9 +521,11 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
         )
         .await;
     let (container, custom_image) = sample_container_and_image(&app, "mia", &project).await;
+    let storage = sample_storage(&app, "mia", &project).await;
     let ids = Ids {
         container,
         custom_image,
+        storage,
         project,
         member: member_id,
         bystander: user_row_id(&admin.get("/admin/users").await.body, "tess"),

@@ -19,8 +19,8 @@ use crate::common::browser::Browser;
 use crate::common::{Client, TestApp};
 use crate::projects::{active_project, apply, day};
 
-const WIDTH: u32 = 400;
-const HEIGHT: u32 = 860;
+pub(crate) const WIDTH: u32 = 400;
+pub(crate) const HEIGHT: u32 = 860;
 
 /// Routes that answer something other than a page.
 /// GET routes that are no page: probes, assets, the user search (JSON) and
@@ -56,7 +56,7 @@ const CATALOG_KINDS: &[&str] = &[
 
 /// What the page shows that does not fit: the document's overflow, and each
 /// table that is wider than the viewport without a scrolling container.
-const OVERFLOW: &str = "\
+pub(crate) const OVERFLOW: &str = "\
     var problems = []; \
     var doc = document.documentElement; \
     function scrolled(e) { \

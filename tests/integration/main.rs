@@ -15,6 +15,7 @@ mod browser_done_containers;
 mod browser_key_pairs;
 mod browser_layout;
 mod browser_projects;
+mod browser_storage;
 mod browser_wizard;
 mod catalog;
 mod catalog_seed;

@@ -33,6 +33,8 @@ use crate::common::{TestApp, activate, approve_first_application};
 
 // Scheduled start and end, with the helpers of this module.
 mod schedules;
+// Storage Management and mounts that honour a storage's permission.
+mod storage;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";

@@ -1122,4 +1122,25 @@ mod snapshots {
         };
         assert!(commit_job(&spec, &source, &off).is_none());
     }
+
+    #[test]
+    fn a_read_only_mount_is_read_only_in_the_pod() {
+        let mut spec = container();
+        spec.volumes.push(VolumeMount {
+            volume: "reference".to_owned(),
+            mount_path: "/workspace/reference".to_owned(),
+            read_only: true,
+        });
+        let deployment = deployment(&spec, true);
+        let pod = deployment.spec.unwrap().template.spec.unwrap();
+        let mounts = pod.containers[0].volume_mounts.clone().unwrap_or_default();
+        let read_only = |path: &str| {
+            mounts
+                .iter()
+                .find(|m| m.mount_path == path)
+                .map(|m| m.read_only)
+        };
+        assert_eq!(read_only("/workspace/reference"), Some(Some(true)));
+        assert_eq!(read_only("/workspace/data"), Some(None), "read-write");
+    }
 }

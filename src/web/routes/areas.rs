@@ -21,7 +21,6 @@ const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
         "nav.section.project",
         "nav.gpu_utilization",
     ),
-    (paths::STORAGE, "nav.section.project", "nav.storage"),
     (
         paths::JOB_TEMPLATES,
         "nav.section.advanced",

@@ -14,6 +14,7 @@ mod key_pairs;
 mod ops;
 mod projects;
 mod proxy;
+mod storage;
 mod terminal;
 
 use actix_web::{HttpResponse, web};
@@ -128,6 +129,7 @@ pub fn table() -> Vec<RouteDef> {
         terminal::routes(),
         images::routes(),
         proxy::routes(),
+        storage::routes(),
         areas::routes(),
     ]
     .into_iter()

@@ -337,6 +337,10 @@ async fn render_detail(
             ContainerRow::of(r, owner, now)
         })
         .collect();
+    let storage = services
+        .storage_overview(&user.session.user, id)
+        .await?
+        .items;
     let mut shell = user.page.shell();
     // The selector follows the project being viewed.
     if shell.projects.iter().any(|c| c.id == id) {
@@ -355,6 +359,7 @@ async fn render_detail(
         pending: &pending,
         zone: &zone,
         containers: &containers,
+        storage: &storage,
     };
     Ok(html(state.status, views::detail(&shell, &view)))
 }

@@ -17,6 +17,7 @@ pub mod layout;
 pub mod platform;
 pub mod projects;
 pub mod reviews;
+pub mod storage;
 pub mod terminal;
 
 #[cfg(test)]

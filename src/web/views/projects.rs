@@ -344,6 +344,8 @@ pub struct DetailView<'a> {
     pub zone: &'a jiff::tz::TimeZone,
     /// The project's containers the viewer may see, newest first.
     pub containers: &'a [super::containers::ContainerRow<'a>],
+    /// The project's storages the viewer may see, newest first.
+    pub storage: &'a [crate::service::storage::StorageItem],
 }
 
 fn typed<'a>(view: &'a DetailView, form: &str, field: &str) -> &'a str {
@@ -554,6 +556,7 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                 h2 id="project-containers" { (tr.t("nav.containers")) }
                 (super::containers::project_table(shell, view.containers, view.zone))
             }
+            (super::storage::project_panel(shell, p.id, view.storage))
             section class="panel" aria-labelledby="project-jobs" {
                 h2 id="project-jobs" { (tr.t("project.jobs")) }
                 p class="muted" { (tr.t("project.jobs_later")) }
@@ -723,6 +726,7 @@ mod tests {
             pending: &pending,
             zone: &zone,
             containers: &[],
+            storage: &[],
         };
         let html = detail(&shell(Lang::En, member()), &view).into_string();
         assert!(html.contains("Period extension of 7 days, to 2027/01/07"));

