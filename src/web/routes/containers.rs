@@ -135,9 +135,8 @@ async fn get_list(
     let total = found.as_ref().map_or(0, |f| f.total);
     let page = found.as_ref().map_or(1, |f| f.page);
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let names = usernames(&user).await?;
     let now = services.now();
-    let records = found.map(|f| f.items).unwrap_or_default();
+    let (records, names) = found.map(|f| (f.items, f.owners)).unwrap_or_default();
     let rows: Vec<ContainerRow> = records
         .iter()
         .filter_map(|r| ContainerRow::of(r, owner_name(&names, r), now))
