@@ -99,16 +99,25 @@ pub fn check_fits(
     }
     let member_total = member_use.checked_add(request);
     if !member_total.is_some_and(|t| cap.allows(t)) {
-        let cap_as_resources = Resources {
-            gpu_milli: cap.gpu_milli.unwrap_or(quota.gpu_milli),
-            cpu_milli: cap.cpu_milli.unwrap_or(quota.cpu_milli),
-            ram_mib: cap.ram_mib.unwrap_or(quota.ram_mib),
-        };
         return Err(QuotaRefusal::Member {
-            left: cap_as_resources.saturating_sub(member_use),
+            left: left_to_member(quota.saturating_sub(project_use), cap, member_use),
         });
     }
     Ok(())
+}
+
+/// What a member may still ask for: of each resource their `cap` limits,
+/// what is left of the cap after `member_use`, at most what is left of the
+/// project (`project_left`); of the others, what is left of the project.
+pub fn left_to_member(project_left: Resources, cap: MemberCap, member_use: Resources) -> Resources {
+    let left = |cap: Option<u64>, used: u64, project: u64| {
+        cap.map_or(project, |c| c.saturating_sub(used).min(project))
+    };
+    Resources {
+        gpu_milli: left(cap.gpu_milli, member_use.gpu_milli, project_left.gpu_milli),
+        cpu_milli: left(cap.cpu_milli, member_use.cpu_milli, project_left.cpu_milli),
+        ram_mib: left(cap.ram_mib, member_use.ram_mib, project_left.ram_mib),
+    }
 }
 
 /// Parses a decimal amount with at most `decimals` decimals into units of
@@ -276,6 +285,49 @@ mod tests {
         assert!(
             check_fits(quota, r(u64::MAX, 0, 0), cap, r(0, 0, 0), r(1, 0, 0)).is_err(),
             "no overflow"
+        );
+    }
+
+    #[test]
+    fn over_the_cap_what_is_left_of_uncapped_resources_is_the_projects() {
+        // Others hold 12 of the 16 cores and 60 of the 64 GiB; the member
+        // holds 1.5 GPU of their 2-GPU cap, 1 core and 1 GiB.
+        let quota = r(3000, 16000, 65536);
+        let cap = MemberCap {
+            gpu_milli: Some(2000),
+            ..MemberCap::default()
+        };
+        let project_use = r(1500, 13000, 62464);
+        let member_use = r(1500, 1000, 1024);
+        assert_eq!(
+            check_fits(quota, project_use, cap, member_use, r(1000, 0, 0)),
+            Err(QuotaRefusal::Member {
+                left: r(500, 3000, 3072)
+            }),
+            "the project's 3 cores and 3 GiB are left, not the quota less the member's own"
+        );
+        // A cap larger than what the project still has: the project's rest.
+        let roomy = MemberCap {
+            gpu_milli: Some(2000),
+            cpu_milli: Some(8000),
+            ram_mib: None,
+        };
+        assert_eq!(
+            check_fits(quota, project_use, roomy, member_use, r(0, 7500, 0)),
+            Err(QuotaRefusal::Project {
+                left: r(1500, 3000, 3072)
+            })
+        );
+        assert_eq!(
+            check_fits(quota, r(1500, 1000, 1024), roomy, member_use, r(0, 7500, 0)),
+            Err(QuotaRefusal::Member {
+                left: r(500, 7000, 64512)
+            })
+        );
+        assert_eq!(
+            left_to_member(r(500, 2000, 0), roomy, member_use),
+            r(500, 2000, 0),
+            "never more than the project has left"
         );
     }
 }

@@ -22,7 +22,9 @@ use crate::domain::authz::{
 use crate::domain::catalog::{ServiceKind, SshLogin};
 use crate::domain::ids::{GpuTypeId, HardwareSpecId, ImageId, KeyPairId, ProjectId, UserId};
 use crate::domain::image::ImageType;
-use crate::domain::quota::{MILLI, MemberCap, QuotaRefusal, Resources as Amounts, check_fits};
+use crate::domain::quota::{
+    MILLI, MemberCap, QuotaRefusal, Resources as Amounts, check_fits, left_to_member,
+};
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
     CRYPT_SALT_CHARS, ContainerSpec, GpuRequest, ImageRef, Resources, ServiceSpec, SshAccess,
@@ -943,28 +945,11 @@ impl Services {
                         Err(QuotaRefusal::Member { .. })
                     );
                     if refused {
-                        // Uncapped amounts: what is left of the project's quota.
-                        let quota_left = p.quota.saturating_sub(project_use);
-                        let cap_left = |cap: Option<u64>, used: u64, quota: u64| {
-                            cap.map_or(quota, |c| c.saturating_sub(used))
-                        };
-                        let left = Amounts {
-                            gpu_milli: cap_left(
-                                member.cap.gpu_milli,
-                                member_use.gpu_milli,
-                                quota_left.gpu_milli,
-                            ),
-                            cpu_milli: cap_left(
-                                member.cap.cpu_milli,
-                                member_use.cpu_milli,
-                                quota_left.cpu_milli,
-                            ),
-                            ram_mib: cap_left(
-                                member.cap.ram_mib,
-                                member_use.ram_mib,
-                                quota_left.ram_mib,
-                            ),
-                        };
+                        let left = left_to_member(
+                            p.quota.saturating_sub(project_use),
+                            member.cap,
+                            member_use,
+                        );
                         let name = users::get_read_tx(tx, owner)?
                             .map(|u| u.username.as_str().to_owned())
                             .unwrap_or_default();

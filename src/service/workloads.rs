@@ -4,10 +4,12 @@
 //! timeout. The second half serves the reconcile loop: its work list and
 //! the recording of what the driver did, in batches.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 use super::guards::{
     check_container_image_tx, hold_tx, live_project_read_tx, live_project_tx, role_of,
@@ -31,8 +33,9 @@ use crate::domain::workload::{
 };
 use crate::store::activations::{self, ActivationStatus};
 use crate::store::holds;
+use crate::store::platform;
 use crate::store::projects::{self, ProjectRecord};
-use crate::store::users::UserRecord;
+use crate::store::users::{self, UserRecord};
 use crate::store::volumes::{self, VolumeDesired, VolumeRecord};
 use crate::store::workloads::{self, Desired, LastError, WorkloadRecord, WorkloadSpec};
 use crate::store::{StoreError, WriteTx};
@@ -271,6 +274,10 @@ pub struct ContainerPage {
     pub total: usize,
     /// The page shown (the last one when the one asked for is past it).
     pub page: usize,
+    /// The usernames of the page's owners.
+    pub owners: HashMap<UserId, String>,
+    /// The platform's time zone, which the page shows times in.
+    pub zone: TimeZone,
 }
 
 /// A change of desired state a user asks for.
@@ -566,23 +573,47 @@ impl Services {
         page_size: usize,
     ) -> Result<ContainerPage, ServiceError> {
         let needle = name_part.trim().to_lowercase();
-        let all = self.project_workloads(viewer, project).await?;
-        let matching: Vec<WorkloadRecord> = all
-            .into_iter()
-            .filter(|r| match &r.spec {
-                WorkloadSpec::Container(c) => c.meta.name.contains(&needle),
-                _ => false,
-            })
-            .collect();
-        let total = matching.len();
         let page_size = page_size.max(1);
-        let page = page.clamp(1, total.div_ceil(page_size).max(1));
-        let items = matching
-            .into_iter()
-            .skip((page - 1) * page_size)
-            .take(page_size)
-            .collect();
-        Ok(ContainerPage { items, total, page })
+        // The list and its status polling read this on every request: like
+        // the session read, it runs right here (a read transaction over
+        // the index and ten records), not through a hop to the blocking
+        // pool, which cost more than the read.
+        self.store.read(|tx| {
+            let p = live_project_read_tx(tx, project)?;
+            if !permits_project(role_of(viewer), p.role_of(viewer.id), ProjectAction::View) {
+                return Err(ServiceError::NotFound);
+            }
+            // Counted and paged on the list's index; only the page's
+            // records are read.
+            let ids = workloads::container_ids_read_tx(tx, project, |owner, name| {
+                name.contains(needle.as_str())
+                    && require(viewer, &p, owner, WorkloadAction::View).is_ok()
+            })?;
+            let total = ids.len();
+            let page = page.clamp(1, total.div_ceil(page_size).max(1));
+            let mut items = Vec::with_capacity(page_size);
+            let mut owners = HashMap::new();
+            for id in ids.into_iter().skip((page - 1) * page_size).take(page_size) {
+                let Some(record) = workloads::get_read_tx(tx, id)? else {
+                    continue;
+                };
+                let owner = record.spec.owner();
+                if let Entry::Vacant(entry) = owners.entry(owner)
+                    && let Some(user) = users::get_read_tx(tx, owner)?
+                {
+                    entry.insert(user.username.as_str().to_owned());
+                }
+                items.push(record);
+            }
+            let settings = platform::get_read_tx(tx)?;
+            Ok(ContainerPage {
+                items,
+                total,
+                page,
+                owners,
+                zone: TimeZone::get(&settings.time_zone).unwrap_or(TimeZone::UTC),
+            })
+        })
     }
 
     /// Creates a personal volume in `spec.project`, owned by `actor`.

@@ -166,3 +166,9 @@ pub const USER_ID_TO_CUSTOM_IMAGE_IDS: MultimapTableDefinition<u128, u128> =
 /// Unique index: (project id, `"<image name>:<tag>"`) -> custom image id.
 pub const PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID: TableDefinition<(u128, &str), u128> =
     TableDefinition::new("project_image_ref_to_custom_image_id");
+
+/// Index: (project id, container id) -> (owner's user id, name) of every
+/// container: the container list filters, counts and pages it without
+/// reading the records.
+pub const PROJECT_CONTAINER_ID_TO_OWNER_NAME: TableDefinition<(u128, u128), (u128, &str)> =
+    TableDefinition::new("project_container_id_to_owner_name");

@@ -262,7 +262,45 @@ pub fn insert_tx(tx: &WriteTransaction, record: &WorkloadRecord) -> Result<(), S
     }
     tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?
         .insert(project, id)?;
+    index_container_tx(tx, record)?;
     write_tx(tx, None, record)
+}
+
+/// Adds a container to the list's index (other workloads are not listed
+/// there); whether it was one.
+pub(super) fn index_container_tx(
+    tx: &WriteTransaction,
+    record: &WorkloadRecord,
+) -> Result<bool, StoreError> {
+    let WorkloadSpec::Container(spec) = &record.spec else {
+        return Ok(false);
+    };
+    tx.open_table(tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME)?
+        .insert(
+            (spec.meta.project.as_u128(), spec.meta.id.as_u128()),
+            (spec.meta.owner.as_u128(), spec.meta.name.as_str()),
+        )?;
+    Ok(true)
+}
+
+/// The ids of `project`'s containers whose owner and name `keep` accepts,
+/// newest first, read from the list's index: no record is decoded.
+pub fn container_ids_read_tx(
+    tx: &ReadTransaction,
+    project: ProjectId,
+    mut keep: impl FnMut(UserId, &str) -> bool,
+) -> Result<Vec<WorkloadId>, StoreError> {
+    let table = tx.open_table(tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME)?;
+    let p = project.as_u128();
+    let mut ids = Vec::new();
+    for entry in table.range((p, 0)..=(p, u128::MAX))?.rev() {
+        let (key, value) = entry?;
+        let (owner, name) = value.value();
+        if keep(UserId::from_u128(owner), name) {
+            ids.push(WorkloadId::from_u128(key.value().1));
+        }
+    }
+    Ok(ids)
 }
 
 /// Changes a workload with `change` and writes it back, with `updated_at`
@@ -305,6 +343,8 @@ pub fn remove_tx(
         }
         tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?
             .remove(project, id.as_u128())?;
+        tx.open_table(tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME)?
+            .remove((project, id.as_u128()))?;
         due::move_tx(
             tx,
             tables::DUE_WORKLOAD_IDS,

@@ -20,6 +20,7 @@ mod browser_wizard;
 mod catalog;
 mod catalog_seed;
 mod cli;
+mod container_quota;
 mod container_wizard;
 mod containers;
 mod custom_images;

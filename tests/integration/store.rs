@@ -275,3 +275,110 @@ fn a_schema_3_store_gains_the_workload_volume_and_key_pair_tables() {
     tx.open_table(tables::USER_KEY_PAIR_FINGERPRINT_TO_ID)
         .expect("key pairs by fingerprint");
 }
+
+/// A stored container `name` of `project` owned by `owner`.
+fn container_record(
+    project: mlstack::domain::ids::ProjectId,
+    owner: UserId,
+    name: &str,
+) -> mlstack::store::workloads::WorkloadRecord {
+    use mlstack::domain::workload::{
+        ContainerSpec, ImageRef, Resources, SshAccess, WorkloadId, WorkloadMeta,
+    };
+    use mlstack::store::workloads::{Desired, WorkloadRecord, WorkloadSpec};
+    WorkloadRecord {
+        spec: WorkloadSpec::Container(ContainerSpec {
+            meta: WorkloadMeta {
+                id: WorkloadId::generate(),
+                project,
+                owner,
+                name: name.into(),
+            },
+            image: ImageRef {
+                name: "ubuntu".into(),
+                tag: "24.04".into(),
+            },
+            command: None,
+            env: Default::default(),
+            resources: Resources {
+                cpu_milli: 500,
+                ram_mib: 1024,
+                shm_mib: 0,
+                gpu: None,
+            },
+            volumes: Vec::new(),
+            services: Vec::new(),
+            ssh: SshAccess::None,
+            start_at: None,
+            end_at: None,
+        }),
+        desired: Desired::Running,
+        generation: 1,
+        observed: None,
+        error: None,
+        events: Vec::new(),
+        due_at: None,
+        hold: None,
+        created_at: start_time(),
+        updated_at: start_time(),
+    }
+}
+
+#[test]
+fn a_schema_5_store_gains_the_container_list_index_of_its_containers() {
+    use mlstack::domain::ids::ProjectId;
+    use mlstack::store::workloads;
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join(mlstack::store::FILE_NAME);
+    let (project, other) = (ProjectId::generate(), ProjectId::generate());
+    let (alice, bob) = (UserId::generate(), UserId::generate());
+    let records = [
+        container_record(project, alice, "first"),
+        container_record(project, bob, "second"),
+        container_record(other, alice, "elsewhere"),
+    ];
+    {
+        let store = Store::open_in(dir.path()).expect("a new store");
+        store
+            .write(|tx| records.iter().try_for_each(|r| workloads::insert_tx(tx, r)))
+            .expect("containers");
+    }
+    // Make it what schema 5 wrote: no list index.
+    {
+        let db = redb::Database::open(&store_path).expect("open");
+        let tx = db.begin_write().expect("write");
+        assert!(
+            tx.delete_table(tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME)
+                .expect("delete")
+        );
+        tx.open_table(tables::META)
+            .expect("meta")
+            .insert("schema_version", 5u64)
+            .expect("version");
+        tx.commit().expect("commit");
+    }
+
+    let store = Store::open_in(dir.path()).expect("upgraded");
+    let listed = |keep: &dyn Fn(UserId, &str) -> bool| {
+        store
+            .read(|tx| workloads::container_ids_read_tx(tx, project, |o, n| keep(o, n)))
+            .expect("list")
+    };
+    assert_eq!(
+        listed(&|_, _| true),
+        vec![records[1].id(), records[0].id()],
+        "the project's containers, newest first"
+    );
+    assert_eq!(listed(&|owner, _| owner == alice), vec![records[0].id()]);
+    assert_eq!(
+        listed(&|_, name| name.contains("sec")),
+        vec![records[1].id()]
+    );
+    // A removed container leaves the index with its record.
+    store
+        .write(|tx| workloads::remove_tx(tx, records[1].id()))
+        .expect("removed");
+    assert_eq!(listed(&|_, _| true), vec![records[0].id()]);
+    drop(store);
+    assert_eq!(version_of(&store_path), Some(schema::CURRENT_VERSION));
+}

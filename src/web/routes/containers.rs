@@ -98,8 +98,8 @@ async fn get_list(
 ) -> Result<HttpResponse, WebError> {
     let services = &user.page.state.services;
     let tr = user.page.tr();
-    let zone = services.time_zone().await?;
     let Some(project) = user.session.current_project() else {
+        let zone = services.time_zone().await?;
         let view = views::ContainerListView {
             project: None,
             rows: &[],
@@ -135,9 +135,11 @@ async fn get_list(
     let total = found.as_ref().map_or(0, |f| f.total);
     let page = found.as_ref().map_or(1, |f| f.page);
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let names = usernames(&user).await?;
     let now = services.now();
-    let records = found.map(|f| f.items).unwrap_or_default();
+    let (records, names, zone) = match found {
+        Some(f) => (f.items, f.owners, f.zone),
+        None => (Vec::new(), HashMap::new(), services.time_zone().await?),
+    };
     let rows: Vec<ContainerRow> = records
         .iter()
         .filter_map(|r| ContainerRow::of(r, owner_name(&names, r), now))
