@@ -309,6 +309,9 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
             format!("/advanced/custom-images/{custom_image}/delete"),
             vec![],
         ),
+        (Verb::Get, "/advanced/cost-center/csv") => get(pattern),
+        // The sample container's order: the member's (others: not found).
+        (Verb::Get, "/account/orders/{id}") => get(&format!("/account/orders/{container}")),
         _ => None,
     }
 }

@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod containers;
 mod containers_new;
+mod cost;
 mod images;
 mod key_pairs;
 mod ops;
@@ -128,6 +129,7 @@ pub fn table() -> Vec<RouteDef> {
         terminal::routes(),
         images::routes(),
         proxy::routes(),
+        cost::routes(),
         areas::routes(),
     ]
     .into_iter()
