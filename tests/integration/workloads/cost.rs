@@ -184,6 +184,26 @@ async fn cost_is_running_hours_times_the_ordered_price() {
         .await;
     assert_eq!(long.status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     assert!(long.body.contains("at most 366 days"), "{}", long.body);
+
+    // In Chromium, both languages: the sidebar's Cost Center, November.
+    let b = crate::common::browser::Browser::start(&app.url).await;
+    b.log_in("alice", &passwords["alice"]).await;
+    b.follow("Cost Center").await;
+    b.set_value("#f-month", "2026-11").await;
+    b.submit(".cost-filter button[type=submit]", "November's costs")
+        .await;
+    assert_eq!(b.text_of("#cost-total").await, "TWD 40.625");
+    assert!(b.text_of("#cost-workloads").await.contains("train"));
+    b.user_menu("繁體中文").await;
+    assert_eq!(b.html_attr("lang").await.as_deref(), Some("zh-TW"));
+    b.goto(&format!(
+        "/advanced/cost-center?project={project}&month=2026-11"
+    ))
+    .await;
+    assert_eq!(b.text_of("h1").await, "成本中心");
+    assert_eq!(b.text_of("#cost-total").await, "TWD 40.625");
+    assert!(b.text_of("#cost-members").await.contains("bob"));
+    b.close().await;
     drop(services);
     drop(app);
 }
