@@ -172,6 +172,11 @@ pub fn container_terminal_ws(id: WorkloadId) -> String {
     format!("{CONTAINERS}/{id}/terminal/ws")
 }
 
+/// One order's detail page.
+pub fn order(id: crate::domain::ids::OrderId) -> String {
+    format!("{ORDERS}/{id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,9 +196,4 @@ mod tests {
         assert_eq!(login_then("https://evil.example"), "/login");
         assert_eq!(login_then("/"), "/login");
     }
-}
-
-/// One order's detail page.
-pub fn order(id: crate::domain::ids::OrderId) -> String {
-    format!("{ORDERS}/{id}")
 }

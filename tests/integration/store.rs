@@ -285,9 +285,7 @@ fn a_schema_5_store_gains_the_order_and_run_interval_tables() {
     {
         let db = redb::Database::open(&store_path).expect("open");
         let tx = db.begin_write().expect("write");
-        for table in [tables::ORDER_ID_TO_ORDER] {
-            assert!(tx.delete_table(table).expect("delete"));
-        }
+        assert!(tx.delete_table(tables::ORDER_ID_TO_ORDER).expect("delete"));
         assert!(
             tx.delete_table(tables::WORKLOAD_RUN_INTERVALS)
                 .expect("delete")
