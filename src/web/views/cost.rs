@@ -218,3 +218,85 @@ pub fn csv(tr: Tr, report: &CostReport) -> String {
     ]));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::tz::TimeZone;
+
+    use super::*;
+    use crate::domain::cost::Month;
+    use crate::domain::ids::{OrderId, ProjectId};
+    use crate::domain::user::Lang;
+    use crate::service::cost::{CostLine, MemberCost};
+    use crate::web::views::test_support::{member, shell};
+
+    fn report() -> CostReport {
+        let line = CostLine {
+            id: OrderId::from_u128(1),
+            kind: OrderKind::Container,
+            name: "web<b>".into(),
+            owner_name: "bob".into(),
+            hourly_milli: 1_250,
+            running_ms: 7_200_000,
+            cost_milli: 2_500,
+        };
+        CostReport {
+            project: ProjectId::from_u128(2),
+            project_name: "Vision, \"A\"".into(),
+            month: Month {
+                year: 2026,
+                month: 11,
+            },
+            currency: "TWD".into(),
+            zone: TimeZone::get("Asia/Taipei").unwrap_or(TimeZone::UTC),
+            whole_project: false,
+            lines: vec![line],
+            members: vec![MemberCost {
+                owner_name: "bob".into(),
+                running_ms: 7_200_000,
+                cost_milli: 2_500,
+            }],
+            total_ms: 7_200_000,
+            total_milli: 2_500,
+        }
+    }
+
+    #[test]
+    fn the_page_shows_totals_rows_escaped_names_and_the_own_only_notice() {
+        let s = shell(Lang::En, member());
+        let report = report();
+        let html = page(
+            &s,
+            &CostView {
+                projects: &[CostProject {
+                    id: report.project,
+                    name: report.project_name.clone(),
+                }],
+                report: Some(&report),
+                month_input: "2026-11",
+                month_error: None,
+            },
+        )
+        .into_string();
+        assert!(html.contains("TWD 2.5"), "{html}");
+        assert!(html.contains("web&lt;b&gt;") && !html.contains("web<b>"));
+        assert!(html.contains("2.00"));
+        assert!(html.contains(s.tr.t("cost.own_only")));
+        assert!(html.contains("month=2026-10") && html.contains("month=2026-12"));
+    }
+
+    #[test]
+    fn the_csv_quotes_names_and_ends_with_the_totals() {
+        let s = shell(Lang::En, member());
+        let text = csv(s.tr, &report());
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(
+            lines[1],
+            "\"Vision, \"\"A\"\"\",2026-11,web<b>,Container,bob,1.25,2.00,2.5,TWD"
+        );
+        assert_eq!(
+            lines[3],
+            "\"Vision, \"\"A\"\"\",2026-11,,Total,,,2.00,2.5,TWD"
+        );
+    }
+}

@@ -188,3 +188,81 @@ pub fn detail(shell: &Shell, detail: &OrderDetail, zone: &TimeZone) -> Markup {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::domain::cost::HourlyPrice;
+    use crate::domain::ids::{OrderId, ProjectId, UserId};
+    use crate::domain::user::Lang;
+    use crate::store::orders::{ConfigItem, OrderKind};
+    use crate::web::views::test_support::{member, shell};
+
+    fn order() -> OrderRecord {
+        OrderRecord {
+            id: OrderId::from_u128(1),
+            kind: OrderKind::Container,
+            project: ProjectId::from_u128(2),
+            project_name: "Vision".into(),
+            owner: UserId::from_u128(3),
+            owner_name: "bob".into(),
+            ordered_by: UserId::from_u128(3),
+            name: "nb<1>".into(),
+            created_at: Timestamp::UNIX_EPOCH,
+            config: vec![ConfigItem {
+                label: "order.config.image".into(),
+                value: "ubuntu:24.04".into(),
+                value_is_key: false,
+            }],
+            price: HourlyPrice {
+                spec_name: None,
+                spec_milli: 2_000,
+                gpu_type: Some("T4".into()),
+                gpu_milli: 500,
+            },
+            currency: "TWD".into(),
+        }
+    }
+
+    #[test]
+    fn the_list_names_the_zone_and_links_each_order() {
+        let s = shell(Lang::ZhTw, member());
+        let zone = TimeZone::get("Asia/Taipei").unwrap_or(TimeZone::UTC);
+        let orders = [order()];
+        let html = list(
+            &s,
+            &OrdersView {
+                from: "1970-01-01",
+                to: "1970-01-02",
+                error: None,
+                orders: &orders,
+                zone: &zone,
+            },
+        )
+        .into_string();
+        assert!(html.contains("Asia/Taipei"));
+        assert!(html.contains("nb&lt;1&gt;"));
+        assert!(html.contains(&paths::order(OrderId::from_u128(1))));
+        assert!(html.contains("TWD 2.5"));
+    }
+
+    #[test]
+    fn the_detail_shows_the_price_parts_and_says_when_the_workload_is_gone() {
+        let s = shell(Lang::En, member());
+        let detail = OrderDetail {
+            order: order(),
+            events: None,
+        };
+        let html = detail_page(&s, &detail);
+        assert!(html.contains("TWD 2.5") && html.contains("TWD 0.5"));
+        assert!(html.contains("ubuntu:24.04"));
+        assert!(html.contains(s.tr.t("order.no_spec")));
+        assert!(html.contains(s.tr.t("order.no_workload")));
+    }
+
+    fn detail_page(s: &Shell, d: &OrderDetail) -> String {
+        detail(s, d, &TimeZone::UTC).into_string()
+    }
+}
