@@ -155,6 +155,8 @@ async fn every_area_of_the_manual_is_in_the_sidebar_and_says_plainly_what_is_not
         "/advanced/key-pairs",
         "/advanced/custom-images",
         "/advanced/cloud-provisioning",
+        "/advanced/cost-center",
+        "/account/orders",
     ] {
         assert!(
             home.body.contains(&format!("href=\"{path}\"")),
@@ -167,8 +169,6 @@ async fn every_area_of_the_manual_is_in_the_sidebar_and_says_plainly_what_is_not
         "/gpu-utilization",
         "/storage",
         "/advanced/job-templates",
-        "/advanced/cost-center",
-        "/account/orders",
     ] {
         assert!(
             home.body.contains(&format!("href=\"{path}\"")),
