@@ -97,6 +97,11 @@ id_type!(
     /// Identifies a user's SSH key pair.
     KeyPairId
 );
+id_type!(
+    /// Identifies an order record: the id of the workload or volume it
+    /// ordered.
+    OrderId
+);
 
 #[cfg(test)]
 mod tests {

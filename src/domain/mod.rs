@@ -3,6 +3,7 @@
 
 pub mod authz;
 pub mod catalog;
+pub mod cost;
 pub mod ids;
 pub mod image;
 pub mod key_pair;

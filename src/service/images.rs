@@ -246,6 +246,11 @@ impl Services {
                     )),
                     other => other.into(),
                 })?;
+                let type_key = match image.image_type {
+                    ImageType::Private => "image.type.private",
+                    ImageType::Project => "image.type.project",
+                };
+                super::cost::record_image_order_tx(tx, &actor, &p, &image, type_key)?;
                 let record = WorkloadRecord {
                     spec: WorkloadSpec::ImageCommit(commit),
                     desired: Desired::Running,

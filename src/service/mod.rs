@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod catalog;
 pub mod containers;
+pub mod cost;
 pub(crate) mod guards;
 pub mod images;
 pub mod key_pairs;

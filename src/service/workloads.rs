@@ -242,6 +242,7 @@ fn insert_workload_tx(
     // A scheduled container holds its share from now on, so that its start
     // cannot fail for quota later.
     let hold = hold_tx(tx, p, &spec, now)?;
+    super::cost::record_workload_order_tx(tx, actor, p, &spec, now)?;
     let start = scheduled_start(&spec, now);
     let mut message = format!("created by {}", actor.username.as_str());
     if let Some(start) = start {
@@ -648,6 +649,7 @@ impl Services {
                 if !p.status.is_usable() {
                     return Err(ServiceError::Refused("error.workload.project_not_active"));
                 }
+                super::cost::record_volume_order_tx(tx, &actor, &p, id, &spec, now)?;
                 let record = VolumeRecord {
                     id,
                     spec,
@@ -952,7 +954,7 @@ fn apply_workload_outcome_tx(
             let confirmed = workloads::get_tx(tx, id)?
                 .is_some_and(|r| r.generation == generation && r.desired == Desired::Deleted);
             if confirmed {
-                workloads::remove_tx(tx, id)?;
+                workloads::remove_tx(tx, id, now)?;
             }
             None
         }

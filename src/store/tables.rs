@@ -172,3 +172,21 @@ pub const PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID: TableDefinition<(u128, &str), u1
 /// reading the records.
 pub const PROJECT_CONTAINER_ID_TO_OWNER_NAME: TableDefinition<(u128, u128), (u128, &str)> =
     TableDefinition::new("project_container_id_to_owner_name");
+/// Order id (the id of the workload or volume ordered) -> `OrderRecord`:
+/// what was created, by whom, in which project, its configuration and
+/// hourly price at that time; kept after the workload is gone.
+pub const ORDER_ID_TO_ORDER: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("order_id_to_order");
+
+/// Index: user id -> ids of the orders they placed or that are theirs.
+pub const USER_ID_TO_ORDER_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("user_id_to_order_ids");
+
+/// Index: project id -> ids of its orders.
+pub const PROJECT_ID_TO_ORDER_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("project_id_to_order_ids");
+
+/// (workload id, start in Unix ms) -> end in Unix ms (`i64::MAX` while it
+/// runs): when a container or job was seen running, kept after it is gone.
+pub const WORKLOAD_RUN_INTERVALS: TableDefinition<(u128, i64), i64> =
+    TableDefinition::new("workload_run_intervals");

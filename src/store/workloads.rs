@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::{StoreError, codec, due, holds, tables};
+use super::{StoreError, codec, due, holds, runs, tables};
 use crate::cluster::{Observed, WorkloadEvent, WorkloadKind};
 use crate::domain::ids::{HoldId, ProjectId, UserId};
 use crate::domain::workload::{
@@ -229,6 +229,24 @@ pub fn get_read_tx(
     )
 }
 
+/// Keeps the run intervals of a container or job in step with its status
+/// at `at` (`runs::sync_tx`).
+fn sync_runs_tx(
+    tx: &WriteTransaction,
+    record: &WorkloadRecord,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    match record.spec.kind() {
+        WorkloadKind::Container | WorkloadKind::Job => runs::sync_tx(
+            tx,
+            record.id(),
+            record.status() == WorkloadStatus::Running,
+            at,
+        ),
+        WorkloadKind::ImageCommit => Ok(()),
+    }
+}
+
 /// Writes `record` over `previous`, moving its due entry along.
 fn write_tx(
     tx: &WriteTransaction,
@@ -263,6 +281,7 @@ pub fn insert_tx(tx: &WriteTransaction, record: &WorkloadRecord) -> Result<(), S
     tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?
         .insert(project, id)?;
     index_container_tx(tx, record)?;
+    sync_runs_tx(tx, record, record.created_at)?;
     write_tx(tx, None, record)
 }
 
@@ -305,7 +324,8 @@ pub fn container_ids_read_tx(
 
 /// Changes a workload with `change` and writes it back, with `updated_at`
 /// set to `now`, when anything changed (an unchanged record is not
-/// rewritten). None when it does not exist.
+/// rewritten). Its run intervals follow its status at `now` either way.
+/// None when it does not exist.
 pub fn update_tx<R>(
     tx: &WriteTransaction,
     id: WorkloadId,
@@ -321,14 +341,16 @@ pub fn update_tx<R>(
         record.updated_at = now;
         write_tx(tx, Some(&previous), &record)?;
     }
+    sync_runs_tx(tx, &record, now)?;
     Ok(Some(result))
 }
 
-/// Removes a workload, its index entries and its hold; returns what was
-/// removed.
+/// Removes a workload, its index entries and its hold, and ends its open
+/// run interval at `now`; returns what was removed.
 pub fn remove_tx(
     tx: &WriteTransaction,
     id: WorkloadId,
+    now: Timestamp,
 ) -> Result<Option<WorkloadRecord>, StoreError> {
     let removed: Option<WorkloadRecord> = tx
         .open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?
@@ -355,6 +377,7 @@ pub fn remove_tx(
         if let Some(hold) = record.hold {
             holds::delete_tx(tx, hold)?;
         }
+        runs::sync_tx(tx, id, false, now)?;
     }
     Ok(removed)
 }
@@ -605,8 +628,57 @@ mod tests {
             })
             .expect("update");
         assert_eq!(due("2026-11-29T10:00:01Z"), 1);
-        store.write(|tx| remove_tx(tx, id)).expect("remove");
+        store
+            .write(|tx| remove_tx(tx, id, applied))
+            .expect("remove");
         assert_eq!(due("2030-01-01T00:00:00Z"), 0, "its entry went with it");
+    }
+
+    #[test]
+    fn run_intervals_follow_the_status_and_outlive_the_record() {
+        use crate::domain::cost::RunInterval;
+        let dir = tempfile::tempdir().expect("dir");
+        let store = super::super::Store::open_in(dir.path()).expect("store");
+        let at = |text: &str| -> Timestamp { text.parse().expect("time") };
+        let running = record().observed;
+        let mut created = record();
+        created.observed = None;
+        created.error = None;
+        let id = created.id();
+        store.write(|tx| insert_tx(tx, &created)).expect("insert");
+        let set = |now: &str, observed: Option<Observed>| {
+            store
+                .write(|tx| update_tx(tx, id, at(now), |r| r.observed = observed))
+                .expect("update");
+        };
+        let stopped = running.clone().map(|mut o| {
+            o.status = WorkloadStatus::Stopped;
+            o
+        });
+        set("2026-11-29T09:00:00Z", running.clone());
+        // The same observation again (a resync): the interval goes on.
+        set("2026-11-29T09:30:00Z", running.clone());
+        set("2026-11-29T10:00:00Z", stopped);
+        set("2026-11-29T11:00:00Z", running.clone());
+        store
+            .write(|tx| remove_tx(tx, id, at("2026-11-29T11:15:00Z")))
+            .expect("remove");
+        let intervals = store
+            .read(|tx| super::super::runs::of_workload_read_tx(tx, id))
+            .expect("read");
+        assert_eq!(
+            intervals,
+            [
+                RunInterval {
+                    start: at("2026-11-29T09:00:00Z"),
+                    end: Some(at("2026-11-29T10:00:00Z")),
+                },
+                RunInterval {
+                    start: at("2026-11-29T11:00:00Z"),
+                    end: Some(at("2026-11-29T11:15:00Z")),
+                },
+            ]
+        );
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub const KEY_PAIR_GENERATE: &str = "/advanced/key-pairs/generate";
 pub const KEY_PAIR_IMPORT: &str = "/advanced/key-pairs/import";
 pub const CLOUD_PROVISIONING: &str = "/advanced/cloud-provisioning";
 pub const COST_CENTER: &str = "/advanced/cost-center";
+/// The cost center's month as CSV (`?project=&month=`).
+pub const COST_CENTER_CSV: &str = "/advanced/cost-center/csv";
 /// A container's services through mlstack's proxy (every method).
 pub const SERVICE_PROXY: &str = "/containers/{id}/services/{name}/{tail:.*}";
 
@@ -44,6 +46,8 @@ pub fn is_service_proxy(path: &str) -> bool {
 pub const PROFILE: &str = "/account/profile";
 pub const PASSWORD: &str = "/account/password";
 pub const ORDERS: &str = "/account/orders";
+/// One order's detail: `/account/orders/{id}`.
+pub const ORDER_DETAIL: &str = "/account/orders/{id}";
 pub const SETTINGS: &str = "/account/settings";
 pub const SET_LANGUAGE: &str = "/account/language";
 pub const SET_THEME: &str = "/account/theme";
@@ -166,6 +170,11 @@ fn percent_encode(s: &str) -> String {
 /// The WebSocket of a container's web terminal.
 pub fn container_terminal_ws(id: WorkloadId) -> String {
     format!("{CONTAINERS}/{id}/terminal/ws")
+}
+
+/// One order's detail page.
+pub fn order(id: crate::domain::ids::OrderId) -> String {
+    format!("{ORDERS}/{id}")
 }
 
 #[cfg(test)]

@@ -320,6 +320,9 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         ),
         // Without the dialog's confirmation: refused, nothing deleted.
         (Verb::Post, "/storage/{id}/delete") => post(format!("/storage/{storage}/delete"), vec![]),
+        (Verb::Get, "/advanced/cost-center/csv") => get(pattern),
+        // The sample container's order: the member's (others: not found).
+        (Verb::Get, "/account/orders/{id}") => get(&format!("/account/orders/{container}")),
         _ => None,
     }
 }

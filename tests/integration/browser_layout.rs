@@ -95,6 +95,7 @@ fn pages(
     project: &str,
     purpose: &str,
     container: &str,
+    order: &str,
 ) -> Vec<String> {
     let mut pages = Vec::new();
     for route in mlstack::web::route_table() {
@@ -130,6 +131,7 @@ fn pages(
                 pages.push(format!("/admin/catalog/purposes/{purpose}"))
             }
             "/containers/{id}/image" => pages.push(format!("/containers/{container}/image")),
+            "/account/orders/{id}" => pages.push(format!("/account/orders/{order}")),
             path if path.contains('{') => panic!(
                 "tests/integration/browser_layout.rs: give the page {path} a concrete address in `pages`"
             ),
@@ -221,6 +223,32 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
         assert_eq!(generated.status, StatusCode::OK, "{}", generated.body);
     }
 
+    // An order of mona's (a volume: it needs no process), for the order
+    // detail page; the admin is told it does not exist (that page fits too).
+    let services = app.services();
+    let mona = services
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == "mona")
+        .expect("mona");
+    let order = services
+        .create_volume(
+            &mona,
+            mlstack::domain::workload::VolumeSpec {
+                project: project.parse().expect("project id"),
+                owner: mona.id,
+                name: "datasets-for-the-robotics-lab".into(),
+                storage_class: "standard".into(),
+                size_gib: 20,
+            },
+        )
+        .await
+        .expect("a volume")
+        .to_string();
+    drop(services);
+
     // The container wizard shows the project chosen in the selector.
     let select = manager
         .post_form(
@@ -236,7 +264,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
 
     b.log_in("admin", &app.admin_password).await;
     b.user_menu("Light").await;
-    let admin_pages = pages(Role::Admin, None, &project, &purpose, &container);
+    let admin_pages = pages(Role::Admin, None, &project, &purpose, &container, &order);
     problems.extend(visit(&b, "admin-en-light", &admin_pages).await);
     b.user_menu("Log out").await;
 
@@ -251,6 +279,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
         &project,
         &purpose,
         &container,
+        &order,
     );
     assert!(manager_pages.len() > 15, "{manager_pages:?}");
     problems.extend(visit(&b, "manager-zh-dark", &manager_pages).await);

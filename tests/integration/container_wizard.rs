@@ -426,6 +426,13 @@ async fn a_member_accepts_the_terms_once_and_creates_a_container_exactly_as_the_
     let list = w.containers().await;
     assert_eq!(list.len(), 1);
     let record = &list[0];
+    // Its order (manual §6.2): the configuration and hourly price then.
+    let order = w.bob.get(&format!("/account/orders/{}", record.id())).await;
+    assert_eq!(order.status, StatusCode::OK, "{}", order.body);
+    for text in ["nb1", "c1", "TWD 2", "ubuntu:24.04", "data:/workspace/data"] {
+        assert!(order.body.contains(text), "{text}: {}", order.body);
+    }
+    assert!(w.bob.get("/account/orders").await.body.contains("nb1"));
     let WorkloadSpec::Container(spec) = &record.spec else {
         panic!("a container");
     };
@@ -1079,6 +1086,17 @@ async fn a_manager_creates_a_batch_for_two_members_in_one_step_all_or_nothing() 
             ("team-1".to_owned(), "bob".to_owned()),
             ("team-2".to_owned(), "carol".to_owned())
         ]
+    );
+    // The manager placed both orders; each member owns theirs.
+    let placed = w.alice.get("/account/orders").await.body;
+    assert!(
+        placed.contains("team-1") && placed.contains("team-2"),
+        "{placed}"
+    );
+    let owned = w.bob.get("/account/orders").await.body;
+    assert!(
+        owned.contains("team-1") && !owned.contains("team-2"),
+        "{owned}"
     );
     // Each member sees their own.
     let carols = w

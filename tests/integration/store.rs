@@ -376,9 +376,50 @@ fn a_schema_5_store_gains_the_container_list_index_of_its_containers() {
     );
     // A removed container leaves the index with its record.
     store
-        .write(|tx| workloads::remove_tx(tx, records[1].id()))
+        .write(|tx| workloads::remove_tx(tx, records[1].id(), start_time()))
         .expect("removed");
     assert_eq!(listed(&|_, _| true), vec![records[0].id()]);
     drop(store);
     assert_eq!(version_of(&store_path), Some(schema::CURRENT_VERSION));
+}
+
+#[test]
+fn a_schema_5_store_gains_the_order_and_run_interval_tables() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join(mlstack::store::FILE_NAME);
+    drop(Store::open_in(dir.path()).expect("a new store"));
+    // Make it what schema 5 wrote: no order or run interval tables.
+    {
+        let db = redb::Database::open(&store_path).expect("open");
+        let tx = db.begin_write().expect("write");
+        assert!(tx.delete_table(tables::ORDER_ID_TO_ORDER).expect("delete"));
+        assert!(
+            tx.delete_table(tables::WORKLOAD_RUN_INTERVALS)
+                .expect("delete")
+        );
+        for table in [
+            tables::USER_ID_TO_ORDER_IDS,
+            tables::PROJECT_ID_TO_ORDER_IDS,
+        ] {
+            assert!(tx.delete_multimap_table(table).expect("delete"));
+        }
+        tx.open_table(tables::META)
+            .expect("meta")
+            .insert("schema_version", 5u64)
+            .expect("version");
+        tx.commit().expect("commit");
+    }
+    let store = Store::open_in(dir.path()).expect("upgraded");
+    assert!(store.is_ready());
+    drop(store);
+    assert_eq!(version_of(&store_path), Some(schema::CURRENT_VERSION));
+    let db = redb::Database::open(&store_path).expect("open");
+    let tx = db.begin_read().expect("read");
+    tx.open_table(tables::ORDER_ID_TO_ORDER).expect("orders");
+    tx.open_multimap_table(tables::USER_ID_TO_ORDER_IDS)
+        .expect("orders by user");
+    tx.open_multimap_table(tables::PROJECT_ID_TO_ORDER_IDS)
+        .expect("orders by project");
+    tx.open_table(tables::WORKLOAD_RUN_INTERVALS)
+        .expect("run intervals");
 }

@@ -32,6 +32,7 @@ use crate::common::fake_apiserver::FakeApiServer;
 use crate::common::{TestApp, activate, approve_first_application};
 
 // Scheduled start and end, with the helpers of this module.
+mod cost;
 mod schedules;
 // Storage Management and mounts that honour a storage's permission.
 mod storage;

@@ -26,12 +26,6 @@ const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
         "nav.section.advanced",
         "nav.job_templates",
     ),
-    (
-        paths::COST_CENTER,
-        "nav.section.advanced",
-        "nav.cost_center",
-    ),
-    (paths::ORDERS, "nav.section.account", "nav.orders"),
 ];
 
 pub fn routes() -> Vec<RouteDef> {

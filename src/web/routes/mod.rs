@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod containers;
 mod containers_new;
+mod cost;
 mod images;
 mod key_pairs;
 mod ops;
@@ -130,6 +131,7 @@ pub fn table() -> Vec<RouteDef> {
         images::routes(),
         proxy::routes(),
         storage::routes(),
+        cost::routes(),
         areas::routes(),
     ]
     .into_iter()
