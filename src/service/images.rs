@@ -264,6 +264,7 @@ impl Services {
                     )],
                     due_at: Some(now),
                     hold: None,
+                    queued: false,
                     created_at: now,
                     updated_at: now,
                 };

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod containers;
 pub(crate) mod guards;
 pub mod images;
+pub mod job_logs;
 pub mod key_pairs;
 pub mod password;
 pub mod projects;

@@ -166,3 +166,8 @@ pub const USER_ID_TO_CUSTOM_IMAGE_IDS: MultimapTableDefinition<u128, u128> =
 /// Unique index: (project id, `"<image name>:<tag>"`) -> custom image id.
 pub const PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID: TableDefinition<(u128, &str), u128> =
     TableDefinition::new("project_image_ref_to_custom_image_id");
+
+/// Index: project id -> ids of its queued jobs (`WorkloadRecord::queued`),
+/// in id order, which is the order of creation: the project's job queue.
+pub const PROJECT_ID_TO_QUEUED_JOB_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("project_id_to_queued_job_ids");

@@ -33,6 +33,8 @@ use crate::common::{TestApp, activate, approve_first_application};
 
 // Scheduled start and end, with the helpers of this module.
 mod schedules;
+// The job queue.
+mod queue;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";
@@ -189,6 +191,7 @@ fn job(project: ProjectId, name: &str, command: &str) -> JobSpec {
         resources: resources(),
         volumes: Vec::new(),
         time_limit_secs: None,
+        origin: mlstack::domain::workload::JobOrigin::Immediately,
     }
 }
 
@@ -762,20 +765,21 @@ async fn holds_follow_each_workload_and_the_pages_count_them() {
         detail.body
     );
 
-    // Past the quota (16 cores): refused, with what is left.
+    // Past the quota (16 cores): a job waits in the queue, holding nothing;
+    // cancelled there, it never held anything.
     let mut greedy = job(lab.project, "greedy", "true");
     greedy.resources.cpu_milli = 15_000;
-    match services.create_job(bob, greedy).await {
-        Err(ServiceError::OverQuota {
-            left,
-            member: false,
-            project,
-        }) => {
-            assert_eq!(left.cpu_milli, 14_000);
-            assert_eq!(project, "Vision");
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    let greedy = services.create_job(bob, greedy).await.expect("queued");
+    assert_eq!(
+        services.workload(bob, greedy).await.expect("job").status(),
+        WorkloadStatus::Queued
+    );
+    assert_eq!(lab.used().await, both);
+    services.cancel_job(bob, greedy).await.expect("cancel");
+    assert_eq!(
+        services.workload(bob, greedy).await.expect("job").status(),
+        WorkloadStatus::Stopped
+    );
 
     // Cancel, stop and delete give back what they held.
     services.cancel_job(bob, long).await.expect("cancel");

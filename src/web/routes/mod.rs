@@ -10,6 +10,7 @@ mod catalog;
 mod containers;
 mod containers_new;
 mod images;
+mod jobs;
 mod key_pairs;
 mod ops;
 mod projects;
@@ -129,6 +130,7 @@ pub fn table() -> Vec<RouteDef> {
         images::routes(),
         proxy::routes(),
         areas::routes(),
+        jobs::routes(),
     ]
     .into_iter()
     .flatten()

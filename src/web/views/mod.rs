@@ -12,6 +12,7 @@ pub mod containers_new;
 pub mod errors;
 pub mod format;
 pub mod images;
+pub mod jobs;
 pub mod key_pairs;
 pub mod layout;
 pub mod platform;
