@@ -6,13 +6,14 @@
 use jiff::tz::TimeZone;
 use maud::{Markup, html};
 
-use super::components::{BadgeColor, PagerView, badge, pager};
-use super::containers::gpu_summary;
+use super::components::{BadgeColor, PagerView, Tone, badge, csrf_field, notice, pager};
+use super::containers::{gpu_summary, spec_summary};
 use super::format;
-use super::layout::{Shell, section_page};
+use super::layout::{Crumb, Shell, page, section_page};
+use crate::cluster::WorkloadEvent;
 use crate::domain::queue::{QueuePlace, Short, Wait};
 use crate::domain::quota::Milli;
-use crate::domain::workload::{JobSpec, WorkloadStatus};
+use crate::domain::workload::{FailureReason, JobOrigin, JobSpec, WorkloadStatus};
 use crate::i18n::Tr;
 use crate::store::workloads::{Desired, WorkloadRecord, WorkloadSpec};
 use crate::web::paths;
@@ -243,12 +244,205 @@ pub fn rows(tr: Tr, rows: &[JobRow], zone: &TimeZone) -> Markup {
         @for row in rows {
             @let started = row.record.observed.as_ref().and_then(|o| o.started_at);
             tr data-state=(row.record.status().code()) {
-                td { (row.spec.meta.name) }
+                td { a href=(paths::job(row.record.id())) { (row.spec.meta.name) } }
                 td { (row.spec.image) " · " (gpu_summary(tr, &row.spec.resources)) }
                 td { (row.owner) }
                 td { @match started { Some(at) => (format::date_time(at, zone)), None => "--" } }
                 td { (tr.t(row.spec.origin.label_key())) }
                 td { (status_markup(tr, row)) }
+            }
+        }
+    }
+}
+
+/// The tabs of a job's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Detail,
+    Log,
+    Events,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 3] = [Tab::Detail, Tab::Log, Tab::Events];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Tab::Detail => "detail",
+            Tab::Log => "log",
+            Tab::Events => "events",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Tab> {
+        Tab::ALL.into_iter().find(|t| t.slug() == slug)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Tab::Detail => "job.tab.detail",
+            Tab::Log => "job.tab.log",
+            Tab::Events => "job.tab.events",
+        }
+    }
+}
+
+/// A job's page.
+pub struct JobDetailView<'a> {
+    pub row: &'a JobRow<'a>,
+    pub tab: Tab,
+    /// The Log tab: the log (None: the driver did not answer).
+    pub log: Option<&'a str>,
+    /// The Events tab: newest first.
+    pub events: &'a [WorkloadEvent],
+    pub zone: &'a TimeZone,
+}
+
+fn tab_url(row: &JobRow, tab: Tab) -> String {
+    format!("{}?tab={}", paths::job(row.record.id()), tab.slug())
+}
+
+pub fn detail(shell: &Shell, view: &JobDetailView) -> Markup {
+    let tr = shell.tr;
+    let row = view.row;
+    let id = row.record.id();
+    let name = row.spec.meta.name.as_str();
+    let status = row.record.status();
+    let can_cancel = row.record.desired == Desired::Running && !status.is_terminal();
+    let can_delete = row.record.queued || status.is_terminal();
+    page(
+        shell,
+        name,
+        &[
+            Crumb {
+                label: tr.t("nav.jobs"),
+                href: Some(paths::JOBS),
+            },
+            Crumb {
+                label: name,
+                href: None,
+            },
+        ],
+        html! {
+            div class="container-head" {
+                p class="live-state" role="status" { (status_markup(tr, row)) }
+                div class="actions" {
+                    @if can_cancel {
+                        form method="post" action=(format!("{}/cancel", paths::job(id))) {
+                            (csrf_field(shell))
+                            button type="submit" class="btn small" { (tr.t("job.cancel")) }
+                        }
+                    }
+                    @if can_delete {
+                        form method="post" action=(format!("{}/delete", paths::job(id))) class="inline-confirm" {
+                            (csrf_field(shell))
+                            label {
+                                input type="checkbox" name="confirm" value="yes" required;
+                                " " (tr.t("job.delete_confirm"))
+                            }
+                            " "
+                            button type="submit" class="btn small danger" { (tr.t("job.delete")) }
+                        }
+                    }
+                }
+            }
+            nav class="actions" aria-label=(tr.t("job.tabs")) {
+                @for tab in Tab::ALL {
+                    a.btn.primary[tab == view.tab] href=(tab_url(row, tab)) aria-current=[(tab == view.tab).then_some("page")] {
+                        (tr.t(tab.label()))
+                    }
+                }
+            }
+            @match view.tab {
+                Tab::Detail => (facts(tr, row, view.zone)),
+                Tab::Log => (log(tr, row, view.log)),
+                Tab::Events => (events(tr, view.events, view.zone)),
+            }
+        },
+    )
+}
+
+fn facts(tr: Tr, row: &JobRow, zone: &TimeZone) -> Markup {
+    let spec = row.spec;
+    let observed = row.record.observed.as_ref();
+    let when =
+        |t: Option<jiff::Timestamp>| t.map_or("--".to_owned(), |t| format::date_time(t, zone));
+    let shm = if spec.resources.shm_mib == 0 {
+        tr.t("job.shm_default").to_owned()
+    } else {
+        format::ram_gb(spec.resources.shm_mib)
+    };
+    let exit_code = match row.record.status() {
+        WorkloadStatus::Succeeded => Some(0),
+        WorkloadStatus::Failed {
+            reason: FailureReason::ExitCode(code),
+        } => Some(code),
+        _ => None,
+    };
+    let schedule = match &spec.origin {
+        JobOrigin::Immediately => "--",
+        JobOrigin::Schedule { name, .. } => name.as_str(),
+    };
+    html! {
+        section class="panel" aria-labelledby="job-detail" {
+            h2 id="job-detail" { (tr.t("job.tab.detail")) }
+            dl class="facts" {
+                dt { (tr.t("job.name")) } dd { (spec.meta.name) }
+                dt { (tr.t("job.owner")) } dd { (row.owner) }
+                dt { (tr.t("job.hardware")) } dd { (spec_summary(tr, &spec.resources)) }
+                dt { (tr.t("job.shm")) } dd { (shm) }
+                dt { (tr.t("job.create_type")) } dd { (tr.t(spec.origin.label_key())) }
+                dt { (tr.t("job.environment")) } dd { (spec.image) }
+                dt { (tr.t("job.command")) } dd { pre class="command" { (spec.command) } }
+                dt { (tr.t("job.created")) } dd { (format::date_time(row.record.created_at, zone)) }
+                dt { (tr.t("job.started")) } dd { (when(observed.and_then(|o| o.started_at))) }
+                dt { (tr.t("job.finished")) } dd { (when(observed.and_then(|o| o.finished_at))) }
+                dt { (tr.t("job.exit_code")) } dd { @match exit_code { Some(code) => (code), None => "--" } }
+                dt { (tr.t("job.schedule")) } dd { (schedule) }
+            }
+        }
+    }
+}
+
+fn log(tr: Tr, row: &JobRow, text: Option<&str>) -> Markup {
+    html! {
+        section class="panel" aria-labelledby="job-log" {
+            h2 id="job-log" { (tr.t("job.tab.log")) }
+            p { a class="btn small" href=(format!("{}/log", paths::job(row.record.id()))) download { (tr.t("job.download_log")) } }
+            @match text {
+                None => (notice(Tone::Warning, html! { (tr.t("job.log_unavailable")) })),
+                Some("") => p class="muted" { (tr.t("job.log_empty")) },
+                Some(text) => pre class="log" tabindex="0" { (text) },
+            }
+        }
+    }
+}
+
+fn events(tr: Tr, events: &[WorkloadEvent], zone: &TimeZone) -> Markup {
+    html! {
+        section class="panel" aria-labelledby="job-events" {
+            h2 id="job-events" { (tr.t("job.tab.events")) }
+            @if events.is_empty() {
+                p class="muted" { (tr.t("container.no_events")) }
+            } @else {
+                div class="table-scroll" {
+                    table class="table" {
+                        thead { tr {
+                            th scope="col" { (tr.t("container.event_time")) }
+                            th scope="col" { (tr.t("container.event_reason")) }
+                            th scope="col" { (tr.t("container.event_message")) }
+                        } }
+                        tbody {
+                            @for e in events {
+                                tr {
+                                    td class="nowrap" { (format::date_time(e.at, zone)) }
+                                    td lang="en" { (e.reason) }
+                                    td lang="en" { (e.message) }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -356,6 +550,41 @@ mod tests {
                 assert!(markup.contains(word), "{word}: {markup}");
             }
         }
+    }
+
+    #[test]
+    fn a_job_page_shows_its_facts_its_log_and_its_actions() {
+        let record = queued_job();
+        let row = JobRow::of(&record, "bob", None).unwrap_or_else(|| panic!("a job"));
+        let shell = shell(Lang::En, member());
+        let mut view = JobDetailView {
+            row: &row,
+            tab: Tab::Detail,
+            log: None,
+            events: &[],
+            zone: &TimeZone::UTC,
+        };
+        let page = detail(&shell, &view).into_string();
+        for words in [
+            "train",
+            "echo &quot;Hello World&quot;",
+            "Immediately",
+            "/cancel",
+            "/delete",
+            "csrf",
+        ] {
+            assert!(page.contains(words), "{words}: {page}");
+        }
+        view.tab = Tab::Log;
+        view.log = Some("Hello World\n");
+        let page = detail(&shell, &view).into_string();
+        assert!(
+            page.contains("Hello World") && page.contains("/log\""),
+            "{page}"
+        );
+        view.log = None;
+        let page = detail(&shell, &view).into_string();
+        assert!(page.contains("could not be read"), "{page}");
     }
 
     #[test]

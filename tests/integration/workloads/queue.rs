@@ -108,6 +108,24 @@ async fn a_job_past_the_quota_waits_in_order_and_starts_when_a_container_is_dele
     );
     let log = services.workload_logs(bob, first, 100).await.expect("log");
     assert!(log.contains("Hello World"), "{log}");
+    // The job's page: its facts, its log (also as a download), its events.
+    let client = lab.client("bob").await;
+    let page = client.get(&format!("/jobs/{first}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for words in ["Succeeded", "Immediately", "Hello World", "Exit code"] {
+        assert!(page.body.contains(words), "{words}: {}", page.body);
+    }
+    let tab = client.get(&format!("/jobs/{first}?tab=log")).await;
+    assert!(tab.body.contains("Hello World"), "{}", tab.body);
+    let download = client.get(&format!("/jobs/{first}/log")).await;
+    assert_eq!(download.status, 200);
+    assert!(download.body.contains("Hello World"));
+    let events = client.get(&format!("/jobs/{first}?tab=events")).await;
+    assert!(events.body.contains("Dequeued"), "{}", events.body);
+    // Carol, another member, is told it does not exist.
+    let carol = lab.client("carol").await;
+    assert_eq!(carol.get(&format!("/jobs/{first}")).await.status, 404);
+
     // mlstack keeps the log once the job ended, and drops it with the job.
     let archive = lab
         .app
@@ -125,7 +143,15 @@ async fn a_job_past_the_quota_waits_in_order_and_starts_when_a_container_is_dele
         .expect("archive")
         .expect("kept");
     assert!(kept.contains("Hello World"), "{kept}");
-    services.delete_workload(bob, first).await.expect("delete");
+    // Delete needs its box ticked.
+    let refused = client
+        .post_form(&format!("/jobs/{first}/delete"), &[])
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let deleted = client
+        .post_form(&format!("/jobs/{first}/delete"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
     wait_gone(services, bob, first).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while archive.exists() {
