@@ -75,7 +75,12 @@ pub struct PlatformSettingsForm {
     pub currency: String,
     pub time_zone: String,
     pub usage_terms: String,
+    /// The cap of a member's queued jobs per project (empty: none).
+    pub queued_jobs_per_member: String,
 }
+
+/// The highest cap of queued jobs per member the settings accept.
+pub const QUEUE_CAP_MAX: u32 = 100_000;
 
 /// Longest usage terms, in characters.
 pub const USAGE_TERMS_MAX: usize = 20_000;
@@ -93,6 +98,10 @@ impl PlatformSettingsForm {
             currency: r.currency.clone(),
             time_zone: r.time_zone.clone(),
             usage_terms: r.usage_terms.clone(),
+            queued_jobs_per_member: r
+                .queued_jobs_per_member
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -143,12 +152,23 @@ impl PlatformSettingsForm {
         {
             errors.add("usage_terms", "error.platform.usage_terms");
         }
+        let queued_jobs_per_member = match self.queued_jobs_per_member.trim() {
+            "" => None,
+            text => match text.parse::<u32>() {
+                Ok(n) if (1..=QUEUE_CAP_MAX).contains(&n) => Some(n),
+                _ => {
+                    errors.add("queued_jobs_per_member", "error.platform.queue_cap");
+                    None
+                }
+            },
+        };
         errors.into_result(PlatformSettingsRecord {
             buffer_days,
             reminder_days,
             currency,
             time_zone,
             usage_terms,
+            queued_jobs_per_member,
         })
     }
 }

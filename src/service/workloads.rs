@@ -21,19 +21,19 @@ use crate::cluster::{
 use crate::domain::authz::{ProjectAction, WorkloadAction, permits_project, permits_workload};
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{HoldId, ProjectId, UserId, VolumeId};
-use crate::domain::queue::{QueuePlace, wait_of};
+use crate::domain::queue::{QueuePlace, may_queue_another, wait_of};
 use crate::domain::quota::QuotaRefusal;
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
     ContainerSpec, JobSpec, ServiceSpec, VolumeSpec, WorkloadId, WorkloadStatus,
 };
 use crate::store::activations::{self, ActivationStatus};
-use crate::store::holds;
 use crate::store::projects::{self, ProjectRecord};
 use crate::store::users::UserRecord;
 use crate::store::volumes::{self, VolumeDesired, VolumeRecord};
 use crate::store::workloads::{self, Desired, LastError, WorkloadRecord, WorkloadSpec};
 use crate::store::{StoreError, WriteTx};
+use crate::store::{holds, platform};
 
 /// The most log lines one request reads.
 pub const LOG_LINES_MAX: usize = 10_000;
@@ -349,10 +349,33 @@ fn job_hold_tx(
         Ok(hold) if workloads::queued_ids_tx(tx, p.id)?.is_empty() => Ok(Some(hold)),
         Ok(hold) => {
             holds::delete_tx(tx, hold)?;
+            check_queue_cap_tx(tx, p.id, spec.owner())?;
             Ok(None)
         }
-        Err(HoldRefusal::Quota(_)) => Ok(None),
+        Err(HoldRefusal::Quota(_)) => {
+            check_queue_cap_tx(tx, p.id, spec.owner())?;
+            Ok(None)
+        }
         Err(other) => Err(refusal_error(other, p)),
+    }
+}
+
+/// Refuses another queued job of `owner` in `project` when the platform's
+/// cap of queued jobs per member is reached.
+fn check_queue_cap_tx(tx: &WriteTx, project: ProjectId, owner: UserId) -> Result<(), ServiceError> {
+    let Some(limit) = platform::get_tx(tx)?.queued_jobs_per_member else {
+        return Ok(());
+    };
+    let mut waiting = 0;
+    for id in workloads::queued_ids_tx(tx, project)? {
+        if workloads::get_tx(tx, id)?.is_some_and(|r| r.spec.owner() == owner) {
+            waiting += 1;
+        }
+    }
+    if may_queue_another(waiting, Some(limit)) {
+        Ok(())
+    } else {
+        Err(ServiceError::QueueFull { limit })
     }
 }
 

@@ -217,3 +217,38 @@ async fn a_queued_job_is_cancelled_or_deleted_and_the_next_one_moves_up() {
     wait_status(services, bob, waiting[2], WorkloadStatus::Succeeded).await;
     assert_eq!(lab.used().await, Quota::ZERO);
 }
+
+#[tokio::test]
+async fn the_admins_cap_of_queued_jobs_per_member_refuses_one_more_and_changes_nothing() {
+    use mlstack::service::projects::PlatformSettingsForm;
+    let lab = lab().await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let mut form =
+        PlatformSettingsForm::from_record(&services.platform_settings().await.expect("settings"));
+    form.queued_jobs_per_member = "0".into();
+    assert!(matches!(
+        services.update_platform_settings(&form).await,
+        Err(ServiceError::Invalid(_))
+    ));
+    form.queued_jobs_per_member = "1".into();
+    services
+        .update_platform_settings(&form)
+        .await
+        .expect("saved");
+
+    // More than the quota (16 cores): each job waits; bob may have one.
+    let mut first = job(lab.project, "first", "true");
+    first.resources.cpu_milli = 17_000;
+    services.create_job(bob, first).await.expect("queued");
+    let mut second = job(lab.project, "second", "true");
+    second.resources.cpu_milli = 17_000;
+    match services.create_job(bob, second).await {
+        Err(ServiceError::QueueFull { limit: 1 }) => {}
+        other => panic!("unexpected {other:?}"),
+    }
+    let jobs = services
+        .project_workloads(bob, lab.project)
+        .await
+        .expect("jobs");
+    assert_eq!(jobs.len(), 1, "nothing written for the refused one");
+}
