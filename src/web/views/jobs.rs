@@ -405,14 +405,29 @@ fn facts(tr: Tr, row: &JobRow, zone: &TimeZone) -> Markup {
 }
 
 fn log(tr: Tr, row: &JobRow, text: Option<&str>) -> Markup {
+    let url = format!("{}/log", paths::job(row.record.id()));
+    // While it may still write, the log can be followed (job-log.js).
+    let live = !row.record.queued && !row.record.status().is_terminal();
     html! {
         section class="panel" aria-labelledby="job-log" {
             h2 id="job-log" { (tr.t("job.tab.log")) }
-            p { a class="btn small" href=(format!("{}/log", paths::job(row.record.id()))) download { (tr.t("job.download_log")) } }
+            p class="toolbar" {
+                a class="btn small" href=(url) download { (tr.t("job.download_log")) }
+                @if live {
+                    label { input type="checkbox" id="follow-log" checked; " " (tr.t("job.follow_log")) }
+                }
+            }
             @match text {
                 None => (notice(Tone::Warning, html! { (tr.t("job.log_unavailable")) })),
-                Some("") => p class="muted" { (tr.t("job.log_empty")) },
-                Some(text) => pre class="log" tabindex="0" { (text) },
+                Some(text) => {
+                    @if text.is_empty() { p class="muted" { (tr.t("job.log_empty")) } }
+                    @if live {
+                        pre class="log" tabindex="0" data-follow=(url) aria-live="polite" { (text) }
+                        script src=(crate::web::assets::url("job-log.js")) defer {}
+                    } @else if !text.is_empty() {
+                        pre class="log" tabindex="0" { (text) }
+                    }
+                }
             }
         }
     }
@@ -582,9 +597,31 @@ mod tests {
             page.contains("Hello World") && page.contains("/log\""),
             "{page}"
         );
+        assert!(
+            !page.contains("data-follow"),
+            "nothing to follow yet: {page}"
+        );
         view.log = None;
         let page = detail(&shell, &view).into_string();
         assert!(page.contains("could not be read"), "{page}");
+        // Started: its log can be followed.
+        let started = WorkloadRecord {
+            queued: false,
+            ..queued_job()
+        };
+        let row = JobRow::of(&started, "bob", None).unwrap_or_else(|| panic!("a job"));
+        let view = JobDetailView {
+            row: &row,
+            tab: Tab::Log,
+            log: Some("step 1\n"),
+            events: &[],
+            zone: &TimeZone::UTC,
+        };
+        let page = detail(&shell, &view).into_string();
+        assert!(
+            page.contains("data-follow") && page.contains("job-log.js") && page.contains("Follow"),
+            "{page}"
+        );
     }
 
     #[test]
