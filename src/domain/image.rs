@@ -62,9 +62,10 @@ impl ImageStatus {
     /// follows the commit (Succeeded: Ready; failed or stopped: Failed).
     pub fn of_commit(commit: &WorkloadStatus) -> ImageStatus {
         match commit {
-            WorkloadStatus::Scheduled | WorkloadStatus::Creating | WorkloadStatus::Running => {
-                ImageStatus::Building
-            }
+            WorkloadStatus::Scheduled
+            | WorkloadStatus::Queued
+            | WorkloadStatus::Creating
+            | WorkloadStatus::Running => ImageStatus::Building,
             WorkloadStatus::Succeeded => ImageStatus::Ready,
             WorkloadStatus::Stopping | WorkloadStatus::Stopped | WorkloadStatus::Failed { .. } => {
                 ImageStatus::Failed

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod image;
 pub mod key_pair;
 pub mod project;
+pub mod queue;
 pub mod quota;
 pub mod session;
 pub mod storage;

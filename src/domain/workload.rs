@@ -15,8 +15,10 @@ use super::validation::FieldErrors;
 
 /// Longest workload or volume name (a DNS-1123 label).
 pub const NAME_MAX: usize = 63;
-/// Longest command (a job's command or a service's local command).
+/// Longest command of a container or a service's local command.
 pub const COMMAND_MAX: usize = 8192;
+/// Longest command of a job (a multi-line shell script): 64 KiB.
+pub const JOB_COMMAND_MAX: usize = 64 * 1024;
 /// Most environment variables, volumes or services of one workload.
 pub const ITEMS_MAX: usize = 64;
 /// Longest mount path.
@@ -269,6 +271,30 @@ pub struct JobSpec {
     /// Longest run in seconds before it is stopped as Failed(TimeLimit).
     #[serde(default)]
     pub time_limit_secs: Option<u64>,
+    /// How it was created: the job list's create type.
+    #[serde(default)]
+    pub origin: JobOrigin,
+}
+
+/// How a job was created (the manual's create type).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobOrigin {
+    /// Created by a user, to run at once (or when the queue lets it).
+    #[default]
+    Immediately,
+    /// A run of a job schedule: its id and its name when the run was made.
+    Schedule { schedule: String, name: String },
+}
+
+impl JobOrigin {
+    /// Translation key of the create type (`job.origin.*`).
+    pub fn label_key(&self) -> &'static str {
+        match self {
+            JobOrigin::Immediately => "job.origin.immediately",
+            JobOrigin::Schedule { .. } => "job.origin.schedule",
+        }
+    }
 }
 
 /// A persistent volume of a project.
@@ -373,6 +399,9 @@ pub enum WorkloadStatus {
     /// A container waiting for its start time: nothing is in the cluster
     /// yet, its share of the quota is already held.
     Scheduled,
+    /// A job waiting in its project's queue: nothing is in the cluster and
+    /// nothing is held yet.
+    Queued,
     Creating,
     Running,
     Stopping,
@@ -401,6 +430,7 @@ impl WorkloadStatus {
     pub fn code(&self) -> &'static str {
         match self {
             WorkloadStatus::Scheduled => "scheduled",
+            WorkloadStatus::Queued => "queued",
             WorkloadStatus::Creating => "creating",
             WorkloadStatus::Running => "running",
             WorkloadStatus::Stopping => "stopping",
@@ -425,6 +455,7 @@ impl WorkloadStatus {
     pub fn label_key(&self) -> &'static str {
         match self {
             WorkloadStatus::Scheduled => "workload.status.scheduled",
+            WorkloadStatus::Queued => "workload.status.queued",
             WorkloadStatus::Creating => "workload.status.creating",
             WorkloadStatus::Running => "workload.status.running",
             WorkloadStatus::Stopping => "workload.status.stopping",
@@ -526,6 +557,14 @@ fn check_image(image: &ImageRef, errors: &mut FieldErrors) {
 fn check_command(command: &str, field: &'static str, errors: &mut FieldErrors) {
     if command.trim().is_empty() || command.len() > COMMAND_MAX || command.contains('\0') {
         errors.add(field, "workload.error.command");
+    }
+}
+
+fn check_job_command(command: &str, errors: &mut FieldErrors) {
+    if command.trim().is_empty() || command.contains('\0') {
+        errors.add("command", "workload.error.command");
+    } else if command.len() > JOB_COMMAND_MAX {
+        errors.add("command", "job.error.command_too_long");
     }
 }
 
@@ -709,7 +748,7 @@ impl JobSpec {
         let mut errors = FieldErrors::new();
         check_meta(&self.meta, &mut errors);
         check_image(&self.image, &mut errors);
-        check_command(&self.command, "command", &mut errors);
+        check_job_command(&self.command, &mut errors);
         check_env(&self.env, &mut errors);
         check_resources(&self.resources, &mut errors);
         check_volumes(&self.volumes, &mut errors);
@@ -764,6 +803,7 @@ mod tests {
             },
             volumes: Vec::new(),
             time_limit_secs: None,
+            origin: JobOrigin::Immediately,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::store::holds::{self, HoldRecord};
 use crate::store::projects::{self, ProjectRecord};
 use crate::store::users::UserRecord;
 use crate::store::workloads::{self, WorkloadSpec};
-use crate::store::{ReadTx, WriteTx};
+use crate::store::{ReadTx, StoreError, WriteTx};
 
 pub(crate) fn role_of(user: &UserRecord) -> Role {
     if user.is_admin {
@@ -59,50 +59,55 @@ pub(crate) fn requested(spec: &WorkloadSpec) -> Resources {
     }
 }
 
+/// Why a hold was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HoldRefusal {
+    /// The owner's Cloud Provisioning has not passed.
+    NotActivated,
+    /// The owner is not a member of the project.
+    NotMember,
+    /// The project is not usable (buffer period, released).
+    ProjectNotActive,
+    /// The project's quota or the owner's cap is short.
+    Quota(QuotaRefusal),
+}
+
 /// Holds what `spec` requests inside `project` for its owner, in the
-/// caller's transaction: the owner's activation (Cloud Provisioning), the
-/// project's status, the membership, the project's quota and the owner's
-/// cap are checked and the hold recorded in one write transaction, so
-/// parallel requests can never overshoot a quota.
-pub(crate) fn hold_tx(
+/// caller's transaction, when the owner's activation (Cloud Provisioning),
+/// the project's status, the membership, the project's quota and the
+/// owner's cap allow it; else says which refused (nothing written). The
+/// check and the hold are one write transaction, so parallel requests can
+/// never overshoot a quota.
+pub(crate) fn try_hold_tx(
     tx: &WriteTx,
     project: &ProjectRecord,
     spec: &WorkloadSpec,
     now: Timestamp,
-) -> Result<HoldId, ServiceError> {
+) -> Result<Result<HoldId, HoldRefusal>, StoreError> {
     let owner = spec.owner();
     let activated =
         activations::get_tx(tx, owner)?.is_some_and(|a| a.status == ActivationStatus::Passed);
     if !activated {
-        return Err(ServiceError::Refused("error.workload.not_activated"));
+        return Ok(Err(HoldRefusal::NotActivated));
     }
     let Some(membership) = project.members.iter().find(|m| m.user == owner) else {
-        return Err(ServiceError::NotFound);
+        return Ok(Err(HoldRefusal::NotMember));
     };
     if !project.status.is_usable() {
-        return Err(ServiceError::Refused("error.workload.project_not_active"));
+        return Ok(Err(HoldRefusal::ProjectNotActive));
     }
     let request = requested(spec);
     let held = holds::of_project_tx(tx, project.id)?;
     let (project_use, member_use) = holds::totals(&held, Some(owner));
-    check_fits(
+    if let Err(refusal) = check_fits(
         project.quota,
         project_use,
         membership.cap,
         member_use,
         request,
-    )
-    .map_err(|refusal| {
-        let (left, member) = match refusal {
-            QuotaRefusal::Project { left } => (left, false),
-            QuotaRefusal::Member { left } => (left, true),
-        };
-        ServiceError::OverQuota {
-            left,
-            member,
-            project: project.name.clone(),
-        }
-    })?;
+    ) {
+        return Ok(Err(HoldRefusal::Quota(refusal)));
+    }
     let hold = HoldRecord {
         id: HoldId::generate(),
         project: project.id,
@@ -112,7 +117,38 @@ pub(crate) fn hold_tx(
         created_at: now,
     };
     holds::put_tx(tx, &hold)?;
-    Ok(hold.id)
+    Ok(Ok(hold.id))
+}
+
+/// The error a use case answers for `refusal` in `project`.
+pub(crate) fn refusal_error(refusal: HoldRefusal, project: &ProjectRecord) -> ServiceError {
+    match refusal {
+        HoldRefusal::NotActivated => ServiceError::Refused("error.workload.not_activated"),
+        HoldRefusal::NotMember => ServiceError::NotFound,
+        HoldRefusal::ProjectNotActive => ServiceError::Refused("error.workload.project_not_active"),
+        HoldRefusal::Quota(refusal) => {
+            let (left, member) = match refusal {
+                QuotaRefusal::Project { left } => (left, false),
+                QuotaRefusal::Member { left } => (left, true),
+            };
+            ServiceError::OverQuota {
+                left,
+                member,
+                project: project.name.clone(),
+            }
+        }
+    }
+}
+
+/// Holds what `spec` requests inside `project` for its owner (see
+/// [`try_hold_tx`]), or answers why not.
+pub(crate) fn hold_tx(
+    tx: &WriteTx,
+    project: &ProjectRecord,
+    spec: &WorkloadSpec,
+    now: Timestamp,
+) -> Result<HoldId, ServiceError> {
+    try_hold_tx(tx, project, spec, now)?.map_err(|refusal| refusal_error(refusal, project))
 }
 
 /// Whether `user` may start containers from the custom image `record` now:

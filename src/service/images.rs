@@ -269,6 +269,7 @@ impl Services {
                     )],
                     due_at: Some(now),
                     hold: None,
+                    queued: false,
                     created_at: now,
                     updated_at: now,
                 };

@@ -8,6 +8,7 @@ pub mod containers;
 pub mod cost;
 pub(crate) mod guards;
 pub mod images;
+pub mod job_logs;
 pub mod key_pairs;
 pub mod password;
 pub mod projects;
@@ -64,6 +65,10 @@ pub enum ServiceError {
         /// The project's name, for the message.
         project: String,
     },
+    /// A new job would wait in its project's queue, but its owner has
+    /// `limit` jobs waiting there already (the platform's cap).
+    #[error("the queue holds {limit} jobs of this member already")]
+    QueueFull { limit: u32 },
     /// A rule of the product refused the action; the key names the message.
     #[error("refused: {0}")]
     Refused(&'static str),

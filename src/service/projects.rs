@@ -7,7 +7,9 @@ use jiff::tz::TimeZone;
 
 use super::guards::{live_project_read_tx, live_project_tx, role_of};
 use super::images::remove_project_images_tx;
-use super::workloads::{project_spec, stop_member_workloads_tx, wind_down_project_tx};
+use super::workloads::{
+    project_spec, start_queued_tx, stop_member_workloads_tx, wind_down_project_tx,
+};
 use super::{ServiceError, Services};
 use crate::cluster::ProjectSpec;
 use crate::cluster::WorkloadKind;
@@ -73,7 +75,12 @@ pub struct PlatformSettingsForm {
     pub currency: String,
     pub time_zone: String,
     pub usage_terms: String,
+    /// The cap of a member's queued jobs per project (empty: none).
+    pub queued_jobs_per_member: String,
 }
+
+/// The highest cap of queued jobs per member the settings accept.
+pub const QUEUE_CAP_MAX: u32 = 100_000;
 
 /// Longest usage terms, in characters.
 pub const USAGE_TERMS_MAX: usize = 20_000;
@@ -91,6 +98,10 @@ impl PlatformSettingsForm {
             currency: r.currency.clone(),
             time_zone: r.time_zone.clone(),
             usage_terms: r.usage_terms.clone(),
+            queued_jobs_per_member: r
+                .queued_jobs_per_member
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -141,12 +152,23 @@ impl PlatformSettingsForm {
         {
             errors.add("usage_terms", "error.platform.usage_terms");
         }
+        let queued_jobs_per_member = match self.queued_jobs_per_member.trim() {
+            "" => None,
+            text => match text.parse::<u32>() {
+                Ok(n) if (1..=QUEUE_CAP_MAX).contains(&n) => Some(n),
+                _ => {
+                    errors.add("queued_jobs_per_member", "error.platform.queue_cap");
+                    None
+                }
+            },
+        };
         errors.into_result(PlatformSettingsRecord {
             buffer_days,
             reminder_days,
             currency,
             time_zone,
             usage_terms,
+            queued_jobs_per_member,
         })
     }
 }
@@ -551,6 +573,7 @@ impl Services {
         self.authorize(actor, id, ProjectAction::Manage).await?;
         let cap = project::parse_cap(cap.0, cap.1, cap.2).map_err(ServiceError::Invalid)?;
         let actor = actor.clone();
+        let now = self.clock.now();
         self.blocking(move |store| {
             store.write(|tx| {
                 let mut p = live_project_tx(tx, id)?;
@@ -563,10 +586,14 @@ impl Services {
                 m.cap = cap;
                 project::check_cap_within(&cap, &p.quota).map_err(ServiceError::Invalid)?;
                 projects::put_tx(tx, &p)?;
+                // A raised cap may let queued jobs start.
+                start_queued_tx(tx, id, now)?;
                 Ok(())
             })
         })
-        .await
+        .await?;
+        self.wake_reconciler();
+        Ok(())
     }
 
     /// Deletes a project after its verification code was typed back:
@@ -892,6 +919,9 @@ impl Services {
                         }
                     }
                     projects::put_tx(tx, &p)?;
+                    // More quota (or a period extended) may let queued
+                    // jobs start.
+                    start_queued_tx(tx, p.id, now)?;
                 } else if a.kind == ApplicationKind::Project {
                     p.status = ProjectStatus::Declined;
                     projects::put_tx(tx, &p)?;
@@ -912,7 +942,9 @@ impl Services {
                 Ok(())
             })
         })
-        .await
+        .await?;
+        self.wake_reconciler();
+        Ok(())
     }
 
     /// An admin sets quota and dates directly.
@@ -964,7 +996,8 @@ impl Services {
                     projects::put_tx(tx, &p)?;
                     let mut report = SweepReport::default();
                     services.advance_tx(tx, &mut p, &settings, now, &mut report)?;
-                    Ok(report.to_buffer + report.released > 0)
+                    let started = start_queued_tx(tx, id, now)?;
+                    Ok(report.to_buffer + report.released + started > 0)
                 })
             })
             .await?;

@@ -12,7 +12,8 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::guards::{
-    check_container_image_tx, hold_tx, live_project_read_tx, live_project_tx, role_of,
+    HoldRefusal, check_container_image_tx, hold_tx, live_project_read_tx, live_project_tx,
+    refusal_error, requested, role_of, try_hold_tx,
 };
 use super::storage::StorageOutcome;
 use super::{ClusterAccess, ServiceError, Services};
@@ -26,19 +27,20 @@ use crate::domain::authz::{
 };
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{HoldId, ProjectId, StorageTypeId, UserId, VolumeId};
+use crate::domain::queue::{QueuePlace, may_queue_another, wait_of};
+use crate::domain::quota::QuotaRefusal;
 use crate::domain::storage::{MountAccess, StoragePermission};
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
     ContainerSpec, JobSpec, ServiceSpec, VolumeSpec, WorkloadId, WorkloadStatus,
 };
 use crate::store::activations::{self, ActivationStatus};
-use crate::store::holds;
-use crate::store::platform;
 use crate::store::projects::{self, ProjectRecord};
 use crate::store::users::{self, UserRecord};
 use crate::store::volumes::{self, VolumeDesired, VolumeRecord};
 use crate::store::workloads::{self, Desired, LastError, WorkloadRecord, WorkloadSpec};
 use crate::store::{StoreError, WriteTx};
+use crate::store::{holds, platform};
 
 /// The most log lines one request reads.
 pub const LOG_LINES_MAX: usize = 10_000;
@@ -93,6 +95,7 @@ pub(super) fn require_volume(
 fn status_reason(status: &WorkloadStatus) -> &'static str {
     match status {
         WorkloadStatus::Scheduled => "Scheduled",
+        WorkloadStatus::Queued => "Queued",
         WorkloadStatus::Creating => "Creating",
         WorkloadStatus::Running => "Running",
         WorkloadStatus::Stopping => "Stopping",
@@ -145,15 +148,105 @@ fn request_tx(
         request(r, desired, now, reason, message);
         r.hold = hold;
         if desired != Desired::Running {
-            r.hold.take()
+            r.hold.take().map(|h| (h, r.spec.project()))
         } else {
             None
         }
     })?
     .flatten();
-    if let Some(hold) = released {
-        holds::delete_tx(tx, hold)?;
+    if let Some((hold, project)) = released {
+        release_tx(tx, hold, project, now)?;
     }
+    Ok(())
+}
+
+/// Gives back `hold` of a workload in `project` and starts the jobs of the
+/// project's queue that fit now, in the caller's transaction.
+fn release_tx(
+    tx: &WriteTx,
+    hold: HoldId,
+    project: ProjectId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    holds::delete_tx(tx, hold)?;
+    start_queued_tx(tx, project, now)?;
+    Ok(())
+}
+
+/// Starts the jobs queued in `project` that fit now, first in first out,
+/// in the caller's transaction: each takes its hold and becomes due in the
+/// same write, so a queued job never starts past a quota. A job short of
+/// the project's quota stops the pass (no job overtakes it); one short of
+/// only its owner's cap lets the jobs behind it go first. Returns how many
+/// started; the caller wakes the reconcile loop.
+pub(crate) fn start_queued_tx(
+    tx: &WriteTx,
+    project: ProjectId,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let ids = workloads::queued_ids_tx(tx, project)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let Some(p) = projects::get_tx(tx, project)?.filter(|p| !p.deleted) else {
+        return Ok(0);
+    };
+    let mut started = 0;
+    for id in ids {
+        let Some(record) = workloads::get_tx(tx, id)? else {
+            continue;
+        };
+        match try_hold_tx(tx, &p, &record.spec, now)? {
+            Ok(hold) => {
+                workloads::update_tx(tx, id, now, |r| {
+                    r.queued = false;
+                    r.hold = Some(hold);
+                    r.due_at = Some(now);
+                    let message = "resources were freed: it leaves the queue".to_owned();
+                    r.push_event(event(now, false, "Dequeued", message));
+                })?;
+                started += 1;
+            }
+            Err(HoldRefusal::Quota(QuotaRefusal::Project { .. }))
+            | Err(HoldRefusal::ProjectNotActive) => break,
+            Err(_) => continue,
+        }
+    }
+    Ok(started)
+}
+
+/// Takes a queued job out of its project's queue, in the caller's
+/// transaction: a cancellation ends it as Stopped (it never reached the
+/// cluster), a deletion removes its record. The jobs behind it may start.
+fn unqueue_tx(
+    tx: &WriteTx,
+    record: &WorkloadRecord,
+    delete: bool,
+    now: Timestamp,
+    reason: &str,
+    message: String,
+) -> Result<(), StoreError> {
+    let id = record.id();
+    if delete {
+        workloads::remove_tx(tx, id, now)?;
+    } else {
+        workloads::update_tx(tx, id, now, |r| {
+            r.queued = false;
+            r.desired = Desired::Stopped;
+            r.generation += 1;
+            r.due_at = None;
+            r.observed = Some(Observed {
+                id,
+                status: WorkloadStatus::Stopped,
+                endpoints: Vec::new(),
+                gpus: Vec::new(),
+                started_at: None,
+                finished_at: Some(now),
+            });
+            r.push_event(event(now, false, reason, message));
+        })?;
+    }
+    start_queued_tx(tx, record.spec.project(), now)?;
     Ok(())
 }
 
@@ -240,13 +333,20 @@ fn insert_workload_tx(
         }
     }
     // A scheduled container holds its share from now on, so that its start
-    // cannot fail for quota later.
-    let hold = hold_tx(tx, p, &spec, now)?;
+    // cannot fail for quota later. A job that does not fit waits in the
+    // queue instead (never refused for quota).
+    let hold = match spec.kind() {
+        WorkloadKind::Job => job_hold_tx(tx, p, &spec, now)?,
+        _ => Some(hold_tx(tx, p, &spec, now)?),
+    };
     super::cost::record_workload_order_tx(tx, actor, p, &spec, now)?;
     let start = scheduled_start(&spec, now);
     let mut message = format!("created by {}", actor.username.as_str());
     if let Some(start) = start {
         message.push_str(&format!(", to start at {start}"));
+    }
+    if hold.is_none() {
+        message.push_str(", queued");
     }
     let record = WorkloadRecord {
         spec,
@@ -255,8 +355,9 @@ fn insert_workload_tx(
         observed: None,
         error: None,
         events: vec![event(now, false, "Created", message)],
-        due_at: Some(start.unwrap_or(now)),
-        hold: Some(hold),
+        due_at: hold.map(|_| start.unwrap_or(now)),
+        queued: hold.is_none(),
+        hold,
         created_at: now,
         updated_at: now,
     };
@@ -265,10 +366,60 @@ fn insert_workload_tx(
             ServiceError::Invalid(FieldErrors::single("name", "workload.error.name_taken"))
         }
         other => other.into(),
-    })
+    })?;
+    if record.queued {
+        // Only its owner's cap may be short while the one ahead waits for
+        // the project: it may go first.
+        start_queued_tx(tx, p.id, now)?;
+    }
+    Ok(())
 }
 
-/// A page of a project's containers and how many match in all.
+/// A new job's hold, or None when it is to wait in its project's queue:
+/// the project's quota or its owner's cap is short now, or jobs are queued
+/// ahead of it (first in, first out). Refusals other than quota (activation,
+/// project status, membership) are answered as errors.
+fn job_hold_tx(
+    tx: &WriteTx,
+    p: &ProjectRecord,
+    spec: &WorkloadSpec,
+    now: Timestamp,
+) -> Result<Option<HoldId>, ServiceError> {
+    match try_hold_tx(tx, p, spec, now)? {
+        Ok(hold) if workloads::queued_ids_tx(tx, p.id)?.is_empty() => Ok(Some(hold)),
+        Ok(hold) => {
+            holds::delete_tx(tx, hold)?;
+            check_queue_cap_tx(tx, p.id, spec.owner())?;
+            Ok(None)
+        }
+        Err(HoldRefusal::Quota(_)) => {
+            check_queue_cap_tx(tx, p.id, spec.owner())?;
+            Ok(None)
+        }
+        Err(other) => Err(refusal_error(other, p)),
+    }
+}
+
+/// Refuses another queued job of `owner` in `project` when the platform's
+/// cap of queued jobs per member is reached.
+fn check_queue_cap_tx(tx: &WriteTx, project: ProjectId, owner: UserId) -> Result<(), ServiceError> {
+    let Some(limit) = platform::get_tx(tx)?.queued_jobs_per_member else {
+        return Ok(());
+    };
+    let mut waiting = 0;
+    for id in workloads::queued_ids_tx(tx, project)? {
+        if workloads::get_tx(tx, id)?.is_some_and(|r| r.spec.owner() == owner) {
+            waiting += 1;
+        }
+    }
+    if may_queue_another(waiting, Some(limit)) {
+        Ok(())
+    } else {
+        Err(ServiceError::QueueFull { limit })
+    }
+}
+
+/// A page of a project's containers (or jobs) and how many match in all.
 #[derive(Debug, Clone)]
 pub struct ContainerPage {
     pub items: Vec<WorkloadRecord>,
@@ -474,6 +625,13 @@ impl Services {
                     if change == Change::Start && !p.status.is_usable() {
                         return Err(ServiceError::Refused("error.workload.project_not_active"));
                     }
+                    if record.queued {
+                        let delete = change == Change::Delete;
+                        let word = if delete { "delete" } else { "cancel" };
+                        let message = format!("{word} requested by {}", actor.username.as_str());
+                        unqueue_tx(tx, &record, delete, now, "Cancelled", message)?;
+                        return Ok(true);
+                    }
                     let ended = record.status().is_terminal();
                     let (desired, reason, word) = match change {
                         // Nothing to stop or cancel once it has ended.
@@ -561,6 +719,61 @@ impl Services {
         .await
     }
 
+    /// Where each queued job of `project` stands, for someone who may see
+    /// the project: its place (from 1), the jobs ahead of it and why it
+    /// waits, with the numbers of the project's quota and its owner's cap
+    /// as they are now.
+    pub async fn queue_places(
+        &self,
+        viewer: &UserRecord,
+        project: ProjectId,
+    ) -> Result<BTreeMap<WorkloadId, QueuePlace>, ServiceError> {
+        let viewer = viewer.clone();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let p = live_project_read_tx(tx, project)?;
+                if !permits_project(role_of(&viewer), p.role_of(viewer.id), ProjectAction::View) {
+                    return Err(ServiceError::NotFound);
+                }
+                let held = holds::of_project_read_tx(tx, project)?;
+                let mut places = BTreeMap::new();
+                for (ahead, id) in workloads::queued_ids_read_tx(tx, project)?
+                    .into_iter()
+                    .enumerate()
+                {
+                    let Some(record) = workloads::get_read_tx(tx, id)? else {
+                        continue;
+                    };
+                    let owner = record.spec.owner();
+                    let (project_use, member_use) = holds::totals(&held, Some(owner));
+                    let cap = p
+                        .members
+                        .iter()
+                        .find(|m| m.user == owner)
+                        .map(|m| m.cap)
+                        .unwrap_or_default();
+                    let wait = wait_of(
+                        p.quota,
+                        project_use,
+                        cap,
+                        member_use,
+                        requested(&record.spec),
+                    );
+                    places.insert(
+                        id,
+                        QueuePlace {
+                            position: ahead + 1,
+                            ahead,
+                            wait,
+                        },
+                    );
+                }
+                Ok(places)
+            })
+        })
+        .await
+    }
+
     /// Page `page` (from 1; past the end: the last) of `page_size`
     /// containers of a project that `viewer` may see (members their own,
     /// managers and admins all), newest first, whose name contains
@@ -614,6 +827,61 @@ impl Services {
                 owners,
                 zone: TimeZone::get(&settings.time_zone).unwrap_or(TimeZone::UTC),
             })
+        })
+    }
+
+    /// Page `page` (from 1; past the end: the last) of `page_size` jobs of
+    /// a project that `viewer` may see (members their own, managers and
+    /// admins all), newest first, whose name contains `name_part`
+    /// (ignoring case); with the number of all that match.
+    pub async fn project_jobs(
+        &self,
+        viewer: &UserRecord,
+        project: ProjectId,
+        name_part: &str,
+        page: usize,
+        page_size: usize,
+    ) -> Result<ContainerPage, ServiceError> {
+        let needle = name_part.trim().to_lowercase();
+        let matching: Vec<WorkloadRecord> = self
+            .project_workloads(viewer, project)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.spec.kind() == WorkloadKind::Job
+                    && r.spec.name().is_some_and(|n| n.contains(&needle))
+            })
+            .collect();
+        let total = matching.len();
+        let page_size = page_size.max(1);
+        let page = page.clamp(1, total.div_ceil(page_size).max(1));
+        let items: Vec<WorkloadRecord> = matching
+            .into_iter()
+            .skip((page - 1) * page_size)
+            .take(page_size)
+            .collect();
+        let (owners, zone) = self.store.read(|tx| {
+            let mut owners = HashMap::new();
+            for record in &items {
+                let owner = record.spec.owner();
+                if let Entry::Vacant(entry) = owners.entry(owner)
+                    && let Some(user) = users::get_read_tx(tx, owner)?
+                {
+                    entry.insert(user.username.as_str().to_owned());
+                }
+            }
+            let settings = platform::get_read_tx(tx)?;
+            Ok::<_, ServiceError>((
+                owners,
+                TimeZone::get(&settings.time_zone).unwrap_or(TimeZone::UTC),
+            ))
+        })?;
+        Ok(ContainerPage {
+            items,
+            total,
+            page,
+            owners,
+            zone,
         })
     }
 
@@ -747,8 +1015,16 @@ impl Services {
         id: WorkloadId,
         tail_lines: usize,
     ) -> Result<String, ServiceError> {
-        self.workload(viewer, id).await?;
+        let record = self.workload(viewer, id).await?;
         let lines = tail_lines.clamp(1, LOG_LINES_MAX);
+        // A finished job's log is read from mlstack's archive: the pod or
+        // the process's folder may be gone.
+        if record.spec.kind() == WorkloadKind::Job
+            && record.status().is_terminal()
+            && let Some(text) = self.archived_tail(viewer, id, lines).await?
+        {
+            return Ok(text);
+        }
         let cluster = self.cluster()?;
         Ok(bounded(cluster, cluster.driver.logs(id, lines))
             .await?
@@ -948,7 +1224,7 @@ fn apply_workload_outcome_tx(
                 r.error = None;
                 r.due_at = None;
             }
-            release_if_ended(r)
+            release_if_ended(r).map(|h| (h, r.spec.project()))
         })?,
         WorkloadOutcome::Deleted { id, generation } => {
             let confirmed = workloads::get_tx(tx, id)?
@@ -966,7 +1242,7 @@ fn apply_workload_outcome_tx(
             if r.generation == generation {
                 note_error(r, error);
             }
-            release_if_ended(r)
+            release_if_ended(r).map(|h| (h, r.spec.project()))
         })?,
         WorkloadOutcome::Observed {
             id,
@@ -974,12 +1250,13 @@ fn apply_workload_outcome_tx(
             events,
         } => workloads::update_tx(tx, id, now, |r| {
             note_observed(r, Some(observed), &events, now);
-            release_if_ended(r)
+            release_if_ended(r).map(|h| (h, r.spec.project()))
         })?,
     };
-    // A job that ended gives back what it held, in the same transaction.
-    if let Some(hold) = released.flatten() {
-        holds::delete_tx(tx, hold)?;
+    // A job that ended gives back what it held, in the same transaction,
+    // and the queue moves.
+    if let Some((hold, project)) = released.flatten() {
+        release_tx(tx, hold, project, now)?;
     }
     Ok(())
 }
@@ -1096,7 +1373,7 @@ impl Services {
                     let message = "the end time was reached".to_owned();
                     request_tx(tx, id, Desired::Deleted, now, "Ended", message, None)?;
                     if let Some(hold) = record.hold {
-                        holds::delete_tx(tx, hold)?;
+                        release_tx(tx, hold, record.spec.project(), now)?;
                     }
                 }
                 Ok(())
@@ -1161,12 +1438,40 @@ impl Services {
     }
 
     /// Writes what the driver did to many workloads in one transaction.
+    /// Then the logs of jobs seen ending are archived, and those of
+    /// deleted ones removed, off the loop (see `job_logs.rs`).
     pub(crate) async fn record_workload_outcomes(
         &self,
         outcomes: Vec<WorkloadOutcome>,
     ) -> Result<(), ServiceError> {
+        let mut ended = Vec::new();
+        let mut gone = Vec::new();
+        for outcome in &outcomes {
+            match outcome {
+                WorkloadOutcome::Applied {
+                    id,
+                    observed: Some(observed),
+                    ..
+                }
+                | WorkloadOutcome::Observed { id, observed, .. }
+                    if observed.status.is_terminal() =>
+                {
+                    ended.push(*id);
+                }
+                WorkloadOutcome::Deleted { id, .. } => gone.push(*id),
+                _ => {}
+            }
+        }
         self.record_outcomes(outcomes, apply_workload_outcome_tx)
-            .await
+            .await?;
+        if !ended.is_empty() || !gone.is_empty() {
+            let services = self.clone();
+            tokio::spawn(async move {
+                services.archive_ended_job_logs(ended).await;
+                services.forget_job_logs(gone).await;
+            });
+        }
+        Ok(())
     }
 
     /// Writes what the driver did to many volumes in one transaction.
@@ -1321,6 +1626,11 @@ fn stop_workloads_tx(
             (false, WorkloadKind::ImageCommit) => continue,
         };
         if record.desired == desired || record.desired == Desired::Deleted {
+            continue;
+        }
+        if record.queued {
+            unqueue_tx(tx, &record, delete, now, reason, message.into())?;
+            changed = true;
             continue;
         }
         request_tx(

@@ -25,6 +25,9 @@ pub struct PlatformSettingsRecord {
     /// The platform's usage terms (manual §5.4, "Sign the terms"), shown as
     /// written in both languages of the interface.
     pub usage_terms: String,
+    /// The most jobs one member may have waiting in one project's queue
+    /// (None: no cap).
+    pub queued_jobs_per_member: Option<u32>,
 }
 
 /// The usage terms of a new platform, in both languages of the interface,
@@ -48,6 +51,7 @@ impl Default for PlatformSettingsRecord {
             currency: "TWD".into(),
             time_zone: "Asia/Taipei".into(),
             usage_terms: DEFAULT_USAGE_TERMS.into(),
+            queued_jobs_per_member: None,
         }
     }
 }

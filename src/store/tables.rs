@@ -190,3 +190,7 @@ pub const PROJECT_ID_TO_ORDER_IDS: MultimapTableDefinition<u128, u128> =
 /// runs): when a container or job was seen running, kept after it is gone.
 pub const WORKLOAD_RUN_INTERVALS: TableDefinition<(u128, i64), i64> =
     TableDefinition::new("workload_run_intervals");
+/// Index: project id -> ids of its queued jobs (`WorkloadRecord::queued`),
+/// in id order, which is the order of creation: the project's job queue.
+pub const PROJECT_ID_TO_QUEUED_JOB_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("project_id_to_queued_job_ids");

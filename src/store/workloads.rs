@@ -7,7 +7,7 @@
 //! `WorkloadEvent`) as they are, never a driver.
 
 use jiff::Timestamp;
-use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::{StoreError, codec, due, holds, runs, tables};
@@ -138,9 +138,13 @@ pub struct WorkloadRecord {
     #[serde(default)]
     pub due_at: Option<Timestamp>,
     /// What it holds of its project's quota while it is to run (None: a
-    /// stopped container, an ended job, an image commit).
+    /// stopped container, an ended job, an image commit, a queued job).
     #[serde(default)]
     pub hold: Option<HoldId>,
+    /// A job waiting in its project's queue (listed in
+    /// `PROJECT_ID_TO_QUEUED_JOB_IDS`): it holds nothing and is not due.
+    #[serde(default)]
+    pub queued: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -159,6 +163,7 @@ impl WorkloadRecord {
             (None, Some(error)) if error.retry_at.is_none() => {
                 WorkloadStatus::failed(FailureReason::Other(error.message.clone()))
             }
+            (None, None) if self.queued => WorkloadStatus::Queued,
             (None, None) if self.waits_for_start() => WorkloadStatus::Scheduled,
             (None, _) => WorkloadStatus::Creating,
         }
@@ -261,6 +266,15 @@ fn write_tx(
         previous.and_then(WorkloadRecord::due_entry),
         record.due_entry(),
     )?;
+    if previous.is_some_and(|p| p.queued) != record.queued {
+        let mut queue = tx.open_multimap_table(tables::PROJECT_ID_TO_QUEUED_JOB_IDS)?;
+        let project = record.spec.project().as_u128();
+        if record.queued {
+            queue.insert(project, id)?;
+        } else {
+            queue.remove(project, id)?;
+        }
+    }
     tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?
         .insert(id, codec::encode(record)?.as_slice())?;
     Ok(())
@@ -367,6 +381,10 @@ pub fn remove_tx(
             .remove(project, id.as_u128())?;
         tx.open_table(tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME)?
             .remove((project, id.as_u128()))?;
+        if record.queued {
+            tx.open_multimap_table(tables::PROJECT_ID_TO_QUEUED_JOB_IDS)?
+                .remove(project, id.as_u128())?;
+        }
         due::move_tx(
             tx,
             tables::DUE_WORKLOAD_IDS,
@@ -404,6 +422,32 @@ pub fn of_project_tx(
         &tx.open_table(tables::WORKLOAD_ID_TO_WORKLOAD)?,
         project.as_u128(),
     )
+}
+
+/// The ids of the jobs queued in `project`, first in first: ids are
+/// time-ordered (UUIDv7), so the index's order is the order of creation.
+pub fn queued_ids_tx(
+    tx: &WriteTransaction,
+    project: ProjectId,
+) -> Result<Vec<WorkloadId>, StoreError> {
+    tx.open_multimap_table(tables::PROJECT_ID_TO_QUEUED_JOB_IDS)?
+        .get(project.as_u128())?
+        .map(|id| id.map(|v| WorkloadId::from_u128(v.value())))
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from)
+}
+
+/// The ids of the jobs queued in `project`, first in first, in a read
+/// transaction.
+pub fn queued_ids_read_tx(
+    tx: &ReadTransaction,
+    project: ProjectId,
+) -> Result<Vec<WorkloadId>, StoreError> {
+    tx.open_multimap_table(tables::PROJECT_ID_TO_QUEUED_JOB_IDS)?
+        .get(project.as_u128())?
+        .map(|id| id.map(|v| WorkloadId::from_u128(v.value())))
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from)
 }
 
 /// Every workload, oldest first.
@@ -462,6 +506,7 @@ pub(crate) fn test_job(at: Timestamp) -> WorkloadRecord {
             resources: Resources::default(),
             volumes: Vec::new(),
             time_limit_secs: None,
+            origin: crate::domain::workload::JobOrigin::Immediately,
         }),
         desired: Desired::Running,
         generation: 1,
@@ -470,6 +515,7 @@ pub(crate) fn test_job(at: Timestamp) -> WorkloadRecord {
         events: Vec::new(),
         due_at: None,
         hold: None,
+        queued: false,
         created_at: at,
         updated_at: at,
     }
@@ -546,6 +592,7 @@ mod tests {
             }],
             due_at: Some(at),
             hold: Some(HoldId::from_u128(9)),
+            queued: false,
             created_at: at,
             updated_at: at,
         }

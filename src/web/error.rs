@@ -40,6 +40,9 @@ pub enum WebError {
         member: bool,
         project: String,
     },
+    /// A member's jobs waiting in a project's queue reached the cap.
+    #[error("queue full ({limit})")]
+    QueueFull { limit: u32 },
     /// Retry after `seconds`; `message` names why.
     #[error("throttled for {seconds} s")]
     Throttled { seconds: i64, message: &'static str },
@@ -74,6 +77,7 @@ impl From<ServiceError> for WebError {
                 project,
             },
             ServiceError::Refused(key) => WebError::Refused(key),
+            ServiceError::QueueFull { limit } => WebError::QueueFull { limit },
             ServiceError::Throttled { wait } => WebError::Throttled {
                 seconds: wait.as_secs().max(1),
                 message: "throttle.wait",
@@ -110,11 +114,13 @@ impl WebError {
             WebError::OverQuota { member: true, .. } => {
                 ("error.page.refused", "error.quota.left_in_cap")
             }
+            WebError::QueueFull { .. } => ("error.page.refused", "job.error.queue_full"),
             WebError::Unavailable(_) => ("error.page.unavailable", "error.page.unavailable_text"),
             WebError::Internal(_) => ("error.page.internal", "error.page.internal_text"),
         };
         let args = match self {
             WebError::Throttled { seconds, .. } => vec![("seconds", seconds.to_string())],
+            WebError::QueueFull { limit } => vec![("limit", limit.to_string())],
             WebError::OverQuota { left, project, .. } => vec![
                 ("gpu", Milli(left.gpu_milli).to_string()),
                 ("cpu", Milli(left.cpu_milli).to_string()),
@@ -140,7 +146,9 @@ impl ResponseError for WebError {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            WebError::Refused(_) | WebError::OverQuota { .. } => StatusCode::CONFLICT,
+            WebError::Refused(_) | WebError::OverQuota { .. } | WebError::QueueFull { .. } => {
+                StatusCode::CONFLICT
+            }
             WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -76,6 +76,11 @@ pub fn container(id: WorkloadId) -> String {
     format!("{CONTAINERS}/{id}")
 }
 
+/// A job's page.
+pub fn job(id: WorkloadId) -> String {
+    format!("{JOBS}/{id}")
+}
+
 /// A tab of a container's detail page: `detail`, `services`, `monitor`,
 /// `events`.
 pub fn container_tab(id: WorkloadId, tab: &str) -> String {

@@ -126,6 +126,8 @@ fn missing(record: &WorkloadRecord) -> Missing {
         .is_some_and(|o| !o.status.is_terminal());
     match (kind, record.desired) {
         (_, Desired::Deleted) => Missing::Nothing,
+        // A queued job is not in the cluster yet: it waits for its turn.
+        _ if record.queued => Missing::Nothing,
         (WorkloadKind::Container, Desired::Running) if record.error.is_none() => Missing::Apply,
         (WorkloadKind::Container, Desired::Stopped) if running => {
             Missing::Ended(WorkloadStatus::Stopped)
@@ -1067,6 +1069,13 @@ mod tests {
         assert_eq!(missing(&running), lost);
         let never = job_record(Desired::Running, None);
         assert_eq!(missing(&never), Missing::Apply);
+        let queued = WorkloadRecord {
+            queued: true,
+            due_at: None,
+            hold: None,
+            ..never.clone()
+        };
+        assert_eq!(missing(&queued), Missing::Nothing, "it waits for its turn");
         let deleted = job_record(Desired::Deleted, Some(WorkloadStatus::Running));
         assert_eq!(missing(&deleted), Missing::Nothing);
 

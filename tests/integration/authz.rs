@@ -105,6 +105,8 @@ struct Ids {
     purpose: String,
     /// A running container of the project, created by the member (mia).
     container: String,
+    /// A job of the project, created by the member (mia).
+    job: String,
     /// A key pair of the member (mia).
     key_pair: String,
     /// A custom image the member saved from the container.
@@ -128,6 +130,7 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         to_decide,
         purpose,
         container,
+        job,
         key_pair,
         custom_image,
         storage,
@@ -302,6 +305,10 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         (Verb::Any, "/containers/{id}/services/{name}/{tail:.*}") => {
             get(&format!("/containers/{container}/services/echo/"))
         }
+        (Verb::Get, "/jobs/{id}" | "/jobs/{id}/log") => get(&pattern.replace("{id}", job)),
+        (Verb::Post, "/jobs/{id}/cancel") => post(pattern.replace("{id}", job), vec![]),
+        // Without the confirmation ticked: refused, nothing deleted.
+        (Verb::Post, "/jobs/{id}/delete") => post(pattern.replace("{id}", job), vec![]),
         (Verb::Get, "/containers/{id}/image") => get(&format!("/containers/{container}/image")),
         (Verb::Post, "/containers/{id}/image") => post(
             format!("/containers/{container}/image"),
@@ -452,6 +459,50 @@ pub(crate) async fn sample_container_and_image(
     (container.to_string(), image.to_string())
 }
 
+/// A job of `owner` in `project` (activated already) that runs a while;
+/// its id.
+pub(crate) async fn sample_job(app: &TestApp, owner: &str, project: &str) -> String {
+    use mlstack::domain::workload::{
+        ImageRef, JobOrigin, JobSpec, Resources, WorkloadId, WorkloadMeta,
+    };
+    let services = app.services();
+    let user = services
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == owner)
+        .expect("the owner");
+    let spec = JobSpec {
+        meta: WorkloadMeta {
+            id: WorkloadId::generate(),
+            project: project.parse().expect("project id"),
+            owner: user.id,
+            name: "sample-job".into(),
+        },
+        image: ImageRef {
+            name: "ubuntu".into(),
+            tag: "24.04".into(),
+        },
+        command: "echo \"Hello World\"; sleep 300".into(),
+        env: Default::default(),
+        resources: Resources {
+            cpu_milli: 500,
+            ram_mib: 512,
+            shm_mib: 0,
+            gpu: None,
+        },
+        volumes: Vec::new(),
+        time_limit_secs: None,
+        origin: JobOrigin::Immediately,
+    };
+    services
+        .create_job(&user, spec)
+        .await
+        .expect("a job")
+        .to_string()
+}
+
 /// The id in the edit link of the catalog row named `name`.
 fn catalog_id(body: &str, kind_path: &str, name: &str) -> String {
     let link_end = body.find(&format!("\">{name}</a>")).expect("a catalog row");
@@ -525,8 +576,10 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
         .await;
     let (container, custom_image) = sample_container_and_image(&app, "mia", &project).await;
     let storage = sample_storage(&app, "mia", &project).await;
+    let job = sample_job(&app, "mia", &project).await;
     let ids = Ids {
         container,
+        job,
         custom_image,
         storage,
         project,

@@ -44,6 +44,8 @@ const NOT_PAGES: &[&str] = &[
     "/advanced/key-pairs/generate",
     "/advanced/key-pairs/import",
     "/containers/{id}/terminal/ws",
+    // A job's log as a text download.
+    "/jobs/{id}/log",
 ];
 
 const CATALOG_KINDS: &[&str] = &[
@@ -96,6 +98,7 @@ fn pages(
     purpose: &str,
     container: &str,
     order: &str,
+    job: &str,
 ) -> Vec<String> {
     let mut pages = Vec::new();
     for route in mlstack::web::route_table() {
@@ -132,6 +135,11 @@ fn pages(
             }
             "/containers/{id}/image" => pages.push(format!("/containers/{container}/image")),
             "/account/orders/{id}" => pages.push(format!("/account/orders/{order}")),
+            "/jobs/{id}" => pages.extend(
+                ["detail", "log", "events"]
+                    .iter()
+                    .map(|tab| format!("/jobs/{job}?tab={tab}")),
+            ),
             path if path.contains('{') => panic!(
                 "tests/integration/browser_layout.rs: give the page {path} a concrete address in `pages`"
             ),
@@ -211,6 +219,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
     // A Running container of mia's, saved as a custom image (the custom
     // image list has a row; its Create a Custom Image form is a page).
     let (container, _) = crate::authz::sample_container_and_image(&app, "mia", &project).await;
+    let job = crate::authz::sample_job(&app, "mia", &project).await;
 
     // A key pair each, so the Key Pairs table has a row in both themes.
     for client in [&admin, &manager] {
@@ -264,7 +273,15 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
 
     b.log_in("admin", &app.admin_password).await;
     b.user_menu("Light").await;
-    let admin_pages = pages(Role::Admin, None, &project, &purpose, &container, &order);
+    let admin_pages = pages(
+        Role::Admin,
+        None,
+        &project,
+        &purpose,
+        &container,
+        &order,
+        &job,
+    );
     problems.extend(visit(&b, "admin-en-light", &admin_pages).await);
     b.user_menu("Log out").await;
 
@@ -280,6 +297,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
         &purpose,
         &container,
         &order,
+        &job,
     );
     assert!(manager_pages.len() > 15, "{manager_pages:?}");
     problems.extend(visit(&b, "manager-zh-dark", &manager_pages).await);

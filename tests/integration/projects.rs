@@ -836,6 +836,7 @@ fn gpu_job(project: &str, name: &str, gpu_milli: u64) -> mlstack::domain::worklo
         },
         volumes: Vec::new(),
         time_limit_secs: None,
+        origin: mlstack::domain::workload::JobOrigin::Immediately,
     }
 }
 
@@ -920,28 +921,18 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
             tokio::spawn(async move { services.create_job(&owner, spec).await })
         })
         .collect();
-    let mut won = 0;
+    // Jobs are never refused for quota: the others wait in the queue.
     for racer in racers {
-        match racer.await.expect("task") {
-            Ok(_) => won += 1,
-            Err(ServiceError::OverQuota {
-                left,
-                member: false,
-                project,
-            }) => {
-                assert_eq!(left.gpu_milli, 0);
-                assert_eq!(project, "Contended");
-            }
-            Err(other) => panic!("unexpected {other:?}"),
-        }
+        racer.await.expect("task").expect("created or queued");
     }
-    assert_eq!(won, 1, "exactly one request got the last half GPU");
     let project: mlstack::domain::ids::ProjectId = id.parse().expect("id");
     let jobs = services
         .project_workloads(&alice_record, project)
         .await
         .expect("workloads");
-    assert_eq!(jobs.len(), 2, "refused requests left no workload");
+    assert_eq!(jobs.len(), 21);
+    let queued = jobs.iter().filter(|j| j.queued).count();
+    assert_eq!(queued, 19, "exactly one request got the last half GPU");
     let detail = alice.get(&format!("/projects/{id}")).await;
     assert!(alice.get("/projects").await.body.contains("3 / 3"));
     assert!(
@@ -967,17 +958,17 @@ async fn parallel_workloads_never_overshoot_the_quota_or_a_member_cap() {
             tokio::spawn(async move { services.create_job(&owner, spec).await })
         })
         .collect();
-    let mut won = 0;
     for racer in racers {
-        match racer.await.expect("task") {
-            Ok(_) => won += 1,
-            Err(ServiceError::OverQuota {
-                member: true, left, ..
-            }) => assert_eq!(left.gpu_milli, 0),
-            Err(other) => panic!("unexpected {other:?}"),
-        }
+        racer.await.expect("task").expect("created or queued");
     }
-    assert_eq!(won, 6, "bob holds exactly his cap of 1.5 GPU");
+    let capped_id: mlstack::domain::ids::ProjectId = capped.parse().expect("id");
+    let jobs = services
+        .project_workloads(&bob_record, capped_id)
+        .await
+        .expect("workloads");
+    let holding = jobs.iter().filter(|j| j.hold.is_some()).count();
+    assert_eq!(holding, 6, "bob holds exactly his cap of 1.5 GPU");
+    assert_eq!(jobs.iter().filter(|j| j.queued).count(), 4);
     services
         .create_job(&alice_record, gpu_job(&capped, "uncapped", 1500))
         .await

@@ -319,6 +319,7 @@ fn container_record(
         events: Vec::new(),
         due_at: None,
         hold: None,
+        queued: false,
         created_at: start_time(),
         updated_at: start_time(),
     }

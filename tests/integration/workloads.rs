@@ -36,6 +36,8 @@ mod cost;
 mod schedules;
 // Storage Management and mounts that honour a storage's permission.
 mod storage;
+// The job queue.
+mod queue;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";
@@ -192,6 +194,7 @@ fn job(project: ProjectId, name: &str, command: &str) -> JobSpec {
         resources: resources(),
         volumes: Vec::new(),
         time_limit_secs: None,
+        origin: mlstack::domain::workload::JobOrigin::Immediately,
     }
 }
 
@@ -765,20 +768,21 @@ async fn holds_follow_each_workload_and_the_pages_count_them() {
         detail.body
     );
 
-    // Past the quota (16 cores): refused, with what is left.
+    // Past the quota (16 cores): a job waits in the queue, holding nothing;
+    // cancelled there, it never held anything.
     let mut greedy = job(lab.project, "greedy", "true");
     greedy.resources.cpu_milli = 15_000;
-    match services.create_job(bob, greedy).await {
-        Err(ServiceError::OverQuota {
-            left,
-            member: false,
-            project,
-        }) => {
-            assert_eq!(left.cpu_milli, 14_000);
-            assert_eq!(project, "Vision");
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    let greedy = services.create_job(bob, greedy).await.expect("queued");
+    assert_eq!(
+        services.workload(bob, greedy).await.expect("job").status(),
+        WorkloadStatus::Queued
+    );
+    assert_eq!(lab.used().await, both);
+    services.cancel_job(bob, greedy).await.expect("cancel");
+    assert_eq!(
+        services.workload(bob, greedy).await.expect("job").status(),
+        WorkloadStatus::Stopped
+    );
 
     // Cancel, stop and delete give back what they held.
     services.cancel_job(bob, long).await.expect("cancel");
@@ -1137,6 +1141,17 @@ async fn a_cluster_outage_is_shown_on_the_workload_and_recovered_from() {
         .await
         .expect("job");
     wait_status(services, bob, first, WorkloadStatus::Succeeded).await;
+    // mlstack archives the log of the job that ended.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while services
+        .archived_job_log(bob, first)
+        .await
+        .expect("archive")
+        .is_none()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no archived log");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     fake.stop();
     let web = services
@@ -1157,10 +1172,17 @@ async fn a_cluster_outage_is_shown_on_the_workload_and_recovered_from() {
         "a warning event tells the user: {:?}",
         waiting.events
     );
-    // The logs of a workload on an unreachable cluster are a clear error
-    // within the request timeout, not a hung request.
+    // A finished job's log is mlstack's own copy: it reads with the
+    // cluster away.
+    let log = services
+        .workload_logs(bob, first, 10)
+        .await
+        .expect("the archived log");
+    assert!(log.contains("fine"), "{log}");
+    // What only the cluster has is a clear error within the request
+    // timeout, not a hung request.
     let started = tokio::time::Instant::now();
-    assert!(services.workload_logs(bob, first, 10).await.is_err());
+    assert!(services.workload_logs(bob, web, 10).await.is_err());
     assert!(started.elapsed() < Duration::from_secs(20));
 
     fake.start_again();

@@ -1077,6 +1077,7 @@ mod snapshots {
             resources: gpu_resources(),
             volumes: container().volumes,
             time_limit_secs: Some(7200),
+            origin: crate::domain::workload::JobOrigin::Immediately,
         };
         check("job", &job(&spec, &settings()));
     }

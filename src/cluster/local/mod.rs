@@ -1642,6 +1642,7 @@ fn folder_mode(users: &Users) -> u32 {
 fn status_reason(status: &WorkloadStatus) -> &'static str {
     match status {
         WorkloadStatus::Scheduled => "Scheduled",
+        WorkloadStatus::Queued => "Queued",
         WorkloadStatus::Creating => "Creating",
         WorkloadStatus::Running => "Started",
         WorkloadStatus::Stopping => "Stopping",

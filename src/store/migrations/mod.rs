@@ -5,6 +5,7 @@
 pub mod v1_to_v2;
 pub mod v5_to_v6;
 pub mod v6_to_v7;
+pub mod v7_to_v8;
 
 use redb::WriteTransaction;
 
@@ -23,6 +24,7 @@ pub fn upgrade_tx(tx: &WriteTransaction, from: u64) -> Result<(), StoreError> {
             2..=4 => {}
             5 => v5_to_v6::run_tx(tx)?,
             6 => v6_to_v7::run_tx(tx)?,
+            7 => v7_to_v8::run_tx(tx)?,
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "no migration from schema version {other}"

@@ -10,7 +10,6 @@ use crate::web::views::areas;
 
 /// (path, sidebar section key, title key) of every area not built yet.
 const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
-    (paths::JOBS, "nav.section.project", "nav.jobs"),
     (
         paths::JOB_SCHEDULES,
         "nav.section.project",

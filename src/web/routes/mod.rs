@@ -11,6 +11,7 @@ mod containers;
 mod containers_new;
 mod cost;
 mod images;
+mod jobs;
 mod key_pairs;
 mod ops;
 mod projects;
@@ -133,6 +134,7 @@ pub fn table() -> Vec<RouteDef> {
         storage::routes(),
         cost::routes(),
         areas::routes(),
+        jobs::routes(),
     ]
     .into_iter()
     .flatten()

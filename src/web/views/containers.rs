@@ -105,7 +105,7 @@ pub fn state_of(record: &WorkloadRecord, now: Timestamp) -> ContainerState {
                 _ if scheduled && record.observed.is_none() => ContainerState::Scheduled,
                 _ if restarting && record.error.is_none() => ContainerState::Creating,
                 WorkloadStatus::Scheduled => ContainerState::Scheduled,
-                WorkloadStatus::Creating => ContainerState::Creating,
+                WorkloadStatus::Queued | WorkloadStatus::Creating => ContainerState::Creating,
                 WorkloadStatus::Running => ContainerState::Running,
                 WorkloadStatus::Stopping => ContainerState::Stopping,
                 WorkloadStatus::Stopped | WorkloadStatus::Succeeded => ContainerState::Stopped,
@@ -938,6 +938,7 @@ mod tests {
             events: Vec::new(),
             due_at: None,
             hold: None,
+            queued: false,
             created_at: now,
             updated_at: now,
         }

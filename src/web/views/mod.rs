@@ -13,6 +13,7 @@ pub mod cost;
 pub mod errors;
 pub mod format;
 pub mod images;
+pub mod jobs;
 pub mod key_pairs;
 pub mod layout;
 pub mod orders;

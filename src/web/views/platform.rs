@@ -118,6 +118,7 @@ pub fn settings(
                     (input(tr, Field::text("currency", "platform.currency", &form.currency).required(), errors))
                     (input(tr, Field::text("time_zone", "platform.time_zone", &form.time_zone).required().hint("platform.time_zone_hint"), errors))
                     (usage_terms_field(tr, &form.usage_terms, errors))
+                    (input(tr, Field::text("queued_jobs_per_member", "platform.queue_cap", &form.queued_jobs_per_member).kind("number").hint("platform.queue_cap_hint"), errors))
                     div class="actions" { button type="submit" class="btn primary" { (tr.t("settings.submit")) } }
                 }
             }
