@@ -264,6 +264,7 @@ async fn run(
         secure_cookies: tls.is_some(),
         trusted_proxies: config.trusted_proxies.clone(),
         form_key,
+        metrics_token: config.metrics.scrape_token.clone(),
     });
 
     let app_state = state.clone();
@@ -298,6 +299,7 @@ async fn run(
     tracing::info!(url = %format!("{scheme}://{addr}/"), "listening");
 
     let mut workers = crate::worker::spawn_all(&services);
+    workers.extend(crate::worker::metrics::spawn(&services, &config.metrics));
     // Aborting it mid-pass is safe: every driver call is idempotent and
     // whatever was not recorded is due again at the next start.
     workers.push(tokio::spawn(reconciler.clone().run_loop()));

@@ -8,6 +8,7 @@ pub mod containers;
 pub(crate) mod guards;
 pub mod images;
 pub mod key_pairs;
+pub mod metrics;
 pub mod password;
 pub mod projects;
 pub mod terminal;
@@ -104,6 +105,10 @@ pub struct Services {
     /// Poked after every change of desired state, so the reconcile loop
     /// applies it at once.
     pub(crate) reconcile: Arc<Notify>,
+    /// Each metrics source's last scrape, for the admin status page.
+    pub(crate) metrics_sources: metrics::SourceHealth,
+    /// Requests answered, for `/metrics`.
+    pub(crate) request_counters: Arc<metrics::RequestCounters>,
 }
 
 impl Services {
@@ -125,6 +130,8 @@ impl Services {
             catalog,
             cluster: None,
             reconcile: Arc::new(Notify::new()),
+            metrics_sources: metrics::SourceHealth::default(),
+            request_counters: Arc::default(),
         }
     }
 

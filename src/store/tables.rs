@@ -166,3 +166,14 @@ pub const USER_ID_TO_CUSTOM_IMAGE_IDS: MultimapTableDefinition<u128, u128> =
 /// Unique index: (project id, `"<image name>:<tag>"`) -> custom image id.
 pub const PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID: TableDefinition<(u128, &str), u128> =
     TableDefinition::new("project_image_ref_to_custom_image_id");
+
+/// (workload id, minute since the Unix epoch) -> a minute's GPU sample in
+/// the fixed layout of `codec::encode_minute`; pruned after the retention.
+pub const WORKLOAD_MINUTE_TO_SAMPLE: TableDefinition<(u128, u64), &[u8]> =
+    TableDefinition::new("workload_minute_to_sample");
+
+/// (workload id, hour since the Unix epoch) -> the hour's rollup in the fixed
+/// layout of `codec::encode_hour` (measured minutes, GPU-minutes held and
+/// used); kept for reports.
+pub const WORKLOAD_HOUR_TO_ROLLUP: TableDefinition<(u128, u64), &[u8]> =
+    TableDefinition::new("workload_hour_to_rollup");

@@ -16,11 +16,6 @@ const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
         "nav.section.project",
         "nav.job_schedules",
     ),
-    (
-        paths::GPU_UTILIZATION,
-        "nav.section.project",
-        "nav.gpu_utilization",
-    ),
     (paths::STORAGE, "nav.section.project", "nav.storage"),
     (
         paths::JOB_TEMPLATES,

@@ -11,6 +11,7 @@ mod containers;
 mod containers_new;
 mod images;
 mod key_pairs;
+mod metrics;
 mod ops;
 mod projects;
 mod proxy;
@@ -129,6 +130,7 @@ pub fn table() -> Vec<RouteDef> {
         images::routes(),
         proxy::routes(),
         areas::routes(),
+        metrics::routes(),
     ]
     .into_iter()
     .flatten()
