@@ -245,7 +245,11 @@ async fn run(
         catalog,
     )
     .with_login_limits(config.session_lifetime, config.login_queue)
-    .with_cluster(driver.clone(), config.cluster.request_timeout);
+    .with_cluster(driver.clone(), config.cluster.request_timeout)
+    .with_idle_rule(crate::domain::metrics::IdleRule {
+        threshold_pct: config.metrics.idle_threshold_pct as f64,
+        window_minutes: config.metrics.idle_after.as_secs() / 60,
+    });
     let reconciler = Reconciler::new(
         services.clone(),
         driver,

@@ -138,6 +138,9 @@ pub struct MetricsConfig {
     /// DCGM exporter `/metrics` addresses (`http://node:9400/metrics`),
     /// each scraped every `scrape_interval`.
     pub dcgm_endpoints: Vec<String>,
+    /// A Prometheus server (`http://prometheus:9090`) asked through its
+    /// query API for the DCGM fields, every `scrape_interval`.
+    pub prometheus_url: Option<String>,
     pub scrape_interval: Duration,
     /// One scrape's limit: connecting, the answer and its body together.
     pub scrape_timeout: Duration,
@@ -148,6 +151,10 @@ pub struct MetricsConfig {
     /// A bearer token that lets a Prometheus scraper read `/metrics`
     /// without a session (None: admins only).
     pub scrape_token: Option<String>,
+    /// A Running container's GPUs are idle when every measured minute of
+    /// the last `idle_after` stayed below `idle_threshold_pct`.
+    pub idle_threshold_pct: u64,
+    pub idle_after: Duration,
 }
 
 /// A configuration problem, naming the key.
@@ -253,11 +260,14 @@ struct FileLocal {
 #[serde(deny_unknown_fields)]
 struct FileMetrics {
     dcgm_endpoints: Option<Vec<String>>,
+    prometheus_url: Option<String>,
     scrape_interval: Option<String>,
     scrape_timeout: Option<String>,
     max_response_bytes: Option<u64>,
     retention_days: Option<u64>,
     scrape_token: Option<String>,
+    idle_threshold_pct: Option<u64>,
+    idle_after: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,7 +281,7 @@ struct FileGpu {
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 33] = [
+pub const ENV_KEYS: [(&str, &str); 34] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -311,6 +321,7 @@ pub const ENV_KEYS: [(&str, &str); 33] = [
     ("MLSTACK_METRICS_DCGM_ENDPOINTS", "metrics.dcgm_endpoints"),
     ("MLSTACK_METRICS_SCRAPE_INTERVAL", "metrics.scrape_interval"),
     ("MLSTACK_METRICS_SCRAPE_TOKEN", "metrics.scrape_token"),
+    ("MLSTACK_METRICS_PROMETHEUS_URL", "metrics.prometheus_url"),
 ];
 
 /// `MLSTACK_CONFIG` names the config file; it is not a key.
@@ -538,6 +549,20 @@ fn resolve_metrics(
             ));
         }
     }
+    let prometheus_url = pick("metrics.prometheus_url", file.prometheus_url)
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty());
+    if let Some(url) = &prometheus_url {
+        let valid = url
+            .parse::<http::Uri>()
+            .is_ok_and(|u| u.scheme_str() == Some("http") && u.host().is_some());
+        if !valid {
+            return Err(ConfigError::new(
+                "metrics.prometheus_url",
+                format!("{url:?} is not an address such as \"http://prometheus:9090\""),
+            ));
+        }
+    }
     let scrape_interval = duration_key(
         "metrics.scrape_interval",
         pick("metrics.scrape_interval", file.scrape_interval),
@@ -575,13 +600,30 @@ fn resolve_metrics(
             "must be at least 24 characters (a random string, such as from `openssl rand -hex 16`)",
         ));
     }
+    let idle_threshold_pct = u64_key(
+        "metrics.idle_threshold_pct",
+        None,
+        file.idle_threshold_pct,
+        5,
+        (1, 100),
+    )?;
+    let idle_after = duration_key(
+        "metrics.idle_after",
+        file.idle_after,
+        "2h",
+        Duration::from_secs(600),
+        Duration::from_secs(7 * 24 * 3600),
+    )?;
     Ok(MetricsConfig {
         dcgm_endpoints,
+        prometheus_url,
         scrape_interval,
         scrape_timeout,
         max_response_bytes,
         retention_days,
         scrape_token,
+        idle_threshold_pct,
+        idle_after,
     })
 }
 
@@ -1067,7 +1109,7 @@ workload_uid_count = 100
     #[test]
     fn errors_name_the_key() {
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
-        let cases: [Case; 30] = [
+        let cases: [Case; 33] = [
             (Some("listen = \"nowhere\""), &[], "listen"),
             (
                 Some("[session]\nidle_timeout = \"soon\""),
@@ -1182,6 +1224,21 @@ workload_uid_count = 100
                 None,
                 &[("MLSTACK_METRICS_SCRAPE_TOKEN", "short")],
                 "metrics.scrape_token",
+            ),
+            (
+                Some("[metrics]\nidle_threshold_pct = 101"),
+                &[],
+                "metrics.idle_threshold_pct",
+            ),
+            (
+                Some("[metrics]\nidle_after = \"1m\""),
+                &[],
+                "metrics.idle_after",
+            ),
+            (
+                None,
+                &[("MLSTACK_METRICS_PROMETHEUS_URL", "prometheus:9090")],
+                "metrics.prometheus_url",
             ),
         ];
         for (file, vars, key) in cases {

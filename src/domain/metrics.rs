@@ -147,6 +147,43 @@ pub fn hour_of_minute(minute: u64) -> u64 {
     minute / MINUTES_PER_HOUR
 }
 
+/// When a container's GPUs count as idle: every measured minute of the last
+/// `window_minutes` below `threshold_pct`, with at least nine tenths of the
+/// window measured (a container that just started, or whose exporter was
+/// down, is not judged).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IdleRule {
+    pub threshold_pct: f64,
+    pub window_minutes: u64,
+}
+
+impl Default for IdleRule {
+    fn default() -> Self {
+        IdleRule {
+            threshold_pct: 5.0,
+            window_minutes: 120,
+        }
+    }
+}
+
+impl IdleRule {
+    /// Whether `minutes` (the container's, up to and including `now`)
+    /// show idle GPUs.
+    pub fn is_idle(&self, minutes: &[(u64, MinuteSample)], now: u64) -> bool {
+        let from = now.saturating_sub(self.window_minutes.saturating_sub(1));
+        let window: Vec<&MinuteSample> = minutes
+            .iter()
+            .filter(|(m, s)| (from..=now).contains(m) && s.gpus > 0)
+            .map(|(_, s)| s)
+            .collect();
+        let needed = self.window_minutes.saturating_mul(9).div_ceil(10).max(1);
+        window.len() as u64 >= needed
+            && window
+                .iter()
+                .all(|s| f64::from(s.gpu_util_pct) < self.threshold_pct)
+    }
+}
+
 /// The GPU Utilization Rate page's periods, in days back from now; the
 /// first is the default.
 pub const REPORT_PERIOD_DAYS: [u32; 4] = [7, 1, 30, 90];
@@ -345,5 +382,27 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+    }
+
+    #[test]
+    fn idle_means_a_measured_window_below_the_threshold() {
+        let rule = IdleRule {
+            threshold_pct: 5.0,
+            window_minutes: 10,
+        };
+        let quiet: Vec<(u64, MinuteSample)> = (100..=109).map(|m| (m, sample(1, 2.0))).collect();
+        assert!(rule.is_idle(&quiet, 109));
+        // One busy minute in the window: not idle.
+        let mut busy = quiet.clone();
+        busy[4].1 = sample(1, 50.0);
+        assert!(!rule.is_idle(&busy, 109));
+        // A busy minute before the window does not count.
+        let mut earlier = quiet.clone();
+        earlier.insert(0, (90, sample(1, 90.0)));
+        assert!(rule.is_idle(&earlier, 109));
+        // Too little of the window measured (8 of 10 minutes): not judged.
+        assert!(!rule.is_idle(&quiet[2..], 109));
+        assert!(rule.is_idle(&quiet[1..], 109), "9 of 10 suffice");
+        assert!(!rule.is_idle(&[], 109));
     }
 }

@@ -19,7 +19,8 @@ use crate::cluster::WorkloadKind;
 use crate::cluster::metrics::{project_of_namespace, workload_names_of_pod};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::metrics::{
-    Column, GpuReading, MINUTE_MS, MinuteSample, Usage, columns, hour_of_minute, minute_of_ms,
+    Column, GpuReading, IdleRule, MINUTE_MS, MinuteSample, Usage, columns, hour_of_minute,
+    minute_of_ms,
 };
 use crate::domain::workload::{WorkloadId, WorkloadStatus};
 use crate::store::users::UserRecord;
@@ -59,6 +60,8 @@ pub struct UtilizationRow {
     pub name: String,
     pub owner: UserId,
     pub usage: Usage,
+    /// Running with idle GPUs ([`IdleRule`]).
+    pub idle: bool,
 }
 
 /// The GPU Utilization Rate report of a project over a period.
@@ -294,23 +297,34 @@ impl Services {
         let now = self.clock.now();
         let to_hour = hour_of_minute(minute_of_ms(now.as_millisecond()));
         let from_hour = (to_hour + 1).saturating_sub(u64::from(days) * 24);
-        let containers: Vec<(WorkloadId, String, UserId)> = records
+        let containers: Vec<(WorkloadId, String, UserId, bool)> = records
             .iter()
             .filter(|r| r.spec.kind() == WorkloadKind::Container)
-            .filter_map(|r| Some((r.id(), r.spec.name()?.to_owned(), r.spec.owner())))
+            .filter_map(|r| {
+                let running = r.status() == WorkloadStatus::Running;
+                Some((r.id(), r.spec.name()?.to_owned(), r.spec.owner(), running))
+            })
             .collect();
+        let rule = self.idle_rule;
+        let now_minute = minute_of_ms(now.as_millisecond());
+        let window = now_minute.saturating_sub(rule.window_minutes)..=now_minute;
         let rows = self
             .blocking(move |store| {
                 Ok(store.read(|tx| {
                     containers
                         .into_iter()
-                        .map(|(id, name, owner)| {
+                        .map(|(id, name, owner, running)| {
                             let hours = metric_rows::hours_read_tx(tx, id, from_hour..=to_hour)?;
+                            let idle = running && {
+                                let recent = metric_rows::minutes_read_tx(tx, id, window.clone())?;
+                                rule.is_idle(&recent, now_minute)
+                            };
                             Ok(UtilizationRow {
                                 id,
                                 name,
                                 owner,
                                 usage: Usage::of_rollups(hours.iter().map(|(_, h)| h)),
+                                idle,
                             })
                         })
                         .collect::<Result<Vec<_>, StoreError>>()
@@ -330,6 +344,17 @@ impl Services {
             end: now,
             rows,
         })
+    }
+
+    /// Sets when a container's GPUs count as idle (`[metrics]`).
+    pub fn with_idle_rule(mut self, rule: IdleRule) -> Self {
+        self.idle_rule = rule;
+        self
+    }
+
+    /// When a container's GPUs count as idle.
+    pub fn idle_rule(&self) -> IdleRule {
+        self.idle_rule
     }
 
     /// Requests answered, counted by the request log.

@@ -109,6 +109,8 @@ pub struct Services {
     pub(crate) metrics_sources: metrics::SourceHealth,
     /// Requests answered, for `/metrics`.
     pub(crate) request_counters: Arc<metrics::RequestCounters>,
+    /// When a container's GPUs count as idle.
+    pub(crate) idle_rule: crate::domain::metrics::IdleRule,
 }
 
 impl Services {
@@ -132,6 +134,7 @@ impl Services {
             reconcile: Arc::new(Notify::new()),
             metrics_sources: metrics::SourceHealth::default(),
             request_counters: Arc::default(),
+            idle_rule: crate::domain::metrics::IdleRule::default(),
         }
     }
 

@@ -176,7 +176,7 @@ async fn gpu_metrics_reach_the_monitor_tab_the_report_and_prometheus() {
     let csv = mia.get("/gpu-utilization?days=1&format=csv").await;
     assert_eq!(csv.status, StatusCode::OK);
     assert!(
-        csv.body.ends_with("train,mia,1.0,0.3,34.0\r\n"),
+        csv.body.ends_with("train,mia,1.0,0.3,34.0,no\r\n"),
         "{}",
         csv.body
     );
@@ -239,4 +239,168 @@ async fn gpu_metrics_reach_the_monitor_tab_the_report_and_prometheus() {
         String::from_utf8_lossy(&checked.stderr)
     );
     assert_ne!(mia.get("/metrics").await.status, StatusCode::OK);
+}
+
+/// A port free a moment ago (Prometheus needs one named on its command line).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A real Prometheus (Debian's `prometheus`) scrapes the served exporter and
+/// mlstack's own /metrics (with the configured bearer token); mlstack asks
+/// it through its query API and maps what it answers to the running
+/// container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_scrapes_mlstack_and_the_exporter_and_is_queried() {
+    const TOKEN: &str = "scraper-token-0123456789abcdef";
+    let app = TestApp::start_configured(|config| {
+        config.local.detect_gpus = false;
+        config.local.gpus = vec![LocalGpu {
+            index: 0,
+            name: "T4".into(),
+            memory_mib: 15_360,
+            uuid: Some("GPU-test-0".into()),
+            minor: None,
+        }];
+        config.metrics.scrape_token = Some(TOKEN.into());
+    });
+    let (manny, _) = app.member("manny").await;
+    let (mia, _) = app.member("mia").await;
+    let project = active_project(&app, &manny, "Vision", &["manny", "mia"], &day(30)).await;
+    let mia_user = activated(&app, "mia").await;
+    let mut spec = web_container(&project, "train");
+    spec.resources.gpu = Some(GpuRequest {
+        resource_name: "nvidia.com/gpu".into(),
+        type_name: "T4".into(),
+        node_selector: BTreeMap::new(),
+        count: 1,
+        units_milli: 1000,
+    });
+    let id = create(&app, &mia_user, spec).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !mia
+        .get(&format!("/containers/{id}/status"))
+        .await
+        .body
+        .contains("data-state=\"running\"")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "not running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let exporter_url = exporter(EXPORTER).await;
+    let exporter_target = exporter_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let mlstack_target = app
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let dir = tempfile::tempdir().expect("dir");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: dcgm\n    static_configs:\n      - targets: ['{exporter_target}']\n  - job_name: mlstack\n    authorization:\n      credentials: {TOKEN}\n    static_configs:\n      - targets: ['{mlstack_target}']\n"
+    );
+    std::fs::write(dir.path().join("prometheus.yml"), config).expect("config");
+    let port = free_port();
+    let mut server = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus (Debian package prometheus)");
+    let base = format!("http://127.0.0.1:{port}");
+
+    // Wait until Prometheus has scraped both targets successfully.
+    crate::common::install_crypto();
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let up = loop {
+        let answer = http
+            .get(format!("{base}/api/v1/query?query=up"))
+            .send()
+            .await
+            .ok();
+        let text = match answer {
+            Some(a) => a.text().await.unwrap_or_default(),
+            None => String::new(),
+        };
+        let both = text.contains("\"job\":\"mlstack\"")
+            && text.contains("\"job\":\"dcgm\"")
+            && !text.contains("\"0\"]");
+        if both {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "prometheus never scraped both: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(up.contains("\"1\"]"), "{up}");
+
+    let mut metrics = app.config.metrics.clone();
+    metrics.prometheus_url = Some(base.clone());
+    // Prometheus was stopped: first the failure is named, then with a
+    // server again the readings arrive.
+    let collector = MetricsCollector::new(app.services(), &metrics);
+    collector.step().await.expect("stored");
+    let admin = app.admin().await;
+    let sources = admin.get("/admin/metrics-sources").await;
+    assert!(
+        sources.body.contains(&base) && sources.body.contains("Unhealthy"),
+        "{}",
+        sources.body
+    );
+
+    let mut server = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus again");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        collector.step().await.expect("stored");
+        let status = app.services().metrics_sources().all();
+        if status
+            .iter()
+            .any(|s| s.healthy && s.report.mapped_gpus == 1)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no readings via Prometheus: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let tab = mia
+        .get(&format!("/containers/{id}?tab=monitor&hours=1"))
+        .await;
+    assert!(tab.body.contains("34 %</title>"), "{}", tab.body);
 }

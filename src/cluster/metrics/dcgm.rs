@@ -33,7 +33,8 @@ pub struct DcgmScrape {
 }
 
 impl DcgmScrape {
-    fn problem(&mut self, text: String) {
+    /// Notes a problem (the first few are kept, the rest counted).
+    pub fn note(&mut self, text: String) {
         if self.problems.len() < PROBLEMS_KEPT {
             self.problems.push(text);
         } else {
@@ -74,7 +75,7 @@ pub fn parse(text: &str) -> DcgmScrape {
                 ..
             } => (metric_name, labels, value),
             _ => {
-                scrape.problem(format!("line {}: not a sample", number + 1));
+                scrape.note(format!("line {}: not a sample", number + 1));
                 continue;
             }
         };
@@ -92,7 +93,7 @@ pub fn parse(text: &str) -> DcgmScrape {
         let labels = match labels {
             Ok(labels) => labels.unwrap_or_default(),
             Err(e) => {
-                scrape.problem(format!("line {}: {e}", number + 1));
+                scrape.note(format!("line {}: {e}", number + 1));
                 continue;
             }
         };
@@ -126,7 +127,7 @@ pub fn parse(text: &str) -> DcgmScrape {
         // Any other DCGM field is read only for the GPU's identity and pod.
         let Some(field) = field else { continue };
         if !seen.insert((host.clone(), key.clone(), field)) {
-            scrape.problem(format!(
+            scrape.note(format!(
                 "line {}: {field} of GPU {key} on {host:?} reported twice; the first kept",
                 number + 1
             ));
@@ -141,7 +142,7 @@ pub fn parse(text: &str) -> DcgmScrape {
         match valid {
             Some(v) if field == GPU_UTIL => entry.util_pct = Some(v),
             Some(v) => entry.mem_used_mib = Some(v),
-            None => scrape.problem(format!(
+            None => scrape.note(format!(
                 "line {}: {field} of GPU {key} is {value:?}, not a valid value",
                 number + 1
             )),

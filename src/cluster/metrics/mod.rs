@@ -1,8 +1,10 @@
 //! Metrics sources outside mlstack: DCGM exporters scraped over HTTP
 //! (`scrape.rs`, bounded in time and size) and read into GPU readings
-//! (`dcgm.rs`).
+//! (`dcgm.rs`), or a Prometheus server asked through its query API
+//! (`prometheus.rs`).
 
 pub mod dcgm;
+pub mod prometheus;
 pub mod scrape;
 
 /// DCGM's pod mapping names the kube driver's pods: the namespace leads to

@@ -58,6 +58,7 @@ async fn get_gpu_utilization(
             start: services.now(),
             end: services.now(),
             rows: Vec::new(),
+            idle_rule: services.idle_rule(),
         };
         return Ok(ok(views::utilization(&user.page.shell(), &view, &zone)));
     };
@@ -78,6 +79,7 @@ async fn get_gpu_utilization(
             owner: names.get(&row.owner).cloned().unwrap_or_default(),
             name: row.name,
             usage: row.usage,
+            idle: row.idle,
         })
         .collect();
     if query.format == "csv" {
@@ -96,6 +98,7 @@ async fn get_gpu_utilization(
         start: report.start,
         end: report.end,
         rows,
+        idle_rule: services.idle_rule(),
     };
     Ok(ok(views::utilization(&user.page.shell(), &view, &zone)))
 }

@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use super::components::{BadgeColor, Tone, badge, notice};
 use super::format;
 use super::layout::{Shell, section_page};
-use crate::domain::metrics::{REPORT_PERIOD_DAYS, Usage, csv_field};
+use crate::domain::metrics::{IdleRule, REPORT_PERIOD_DAYS, Usage, csv_field};
 use crate::i18n::Tr;
 use crate::service::metrics::SourceStatus;
 use crate::web::paths;
@@ -74,6 +74,8 @@ pub struct UtilizationRowView {
     pub href: String,
     pub owner: String,
     pub usage: Usage,
+    /// Running with idle GPUs.
+    pub idle: bool,
 }
 
 /// The GPU Utilization Rate page.
@@ -85,6 +87,7 @@ pub struct UtilizationView<'a> {
     pub start: Timestamp,
     pub end: Timestamp,
     pub rows: Vec<UtilizationRowView>,
+    pub idle_rule: IdleRule,
 }
 
 fn period_label(tr: Tr, days: u32) -> String {
@@ -129,6 +132,10 @@ pub fn utilization(shell: &Shell, view: &UtilizationView, zone: &TimeZone) -> Ma
             @if let Some(error) = &view.period_error {
                 p class="field-error" id="utilization-days-error" { (error) }
             }
+            p class="hint" { (tr.f("utilization.idle_rule", &[
+                ("threshold", &format!("{}", view.idle_rule.threshold_pct)),
+                ("minutes", &view.idle_rule.window_minutes.to_string()),
+            ])) }
             p { (tr.f("utilization.range", &[
                 ("start", &format::date_time(view.start, zone)),
                 ("end", &format::date_time(view.end, zone)),
@@ -145,6 +152,7 @@ pub fn utilization(shell: &Shell, view: &UtilizationView, zone: &TimeZone) -> Ma
                             th scope="col" { (tr.t("utilization.gpu_hours")) }
                             th scope="col" { (tr.t("utilization.rate")) }
                             th scope="col" { (tr.t("utilization.owner")) }
+                            th scope="col" { (tr.t("utilization.idle_column")) }
                         } }
                         tbody {
                             @for row in &view.rows {
@@ -154,6 +162,9 @@ pub fn utilization(shell: &Shell, view: &UtilizationView, zone: &TimeZone) -> Ma
                                     td { (hours(row.usage.gpu_hours)) }
                                     td { (rate(&row.usage)) }
                                     td { (row.owner) }
+                                    td {
+                                        @if row.idle { (badge(BadgeColor::Amber, tr.t("utilization.idle"))) }
+                                    }
                                 }
                             }
                         }
@@ -178,6 +189,7 @@ pub fn utilization_csv(tr: Tr, rows: &[UtilizationRowView]) -> String {
         "utilization.container_hours",
         "utilization.gpu_hours",
         "utilization.rate",
+        "utilization.idle_column",
     ]
     .iter()
     .map(|key| csv_field(tr.t(key)))
@@ -196,6 +208,7 @@ pub fn utilization_csv(tr: Tr, rows: &[UtilizationRowView]) -> String {
                 hours(row.usage.container_hours),
                 hours(row.usage.gpu_hours),
                 pct,
+                (if row.idle { "yes" } else { "no" }).to_owned(),
             ]
             .join(","),
         );
@@ -257,6 +270,17 @@ mod tests {
                 gpu_hours: 30.6,
                 held_gpu_hours: 90.0,
             },
+            idle: false,
+        }
+    }
+
+    fn idle_row() -> UtilizationRowView {
+        UtilizationRowView {
+            name: "sleepy".into(),
+            href: "/containers/y".into(),
+            owner: "bob".into(),
+            usage: Usage::default(),
+            idle: true,
         }
     }
 
@@ -273,18 +297,25 @@ mod tests {
                 period_error: None,
                 start: at,
                 end: at,
-                rows: vec![manual_row()],
+                rows: vec![manual_row(), idle_row()],
+                idle_rule: IdleRule::default(),
             };
             let html = utilization(&s, &view, &TimeZone::UTC).into_string();
             assert!(html.contains(">90.0<") && html.contains(">30.6<"), "{html}");
             assert!(html.contains(">34.0%<"), "{html}");
             assert!(html.contains("days=30&amp;format=csv"), "{html}");
             assert!(html.contains("value=\"30\" selected"), "{html}");
+            assert_eq!(
+                html.matches("badge amber").count(),
+                1,
+                "the idle row: {html}"
+            );
+            assert!(html.contains("120"), "the rule is stated: {html}");
         }
         let csv = utilization_csv(CATALOG.tr(Lang::En), &[manual_row()]);
         assert_eq!(
             csv,
-            "Container,Owner,Container usage hours,GPU usage hours,GPU utilization\r\ntrain,alice,90.0,30.6,34.0\r\n"
+            "Container,Owner,Container usage hours,GPU usage hours,GPU utilization,Idle GPUs\r\ntrain,alice,90.0,30.6,34.0,no\r\n"
         );
         let none = UtilizationView {
             project: None,
@@ -293,6 +324,7 @@ mod tests {
             start: Timestamp::UNIX_EPOCH,
             end: Timestamp::UNIX_EPOCH,
             rows: Vec::new(),
+            idle_rule: IdleRule::default(),
         };
         let html = utilization(&shell(Lang::En, None), &none, &TimeZone::UTC).into_string();
         assert!(html.contains("Choose a project"), "{html}");
