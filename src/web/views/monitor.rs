@@ -41,7 +41,9 @@ pub fn tab(tr: Tr, id: WorkloadId, view: &MonitorView, zone: &TimeZone) -> Marku
             label for="monitor-hours" { (tr.t("monitor.interval")) }
             input id="monitor-hours" type="range" name="hours" min=(MONITOR_HOURS.start()) max=(MONITOR_HOURS.end()) step="1" value=(view.hours)
                 aria-describedby=[view.hours_error.as_ref().map(|_| "monitor-hours-error")];
-            output for="monitor-hours" { (tr.f("monitor.hours", &[("hours", &view.hours.to_string())])) }
+            output for="monitor-hours" data-template=(tr.f("monitor.hours", &[("hours", "{hours}")])) {
+                (tr.f("monitor.hours", &[("hours", &view.hours.to_string())]))
+            }
             button class="btn small" type="submit" { (tr.t("monitor.show")) }
         }
         @if let Some(error) = &view.hours_error {
