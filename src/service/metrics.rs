@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use jiff::Timestamp;
 
+use super::projects::enqueue_tx;
 use super::{ServiceError, Services};
 use crate::cluster::WorkloadKind;
 use crate::cluster::metrics::{project_of_namespace, workload_names_of_pod};
@@ -23,9 +24,10 @@ use crate::domain::metrics::{
     minute_of_ms,
 };
 use crate::domain::workload::{WorkloadId, WorkloadStatus};
+use crate::notify;
 use crate::store::users::UserRecord;
 use crate::store::workloads::WorkloadRecord;
-use crate::store::{StoreError, metrics as metric_rows, workloads};
+use crate::store::{StoreError, metrics as metric_rows, projects, workloads};
 
 /// What one scrape brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -244,7 +246,7 @@ impl Services {
     ) -> Result<IngestReport, ServiceError> {
         let minute = minute_of_ms(self.clock.now().as_millisecond());
         self.blocking(move |store| {
-            let records = store.read(|tx| workloads::all_read_tx(tx))?;
+            let records = store.read(workloads::all_read_tx)?;
             let (samples, mapped_gpus) = samples_of(&records, &readings);
             store.write(|tx| metric_rows::record_scrape_tx(tx, minute, &samples))?;
             Ok(IngestReport {
@@ -461,6 +463,60 @@ impl Services {
             &workloads,
         );
         Ok(out)
+    }
+
+    /// Mails the owner of each Running container whose GPUs became idle
+    /// ([`IdleRule`]), once per idle spell: again only after they were busy
+    /// (the spells are remembered by this process; a restart may mail once
+    /// more). Returns how many mails were queued.
+    pub async fn mail_idle_gpus(&self) -> Result<usize, ServiceError> {
+        let rule = self.idle_rule;
+        let now = self.clock.now();
+        let now_minute = minute_of_ms(now.as_millisecond());
+        let window = now_minute.saturating_sub(rule.window_minutes)..=now_minute;
+        let catalog = self.catalog.clone();
+        let mailed = self.idle_mailed.clone();
+        self.blocking(move |store| {
+            let idle: Vec<WorkloadRecord> = store.read(|tx| {
+                let mut idle = Vec::new();
+                for record in workloads::all_read_tx(tx)? {
+                    if record.spec.kind() != WorkloadKind::Container
+                        || record.status() != WorkloadStatus::Running
+                    {
+                        continue;
+                    }
+                    let recent = metric_rows::minutes_read_tx(tx, record.id(), window.clone())?;
+                    if rule.is_idle(&recent, now_minute) {
+                        idle.push(record);
+                    }
+                }
+                Ok::<_, StoreError>(idle)
+            })?;
+            let mut mailed = mailed.lock().unwrap_or_else(PoisonError::into_inner);
+            mailed.retain(|id| idle.iter().any(|r| r.id() == *id));
+            let fresh: Vec<&WorkloadRecord> =
+                idle.iter().filter(|r| !mailed.contains(&r.id())).collect();
+            if fresh.is_empty() {
+                return Ok(0);
+            }
+            let threshold = format!("{}", rule.threshold_pct);
+            let minutes = rule.window_minutes.to_string();
+            store.write(|tx| {
+                for record in &fresh {
+                    let project = projects::get_tx(tx, record.spec.project())?
+                        .map(|p| p.name)
+                        .unwrap_or_default();
+                    let name = record.spec.name().unwrap_or_default().to_owned();
+                    enqueue_tx(tx, &catalog, record.spec.owner(), now, |tr| {
+                        notify::gpus_idle(tr, &name, &project, &threshold, &minutes)
+                    })?;
+                }
+                Ok::<_, StoreError>(())
+            })?;
+            mailed.extend(fresh.iter().map(|r| r.id()));
+            Ok(fresh.len())
+        })
+        .await
     }
 
     /// Deletes the minutes older than `retention_days`; hourly rollups stay.

@@ -111,6 +111,9 @@ pub struct Services {
     pub(crate) request_counters: Arc<metrics::RequestCounters>,
     /// When a container's GPUs count as idle.
     pub(crate) idle_rule: crate::domain::metrics::IdleRule,
+    /// Containers whose owner was mailed about idle GPUs in this idle spell.
+    pub(crate) idle_mailed:
+        Arc<std::sync::Mutex<std::collections::BTreeSet<crate::domain::workload::WorkloadId>>>,
 }
 
 impl Services {
@@ -135,6 +138,7 @@ impl Services {
             metrics_sources: metrics::SourceHealth::default(),
             request_counters: Arc::default(),
             idle_rule: crate::domain::metrics::IdleRule::default(),
+            idle_mailed: Arc::default(),
         }
     }
 

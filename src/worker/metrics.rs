@@ -39,7 +39,8 @@ impl MetricsCollector {
     }
 
     /// Scrapes every source once, at the same time, and records each
-    /// outcome. A store failure is returned (after every source was tried).
+    /// outcome; then mails the owners of containers whose GPUs became idle.
+    /// A store failure is returned (after every source was tried).
     pub async fn step(&self) -> Result<(), ServiceError> {
         let exporters = join_all(self.endpoints.iter().map(|url| self.scrape_one(url)));
         let server = async {
@@ -50,7 +51,9 @@ impl MetricsCollector {
         };
         let (outcomes, server) = futures_util::future::join(exporters, server).await;
         outcomes.into_iter().collect::<Result<Vec<()>, _>>()?;
-        server
+        server?;
+        self.services.mail_idle_gpus().await?;
+        Ok(())
     }
 
     async fn scrape_one(&self, url: &str) -> Result<(), ServiceError> {

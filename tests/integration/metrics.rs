@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jiff::SignedDuration;
@@ -39,12 +40,25 @@ DCGM_FI_DEV_FB_USED{gpu=\"0\",UUID=\"GPU-test-0\",device=\"nvidia0\",modelName=\
 DCGM_FI_DEV_FB_USED{gpu=\"1\",UUID=\"GPU-test-1\",device=\"nvidia1\",modelName=\"T4\",Hostname=\"lab\"} 0
 ";
 
+/// GPU 0 quiet (1 %), GPU 1 still idle capacity.
+const IDLE_EXPORTER: &str = "\
+DCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-test-0\",Hostname=\"lab\"} 1
+DCGM_FI_DEV_FB_USED{gpu=\"0\",UUID=\"GPU-test-0\",Hostname=\"lab\"} 3072
+DCGM_FI_DEV_GPU_UTIL{gpu=\"1\",UUID=\"GPU-test-1\",Hostname=\"lab\"} 0
+";
+
 /// Serves `body` as `/metrics` to every connection; its address.
 async fn exporter(body: &'static str) -> String {
+    exporter_of(Arc::new(Mutex::new(body))).await
+}
+
+/// Serves what `body` holds at each connection as `/metrics`; its address.
+async fn exporter_of(body: Arc<Mutex<&'static str>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            let body = *body.lock().unwrap_or_else(PoisonError::into_inner);
             tokio::spawn(async move {
                 let mut request = [0u8; 4096];
                 let _ = socket.read(&mut request).await;
@@ -76,6 +90,7 @@ async fn silent() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gpu_metrics_reach_the_monitor_tab_the_report_and_prometheus() {
     let app = TestApp::start_configured(|config| {
+        config.metrics.idle_after = Duration::from_secs(600);
         config.local.detect_gpus = false;
         config.local.gpus = (0..2)
             .map(|index| LocalGpu {
@@ -123,7 +138,8 @@ async fn gpu_metrics_reach_the_monitor_tab_the_report_and_prometheus() {
         before.body
     );
 
-    let good = exporter(EXPORTER).await;
+    let serving = Arc::new(Mutex::new(EXPORTER));
+    let good = exporter_of(serving.clone()).await;
     let hanging = silent().await;
     let mut metrics = app.config.metrics.clone();
     metrics.dcgm_endpoints = vec![good.clone(), hanging.clone()];
@@ -199,6 +215,26 @@ async fn gpu_metrics_reach_the_monitor_tab_the_report_and_prometheus() {
         "{}",
         sources.body
     );
+    // GPU 0 goes quiet: after `idle_after` (10 minutes here) of measured
+    // minutes below 5 %, the report flags it and mia gets one mail.
+    *serving.lock().unwrap_or_else(PoisonError::into_inner) = IDLE_EXPORTER;
+    for _ in 0..12 {
+        collector.step().await.expect("stored");
+        app.clock.advance(SignedDuration::from_mins(1));
+    }
+    let flagged = mia.get("/gpu-utilization?days=1").await;
+    assert!(flagged.body.contains("badge amber"), "{}", flagged.body);
+    let mails: Vec<_> = app
+        .services()
+        .outbox()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|m| m.subject.contains("GPUs of train are idle"))
+        .collect();
+    assert_eq!(mails.len(), 1, "one mail per idle spell: {mails:?}");
+    assert_eq!(mails[0].to_user, mia_user.id);
+
     let member_view = mia.get("/admin/metrics-sources").await;
     assert_eq!(member_view.status, StatusCode::FORBIDDEN);
 
