@@ -245,7 +245,11 @@ async fn run(
         catalog,
     )
     .with_login_limits(config.session_lifetime, config.login_queue)
-    .with_cluster(driver.clone(), config.cluster.request_timeout);
+    .with_cluster(driver.clone(), config.cluster.request_timeout)
+    .with_idle_rule(crate::domain::metrics::IdleRule {
+        threshold_pct: config.metrics.idle_threshold_pct as f64,
+        window_minutes: config.metrics.idle_after.as_secs() / 60,
+    });
     let reconciler = Reconciler::new(
         services.clone(),
         driver,
@@ -264,6 +268,7 @@ async fn run(
         secure_cookies: tls.is_some(),
         trusted_proxies: config.trusted_proxies.clone(),
         form_key,
+        metrics_token: config.metrics.scrape_token.clone(),
     });
 
     let app_state = state.clone();
@@ -298,6 +303,7 @@ async fn run(
     tracing::info!(url = %format!("{scheme}://{addr}/"), "listening");
 
     let mut workers = crate::worker::spawn_all(&services);
+    workers.extend(crate::worker::metrics::spawn(&services, &config.metrics));
     // Aborting it mid-pass is safe: every driver call is idempotent and
     // whatever was not recorded is due again at the next start.
     workers.push(tokio::spawn(reconciler.clone().run_loop()));

@@ -129,6 +129,32 @@ pub struct Config {
     /// Whether the first start of a new store fills its empty catalog with
     /// a default one (a CPU spec, the host's GPUs, a host environment image).
     pub seed_catalog: bool,
+    pub metrics: MetricsConfig,
+}
+
+/// The `[metrics]` section: where GPU metrics are collected from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// DCGM exporter `/metrics` addresses (`http://node:9400/metrics`),
+    /// each scraped every `scrape_interval`.
+    pub dcgm_endpoints: Vec<String>,
+    /// A Prometheus server (`http://prometheus:9090`) asked through its
+    /// query API for the DCGM fields, every `scrape_interval`.
+    pub prometheus_url: Option<String>,
+    pub scrape_interval: Duration,
+    /// One scrape's limit: connecting, the answer and its body together.
+    pub scrape_timeout: Duration,
+    /// The largest answer read; a larger one marks the source unhealthy.
+    pub max_response_bytes: u64,
+    /// How long per-minute samples are kept (hourly rollups stay).
+    pub retention_days: u64,
+    /// A bearer token that lets a Prometheus scraper read `/metrics`
+    /// without a session (None: admins only).
+    pub scrape_token: Option<String>,
+    /// A Running container's GPUs are idle when every measured minute of
+    /// the last `idle_after` stayed below `idle_threshold_pct`.
+    pub idle_threshold_pct: u64,
+    pub idle_after: Duration,
 }
 
 /// A configuration problem, naming the key.
@@ -165,6 +191,8 @@ struct FileConfig {
     seed_catalog: Option<bool>,
     #[serde(default)]
     session: FileSession,
+    #[serde(default)]
+    metrics: FileMetrics,
     #[serde(default)]
     tls: FileTls,
     #[serde(default)]
@@ -228,6 +256,20 @@ struct FileLocal {
     workload_uid_count: Option<u32>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMetrics {
+    dcgm_endpoints: Option<Vec<String>>,
+    prometheus_url: Option<String>,
+    scrape_interval: Option<String>,
+    scrape_timeout: Option<String>,
+    max_response_bytes: Option<u64>,
+    retention_days: Option<u64>,
+    scrape_token: Option<String>,
+    idle_threshold_pct: Option<u64>,
+    idle_after: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileGpu {
@@ -239,7 +281,7 @@ struct FileGpu {
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 30] = [
+pub const ENV_KEYS: [(&str, &str); 34] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -276,6 +318,10 @@ pub const ENV_KEYS: [(&str, &str); 30] = [
     ("MLSTACK_LOCAL_MEMORY_LIMIT", "local.memory_limit"),
     ("MLSTACK_LOCAL_BWRAP", "local.bwrap"),
     ("MLSTACK_LOCAL_ALLOW_UNSANDBOXED", "local.allow_unsandboxed"),
+    ("MLSTACK_METRICS_DCGM_ENDPOINTS", "metrics.dcgm_endpoints"),
+    ("MLSTACK_METRICS_SCRAPE_INTERVAL", "metrics.scrape_interval"),
+    ("MLSTACK_METRICS_SCRAPE_TOKEN", "metrics.scrape_token"),
+    ("MLSTACK_METRICS_PROMETHEUS_URL", "metrics.prometheus_url"),
 ];
 
 /// `MLSTACK_CONFIG` names the config file; it is not a key.
@@ -457,6 +503,7 @@ pub fn resolve(
     )?;
     let cluster = resolve_cluster(file.cluster, &pick)?;
     let local = resolve_local(file.local, &pick, &data_dir)?;
+    let metrics = resolve_metrics(file.metrics, &pick)?;
 
     Ok(Config {
         listen,
@@ -472,6 +519,111 @@ pub fn resolve(
         cluster,
         local,
         seed_catalog,
+        metrics,
+    })
+}
+
+fn resolve_metrics(
+    file: FileMetrics,
+    pick: &dyn Fn(&str, Option<String>) -> Option<String>,
+) -> Result<MetricsConfig, ConfigError> {
+    let dcgm_endpoints: Vec<String> = match pick("metrics.dcgm_endpoints", None) {
+        Some(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => file.dcgm_endpoints.unwrap_or_default(),
+    };
+    for endpoint in &dcgm_endpoints {
+        let valid = endpoint
+            .parse::<http::Uri>()
+            .is_ok_and(|u| u.scheme_str() == Some("http") && u.host().is_some());
+        if !valid {
+            return Err(ConfigError::new(
+                "metrics.dcgm_endpoints",
+                format!(
+                    "{endpoint:?} is not an address such as \"http://gpu-node-1:9400/metrics\""
+                ),
+            ));
+        }
+    }
+    let prometheus_url = pick("metrics.prometheus_url", file.prometheus_url)
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty());
+    if let Some(url) = &prometheus_url {
+        let valid = url
+            .parse::<http::Uri>()
+            .is_ok_and(|u| u.scheme_str() == Some("http") && u.host().is_some());
+        if !valid {
+            return Err(ConfigError::new(
+                "metrics.prometheus_url",
+                format!("{url:?} is not an address such as \"http://prometheus:9090\""),
+            ));
+        }
+    }
+    let scrape_interval = duration_key(
+        "metrics.scrape_interval",
+        pick("metrics.scrape_interval", file.scrape_interval),
+        "15s",
+        Duration::from_secs(1),
+        Duration::from_secs(3600),
+    )?;
+    let scrape_timeout = duration_key(
+        "metrics.scrape_timeout",
+        pick("metrics.scrape_timeout", file.scrape_timeout),
+        "5s",
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    )?;
+    let max_response_bytes = u64_key(
+        "metrics.max_response_bytes",
+        None,
+        file.max_response_bytes,
+        16 * 1024 * 1024,
+        (1024, 1024 * 1024 * 1024),
+    )?;
+    let retention_days = u64_key(
+        "metrics.retention_days",
+        None,
+        file.retention_days,
+        30,
+        (1, 3650),
+    )?;
+    let scrape_token = pick("metrics.scrape_token", file.scrape_token)
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    if scrape_token.as_ref().is_some_and(|t| t.len() < 24) {
+        return Err(ConfigError::new(
+            "metrics.scrape_token",
+            "must be at least 24 characters (a random string, such as from `openssl rand -hex 16`)",
+        ));
+    }
+    let idle_threshold_pct = u64_key(
+        "metrics.idle_threshold_pct",
+        None,
+        file.idle_threshold_pct,
+        5,
+        (1, 100),
+    )?;
+    let idle_after = duration_key(
+        "metrics.idle_after",
+        file.idle_after,
+        "2h",
+        Duration::from_secs(600),
+        Duration::from_secs(7 * 24 * 3600),
+    )?;
+    Ok(MetricsConfig {
+        dcgm_endpoints,
+        prometheus_url,
+        scrape_interval,
+        scrape_timeout,
+        max_response_bytes,
+        retention_days,
+        scrape_token,
+        idle_threshold_pct,
+        idle_after,
     })
 }
 
@@ -957,7 +1109,7 @@ workload_uid_count = 100
     #[test]
     fn errors_name_the_key() {
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
-        let cases: [Case; 23] = [
+        let cases: [Case; 33] = [
             (Some("listen = \"nowhere\""), &[], "listen"),
             (
                 Some("[session]\nidle_timeout = \"soon\""),
@@ -1034,6 +1186,59 @@ workload_uid_count = 100
                 Some("[local]\nworkload_uid_count = 0"),
                 &[],
                 "local.workload_uid_count",
+            ),
+            (
+                Some("[metrics]\ndcgm_endpoints = [\"https://n:9400/metrics\"]"),
+                &[],
+                "metrics.dcgm_endpoints",
+            ),
+            (
+                None,
+                &[(
+                    "MLSTACK_METRICS_DCGM_ENDPOINTS",
+                    "http://a:9400/metrics, not an address",
+                )],
+                "metrics.dcgm_endpoints",
+            ),
+            (
+                None,
+                &[("MLSTACK_METRICS_SCRAPE_INTERVAL", "0s")],
+                "metrics.scrape_interval",
+            ),
+            (
+                Some("[metrics]\nscrape_timeout = \"5m\""),
+                &[],
+                "metrics.scrape_timeout",
+            ),
+            (
+                Some("[metrics]\nmax_response_bytes = 10"),
+                &[],
+                "metrics.max_response_bytes",
+            ),
+            (
+                Some("[metrics]\nretention_days = 0"),
+                &[],
+                "metrics.retention_days",
+            ),
+            (
+                None,
+                &[("MLSTACK_METRICS_SCRAPE_TOKEN", "short")],
+                "metrics.scrape_token",
+            ),
+            (
+                Some("[metrics]\nidle_threshold_pct = 101"),
+                &[],
+                "metrics.idle_threshold_pct",
+            ),
+            (
+                Some("[metrics]\nidle_after = \"1m\""),
+                &[],
+                "metrics.idle_after",
+            ),
+            (
+                None,
+                &[("MLSTACK_METRICS_PROMETHEUS_URL", "prometheus:9090")],
+                "metrics.prometheus_url",
             ),
         ];
         for (file, vars, key) in cases {

@@ -113,4 +113,20 @@
       event.preventDefault();
     }
   });
+
+  // The Monitor tab's interval slider: its label follows the slider, and
+  // letting go of it shows that interval (the Show button does the same
+  // without this file).
+  var hours = document.getElementById("monitor-hours");
+  if (hours && hours.form) {
+    var shown = hours.form.querySelector("output[data-template]");
+    hours.addEventListener("input", function () {
+      if (shown) {
+        shown.textContent = shown.getAttribute("data-template").replace("{hours}", hours.value);
+      }
+    });
+    hours.addEventListener("change", function () {
+      hours.form.submit();
+    });
+  }
 })();

@@ -27,6 +27,7 @@ use crate::domain::workload::{
 pub mod any;
 pub mod kube;
 pub mod local;
+pub mod metrics;
 pub mod proxy;
 
 pub use any::AnyDriver;

@@ -66,3 +66,45 @@ pub fn released(tr: Tr, project: &str) -> Mail {
         &[("project", project)],
     )
 }
+
+/// A container's owner learns that its GPUs have stayed idle (the GPU
+/// Utilization Rate page flags it too).
+pub fn gpus_idle(tr: Tr, container: &str, project: &str, threshold: &str, minutes: &str) -> Mail {
+    mail(
+        tr,
+        "mail.gpus_idle.subject",
+        "mail.gpus_idle.body",
+        &[
+            ("container", container),
+            ("project", project),
+            ("threshold", threshold),
+            ("minutes", minutes),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::user::Lang;
+    use crate::i18n::Catalog;
+
+    #[test]
+    fn the_idle_gpu_mail_names_the_container_and_the_rule_in_both_languages() {
+        let catalog = Catalog::load().unwrap_or_else(|e| panic!("{e}"));
+        for (lang, word) in [(Lang::En, "idle"), (Lang::ZhTw, "閒置")] {
+            let mail = gpus_idle(catalog.tr(lang), "train", "Vision", "5", "120");
+            assert!(
+                mail.subject.contains("train") && mail.subject.contains(word),
+                "{mail:?}"
+            );
+            for part in ["Vision", "5%", "120"] {
+                assert!(mail.body.contains(part), "{part}: {mail:?}");
+            }
+            assert!(
+                !mail.body.contains('{'),
+                "every placeholder filled: {mail:?}"
+            );
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub(crate) mod guards;
 pub mod images;
 pub mod job_logs;
 pub mod key_pairs;
+pub mod metrics;
 pub mod password;
 pub mod projects;
 pub mod storage;
@@ -111,6 +112,15 @@ pub struct Services {
     /// Poked after every change of desired state, so the reconcile loop
     /// applies it at once.
     pub(crate) reconcile: Arc<Notify>,
+    /// Each metrics source's last scrape, for the admin status page.
+    pub(crate) metrics_sources: metrics::SourceHealth,
+    /// Requests answered, for `/metrics`.
+    pub(crate) request_counters: Arc<metrics::RequestCounters>,
+    /// When a container's GPUs count as idle.
+    pub(crate) idle_rule: crate::domain::metrics::IdleRule,
+    /// Containers whose owner was mailed about idle GPUs in this idle spell.
+    pub(crate) idle_mailed:
+        Arc<std::sync::Mutex<std::collections::BTreeSet<crate::domain::workload::WorkloadId>>>,
 }
 
 impl Services {
@@ -132,6 +142,10 @@ impl Services {
             catalog,
             cluster: None,
             reconcile: Arc::new(Notify::new()),
+            metrics_sources: metrics::SourceHealth::default(),
+            request_counters: Arc::default(),
+            idle_rule: crate::domain::metrics::IdleRule::default(),
+            idle_mailed: Arc::default(),
         }
     }
 

@@ -241,7 +241,7 @@ fn kind_key(kind: &ApplicationKind) -> &'static str {
 }
 
 /// Records a mail to `to` in the outbox, in the same transaction.
-fn enqueue_tx(
+pub(crate) fn enqueue_tx(
     tx: &WriteTx,
     catalog: &Catalog,
     to: UserId,

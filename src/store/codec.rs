@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::StoreError;
+use crate::domain::metrics::{HourRollup, MinuteSample};
 
 const FORMAT_JSON: u8 = 1;
 
@@ -27,6 +28,68 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
         ))),
         None => Err(StoreError::Corrupt("empty record".into())),
     }
+}
+
+/// Metrics are stored densely (many rows per workload and day): one format
+/// byte, then fixed-width little-endian fields.
+const FORMAT_MINUTE_V1: u8 = 2;
+const FORMAT_HOUR_V1: u8 = 3;
+/// Bytes of a stored minute sample: format, scrapes, GPUs, utilization,
+/// memory.
+pub const MINUTE_LEN: usize = 1 + 2 + 2 + 4 + 4;
+/// Bytes of a stored hour rollup: format, minutes, GPU-minutes, busy
+/// GPU-minutes.
+pub const HOUR_LEN: usize = 1 + 2 + 8 + 8;
+
+pub fn encode_minute(sample: &MinuteSample) -> [u8; MINUTE_LEN] {
+    let mut bytes = [0u8; MINUTE_LEN];
+    bytes[0] = FORMAT_MINUTE_V1;
+    bytes[1..3].copy_from_slice(&sample.scrapes.to_le_bytes());
+    bytes[3..5].copy_from_slice(&sample.gpus.to_le_bytes());
+    bytes[5..9].copy_from_slice(&sample.gpu_util_pct.to_le_bytes());
+    bytes[9..13].copy_from_slice(&sample.gpu_mem_mib.to_le_bytes());
+    bytes
+}
+
+pub fn decode_minute(bytes: &[u8]) -> Result<MinuteSample, StoreError> {
+    let fixed: &[u8; MINUTE_LEN] = bytes
+        .try_into()
+        .ok()
+        .filter(|b: &&[u8; MINUTE_LEN]| b[0] == FORMAT_MINUTE_V1)
+        .ok_or_else(|| StoreError::Corrupt("a minute sample of unknown format".into()))?;
+    Ok(MinuteSample {
+        scrapes: u16::from_le_bytes([fixed[1], fixed[2]]),
+        gpus: u16::from_le_bytes([fixed[3], fixed[4]]),
+        gpu_util_pct: f32::from_le_bytes([fixed[5], fixed[6], fixed[7], fixed[8]]),
+        gpu_mem_mib: f32::from_le_bytes([fixed[9], fixed[10], fixed[11], fixed[12]]),
+    })
+}
+
+pub fn encode_hour(rollup: &HourRollup) -> [u8; HOUR_LEN] {
+    let mut bytes = [0u8; HOUR_LEN];
+    bytes[0] = FORMAT_HOUR_V1;
+    bytes[1..3].copy_from_slice(&rollup.minutes.to_le_bytes());
+    bytes[3..11].copy_from_slice(&rollup.gpu_minutes.to_le_bytes());
+    bytes[11..19].copy_from_slice(&rollup.busy_gpu_minutes.to_le_bytes());
+    bytes
+}
+
+pub fn decode_hour(bytes: &[u8]) -> Result<HourRollup, StoreError> {
+    let fixed: &[u8; HOUR_LEN] = bytes
+        .try_into()
+        .ok()
+        .filter(|b: &&[u8; HOUR_LEN]| b[0] == FORMAT_HOUR_V1)
+        .ok_or_else(|| StoreError::Corrupt("an hour rollup of unknown format".into()))?;
+    let f64_at = |at: usize| {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(&fixed[at..at + 8]);
+        f64::from_le_bytes(eight)
+    };
+    Ok(HourRollup {
+        minutes: u16::from_le_bytes([fixed[1], fixed[2]]),
+        gpu_minutes: f64_at(3),
+        busy_gpu_minutes: f64_at(11),
+    })
 }
 
 /// The record stored under `key`, if any.
@@ -99,5 +162,29 @@ mod tests {
     fn unknown_formats_are_refused() {
         assert!(decode::<Old>(&[9, b'{', b'}']).is_err());
         assert!(decode::<Old>(&[]).is_err());
+    }
+
+    #[test]
+    fn metrics_rows_round_trip_in_their_fixed_layout() {
+        let minute = MinuteSample {
+            scrapes: 4,
+            gpus: 8,
+            gpu_util_pct: 37.5,
+            gpu_mem_mib: 81_920.0,
+        };
+        let bytes = encode_minute(&minute);
+        assert_eq!(bytes.len(), MINUTE_LEN);
+        assert_eq!(decode_minute(&bytes).expect("decoded"), minute);
+        let hour = HourRollup {
+            minutes: 60,
+            gpu_minutes: 480.0,
+            busy_gpu_minutes: 180.25,
+        };
+        assert_eq!(decode_hour(&encode_hour(&hour)).expect("decoded"), hour);
+        assert!(decode_minute(&bytes[..5]).is_err());
+        assert!(decode_hour(&encode_minute(&minute)).is_err());
+        let mut json = encode(&"x").expect("json");
+        json.resize(MINUTE_LEN, 0);
+        assert!(decode_minute(&json).is_err());
     }
 }

@@ -12,6 +12,7 @@ pub mod custom_images;
 mod due;
 pub mod holds;
 pub mod key_pairs;
+pub mod metrics;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;

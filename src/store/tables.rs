@@ -194,3 +194,13 @@ pub const WORKLOAD_RUN_INTERVALS: TableDefinition<(u128, i64), i64> =
 /// in id order, which is the order of creation: the project's job queue.
 pub const PROJECT_ID_TO_QUEUED_JOB_IDS: MultimapTableDefinition<u128, u128> =
     MultimapTableDefinition::new("project_id_to_queued_job_ids");
+/// (workload id, minute since the Unix epoch) -> a minute's GPU sample in
+/// the fixed layout of `codec::encode_minute`; pruned after the retention.
+pub const WORKLOAD_MINUTE_TO_SAMPLE: TableDefinition<(u128, u64), &[u8]> =
+    TableDefinition::new("workload_minute_to_sample");
+
+/// (workload id, hour since the Unix epoch) -> the hour's rollup in the fixed
+/// layout of `codec::encode_hour` (measured minutes, GPU-minutes held and
+/// used); kept for reports.
+pub const WORKLOAD_HOUR_TO_ROLLUP: TableDefinition<(u128, u64), &[u8]> =
+    TableDefinition::new("workload_hour_to_rollup");

@@ -36,6 +36,9 @@ pub async fn request_log(
     async move {
         let mut res = next.call(req).await?.map_into_boxed_body();
         let status = res.status().as_u16();
+        if let Some(state) = res.request().app_data::<Data<AppState>>() {
+            state.services.request_counters().count(status);
+        }
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         // A small appliance's log stays readable: failures and refusals at
         // info and above, every other request at debug (`log.level =

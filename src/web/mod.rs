@@ -35,6 +35,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Signs the pre-login CSRF cookie.
     pub form_key: FormKey,
+    /// The bearer token a Prometheus scraper may send for `/metrics`.
+    pub metrics_token: Option<String>,
 }
 
 /// The application: routes, middleware and error pages.

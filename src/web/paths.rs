@@ -57,6 +57,10 @@ pub const USER_SEARCH: &str = "/users/search";
 pub const ADMIN_USERS: &str = "/admin/users";
 pub const ADMIN_REVIEWS: &str = "/admin/reviews";
 pub const ADMIN_CATALOG: &str = "/admin/catalog";
+/// The metrics sources' status (admins).
+pub const ADMIN_METRICS: &str = "/admin/metrics-sources";
+/// mlstack's own metrics in the Prometheus text format.
+pub const PROMETHEUS: &str = "/metrics";
 pub const ADMIN_SETTINGS: &str = "/admin/settings";
 pub const ADMIN_PROJECTS: &str = "/admin/projects";
 pub const ADMIN_OUTBOX: &str = "/admin/outbox";

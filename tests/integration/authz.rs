@@ -251,8 +251,15 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         ),
         (
             Verb::Get,
-            "/admin" | "/admin/users" | "/admin/reviews" | "/admin/projects" | "/admin/settings"
-            | "/admin/outbox" | "/admin/catalog",
+            "/admin"
+            | "/admin/users"
+            | "/admin/reviews"
+            | "/admin/projects"
+            | "/admin/settings"
+            | "/admin/outbox"
+            | "/admin/catalog"
+            | "/admin/metrics-sources"
+            | "/metrics",
         ) => get(pattern),
         (Verb::Post, "/admin/users") => post(pattern.into(), vec![("username", "")]),
         (Verb::Post, "/admin/users/{id}/{action}") => Some(

@@ -26,6 +26,8 @@ pub(crate) const HEIGHT: u32 = 860;
 /// GET routes that are no page: probes, assets, the user search (JSON) and
 /// the GETs of POST-only addresses (each leads back to its page).
 const NOT_PAGES: &[&str] = &[
+    // Prometheus text for scrapers, not a page.
+    "/metrics",
     "/healthz",
     "/readyz",
     "/assets/{path:.*}",

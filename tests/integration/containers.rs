@@ -304,10 +304,10 @@ async fn a_container_goes_live_stops_starts_and_is_deleted() {
             .body
             .contains(&format!("href=\"/containers/{id}/terminal\""))
     );
-    // Monitor: no invented data.
+    // Monitor: no invented data (nothing was measured: empty charts).
     let monitor = mia.get(&format!("/containers/{id}?tab=monitor")).await;
-    assert!(monitor.body.contains("No monitoring data yet"));
-    assert!(!monitor.body.contains("<table"));
+    assert!(monitor.body.contains("Nothing measured in this interval"));
+    assert!(!monitor.body.contains("chart-line"));
 
     let vision = format!("/projects/{project}");
     assert_eq!(used(&manny.get(&vision).await.body, "CPU cores"), "1");

@@ -424,3 +424,37 @@ fn a_schema_5_store_gains_the_order_and_run_interval_tables() {
     tx.open_table(tables::WORKLOAD_RUN_INTERVALS)
         .expect("run intervals");
 }
+
+#[test]
+fn a_schema_5_store_gains_the_metrics_tables() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join(mlstack::store::FILE_NAME);
+    drop(Store::open_in(dir.path()).expect("a new store"));
+    {
+        let db = redb::Database::open(&store_path).expect("open");
+        let tx = db.begin_write().expect("write");
+        for table in [
+            tables::WORKLOAD_MINUTE_TO_SAMPLE,
+            tables::WORKLOAD_HOUR_TO_ROLLUP,
+        ] {
+            assert!(tx.delete_table(table).expect("delete"));
+        }
+        tx.open_table(tables::META)
+            .expect("meta")
+            .insert("schema_version", 5u64)
+            .expect("version");
+        tx.commit().expect("commit");
+    }
+    assert_eq!(version_of(&store_path), Some(5));
+    drop(Store::open_in(dir.path()).expect("upgraded"));
+    assert_eq!(
+        version_of(&store_path),
+        Some(mlstack::store::schema::CURRENT_VERSION)
+    );
+    let db = redb::Database::open(&store_path).expect("open");
+    let tx = db.begin_read().expect("read");
+    tx.open_table(tables::WORKLOAD_MINUTE_TO_SAMPLE)
+        .expect("minutes");
+    tx.open_table(tables::WORKLOAD_HOUR_TO_ROLLUP)
+        .expect("hours");
+}

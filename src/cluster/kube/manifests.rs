@@ -83,6 +83,24 @@ pub fn namespace_name(project: ProjectId) -> String {
     format!("mlstack-{:032x}", project.as_u128())
 }
 
+/// The project whose namespace this is ([`namespace_name`]), if any.
+pub fn project_of_namespace(namespace: &str) -> Option<ProjectId> {
+    let hex = namespace.strip_prefix("mlstack-")?;
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u128::from_str_radix(hex, 16).ok().map(ProjectId::from_u128)
+}
+
+/// The names a pod's workload may have: a container's pod is named
+/// `<Deployment>-<ReplicaSet hash>-<suffix>`, a job's `<Job>-<suffix>`
+/// (Kubernetes' generated names); in that order.
+pub fn workload_names_of_pod(pod: &str) -> (Option<&str>, Option<&str>) {
+    let job = pod.rsplit_once('-').map(|(name, _)| name);
+    let container = job.and_then(|j| j.rsplit_once('-')).map(|(name, _)| name);
+    (container, job)
+}
+
 pub fn member_account_name(user: UserId) -> String {
     format!("member-{:032x}", user.as_u128())
 }
@@ -1143,5 +1161,22 @@ mod snapshots {
         };
         assert_eq!(read_only("/workspace/reference"), Some(Some(true)));
         assert_eq!(read_only("/workspace/data"), Some(None), "read-write");
+    }
+
+    #[test]
+    fn pods_and_namespaces_lead_back_to_workloads() {
+        let project = ProjectId::generate();
+        assert_eq!(
+            project_of_namespace(&namespace_name(project)),
+            Some(project)
+        );
+        assert_eq!(project_of_namespace("kube-system"), None);
+        assert_eq!(project_of_namespace("mlstack-xyz"), None);
+        assert_eq!(
+            workload_names_of_pod("train-a-7d9f8c6b5-x2k4q"),
+            (Some("train-a"), Some("train-a-7d9f8c6b5"))
+        );
+        assert_eq!(workload_names_of_pod("eval-x2k4q"), (None, Some("eval")));
+        assert_eq!(workload_names_of_pod("single"), (None, None));
     }
 }

@@ -16,11 +16,6 @@ const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
         "nav.job_schedules",
     ),
     (
-        paths::GPU_UTILIZATION,
-        "nav.section.project",
-        "nav.gpu_utilization",
-    ),
-    (
         paths::JOB_TEMPLATES,
         "nav.section.advanced",
         "nav.job_templates",

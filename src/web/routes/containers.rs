@@ -12,7 +12,9 @@ use serde::Deserialize;
 use super::{Requires, RouteDef, WORKSPACE, html, ok, route};
 use crate::domain::authz::WorkloadAction;
 use crate::domain::ids::UserId;
+use crate::domain::metrics::{MONITOR_DEFAULT_HOURS, MONITOR_HOURS};
 use crate::domain::workload::{NAME_MAX, WorkloadId};
+use crate::i18n::Tr;
 use crate::service::ServiceError;
 use crate::store::workloads::WorkloadRecord;
 use crate::web::error::WebError;
@@ -20,6 +22,7 @@ use crate::web::extract::CurrentUser;
 use crate::web::middleware::see_other;
 use crate::web::paths;
 use crate::web::views::containers::{self as views, ContainerRow, Tab};
+use crate::web::views::monitor::MonitorView;
 
 /// Containers on one page of the list.
 const PAGE_SIZE: usize = 10;
@@ -174,6 +177,8 @@ async fn get_list(
 struct DetailQuery {
     tab: String,
     done: String,
+    /// The Monitor tab's interval in hours.
+    hours: String,
 }
 
 async fn get_detail(
@@ -210,6 +215,20 @@ async fn get_detail(
     };
     let row = ContainerRow::of(&record, owner_name(&names, &record), services.now())
         .ok_or(WebError::NotFound)?;
+    let monitor = match tab {
+        Tab::Monitor => {
+            let (hours, hours_error) = monitor_hours(&query.hours, tr);
+            let data = services.monitor_columns(record.id(), hours).await?;
+            Some(MonitorView {
+                hours,
+                hours_error,
+                start: data.start,
+                end: data.end,
+                columns: data.columns,
+            })
+        }
+        _ => None,
+    };
     let view = views::ContainerDetailView {
         row,
         tab,
@@ -217,8 +236,28 @@ async fn get_detail(
         events_partial,
         notice,
         zone: &zone,
+        monitor: monitor.as_ref(),
     };
     Ok(ok(views::detail(&user.page.shell(), &view)))
+}
+
+/// The Monitor tab's interval: the asked hours when within the slider's
+/// range, else the default with a message naming the range.
+fn monitor_hours(text: &str, tr: Tr) -> (u32, Option<String>) {
+    let text = text.trim();
+    if text.is_empty() {
+        return (MONITOR_DEFAULT_HOURS, None);
+    }
+    match text.parse::<u32>() {
+        Ok(hours) if MONITOR_HOURS.contains(&hours) => (hours, None),
+        _ => (
+            MONITOR_DEFAULT_HOURS,
+            Some(tr.f(
+                "monitor.interval_invalid",
+                &[("hours", &MONITOR_DEFAULT_HOURS.to_string())],
+            )),
+        ),
+    }
 }
 
 async fn get_status(user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, WebError> {

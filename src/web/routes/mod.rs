@@ -13,6 +13,7 @@ mod cost;
 mod images;
 mod jobs;
 mod key_pairs;
+mod metrics;
 mod ops;
 mod projects;
 mod proxy;
@@ -135,6 +136,7 @@ pub fn table() -> Vec<RouteDef> {
         cost::routes(),
         areas::routes(),
         jobs::routes(),
+        metrics::routes(),
     ]
     .into_iter()
     .flatten()

@@ -503,6 +503,8 @@ pub struct ContainerDetailView<'a> {
     pub events_partial: bool,
     pub notice: Option<String>,
     pub zone: &'a TimeZone,
+    /// The Monitor tab's interval and charts (only on that tab).
+    pub monitor: Option<&'a super::monitor::MonitorView>,
 }
 
 pub fn detail(shell: &Shell, view: &ContainerDetailView) -> Markup {
@@ -548,7 +550,11 @@ pub fn detail(shell: &Shell, view: &ContainerDetailView) -> Markup {
             @match view.tab {
                 Tab::Detail => (deployment(tr, row, view.zone)),
                 Tab::Services => (services(tr, row)),
-                Tab::Monitor => (notice(Tone::Info, html! { (tr.t("container.monitor_none")) })),
+                Tab::Monitor => {
+                    @if let Some(monitor) = view.monitor {
+                        (super::monitor::tab(tr, id, monitor, view.zone))
+                    }
+                },
                 Tab::Events => (events(tr, view)),
             }
             script src=(crate::web::assets::url("containers.js")) defer {}
@@ -1030,6 +1036,7 @@ mod tests {
                         events_partial: false,
                         notice: None,
                         zone: &zone,
+                        monitor: None,
                     },
                 )
                 .into_string()

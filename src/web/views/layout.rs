@@ -96,6 +96,7 @@ const ADMIN_SECTION: (&str, &[NavItem]) = (
         item("nav.admin_catalog", paths::ADMIN_CATALOG),
         item("nav.admin_settings", paths::ADMIN_SETTINGS),
         item("nav.admin_outbox", paths::ADMIN_OUTBOX),
+        item("nav.admin_metrics", paths::ADMIN_METRICS),
     ],
 );
 

@@ -1,0 +1,12 @@
+//! Metrics sources outside mlstack: DCGM exporters scraped over HTTP
+//! (`scrape.rs`, bounded in time and size) and read into GPU readings
+//! (`dcgm.rs`), or a Prometheus server asked through its query API
+//! (`prometheus.rs`).
+
+pub mod dcgm;
+pub mod prometheus;
+pub mod scrape;
+
+/// DCGM's pod mapping names the kube driver's pods: the namespace leads to
+/// the project, the pod's name to its container or job.
+pub use super::kube::manifests::{namespace_name, project_of_namespace, workload_names_of_pod};

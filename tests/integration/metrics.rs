@@ -1,0 +1,442 @@
+//! GPU metrics end to end on the local driver: a container holding GPU 0
+//! runs in the sandbox; a DCGM exporter (a local HTTP server answering in
+//! the exporter's format) is scraped by the collector once a minute of the
+//! manual clock for an hour; the Monitor tab, the GPU Utilization Rate page
+//! and its CSV, the admin's sources page and `/metrics` (checked by the
+//! real `promtool`) show what was measured. A second source that does not
+//! answer is marked unhealthy and holds up nothing.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use mlstack::cluster::local::LocalGpu;
+use mlstack::domain::workload::GpuRequest;
+use mlstack::worker::metrics::MetricsCollector;
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::common::TestApp;
+use crate::containers::{activated, create, web_container};
+use crate::projects::{active_project, day};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// DCGM exporter output for two GPUs of this host (labels as the released
+/// exporter writes them, see tests/fixtures/dcgm/): GPU 0 at 34 % with
+/// 3 GiB used, GPU 1 idle.
+const EXPORTER: &str = "\
+# HELP DCGM_FI_DEV_GPU_UTIL GPU utilization (in %).
+# TYPE DCGM_FI_DEV_GPU_UTIL gauge
+DCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-test-0\",device=\"nvidia0\",modelName=\"T4\",Hostname=\"lab\"} 34
+DCGM_FI_DEV_GPU_UTIL{gpu=\"1\",UUID=\"GPU-test-1\",device=\"nvidia1\",modelName=\"T4\",Hostname=\"lab\"} 0
+# HELP DCGM_FI_DEV_FB_USED Framebuffer memory used (in MiB).
+# TYPE DCGM_FI_DEV_FB_USED gauge
+DCGM_FI_DEV_FB_USED{gpu=\"0\",UUID=\"GPU-test-0\",device=\"nvidia0\",modelName=\"T4\",Hostname=\"lab\"} 3072
+DCGM_FI_DEV_FB_USED{gpu=\"1\",UUID=\"GPU-test-1\",device=\"nvidia1\",modelName=\"T4\",Hostname=\"lab\"} 0
+";
+
+/// GPU 0 quiet (1 %), GPU 1 still idle capacity.
+const IDLE_EXPORTER: &str = "\
+DCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-test-0\",Hostname=\"lab\"} 1
+DCGM_FI_DEV_FB_USED{gpu=\"0\",UUID=\"GPU-test-0\",Hostname=\"lab\"} 3072
+DCGM_FI_DEV_GPU_UTIL{gpu=\"1\",UUID=\"GPU-test-1\",Hostname=\"lab\"} 0
+";
+
+/// Serves `body` as `/metrics` to every connection; its address.
+async fn exporter(body: &'static str) -> String {
+    exporter_of(Arc::new(Mutex::new(body))).await
+}
+
+/// Serves what `body` holds at each connection as `/metrics`; its address.
+async fn exporter_of(body: Arc<Mutex<&'static str>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = *body.lock().unwrap_or_else(PoisonError::into_inner);
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{address}/metrics")
+}
+
+/// Accepts connections and never answers: a source that hangs.
+async fn silent() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{address}/metrics")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gpu_metrics_reach_the_monitor_tab_the_report_and_prometheus() {
+    let app = TestApp::start_configured(|config| {
+        config.metrics.idle_after = Duration::from_secs(600);
+        config.local.detect_gpus = false;
+        config.local.gpus = (0..2)
+            .map(|index| LocalGpu {
+                index,
+                name: "T4".into(),
+                memory_mib: 15_360,
+                uuid: Some(format!("GPU-test-{index}")),
+                minor: None,
+            })
+            .collect();
+    });
+    let (manny, _) = app.member("manny").await;
+    let (mia, _) = app.member("mia").await;
+    let project = active_project(&app, &manny, "Vision", &["manny", "mia"], &day(30)).await;
+    let mia_user = activated(&app, "mia").await;
+    let mut spec = web_container(&project, "train");
+    spec.resources.gpu = Some(GpuRequest {
+        resource_name: "nvidia.com/gpu".into(),
+        type_name: "T4".into(),
+        node_selector: BTreeMap::new(),
+        count: 1,
+        units_milli: 1000,
+    });
+    let id = create(&app, &mia_user, spec).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status = mia.get(&format!("/containers/{id}/status")).await;
+        if status.body.contains("data-state=\"running\"") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not running: {}",
+            status.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Before any scrape: the tab draws empty charts and says so.
+    let before = mia.get(&format!("/containers/{id}?tab=monitor")).await;
+    assert_eq!(before.status, StatusCode::OK);
+    assert!(
+        before.body.contains("Nothing measured in this interval"),
+        "{}",
+        before.body
+    );
+
+    let serving = Arc::new(Mutex::new(EXPORTER));
+    let good = exporter_of(serving.clone()).await;
+    let hanging = silent().await;
+    let mut metrics = app.config.metrics.clone();
+    metrics.dcgm_endpoints = vec![good.clone(), hanging.clone()];
+    metrics.scrape_timeout = Duration::from_millis(300);
+    let collector = MetricsCollector::new(app.services(), &metrics);
+    // An hour of scrapes, one a minute (the clock starts on a minute).
+    for _ in 0..60 {
+        collector.step().await.expect("stored");
+        app.clock.advance(SignedDuration::from_mins(1));
+    }
+
+    // The Monitor tab: both charts, hover values with their unit.
+    let tab = mia
+        .get(&format!("/containers/{id}?tab=monitor&hours=1"))
+        .await;
+    assert_eq!(tab.status, StatusCode::OK);
+    assert_eq!(tab.body.matches("<svg").count(), 2, "{}", tab.body);
+    assert!(tab.body.contains("34 %</title>"), "{}", tab.body);
+    assert!(tab.body.contains("3 GiB</title>"), "{}", tab.body);
+    assert!(!tab.body.contains("Nothing measured"), "{}", tab.body);
+    // An interval past the slider's range is named, not a failure.
+    let wide = mia
+        .get(&format!("/containers/{id}?tab=monitor&hours=99"))
+        .await;
+    assert_eq!(wide.status, StatusCode::OK);
+    assert!(
+        wide.body.contains("The interval is 1 to 24 hours"),
+        "{}",
+        wide.body
+    );
+    let junk = mia
+        .get(&format!("/containers/{id}?tab=monitor&hours=%00x"))
+        .await;
+    assert_eq!(junk.status, StatusCode::OK);
+
+    // The report by hand: 60 minutes at 34 % on one GPU = 1.0 container
+    // hours, 0.34 GPU hours (shown 0.3), 34.0 %.
+    mia.post_form("/projects/select", &[("project", project.as_str())])
+        .await;
+    let report = mia.get("/gpu-utilization?days=1").await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert!(report.body.contains(">train</a>"), "{}", report.body);
+    assert!(
+        report.body.contains(">1.0<") && report.body.contains(">0.3<"),
+        "{}",
+        report.body
+    );
+    assert!(report.body.contains(">34.0%<"), "{}", report.body);
+    assert!(report.body.contains(">mia<"), "{}", report.body);
+    let csv = mia.get("/gpu-utilization?days=1&format=csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.body.ends_with("train,mia,1.0,0.3,34.0,no\r\n"),
+        "{}",
+        csv.body
+    );
+    let bad = mia.get("/gpu-utilization?days=5").await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(
+        bad.body.contains("Choose one of the listed periods"),
+        "{}",
+        bad.body
+    );
+
+    // The admin sees both sources: the hanging one unhealthy, with why.
+    let admin = app.admin().await;
+    let sources = admin.get("/admin/metrics-sources").await;
+    assert_eq!(sources.status, StatusCode::OK);
+    assert!(sources.body.contains(&good) && sources.body.contains(&hanging));
+    assert!(sources.body.contains("Healthy") && sources.body.contains("Unhealthy"));
+    assert!(
+        sources.body.contains("no answer within"),
+        "{}",
+        sources.body
+    );
+    // GPU 0 goes quiet: after `idle_after` (10 minutes here) of measured
+    // minutes below 5 %, the report flags it and mia gets one mail.
+    *serving.lock().unwrap_or_else(PoisonError::into_inner) = IDLE_EXPORTER;
+    for _ in 0..12 {
+        collector.step().await.expect("stored");
+        app.clock.advance(SignedDuration::from_mins(1));
+    }
+    let flagged = mia.get("/gpu-utilization?days=1").await;
+    assert!(flagged.body.contains("badge amber"), "{}", flagged.body);
+    let mails: Vec<_> = app
+        .services()
+        .outbox()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|m| m.subject.contains("GPUs of train are idle"))
+        .collect();
+    assert_eq!(mails.len(), 1, "one mail per idle spell: {mails:?}");
+    assert_eq!(mails[0].to_user, mia_user.id);
+
+    let member_view = mia.get("/admin/metrics-sources").await;
+    assert_eq!(member_view.status, StatusCode::FORBIDDEN);
+
+    // /metrics: admins only (no token configured), valid for promtool.
+    let exposition = admin.get("/metrics").await;
+    assert_eq!(exposition.status, StatusCode::OK);
+    assert!(
+        exposition
+            .body
+            .contains("mlstack_workloads{kind=\"container\",status=\"running\"} 1"),
+        "{}",
+        exposition.body
+    );
+    assert!(exposition.body.contains(&format!(
+        "mlstack_metrics_source_up{{source=\"{hanging}\"}} 0"
+    )));
+    assert!(exposition.body.contains(&format!(
+        "mlstack_metrics_source_idle_gpus{{source=\"{good}\"}} 1"
+    )));
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus)");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.body.as_bytes())
+        .expect("written");
+    let checked = promtool.wait_with_output().expect("promtool ran");
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert_ne!(mia.get("/metrics").await.status, StatusCode::OK);
+}
+
+/// A port free a moment ago (Prometheus needs one named on its command line).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A real Prometheus (Debian's `prometheus`) scrapes the served exporter and
+/// mlstack's own /metrics (with the configured bearer token); mlstack asks
+/// it through its query API and maps what it answers to the running
+/// container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_scrapes_mlstack_and_the_exporter_and_is_queried() {
+    const TOKEN: &str = "scraper-token-0123456789abcdef";
+    let app = TestApp::start_configured(|config| {
+        config.local.detect_gpus = false;
+        config.local.gpus = vec![LocalGpu {
+            index: 0,
+            name: "T4".into(),
+            memory_mib: 15_360,
+            uuid: Some("GPU-test-0".into()),
+            minor: None,
+        }];
+        config.metrics.scrape_token = Some(TOKEN.into());
+    });
+    let (manny, _) = app.member("manny").await;
+    let (mia, _) = app.member("mia").await;
+    let project = active_project(&app, &manny, "Vision", &["manny", "mia"], &day(30)).await;
+    let mia_user = activated(&app, "mia").await;
+    let mut spec = web_container(&project, "train");
+    spec.resources.gpu = Some(GpuRequest {
+        resource_name: "nvidia.com/gpu".into(),
+        type_name: "T4".into(),
+        node_selector: BTreeMap::new(),
+        count: 1,
+        units_milli: 1000,
+    });
+    let id = create(&app, &mia_user, spec).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !mia
+        .get(&format!("/containers/{id}/status"))
+        .await
+        .body
+        .contains("data-state=\"running\"")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "not running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let exporter_url = exporter(EXPORTER).await;
+    let exporter_target = exporter_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let mlstack_target = app
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let dir = tempfile::tempdir().expect("dir");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: dcgm\n    static_configs:\n      - targets: ['{exporter_target}']\n  - job_name: mlstack\n    authorization:\n      credentials: {TOKEN}\n    static_configs:\n      - targets: ['{mlstack_target}']\n"
+    );
+    std::fs::write(dir.path().join("prometheus.yml"), config).expect("config");
+    let port = free_port();
+    let mut server = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus (Debian package prometheus)");
+    let base = format!("http://127.0.0.1:{port}");
+
+    // Wait until Prometheus has scraped both targets successfully.
+    crate::common::install_crypto();
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let up = loop {
+        let answer = http
+            .get(format!("{base}/api/v1/query?query=up"))
+            .send()
+            .await
+            .ok();
+        let text = match answer {
+            Some(a) => a.text().await.unwrap_or_default(),
+            None => String::new(),
+        };
+        let both = text.contains("\"job\":\"mlstack\"")
+            && text.contains("\"job\":\"dcgm\"")
+            && !text.contains("\"0\"]");
+        if both {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "prometheus never scraped both: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(up.contains("\"1\"]"), "{up}");
+
+    let mut metrics = app.config.metrics.clone();
+    metrics.prometheus_url = Some(base.clone());
+    // Prometheus was stopped: first the failure is named, then with a
+    // server again the readings arrive.
+    let collector = MetricsCollector::new(app.services(), &metrics);
+    collector.step().await.expect("stored");
+    let admin = app.admin().await;
+    let sources = admin.get("/admin/metrics-sources").await;
+    assert!(
+        sources.body.contains(&base) && sources.body.contains("Unhealthy"),
+        "{}",
+        sources.body
+    );
+
+    let mut server = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus again");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        collector.step().await.expect("stored");
+        let status = app.services().metrics_sources().all();
+        if status
+            .iter()
+            .any(|s| s.healthy && s.report.mapped_gpus == 1)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no readings via Prometheus: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let tab = mia
+        .get(&format!("/containers/{id}?tab=monitor&hours=1"))
+        .await;
+    assert!(tab.body.contains("34 %</title>"), "{}", tab.body);
+}
