@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod ids;
 pub mod image;
 pub mod key_pair;
+pub mod mail;
 pub mod project;
 pub mod quota;
 pub mod session;

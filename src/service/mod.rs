@@ -8,6 +8,7 @@ pub mod containers;
 pub(crate) mod guards;
 pub mod images;
 pub mod key_pairs;
+pub mod mail;
 pub mod password;
 pub mod projects;
 pub mod terminal;
@@ -104,6 +105,8 @@ pub struct Services {
     /// Poked after every change of desired state, so the reconcile loop
     /// applies it at once.
     pub(crate) reconcile: Arc<Notify>,
+    /// Whether an SMTP relay is configured; the admin outbox says so.
+    pub(crate) mail_delivery: bool,
 }
 
 impl Services {
@@ -125,6 +128,7 @@ impl Services {
             catalog,
             cluster: None,
             reconcile: Arc::new(Notify::new()),
+            mail_delivery: false,
         }
     }
 
@@ -147,6 +151,12 @@ impl Services {
             driver,
             request_timeout,
         });
+        self
+    }
+
+    /// The same services, telling admins whether mail is delivered.
+    pub fn with_mail_delivery(mut self, configured: bool) -> Self {
+        self.mail_delivery = configured;
         self
     }
 

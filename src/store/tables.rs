@@ -166,3 +166,7 @@ pub const USER_ID_TO_CUSTOM_IMAGE_IDS: MultimapTableDefinition<u128, u128> =
 /// Unique index: (project id, `"<image name>:<tag>"`) -> custom image id.
 pub const PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID: TableDefinition<(u128, &str), u128> =
     TableDefinition::new("project_image_ref_to_custom_image_id");
+
+/// The mail sender's work list: (next try in Unix milliseconds, mail id)
+/// for every mail waiting for delivery (status Pending).
+pub const DUE_MAIL_IDS: TableDefinition<(i64, u128), ()> = TableDefinition::new("due_mail_ids");

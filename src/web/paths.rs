@@ -188,3 +188,8 @@ mod tests {
         assert_eq!(login_then("/"), "/login");
     }
 }
+
+/// Queues an outbox mail again (admins).
+pub fn admin_outbox_resend(id: crate::domain::ids::MailId) -> String {
+    format!("{ADMIN_OUTBOX}/{id}/resend")
+}

@@ -26,6 +26,7 @@ mod key_pairs;
 mod kube_driver;
 mod kubectl;
 mod local_driver;
+mod mail;
 mod ops;
 mod pages;
 mod projects;
