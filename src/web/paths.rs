@@ -168,6 +168,11 @@ pub fn container_terminal_ws(id: WorkloadId) -> String {
     format!("{CONTAINERS}/{id}/terminal/ws")
 }
 
+/// Queues an outbox mail again (admins).
+pub fn admin_outbox_resend(id: crate::domain::ids::MailId) -> String {
+    format!("{ADMIN_OUTBOX}/{id}/resend")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,9 +192,4 @@ mod tests {
         assert_eq!(login_then("https://evil.example"), "/login");
         assert_eq!(login_then("/"), "/login");
     }
-}
-
-/// Queues an outbox mail again (admins).
-pub fn admin_outbox_resend(id: crate::domain::ids::MailId) -> String {
-    format!("{ADMIN_OUTBOX}/{id}/resend")
 }
