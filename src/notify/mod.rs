@@ -22,17 +22,6 @@ pub struct Mail {
     pub html: String,
 }
 
-/// Which notification preference a mail falls under (None: always sent,
-/// like an e-mail verification or a password reset).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailKind {
-    ProjectDecisions,
-    ExpiryReminders,
-    WorkloadFailures,
-    ScheduleFailures,
-    JobFinished,
-}
-
 fn html_part(tr: Tr, paragraphs: &str, link: Option<&str>) -> String {
     let body: Markup = html! {
         (maud::DOCTYPE)
