@@ -17,11 +17,13 @@ use crate::cluster::local::{GpuSource, LocalConfig, LocalDriver};
 use crate::cluster::{AnyDriver, Driver};
 use crate::config::{Config, ConfigError, DriverChoice, TlsConfig};
 use crate::i18n::Catalog;
+use crate::mail::SmtpSender;
 use crate::service::Services;
 use crate::service::auth::FormKey;
 use crate::service::users::GeneratedPassword;
 use crate::store::Store;
 use crate::web::{self, AppState};
+use crate::worker::mailer::Mailer;
 use crate::worker::reconciler::{Reconciler, ReconcilerSettings};
 
 /// How the server is started.
@@ -249,7 +251,17 @@ async fn run(
     .with_idle_rule(crate::domain::metrics::IdleRule {
         threshold_pct: config.metrics.idle_threshold_pct as f64,
         window_minutes: config.metrics.idle_after.as_secs() / 60,
-    });
+    })
+    .with_mail_delivery(config.mail.is_some());
+    let mailer = config
+        .mail
+        .as_ref()
+        .map(|settings| {
+            SmtpSender::new(settings)
+                .map(|sender| Mailer::new(services.clone(), sender, settings.connections as usize))
+        })
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let reconciler = Reconciler::new(
         services.clone(),
         driver,
@@ -307,6 +319,10 @@ async fn run(
     // Aborting it mid-pass is safe: every driver call is idempotent and
     // whatever was not recorded is due again at the next start.
     workers.push(tokio::spawn(reconciler.clone().run_loop()));
+    match mailer {
+        Some(mailer) => workers.push(tokio::spawn(mailer.run_loop())),
+        None => tracing::info!("no [mail] host configured: mail stays in the outbox"),
+    }
     // The receiver is gone only if the starter gave up; serve anyway.
     let _ = ready.send((
         addr,

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::cluster::KubeConfig;
 pub use crate::cluster::ServiceAccess;
 use crate::cluster::local::LocalGpu;
+use crate::mail::{MailSettings, Secret, Security};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +131,9 @@ pub struct Config {
     /// a default one (a CPU spec, the host's GPUs, a host environment image).
     pub seed_catalog: bool,
     pub metrics: MetricsConfig,
+    /// The `[mail]` section; None when no SMTP relay is configured (mail
+    /// then stays in the outbox).
+    pub mail: Option<MailSettings>,
 }
 
 /// The `[metrics]` section: where GPU metrics are collected from.
@@ -201,6 +205,21 @@ struct FileConfig {
     cluster: FileCluster,
     #[serde(default)]
     local: FileLocal,
+    #[serde(default)]
+    mail: FileMail,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMail {
+    host: Option<String>,
+    port: Option<u16>,
+    security: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    from_address: Option<String>,
+    from_name: Option<String>,
+    connections: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -281,7 +300,7 @@ struct FileGpu {
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 34] = [
+pub const ENV_KEYS: [(&str, &str); 42] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -322,6 +341,14 @@ pub const ENV_KEYS: [(&str, &str); 34] = [
     ("MLSTACK_METRICS_SCRAPE_INTERVAL", "metrics.scrape_interval"),
     ("MLSTACK_METRICS_SCRAPE_TOKEN", "metrics.scrape_token"),
     ("MLSTACK_METRICS_PROMETHEUS_URL", "metrics.prometheus_url"),
+    ("MLSTACK_MAIL_HOST", "mail.host"),
+    ("MLSTACK_MAIL_PORT", "mail.port"),
+    ("MLSTACK_MAIL_SECURITY", "mail.security"),
+    ("MLSTACK_MAIL_USERNAME", "mail.username"),
+    ("MLSTACK_MAIL_PASSWORD", "mail.password"),
+    ("MLSTACK_MAIL_FROM_ADDRESS", "mail.from_address"),
+    ("MLSTACK_MAIL_FROM_NAME", "mail.from_name"),
+    ("MLSTACK_MAIL_CONNECTIONS", "mail.connections"),
 ];
 
 /// `MLSTACK_CONFIG` names the config file; it is not a key.
@@ -504,6 +531,7 @@ pub fn resolve(
     let cluster = resolve_cluster(file.cluster, &pick)?;
     let local = resolve_local(file.local, &pick, &data_dir)?;
     let metrics = resolve_metrics(file.metrics, &pick)?;
+    let mail = resolve_mail(file.mail, &pick)?;
 
     Ok(Config {
         listen,
@@ -520,6 +548,7 @@ pub fn resolve(
         local,
         seed_catalog,
         metrics,
+        mail,
     })
 }
 
@@ -825,6 +854,97 @@ fn resolve_cluster(
     })
 }
 
+/// The `[mail]` section: None without a host (mail stays in the outbox).
+fn resolve_mail(
+    file: FileMail,
+    pick: &dyn Fn(&str, Option<String>) -> Option<String>,
+) -> Result<Option<MailSettings>, ConfigError> {
+    let optional = |key: &str, from_file: Option<String>| {
+        pick(key, from_file)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let Some(host) = optional("mail.host", file.host) else {
+        return Ok(None);
+    };
+    if host
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "/?#@:".contains(c))
+    {
+        return Err(ConfigError::new(
+            "mail.host",
+            format!("{host:?} is not a host name or address"),
+        ));
+    }
+    let security = match optional("mail.security", file.security).as_deref() {
+        None | Some("starttls") => Security::StartTls,
+        Some("tls") => Security::Tls,
+        Some("none") => Security::None,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "mail.security",
+                format!("{other:?} is not one of \"starttls\", \"tls\", \"none\""),
+            ));
+        }
+    };
+    let default_port: u16 = match security {
+        Security::StartTls => 587,
+        Security::Tls => 465,
+        Security::None => 25,
+    };
+    let port = u64_key(
+        "mail.port",
+        pick("mail.port", None),
+        file.port.map(u64::from),
+        u64::from(default_port),
+        (1, 65_535),
+    )?;
+    let username = optional("mail.username", file.username);
+    // A password may begin or end with spaces: only an empty one is none.
+    let password = pick("mail.password", file.password)
+        .filter(|p| !p.is_empty())
+        .map(Secret);
+    if username.is_some() != password.is_some() {
+        return Err(ConfigError::new(
+            "mail.username",
+            "mail.username and mail.password are set together or not at all",
+        ));
+    }
+    let from_text = optional("mail.from_address", file.from_address).ok_or_else(|| {
+        ConfigError::new("mail.from_address", "is required when mail.host is set")
+    })?;
+    let from_address = from_text.parse::<lettre::Address>().map_err(|_| {
+        ConfigError::new(
+            "mail.from_address",
+            format!("{from_text:?} is not an e-mail address such as mlstack@lab.example"),
+        )
+    })?;
+    let from_name = optional("mail.from_name", file.from_name).unwrap_or_else(|| "mlstack".into());
+    if from_name.chars().any(char::is_control) {
+        return Err(ConfigError::new(
+            "mail.from_name",
+            "must not contain control characters",
+        ));
+    }
+    let connections = u64_key(
+        "mail.connections",
+        pick("mail.connections", None),
+        file.connections,
+        4,
+        (1, 64),
+    )?;
+    Ok(Some(MailSettings {
+        host,
+        port: u16::try_from(port).unwrap_or(default_port),
+        security,
+        username,
+        password,
+        from_address,
+        from_name,
+        connections: u32::try_from(connections).unwrap_or(4),
+    }))
+}
+
 /// Workloads' users when the server runs as root: one per project from
 /// 200000 on, far above the host's own users (and below the ranges
 /// systemd's DynamicUser and containers use).
@@ -1109,7 +1229,7 @@ workload_uid_count = 100
     #[test]
     fn errors_name_the_key() {
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
-        let cases: [Case; 33] = [
+        let cases: [Case; 38] = [
             (Some("listen = \"nowhere\""), &[], "listen"),
             (
                 Some("[session]\nidle_timeout = \"soon\""),
@@ -1240,6 +1360,38 @@ workload_uid_count = 100
                 &[("MLSTACK_METRICS_PROMETHEUS_URL", "prometheus:9090")],
                 "metrics.prometheus_url",
             ),
+            (
+                Some("[mail]\nhost = \"smtp.lab\""),
+                &[],
+                "mail.from_address",
+            ),
+            (
+                Some("[mail]\nhost = \"smtp.lab\"\nfrom_address = \"nope\""),
+                &[],
+                "mail.from_address",
+            ),
+            (
+                Some(
+                    "[mail]\nhost = \"smtp.lab\"\nfrom_address = \"a@b.example\"\nsecurity = \"ssl\"",
+                ),
+                &[],
+                "mail.security",
+            ),
+            (
+                Some(
+                    "[mail]\nhost = \"smtp.lab\"\nfrom_address = \"a@b.example\"\nusername = \"u\"",
+                ),
+                &[],
+                "mail.username",
+            ),
+            (
+                Some("[mail]\nfrom_address = \"a@b.example\""),
+                &[
+                    ("MLSTACK_MAIL_HOST", "smtp.lab"),
+                    ("MLSTACK_MAIL_PORT", "0"),
+                ],
+                "mail.port",
+            ),
         ];
         for (file, vars, key) in cases {
             let err = resolve(file, &env(vars), &CliOverrides::default()).err();
@@ -1277,6 +1429,33 @@ workload_uid_count = 100
             let err = resolve(Some(file), &env(&[]), &CliOverrides::default()).err();
             assert_eq!(err.map(|e| e.key), Some(key.to_owned()), "{file}");
         }
+    }
+
+    #[test]
+    fn mail_comes_from_the_file_and_the_environment() {
+        let file =
+            "[mail]\nhost = \"smtp.lab\"\nfrom_address = \"lab@lab.example\"\nsecurity = \"tls\"\n";
+        let config = resolve(Some(file), &env(&[]), &CliOverrides::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mail = config.mail.unwrap_or_else(|| panic!("mail is configured"));
+        assert_eq!((mail.port, mail.security), (465, Security::Tls));
+        assert_eq!(mail.from_name, "mlstack");
+        let config = resolve(
+            Some(file),
+            &env(&[
+                ("MLSTACK_MAIL_SECURITY", "none"),
+                ("MLSTACK_MAIL_USERNAME", "relay"),
+                ("MLSTACK_MAIL_PASSWORD", " s3cret "),
+            ]),
+            &CliOverrides::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mail = config.mail.unwrap_or_else(|| panic!("mail is configured"));
+        assert_eq!((mail.port, mail.security), (25, Security::None));
+        assert_eq!(mail.password, Some(Secret(" s3cret ".into())));
+        let none =
+            resolve(None, &env(&[]), &CliOverrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(none.mail, None, "no host: mail stays in the outbox");
     }
 
     #[test]

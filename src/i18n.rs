@@ -209,6 +209,11 @@ mod tests {
                     }
                 }
             }
+            // config.rs names configuration keys (`mail.host`), which
+            // share a section name with the mail translations.
+            if path.ends_with("config.rs") {
+                continue;
+            }
             for literal in text.split('"').skip(1).step_by(2) {
                 let looks_like_key = sections.iter().any(|s| literal.starts_with(s.as_str()))
                     && literal

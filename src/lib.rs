@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod i18n;
+pub mod mail;
 pub mod notify;
 pub mod service;
 pub mod store;

@@ -7,6 +7,7 @@ pub mod cost;
 pub mod ids;
 pub mod image;
 pub mod key_pair;
+pub mod mail;
 pub mod metrics;
 pub mod project;
 pub mod queue;

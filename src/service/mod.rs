@@ -10,6 +10,7 @@ pub(crate) mod guards;
 pub mod images;
 pub mod job_logs;
 pub mod key_pairs;
+pub mod mail;
 pub mod metrics;
 pub mod password;
 pub mod projects;
@@ -121,6 +122,8 @@ pub struct Services {
     /// Containers whose owner was mailed about idle GPUs in this idle spell.
     pub(crate) idle_mailed:
         Arc<std::sync::Mutex<std::collections::BTreeSet<crate::domain::workload::WorkloadId>>>,
+    /// Whether an SMTP relay is configured; the admin outbox says so.
+    pub(crate) mail_delivery: bool,
 }
 
 impl Services {
@@ -146,6 +149,7 @@ impl Services {
             request_counters: Arc::default(),
             idle_rule: crate::domain::metrics::IdleRule::default(),
             idle_mailed: Arc::default(),
+            mail_delivery: false,
         }
     }
 
@@ -168,6 +172,12 @@ impl Services {
             driver,
             request_timeout,
         });
+        self
+    }
+
+    /// The same services, telling admins whether mail is delivered.
+    pub fn with_mail_delivery(mut self, configured: bool) -> Self {
+        self.mail_delivery = configured;
         self
     }
 

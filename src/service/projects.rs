@@ -14,18 +14,18 @@ use super::{ServiceError, Services};
 use crate::cluster::ProjectSpec;
 use crate::cluster::WorkloadKind;
 use crate::domain::authz::{ProjectAction, permits_project};
-use crate::domain::ids::{ApplicationId, MailId, ProjectId, PurposeId, UserId};
+use crate::domain::ids::{ApplicationId, ProjectId, PurposeId, UserId};
 use crate::domain::project::{
     self, ApplicationKind, ApplicationStatus, Membership, ProjectForm, ProjectRole, ProjectStatus,
 };
 use crate::domain::quota::{MemberCap, Resources};
-use crate::domain::user::{Lang, LanguageSetting};
+use crate::domain::user::Lang;
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Catalog;
 use crate::notify::{self, Mail};
 use crate::store::activations::{self, ActivationRecord, ActivationStatus};
 use crate::store::holds;
-use crate::store::outbox::{self, MailRecord, MailStatus};
+use crate::store::outbox::{self, MailRecord};
 use crate::store::platform::{self, PlatformSettingsRecord};
 use crate::store::projects::{self, ApplicationRecord, ProjectRecord};
 use crate::store::users::{self, UserRecord};
@@ -223,15 +223,6 @@ fn summary_read_tx(
     })
 }
 
-/// The language a user reads mail in: their setting, else the language of
-/// their last login.
-fn mail_lang(user: &UserRecord) -> Lang {
-    match user.settings.language {
-        LanguageSetting::Fixed(lang) => lang,
-        LanguageSetting::Browser => user.last_login_lang.unwrap_or(Lang::En),
-    }
-}
-
 fn kind_key(kind: &ApplicationKind) -> &'static str {
     match kind {
         ApplicationKind::Project => "application.kind.project",
@@ -248,22 +239,10 @@ pub(crate) fn enqueue_tx(
     now: Timestamp,
     compose: impl FnOnce(crate::i18n::Tr) -> Mail,
 ) -> Result<(), StoreError> {
-    let Some(user) = users::get_tx(tx, to)? else {
-        return Ok(());
-    };
-    let mail = compose(catalog.tr(mail_lang(&user)));
-    outbox::put_tx(
-        tx,
-        &MailRecord {
-            id: MailId::generate(),
-            to_user: to,
-            to_address: user.profile.email.clone(),
-            subject: mail.subject,
-            body: mail.body,
-            created_at: now,
-            status: MailStatus::Pending,
-        },
-    )
+    match users::get_tx(tx, to)? {
+        Some(user) => super::mail::enqueue_tx(tx, catalog, &user, now, compose),
+        None => Ok(()),
+    }
 }
 
 /// Resolves usernames to enabled accounts; unknown names are a field error.
@@ -1057,7 +1036,7 @@ impl Services {
             }
             let lang = users::get_tx(tx, a.applicant)?
                 .as_ref()
-                .map_or(Lang::En, mail_lang);
+                .map_or(Lang::En, super::mail::mail_lang);
             a.status = ApplicationStatus::Declined;
             a.remark = self
                 .catalog

@@ -163,6 +163,7 @@ impl Services {
         let password = random_password();
         let hash = self.passwords.hash(password.clone()).await?;
         let name = target.trim().to_owned();
+        let (catalog, now) = (self.catalog.clone(), self.clock.now());
         let (user, was_initial) = self
             .blocking(move |store| {
                 store.write(|tx| {
@@ -177,6 +178,13 @@ impl Services {
                     user.password_must_change = true;
                     users::update_tx(tx, &user)?;
                     sessions::delete_all_for_user_tx(tx, user.id, None)?;
+                    if actor.is_some() {
+                        // The password itself is never mailed.
+                        let username = user.username.as_str().to_owned();
+                        super::mail::enqueue_tx(tx, &catalog, &user, now, |tr| {
+                            crate::notify::password_reset_by_admin(tr, &username)
+                        })?;
+                    }
                     Ok((user, was_initial))
                 })
             })

@@ -7,7 +7,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransac
 use super::{Store, StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
-pub const CURRENT_VERSION: u64 = 9;
+pub const CURRENT_VERSION: u64 = 10;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -74,6 +74,7 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_multimap_table(tables::PROJECT_ID_TO_QUEUED_JOB_IDS)?;
     tx.open_table(tables::WORKLOAD_MINUTE_TO_SAMPLE)?;
     tx.open_table(tables::WORKLOAD_HOUR_TO_ROLLUP)?;
+    tx.open_table(tables::DUE_MAIL_IDS)?;
     Ok(())
 }
 

@@ -204,3 +204,6 @@ pub const WORKLOAD_MINUTE_TO_SAMPLE: TableDefinition<(u128, u64), &[u8]> =
 /// used); kept for reports.
 pub const WORKLOAD_HOUR_TO_ROLLUP: TableDefinition<(u128, u64), &[u8]> =
     TableDefinition::new("workload_hour_to_rollup");
+/// The mail sender's work list: (next try in Unix milliseconds, mail id)
+/// for every mail waiting for delivery (status Pending).
+pub const DUE_MAIL_IDS: TableDefinition<(i64, u128), ()> = TableDefinition::new("due_mail_ids");

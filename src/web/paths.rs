@@ -186,6 +186,11 @@ pub fn order(id: crate::domain::ids::OrderId) -> String {
     format!("{ORDERS}/{id}")
 }
 
+/// Queues an outbox mail again (admins).
+pub fn admin_outbox_resend(id: crate::domain::ids::MailId) -> String {
+    format!("{ADMIN_OUTBOX}/{id}/resend")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

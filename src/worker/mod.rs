@@ -4,6 +4,7 @@
 //! driver, is started by the composition root beside these.
 
 pub mod janitor;
+pub mod mailer;
 pub mod metrics;
 pub mod reconciler;
 

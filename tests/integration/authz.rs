@@ -283,6 +283,11 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
             vec![("gpu", "x")],
         ),
         (Verb::Post, "/admin/settings") => post(pattern.into(), vec![("buffer_days", "-1")]),
+        // No such mail: an admin is answered 404, nothing is queued.
+        (Verb::Post, "/admin/outbox/{id}/resend") => post(
+            "/admin/outbox/0190a5a8-0000-7000-8000-000000000000/resend".into(),
+            vec![],
+        ),
         (Verb::Get, "/admin/catalog/{kind}") => get("/admin/catalog/purposes"),
         (Verb::Post, "/admin/catalog/{kind}") => {
             post("/admin/catalog/purposes".into(), vec![("name", "")])

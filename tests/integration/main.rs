@@ -29,6 +29,7 @@ mod key_pairs;
 mod kube_driver;
 mod kubectl;
 mod local_driver;
+mod mail;
 mod metrics;
 mod ops;
 mod pages;

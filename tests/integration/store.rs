@@ -458,3 +458,48 @@ fn a_schema_5_store_gains_the_metrics_tables() {
     tx.open_table(tables::WORKLOAD_HOUR_TO_ROLLUP)
         .expect("hours");
 }
+
+#[test]
+fn an_upgrade_to_schema_6_lists_the_mails_already_queued() {
+    use mlstack::domain::ids::MailId;
+    use mlstack::store::outbox::{MailRecord, MailStatus};
+    use redb::ReadableTableMetadata;
+    let dir = tempfile::tempdir().expect("dir");
+    drop(Store::open_in(dir.path()).expect("store"));
+    let store_path = dir.path().join(mlstack::store::FILE_NAME);
+    let mail = |status| MailRecord {
+        id: MailId::generate(),
+        to_user: UserId::generate(),
+        to_address: "mei@lab.example".into(),
+        to_name: String::new(),
+        subject: "s".into(),
+        body: "b".into(),
+        html: String::new(),
+        created_at: start_time(),
+        status,
+        attempts: 0,
+        last_error: None,
+        next_try: None,
+        sent_at: None,
+    };
+    {
+        let db = redb::Database::open(&store_path).expect("open");
+        let tx = db.begin_write().expect("write");
+        for m in [mail(MailStatus::Pending), mail(MailStatus::Sent)] {
+            mlstack::store::outbox::put_tx(&tx, &m).expect("mail");
+        }
+        // A schema 5 store has no work list.
+        assert!(tx.delete_table(tables::DUE_MAIL_IDS).expect("delete"));
+        tx.open_table(tables::META)
+            .expect("meta")
+            .insert("schema_version", 5u64)
+            .expect("version");
+        tx.commit().expect("commit");
+    }
+    drop(Store::open_in(dir.path()).expect("upgraded"));
+    assert_eq!(version_of(&store_path), Some(schema::CURRENT_VERSION));
+    let db = redb::Database::open(&store_path).expect("open");
+    let tx = db.begin_read().expect("read");
+    let due = tx.open_table(tables::DUE_MAIL_IDS).expect("due mails");
+    assert_eq!(due.len().expect("len"), 1, "the pending mail only");
+}

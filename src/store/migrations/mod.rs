@@ -7,6 +7,7 @@ pub mod v5_to_v6;
 pub mod v6_to_v7;
 pub mod v7_to_v8;
 pub mod v8_to_v9;
+pub mod v9_to_v10;
 
 use redb::WriteTransaction;
 
@@ -27,6 +28,7 @@ pub fn upgrade_tx(tx: &WriteTransaction, from: u64) -> Result<(), StoreError> {
             6 => v6_to_v7::run_tx(tx)?,
             7 => v7_to_v8::run_tx(tx)?,
             8 => v8_to_v9::run_tx(tx)?,
+            9 => v9_to_v10::run_tx(tx)?,
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "no migration from schema version {other}"

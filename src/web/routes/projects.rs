@@ -65,6 +65,7 @@ pub fn routes() -> Vec<RouteDef> {
         route!(Get paths::ADMIN_SETTINGS, ADMIN => get_settings),
         route!(Post paths::ADMIN_SETTINGS, ADMIN => post_settings),
         route!(Get paths::ADMIN_OUTBOX, ADMIN => get_outbox),
+        route!(Post "/admin/outbox/{id}/resend", ADMIN => post_resend_mail),
     ]
 }
 
@@ -960,6 +961,22 @@ async fn get_outbox(admin: RequireAdmin) -> Result<HttpResponse, WebError> {
     let name = |id: UserId| names.get(&id).cloned().unwrap_or_default();
     Ok(html(
         StatusCode::OK,
-        platform::outbox(&admin.page.shell(), &mails, &name, &zone),
+        platform::outbox(
+            &admin.page.shell(),
+            &mails,
+            &name,
+            &zone,
+            services.mail_delivery_configured(),
+        ),
     ))
+}
+
+/// Queues a mail of the outbox again, whatever became of it.
+async fn post_resend_mail(
+    admin: RequireAdmin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let id = path.parse().map_err(|_| WebError::NotFound)?;
+    admin.page.state.services.resend_mail(id).await?;
+    Ok(see_other(paths::ADMIN_OUTBOX))
 }

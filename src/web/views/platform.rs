@@ -140,12 +140,15 @@ fn usage_terms_field(tr: crate::i18n::Tr, value: &str, errors: &FieldErrors) -> 
     }
 }
 
-/// The mail outbox: what mlstack has written and whether it left.
+/// The mail outbox: what mlstack has written, whether it left, each
+/// mail's tries (count, last error, next try) and Resend. `delivering`:
+/// whether an SMTP relay is configured (else the page says mail stays).
 pub fn outbox(
     shell: &Shell,
     mails: &[MailRecord],
     names: &dyn Fn(crate::domain::ids::UserId) -> String,
     zone: &TimeZone,
+    delivering: bool,
 ) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.admin_outbox");
@@ -155,9 +158,12 @@ pub fn outbox(
         title,
         html! {
             p class="hint" { (tr.t("outbox.intro")) }
+            @if !delivering {
+                (notice(Tone::Warning, html! { (tr.t("outbox.no_smtp")) }))
+            }
             @if mails.is_empty() { div class="empty" { p { (tr.t("outbox.empty")) } } }
             @else {
-                section class="panel" {
+                section class="panel table-scroll" {
                     table class="table" {
                         caption class="sr-only" { (title) }
                         thead { tr {
@@ -165,6 +171,8 @@ pub fn outbox(
                             th scope="col" { (tr.t("outbox.to")) }
                             th scope="col" { (tr.t("outbox.subject")) }
                             th scope="col" { (tr.t("outbox.status")) }
+                            th scope="col" { (tr.t("outbox.delivery")) }
+                            th scope="col" { span class="sr-only" { (tr.t("outbox.actions")) } }
                         } }
                         tbody {
                             @for m in mails {
@@ -177,6 +185,29 @@ pub fn outbox(
                                             MailStatus::Pending => (badge(BadgeColor::Amber, tr.t("outbox.pending"))),
                                             MailStatus::Sent => (badge(BadgeColor::Green, tr.t("outbox.sent"))),
                                             MailStatus::Failed => (badge(BadgeColor::Red, tr.t("outbox.failed"))),
+                                            MailStatus::NoAddress => (badge(BadgeColor::Grey, tr.t("outbox.no_address"))),
+                                        }
+                                    }
+                                    td class="mail-delivery" {
+                                        @if let Some(at) = m.sent_at {
+                                            div { (tr.t("outbox.sent_at")) " " (format::date_time(at, zone)) }
+                                        }
+                                        @if m.attempts > 0 && m.status != MailStatus::Sent {
+                                            div { (tr.f("outbox.attempts", &[("n", &m.attempts.to_string())])) }
+                                        }
+                                        @if let (Some(error), false) = (&m.last_error, m.status == MailStatus::Sent) {
+                                            div class="mail-error" { (tr.t("outbox.last_error")) " " code { (error) } }
+                                        }
+                                        @if let (Some(at), MailStatus::Pending) = (m.next_try, m.status) {
+                                            div { (tr.t("outbox.next_try")) " " (format::date_time(at, zone)) }
+                                        }
+                                    }
+                                    td {
+                                        @if !m.to_address.is_empty() && m.status != MailStatus::Pending {
+                                            form method="post" action=(paths::admin_outbox_resend(m.id)) {
+                                                (csrf_field(shell))
+                                                button type="submit" class="btn small" { (tr.t("outbox.resend")) }
+                                            }
                                         }
                                     }
                                 }

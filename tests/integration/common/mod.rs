@@ -4,6 +4,7 @@
 pub mod browser;
 #[path = "../../support/fake_apiserver/mod.rs"]
 pub mod fake_apiserver;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};

@@ -1,0 +1,202 @@
+//! Mail delivery through a real SMTP server (aiosmtpd): what arrives, the
+//! retries while the server is down, and the admin outbox page.
+
+use jiff::SignedDuration;
+use mlstack::store::outbox::MailStatus;
+use reqwest::StatusCode;
+
+use crate::common::smtp::{self, SmtpSink};
+use crate::common::{Client, TestApp};
+
+/// `client` applies for a project named `name`; the admin approves it
+/// over HTTP, which writes a mail to the applicant.
+async fn apply_and_approve(app: &TestApp, client: &Client, name: &str, manager: &str) {
+    let applied = client
+        .post_form(
+            "/projects/new",
+            &[
+                ("name", name),
+                ("start", "2026-11-29"),
+                ("end", "2027-01-31"),
+                ("description", "a study"),
+                ("manager", manager),
+            ],
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}", applied.body);
+    let admin = app.admin().await;
+    let queue = admin.get("/admin/reviews").await;
+    let marker = "action=\"/admin/reviews/";
+    let at = queue.body.find(marker).expect("an application") + marker.len();
+    let application = &queue.body[at..at + 36];
+    let done = admin
+        .post_form(
+            &format!("/admin/reviews/{application}/approve"),
+            &[("gpu", "1"), ("cpu", "4"), ("ram", "8"), ("remark", "ok")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+}
+
+async fn set_profile(client: &Client, first: &str, last: &str, email: &str) {
+    let saved = client
+        .post_form(
+            "/account/profile",
+            &[
+                ("category", "personal"),
+                ("first_name", first),
+                ("last_name", last),
+                ("email", email),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+}
+
+/// The value of a header (first line only) in a raw message.
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+#[tokio::test]
+async fn a_mail_reaches_the_smtp_server_with_both_parts_and_encoded_headers() {
+    let sink = SmtpSink::start(smtp::free_port());
+    let port = sink.port;
+    let app = TestApp::start_configured(|c| c.mail = Some(smtp::settings(port)));
+    let (mei, _) = app.member("mei").await;
+    set_profile(&mei, "美玲", "林", "mei@lab.example").await;
+    apply_and_approve(&app, &mei, "Lotus 蓮花", "mei").await;
+
+    let messages = sink.wait_for(1).await;
+    let raw = &messages[0];
+    assert_eq!(header(raw, "X-RcptTo"), Some("mei@lab.example"), "{raw}");
+    let to = header(raw, "To").expect("To");
+    assert!(
+        to.starts_with("=?utf-8?") && to.ends_with("<mei@lab.example>"),
+        "{raw}"
+    );
+    assert!(
+        header(raw, "From").expect("From").starts_with("=?utf-8?"),
+        "{raw}"
+    );
+    // Only the non-ASCII words are encoded (RFC 2047).
+    let subject = header(raw, "Subject").expect("Subject");
+    assert!(
+        subject.starts_with("Approved: ") && subject.contains(" =?utf-8?"),
+        "{raw}"
+    );
+    assert!(
+        header(raw, "Date").expect("Date").contains("29 Nov 2026"),
+        "{raw}"
+    );
+    let mails = app.services().outbox().await.expect("outbox");
+    assert_eq!(
+        header(raw, "Message-ID"),
+        Some(format!("<{}@lab.example>", mails[0].id).as_str()),
+        "{raw}"
+    );
+    assert!(raw.contains("multipart/alternative"), "{raw}");
+    assert!(
+        raw.contains("text/plain") && raw.contains("text/html"),
+        "{raw}"
+    );
+
+    assert_eq!(mails[0].status, MailStatus::Sent);
+    let page = app.admin().await.get("/admin/outbox").await;
+    assert!(page.body.contains("Sent"), "{}", page.body);
+    assert!(!page.body.contains("No SMTP relay is configured"));
+
+    // An admin resets mei's password: mei is told, the password is not.
+    let mei_id = app
+        .services()
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == "mei")
+        .expect("mei")
+        .id;
+    let reset = app
+        .admin()
+        .await
+        .post_form(&format!("/admin/users/{mei_id}/reset-password"), &[])
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    let generated = crate::common::secret_in(&reset.body).expect("a new password");
+    let messages = sink.wait_for(2).await;
+    let told = messages
+        .iter()
+        .find(|m| m.contains("Your mlstack password was reset"))
+        .expect("the reset mail");
+    assert!(!told.contains(&generated), "the password is never mailed");
+}
+
+#[tokio::test]
+async fn mail_waits_while_the_server_is_down_and_arrives_once_it_is_back() {
+    let port = smtp::free_port();
+    let app = TestApp::start_configured(|c| c.mail = Some(smtp::settings(port)));
+    let (mei, _) = app.member("mei").await;
+    set_profile(&mei, "Mei", "Lin", "mei@lab.example").await;
+    // The request answers although no server listens.
+    apply_and_approve(&app, &mei, "Lotus", "mei").await;
+
+    let services = app.services();
+    let failed = loop {
+        let mails = services.outbox().await.expect("outbox");
+        if mails[0].attempts > 0 {
+            break mails[0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(failed.status, MailStatus::Pending, "kept for a retry");
+    assert!(failed.last_error.is_some());
+    assert!(failed.next_try.expect("a next try") > failed.created_at);
+    let admin = app.admin().await;
+    let page = admin.get("/admin/outbox").await;
+    assert!(
+        page.body.contains("Next try:") && page.body.contains("Last error:"),
+        "{}",
+        page.body
+    );
+
+    let sink = SmtpSink::start(port);
+    assert!(sink.messages().is_empty(), "nothing before the next try");
+    app.advance(SignedDuration::from_mins(1));
+    let messages = sink.wait_for(1).await;
+    assert_eq!(messages.len(), 1, "one mail, not lost and not doubled");
+    let sent = services.outbox().await.expect("outbox");
+    assert_eq!(sent[0].status, MailStatus::Sent);
+    assert_eq!(sent[0].attempts, 2);
+
+    // Resend queues it again at once.
+    let resent = admin
+        .post_form(&format!("/admin/outbox/{}/resend", sent[0].id), &[])
+        .await;
+    assert_eq!(resent.status, StatusCode::SEE_OTHER, "{}", resent.body);
+    assert_eq!(sink.wait_for(2).await.len(), 2);
+}
+
+#[tokio::test]
+async fn without_smtp_mail_stays_in_the_outbox_and_the_page_says_so() {
+    let app = TestApp::start();
+    let (mei, _) = app.member("mei").await;
+    set_profile(&mei, "Mei", "Lin", "mei@lab.example").await;
+    apply_and_approve(&app, &mei, "Lotus", "mei").await;
+    let page = app.admin().await.get("/admin/outbox").await;
+    assert!(
+        page.body.contains("No SMTP relay is configured"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Pending"));
+    let mails = app.services().outbox().await.expect("outbox");
+    assert_eq!(
+        (mails[0].status, mails[0].attempts),
+        (MailStatus::Pending, 0)
+    );
+}
