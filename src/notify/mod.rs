@@ -3,10 +3,10 @@
 //! outbox stores the result and the mail sender delivers it.
 //!
 //! Which are sent today: application decided (project, extension, quota),
-//! the lifecycle ones (reminder, buffer period, released), workload failed
-//! (the reconcile loop's failure transition), e-mail verification and
-//! password reset by an admin. `job_finished`, `schedule_failed` and
-//! `idle_gpu` are for the jobs, schedules and metrics areas to call.
+//! the lifecycle ones (reminder, buffer period, released), password reset by
+//! an admin, and the idle-GPU warning (`gpus_idle`, from the metrics
+//! collector). `workload_failed`, `job_finished`, `schedule_failed` and
+//! `email_verification` are composed and tested but nothing sends them yet.
 
 use maud::{Markup, html};
 
@@ -159,21 +159,6 @@ pub fn schedule_failed(tr: Tr, project: &str, schedule: &str, reason: &str) -> M
     )
 }
 
-/// A container's owner learns that its GPUs sat idle for `hours`.
-pub fn idle_gpu(tr: Tr, project: &str, container: &str, hours: u32) -> Mail {
-    let hours = hours.to_string();
-    mail(
-        tr,
-        "mail.idle_gpu.subject",
-        "mail.idle_gpu.body",
-        &[
-            ("project", project),
-            ("container", container),
-            ("hours", &hours),
-        ],
-    )
-}
-
 /// The link that confirms an address; `expires` is written with its zone.
 pub fn email_verification(tr: Tr, address: &str, link: &str, expires: &str) -> Mail {
     let args = [("address", address), ("expires", expires)];
@@ -233,7 +218,7 @@ mod tests {
                 workload_failed(tr, "Lotus", "train", "OOMKilled"),
                 job_finished(tr, "Lotus", "train", true),
                 schedule_failed(tr, "Lotus", "nightly", "over quota"),
-                idle_gpu(tr, "Lotus", "notebook", 4),
+                gpus_idle(tr, "notebook", "Lotus", "5", "120"),
                 email_verification(
                     tr,
                     "a@b.example",
