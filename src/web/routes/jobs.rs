@@ -242,8 +242,8 @@ async fn get_list(
     let total = found.as_ref().map_or(0, |f| f.total);
     let page = found.as_ref().map_or(1, |f| f.page);
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let names = usernames(&user).await?;
-    let records: Vec<WorkloadRecord> = found.map(|f| f.items).unwrap_or_default();
+    let (records, names): (Vec<WorkloadRecord>, HashMap<UserId, String>) =
+        found.map(|f| (f.items, f.owners)).unwrap_or_default();
     let rows: Vec<JobRow> = records
         .iter()
         .filter_map(|r| {

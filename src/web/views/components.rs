@@ -271,6 +271,29 @@ pub fn pager(tr: Tr, view: &PagerView) -> Markup {
     }
 }
 
+/// A searchable list's address: `base` with its search text and page (an
+/// empty search and page 1 left out).
+pub fn list_url(base: &str, query: &str, page: usize) -> String {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    if !query.is_empty() {
+        pairs.push(("q", query.to_owned()));
+    }
+    if page > 1 {
+        pairs.push(("page", page.to_string()));
+    }
+    match serde_urlencoded::to_string(&pairs) {
+        Ok(q) if !q.is_empty() => format!("{base}?{q}"),
+        _ => base.to_owned(),
+    }
+}
+
+/// The address a searchable list's rows are polled at.
+pub fn rows_url(base: &str, query: &str, page: usize) -> String {
+    let url = list_url(base, query, page);
+    let glue = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{glue}part=rows")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

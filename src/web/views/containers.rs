@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use maud::{Markup, html};
 
 use super::catalog::service_label;
-use super::components::{BadgeColor, PagerView, Tone, badge, csrf_field, notice, pager};
+use super::components::{self, BadgeColor, PagerView, Tone, badge, csrf_field, notice, pager};
 use super::format;
 use super::layout::{Crumb, Shell, page, section_page};
 use crate::cluster::{Endpoint, WorkloadEvent};
@@ -226,24 +226,12 @@ pub struct ContainerListView<'a> {
 }
 
 fn list_url(view: &ContainerListView, page: usize) -> String {
-    let mut query: Vec<(&str, String)> = Vec::new();
-    if !view.query.is_empty() {
-        query.push(("q", view.query.to_owned()));
-    }
-    if page > 1 {
-        query.push(("page", page.to_string()));
-    }
-    match serde_urlencoded::to_string(&query) {
-        Ok(q) if !q.is_empty() => format!("{}?{q}", paths::CONTAINERS),
-        _ => paths::CONTAINERS.to_owned(),
-    }
+    components::list_url(paths::CONTAINERS, view.query, page)
 }
 
 /// The address the list's rows are polled at.
 fn rows_url(view: &ContainerListView) -> String {
-    let url = list_url(view, view.page);
-    let glue = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{glue}part=rows")
+    components::rows_url(paths::CONTAINERS, view.query, view.page)
 }
 
 pub fn list(shell: &Shell, view: &ContainerListView) -> Markup {

@@ -6,7 +6,7 @@
 use jiff::tz::TimeZone;
 use maud::{Markup, html};
 
-use super::components::{BadgeColor, PagerView, Tone, badge, csrf_field, notice, pager};
+use super::components::{self, BadgeColor, PagerView, Tone, badge, csrf_field, notice, pager};
 use super::containers::{gpu_summary, spec_summary};
 use super::format;
 use super::layout::{Crumb, Shell, page, section_page};
@@ -153,24 +153,12 @@ pub fn status_markup(tr: Tr, row: &JobRow) -> Markup {
 }
 
 fn list_url(view: &JobListView, page: usize) -> String {
-    let mut query: Vec<(&str, String)> = Vec::new();
-    if !view.query.is_empty() {
-        query.push(("q", view.query.to_owned()));
-    }
-    if page > 1 {
-        query.push(("page", page.to_string()));
-    }
-    match serde_urlencoded::to_string(&query) {
-        Ok(q) if !q.is_empty() => format!("{}?{q}", paths::JOBS),
-        _ => paths::JOBS.to_owned(),
-    }
+    components::list_url(paths::JOBS, view.query, page)
 }
 
 /// The address the list's rows are polled at.
 fn rows_url(view: &JobListView) -> String {
-    let url = list_url(view, view.page);
-    let glue = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{glue}part=rows")
+    components::rows_url(paths::JOBS, view.query, view.page)
 }
 
 pub fn list(shell: &Shell, view: &JobListView) -> Markup {
