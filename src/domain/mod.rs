@@ -8,6 +8,7 @@ pub mod image;
 pub mod key_pair;
 pub mod project;
 pub mod quota;
+pub mod schedule;
 pub mod session;
 pub mod throttle;
 pub mod user;

@@ -10,13 +10,15 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Protocol, ServiceKind, is_image_name, is_tag};
-use super::ids::{ProjectId, UserId};
+use super::ids::{JobScheduleId, ProjectId, UserId};
 use super::validation::FieldErrors;
 
 /// Longest workload or volume name (a DNS-1123 label).
 pub const NAME_MAX: usize = 63;
 /// Longest command (a job's command or a service's local command).
 pub const COMMAND_MAX: usize = 8192;
+/// Longest job command (the limit: 64 KiB).
+pub const JOB_COMMAND_MAX: usize = 64 * 1024;
 /// Most environment variables, volumes or services of one workload.
 pub const ITEMS_MAX: usize = 64;
 /// Longest mount path.
@@ -264,6 +266,9 @@ pub struct JobSpec {
     /// Longest run in seconds before it is stopped as Failed(TimeLimit).
     #[serde(default)]
     pub time_limit_secs: Option<u64>,
+    /// The job schedule whose run it is (None: created by a person).
+    #[serde(default)]
+    pub schedule: Option<JobScheduleId>,
 }
 
 /// A persistent volume of a project.
@@ -704,7 +709,12 @@ impl JobSpec {
         let mut errors = FieldErrors::new();
         check_meta(&self.meta, &mut errors);
         check_image(&self.image, &mut errors);
-        check_command(&self.command, "command", &mut errors);
+        if self.command.trim().is_empty()
+            || self.command.len() > JOB_COMMAND_MAX
+            || self.command.contains('\0')
+        {
+            errors.add("command", "workload.error.command");
+        }
         check_env(&self.env, &mut errors);
         check_resources(&self.resources, &mut errors);
         check_volumes(&self.volumes, &mut errors);
@@ -759,6 +769,7 @@ mod tests {
             },
             volumes: Vec::new(),
             time_limit_secs: None,
+            schedule: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod images;
 pub mod key_pairs;
 pub mod password;
 pub mod projects;
+pub mod schedules;
 pub mod terminal;
 pub mod users;
 pub mod workloads;
@@ -65,6 +66,10 @@ pub enum ServiceError {
     /// A rule of the product refused the action; the key names the message.
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// Refused because something else uses it; `name` names that thing
+    /// (a job template that a schedule runs).
+    #[error("in use by {name}: {message}")]
+    InUse { message: &'static str, name: String },
     /// The cluster did not answer within the configured request timeout.
     #[error("the cluster did not answer in time")]
     ClusterTimeout,

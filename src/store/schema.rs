@@ -7,7 +7,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransac
 use super::{Store, StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
-pub const CURRENT_VERSION: u64 = 5;
+pub const CURRENT_VERSION: u64 = 6;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -66,6 +66,7 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_multimap_table(tables::PROJECT_ID_TO_CUSTOM_IMAGE_IDS)?;
     tx.open_multimap_table(tables::USER_ID_TO_CUSTOM_IMAGE_IDS)?;
     tx.open_table(tables::PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID)?;
+    migrations::v5_to_v6::create_tables_tx(tx)?;
     Ok(())
 }
 

@@ -390,6 +390,7 @@ pub(crate) fn test_job(at: Timestamp) -> WorkloadRecord {
             resources: Resources::default(),
             volumes: Vec::new(),
             time_limit_secs: None,
+            schedule: None,
         }),
         desired: Desired::Running,
         generation: 1,

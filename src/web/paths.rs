@@ -168,6 +168,9 @@ pub fn container_terminal_ws(id: WorkloadId) -> String {
     format!("{CONTAINERS}/{id}/terminal/ws")
 }
 
+/// The schedule form's trigger preview (JSON).
+pub const JOB_SCHEDULE_PREVIEW: &str = "/jobs/schedules/preview";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 pub mod janitor;
 pub mod reconciler;
+pub mod schedules;
 
 use std::future::Future;
 use std::time::Duration;
@@ -51,5 +52,6 @@ pub fn spawn_all(services: &Services) -> Vec<JoinHandle<()>> {
             let services = lifecycle.clone();
             async move { services.sweep_lifecycle().await.map(|_| ()) }
         }),
+        schedules::spawn(services),
     ]
 }

@@ -23,8 +23,9 @@ const WIDTH: u32 = 400;
 const HEIGHT: u32 = 860;
 
 /// Routes that answer something other than a page.
-/// GET routes that are no page: probes, assets, the user search (JSON) and
-/// the GETs of POST-only addresses (each leads back to its page).
+/// GET routes that are no page: probes, assets, the user search and the
+/// schedule preview (JSON), and the GETs of POST-only addresses (each leads
+/// back to its page).
 const NOT_PAGES: &[&str] = &[
     "/healthz",
     "/readyz",
@@ -44,6 +45,7 @@ const NOT_PAGES: &[&str] = &[
     "/advanced/key-pairs/generate",
     "/advanced/key-pairs/import",
     "/containers/{id}/terminal/ws",
+    "/jobs/schedules/preview",
 ];
 
 const CATALOG_KINDS: &[&str] = &[

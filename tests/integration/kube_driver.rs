@@ -213,6 +213,7 @@ fn job(project: ProjectId, name: &str, script: &str) -> JobSpec {
         },
         volumes: Vec::new(),
         time_limit_secs: None,
+        schedule: None,
     }
 }
 

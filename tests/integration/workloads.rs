@@ -33,6 +33,8 @@ use crate::common::{TestApp, activate, approve_first_application};
 
 // Scheduled start and end, with the helpers of this module.
 mod schedules;
+// Job templates and job schedules firing under the manual clock.
+mod job_schedules;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";
@@ -189,6 +191,7 @@ fn job(project: ProjectId, name: &str, command: &str) -> JobSpec {
         resources: resources(),
         volumes: Vec::new(),
         time_limit_secs: None,
+        schedule: None,
     }
 }
 

@@ -1054,6 +1054,7 @@ mod snapshots {
             resources: gpu_resources(),
             volumes: container().volumes,
             time_limit_secs: Some(7200),
+            schedule: None,
         };
         check("job", &job(&spec, &settings()));
     }

@@ -3,6 +3,7 @@
 //! upgrade either completes or leaves the old store untouched.
 
 pub mod v1_to_v2;
+pub mod v5_to_v6;
 
 use redb::WriteTransaction;
 
@@ -19,6 +20,7 @@ pub fn upgrade_tx(tx: &WriteTransaction, from: u64) -> Result<(), StoreError> {
             // and schema 5 the key pair, usage terms acceptance and custom
             // image tables; the caller creates them after the steps.
             2..=4 => {}
+            5 => v5_to_v6::create_tables_tx(tx)?,
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "no migration from schema version {other}"

@@ -10,6 +10,7 @@ mod catalog;
 mod containers;
 mod containers_new;
 mod images;
+mod job_schedules;
 mod key_pairs;
 mod ops;
 mod projects;
@@ -128,6 +129,7 @@ pub fn table() -> Vec<RouteDef> {
         terminal::routes(),
         images::routes(),
         proxy::routes(),
+        job_schedules::routes(),
         areas::routes(),
     ]
     .into_iter()
