@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use jiff::{Timestamp, Zoned};
 
-use super::containers::{SHM_MAX_PERCENT, SHM_MIN_MB, is_wizard_name, parse_local};
+use super::containers::{
+    NAME_MAX as WIZARD_NAME_MAX, SHM_MAX_PERCENT, SHM_MIN_MB, is_wizard_name, parse_local,
+};
 use super::guards::{live_project_read_tx, live_project_tx, role_of};
 use super::workloads::require;
 use super::{ServiceError, Services};
@@ -183,6 +185,16 @@ pub fn run_name(base: &str, serial: u64) -> String {
     let suffix = format!("-{serial}");
     let keep = crate::domain::workload::NAME_MAX.saturating_sub(suffix.len());
     let base: String = base.chars().take(keep).collect();
+    format!("{base}{suffix}")
+}
+
+/// The name "Run job" offers: the template's name and a serial, as one
+/// job name (lowercase letters and digits) within the wizard's limit (the
+/// name is cut to fit).
+pub fn run_job_name(template: &str, serial: u64) -> String {
+    let suffix = serial.to_string();
+    let keep = WIZARD_NAME_MAX.saturating_sub(suffix.len());
+    let base: String = template.chars().take(keep).collect();
     format!("{base}{suffix}")
 }
 
@@ -417,6 +429,20 @@ fn require_member(
     }
 }
 
+/// Changing or deleting a template or schedule: its owner, a manager or an
+/// admin. Other members see it, so they are told no rather than "not found".
+fn require_operate(
+    user: &UserRecord,
+    p: &crate::store::projects::ProjectRecord,
+    owner: UserId,
+) -> Result<(), ServiceError> {
+    require_member(user, p)?;
+    require(user, p, owner, WorkloadAction::Operate).map_err(|e| match e {
+        ServiceError::NotFound => ServiceError::Forbidden,
+        other => other,
+    })
+}
+
 impl Services {
     /// The job templates of `project`.
     pub async fn job_templates(
@@ -507,7 +533,7 @@ impl Services {
             let mut record = store.read(|tx| {
                 let t = job_templates::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
                 let p = live_project_read_tx(tx, t.project)?;
-                require(&actor, &p, t.owner, WorkloadAction::Operate)?;
+                require_operate(&actor, &p, t.owner)?;
                 Ok::<_, ServiceError>(t)
             })?;
             template_from_form(store, &form, &mut record)?;
@@ -515,7 +541,7 @@ impl Services {
             store.write(|tx| {
                 let current = job_templates::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
                 let p = live_project_tx(tx, current.project)?;
-                require(&actor, &p, current.owner, WorkloadAction::Operate)?;
+                require_operate(&actor, &p, current.owner)?;
                 job_templates::update_tx(tx, &record).map_err(name_taken)
             })
         })
@@ -534,7 +560,7 @@ impl Services {
             store.write(|tx| {
                 let t = job_templates::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
                 let p = live_project_tx(tx, t.project)?;
-                require(&actor, &p, t.owner, WorkloadAction::Operate)?;
+                require_operate(&actor, &p, t.owner)?;
                 if let Some(s) = job_schedules::of_template_tx(tx, id)?.into_iter().next() {
                     return Err(ServiceError::InUse {
                         message: "schedule.error.template_in_use",
@@ -559,7 +585,7 @@ impl Services {
         let template = self.job_template(actor, id).await?;
         let owner = actor.id;
         let name = name.trim().to_owned();
-        if !crate::domain::workload::is_workload_name(&name) || !is_wizard_name(&name) {
+        if !is_wizard_name(&name) {
             return Err(ServiceError::Invalid(FieldErrors::single(
                 "name",
                 "wizard.error.name",
@@ -588,7 +614,7 @@ impl Services {
                     .collect();
                 let mut serial = 1;
                 loop {
-                    let name = run_name(&template.name, serial);
+                    let name = run_job_name(&template.name, serial);
                     if !taken.contains(&name) {
                         return Ok(name);
                     }
@@ -689,7 +715,7 @@ impl Services {
             store.write(|tx| {
                 let mut record = job_schedules::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
                 let p = live_project_tx(tx, record.project)?;
-                require(&actor, &p, record.owner, WorkloadAction::Operate)?;
+                require_operate(&actor, &p, record.owner)?;
                 schedule_from_form(tx, &form, &mut record, now)?;
                 job_schedules::update_tx(tx, &record).map_err(name_taken)
             })
@@ -708,7 +734,7 @@ impl Services {
             store.write(|tx| {
                 let record = job_schedules::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
                 let p = live_project_tx(tx, record.project)?;
-                require(&actor, &p, record.owner, WorkloadAction::Operate)?;
+                require_operate(&actor, &p, record.owner)?;
                 job_schedules::remove_tx(tx, id)?;
                 Ok(())
             })
@@ -965,6 +991,15 @@ mod tests {
         assert_eq!(name.len(), crate::domain::workload::NAME_MAX);
         assert!(name.ends_with("-12"));
         assert!(crate::domain::workload::is_workload_name(&name));
+    }
+
+    #[test]
+    fn run_job_names_are_letters_and_digits_within_the_limit() {
+        assert_eq!(run_job_name("hello", 1), "hello1");
+        let name = run_job_name(&"a".repeat(40), 123);
+        assert_eq!(name.len(), WIZARD_NAME_MAX);
+        assert!(name.ends_with("123"));
+        assert!(is_wizard_name(&name));
     }
 
     #[test]

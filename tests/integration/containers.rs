@@ -487,6 +487,7 @@ async fn another_member_gets_404_on_every_container_route_and_failures_say_why()
         resources: sleeper(&project, "x").resources,
         volumes: Vec::new(),
         time_limit_secs: None,
+        schedule: None,
     };
     let job = app
         .services()

@@ -85,6 +85,7 @@ fn job(project: ProjectId, command: &str) -> JobSpec {
         },
         volumes: Vec::new(),
         time_limit_secs: None,
+        schedule: None,
     }
 }
 

@@ -836,6 +836,7 @@ fn gpu_job(project: &str, name: &str, gpu_milli: u64) -> mlstack::domain::worklo
         },
         volumes: Vec::new(),
         time_limit_secs: None,
+        schedule: None,
     }
 }
 

@@ -10,8 +10,8 @@
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use mlstack::clock::Clock;
+use mlstack::domain::catalog::{HardwareSpecRequest, ImageRequest};
 use mlstack::domain::ids::{JobScheduleId, JobTemplateId};
-use mlstack::service::catalog::{HardwareSpecRequest, ImageRequest};
 use mlstack::service::schedules::{JobScheduleForm, JobTemplateForm};
 use mlstack::store::job_schedules::{JobScheduleRecord, RunOutcome};
 use mlstack::worker::schedules::ScheduleLoop;
@@ -237,16 +237,17 @@ async fn a_template_is_checked_run_as_a_job_and_kept_while_a_schedule_uses_it() 
         "bigger"
     );
 
-    // Run job: named after the template with a serial.
+    // Run job: named after the template with a serial (letters and
+    // digits, the job name rule).
     let name = services.next_run_name(bob, hello).await.expect("name");
-    assert_eq!(name, "hello-1");
+    assert_eq!(name, "hello1");
     let job = services
         .run_job_template(bob, hello, &name)
         .await
         .expect("run");
     assert_eq!(
         services.next_run_name(bob, hello).await.expect("name"),
-        "hello-2"
+        "hello2"
     );
     let record = services.workload(bob, job).await.expect("job");
     match &record.spec {
