@@ -103,6 +103,15 @@ id_type!(
     OrderId
 );
 
+id_type!(
+    /// Identifies a job template of a project.
+    JobTemplateId
+);
+id_type!(
+    /// Identifies a job schedule of a project.
+    JobScheduleId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

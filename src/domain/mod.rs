@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod project;
 pub mod queue;
 pub mod quota;
+pub mod schedule;
 pub mod session;
 pub mod storage;
 pub mod throttle;

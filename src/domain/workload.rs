@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Protocol, ServiceKind, is_image_name, is_tag};
-use super::ids::{ProjectId, UserId};
+use super::ids::{JobScheduleId, ProjectId, UserId};
 use super::validation::FieldErrors;
 
 /// Longest workload or volume name (a DNS-1123 label).
@@ -284,7 +284,10 @@ pub enum JobOrigin {
     #[default]
     Immediately,
     /// A run of a job schedule: its id and its name when the run was made.
-    Schedule { schedule: String, name: String },
+    Schedule {
+        schedule: JobScheduleId,
+        name: String,
+    },
 }
 
 impl JobOrigin {

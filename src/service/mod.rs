@@ -14,6 +14,7 @@ pub mod mail;
 pub mod metrics;
 pub mod password;
 pub mod projects;
+pub mod schedules;
 pub mod storage;
 pub mod terminal;
 pub mod users;
@@ -74,6 +75,10 @@ pub enum ServiceError {
     /// A rule of the product refused the action; the key names the message.
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// Refused because something else uses it; `name` names that thing
+    /// (a job template that a schedule runs).
+    #[error("in use by {name}: {message}")]
+    InUse { message: &'static str, name: String },
     /// The cluster did not answer within the configured request timeout.
     #[error("the cluster did not answer in time")]
     ClusterTimeout,

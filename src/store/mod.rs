@@ -11,6 +11,8 @@ mod codec;
 pub mod custom_images;
 mod due;
 pub mod holds;
+pub mod job_schedules;
+pub mod job_templates;
 pub mod key_pairs;
 pub mod metrics;
 pub mod migrations;

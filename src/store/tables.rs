@@ -207,3 +207,39 @@ pub const WORKLOAD_HOUR_TO_ROLLUP: TableDefinition<(u128, u64), &[u8]> =
 /// The mail sender's work list: (next try in Unix milliseconds, mail id)
 /// for every mail waiting for delivery (status Pending).
 pub const DUE_MAIL_IDS: TableDefinition<(i64, u128), ()> = TableDefinition::new("due_mail_ids");
+/// Job template id -> `JobTemplateRecord`: a job's GPU type and count,
+/// spec, image and version (catalog ids), environment, command and shared
+/// memory, with its project, owner and name.
+pub const JOB_TEMPLATE_ID_TO_TEMPLATE: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("job_template_id_to_template");
+
+/// Index: project id -> ids of its job templates.
+pub const PROJECT_ID_TO_JOB_TEMPLATE_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("project_id_to_job_template_ids");
+
+/// Unique index: (project id, template name) -> job template id.
+pub const PROJECT_JOB_TEMPLATE_NAME_TO_ID: TableDefinition<(u128, &str), u128> =
+    TableDefinition::new("project_job_template_name_to_id");
+
+/// Job schedule id -> `JobScheduleRecord`: template, cron, zone, window,
+/// concurrency, next run, and the newest runs, skips and failures.
+pub const JOB_SCHEDULE_ID_TO_SCHEDULE: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("job_schedule_id_to_schedule");
+
+/// Index: project id -> ids of its job schedules.
+pub const PROJECT_ID_TO_JOB_SCHEDULE_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("project_id_to_job_schedule_ids");
+
+/// Unique index: (project id, schedule name) -> job schedule id.
+pub const PROJECT_JOB_SCHEDULE_NAME_TO_ID: TableDefinition<(u128, &str), u128> =
+    TableDefinition::new("project_job_schedule_name_to_id");
+
+/// Index: job template id -> ids of the schedules that run it (a template
+/// in use is not deleted).
+pub const JOB_TEMPLATE_ID_TO_SCHEDULE_IDS: MultimapTableDefinition<u128, u128> =
+    MultimapTableDefinition::new("job_template_id_to_schedule_ids");
+
+/// The schedule loop's list of next runs: (next run in Unix milliseconds,
+/// job schedule id).
+pub const DUE_JOB_SCHEDULE_IDS: TableDefinition<(i64, u128), ()> =
+    TableDefinition::new("due_job_schedule_ids");

@@ -32,6 +32,9 @@ pub enum WebError {
     CsrfRejected,
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// Refused because `name` uses it; the message names it.
+    #[error("in use by {name}: {message}")]
+    InUse { message: &'static str, name: String },
     /// A new workload does not fit: what is left of the project's quota
     /// (or, with `member`, of the owner's cap in it).
     #[error("over quota")]
@@ -78,6 +81,7 @@ impl From<ServiceError> for WebError {
             },
             ServiceError::Refused(key) => WebError::Refused(key),
             ServiceError::QueueFull { limit } => WebError::QueueFull { limit },
+            ServiceError::InUse { message, name } => WebError::InUse { message, name },
             ServiceError::Throttled { wait } => WebError::Throttled {
                 seconds: wait.as_secs().max(1),
                 message: "throttle.wait",
@@ -107,6 +111,7 @@ impl WebError {
             WebError::PayloadTooLarge => ("error.page.too_large", "error.page.too_large_text"),
             WebError::CsrfRejected => ("error.page.csrf", "error.page.csrf_text"),
             WebError::Refused(key) => ("error.page.refused", *key),
+            WebError::InUse { message, .. } => ("error.page.refused", *message),
             WebError::Throttled { message, .. } => ("error.page.throttled", *message),
             WebError::OverQuota { member: false, .. } => {
                 ("error.page.refused", "error.quota.left_in_project")
@@ -121,6 +126,7 @@ impl WebError {
         let args = match self {
             WebError::Throttled { seconds, .. } => vec![("seconds", seconds.to_string())],
             WebError::QueueFull { limit } => vec![("limit", limit.to_string())],
+            WebError::InUse { name, .. } => vec![("name", name.clone())],
             WebError::OverQuota { left, project, .. } => vec![
                 ("gpu", Milli(left.gpu_milli).to_string()),
                 ("cpu", Milli(left.cpu_milli).to_string()),
@@ -146,9 +152,10 @@ impl ResponseError for WebError {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            WebError::Refused(_) | WebError::OverQuota { .. } | WebError::QueueFull { .. } => {
-                StatusCode::CONFLICT
-            }
+            WebError::Refused(_)
+            | WebError::InUse { .. }
+            | WebError::OverQuota { .. }
+            | WebError::QueueFull { .. } => StatusCode::CONFLICT,
             WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -190,6 +190,8 @@ pub fn order(id: crate::domain::ids::OrderId) -> String {
 pub fn admin_outbox_resend(id: crate::domain::ids::MailId) -> String {
     format!("{ADMIN_OUTBOX}/{id}/resend")
 }
+/// The schedule form's trigger preview (JSON).
+pub const JOB_SCHEDULE_PREVIEW: &str = "/jobs/schedules/preview";
 
 #[cfg(test)]
 mod tests {

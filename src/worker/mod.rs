@@ -7,6 +7,7 @@ pub mod janitor;
 pub mod mailer;
 pub mod metrics;
 pub mod reconciler;
+pub mod schedules;
 
 use std::future::Future;
 use std::time::Duration;
@@ -53,5 +54,6 @@ pub fn spawn_all(services: &Services) -> Vec<JoinHandle<()>> {
             let services = lifecycle.clone();
             async move { services.sweep_lifecycle().await.map(|_| ()) }
         }),
+        schedules::spawn(services),
     ]
 }

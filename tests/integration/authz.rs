@@ -208,6 +208,9 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
             post(format!("/projects/reviews/{to_revoke}/revoke"), vec![])
         }
         (Verb::Get, "/users/search") => get("/users/search?q=ad"),
+        (Verb::Get, "/jobs/schedules/preview") => get(
+            "/jobs/schedules/preview?cron=0+20+*+*+*&zone=Asia%2FTaipei&start=2026-11-29T00%3A00&end=2026-12-31T00%3A00",
+        ),
         // The GETs of POST-only addresses (a reload after a refused form).
         (
             Verb::Get,

@@ -23,8 +23,9 @@ pub(crate) const WIDTH: u32 = 400;
 pub(crate) const HEIGHT: u32 = 860;
 
 /// Routes that answer something other than a page.
-/// GET routes that are no page: probes, assets, the user search (JSON) and
-/// the GETs of POST-only addresses (each leads back to its page).
+/// GET routes that are no page: probes, assets, the user search and the
+/// schedule preview (JSON), and the GETs of POST-only addresses (each leads
+/// back to its page).
 const NOT_PAGES: &[&str] = &[
     // Prometheus text for scrapers, not a page.
     "/metrics",
@@ -48,6 +49,7 @@ const NOT_PAGES: &[&str] = &[
     "/containers/{id}/terminal/ws",
     // A job's log as a text download.
     "/jobs/{id}/log",
+    "/jobs/schedules/preview",
 ];
 
 const CATALOG_KINDS: &[&str] = &[

@@ -38,6 +38,8 @@ mod schedules;
 mod storage;
 // The job queue.
 mod queue;
+// Job templates and job schedules firing under the manual clock.
+mod job_schedules;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";

@@ -11,6 +11,7 @@ mod containers;
 mod containers_new;
 mod cost;
 mod images;
+mod job_schedules;
 mod jobs;
 mod key_pairs;
 mod metrics;
@@ -134,6 +135,7 @@ pub fn table() -> Vec<RouteDef> {
         proxy::routes(),
         storage::routes(),
         cost::routes(),
+        job_schedules::routes(),
         areas::routes(),
         jobs::routes(),
         metrics::routes(),
