@@ -207,3 +207,7 @@ pub const WORKLOAD_HOUR_TO_ROLLUP: TableDefinition<(u128, u64), &[u8]> =
 /// The mail sender's work list: (next try in Unix milliseconds, mail id)
 /// for every mail waiting for delivery (status Pending).
 pub const DUE_MAIL_IDS: TableDefinition<(i64, u128), ()> = TableDefinition::new("due_mail_ids");
+/// SHA-256 of an e-mail verification link's token -> `VerificationRecord`
+/// (user, address, login or backup, expiry, when it was used).
+pub const EMAIL_TOKEN_HASH_TO_VERIFICATION: TableDefinition<[u8; 32], &[u8]> =
+    TableDefinition::new("email_token_hash_to_verification");

@@ -38,6 +38,8 @@ mod schedules;
 mod storage;
 // The job queue.
 mod queue;
+// Mail about failed and finished workloads.
+mod mail;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";

@@ -10,6 +10,7 @@ mod catalog;
 mod containers;
 mod containers_new;
 mod cost;
+mod emails;
 mod images;
 mod jobs;
 mod key_pairs;
@@ -137,6 +138,7 @@ pub fn table() -> Vec<RouteDef> {
         areas::routes(),
         jobs::routes(),
         metrics::routes(),
+        emails::routes(),
     ]
     .into_iter()
     .flatten()
