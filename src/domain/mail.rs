@@ -25,6 +25,11 @@ pub const EMAIL_MAX: usize = 254;
 /// How long a verification link stays valid.
 pub const VERIFY_LINK_HOURS: i64 = 24;
 
+/// Verification links an account may have mailed in an hour (each goes to
+/// an address the user typed: the limit keeps the form from mailing
+/// strangers in bulk).
+pub const LINKS_PER_HOUR: usize = 5;
+
 /// When a verification link written at `now` stops working.
 pub fn verify_link_expiry(now: Timestamp) -> Timestamp {
     now.checked_add(SignedDuration::from_hours(VERIFY_LINK_HOURS))
@@ -90,6 +95,8 @@ pub struct AccountEmails {
     pub pending_login: Option<String>,
     pub backup: Option<BackupEmail>,
     pub prefs: MailPrefs,
+    /// When the verification links of the last hour were mailed.
+    pub links_sent: Vec<Timestamp>,
 }
 
 /// The kinds of mail a user may switch off (manual §6.1), and the ones
@@ -195,6 +202,20 @@ impl MailPrefs {
 }
 
 impl AccountEmails {
+    /// Counts a verification link mailed at `now`, or refuses it when
+    /// `LINKS_PER_HOUR` were mailed in the hour before.
+    pub fn note_link(&mut self, now: Timestamp) -> Result<(), &'static str> {
+        let hour_ago = now
+            .checked_sub(SignedDuration::from_hours(1))
+            .unwrap_or(Timestamp::MIN);
+        self.links_sent.retain(|at| *at > hour_ago);
+        if self.links_sent.len() >= LINKS_PER_HOUR {
+            return Err("error.email.too_many_links");
+        }
+        self.links_sent.push(now);
+        Ok(())
+    }
+
     /// The addresses a mail of `kind` goes to, given the login e-mail
     /// `login`: none when the kind is switched off; the login e-mail and/or
     /// the verified backup as chosen; the login e-mail when the choice
@@ -298,6 +319,21 @@ mod tests {
                 .recipients("a@x.example", MailKind::Reminders)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn at_most_five_links_an_hour() {
+        let mut emails = AccountEmails::default();
+        let start: Timestamp = "2026-11-29T08:00:00Z".parse().expect("time");
+        for minute in 0..5 {
+            let at = start + SignedDuration::from_mins(minute);
+            assert_eq!(emails.note_link(at), Ok(()));
+        }
+        let sixth = start + SignedDuration::from_mins(30);
+        assert_eq!(emails.note_link(sixth), Err("error.email.too_many_links"));
+        let later = start + SignedDuration::from_secs(3600 + 30);
+        assert_eq!(emails.note_link(later), Ok(()), "the first left the hour");
+        assert_eq!(emails.links_sent.len(), 5);
     }
 
     #[test]

@@ -142,6 +142,9 @@ impl Services {
         self.blocking(move |store| {
             store.write(|tx| {
                 let mut user = users::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+                user.emails
+                    .note_link(now)
+                    .map_err(|key| invalid("address", key))?;
                 user.emails.pending_login = Some(address.clone());
                 users::update_tx(tx, &user)?;
                 send_link_tx(tx, &catalog, &user, EmailSlot::Login, &address, &base, now)?;
@@ -175,6 +178,9 @@ impl Services {
                 {
                     return Err(invalid("backup", "error.email.unchanged"));
                 }
+                user.emails
+                    .note_link(now)
+                    .map_err(|key| invalid("backup", key))?;
                 user.emails.backup = Some(BackupEmail {
                     address: address.clone(),
                     verified: false,
@@ -205,7 +211,8 @@ impl Services {
     }
 
     /// Mails a new link for the address waiting in `slot` (the earlier
-    /// links keep working until they expire).
+    /// links keep working until they expire); at most
+    /// `LINKS_PER_HOUR` links an hour.
     pub async fn resend_verification(
         &self,
         id: UserId,
@@ -215,10 +222,12 @@ impl Services {
         let (catalog, now, base) = (self.catalog.clone(), self.clock.now(), base.to_owned());
         self.blocking(move |store| {
             store.write(|tx| {
-                let user = users::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+                let mut user = users::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
                 let address = waiting(&user, slot)
                     .ok_or(ServiceError::Refused("error.email.nothing_to_verify"))?
                     .to_owned();
+                user.emails.note_link(now).map_err(ServiceError::Refused)?;
+                users::update_tx(tx, &user)?;
                 send_link_tx(tx, &catalog, &user, slot, &address, &base, now)?;
                 Ok(())
             })
