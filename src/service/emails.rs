@@ -5,8 +5,8 @@
 //! stored only as its SHA-256; it works once, for its own user, until it
 //! expires, and only while its address is still the one waiting.
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 
 use super::{ServiceError, Services, random_token};
 use crate::domain::ids::UserId;
@@ -18,6 +18,10 @@ use crate::store::email_verifications::{self, VerificationRecord};
 use crate::store::sessions::hash_token;
 use crate::store::users::{self, UserRecord};
 use crate::store::{StoreError, WriteTx, platform};
+
+/// How long an expired verification link is kept (the janitor removes it
+/// then).
+const EXPIRED_LINKS_KEPT: SignedDuration = SignedDuration::from_hours(7 * 24);
 
 /// What a verification link is worth now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,6 +287,21 @@ impl Services {
                 email_verifications::put_tx(tx, &hash, &record)?;
                 Ok(state)
             })
+        })
+        .await
+    }
+
+    /// Removes the verification links that expired more than
+    /// `EXPIRED_LINKS_KEPT` ago (until then a late click is told "expired"
+    /// rather than "not valid"); returns how many.
+    pub async fn purge_expired_email_links(&self) -> Result<usize, ServiceError> {
+        let cutoff = self
+            .clock
+            .now()
+            .checked_sub(EXPIRED_LINKS_KEPT)
+            .unwrap_or(Timestamp::MIN);
+        self.blocking(move |store| {
+            store.write(|tx| Ok(email_verifications::remove_expired_tx(tx, cutoff)?))
         })
         .await
     }

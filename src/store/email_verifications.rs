@@ -50,3 +50,20 @@ pub fn put_tx(
         .insert(hash, bytes.as_slice())?;
     Ok(())
 }
+
+/// Removes the links that expired before `cutoff`; returns how many.
+pub fn remove_expired_tx(tx: &WriteTransaction, cutoff: Timestamp) -> Result<usize, StoreError> {
+    let mut table = tx.open_table(tables::EMAIL_TOKEN_HASH_TO_VERIFICATION)?;
+    let mut stale: Vec<TokenHash> = Vec::new();
+    for entry in table.iter()? {
+        let (hash, bytes) = entry?;
+        let record: VerificationRecord = codec::decode(bytes.value())?;
+        if record.expires_at < cutoff {
+            stale.push(hash.value());
+        }
+    }
+    for hash in &stale {
+        table.remove(hash)?;
+    }
+    Ok(stale.len())
+}
