@@ -102,13 +102,14 @@ pub struct Profile {
 }
 
 /// The profile form as submitted: every field a string, nothing trusted.
+/// The login e-mail is not part of it: it changes only through a mailed
+/// link (`service/emails.rs`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct UpdateProfileRequest {
     pub category: String,
     pub first_name: String,
     pub last_name: String,
-    pub email: String,
     pub address: String,
     pub phone: String,
 }
@@ -119,14 +120,14 @@ impl UpdateProfileRequest {
             category: p.category.code().to_owned(),
             first_name: p.first_name.clone(),
             last_name: p.last_name.clone(),
-            email: p.email.clone(),
             address: p.address.clone(),
             phone: p.phone.clone(),
         }
     }
 
-    /// Checks every field and returns the profile to store.
-    pub fn validate(&self) -> Result<Profile, FieldErrors> {
+    /// Checks every field and returns the profile to store, with the
+    /// account's login e-mail `email` unchanged.
+    pub fn validate(&self, email: &str) -> Result<Profile, FieldErrors> {
         let mut errors = FieldErrors::new();
         let category = AccountCategory::from_code(self.category.trim()).unwrap_or_else(|| {
             errors.add("category", "error.category.invalid");
@@ -144,11 +145,7 @@ impl UpdateProfileRequest {
         let first_name = text("first_name", &self.first_name);
         let last_name = text("last_name", &self.last_name);
         let address = text("address", &self.address);
-        let email = text("email", &self.email);
         let phone = text("phone", &self.phone);
-        if !email.is_empty() && !looks_like_email(&email) {
-            errors.add("email", "error.email.invalid");
-        }
         let phone_ok = phone
             .chars()
             .all(|c| c.is_ascii_digit() || " +-()#".contains(c));
@@ -159,14 +156,14 @@ impl UpdateProfileRequest {
             category,
             first_name,
             last_name,
-            email,
+            email: email.to_owned(),
             address,
             phone,
         })
     }
 }
 
-fn looks_like_email(s: &str) -> bool {
+pub(crate) fn looks_like_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
@@ -362,14 +359,12 @@ mod tests {
     fn profile_validation_names_each_bad_field() {
         let request = UpdateProfileRequest {
             category: "alien".into(),
-            email: "not-an-email".into(),
             phone: "call me".into(),
             first_name: "x".repeat(201),
             ..Default::default()
         };
-        let errors = request.validate().err().unwrap_or_default();
+        let errors = request.validate("").err().unwrap_or_default();
         assert_eq!(errors.get("category"), Some("error.category.invalid"));
-        assert_eq!(errors.get("email"), Some("error.email.invalid"));
         assert_eq!(errors.get("phone"), Some("error.phone.invalid"));
         assert_eq!(errors.get("first_name"), Some("error.field.too_long"));
         assert_eq!(errors.get("last_name"), None);
@@ -381,12 +376,16 @@ mod tests {
             category: "organization".into(),
             first_name: " Mei ".into(),
             last_name: "Lin".into(),
-            email: "mei@lab.example".into(),
             address: "No. 1, Sec. 4, Roosevelt Rd.".into(),
             phone: "+886 (2) 1234-5678".into(),
         };
-        let profile = request.validate();
+        let profile = request.validate("mei@lab.example");
         assert_eq!(profile.as_ref().map(|p| p.first_name.as_str()), Ok("Mei"));
+        assert_eq!(
+            profile.as_ref().map(|p| p.email.as_str()),
+            Ok("mei@lab.example"),
+            "the login e-mail is kept"
+        );
         assert_eq!(
             profile.map(|p| p.category),
             Ok(AccountCategory::Organization)

@@ -4,9 +4,14 @@
 //!
 //! Which are sent today: application decided (project, extension, quota),
 //! the lifecycle ones (reminder, buffer period, released), password reset by
-//! an admin, and the idle-GPU warning (`gpus_idle`, from the metrics
-//! collector). `workload_failed`, `job_finished`, `schedule_failed` and
-//! `email_verification` are composed and tested but nothing sends them yet.
+//! an admin, the idle-GPU warning (`gpus_idle`, from the metrics collector),
+//! workload failed and job finished (the reconcile loop's outcome writes,
+//! `service/workloads.rs::mail_ending_tx`), e-mail verification
+//! (`service/emails.rs`) and a scheduled run that could not start
+//! (`schedule_failed`, written with the run's outcome by
+//! `service/schedules.rs`).
+//! Which of them a user gets, and at which address, is their choice
+//! (`domain::mail::MailPrefs`, applied by `service/mail.rs::enqueue_tx`).
 
 use maud::{Markup, html};
 

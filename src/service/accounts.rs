@@ -17,11 +17,13 @@ impl Services {
         id: UserId,
         request: &UpdateProfileRequest,
     ) -> Result<(), ServiceError> {
-        let profile = request.validate().map_err(ServiceError::Invalid)?;
+        let request = request.clone();
         self.blocking(move |store| {
             store.write(|tx| {
                 let mut user = users::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
-                user.profile = profile;
+                user.profile = request
+                    .validate(&user.profile.email)
+                    .map_err(ServiceError::Invalid)?;
                 users::update_tx(tx, &user)?;
                 Ok(())
             })

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::{ServiceError, Services};
 use crate::domain::ids::MailId;
-use crate::domain::mail;
+use crate::domain::mail::{self, MailKind};
 use crate::domain::user::{Lang, LanguageSetting};
 use crate::i18n::{Catalog, Tr};
 use crate::notify::Mail;
@@ -24,17 +24,45 @@ pub(crate) fn mail_lang(user: &UserRecord) -> Lang {
     }
 }
 
-/// Writes a mail to `user`, composed in their language, into the outbox in
-/// the caller's transaction (it is delivered only if that commits).
+/// Writes a mail of `kind` to `user`, composed in their language, into the
+/// outbox in the caller's transaction (it is delivered only if that
+/// commits): nothing when they switched the kind off, else one record per
+/// address their preferences choose (`AccountEmails::recipients`), or one
+/// kept without an address when they have none.
 pub(crate) fn enqueue_tx(
     tx: &WriteTx,
     catalog: &Catalog,
     user: &UserRecord,
+    kind: MailKind,
+    now: Timestamp,
+    compose: impl FnOnce(Tr) -> Mail,
+) -> Result<(), StoreError> {
+    if !user.emails.prefs.wants(kind) {
+        return Ok(());
+    }
+    let mail = compose(catalog.tr(mail_lang(user)));
+    let addresses = user.emails.recipients(&user.profile.email, kind);
+    if addresses.is_empty() {
+        return outbox::put_tx(tx, &mail_record(user, "", mail, now));
+    }
+    for address in addresses {
+        outbox::put_tx(tx, &mail_record(user, address, mail.clone(), now))?;
+    }
+    Ok(())
+}
+
+/// Writes a mail to `user` at `address` whatever their preferences (the
+/// link that verifies that address).
+pub(crate) fn enqueue_to_address_tx(
+    tx: &WriteTx,
+    catalog: &Catalog,
+    user: &UserRecord,
+    address: &str,
     now: Timestamp,
     compose: impl FnOnce(Tr) -> Mail,
 ) -> Result<(), StoreError> {
     let mail = compose(catalog.tr(mail_lang(user)));
-    outbox::put_tx(tx, &mail_record(user, &user.profile.email, mail, now))
+    outbox::put_tx(tx, &mail_record(user, address, mail, now))
 }
 
 /// What one try to deliver a mail gave.

@@ -19,6 +19,7 @@ use super::{ServiceError, Services};
 use crate::cluster::WorkloadKind;
 use crate::cluster::metrics::{project_of_namespace, workload_names_of_pod};
 use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::mail::MailKind;
 use crate::domain::metrics::{
     Column, GpuReading, IdleRule, MINUTE_MS, MinuteSample, Usage, columns, hour_of_minute,
     minute_of_ms,
@@ -507,9 +508,14 @@ impl Services {
                         .map(|p| p.name)
                         .unwrap_or_default();
                     let name = record.spec.name().unwrap_or_default().to_owned();
-                    enqueue_tx(tx, &catalog, record.spec.owner(), now, |tr| {
-                        notify::gpus_idle(tr, &name, &project, &threshold, &minutes)
-                    })?;
+                    enqueue_tx(
+                        tx,
+                        &catalog,
+                        record.spec.owner(),
+                        MailKind::GpusIdle,
+                        now,
+                        |tr| notify::gpus_idle(tr, &name, &project, &threshold, &minutes),
+                    )?;
                 }
                 Ok::<_, StoreError>(())
             })?;

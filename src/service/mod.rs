@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalog;
 pub mod containers;
 pub mod cost;
+pub mod emails;
 pub(crate) mod guards;
 pub mod images;
 pub mod job_logs;

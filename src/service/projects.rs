@@ -15,6 +15,7 @@ use crate::cluster::ProjectSpec;
 use crate::cluster::WorkloadKind;
 use crate::domain::authz::{ProjectAction, permits_project};
 use crate::domain::ids::{ApplicationId, ProjectId, PurposeId, UserId};
+use crate::domain::mail::MailKind;
 use crate::domain::project::{
     self, ApplicationKind, ApplicationStatus, Membership, ProjectForm, ProjectRole, ProjectStatus,
 };
@@ -231,16 +232,18 @@ fn kind_key(kind: &ApplicationKind) -> &'static str {
     }
 }
 
-/// Records a mail to `to` in the outbox, in the same transaction.
+/// Records a mail of `kind` to `to` in the outbox, in the same transaction
+/// (as their preferences say: `service/mail.rs::enqueue_tx`).
 pub(crate) fn enqueue_tx(
     tx: &WriteTx,
     catalog: &Catalog,
     to: UserId,
+    kind: MailKind,
     now: Timestamp,
     compose: impl FnOnce(crate::i18n::Tr) -> Mail,
 ) -> Result<(), StoreError> {
     match users::get_tx(tx, to)? {
-        Some(user) => super::mail::enqueue_tx(tx, catalog, &user, now, compose),
+        Some(user) => super::mail::enqueue_tx(tx, catalog, &user, kind, now, compose),
         None => Ok(()),
     }
 }
@@ -915,9 +918,14 @@ impl Services {
                 a.decided_at = Some(now);
                 projects::put_application_tx(tx, &a)?;
                 let key = kind_key(&a.kind);
-                enqueue_tx(tx, &services.catalog, a.applicant, now, |tr| {
-                    notify::application_decided(tr, &p.name, key, approve, &remark)
-                })?;
+                enqueue_tx(
+                    tx,
+                    &services.catalog,
+                    a.applicant,
+                    MailKind::Decisions,
+                    now,
+                    |tr| notify::application_decided(tr, &p.name, key, approve, &remark),
+                )?;
                 Ok(())
             })
         })
@@ -1048,7 +1056,7 @@ impl Services {
         }
         let name = p.name.clone();
         for manager in p.managers().collect::<Vec<_>>() {
-            enqueue_tx(tx, &self.catalog, manager, now, |tr| {
+            enqueue_tx(tx, &self.catalog, manager, MailKind::Reminders, now, |tr| {
                 notify::released(tr, &name)
             })?;
         }
@@ -1244,7 +1252,7 @@ impl Services {
                 .to_string();
             let name = p.name.clone();
             for m in p.managers().collect::<Vec<_>>() {
-                enqueue_tx(tx, &self.catalog, m, now, |tr| {
+                enqueue_tx(tx, &self.catalog, m, MailKind::Reminders, now, |tr| {
                     notify::buffer_started(tr, &name, &release)
                 })?;
             }
@@ -1263,7 +1271,7 @@ impl Services {
             report.reminders += 1;
             let (name, end) = (p.name.clone(), p.end.to_string());
             for m in p.managers().collect::<Vec<_>>() {
-                enqueue_tx(tx, &self.catalog, m, now, |tr| {
+                enqueue_tx(tx, &self.catalog, m, MailKind::Reminders, now, |tr| {
                     notify::reminder(tr, &name, days, &end)
                 })?;
             }

@@ -28,7 +28,9 @@ use crate::store::catalog::{self, GpuTypeRecord, HardwareSpecRecord, ImageRecord
 use crate::store::job_schedules::{self, JobScheduleRecord, RunOutcome, ScheduleRun};
 use crate::store::job_templates::{self, JobTemplateRecord};
 use crate::store::users::{self, UserRecord};
-use crate::store::{Store, StoreError, platform, workloads};
+use crate::domain::mail::MailKind;
+use crate::notify;
+use crate::store::{Store, StoreError, platform, projects, workloads};
 
 /// How many due schedules one step of the loop handles.
 pub const FIRE_BATCH: usize = 256;
@@ -946,13 +948,31 @@ impl Services {
             }
         };
         let recorded = outcome.clone();
+        let i18n = self.catalog.clone();
         self.blocking(move |store| {
             store.write(|tx| {
                 let Some(mut record) = job_schedules::get_tx(tx, id)? else {
                     return Ok(());
                 };
-                if let RunOutcome::Started { job, .. } = &recorded {
-                    record.last_job = Some(*job);
+                match &recorded {
+                    RunOutcome::Started { job, .. } => record.last_job = Some(*job),
+                    RunOutcome::Failed { reason } => {
+                        // The owner hears of it (as their switches say).
+                        let project = projects::get_tx(tx, record.project)?
+                            .map(|p| p.name)
+                            .unwrap_or_default();
+                        if let Some(owner) = users::get_tx(tx, record.owner)? {
+                            super::mail::enqueue_tx(
+                                tx,
+                                &i18n,
+                                &owner,
+                                MailKind::ScheduleFailed,
+                                now,
+                                |tr| notify::schedule_failed(tr, &project, &record.name, tr.t(reason)),
+                            )?;
+                        }
+                    }
+                    _ => {}
                 }
                 record.push_history(ScheduleRun {
                     scheduled: run.scheduled,

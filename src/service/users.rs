@@ -6,6 +6,7 @@ use std::io::Write;
 use super::workloads::stop_disabled_owner_workloads_tx;
 use super::{ServiceError, Services, random_password};
 use crate::domain::ids::UserId;
+use crate::domain::mail::MailKind;
 use crate::domain::user::{Profile, Settings, USER_SEARCH_MAX, USER_SEARCH_MIN, Username};
 use crate::domain::validation::FieldErrors;
 use crate::store::users::{self, UserRecord};
@@ -54,6 +55,7 @@ impl Services {
             profile: Profile::default(),
             settings: Settings::default(),
             current_project: None,
+            emails: Default::default(),
         };
         self.blocking(move |store| {
             store.write(|tx| match users::insert_tx(tx, &record) {
@@ -137,6 +139,7 @@ impl Services {
             profile: Profile::default(),
             settings: Settings::default(),
             current_project: None,
+            emails: Default::default(),
         };
         self.blocking(move |store| {
             store.write(|tx| match users::insert_tx(tx, &record) {
@@ -181,9 +184,14 @@ impl Services {
                     if actor.is_some() {
                         // The password itself is never mailed.
                         let username = user.username.as_str().to_owned();
-                        super::mail::enqueue_tx(tx, &catalog, &user, now, |tr| {
-                            crate::notify::password_reset_by_admin(tr, &username)
-                        })?;
+                        super::mail::enqueue_tx(
+                            tx,
+                            &catalog,
+                            &user,
+                            MailKind::Account,
+                            now,
+                            |tr| crate::notify::password_reset_by_admin(tr, &username),
+                        )?;
                     }
                     Ok((user, was_initial))
                 })

@@ -27,6 +27,7 @@ use crate::domain::authz::{
 };
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{HoldId, ProjectId, StorageTypeId, UserId, VolumeId};
+use crate::domain::mail::MailKind;
 use crate::domain::queue::{QueuePlace, may_queue_another, wait_of};
 use crate::domain::quota::QuotaRefusal;
 use crate::domain::storage::{MountAccess, StoragePermission};
@@ -34,6 +35,8 @@ use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
     ContainerSpec, JobSpec, ServiceSpec, VolumeSpec, WorkloadId, WorkloadStatus,
 };
+use crate::i18n::Catalog;
+use crate::notify;
 use crate::store::activations::{self, ActivationStatus};
 use crate::store::projects::{self, ProjectRecord};
 use crate::store::users::{self, UserRecord};
@@ -1207,24 +1210,98 @@ fn note_error(record: &mut WorkloadRecord, error: LastError) {
     record.error = Some(error);
 }
 
+/// A container or job whose status just became one its owner is mailed
+/// about: failed, or (a job) succeeded.
+struct Ended {
+    owner: UserId,
+    project: ProjectId,
+    name: String,
+    kind: WorkloadKind,
+    status: WorkloadStatus,
+}
+
+/// Records the observation (`note_observed`) and says whether the record
+/// just ended in a way its owner is mailed about.
+fn note_observed_ending(
+    record: &mut WorkloadRecord,
+    observed: Option<Observed>,
+    events: &[DriverEvent],
+    now: Timestamp,
+) -> Option<Ended> {
+    let before = record.observed.as_ref().map(|o| o.status.clone());
+    note_observed(record, observed, events, now);
+    let status = record.observed.as_ref().map(|o| o.status.clone())?;
+    let kind = record.spec.kind();
+    let mailed = match &status {
+        WorkloadStatus::Failed { .. } => kind != WorkloadKind::ImageCommit,
+        WorkloadStatus::Succeeded => kind == WorkloadKind::Job,
+        _ => false,
+    };
+    (mailed && before.as_ref() != Some(&status)).then(|| Ended {
+        owner: record.spec.owner(),
+        project: record.spec.project(),
+        name: record.spec.name().unwrap_or_default().to_owned(),
+        kind,
+        status,
+    })
+}
+
+/// Mails the owner of a workload that ended, in the same transaction, as
+/// their switches say: a failure is "workload failed" (or, for a job whose
+/// owner only wants job endings, "job finished"); a job that succeeded is
+/// "job finished" (opt-in).
+fn mail_ending_tx(
+    tx: &WriteTx,
+    catalog: &Catalog,
+    ended: Ended,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let Some(owner) = users::get_tx(tx, ended.owner)? else {
+        return Ok(());
+    };
+    let project = projects::get_tx(tx, ended.project)?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let name = ended.name.as_str();
+    match &ended.status {
+        WorkloadStatus::Failed { reason } => {
+            if owner.emails.prefs.wants(MailKind::WorkloadFailed) {
+                super::mail::enqueue_tx(tx, catalog, &owner, MailKind::WorkloadFailed, now, |tr| {
+                    notify::workload_failed(tr, &project, name, tr.t(reason.message_key()))
+                })
+            } else if ended.kind == WorkloadKind::Job {
+                super::mail::enqueue_tx(tx, catalog, &owner, MailKind::JobFinished, now, |tr| {
+                    notify::job_finished(tr, &project, name, false)
+                })
+            } else {
+                Ok(())
+            }
+        }
+        _ => super::mail::enqueue_tx(tx, catalog, &owner, MailKind::JobFinished, now, |tr| {
+            notify::job_finished(tr, &project, name, true)
+        }),
+    }
+}
+
 fn apply_workload_outcome_tx(
     tx: &WriteTx,
+    catalog: &Catalog,
     outcome: WorkloadOutcome,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let released = match outcome {
+    let changed = match outcome {
         WorkloadOutcome::Applied {
             id,
             generation,
             observed,
             events,
         } => workloads::update_tx(tx, id, now, |r| {
-            note_observed(r, observed, &events, now);
+            let ended = note_observed_ending(r, observed, &events, now);
             if r.generation == generation {
                 r.error = None;
                 r.due_at = None;
             }
-            release_if_ended(r).map(|h| (h, r.spec.project()))
+            (release_if_ended(r).map(|h| (h, r.spec.project())), ended)
         })?,
         WorkloadOutcome::Deleted { id, generation } => {
             let confirmed = workloads::get_tx(tx, id)?
@@ -1242,21 +1319,25 @@ fn apply_workload_outcome_tx(
             if r.generation == generation {
                 note_error(r, error);
             }
-            release_if_ended(r).map(|h| (h, r.spec.project()))
+            (release_if_ended(r).map(|h| (h, r.spec.project())), None)
         })?,
         WorkloadOutcome::Observed {
             id,
             observed,
             events,
         } => workloads::update_tx(tx, id, now, |r| {
-            note_observed(r, Some(observed), &events, now);
-            release_if_ended(r).map(|h| (h, r.spec.project()))
+            let ended = note_observed_ending(r, Some(observed), &events, now);
+            (release_if_ended(r).map(|h| (h, r.spec.project())), ended)
         })?,
     };
+    let (released, ended) = changed.unwrap_or((None, None));
     // A job that ended gives back what it held, in the same transaction,
     // and the queue moves.
-    if let Some((hold, project)) = released.flatten() {
+    if let Some((hold, project)) = released {
         release_tx(tx, hold, project, now)?;
+    }
+    if let Some(ended) = ended {
+        mail_ending_tx(tx, catalog, ended, now)?;
     }
     Ok(())
 }
@@ -1462,8 +1543,11 @@ impl Services {
                 _ => {}
             }
         }
-        self.record_outcomes(outcomes, apply_workload_outcome_tx)
-            .await?;
+        let catalog = self.catalog.clone();
+        self.record_outcomes(outcomes, move |tx, outcome, now| {
+            apply_workload_outcome_tx(tx, &catalog, outcome, now)
+        })
+        .await?;
         if !ended.is_empty() || !gone.is_empty() {
             let services = self.clone();
             tokio::spawn(async move {
@@ -1488,7 +1572,7 @@ impl Services {
     async fn record_outcomes<O: Send + 'static>(
         &self,
         outcomes: Vec<O>,
-        apply: fn(&WriteTx, O, Timestamp) -> Result<(), StoreError>,
+        apply: impl Fn(&WriteTx, O, Timestamp) -> Result<(), StoreError> + Send + 'static,
     ) -> Result<(), ServiceError> {
         if outcomes.is_empty() {
             return Ok(());
@@ -1678,7 +1762,14 @@ mod tests {
 
     fn record_outcome(store: &Store, outcome: WorkloadOutcome, now: Timestamp) {
         store
-            .write(|tx| apply_workload_outcome_tx(tx, outcome, now))
+            .write(|tx| {
+                apply_workload_outcome_tx(
+                    tx,
+                    &crate::i18n::Catalog::load().expect("catalog"),
+                    outcome,
+                    now,
+                )
+            })
             .expect("write");
     }
 

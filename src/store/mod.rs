@@ -10,6 +10,7 @@ pub mod catalog;
 mod codec;
 pub mod custom_images;
 mod due;
+pub mod email_verifications;
 pub mod holds;
 pub mod job_schedules;
 pub mod job_templates;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, codec, sessions, tables};
 use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::mail::AccountEmails;
 use crate::domain::user::{Lang, Profile, Settings, Username};
 
 /// A stored user account.
@@ -39,6 +40,9 @@ pub struct UserRecord {
     /// The project chosen in the header's project selector.
     #[serde(default)]
     pub current_project: Option<ProjectId>,
+    /// The backup address, what was verified, and which mail goes where.
+    #[serde(default)]
+    pub emails: AccountEmails,
 }
 
 impl std::fmt::Debug for UserRecord {

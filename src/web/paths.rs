@@ -51,6 +51,18 @@ pub const ORDER_DETAIL: &str = "/account/orders/{id}";
 pub const SETTINGS: &str = "/account/settings";
 pub const SET_LANGUAGE: &str = "/account/language";
 pub const SET_THEME: &str = "/account/theme";
+/// Account Management › E-mail: the addresses and notification switches.
+pub const EMAILS: &str = "/account/emails";
+/// Asks to change the login e-mail (a link is mailed to the new address).
+pub const EMAIL_LOGIN: &str = "/account/emails/login";
+/// Sets the backup address (a link is mailed to it).
+pub const EMAIL_BACKUP: &str = "/account/emails/backup";
+pub const EMAIL_BACKUP_DELETE: &str = "/account/emails/backup/delete";
+/// Mails a new link for the address waiting (`slot` = login or backup).
+pub const EMAIL_RESEND: &str = "/account/emails/resend";
+pub const EMAIL_NOTIFICATIONS: &str = "/account/emails/notifications";
+/// The page a mailed link opens (`?token=`), and its confirmation.
+pub const EMAIL_VERIFY: &str = "/account/emails/verify";
 /// Usernames matching `?q=` (JSON), for the project form's member fields.
 pub const USER_SEARCH: &str = "/users/search";
 

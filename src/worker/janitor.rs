@@ -1,4 +1,5 @@
-//! Removes expired sessions so the store does not grow with abandoned logins.
+//! Removes expired sessions so the store does not grow with abandoned logins,
+//! and e-mail verification links a week after they expired.
 
 use std::time::Duration;
 
@@ -22,6 +23,10 @@ impl Janitor {
         let removed = self.services.purge_expired_sessions().await?;
         if removed > 0 {
             tracing::info!(removed, "expired sessions removed");
+        }
+        let links = self.services.purge_expired_email_links().await?;
+        if links > 0 {
+            tracing::info!(removed = links, "expired e-mail verification links removed");
         }
         Ok(removed)
     }
@@ -78,6 +83,48 @@ mod tests {
             janitor.step().await.expect("step"),
             0,
             "a second pass changes nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_removes_verification_links_a_week_after_they_expired() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(Store::open_in(dir.path()).expect("store"));
+        let start = "2026-11-29T08:00:00Z".parse().expect("time");
+        let clock = Arc::new(ManualClock::new(start));
+        let services = Services::new(
+            store.clone(),
+            clock.clone(),
+            SignedDuration::from_hours(12),
+            dir.path(),
+            Arc::new(crate::i18n::Catalog::load().expect("catalog")),
+        );
+        services.create_user("ivy", false).await.expect("user");
+        let ivy = services.list_users().await.expect("users")[0].id;
+        services
+            .set_backup_email(ivy, "ivy@home.example", "http://lab/verify")
+            .await
+            .expect("backup");
+        let mail = services.outbox().await.expect("outbox")[0].body.clone();
+        let token = mail
+            .split("token=")
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .expect("a token")
+            .to_owned();
+        let janitor = Janitor::new(services.clone());
+        clock.advance(SignedDuration::from_hours(24 * 7));
+        janitor.step().await.expect("step");
+        assert_eq!(
+            services.verification_link(ivy, &token).await.expect("link"),
+            crate::service::emails::LinkState::Expired,
+            "kept for a week after it expired"
+        );
+        clock.advance(SignedDuration::from_hours(25));
+        janitor.step().await.expect("step");
+        assert_eq!(
+            services.verification_link(ivy, &token).await.expect("link"),
+            crate::service::emails::LinkState::Unknown
         );
     }
 }

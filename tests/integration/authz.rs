@@ -149,7 +149,7 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
             Verb::Get,
             "/account/profile" | "/account/password" | "/account/settings" | "/account/orders",
         ) => get(pattern),
-        (Verb::Post, "/account/profile") => post(pattern.into(), vec![("email", "not mail")]),
+        (Verb::Post, "/account/profile") => post(pattern.into(), vec![("phone", "call me")]),
         (Verb::Post, "/account/password") => post(pattern.into(), vec![("current", "wrong")]),
         (Verb::Post, "/account/settings") => post(pattern.into(), vec![("theme", "plaid")]),
         (Verb::Post, "/account/language") => post(pattern.into(), vec![("language", "en")]),
@@ -345,6 +345,21 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         (Verb::Get, "/advanced/cost-center/csv") => get(pattern),
         // The sample container's order: the member's (others: not found).
         (Verb::Get, "/account/orders/{id}") => get(&format!("/account/orders/{container}")),
+        (Verb::Get, "/account/emails") => get(pattern),
+        // An unknown link: its page says so (404), nothing changes.
+        (Verb::Get, "/account/emails/verify") => get("/account/emails/verify?token=unknown"),
+        (Verb::Post, "/account/emails/verify") => post(pattern.into(), vec![("token", "unknown")]),
+        (Verb::Post, "/account/emails/login") => {
+            post(pattern.into(), vec![("address", "not mail")])
+        }
+        (Verb::Post, "/account/emails/backup") => {
+            post(pattern.into(), vec![("backup", "not mail")])
+        }
+        (Verb::Post, "/account/emails/backup/delete") => post(pattern.into(), vec![]),
+        // Nothing waits for confirmation: refused (409).
+        (Verb::Post, "/account/emails/resend") => post(pattern.into(), vec![("slot", "login")]),
+        // No address chosen: refused (422).
+        (Verb::Post, "/account/emails/notifications") => post(pattern.into(), vec![]),
         _ => None,
     }
 }

@@ -289,7 +289,7 @@ async fn screenshots() {
             b.open_user_menu().await;
             b.screenshot(&name("menu")).await;
             b.goto("/account/profile").await;
-            b.fill("f-email", "nope").await;
+            b.fill("f-phone", "call me").await;
             let save = b
                 .find("form[action='/account/profile'] button[type='submit']")
                 .await;

@@ -24,6 +24,7 @@ mod container_quota;
 mod container_wizard;
 mod containers;
 mod custom_images;
+mod emails;
 mod fake_apiserver;
 mod key_pairs;
 mod kube_driver;

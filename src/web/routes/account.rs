@@ -64,6 +64,7 @@ async fn get_profile(user: CurrentUser, done: web::Query<Done>) -> HttpResponse 
     ok(account::profile(
         &user.page.shell(),
         u.username.as_str(),
+        &u.profile.email,
         &form,
         &FieldErrors::new(),
         done.saved.is_some(),
@@ -86,6 +87,7 @@ async fn post_profile(
         Err(ServiceError::Invalid(errors)) => Ok(unprocessable(account::profile(
             &user.page.shell(),
             user.session.user.username.as_str(),
+            &user.session.user.profile.email,
             &form,
             &errors,
             false,

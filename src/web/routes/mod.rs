@@ -10,6 +10,7 @@ mod catalog;
 mod containers;
 mod containers_new;
 mod cost;
+mod emails;
 mod images;
 mod job_schedules;
 mod jobs;
@@ -139,6 +140,7 @@ pub fn table() -> Vec<RouteDef> {
         areas::routes(),
         jobs::routes(),
         metrics::routes(),
+        emails::routes(),
     ]
     .into_iter()
     .flatten()

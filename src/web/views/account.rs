@@ -32,6 +32,7 @@ fn category_label(category: AccountCategory) -> &'static str {
 pub fn profile(
     shell: &Shell,
     username: &str,
+    login_email: &str,
     form: &UpdateProfileRequest,
     errors: &FieldErrors,
     saved: bool,
@@ -52,6 +53,11 @@ pub fn profile(
             section class="panel" {
                 dl class="facts" {
                     dt { (tr.t("profile.username")) } dd { (username) }
+                    dt { (tr.t("profile.email")) }
+                    dd {
+                        @if login_email.is_empty() { span class="muted" { (tr.t("emails.none")) } } @else { (login_email) }
+                        " " a href=(paths::EMAILS) { (tr.t("profile.email_manage")) }
+                    }
                 }
                 form method="post" action=(paths::PROFILE) class="form" novalidate {
                     (csrf_field(shell))
@@ -62,7 +68,6 @@ pub fn profile(
                         // Chinese names are written family name first.
                         @if tr.lang() == Lang::ZhTw { (family) (given) } @else { (given) (family) }
                     }
-                    (input(tr, Field::text("email", "profile.email", &form.email).kind("email").autocomplete("email").hint("profile.email_hint"), errors))
                     (input(tr, Field::text("address", "profile.address", &form.address).autocomplete("street-address"), errors))
                     (input(tr, Field::text("phone", "profile.phone", &form.phone).kind("tel").autocomplete("tel"), errors))
                     div class="actions" {
@@ -148,14 +153,22 @@ mod tests {
     fn profile_re_renders_input_with_errors_beside_fields() {
         let form = UpdateProfileRequest {
             category: "personal".into(),
-            email: "nope".into(),
+            phone: "nope".into(),
             ..Default::default()
         };
-        let errors = FieldErrors::single("email", "error.email.invalid");
-        let html =
-            profile(&shell(Lang::En, member()), "alice", &form, &errors, false).into_string();
+        let errors = FieldErrors::single("phone", "error.phone.invalid");
+        let html = profile(
+            &shell(Lang::En, member()),
+            "alice",
+            "alice@lab.example",
+            &form,
+            &errors,
+            false,
+        )
+        .into_string();
         assert!(html.contains("value=\"nope\""));
-        assert!(html.contains("id=\"email-error\""));
+        assert!(html.contains("id=\"phone-error\""));
+        assert!(html.contains("alice@lab.example") && html.contains("href=\"/account/emails\""));
         assert!(html.contains("aria-invalid=\"true\""));
     }
 

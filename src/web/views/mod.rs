@@ -11,6 +11,7 @@ pub mod components;
 pub mod containers;
 pub mod containers_new;
 pub mod cost;
+pub mod emails;
 pub mod errors;
 pub mod format;
 pub mod images;

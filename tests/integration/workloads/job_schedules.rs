@@ -697,3 +697,57 @@ async fn the_preview_answers_json_for_the_fields_or_a_cron_expression() {
         .await;
     assert_ne!(page.status, reqwest::StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_run_that_cannot_start_is_recorded_and_mailed_to_the_schedules_owner() {
+    let lab = lab().await;
+    let items = items(&lab).await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let template = services
+        .create_job_template(bob, lab.project, template_form(&items, "hello", "echo hi"))
+        .await
+        .expect("template");
+    lab.app.advance(SignedDuration::from_secs(30));
+    let nightly = services
+        .create_job_schedule(
+            bob,
+            lab.project,
+            schedule_form(&lab, "nightly", template, "single"),
+        )
+        .await
+        .expect("schedule");
+    // The admin retires the template's hardware spec: the next run fails.
+    let spec = items.spec.parse().expect("spec id");
+    services
+        .set_hardware_spec_retired(spec, true)
+        .await
+        .expect("retire");
+    lab.app.advance(minutes(1));
+    ScheduleLoop::new(services.clone())
+        .step()
+        .await
+        .expect("step");
+    let history = settled(&lab, nightly, 1).await.history;
+    assert_eq!(
+        history[0].outcome,
+        RunOutcome::Failed {
+            reason: "schedule.run.catalog_retired".into()
+        }
+    );
+    assert!(jobs_of(&lab, nightly).await.is_empty());
+    let mails: Vec<_> = services
+        .outbox()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|m| m.to_user == bob.id && m.subject.contains("nightly"))
+        .collect();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(
+        mails[0]
+            .body
+            .contains("The template's hardware spec, GPU type or image is no longer offered."),
+        "{}",
+        mails[0].body
+    );
+}
