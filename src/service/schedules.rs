@@ -18,18 +18,18 @@ use crate::domain::authz::{WorkloadAction, permits_workload};
 use crate::domain::ids::{
     GpuTypeId, HardwareSpecId, ImageId, JobScheduleId, JobTemplateId, ProjectId, UserId, WorkloadId,
 };
+use crate::domain::mail::MailKind;
 use crate::domain::project::ProjectStatus;
 use crate::domain::schedule::{self, Concurrency, PREVIEW_COUNT, Timing, Trigger, Window};
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
     GpuRequest, ImageRef, JOB_COMMAND_MAX, JobOrigin, JobSpec, Resources, WorkloadMeta,
 };
+use crate::notify;
 use crate::store::catalog::{self, GpuTypeRecord, HardwareSpecRecord, ImageRecord};
 use crate::store::job_schedules::{self, JobScheduleRecord, RunOutcome, ScheduleRun};
 use crate::store::job_templates::{self, JobTemplateRecord};
 use crate::store::users::{self, UserRecord};
-use crate::domain::mail::MailKind;
-use crate::notify;
 use crate::store::{Store, StoreError, platform, projects, workloads};
 
 /// How many due schedules one step of the loop handles.
@@ -968,7 +968,14 @@ impl Services {
                                 &owner,
                                 MailKind::ScheduleFailed,
                                 now,
-                                |tr| notify::schedule_failed(tr, &project, &record.name, tr.t(reason)),
+                                |tr| {
+                                    notify::schedule_failed(
+                                        tr,
+                                        &project,
+                                        &record.name,
+                                        tr.t(reason),
+                                    )
+                                },
                             )?;
                         }
                     }
