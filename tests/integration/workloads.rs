@@ -40,6 +40,8 @@ mod storage;
 mod queue;
 // Job templates and job schedules firing under the manual clock.
 mod job_schedules;
+// The job schedule pages over HTTP.
+mod job_schedule_pages;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";

@@ -14,6 +14,7 @@ pub mod cost;
 pub mod errors;
 pub mod format;
 pub mod images;
+pub mod job_schedules;
 pub mod jobs;
 pub mod key_pairs;
 pub mod layout;
