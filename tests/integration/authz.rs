@@ -534,12 +534,13 @@ pub(crate) async fn sample_job(app: &TestApp, owner: &str, project: &str) -> Str
         .to_string()
 }
 
-/// A job template of `echo "Hello World"` in `project` (a CPU-only spec and
-/// an image, made when the catalog has none), owned by `owner`.
+/// A job template named `hello` running `command` in `project` (a CPU-only
+/// spec and an image, made when the catalog has none), owned by `owner`.
 pub(crate) async fn sample_template(
     app: &TestApp,
     owner: &str,
     project: &str,
+    command: &str,
 ) -> mlstack::domain::ids::JobTemplateId {
     use mlstack::domain::catalog::{HardwareSpecRequest, ImageRequest};
     use mlstack::service::schedules::JobTemplateForm;
@@ -587,7 +588,7 @@ pub(crate) async fn sample_template(
         spec: spec.id.to_string(),
         image: image.id.to_string(),
         version: image.versions.first().cloned().unwrap_or_default(),
-        command: "echo \"Hello World\"".into(),
+        command: command.into(),
         ..JobTemplateForm::default()
     };
     services
@@ -600,7 +601,7 @@ pub(crate) async fn sample_template(
 /// Asia/Taipei through December 2026, single thread.
 pub(crate) async fn sample_schedule(app: &TestApp, owner: &str, project: &str) -> String {
     use mlstack::service::schedules::JobScheduleForm;
-    let template = sample_template(app, owner, project).await;
+    let template = sample_template(app, owner, project, "echo \"Hello World\"").await;
     let services = app.services();
     let user = services
         .list_users()

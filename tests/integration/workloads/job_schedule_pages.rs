@@ -49,7 +49,7 @@ fn with<'a>(
 async fn a_member_schedules_a_template_through_the_pages_and_sees_its_runs() {
     let lab = lab().await;
     let project = lab.project.to_string();
-    let template = crate::authz::sample_template(&lab.app, "bob", &project)
+    let template = crate::authz::sample_template(&lab.app, "bob", &project, "echo \"Hello World\"")
         .await
         .to_string();
     let bob = lab.client("bob").await;
