@@ -95,6 +95,10 @@ pub(crate) const OVERFLOW: &str = "\
 
 /// The concrete pages of every GET route `role` may open, the project
 /// routes as `membership` of `project`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one concrete id for each kind of page with a parameter"
+)]
 fn pages(
     role: Role,
     membership: Option<ProjectRole>,
