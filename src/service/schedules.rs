@@ -739,6 +739,24 @@ impl Services {
         .await
     }
 
+    /// Whether `actor` may change or delete the schedule (its owner, a
+    /// manager or an admin): the edit form asks before it is shown.
+    pub async fn may_change_job_schedule(
+        &self,
+        actor: &UserRecord,
+        id: JobScheduleId,
+    ) -> Result<(), ServiceError> {
+        let actor = actor.clone();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let record = job_schedules::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+                let p = live_project_read_tx(tx, record.project)?;
+                require_operate(&actor, &p, record.owner)
+            })
+        })
+        .await
+    }
+
     /// Deletes a job schedule: it never fires again (its jobs stay).
     pub async fn delete_job_schedule(
         &self,
@@ -777,6 +795,11 @@ impl Services {
             cron: timing.trigger.expression().to_owned(),
             times: timing.preview(self.clock.now(), PREVIEW_COUNT),
         })
+    }
+
+    /// Now by the services' clock: where a new schedule's window starts.
+    pub fn schedule_now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// The platform's time zone name: a new schedule's default zone.

@@ -204,6 +204,13 @@ pub fn admin_outbox_resend(id: crate::domain::ids::MailId) -> String {
 }
 /// The schedule form's trigger preview (JSON).
 pub const JOB_SCHEDULE_PREVIEW: &str = "/jobs/schedules/preview";
+/// The job schedule create form.
+pub const JOB_SCHEDULE_NEW: &str = "/jobs/schedules/new";
+
+/// A job schedule's page.
+pub fn job_schedule(id: crate::domain::ids::JobScheduleId) -> String {
+    format!("{JOB_SCHEDULES}/{id}")
+}
 
 #[cfg(test)]
 mod tests {

@@ -113,6 +113,8 @@ struct Ids {
     custom_image: String,
     /// A personal storage of the member (mia).
     storage: String,
+    /// A job schedule of the member (mia).
+    schedule: String,
 }
 
 /// A request for a route: the path with its parameters filled in and a form
@@ -134,6 +136,7 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         key_pair,
         custom_image,
         storage,
+        schedule,
     } = ids;
     let get = |path: &str| Some(vec![(path.to_owned(), vec![])]);
     let post = |path: String, form: Vec<(&'static str, &str)>| {
@@ -208,6 +211,19 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
             post(format!("/projects/reviews/{to_revoke}/revoke"), vec![])
         }
         (Verb::Get, "/users/search") => get("/users/search?q=ad"),
+        (Verb::Get, "/jobs/schedules/new") => get(pattern),
+        (Verb::Post, "/jobs/schedules/new") => post(pattern.into(), vec![("name", "")]),
+        (Verb::Get, "/jobs/schedules/{id}" | "/jobs/schedules/{id}/edit") => {
+            get(&pattern.replace("{id}", schedule))
+        }
+        (Verb::Post, "/jobs/schedules/{id}/edit") => post(
+            format!("/jobs/schedules/{schedule}/edit"),
+            vec![("name", "")],
+        ),
+        // Without `confirm`: refused after the permission check.
+        (Verb::Post, "/jobs/schedules/{id}/delete") => {
+            post(format!("/jobs/schedules/{schedule}/delete"), vec![])
+        }
         (Verb::Get, "/jobs/schedules/preview") => get(
             "/jobs/schedules/preview?cron=0+20+*+*+*&zone=Asia%2FTaipei&start=2026-11-29T00%3A00&end=2026-12-31T00%3A00",
         ),
@@ -533,6 +549,99 @@ pub(crate) async fn sample_job(app: &TestApp, owner: &str, project: &str) -> Str
         .to_string()
 }
 
+/// A job template named `hello` running `command` in `project` (a CPU-only
+/// spec and an image, made when the catalog has none), owned by `owner`.
+pub(crate) async fn sample_template(
+    app: &TestApp,
+    owner: &str,
+    project: &str,
+    command: &str,
+) -> mlstack::domain::ids::JobTemplateId {
+    use mlstack::domain::catalog::{HardwareSpecRequest, ImageRequest};
+    use mlstack::service::schedules::JobTemplateForm;
+    let services = app.services();
+    let user = services
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == owner)
+        .expect("the owner");
+    let spec = match services
+        .list_hardware_specs(false)
+        .await
+        .expect("specs")
+        .pop()
+    {
+        Some(spec) => spec,
+        None => services
+            .create_hardware_spec(&HardwareSpecRequest {
+                name: "c1".into(),
+                cpu_cores: "0.5".into(),
+                ram_gb: "1".into(),
+                gpu_type: String::new(),
+                price: "2".into(),
+            })
+            .await
+            .expect("a spec"),
+    };
+    let image = match services.list_images(false).await.expect("images").pop() {
+        Some(image) => image,
+        None => services
+            .create_image(&ImageRequest {
+                name: "ubuntu".into(),
+                versions: "24.04".into(),
+                ssh_login: "password".into(),
+                services: String::new(),
+                local_commands: String::new(),
+            })
+            .await
+            .expect("an image"),
+    };
+    let form = JobTemplateForm {
+        name: "hello".into(),
+        spec: spec.id.to_string(),
+        image: image.id.to_string(),
+        version: image.versions.first().cloned().unwrap_or_default(),
+        command: command.into(),
+        ..JobTemplateForm::default()
+    };
+    services
+        .create_job_template(&user, project.parse().expect("project id"), form)
+        .await
+        .expect("a template")
+}
+
+/// A job schedule of `owner`'s in `project`: every day at 20:00 in
+/// Asia/Taipei through December 2026, single thread.
+pub(crate) async fn sample_schedule(app: &TestApp, owner: &str, project: &str) -> String {
+    use mlstack::service::schedules::JobScheduleForm;
+    let template = sample_template(app, owner, project, "echo \"Hello World\"").await;
+    let services = app.services();
+    let user = services
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == owner)
+        .expect("the owner");
+    let form = JobScheduleForm {
+        name: "nightly".into(),
+        description: "Hello every evening".into(),
+        template: template.to_string(),
+        zone: "Asia/Taipei".into(),
+        start: "2026-11-29T00:00".into(),
+        end: "2026-12-31T23:59".into(),
+        cron: "0 20 * * *".into(),
+        concurrency: "single".into(),
+    };
+    services
+        .create_job_schedule(&user, project.parse().expect("project id"), form)
+        .await
+        .expect("a schedule")
+        .to_string()
+}
+
 /// The id in the edit link of the catalog row named `name`.
 fn catalog_id(body: &str, kind_path: &str, name: &str) -> String {
     let link_end = body.find(&format!("\">{name}</a>")).expect("a catalog row");
@@ -607,7 +716,9 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
     let (container, custom_image) = sample_container_and_image(&app, "mia", &project).await;
     let storage = sample_storage(&app, "mia", &project).await;
     let job = sample_job(&app, "mia", &project).await;
+    let schedule = sample_schedule(&app, "mia", &project).await;
     let ids = Ids {
+        schedule,
         container,
         job,
         custom_image,

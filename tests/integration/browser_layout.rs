@@ -95,6 +95,10 @@ pub(crate) const OVERFLOW: &str = "\
 
 /// The concrete pages of every GET route `role` may open, the project
 /// routes as `membership` of `project`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one concrete id for each kind of page with a parameter"
+)]
 fn pages(
     role: Role,
     membership: Option<ProjectRole>,
@@ -103,6 +107,7 @@ fn pages(
     container: &str,
     order: &str,
     job: &str,
+    schedule: &str,
 ) -> Vec<String> {
     let mut pages = Vec::new();
     for route in mlstack::web::route_table() {
@@ -144,6 +149,9 @@ fn pages(
                     .iter()
                     .map(|tab| format!("/jobs/{job}?tab={tab}")),
             ),
+            "/jobs/schedules/{id}" | "/jobs/schedules/{id}/edit" => {
+                pages.push(route.path.replace("{id}", schedule));
+            }
             path if path.contains('{') => panic!(
                 "tests/integration/browser_layout.rs: give the page {path} a concrete address in `pages`"
             ),
@@ -224,6 +232,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
     // image list has a row; its Create a Custom Image form is a page).
     let (container, _) = crate::authz::sample_container_and_image(&app, "mia", &project).await;
     let job = crate::authz::sample_job(&app, "mia", &project).await;
+    let schedule = crate::authz::sample_schedule(&app, "mia", &project).await;
 
     // A key pair each, so the Key Pairs table has a row in both themes.
     for client in [&admin, &manager] {
@@ -285,6 +294,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
         &container,
         &order,
         &job,
+        &schedule,
     );
     problems.extend(visit(&b, "admin-en-light", &admin_pages).await);
     b.user_menu("Log out").await;
@@ -302,6 +312,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
         &container,
         &order,
         &job,
+        &schedule,
     );
     assert!(manager_pages.len() > 15, "{manager_pages:?}");
     problems.extend(visit(&b, "manager-zh-dark", &manager_pages).await);

@@ -42,6 +42,10 @@ mod queue;
 mod job_schedules;
 // Mail about failed and finished workloads.
 mod mail;
+// The job schedule pages over HTTP.
+mod job_schedule_pages;
+// The job schedule journey in headless Chromium.
+mod browser_job_schedules;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";

@@ -9,18 +9,11 @@ use crate::web::paths;
 use crate::web::views::areas;
 
 /// (path, sidebar section key, title key) of every area not built yet.
-const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[
-    (
-        paths::JOB_SCHEDULES,
-        "nav.section.project",
-        "nav.job_schedules",
-    ),
-    (
-        paths::JOB_TEMPLATES,
-        "nav.section.advanced",
-        "nav.job_templates",
-    ),
-];
+const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[(
+    paths::JOB_TEMPLATES,
+    "nav.section.advanced",
+    "nav.job_templates",
+)];
 
 pub fn routes() -> Vec<RouteDef> {
     let mut routes = vec![route!(Get paths::HOME, WORKSPACE => get_home)];

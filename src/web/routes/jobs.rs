@@ -213,6 +213,7 @@ async fn get_list(
             page_size: PAGE_SIZE,
             total: 0,
             zone: &zone,
+            upcoming: &[],
         };
         return Ok(ok(views::list(&user.page.shell(), &view)));
     };
@@ -254,6 +255,9 @@ async fn get_list(
     if query.part == "rows" {
         return Ok(ok(views::rows(tr, &rows, &zone)));
     }
+    let mut upcoming = services.job_schedules(viewer, project.id).await?;
+    upcoming.retain(|s| s.next_run.is_some());
+    upcoming.sort_by_key(|s| s.next_run);
     let view = views::JobListView {
         project: Some(&project.name),
         rows: &rows,
@@ -264,6 +268,7 @@ async fn get_list(
         page_size: PAGE_SIZE,
         total,
         zone: &zone,
+        upcoming: &upcoming,
     };
     Ok(ok(views::list(&user.page.shell(), &view)))
 }

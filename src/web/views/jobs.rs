@@ -15,6 +15,7 @@ use crate::domain::queue::{QueuePlace, Short, Wait};
 use crate::domain::quota::Milli;
 use crate::domain::workload::{FailureReason, JobOrigin, JobSpec, WorkloadStatus};
 use crate::i18n::Tr;
+use crate::store::job_schedules::JobScheduleRecord;
 use crate::store::workloads::{Desired, WorkloadRecord, WorkloadSpec};
 use crate::web::paths;
 
@@ -59,6 +60,8 @@ pub struct JobListView<'a> {
     pub page_size: usize,
     pub total: usize,
     pub zone: &'a TimeZone,
+    /// The project's schedules with a next run, soonest first.
+    pub upcoming: &'a [JobScheduleRecord],
 }
 
 /// The manual's word for a job's status (translation key) and its colour.
@@ -196,6 +199,7 @@ pub fn list(shell: &Shell, view: &JobListView) -> Markup {
                     @if let Some(error) = &view.query_error {
                         p class="field-error" id="q-error" role="alert" { (error) }
                     }
+                    (upcoming(tr, view.upcoming))
                     @if view.rows.is_empty() {
                         div class="empty" {
                             p { (tr.t(if view.query.is_empty() { "job.empty" } else { "job.no_match" })) }
@@ -225,6 +229,42 @@ pub fn list(shell: &Shell, view: &JobListView) -> Markup {
     )
 }
 
+/// The next run of each schedule of the project, soonest first, each
+/// linked to its schedule.
+fn upcoming(tr: Tr, schedules: &[JobScheduleRecord]) -> Markup {
+    html! {
+        @if !schedules.is_empty() {
+            section class="panel upcoming-runs" aria-labelledby="upcoming-title" {
+                h2 id="upcoming-title" { (tr.t("job.upcoming")) }
+                ul {
+                    @for s in schedules {
+                        @if let Some(next) = s.next_run {
+                            @let zone = TimeZone::get(&s.zone).unwrap_or(TimeZone::UTC);
+                            li {
+                                a href=(paths::job_schedule(s.id)) { (s.name) }
+                                " · " (format::date_time(next, &zone))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A job's create type; a scheduled run links to its schedule.
+fn origin(tr: Tr, origin: &JobOrigin) -> Markup {
+    html! {
+        @match origin {
+            JobOrigin::Immediately => (tr.t(origin.label_key())),
+            JobOrigin::Schedule { schedule, name } => {
+                (tr.t(origin.label_key())) " · "
+                a href=(paths::job_schedule(*schedule)) { (name) }
+            }
+        }
+    }
+}
+
 /// The rows of the job table. "Created on" is when the job started ("--"
 /// until it does).
 pub fn rows(tr: Tr, rows: &[JobRow], zone: &TimeZone) -> Markup {
@@ -236,7 +276,7 @@ pub fn rows(tr: Tr, rows: &[JobRow], zone: &TimeZone) -> Markup {
                 td { (row.spec.image) " · " (gpu_summary(tr, &row.spec.resources)) }
                 td { (row.owner) }
                 td { @match started { Some(at) => (format::date_time(at, zone)), None => "--" } }
-                td { (tr.t(row.spec.origin.label_key())) }
+                td { (origin(tr, &row.spec.origin)) }
                 td { (status_markup(tr, row)) }
             }
         }
@@ -367,10 +407,6 @@ fn facts(tr: Tr, row: &JobRow, zone: &TimeZone) -> Markup {
         } => Some(code),
         _ => None,
     };
-    let schedule = match &spec.origin {
-        JobOrigin::Immediately => "--",
-        JobOrigin::Schedule { name, .. } => name.as_str(),
-    };
     html! {
         section class="panel" aria-labelledby="job-detail" {
             h2 id="job-detail" { (tr.t("job.tab.detail")) }
@@ -379,14 +415,17 @@ fn facts(tr: Tr, row: &JobRow, zone: &TimeZone) -> Markup {
                 dt { (tr.t("job.owner")) } dd { (row.owner) }
                 dt { (tr.t("job.hardware")) } dd { (spec_summary(tr, &spec.resources)) }
                 dt { (tr.t("job.shm")) } dd { (shm) }
-                dt { (tr.t("job.create_type")) } dd { (tr.t(spec.origin.label_key())) }
+                dt { (tr.t("job.create_type")) } dd { (origin(tr, &spec.origin)) }
                 dt { (tr.t("job.environment")) } dd { (spec.image) }
                 dt { (tr.t("job.command")) } dd { pre class="command" { (spec.command) } }
                 dt { (tr.t("job.created")) } dd { (format::date_time(row.record.created_at, zone)) }
                 dt { (tr.t("job.started")) } dd { (when(observed.and_then(|o| o.started_at))) }
                 dt { (tr.t("job.finished")) } dd { (when(observed.and_then(|o| o.finished_at))) }
                 dt { (tr.t("job.exit_code")) } dd { @match exit_code { Some(code) => (code), None => "--" } }
-                dt { (tr.t("job.schedule")) } dd { (schedule) }
+                dt { (tr.t("job.schedule")) } dd { @match &spec.origin {
+                    JobOrigin::Immediately => "--",
+                    JobOrigin::Schedule { schedule, name } => a href=(paths::job_schedule(*schedule)) { (name) },
+                } }
             }
         }
     }

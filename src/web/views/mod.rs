@@ -15,6 +15,7 @@ pub mod emails;
 pub mod errors;
 pub mod format;
 pub mod images;
+pub mod job_schedules;
 pub mod jobs;
 pub mod key_pairs;
 pub mod layout;
