@@ -178,18 +178,7 @@ TABLE
 echo
 echo "$SECTION"
 if [[ $WRITE == 1 ]]; then
-    DOC=docs/benchmarks.md
-    BEGIN='<!-- containers benchmark: begin -->'
-    END='<!-- containers benchmark: end -->'
-    printf '%s\n' "$SECTION" >"$WORK/section"
-    if grep -qF "$BEGIN" "$DOC"; then
-        awk -v b="$BEGIN" -v e="$END" -v f="$WORK/section" '
-            $0 == b { print; while ((getline line < f) > 0) print line; skip = 1; next }
-            $0 == e { skip = 0 }
-            !skip' "$DOC" >"$DOC.new"
-        mv "$DOC.new" "$DOC"
-    else
-        printf '\n%s\n%s\n%s\n' "$BEGIN" "$SECTION" "$END" >>"$DOC"
-    fi
-    echo "written to $DOC"
+    python3 tests/bench/write_section.py "<!-- containers benchmark: begin -->
+$SECTION
+<!-- containers benchmark: end -->"
 fi

@@ -85,13 +85,5 @@ if [[ $WRITE -eq 1 ]]; then
 <!-- mail benchmark: end -->
 MD
 )
-    python3 - "$section" <<'PY'
-import re, sys
-path = "docs/benchmarks.md"
-text = open(path).read()
-section = sys.argv[1]
-pattern = re.compile(r"<!-- mail benchmark: begin -->.*?<!-- mail benchmark: end -->", re.S)
-text = pattern.sub(section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-PY
+    python3 tests/bench/write_section.py "$section"
 fi

@@ -82,19 +82,7 @@ TABLE
 echo
 echo "$SECTION"
 if [[ $WRITE == 1 ]]; then
-    DOC=docs/benchmarks.md
-    BEGIN='<!-- proxy benchmark: begin -->'
-    END='<!-- proxy benchmark: end -->'
-    printf '%s\n' "$SECTION" > "$OUT.section"
-    if grep -qF "$BEGIN" "$DOC"; then
-        awk -v b="$BEGIN" -v e="$END" -v f="$OUT.section" '
-            $0 == b { print; while ((getline line < f) > 0) print line; skip = 1; next }
-            $0 == e { skip = 0 }
-            !skip' "$DOC" > "$DOC.new"
-        mv "$DOC.new" "$DOC"
-    else
-        printf '\n%s\n%s\n%s\n' "$BEGIN" "$SECTION" "$END" >> "$DOC"
-    fi
-    rm -f "$OUT.section" "$DOC.new"
-    echo "written to $DOC"
+    python3 tests/bench/write_section.py "<!-- proxy benchmark: begin -->
+$SECTION
+<!-- proxy benchmark: end -->"
 fi

@@ -101,16 +101,7 @@ EOF
 )
 
 if [[ $WRITE -eq 1 ]]; then
-    python3 - "$SECTION" <<'PY'
-import re, sys
-path = "docs/benchmarks.md"
-section = sys.argv[1]
-text = open(path).read()
-pattern = re.compile(r"<!-- reconcile:begin -->.*?<!-- reconcile:end -->", re.S)
-text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-PY
-    echo "wrote docs/benchmarks.md" >&2
+    python3 tests/bench/write_section.py "$SECTION"
 else
     echo "$SECTION"
 fi

@@ -287,6 +287,48 @@ pub fn list_url(base: &str, query: &str, page: usize) -> String {
     }
 }
 
+/// Where a searchable, paged list stands: its address and search, the page
+/// shown (from 1) of `pages`, and how many rows it shows of `total`.
+pub struct ListPlace<'a> {
+    pub base: &'a str,
+    /// Translation key of the search box's label and placeholder.
+    pub search_key: &'a str,
+    pub query: &'a str,
+    /// Whether the search was refused (its message is shown as `#q-error`).
+    pub query_refused: bool,
+    pub page: usize,
+    pub pages: usize,
+    pub page_size: usize,
+    pub shown: usize,
+    pub total: usize,
+}
+
+/// A list's search box (GET `?q=`) and its pager ("1 - 10 of 42").
+pub fn search_and_pager(tr: Tr, place: &ListPlace) -> Markup {
+    let first = if place.total == 0 {
+        0
+    } else {
+        (place.page - 1) * place.page_size + 1
+    };
+    let url = |page| list_url(place.base, place.query, page);
+    html! {
+        form method="get" action=(place.base) class="search" role="search" {
+            label for="q" class="sr-only" { (tr.t(place.search_key)) }
+            input id="q" type="search" name="q" value=(place.query) placeholder=(tr.t(place.search_key))
+                aria-invalid=[place.query_refused.then_some("true")]
+                aria-describedby=[place.query_refused.then_some("q-error")];
+            button type="submit" class="btn" { (tr.t("common.search")) }
+        }
+        (pager(tr, &PagerView {
+            first,
+            last: ((place.page - 1) * place.page_size + place.shown).min(place.total),
+            total: place.total,
+            previous: (place.page > 1).then(|| url(place.page - 1)),
+            next: (place.page < place.pages).then(|| url(place.page + 1)),
+        }))
+    }
+}
+
 /// The address a searchable list's rows are polled at.
 pub fn rows_url(base: &str, query: &str, page: usize) -> String {
     let url = list_url(base, query, page);

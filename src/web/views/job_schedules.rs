@@ -8,7 +8,8 @@ use jiff::tz::TimeZone;
 use maud::{Markup, html};
 
 use super::components::{
-    self, Confirm, Field, PagerView, Tone, confirm_dialog_with, csrf_field, input, notice, pager,
+    Confirm, Field, ListPlace, Tone, confirm_dialog_with, csrf_field, input, notice,
+    search_and_pager,
 };
 use super::format;
 use super::layout::{Crumb, Shell, page, section_page};
@@ -199,10 +200,6 @@ pub fn zone_names() -> Vec<String> {
     names
 }
 
-fn list_url(view: &ScheduleListView, page: usize) -> String {
-    components::list_url(paths::JOB_SCHEDULES, view.query, page)
-}
-
 /// A list of numbers as words: "1, 15".
 fn numbers(values: &std::collections::BTreeSet<u8>) -> String {
     values
@@ -326,19 +323,16 @@ pub fn list(shell: &Shell, view: &ScheduleListView) -> Markup {
                 Some(project) => {
                     p class="lead" { (tr.f("schedule.list_lead", &[("project", project)])) }
                     div class="toolbar" {
-                        form method="get" action=(paths::JOB_SCHEDULES) class="search" role="search" {
-                            label for="q" class="sr-only" { (tr.t("schedule.search")) }
-                            input id="q" type="search" name="q" value=(view.query) placeholder=(tr.t("schedule.search"))
-                                aria-invalid=[view.query_error.as_ref().map(|_| "true")]
-                                aria-describedby=[view.query_error.as_ref().map(|_| "q-error")];
-                            button type="submit" class="btn" { (tr.t("common.search")) }
-                        }
-                        (pager(tr, &PagerView {
-                            first: if view.total == 0 { 0 } else { (view.page - 1) * view.page_size + 1 },
-                            last: ((view.page - 1) * view.page_size + view.rows.len()).min(view.total),
+                        (search_and_pager(tr, &ListPlace {
+                            base: paths::JOB_SCHEDULES,
+                            search_key: "schedule.search",
+                            query: view.query,
+                            query_refused: view.query_error.is_some(),
+                            page: view.page,
+                            pages: view.pages,
+                            page_size: view.page_size,
+                            shown: view.rows.len(),
                             total: view.total,
-                            previous: (view.page > 1).then(|| list_url(view, view.page - 1)),
-                            next: (view.page < view.pages).then(|| list_url(view, view.page + 1)),
                         }))
                         a class="btn primary small" href=(paths::JOB_SCHEDULE_NEW) { "+ " (tr.t("schedule.create")) }
                     }

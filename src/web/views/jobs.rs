@@ -6,7 +6,9 @@
 use jiff::tz::TimeZone;
 use maud::{Markup, html};
 
-use super::components::{self, BadgeColor, PagerView, Tone, badge, csrf_field, notice, pager};
+use super::components::{
+    self, BadgeColor, ListPlace, Tone, badge, csrf_field, notice, search_and_pager,
+};
 use super::containers::{gpu_summary, spec_summary};
 use super::format;
 use super::layout::{Crumb, Shell, page, section_page};
@@ -180,19 +182,16 @@ pub fn list(shell: &Shell, view: &JobListView) -> Markup {
                 Some(project) => {
                     p class="lead" { (tr.f("job.list_lead", &[("project", project)])) }
                     div class="toolbar" {
-                        form method="get" action=(paths::JOBS) class="search" role="search" {
-                            label for="q" class="sr-only" { (tr.t("job.search")) }
-                            input id="q" type="search" name="q" value=(view.query) placeholder=(tr.t("job.search"))
-                                aria-invalid=[view.query_error.as_ref().map(|_| "true")]
-                                aria-describedby=[view.query_error.as_ref().map(|_| "q-error")];
-                            button type="submit" class="btn" { (tr.t("common.search")) }
-                        }
-                        (pager(tr, &PagerView {
-                            first: if view.total == 0 { 0 } else { (view.page - 1) * view.page_size + 1 },
-                            last: ((view.page - 1) * view.page_size + view.rows.len()).min(view.total),
+                        (search_and_pager(tr, &ListPlace {
+                            base: paths::JOBS,
+                            search_key: "job.search",
+                            query: view.query,
+                            query_refused: view.query_error.is_some(),
+                            page: view.page,
+                            pages: view.pages,
+                            page_size: view.page_size,
+                            shown: view.rows.len(),
                             total: view.total,
-                            previous: (view.page > 1).then(|| list_url(view, view.page - 1)),
-                            next: (view.page < view.pages).then(|| list_url(view, view.page + 1)),
                         }))
                         a class="btn small" href=(list_url(view, view.page)) { "↻ " (tr.t("common.refresh")) }
                     }
