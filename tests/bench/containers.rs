@@ -20,6 +20,8 @@
 //! `ready=1`; it then serves until its standard input closes. Environment:
 //! CONTAINERS (default 500), PARALLEL (default 100).
 
+#[path = "http.rs"]
+mod http;
 #[path = "seed.rs"]
 mod seed;
 
@@ -47,70 +49,16 @@ fn setting(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The CSRF field of a page.
-fn csrf_in(body: &str) -> anyhow::Result<String> {
-    let marker = "name=\"csrf\" value=\"";
-    let start = body
-        .find(marker)
-        .ok_or_else(|| anyhow::anyhow!("no CSRF field"))?
-        + marker.len();
-    let end = body[start..]
-        .find('"')
-        .ok_or_else(|| anyhow::anyhow!("no CSRF field"))?
-        + start;
-    Ok(body[start..end].to_owned())
-}
-
-/// Signs in with the generated password, chooses a new one, selects
+/// Signs in (`http::sign_in`), selects
 /// `project`, and returns the client, its session cookie and a CSRF token.
 async fn sign_in(
     base: &str,
     password: &str,
     project: ProjectId,
 ) -> anyhow::Result<(reqwest::Client, String, String)> {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let page = client.get(format!("{base}/login")).send().await?;
-    let csrf = csrf_in(&page.text().await?)?;
-    let login = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("username", "bench"),
-            ("password", password),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await?;
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("mlstack_session="))
-        .and_then(|v| v.split(';').next())
-        .ok_or_else(|| anyhow::anyhow!("no session cookie"))?
-        .to_owned();
-    let page = client
-        .get(format!("{base}/account/password"))
-        .send()
-        .await?;
-    let csrf = csrf_in(&page.text().await?)?;
-    let own = format!("{password}-own");
-    let changed = client
-        .post(format!("{base}/account/password"))
-        .form(&[
-            ("current_password", password),
-            ("new_password", &own),
-            ("confirm_password", &own),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await?;
-    anyhow::ensure!(changed.status().as_u16() == 303, "the password change");
+    let (client, cookie) = http::sign_in(base, password).await?;
     let page = client.get(format!("{base}/projects")).send().await?;
-    let csrf = csrf_in(&page.text().await?)?;
+    let csrf = http::csrf_in(&page.text().await?)?;
     let project = project.to_string();
     let selected = client
         .post(format!("{base}/projects/select"))

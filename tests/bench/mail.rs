@@ -22,6 +22,9 @@
 //! default 4, the default of config.toml), AIOSMTPD_PYTHON (default
 //! /tmp/mlstack-aiosmtpd/bin/python, the venv `.ci/run` makes).
 
+#[path = "http.rs"]
+mod http;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -112,57 +115,6 @@ fn config(data_dir: &Path, port: u16, connections: u32) -> anyhow::Result<Config
         connections,
     });
     Ok(config)
-}
-
-fn csrf_in(body: &str) -> anyhow::Result<String> {
-    let marker = "name=\"csrf\" value=\"";
-    let start = body
-        .find(marker)
-        .ok_or_else(|| anyhow::anyhow!("no CSRF token"))?
-        + marker.len();
-    let end = body[start..]
-        .find('"')
-        .ok_or_else(|| anyhow::anyhow!("no CSRF token end"))?
-        + start;
-    Ok(body[start..end].to_owned())
-}
-
-/// Signs `bench` in with the generated password and chooses its own;
-/// returns the client (its cookie jar holds the session).
-async fn sign_in(base: &str, password: &str) -> anyhow::Result<reqwest::Client> {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let page = client.get(format!("{base}/login")).send().await?;
-    let csrf = csrf_in(&page.text().await?)?;
-    client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("username", "bench"),
-            ("password", password),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await?;
-    let page = client
-        .get(format!("{base}/account/password"))
-        .send()
-        .await?;
-    let csrf = csrf_in(&page.text().await?)?;
-    let own = format!("{password}-own");
-    let changed = client
-        .post(format!("{base}/account/password"))
-        .form(&[
-            ("current_password", password),
-            ("new_password", &own),
-            ("confirm_password", &own),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await?;
-    anyhow::ensure!(changed.status().as_u16() == 303, "the password change");
-    Ok(client)
 }
 
 /// One `GET /account/profile`; its latency. Then waits out the rest of
@@ -257,7 +209,7 @@ fn main() -> anyhow::Result<()> {
     let services = running.services.clone();
     let (client, baseline) = runtime.block_on(async {
         let created = services.create_user("bench", false).await?;
-        let client = sign_in(&base, &created.password).await?;
+        let (client, _) = http::sign_in(&base, &created.password).await?;
         let mut latencies = Vec::with_capacity(requests);
         for _ in 0..requests {
             latencies.push(profile(&client, &base, pace).await?);

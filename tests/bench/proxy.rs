@@ -14,6 +14,8 @@
 //! requests each way, default 2000), DOWNLOAD_MB (default 1024),
 //! WEBSOCKETS (default 200), MESSAGES (per WebSocket, default 20).
 
+#[path = "http.rs"]
+mod http;
 #[path = "seed.rs"]
 mod seed;
 
@@ -74,73 +76,6 @@ fn echo_container(project: ProjectId) -> ContainerSpec {
         start_at: None,
         end_at: None,
     }
-}
-
-/// The CSRF field of a page.
-fn csrf_in(body: &str) -> anyhow::Result<String> {
-    let marker = "name=\"csrf\" value=\"";
-    let start = body
-        .find(marker)
-        .ok_or_else(|| anyhow::anyhow!("no CSRF field"))?
-        + marker.len();
-    let end = body[start..]
-        .find('"')
-        .ok_or_else(|| anyhow::anyhow!("no CSRF field"))?
-        + start;
-    Ok(body[start..end].to_owned())
-}
-
-/// Signs in with the generated password, chooses a new one, and returns
-/// the client and its session cookie.
-async fn sign_in(base: &str, password: &str) -> anyhow::Result<(reqwest::Client, String)> {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let csrf = csrf_in(
-        &client
-            .get(format!("{base}/login"))
-            .send()
-            .await?
-            .text()
-            .await?,
-    )?;
-    let login = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("username", "bench"),
-            ("password", password),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await?;
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("mlstack_session="))
-        .and_then(|v| v.split(';').next())
-        .ok_or_else(|| anyhow::anyhow!("no session cookie"))?
-        .to_owned();
-    let page = client
-        .get(format!("{base}/account/password"))
-        .send()
-        .await?;
-    let csrf = csrf_in(&page.text().await?)?;
-    let own = format!("{password}-own");
-    let changed = client
-        .post(format!("{base}/account/password"))
-        .form(&[
-            ("current_password", password),
-            ("new_password", &own),
-            ("confirm_password", &own),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await?;
-    anyhow::ensure!(changed.status().as_u16() == 303, "the password change");
-    Ok((client, cookie))
 }
 
 /// p50 and p99 of `count` sequential GETs of `url`, in milliseconds.
@@ -266,7 +201,7 @@ fn main() -> anyhow::Result<()> {
             anyhow::ensure!(Instant::now() < deadline, "the container did not run");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let (client, cookie) = sign_in(&base, &password).await?;
+        let (client, cookie) = http::sign_in(&base, &password).await?;
 
         // The same service, reached directly.
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
