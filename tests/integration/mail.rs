@@ -10,6 +10,22 @@ use crate::common::{Client, TestApp};
 
 /// `client` applies for a project named `name`; the admin approves it
 /// over HTTP, which writes a mail to the applicant.
+/// The outbox once every mail in it has left Pending, or as it stands after
+/// ten seconds: the sender records a delivery just after the SMTP server
+/// has the message, so the sink may see a mail before the store says Sent.
+async fn outbox_after_delivery(app: &TestApp) -> Vec<mlstack::store::outbox::MailRecord> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mails = app.services().outbox().await.expect("outbox");
+        if mails.iter().all(|m| m.status != MailStatus::Pending)
+            || std::time::Instant::now() >= deadline
+        {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 pub(crate) async fn apply_and_approve(app: &TestApp, client: &Client, name: &str, manager: &str) {
     let applied = client
         .post_form(
@@ -107,7 +123,7 @@ async fn a_mail_reaches_the_smtp_server_with_both_parts_and_encoded_headers() {
         header(raw, "Date").expect("Date").contains("29 Nov 2026"),
         "{raw}"
     );
-    let mails = app.services().outbox().await.expect("outbox");
+    let mails = outbox_after_delivery(&app).await;
     let decision = mails
         .iter()
         .find(|m| m.subject.starts_with("Approved"))
@@ -191,7 +207,7 @@ async fn mail_waits_while_the_server_is_down_and_arrives_once_it_is_back() {
         2,
         "each mail once, not lost and not doubled"
     );
-    let sent = services.outbox().await.expect("outbox");
+    let sent = outbox_after_delivery(&app).await;
     assert!(
         sent.iter()
             .all(|m| m.status == MailStatus::Sent && m.attempts == 2),
