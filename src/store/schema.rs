@@ -7,7 +7,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransac
 use super::{Store, StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
-pub const CURRENT_VERSION: u64 = 10;
+pub const CURRENT_VERSION: u64 = 11;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -75,6 +75,7 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::WORKLOAD_MINUTE_TO_SAMPLE)?;
     tx.open_table(tables::WORKLOAD_HOUR_TO_ROLLUP)?;
     tx.open_table(tables::DUE_MAIL_IDS)?;
+    tx.open_table(tables::AUDIT_TIME_TO_EVENT)?;
     Ok(())
 }
 

@@ -207,3 +207,8 @@ pub const WORKLOAD_HOUR_TO_ROLLUP: TableDefinition<(u128, u64), &[u8]> =
 /// The mail sender's work list: (next try in Unix milliseconds, mail id)
 /// for every mail waiting for delivery (status Pending).
 pub const DUE_MAIL_IDS: TableDefinition<(i64, u128), ()> = TableDefinition::new("due_mail_ids");
+/// The audit log: (time in Unix ms, UUIDv7) -> `AuditEvent` (actor, client
+/// address, action, target, outcome); pruned after the retention in days
+/// (`META` `"audit_retention_days"`, 365 when unset).
+pub const AUDIT_TIME_TO_EVENT: TableDefinition<(i64, u128), &[u8]> =
+    TableDefinition::new("audit_time_to_event");

@@ -1,4 +1,5 @@
-//! Removes expired sessions so the store does not grow with abandoned logins.
+//! Removes expired sessions so the store does not grow with abandoned logins,
+//! and audit events older than the audit log's retention.
 
 use std::time::Duration;
 
@@ -22,6 +23,10 @@ impl Janitor {
         let removed = self.services.purge_expired_sessions().await?;
         if removed > 0 {
             tracing::info!(removed, "expired sessions removed");
+        }
+        let pruned = self.services.prune_audit_log().await?;
+        if pruned > 0 {
+            tracing::info!(pruned, "audit events past the retention removed");
         }
         Ok(removed)
     }

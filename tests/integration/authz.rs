@@ -340,6 +340,13 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         // Without the dialog's confirmation: refused, nothing deleted.
         (Verb::Post, "/storage/{id}/delete") => post(format!("/storage/{storage}/delete"), vec![]),
         (Verb::Get, "/advanced/cost-center/csv") => get(pattern),
+        (Verb::Get, "/admin/audit" | "/admin/audit/export.csv" | "/admin/audit/export.jsonl") => {
+            get(pattern)
+        }
+        // Out of range: refused, nothing changed.
+        (Verb::Post, "/admin/audit/retention") => {
+            post(pattern.into(), vec![("retention_days", "0")])
+        }
         // The sample container's order: the member's (others: not found).
         (Verb::Get, "/account/orders/{id}") => get(&format!("/account/orders/{container}")),
         _ => None,

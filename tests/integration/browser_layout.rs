@@ -48,6 +48,9 @@ const NOT_PAGES: &[&str] = &[
     "/containers/{id}/terminal/ws",
     // A job's log as a text download.
     "/jobs/{id}/log",
+    // The audit log's exports: downloads, not pages.
+    "/admin/audit/export.csv",
+    "/admin/audit/export.jsonl",
 ];
 
 const CATALOG_KINDS: &[&str] = &[

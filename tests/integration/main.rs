@@ -8,6 +8,7 @@ mod common;
 
 mod account;
 mod admin;
+mod audit;
 mod auth;
 mod authz;
 mod browser;

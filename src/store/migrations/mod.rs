@@ -2,6 +2,7 @@
 //! the single write transaction that also records the new version, so an
 //! upgrade either completes or leaves the old store untouched.
 
+pub mod v10_to_v11;
 pub mod v1_to_v2;
 pub mod v5_to_v6;
 pub mod v6_to_v7;
@@ -29,6 +30,7 @@ pub fn upgrade_tx(tx: &WriteTransaction, from: u64) -> Result<(), StoreError> {
             7 => v7_to_v8::run_tx(tx)?,
             8 => v8_to_v9::run_tx(tx)?,
             9 => v9_to_v10::run_tx(tx)?,
+            10 => v10_to_v11::run_tx(tx)?,
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "no migration from schema version {other}"

@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod areas;
+mod audit;
 mod auth;
 mod catalog;
 mod containers;
@@ -137,6 +138,7 @@ pub fn table() -> Vec<RouteDef> {
         areas::routes(),
         jobs::routes(),
         metrics::routes(),
+        audit::routes(),
     ]
     .into_iter()
     .flatten()
