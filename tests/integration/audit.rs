@@ -56,6 +56,22 @@ async fn sign_ins_account_and_catalog_changes_are_recorded_with_the_client_addre
         )
         .await;
     assert_eq!(gpu.status, StatusCode::OK, "{}", gpu.body);
+    // A deletion: carol's key pair (its name and fingerprint, never a key).
+    let generated = carol
+        .post_form("/advanced/key-pairs/generate", &[("name", "laptop")])
+        .await;
+    assert_eq!(generated.status, StatusCode::OK, "{}", generated.body);
+    let list = carol.get("/advanced/key-pairs").await.body;
+    let marker = "action=\"/advanced/key-pairs/";
+    let key_pair = list
+        .match_indices(marker)
+        .map(|(at, _)| list[at + marker.len()..at + marker.len() + 36].to_owned())
+        .find(|id| id.parse::<uuid::Uuid>().is_ok())
+        .expect("the key pair's delete form");
+    let deleted = carol
+        .post_form(&format!("/advanced/key-pairs/{key_pair}/delete"), &[])
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
     carol.post_form("/logout", &[]).await;
 
     let events = exported(&admin, "").await;
@@ -81,6 +97,16 @@ async fn sign_ins_account_and_catalog_changes_are_recorded_with_the_client_addre
         "gpu_type:Tesla P4"
     );
     assert_eq!(find("logout", "carol").len(), 1);
+    let key_deleted = find("key_pair_deleted", "carol");
+    let target = key_deleted[0]["target"].as_str().expect("a target");
+    assert!(target.starts_with("laptop (SHA256:"), "{target}");
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.to_string().contains("PRIVATE KEY")
+                && !e.to_string().contains("ssh-ed25519")),
+        "no key material"
+    );
     assert!(
         events
             .iter()
