@@ -96,7 +96,7 @@ pub(crate) const OVERFLOW: &str = "\
 
 /// The concrete pages of every GET route `role` may open, the project
 /// routes as `membership` of `project`.
-fn pages(
+pub(crate) fn pages(
     role: Role,
     membership: Option<ProjectRole>,
     project: &str,

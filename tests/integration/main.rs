@@ -18,6 +18,7 @@ mod browser_layout;
 mod browser_projects;
 mod browser_storage;
 mod browser_wizard;
+mod browser_xss;
 mod catalog;
 mod catalog_seed;
 mod cli;
