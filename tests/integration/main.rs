@@ -27,6 +27,7 @@ mod container_wizard;
 mod containers;
 mod custom_images;
 mod fake_apiserver;
+mod fuzz;
 mod key_pairs;
 mod kube_driver;
 mod kubectl;
