@@ -60,11 +60,13 @@ pub enum AuditAction {
     TerminalOpened,
     /// The audit log's retention was changed.
     RetentionChanged,
+    /// The platform settings were changed.
+    SettingsChanged,
 }
 
 impl AuditAction {
     /// Every action, in the order the filter offers them.
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::UserCreated,
@@ -88,6 +90,7 @@ impl AuditAction {
         AuditAction::ProxyOpened,
         AuditAction::TerminalOpened,
         AuditAction::RetentionChanged,
+        AuditAction::SettingsChanged,
     ];
 
     /// The action's stable name in filters and exports.
@@ -116,6 +119,7 @@ impl AuditAction {
             AuditAction::ProxyOpened => "proxy_opened",
             AuditAction::TerminalOpened => "terminal_opened",
             AuditAction::RetentionChanged => "retention_changed",
+            AuditAction::SettingsChanged => "settings_changed",
         }
     }
 

@@ -326,8 +326,23 @@ impl Services {
         form: &PlatformSettingsForm,
     ) -> Result<(), ServiceError> {
         let record = form.validate().map_err(ServiceError::Invalid)?;
-        self.blocking(move |store| store.write(|tx| Ok(platform::put_tx(tx, &record)?)))
-            .await
+        let stamp = self.audit_stamp();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                platform::put_tx(tx, &record)?;
+                let target = format!(
+                    "buffer {} days, reminders {:?}, {}, {}, queued jobs per member {:?}",
+                    record.buffer_days,
+                    record.reminder_days,
+                    record.currency,
+                    record.time_zone,
+                    record.queued_jobs_per_member
+                );
+                stamp.record_tx(tx, AuditAction::SettingsChanged, target)?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Today on the platform's calendar.

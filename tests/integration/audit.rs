@@ -56,6 +56,19 @@ async fn sign_ins_account_and_catalog_changes_are_recorded_with_the_client_addre
         )
         .await;
     assert_eq!(gpu.status, StatusCode::OK, "{}", gpu.body);
+    let settings = admin
+        .post_form(
+            "/admin/settings",
+            &[
+                ("buffer_days", "10"),
+                ("reminder_days", "7, 1"),
+                ("currency", "TWD"),
+                ("time_zone", "Asia/Taipei"),
+                ("usage_terms", "Lab rules"),
+            ],
+        )
+        .await;
+    assert_eq!(settings.status, StatusCode::SEE_OTHER, "{}", settings.body);
     // A deletion: carol's key pair (its name and fingerprint, never a key).
     let generated = carol
         .post_form("/advanced/key-pairs/generate", &[("name", "laptop")])
@@ -97,6 +110,13 @@ async fn sign_ins_account_and_catalog_changes_are_recorded_with_the_client_addre
         "gpu_type:Tesla P4"
     );
     assert_eq!(find("logout", "carol").len(), 1);
+    let changed = find("settings_changed", "admin");
+    assert!(
+        changed[0]["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("buffer 10 days, reminders [7, 1]")),
+        "{changed:?}"
+    );
     let key_deleted = find("key_pair_deleted", "carol");
     let target = key_deleted[0]["target"].as_str().expect("a target");
     assert!(target.starts_with("laptop (SHA256:"), "{target}");

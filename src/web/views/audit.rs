@@ -63,6 +63,7 @@ pub fn action_key(action: AuditAction) -> &'static str {
         AuditAction::ProxyOpened => "audit.action.proxy_opened",
         AuditAction::TerminalOpened => "audit.action.terminal_opened",
         AuditAction::RetentionChanged => "audit.action.retention_changed",
+        AuditAction::SettingsChanged => "audit.action.settings_changed",
     }
 }
 
