@@ -1,6 +1,7 @@
 //! Pure types and rules: no actix, redb, kube or tokio. Everything here is
 //! tested without I/O.
 
+pub mod audit;
 pub mod authz;
 pub mod catalog;
 pub mod cost;

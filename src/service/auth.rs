@@ -8,6 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{ServiceError, Services, random_token};
+use crate::domain::audit::{AuditAction, AuditOutcome};
 use crate::domain::ids::ProjectId;
 use crate::domain::project::ProjectRole;
 use crate::domain::session;
@@ -187,6 +188,9 @@ impl Services {
             Ok(begun) => begun,
             Err(wait) => {
                 tracing::warn!(username = %username, "login refused: throttled");
+                let stamp = self.audit_stamp_for(None, &username, client.addr);
+                self.record_audit(stamp.event(AuditAction::Login, "", AuditOutcome::Throttled))
+                    .await;
                 return Err(ServiceError::Throttled { wait });
             }
         };
@@ -214,12 +218,22 @@ impl Services {
             Some(user) if matches => user,
             _ => {
                 tracing::info!(username = %username, "login failed");
+                let stamp = self.audit_stamp_for(user.as_ref(), &username, client.addr);
+                self.record_audit(stamp.event(
+                    AuditAction::Login,
+                    "",
+                    AuditOutcome::BadCredentials,
+                ))
+                .await;
                 return Err(ServiceError::InvalidCredentials);
             }
         };
         self.throttle.succeeded(&counted);
         if user.disabled {
             tracing::info!(username = %username, "login refused: account disabled");
+            let stamp = self.audit_stamp_for(Some(&user), &username, client.addr);
+            self.record_audit(stamp.event(AuditAction::Login, "", AuditOutcome::Disabled))
+                .await;
             return Err(ServiceError::AccountDisabled);
         }
 
@@ -235,9 +249,11 @@ impl Services {
         let previous = client.previous_token.map(sessions::hash_token);
         let lang = Lang::negotiate(client.accept_language);
         let user_id = user.id;
+        let stamp = self.audit_stamp_for(Some(&user), &username, client.addr);
         let (user, activated) = self
             .blocking(move |store| {
                 store.write(|tx| {
+                    stamp.record_tx(tx, AuditAction::Login, "")?;
                     if let Some(previous) = previous {
                         sessions::delete_tx(tx, &previous)?;
                     }
@@ -328,8 +344,15 @@ impl Services {
     /// Ends one session.
     pub async fn logout(&self, session: &SessionContext) -> Result<(), ServiceError> {
         let hash = session.token_hash;
-        self.blocking(move |store| store.write(|tx| Ok(sessions::delete_tx(tx, &hash)?)))
-            .await?;
+        let stamp = self.audit_stamp_for(Some(&session.user), "", None);
+        self.blocking(move |store| {
+            store.write(|tx| {
+                sessions::delete_tx(tx, &hash)?;
+                stamp.record_tx(tx, AuditAction::Logout, "")?;
+                Ok(())
+            })
+        })
+        .await?;
         tracing::info!(username = %session.user.username, "logged out");
         Ok(())
     }

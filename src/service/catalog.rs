@@ -6,6 +6,7 @@
 use super::{ServiceError, Services};
 use crate::cluster::AnyDriver;
 use crate::cluster::local::LocalGpu;
+use crate::domain::audit::{AuditAction, AuditOutcome};
 use crate::domain::catalog::{
     GpuTypeRequest, HardwareSpecRequest, ImageRequest, PurposeRequest, SeedGpu, StorageTypeRequest,
     seed_cpu_spec, seed_gpu_spec, seed_gpu_type, seed_host_image,
@@ -65,6 +66,7 @@ impl Services {
         T: CatalogRecord,
         F: FnOnce(&WriteTx, Option<&T>) -> Result<T, ServiceError> + Send + 'static,
     {
+        let stamp = self.audit_stamp();
         let record = self
             .blocking(move |store| {
                 store.write(|tx| {
@@ -83,6 +85,7 @@ impl Services {
                         Err(StoreError::Conflict(_)) => Err(name_taken()),
                         other => other.map_err(ServiceError::from),
                     }?;
+                    stamp.record_tx(tx, AuditAction::CatalogSaved, audit_target::<T>(&record))?;
                     Ok(record)
                 })
             })
@@ -102,6 +105,7 @@ impl Services {
         id: T::Id,
         retired: bool,
     ) -> Result<T, ServiceError> {
+        let stamp = self.audit_stamp();
         let record = self
             .blocking(move |store| {
                 store.write(|tx| {
@@ -109,6 +113,12 @@ impl Services {
                     if record.retired() != retired {
                         record.set_retired(retired);
                         catalog::update_tx(tx, &record)?;
+                        let target = format!(
+                            "{} ({})",
+                            audit_target::<T>(&record),
+                            if retired { "retired" } else { "in use again" }
+                        );
+                        stamp.record_tx(tx, AuditAction::CatalogRetired, target)?;
                     }
                     Ok(record)
                 })
@@ -123,6 +133,7 @@ impl Services {
         id: T::Id,
         uses: UsesFn<T::Id>,
     ) -> Result<DeleteOutcome, ServiceError> {
+        let stamp = self.audit_stamp();
         let outcome = self
             .blocking(move |store| {
                 store.write(|tx| {
@@ -130,9 +141,18 @@ impl Services {
                     let name = record.name().to_owned();
                     let uses = uses(tx, id)?;
                     if !uses.is_empty() {
+                        crate::store::audit::insert_tx(
+                            tx,
+                            &stamp.event(
+                                AuditAction::CatalogDeleted,
+                                audit_target::<T>(&record),
+                                AuditOutcome::Refused,
+                            ),
+                        )?;
                         return Ok(DeleteOutcome::InUse { name, uses });
                     }
                     catalog::delete_tx::<T>(tx, id)?;
+                    stamp.record_tx(tx, AuditAction::CatalogDeleted, audit_target::<T>(&record))?;
                     Ok(DeleteOutcome::Deleted { name })
                 })
             })
@@ -428,6 +448,11 @@ impl Services {
         self.catalog_delete::<PurposeRecord>(id, catalog::purpose_uses_tx)
             .await
     }
+}
+
+/// A catalog item as the audit log names it: `gpu_type:A100`.
+fn audit_target<T: CatalogRecord>(record: &T) -> String {
+    format!("{}:{}", T::KIND.code(), record.name())
 }
 
 /// Whether `id` may be chosen now: it exists, and it is not retired unless

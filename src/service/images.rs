@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use super::guards::{live_project_read_tx, live_project_tx, may_use_custom_image, role_of};
 use super::{ServiceError, Services};
 use crate::cluster::WorkloadEvent;
+use crate::domain::audit::AuditAction;
 use crate::domain::authz::{ProjectAction, WorkloadAction, permits_project, permits_workload};
 use crate::domain::ids::ProjectId;
 use crate::domain::image::{CustomImageForm, ImageStatus, ImageType, commit_target};
@@ -374,6 +375,7 @@ impl Services {
     ) -> Result<(), ServiceError> {
         let actor = actor.clone();
         let now = self.clock.now();
+        let stamp = self.audit_stamp();
         self.blocking(move |store| {
             store.write(|tx| {
                 let record = custom_images::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
@@ -387,6 +389,8 @@ impl Services {
                     return Err(ServiceError::Refused("error.image.in_use"));
                 }
                 custom_images::remove_tx(tx, id)?;
+                let target = format!("{}/{}", p.name, record.image);
+                stamp.record_tx(tx, AuditAction::ImageDeleted, target)?;
                 let message = format!("deleted by {}", actor.username.as_str());
                 delete_commit_tx(tx, id, now, message)?;
                 Ok(())

@@ -7,6 +7,7 @@ use ssh_key::rand_core::OsRng;
 use ssh_key::{Algorithm, LineEnding, PrivateKey};
 
 use super::{ServiceError, Services};
+use crate::domain::audit::AuditAction;
 use crate::domain::ids::{KeyPairId, UserId};
 use crate::domain::key_pair::{ImportKeyPairRequest, KeyPairName, PublicKeyInfo};
 use crate::domain::validation::FieldErrors;
@@ -120,10 +121,13 @@ impl Services {
     /// it (the key text was copied into their spec). Another user's key
     /// pair, or one already gone, is not found.
     pub async fn delete_key_pair(&self, user: UserId, id: KeyPairId) -> Result<(), ServiceError> {
+        let stamp = self.audit_stamp();
         self.blocking(move |store| {
             store.write(|tx| match key_pairs::get_tx(tx, id)? {
                 Some(record) if record.owner == user => {
                     key_pairs::remove_tx(tx, id)?;
+                    let target = format!("{} ({})", record.name, record.fingerprint);
+                    stamp.record_tx(tx, AuditAction::KeyPairDeleted, target)?;
                     Ok(())
                 }
                 _ => Err(ServiceError::NotFound),

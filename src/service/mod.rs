@@ -2,6 +2,7 @@
 //! the async executor, and returns service errors, never HTTP types.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod containers;

@@ -13,6 +13,7 @@ use super::workloads::{
 use super::{ServiceError, Services};
 use crate::cluster::ProjectSpec;
 use crate::cluster::WorkloadKind;
+use crate::domain::audit::AuditAction;
 use crate::domain::authz::{ProjectAction, permits_project};
 use crate::domain::ids::{ApplicationId, ProjectId, PurposeId, UserId};
 use crate::domain::mail::MailKind;
@@ -328,8 +329,23 @@ impl Services {
         form: &PlatformSettingsForm,
     ) -> Result<(), ServiceError> {
         let record = form.validate().map_err(ServiceError::Invalid)?;
-        self.blocking(move |store| store.write(|tx| Ok(platform::put_tx(tx, &record)?)))
-            .await
+        let stamp = self.audit_stamp();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                platform::put_tx(tx, &record)?;
+                let target = format!(
+                    "buffer {} days, reminders {:?}, {}, {}, queued jobs per member {:?}",
+                    record.buffer_days,
+                    record.reminder_days,
+                    record.currency,
+                    record.time_zone,
+                    record.queued_jobs_per_member
+                );
+                stamp.record_tx(tx, AuditAction::SettingsChanged, target)?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Today on the platform's calendar.
@@ -506,6 +522,7 @@ impl Services {
         let (name, description, names) = (edit.name, edit.description, edit.members);
         let actor = actor.clone();
         let now = self.clock.now();
+        let stamp = self.audit_stamp();
         let stopped = self
             .blocking(move |store| {
                 store.write(|tx| {
@@ -530,10 +547,20 @@ impl Services {
                     {
                         stopped |= stop_member_workloads_tx(tx, id, gone.user, now)?;
                     }
+                    let target = format!(
+                        "{}: {}",
+                        name,
+                        names
+                            .iter()
+                            .map(|(n, r)| format!("{n} ({r:?})"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
                     p.name = name;
                     p.description = description;
                     p.members = members;
                     projects::put_tx(tx, &p)?;
+                    stamp.record_tx(tx, AuditAction::MembersChanged, target)?;
                     Ok(stopped)
                 })
             })
@@ -556,6 +583,7 @@ impl Services {
         let cap = project::parse_cap(cap.0, cap.1, cap.2).map_err(ServiceError::Invalid)?;
         let actor = actor.clone();
         let now = self.clock.now();
+        let stamp = self.audit_stamp();
         self.blocking(move |store| {
             store.write(|tx| {
                 let mut p = live_project_tx(tx, id)?;
@@ -568,6 +596,14 @@ impl Services {
                 m.cap = cap;
                 project::check_cap_within(&cap, &p.quota).map_err(ServiceError::Invalid)?;
                 projects::put_tx(tx, &p)?;
+                let member_name = users::get_tx(tx, member)?
+                    .map(|u| u.username.to_string())
+                    .unwrap_or_default();
+                stamp.record_tx(
+                    tx,
+                    AuditAction::MembersChanged,
+                    format!("{}: cap of {member_name}", p.name),
+                )?;
                 // A raised cap may let queued jobs start.
                 start_queued_tx(tx, id, now)?;
                 Ok(())
@@ -596,10 +632,12 @@ impl Services {
         }
         let actor = actor.clone();
         let now = self.clock.now();
+        let stamp = self.audit_stamp();
         self.blocking(move |store| {
             store.write(|tx| {
                 let mut p = live_project_tx(tx, id)?;
                 require(&actor, &p, ProjectAction::Delete)?;
+                stamp.record_tx(tx, AuditAction::ProjectDeleted, p.name.as_str())?;
                 holds::delete_project_tx(tx, p.id)?;
                 wind_down_project_tx(tx, p.id, true, now)?;
                 remove_project_images_tx(tx, p.id)?;
@@ -868,6 +906,7 @@ impl Services {
         let admin_id = admin.id;
         let now = self.clock.now();
         let services = self.clone();
+        let stamp = self.audit_stamp();
         self.blocking(move |store| {
             store.write(|tx| {
                 let mut a = projects::application_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
@@ -913,6 +952,21 @@ impl Services {
                 } else {
                     ApplicationStatus::Declined
                 };
+                let target = match &a.kind {
+                    ApplicationKind::Project => format!("project {}", p.name),
+                    ApplicationKind::Extension { next_end, .. } => {
+                        format!("extension of {} to {next_end}", p.name)
+                    }
+                    ApplicationKind::Quota { add } => {
+                        format!("quota of {} +{}", p.name, super::audit::resources(add))
+                    }
+                };
+                let action = if approve {
+                    AuditAction::ApplicationApproved
+                } else {
+                    AuditAction::ApplicationDeclined
+                };
+                stamp.record_tx(tx, action, target)?;
                 a.remark = remark.clone();
                 a.decided_by = Some(admin_id);
                 a.decided_at = Some(now);
@@ -949,6 +1003,7 @@ impl Services {
         let admin = admin.clone();
         let now = self.clock.now();
         let services = self.clone();
+        let stamp = self.audit_stamp();
         let moved = self
             .blocking(move |store| {
                 store.write(|tx| {
@@ -960,6 +1015,15 @@ impl Services {
                     ) {
                         return Err(ServiceError::Refused("error.project.closed"));
                     }
+                    stamp.record_tx(
+                        tx,
+                        AuditAction::ProjectRevised,
+                        format!(
+                            "{}: quota {}, {start} to {end}",
+                            p.name,
+                            super::audit::resources(&quota)
+                        ),
+                    )?;
                     p.quota = quota;
                     p.start = start;
                     if p.end != end {

@@ -10,6 +10,7 @@ use super::containers::is_wizard_name;
 use super::guards::{live_project_read_tx, live_project_tx, role_of};
 use super::workloads::{blocks_volume_deletion, request_volume_deletion, require_volume};
 use super::{ServiceError, Services};
+use crate::domain::audit::AuditAction;
 use crate::domain::authz::{
     ProjectAction, WorkloadAction, permits_project, permits_workload, storage_mount,
 };
@@ -278,6 +279,7 @@ impl Services {
     ) -> Result<StorageOutcome, ServiceError> {
         let actor = actor.clone();
         let now = self.clock.now();
+        let stamp = self.audit_stamp();
         let outcome = self
             .blocking(move |store| {
                 store.write(|tx| {
@@ -295,6 +297,8 @@ impl Services {
                         return Ok(Some(StorageOutcome::MountedBy(mounted_by)));
                     }
                     volumes::update_tx(tx, id, now, |v| request_volume_deletion(v, now))?;
+                    let target = format!("{}/{}", p.name, volume.spec.name);
+                    stamp.record_tx(tx, AuditAction::StorageDeleted, target)?;
                     Ok(Some(StorageOutcome::Done))
                 })
             })

@@ -106,6 +106,14 @@ impl Services {
         if !target.running {
             return Err(ServiceError::Refused("webterm.not_running"));
         }
+        let stamp = self.audit_stamp_for(Some(actor), "", None);
+        let name = target.spec.meta.name.clone();
+        self.record_audit(stamp.event(
+            crate::domain::audit::AuditAction::TerminalOpened,
+            name,
+            crate::domain::audit::AuditOutcome::Succeeded,
+        ))
+        .await;
         let size = TerminalSize {
             cols: size.cols.clamp(1, TERMINAL_COLS_MAX),
             rows: size.rows.clamp(1, TERMINAL_ROWS_MAX),

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use super::workloads::stop_disabled_owner_workloads_tx;
 use super::{ServiceError, Services, random_password};
+use crate::domain::audit::AuditAction;
 use crate::domain::ids::UserId;
 use crate::domain::mail::MailKind;
 use crate::domain::user::{Profile, Settings, USER_SEARCH_MAX, USER_SEARCH_MIN, Username};
@@ -141,13 +142,21 @@ impl Services {
             current_project: None,
             emails: Default::default(),
         };
+        let stamp = self.audit_stamp();
         self.blocking(move |store| {
             store.write(|tx| match users::insert_tx(tx, &record) {
                 Err(StoreError::Conflict(_)) => Err(ServiceError::Invalid(FieldErrors::single(
                     "username",
                     "error.username.taken",
                 ))),
-                other => other.map_err(ServiceError::from),
+                other => {
+                    other?;
+                    stamp.record_tx(tx, AuditAction::UserCreated, record.username.as_str())?;
+                    if record.is_admin {
+                        stamp.record_tx(tx, AuditAction::AdminGranted, record.username.as_str())?;
+                    }
+                    Ok(())
+                }
             })
         })
         .await?;
@@ -167,6 +176,7 @@ impl Services {
         let hash = self.passwords.hash(password.clone()).await?;
         let name = target.trim().to_owned();
         let (catalog, now) = (self.catalog.clone(), self.clock.now());
+        let stamp = self.audit_stamp();
         let (user, was_initial) = self
             .blocking(move |store| {
                 store.write(|tx| {
@@ -181,6 +191,7 @@ impl Services {
                     user.password_must_change = true;
                     users::update_tx(tx, &user)?;
                     sessions::delete_all_for_user_tx(tx, user.id, None)?;
+                    stamp.record_tx(tx, AuditAction::PasswordReset, user.username.as_str())?;
                     if actor.is_some() {
                         // The password itself is never mailed.
                         let username = user.username.as_str().to_owned();
@@ -218,6 +229,7 @@ impl Services {
         change: UserChange,
     ) -> Result<UserRecord, ServiceError> {
         let now = self.clock.now();
+        let stamp = self.audit_stamp();
         let (user, stopped) = self
             .blocking(move |store| {
                 store.write(|tx| {
@@ -239,6 +251,13 @@ impl Services {
                         UserChange::RevokeAdmin => user.is_admin = false,
                     }
                     users::update_tx(tx, &user)?;
+                    let action = match change {
+                        UserChange::Disable => AuditAction::UserDisabled,
+                        UserChange::Enable => AuditAction::UserEnabled,
+                        UserChange::GrantAdmin => AuditAction::AdminGranted,
+                        UserChange::RevokeAdmin => AuditAction::AdminRevoked,
+                    };
+                    stamp.record_tx(tx, action, user.username.as_str())?;
                     let stopped = match change {
                         UserChange::Disable => stop_disabled_owner_workloads_tx(tx, target, now)?,
                         _ => false,

@@ -21,6 +21,7 @@ use crate::cluster::{
     Driver, DriverError, DriverEvent, LogStream, Observed, ProjectSpec, ProxyRequest,
     ProxyResponse, WorkloadEvent, WorkloadKind,
 };
+use crate::domain::audit::AuditAction;
 use crate::domain::authz::{
     ProjectAction, WorkloadAction, permits_project, permits_storage_view, permits_workload,
     storage_mount,
@@ -607,12 +608,21 @@ impl Services {
     ) -> Result<(), ServiceError> {
         let actor = actor.clone();
         let now = self.clock.now();
+        let stamp = self.audit_stamp();
         let changed = self
             .blocking(move |store| {
                 store.write(|tx| {
                     let record = workloads::get_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
                     let p = live_project_tx(tx, record.spec.project())?;
                     require(&actor, &p, record.spec.owner(), WorkloadAction::Operate)?;
+                    let deleting = change == Change::Delete
+                        && record.spec.kind() != WorkloadKind::ImageCommit
+                        && record.desired != Desired::Deleted;
+                    if deleting {
+                        let target =
+                            format!("{}/{}", p.name, record.spec.name().unwrap_or_default());
+                        stamp.record_tx(tx, AuditAction::WorkloadDeleted, target)?;
+                    }
                     let kind = record.spec.kind();
                     let fits = match change {
                         Change::Stop | Change::Start => kind == WorkloadKind::Container,
@@ -1085,7 +1095,7 @@ impl Services {
         // Every request of a service's page (scripts, kernels' polls) comes
         // here: the read runs right here, like the session's, rather than
         // hopping to the blocking pool (microseconds over cached pages).
-        self.store.read(|tx| {
+        let project = self.store.read(|tx| {
             let record = workloads::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
             let p = live_project_read_tx(tx, record.spec.project())?;
             require(actor, &p, record.spec.owner(), WorkloadAction::Operate)?;
@@ -1101,8 +1111,24 @@ impl Services {
             if record.status() != WorkloadStatus::Running {
                 return Err(ServiceError::Refused("error.proxy.not_running"));
             }
-            Ok(())
+            Ok(format!("{}/{}", p.name, spec.meta.name))
         })?;
+        // A session is opened by loading the service's first page (where
+        // its Open link goes) or by a WebSocket; the requests of that page
+        // are not events of their own.
+        let path = request.path_and_query.split('?').next().unwrap_or_default();
+        let opening = request.headers.contains_key(http::header::UPGRADE)
+            || path == crate::cluster::proxy::service_base_path(id, service);
+        if opening {
+            let stamp = self.audit_stamp_for(Some(actor), "", None);
+            let target = format!("{project} {service}");
+            self.record_audit(stamp.event(
+                AuditAction::ProxyOpened,
+                target,
+                crate::domain::audit::AuditOutcome::Succeeded,
+            ))
+            .await;
+        }
         match self.cluster()?.driver.proxy(id, service, request).await {
             Ok(response) => Ok(response),
             // Stored as running, but the driver saw it end since.

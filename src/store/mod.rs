@@ -6,6 +6,7 @@
 //! every commit is durable (`Durability::Immediate`, redb's default).
 
 pub mod activations;
+pub mod audit;
 pub mod catalog;
 mod codec;
 pub mod custom_images;

@@ -243,7 +243,14 @@ pub const JOB_TEMPLATE_ID_TO_SCHEDULE_IDS: MultimapTableDefinition<u128, u128> =
 /// job schedule id).
 pub const DUE_JOB_SCHEDULE_IDS: TableDefinition<(i64, u128), ()> =
     TableDefinition::new("due_job_schedule_ids");
+
 /// SHA-256 of an e-mail verification link's token -> `VerificationRecord`
 /// (user, address, login or backup, expiry, when it was used).
 pub const EMAIL_TOKEN_HASH_TO_VERIFICATION: TableDefinition<[u8; 32], &[u8]> =
     TableDefinition::new("email_token_hash_to_verification");
+
+/// The audit log: (time in Unix ms, UUIDv7) -> `AuditEvent` (actor, client
+/// address, action, target, outcome); pruned after the retention in days
+/// (`META` `"audit_retention_days"`, 365 when unset).
+pub const AUDIT_TIME_TO_EVENT: TableDefinition<(i64, u128), &[u8]> =
+    TableDefinition::new("audit_time_to_event");

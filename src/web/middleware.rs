@@ -21,6 +21,7 @@ use super::proxy::Proxied;
 use super::views::errors;
 use super::{AppState, BODY_LIMIT, CSRF_COOKIE, SESSION_COOKIE, paths};
 use crate::domain::user::{Lang, Theme};
+use crate::service::audit::{RequestOrigin, with_origin};
 
 /// Gives each request an id (in the `X-Request-Id` header and on every log
 /// line of the request) and logs method, path, status and duration (at
@@ -345,6 +346,13 @@ pub async fn session_and_csrf(
     let must_change = session
         .as_ref()
         .is_some_and(|s| s.user.must_change_password());
+    // The audit log's events name who did it and from where.
+    let origin = RequestOrigin {
+        user: session
+            .as_ref()
+            .map(|s| (s.user.id, s.user.username.to_string())),
+        client: client_addr,
+    };
     req.extensions_mut().insert(RequestContext {
         session,
         csrf_token: csrf_token.clone(),
@@ -356,7 +364,9 @@ pub async fn session_and_csrf(
     let mut res = if must_change && !allowed_before_password_change(req.path()) {
         req.into_response(see_other(paths::PASSWORD))
     } else {
-        next.call(req).await?.map_into_boxed_body()
+        with_origin(origin, next.call(req))
+            .await?
+            .map_into_boxed_body()
     };
     let handler_set_session = res.response().cookies().any(|c| c.name() == SESSION_COOKIE);
     if stale_cookie && !handler_set_session {

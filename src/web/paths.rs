@@ -76,6 +76,11 @@ pub const PROMETHEUS: &str = "/metrics";
 pub const ADMIN_SETTINGS: &str = "/admin/settings";
 pub const ADMIN_PROJECTS: &str = "/admin/projects";
 pub const ADMIN_OUTBOX: &str = "/admin/outbox";
+/// The audit log (admins), its exports and its retention.
+pub const ADMIN_AUDIT: &str = "/admin/audit";
+pub const ADMIN_AUDIT_CSV: &str = "/admin/audit/export.csv";
+pub const ADMIN_AUDIT_JSONL: &str = "/admin/audit/export.jsonl";
+pub const ADMIN_AUDIT_RETENTION: &str = "/admin/audit/retention";
 
 /// Deleting one of the user's key pairs.
 pub fn key_pair_delete(id: &str) -> String {

@@ -1,5 +1,6 @@
 //! Removes expired sessions so the store does not grow with abandoned logins,
-//! and e-mail verification links a week after they expired.
+//! e-mail verification links a week after they expired, and audit events
+//! older than the audit log's retention.
 
 use std::time::Duration;
 
@@ -27,6 +28,10 @@ impl Janitor {
         let links = self.services.purge_expired_email_links().await?;
         if links > 0 {
             tracing::info!(removed = links, "expired e-mail verification links removed");
+        }
+        let pruned = self.services.prune_audit_log().await?;
+        if pruned > 0 {
+            tracing::info!(pruned, "audit events past the retention removed");
         }
         Ok(removed)
     }

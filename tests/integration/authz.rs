@@ -1,9 +1,12 @@
 //! The permission policy on every route. The routes come from the router's
 //! own table (`mlstack::web::route_table()`), so a route added without a row
 //! in `SAMPLES` fails this test; each route is asked by an admin (not a
-//! member of the project), a project manager, a project member, a signed-in
-//! non-member and an anonymous visitor, with real cookies and CSRF tokens,
-//! and the answer must be what `domain::authz` says.
+//! member of the project), a project manager, a project member, a member of
+//! another project and an anonymous visitor, with real cookies and CSRF
+//! tokens, and the answer must be what `domain::authz` says. The expected
+//! answers are generated from the policy into a table (route × actor,
+//! written to `authz-table.md` in the test's temporary directory), and the
+//! test walks every cell of it.
 
 use std::collections::BTreeSet;
 
@@ -359,6 +362,13 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         // Without the dialog's confirmation: refused, nothing deleted.
         (Verb::Post, "/storage/{id}/delete") => post(format!("/storage/{storage}/delete"), vec![]),
         (Verb::Get, "/advanced/cost-center/csv") => get(pattern),
+        (Verb::Get, "/admin/audit" | "/admin/audit/export.csv" | "/admin/audit/export.jsonl") => {
+            get(pattern)
+        }
+        // Out of range: refused, nothing changed.
+        (Verb::Post, "/admin/audit/retention") => {
+            post(pattern.into(), vec![("retention_days", "0")])
+        }
         // The sample container's order: the member's (others: not found).
         (Verb::Get, "/account/orders/{id}") => get(&format!("/account/orders/{container}")),
         (Verb::Get, "/account/emails") => get(pattern),
@@ -378,6 +388,41 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         (Verb::Post, "/account/emails/notifications") => post(pattern.into(), vec![]),
         _ => None,
     }
+}
+
+/// Writes the generated expectation table (Markdown: one row per route,
+/// one column per actor) beside the test binary's other output, for a
+/// reviewer to read; the test walks the same rows.
+fn write_table(
+    table: &[(&mlstack::web::routes::RouteDef, Vec<Sample>, Vec<Outcome>)],
+    actors: &[Actor],
+) {
+    let word = |o: &Outcome| match o {
+        Outcome::Passed => "passes",
+        Outcome::Forbidden => "403",
+        Outcome::Hidden => "404",
+        Outcome::Login => "sign in",
+    };
+    let mut text = String::from("| route | requires |");
+    for actor in actors {
+        text.push_str(&format!(" {} |", actor.name));
+    }
+    text.push_str("\n|---|---|");
+    text.push_str(&"---|".repeat(actors.len()));
+    text.push('\n');
+    for (route, _, answers) in table {
+        text.push_str(&format!(
+            "| {:?} `{}` | {:?} |",
+            route.verb, route.path, route.requires
+        ));
+        for answer in answers {
+            text.push_str(&format!(" {} |", word(answer)));
+        }
+        text.push('\n');
+    }
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("authz-table.md");
+    std::fs::write(&path, text).expect("the table is written");
+    eprintln!("the expectation table: {}", path.display());
 }
 
 /// A personal storage of `owner` in `project`; its id.
@@ -693,6 +738,8 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
     let anonymous = app.client();
 
     let project = active_project(&app, &manager, "Matrix", &["manny", "mia"], &day(30)).await;
+    // The fourth actor is a member (the manager) of another project.
+    active_project(&app, &stranger, "Elsewhere", &["sam"], &day(30)).await;
     let member_id = member_cap_id(&manager.get(&format!("/projects/{project}")).await.body);
     let mut pending: Vec<String> = Vec::new();
     for name in ["Pending one", "Pending two"] {
@@ -755,7 +802,7 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
             client: &member,
         },
         Actor {
-            name: "non-member",
+            name: "member of another project",
             role: Role::Member,
             membership: None,
             owner: false,
@@ -774,8 +821,10 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
     // Logging out ends the actors' sessions: last.
     routes.sort_by_key(|r| r.path == "/logout");
     let mut missing = Vec::new();
-    let mut wrong = Vec::new();
     let mut seen = BTreeSet::new();
+    // The expectation table, generated from the route table and the
+    // permission policy: one row per route, one column per actor.
+    let mut table = Vec::new();
     for route in &routes {
         assert!(
             seen.insert((route.verb.method().to_string(), route.path)),
@@ -787,9 +836,20 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
             missing.push(format!("{:?} {}", route.verb, route.path));
             continue;
         };
-        for actor in &actors {
-            let want = expected(route.requires, actor);
-            for (path, form) in &requests {
+        let answers: Vec<Outcome> = actors.iter().map(|a| expected(route.requires, a)).collect();
+        table.push((route, requests, answers));
+    }
+    assert_eq!(
+        table.len() + missing.len(),
+        routes.len(),
+        "every route is a row of the table or named as missing"
+    );
+    write_table(&table, &actors);
+
+    let mut wrong = Vec::new();
+    for (route, requests, answers) in &table {
+        for (actor, &want) in actors.iter().zip(answers) {
+            for (path, form) in requests {
                 let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 let page = match route.verb {
                     Verb::Get | Verb::Any => actor.client.get(path).await,

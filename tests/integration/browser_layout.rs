@@ -50,6 +50,9 @@ const NOT_PAGES: &[&str] = &[
     // A job's log as a text download.
     "/jobs/{id}/log",
     "/jobs/schedules/preview",
+    // The audit log's exports: downloads, not pages.
+    "/admin/audit/export.csv",
+    "/admin/audit/export.jsonl",
 ];
 
 const CATALOG_KINDS: &[&str] = &[
@@ -99,7 +102,7 @@ pub(crate) const OVERFLOW: &str = "\
     clippy::too_many_arguments,
     reason = "one concrete id for each kind of page with a parameter"
 )]
-fn pages(
+pub(crate) fn pages(
     role: Role,
     membership: Option<ProjectRole>,
     project: &str,

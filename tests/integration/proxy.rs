@@ -389,6 +389,33 @@ async fn a_container_service_is_reached_through_mlstack_only_by_who_may_operate_
     assert_eq!(manny.client.get(&base).await.status, StatusCode::OK);
     assert_eq!(app.admin().await.get(&base).await.status, StatusCode::OK);
 
+    // Each session opened is in the audit log, with the client's address:
+    // the service's first page or a WebSocket, not every request of a page
+    // and not the refused ones.
+    let opened = app
+        .admin()
+        .await
+        .get("/admin/audit/export.jsonl?action=proxy_opened")
+        .await;
+    let events: Vec<serde_json::Value> = opened
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let by = |name: &str| events.iter().filter(|e| e["actor"] == name).count();
+    assert_eq!(
+        (by("mia"), by("manny"), by("admin")),
+        (1, 1, 1),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().all(|e| e["client"] == "127.0.0.1"
+            && e["target"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("/echo echo"))),
+        "{events:?}"
+    );
+
     // Anyone else: as if it did not exist; no session: the login page, or
     // 401 for a script's request.
     for other in [&sam, &stranger] {

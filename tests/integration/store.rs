@@ -504,3 +504,42 @@ fn an_upgrade_to_schema_6_lists_the_mails_already_queued() {
     let due = tx.open_table(tables::DUE_MAIL_IDS).expect("due mails");
     assert_eq!(due.len().expect("len"), 1, "the pending mail only");
 }
+
+#[test]
+fn a_schema_10_store_gains_an_empty_audit_log_with_the_default_retention() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join(mlstack::store::FILE_NAME);
+    drop(Store::open_in(dir.path()).expect("a new store"));
+    {
+        let db = redb::Database::open(&store_path).expect("open");
+        let tx = db.begin_write().expect("write");
+        assert!(
+            tx.delete_table(tables::AUDIT_TIME_TO_EVENT)
+                .expect("delete")
+        );
+        tx.open_table(tables::META)
+            .expect("meta")
+            .insert("schema_version", 10u64)
+            .expect("version");
+        tx.commit().expect("commit");
+    }
+    assert_eq!(version_of(&store_path), Some(10));
+    let store = Store::open_in(dir.path()).expect("upgraded");
+    let (events, total) = store
+        .read(|tx| {
+            mlstack::store::audit::page(tx, &mlstack::domain::audit::AuditFilter::default(), 0, 10)
+        })
+        .expect("the audit log reads");
+    assert!(events.is_empty() && total == 0);
+    assert_eq!(
+        store
+            .read(mlstack::store::audit::retention_days)
+            .expect("retention"),
+        365
+    );
+    drop(store);
+    assert_eq!(
+        version_of(&store_path),
+        Some(mlstack::store::schema::CURRENT_VERSION)
+    );
+}

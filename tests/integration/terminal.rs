@@ -312,6 +312,28 @@ async fn a_member_types_into_a_shell_in_the_sandbox_of_their_running_container()
         .await
         .expect("the terminal opens");
     assert_eq!(run(&mut socket, "echo $((6*7))").await, "42");
+    // The session opened is in the audit log, with the client's address.
+    let opened = services
+        .audit_page(
+            mlstack::domain::audit::AuditFilter {
+                action: Some(mlstack::domain::audit::AuditAction::TerminalOpened),
+                ..Default::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .expect("the audit log");
+    assert_eq!(opened.total, 1);
+    let event = &opened.events[0];
+    assert_eq!(
+        (event.actor_name.as_str(), event.target.as_str()),
+        ("mia", "box")
+    );
+    assert_eq!(
+        event.client.map(|c| c.to_string()).as_deref(),
+        Some("127.0.0.1")
+    );
     let tty = run(&mut socket, "tty; test -t 0 && echo is-a-terminal").await;
     assert!(tty.contains("is-a-terminal"), "{tty:?}");
     assert!(!tty.contains("not a tty"), "{tty:?}");

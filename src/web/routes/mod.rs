@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod areas;
+mod audit;
 mod auth;
 mod catalog;
 mod containers;
@@ -141,6 +142,7 @@ pub fn table() -> Vec<RouteDef> {
         jobs::routes(),
         metrics::routes(),
         emails::routes(),
+        audit::routes(),
     ]
     .into_iter()
     .flatten()

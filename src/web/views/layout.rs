@@ -97,6 +97,7 @@ const ADMIN_SECTION: (&str, &[NavItem]) = (
         item("nav.admin_settings", paths::ADMIN_SETTINGS),
         item("nav.admin_outbox", paths::ADMIN_OUTBOX),
         item("nav.admin_metrics", paths::ADMIN_METRICS),
+        item("nav.admin_audit", paths::ADMIN_AUDIT),
     ],
 );
 

@@ -860,3 +860,19 @@ impl Browser {
         self.resize(width, height).await;
     }
 }
+
+/// Scripts that wait (the XSS sweep's collection of CSP reports).
+impl Browser {
+    /// Runs `script` (a function body whose last argument is the callback
+    /// that ends it) in the page and returns what it passed back.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        let result = self
+            .cmd(
+                Method::POST,
+                "execute/async",
+                json!({ "script": script, "args": args }),
+            )
+            .await;
+        self.must(result).await
+    }
+}
