@@ -145,6 +145,10 @@ pub struct MetricsConfig {
     /// A Prometheus server (`http://prometheus:9090`) asked through its
     /// query API for the DCGM fields, every `scrape_interval`.
     pub prometheus_url: Option<String>,
+    /// cAdvisor `/metrics` addresses (cAdvisor itself, or a kubelet's
+    /// `/metrics/cadvisor`), scraped every `scrape_interval` for each
+    /// container's CPU, memory and network.
+    pub cadvisor_endpoints: Vec<String>,
     pub scrape_interval: Duration,
     /// One scrape's limit: connecting, the answer and its body together.
     pub scrape_timeout: Duration,
@@ -280,6 +284,7 @@ struct FileLocal {
 struct FileMetrics {
     dcgm_endpoints: Option<Vec<String>>,
     prometheus_url: Option<String>,
+    cadvisor_endpoints: Option<Vec<String>>,
     scrape_interval: Option<String>,
     scrape_timeout: Option<String>,
     max_response_bytes: Option<u64>,
@@ -578,6 +583,18 @@ fn resolve_metrics(
             ));
         }
     }
+    let cadvisor_endpoints = file.cadvisor_endpoints.unwrap_or_default();
+    for endpoint in &cadvisor_endpoints {
+        let valid = endpoint
+            .parse::<http::Uri>()
+            .is_ok_and(|u| u.scheme_str() == Some("http") && u.host().is_some());
+        if !valid {
+            return Err(ConfigError::new(
+                "metrics.cadvisor_endpoints",
+                format!("{endpoint:?} is not an address such as \"http://node-1:8080/metrics\""),
+            ));
+        }
+    }
     let prometheus_url = pick("metrics.prometheus_url", file.prometheus_url)
         .map(|u| u.trim().to_owned())
         .filter(|u| !u.is_empty());
@@ -646,6 +663,7 @@ fn resolve_metrics(
     Ok(MetricsConfig {
         dcgm_endpoints,
         prometheus_url,
+        cadvisor_endpoints,
         scrape_interval,
         scrape_timeout,
         max_response_bytes,

@@ -129,4 +129,33 @@
       hours.form.submit();
     });
   }
+
+  // The Monitor tab's charts follow the collector: the page is fetched
+  // again every few seconds (data-refresh-seconds) and its charts swapped
+  // in, while the tab is visible.
+  var charts = document.getElementById("monitor-charts");
+  if (charts && window.fetch && window.DOMParser) {
+    var every = parseInt(charts.getAttribute("data-refresh-seconds"), 10) || 15;
+    setInterval(function () {
+      if (document.hidden) {
+        return;
+      }
+      fetch(window.location.href, { credentials: "same-origin" })
+        .then(function (response) {
+          return response.ok ? response.text() : null;
+        })
+        .then(function (text) {
+          if (!text) {
+            return;
+          }
+          var page = new DOMParser().parseFromString(text, "text/html");
+          var fresh = page.getElementById("monitor-charts");
+          var current = document.getElementById("monitor-charts");
+          if (fresh && current) {
+            current.replaceWith(document.importNode(fresh, true));
+          }
+        })
+        .catch(function () {});
+    }, every * 1000);
+  }
 })();

@@ -6,6 +6,8 @@
 //! minute: a gap (an exporter down, a container restarting) adds neither
 //! container hours nor GPU hours, so it never reads as idle or as busy.
 
+use super::validation::FieldErrors;
+
 /// Milliseconds in a minute, the step of the stored samples.
 pub const MINUTE_MS: i64 = 60_000;
 
@@ -184,6 +186,26 @@ impl IdleRule {
     }
 }
 
+/// An admin's automatic stop of a project's containers whose GPUs stayed
+/// idle ([`IdleRule`] over this many hours): the hours allowed.
+pub const AUTO_STOP_HOURS: std::ops::RangeInclusive<u32> = 1..=168;
+
+/// The admin's field: empty turns the automatic stop off, else whole hours
+/// within [`AUTO_STOP_HOURS`] (the message names them).
+pub fn parse_auto_stop_hours(text: &str) -> Result<Option<u32>, FieldErrors> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<u32>() {
+        Ok(hours) if AUTO_STOP_HOURS.contains(&hours) => Ok(Some(hours)),
+        _ => Err(FieldErrors::single(
+            "auto_stop_hours",
+            "error.metrics.auto_stop_hours",
+        )),
+    }
+}
+
 /// The GPU Utilization Rate page's periods, in days back from now; the
 /// first is the default.
 pub const REPORT_PERIOD_DAYS: [u32; 4] = [7, 1, 30, 90];
@@ -241,6 +263,159 @@ pub fn columns(minutes: &[(u64, MinuteSample)], from: u64, to: u64) -> Vec<Optio
                 gpu_mem_mib: mem / f64::from(n),
             })
         })
+        .collect()
+}
+
+/// What a container used as one scrape read it (cAdvisor, or the local
+/// driver's view of its processes): counters since it started — CPU
+/// seconds, bytes received and sent — and memory in use now. A part the
+/// source does not report is None.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ResourceReading {
+    pub cpu_seconds: Option<f64>,
+    pub memory_bytes: Option<f64>,
+    pub rx_bytes: Option<f64>,
+    pub tx_bytes: Option<f64>,
+}
+
+/// A mean over the scrapes of a minute that measured its value.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Mean {
+    /// Scrapes that measured it (0: not measured this minute).
+    pub n: u16,
+    pub value: f32,
+}
+
+impl Mean {
+    /// The mean with one more measurement (None and non-finite values
+    /// change nothing).
+    pub fn with(self, value: Option<f64>) -> Mean {
+        match value.filter(|v| v.is_finite()) {
+            None => self,
+            Some(v) if self.n == 0 => Mean {
+                n: 1,
+                value: v as f32,
+            },
+            Some(v) => {
+                let n = f32::from(self.n) + 1.0;
+                Mean {
+                    n: self.n.saturating_add(1),
+                    value: self.value + (v as f32 - self.value) / n,
+                }
+            }
+        }
+    }
+
+    /// The value, when measured.
+    pub fn get(&self) -> Option<f64> {
+        (self.n > 0).then_some(f64::from(self.value))
+    }
+
+    fn merged(self, other: Mean) -> Mean {
+        if other.n == 0 {
+            return self;
+        }
+        if self.n == 0 {
+            return other;
+        }
+        let (a, b) = (f32::from(self.n), f32::from(other.n));
+        Mean {
+            n: self.n.saturating_add(other.n),
+            value: (self.value * a + other.value * b) / (a + b),
+        }
+    }
+}
+
+/// A container's CPU, memory and network in one minute: each the mean of
+/// the scrapes that measured it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ResourceSample {
+    /// CPU in use, in cores (CPU seconds per second).
+    pub cpu_cores: Mean,
+    /// Memory in use (cAdvisor's working set; the resident size of the
+    /// local driver's processes), in MiB.
+    pub memory_mib: Mean,
+    /// Bytes received per second.
+    pub rx_bytes_per_s: Mean,
+    /// Bytes sent per second.
+    pub tx_bytes_per_s: Mean,
+}
+
+/// The rate of a counter between two readings `seconds` apart; None
+/// without an earlier reading, or when the counter went down (the
+/// container restarted, or a process of the local driver's group ended):
+/// a reset gives no rate rather than a wrong one.
+fn rate(before: Option<f64>, now: Option<f64>, seconds: f64) -> Option<f64> {
+    let (before, now) = (before?, now?);
+    (seconds > 0.0 && now >= before).then(|| (now - before) / seconds)
+}
+
+impl ResourceSample {
+    /// One scrape's sample: the memory as read, the counters as rates
+    /// against `before`, the reading taken `seconds` earlier.
+    pub fn of_readings(
+        before: Option<(&ResourceReading, f64)>,
+        now: &ResourceReading,
+    ) -> ResourceSample {
+        let (earlier, seconds) = match before {
+            Some((r, s)) => (*r, s),
+            None => (ResourceReading::default(), 0.0),
+        };
+        ResourceSample {
+            cpu_cores: Mean::default().with(rate(earlier.cpu_seconds, now.cpu_seconds, seconds)),
+            memory_mib: Mean::default().with(now.memory_bytes.map(|b| b / 1_048_576.0)),
+            rx_bytes_per_s: Mean::default().with(rate(earlier.rx_bytes, now.rx_bytes, seconds)),
+            tx_bytes_per_s: Mean::default().with(rate(earlier.tx_bytes, now.tx_bytes, seconds)),
+        }
+    }
+
+    /// This minute's sample with another scrape's folded in.
+    pub fn merged(self, other: ResourceSample) -> ResourceSample {
+        ResourceSample {
+            cpu_cores: self.cpu_cores.merged(other.cpu_cores),
+            memory_mib: self.memory_mib.merged(other.memory_mib),
+            rx_bytes_per_s: self.rx_bytes_per_s.merged(other.rx_bytes_per_s),
+            tx_bytes_per_s: self.tx_bytes_per_s.merged(other.tx_bytes_per_s),
+        }
+    }
+
+    /// Whether nothing was measured.
+    pub fn is_empty(&self) -> bool {
+        [
+            self.cpu_cores,
+            self.memory_mib,
+            self.rx_bytes_per_s,
+            self.tx_bytes_per_s,
+        ]
+        .iter()
+        .all(|m| m.n == 0)
+    }
+}
+
+/// One value of the minutes `from..to` (end exclusive) in at most
+/// [`CHART_COLUMNS`] equal columns, each the mean of the minutes that
+/// measured it, or None. `minutes` is sorted by minute.
+pub fn series<T>(
+    minutes: &[(u64, T)],
+    from: u64,
+    to: u64,
+    value: impl Fn(&T) -> Option<f64>,
+) -> Vec<Option<f64>> {
+    let span = to.saturating_sub(from);
+    if span == 0 {
+        return Vec::new();
+    }
+    let count = span.min(CHART_COLUMNS);
+    let mut sums = vec![(0.0f64, 0u32); count as usize];
+    for (minute, sample) in minutes.iter().filter(|(m, _)| (from..to).contains(m)) {
+        if let Some(v) = value(sample) {
+            let slot = &mut sums[((minute - from) * count / span) as usize];
+            slot.0 += v;
+            slot.1 += 1;
+        }
+    }
+    sums.into_iter()
+        .map(|(sum, n)| (n > 0).then(|| sum / f64::from(n)))
         .collect()
 }
 
@@ -404,5 +579,70 @@ mod tests {
         assert!(!rule.is_idle(&quiet[2..], 109));
         assert!(rule.is_idle(&quiet[1..], 109), "9 of 10 suffice");
         assert!(!rule.is_idle(&[], 109));
+    }
+
+    /// Counters become rates between scrapes (hand-computed), memory is
+    /// read as it is, and a counter that went down gives no rate.
+    #[test]
+    fn resource_counters_become_rates_and_resets_give_none() {
+        let first = ResourceReading {
+            cpu_seconds: Some(100.0),
+            memory_bytes: Some(512.0 * 1_048_576.0),
+            rx_bytes: Some(1_000.0),
+            tx_bytes: Some(4_000.0),
+        };
+        let alone = ResourceSample::of_readings(None, &first);
+        assert_eq!(alone.cpu_cores.get(), None);
+        assert_eq!(alone.memory_mib.get(), Some(512.0));
+        let second = ResourceReading {
+            cpu_seconds: Some(130.0),
+            memory_bytes: Some(256.0 * 1_048_576.0),
+            rx_bytes: Some(16_000.0),
+            tx_bytes: Some(1_000.0),
+        };
+        let s = ResourceSample::of_readings(Some((&first, 15.0)), &second);
+        assert_eq!(s.cpu_cores.get(), Some(2.0), "30 s of CPU in 15 s");
+        assert_eq!(s.rx_bytes_per_s.get(), Some(1_000.0));
+        assert_eq!(s.tx_bytes_per_s.get(), None, "the counter went down");
+        let minute = alone.merged(s);
+        assert_eq!(minute.memory_mib.get(), Some(384.0));
+        assert_eq!(minute.cpu_cores.get(), Some(2.0));
+        assert!(!minute.is_empty());
+        assert!(ResourceSample::default().is_empty());
+        let nan = ResourceReading {
+            memory_bytes: Some(f64::NAN),
+            ..ResourceReading::default()
+        };
+        assert!(ResourceSample::of_readings(None, &nan).is_empty());
+    }
+
+    #[test]
+    fn series_average_each_columns_measured_minutes() {
+        let minutes = [
+            (10u64, Some(1.0)),
+            (11, Some(3.0)),
+            (12, None),
+            (14, Some(5.0)),
+        ];
+        let cols = series(&minutes, 10, 16, |v| *v);
+        assert_eq!(
+            cols,
+            vec![Some(1.0), Some(3.0), None, None, Some(5.0), None]
+        );
+        assert!(series(&minutes, 5, 5, |v| *v).is_empty());
+    }
+
+    #[test]
+    fn the_auto_stop_hours_are_empty_or_within_the_limits() {
+        assert_eq!(parse_auto_stop_hours(" "), Ok(None));
+        assert_eq!(parse_auto_stop_hours("1"), Ok(Some(1)));
+        assert_eq!(parse_auto_stop_hours("168"), Ok(Some(168)));
+        for bad in ["0", "169", "2.5", "-1", "two"] {
+            let errors = parse_auto_stop_hours(bad).expect_err(bad);
+            assert_eq!(
+                errors.get("auto_stop_hours"),
+                Some("error.metrics.auto_stop_hours")
+            );
+        }
     }
 }

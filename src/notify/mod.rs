@@ -121,6 +121,28 @@ pub fn gpus_idle(tr: Tr, container: &str, project: &str, threshold: &str, minute
     )
 }
 
+/// A container's owner learns that it was stopped because its GPUs stayed
+/// idle (the project's automatic stop).
+pub fn idle_container_stopped(
+    tr: Tr,
+    container: &str,
+    project: &str,
+    threshold: &str,
+    hours: &str,
+) -> Mail {
+    mail(
+        tr,
+        "mail.idle_stopped.subject",
+        "mail.idle_stopped.body",
+        &[
+            ("container", container),
+            ("project", project),
+            ("threshold", threshold),
+            ("hours", hours),
+        ],
+    )
+}
+
 /// A workload's owner learns that it failed, and why.
 pub fn workload_failed(tr: Tr, project: &str, workload: &str, reason: &str) -> Mail {
     mail(

@@ -1,7 +1,9 @@
 //! Collecting metrics: one scrape's GPU readings mapped to the workloads
 //! holding those GPUs and folded into their minute; the health of every
 //! source, for the admin status page; pruning after the retention; a
-//! container's minutes for its Monitor tab.
+//! container's minutes for its Monitor tab. Containers' CPU, memory and
+//! network (cAdvisor, or the local driver's reading of its processes) are
+//! mapped the same way, by pod or by the workload's own cgroup.
 //!
 //! Mapping: a reading with a pod (DCGM's Kubernetes pod mapping) belongs to
 //! the Running container or job of that pod (the namespace names the
@@ -15,19 +17,22 @@ use std::sync::{Arc, Mutex, PoisonError};
 use jiff::Timestamp;
 
 use super::projects::enqueue_tx;
+use super::workloads::stop_idle_container_tx;
 use super::{ServiceError, Services};
 use crate::cluster::WorkloadKind;
+use crate::cluster::any::AnyDriver;
+use crate::cluster::metrics::cadvisor::ContainerOf;
 use crate::cluster::metrics::{project_of_namespace, workload_names_of_pod};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::mail::MailKind;
 use crate::domain::metrics::{
-    Column, GpuReading, IdleRule, MINUTE_MS, MinuteSample, Usage, columns, hour_of_minute,
-    minute_of_ms,
+    Column, GpuReading, IdleRule, MINUTE_MS, MinuteSample, ResourceReading, ResourceSample, Usage,
+    columns, hour_of_minute, minute_of_ms, series,
 };
 use crate::domain::workload::{WorkloadId, WorkloadStatus};
 use crate::notify;
 use crate::store::users::UserRecord;
-use crate::store::workloads::WorkloadRecord;
+use crate::store::workloads::{Desired, WorkloadRecord};
 use crate::store::{StoreError, metrics as metric_rows, projects, workloads};
 
 /// What one scrape brought.
@@ -54,6 +59,13 @@ pub struct MonitorColumns {
     pub start: Timestamp,
     pub end: Timestamp,
     pub columns: Vec<Option<Column>>,
+    /// CPU in cores, per column.
+    pub cpu_cores: Vec<Option<f64>>,
+    /// Memory in use in MiB, per column.
+    pub memory_mib: Vec<Option<f64>>,
+    /// Bytes received and sent per second, per column.
+    pub rx_bytes_per_s: Vec<Option<f64>>,
+    pub tx_bytes_per_s: Vec<Option<f64>>,
 }
 
 /// One container's row of the GPU Utilization Rate page.
@@ -175,6 +187,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(Stri
 struct Holders {
     by_name: BTreeMap<(ProjectId, String), (WorkloadId, WorkloadKind)>,
     by_index: BTreeMap<u32, WorkloadId>,
+    running: std::collections::BTreeSet<WorkloadId>,
 }
 
 impl Holders {
@@ -184,6 +197,7 @@ impl Holders {
             .iter()
             .filter(|r| r.status() == WorkloadStatus::Running)
         {
+            holders.running.insert(record.id());
             if let Some(name) = record.spec.name() {
                 holders.by_name.insert(
                     (record.spec.project(), name.to_owned()),
@@ -198,9 +212,14 @@ impl Holders {
     }
 
     fn holder_of(&self, reading: &GpuReading) -> Option<WorkloadId> {
-        let Some((namespace, pod)) = &reading.pod else {
-            return self.by_index.get(&reading.index).copied();
-        };
+        match &reading.pod {
+            Some((namespace, pod)) => self.pod_holder(namespace, pod),
+            None => self.by_index.get(&reading.index).copied(),
+        }
+    }
+
+    /// The Running container or job of a pod of the kube driver.
+    fn pod_holder(&self, namespace: &str, pod: &str) -> Option<WorkloadId> {
         let project = project_of_namespace(namespace)?;
         let (container, job) = workload_names_of_pod(pod);
         let find = |name: Option<&str>, kind: WorkloadKind| {
@@ -209,6 +228,14 @@ impl Holders {
                 .map(|(id, _)| *id)
         };
         find(container, WorkloadKind::Container).or_else(|| find(job, WorkloadKind::Job))
+    }
+
+    /// The Running workload a container of cAdvisor's belongs to.
+    fn container_holder(&self, of: &ContainerOf) -> Option<WorkloadId> {
+        match of {
+            ContainerOf::Pod(namespace, pod) => self.pod_holder(namespace, pod),
+            ContainerOf::Workload(id) => self.running.contains(id).then_some(*id),
+        }
     }
 }
 
@@ -259,6 +286,54 @@ impl Services {
         .await
     }
 
+    /// Maps one scrape's container samples (CPU, memory, network) to the
+    /// Running workloads they belong to and folds them into the current
+    /// minute, in one transaction. Returns how many workloads got one.
+    pub async fn ingest_usage(
+        &self,
+        samples: Vec<(ContainerOf, ResourceSample)>,
+    ) -> Result<usize, ServiceError> {
+        let minute = minute_of_ms(self.clock.now().as_millisecond());
+        self.blocking(move |store| {
+            let records = store.read(workloads::all_read_tx)?;
+            let holders = Holders::of(&records);
+            let mut by_workload: BTreeMap<WorkloadId, ResourceSample> = BTreeMap::new();
+            for (of, sample) in samples.iter().filter(|(_, s)| !s.is_empty()) {
+                if let Some(id) = holders.container_holder(of) {
+                    let merged = by_workload.entry(id).or_default();
+                    *merged = merged.merged(*sample);
+                }
+            }
+            let rows: Vec<(WorkloadId, ResourceSample)> = by_workload.into_iter().collect();
+            store.write(|tx| metric_rows::record_usage_tx(tx, minute, &rows))?;
+            Ok(rows.len())
+        })
+        .await
+    }
+
+    /// What the local driver reads of each Running workload's processes
+    /// (nothing on another driver).
+    pub async fn local_resource_readings(
+        &self,
+    ) -> Result<Vec<(ContainerOf, ResourceReading)>, ServiceError> {
+        let Some(AnyDriver::Local(local)) = self.driver().map(|d| &**d) else {
+            return Ok(Vec::new());
+        };
+        let local = local.clone();
+        self.blocking(move |store| {
+            let records = store.read(workloads::all_read_tx)?;
+            Ok(records
+                .iter()
+                .filter(|r| r.status() == WorkloadStatus::Running)
+                .filter_map(|r| {
+                    let reading = local.resource_reading(r.id())?;
+                    Some((ContainerOf::Workload(r.id()), reading))
+                })
+                .collect())
+        })
+        .await
+    }
+
     /// A workload's minutes over the last `hours` (the caller checked the
     /// permission to view it), in chart columns.
     pub async fn monitor_columns(
@@ -269,9 +344,14 @@ impl Services {
         let now = self.clock.now();
         let to = minute_of_ms(now.as_millisecond()) + 1;
         let from = to.saturating_sub(u64::from(hours) * 60);
-        let minutes = self
+        let (minutes, usage) = self
             .blocking(move |store| {
-                Ok(store.read(|tx| metric_rows::minutes_read_tx(tx, id, from..=to))?)
+                Ok(store.read(|tx| {
+                    Ok::<_, StoreError>((
+                        metric_rows::minutes_read_tx(tx, id, from..=to)?,
+                        metric_rows::usage_read_tx(tx, id, from..=to)?,
+                    ))
+                })?)
             })
             .await?;
         let at = |minute: u64| {
@@ -284,6 +364,10 @@ impl Services {
             start: at(from),
             end: at(to),
             columns: columns(&minutes, from, to),
+            cpu_cores: series(&usage, from, to, |s| s.cpu_cores.get()),
+            memory_mib: series(&usage, from, to, |s| s.memory_mib.get()),
+            rx_bytes_per_s: series(&usage, from, to, |s| s.rx_bytes_per_s.get()),
+            tx_bytes_per_s: series(&usage, from, to, |s| s.tx_bytes_per_s.get()),
         })
     }
 
@@ -523,6 +607,78 @@ impl Services {
             Ok(fresh.len())
         })
         .await
+    }
+
+    /// Stops the Running containers whose GPUs stayed idle for their
+    /// project's automatic stop (an admin's setting, off by default): every
+    /// measured minute of the last that many hours below the idle threshold
+    /// ([`IdleRule`]). Each goes through the normal stop (its quota given
+    /// back, an `IdleStopped` event) and its owner is mailed, in one
+    /// transaction per container. Returns how many were stopped.
+    pub async fn stop_idle_containers(&self) -> Result<usize, ServiceError> {
+        let threshold = self.idle_rule.threshold_pct;
+        let now = self.clock.now();
+        let now_minute = minute_of_ms(now.as_millisecond());
+        let catalog = self.catalog.clone();
+        let stopped = self
+            .blocking(move |store| {
+                let idle: Vec<(WorkloadRecord, String, u32)> = store.read(|tx| {
+                    let mut idle = Vec::new();
+                    for project in projects::all_read_tx(tx)? {
+                        let Some(hours) = project.auto_stop_idle_hours else {
+                            continue;
+                        };
+                        let rule = IdleRule {
+                            threshold_pct: threshold,
+                            window_minutes: u64::from(hours) * 60,
+                        };
+                        let window = now_minute.saturating_sub(rule.window_minutes)..=now_minute;
+                        for record in workloads::of_project_read_tx(tx, project.id)? {
+                            if record.spec.kind() != WorkloadKind::Container
+                                || record.status() != WorkloadStatus::Running
+                                || record.desired != Desired::Running
+                            {
+                                continue;
+                            }
+                            let recent =
+                                metric_rows::minutes_read_tx(tx, record.id(), window.clone())?;
+                            if rule.is_idle(&recent, now_minute) {
+                                idle.push((record, project.name.clone(), hours));
+                            }
+                        }
+                    }
+                    Ok::<_, StoreError>(idle)
+                })?;
+                let mut stopped = 0;
+                for (record, project, hours) in idle {
+                    let name = record.spec.name().unwrap_or_default().to_owned();
+                    let message = format!(
+                        "stopped automatically: its GPUs stayed below {threshold}% for {hours} h"
+                    );
+                    let changed = store.write(|tx| {
+                        if !stop_idle_container_tx(tx, record.id(), now, message)? {
+                            return Ok::<_, StoreError>(false);
+                        }
+                        enqueue_tx(tx, &catalog, record.spec.owner(), now, |tr| {
+                            notify::idle_container_stopped(
+                                tr,
+                                &name,
+                                &project,
+                                &threshold.to_string(),
+                                &hours.to_string(),
+                            )
+                        })?;
+                        Ok(true)
+                    })?;
+                    stopped += usize::from(changed);
+                }
+                Ok(stopped)
+            })
+            .await?;
+        if stopped > 0 {
+            self.wake_reconciler();
+        }
+        Ok(stopped)
     }
 
     /// Deletes the minutes older than `retention_days`; hourly rollups stay.

@@ -415,6 +415,7 @@ impl Services {
                     deleted: false,
                     released_at: None,
                     released_in_cluster: false,
+                    auto_stop_idle_hours: None,
                 };
                 projects::put_tx(tx, &project)?;
                 projects::put_application_tx(
@@ -1056,6 +1057,31 @@ impl Services {
             self.wake_reconciler();
         }
         Ok(())
+    }
+
+    /// An admin sets (or, with an empty field, turns off) the automatic
+    /// stop of the project's containers whose GPUs stayed idle that many
+    /// hours (`domain::metrics::AUTO_STOP_HOURS`).
+    pub async fn set_auto_stop(
+        &self,
+        admin: &UserRecord,
+        id: ProjectId,
+        hours: &str,
+    ) -> Result<(), ServiceError> {
+        self.authorize(admin, id, ProjectAction::Revise).await?;
+        let hours =
+            crate::domain::metrics::parse_auto_stop_hours(hours).map_err(ServiceError::Invalid)?;
+        let admin = admin.clone();
+        self.blocking(move |store| {
+            store.write(|tx| {
+                let mut p = live_project_tx(tx, id)?;
+                require(&admin, &p, ProjectAction::Revise)?;
+                p.auto_stop_idle_hours = hours;
+                projects::put_tx(tx, &p)?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// An admin releases a project now.

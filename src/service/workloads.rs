@@ -1713,6 +1713,37 @@ pub(crate) fn stop_disabled_owner_workloads_tx(
     Ok(changed)
 }
 
+/// Stops a Running container whose GPUs stayed idle (its project's
+/// automatic stop), in the caller's transaction: desired Stopped with an
+/// `IdleStopped` event, its hold given back (queued jobs that now fit
+/// start). Returns whether it changed (not when no longer running).
+pub(crate) fn stop_idle_container_tx(
+    tx: &WriteTx,
+    id: WorkloadId,
+    now: Timestamp,
+    message: String,
+) -> Result<bool, StoreError> {
+    let Some(record) = workloads::get_tx(tx, id)? else {
+        return Ok(false);
+    };
+    if record.spec.kind() != WorkloadKind::Container
+        || record.desired != Desired::Running
+        || record.queued
+    {
+        return Ok(false);
+    }
+    request_tx(
+        tx,
+        id,
+        Desired::Stopped,
+        now,
+        "IdleStopped",
+        message,
+        record.hold,
+    )?;
+    Ok(true)
+}
+
 /// Stops (or, with `delete`, deletes) the workloads of `project` (of
 /// `owner` only, when given).
 fn stop_workloads_tx(

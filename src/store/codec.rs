@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::StoreError;
-use crate::domain::metrics::{HourRollup, MinuteSample};
+use crate::domain::metrics::{HourRollup, Mean, MinuteSample, ResourceSample};
 
 const FORMAT_JSON: u8 = 1;
 
@@ -89,6 +89,50 @@ pub fn decode_hour(bytes: &[u8]) -> Result<HourRollup, StoreError> {
         minutes: u16::from_le_bytes([fixed[1], fixed[2]]),
         gpu_minutes: f64_at(3),
         busy_gpu_minutes: f64_at(11),
+    })
+}
+
+const FORMAT_USAGE_V1: u8 = 4;
+/// Bytes of a stored minute of CPU, memory and network: format, then per
+/// value (CPU cores, memory MiB, bytes received and sent per second) the
+/// scrapes that measured it and their mean.
+pub const USAGE_LEN: usize = 1 + 4 * (2 + 4);
+
+pub fn encode_usage(sample: &ResourceSample) -> [u8; USAGE_LEN] {
+    let mut bytes = [0u8; USAGE_LEN];
+    bytes[0] = FORMAT_USAGE_V1;
+    let means = [
+        sample.cpu_cores,
+        sample.memory_mib,
+        sample.rx_bytes_per_s,
+        sample.tx_bytes_per_s,
+    ];
+    for (i, mean) in means.iter().enumerate() {
+        let at = 1 + i * 6;
+        bytes[at..at + 2].copy_from_slice(&mean.n.to_le_bytes());
+        bytes[at + 2..at + 6].copy_from_slice(&mean.value.to_le_bytes());
+    }
+    bytes
+}
+
+pub fn decode_usage(bytes: &[u8]) -> Result<ResourceSample, StoreError> {
+    let fixed: &[u8; USAGE_LEN] = bytes
+        .try_into()
+        .ok()
+        .filter(|b: &&[u8; USAGE_LEN]| b[0] == FORMAT_USAGE_V1)
+        .ok_or_else(|| StoreError::Corrupt("a minute of usage of unknown format".into()))?;
+    let mean = |i: usize| {
+        let at = 1 + i * 6;
+        Mean {
+            n: u16::from_le_bytes([fixed[at], fixed[at + 1]]),
+            value: f32::from_le_bytes([fixed[at + 2], fixed[at + 3], fixed[at + 4], fixed[at + 5]]),
+        }
+    };
+    Ok(ResourceSample {
+        cpu_cores: mean(0),
+        memory_mib: mean(1),
+        rx_bytes_per_s: mean(2),
+        tx_bytes_per_s: mean(3),
     })
 }
 
@@ -186,5 +230,25 @@ mod tests {
         let mut json = encode(&"x").expect("json");
         json.resize(MINUTE_LEN, 0);
         assert!(decode_minute(&json).is_err());
+    }
+
+    #[test]
+    fn usage_rows_round_trip_in_their_fixed_layout() {
+        let sample = ResourceSample {
+            cpu_cores: Mean { n: 4, value: 1.5 },
+            memory_mib: Mean {
+                n: 4,
+                value: 2048.0,
+            },
+            rx_bytes_per_s: Mean { n: 3, value: 1e6 },
+            tx_bytes_per_s: Mean::default(),
+        };
+        let bytes = encode_usage(&sample);
+        assert_eq!(bytes.len(), USAGE_LEN);
+        assert_eq!(decode_usage(&bytes).expect("decoded"), sample);
+        assert!(decode_usage(&bytes[..7]).is_err());
+        let mut other = bytes;
+        other[0] = 2;
+        assert!(decode_usage(&other).is_err());
     }
 }

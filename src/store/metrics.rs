@@ -1,13 +1,15 @@
 //! Workload metrics: a GPU sample per workload and minute, and the hourly
 //! rollups the reports read, written together so they always agree; minutes
-//! older than the retention are pruned, rollups are kept.
+//! older than the retention are pruned, rollups are kept. A container's CPU,
+//! memory and network per minute sit beside them (other sources, other
+//! scrapes), pruned with them.
 
 use std::ops::RangeInclusive;
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::{StoreError, codec, tables};
-use crate::domain::metrics::{HourRollup, MinuteSample, hour_of_minute};
+use crate::domain::metrics::{HourRollup, MinuteSample, ResourceSample, hour_of_minute};
 use crate::domain::workload::WorkloadId;
 
 /// Folds one scrape's sample into each workload's minute (and that minute's
@@ -74,25 +76,68 @@ pub fn hours_read_tx(
         .collect()
 }
 
-/// Deletes every minute before `before` (of every workload, deleted ones
-/// too): one range per workload, jumping from workload to workload.
-/// Returns how many rows went.
-pub fn prune_minutes_tx(tx: &WriteTransaction, before: u64) -> Result<u64, StoreError> {
-    let mut table = tx.open_table(tables::WORKLOAD_MINUTE_TO_SAMPLE)?;
-    let mut removed = 0u64;
-    let mut next = Some(0u128);
-    while let Some(from) = next {
-        let first = table
-            .range((from, 0u64)..)?
-            .next()
+/// Folds one scrape's CPU, memory and network sample into each workload's
+/// minute.
+pub fn record_usage_tx(
+    tx: &WriteTransaction,
+    minute: u64,
+    samples: &[(WorkloadId, ResourceSample)],
+) -> Result<(), StoreError> {
+    let mut table = tx.open_table(tables::WORKLOAD_MINUTE_TO_USAGE)?;
+    for (id, scrape) in samples {
+        let key = (id.as_u128(), minute);
+        let old = table
+            .get(key)?
+            .map(|v| codec::decode_usage(v.value()))
             .transpose()?
-            .map(|(key, _)| key.value().0);
-        let Some(workload) = first else { break };
-        table.retain_in((workload, 0u64)..(workload, before), |_, _| {
-            removed += 1;
-            false
-        })?;
-        next = workload.checked_add(1);
+            .unwrap_or_default();
+        table.insert(key, codec::encode_usage(&old.merged(*scrape)).as_slice())?;
+    }
+    Ok(())
+}
+
+/// A workload's minutes of CPU, memory and network in `minutes`
+/// (inclusive), oldest first.
+pub fn usage_read_tx(
+    tx: &ReadTransaction,
+    id: WorkloadId,
+    minutes: RangeInclusive<u64>,
+) -> Result<Vec<(u64, ResourceSample)>, StoreError> {
+    let table = tx.open_table(tables::WORKLOAD_MINUTE_TO_USAGE)?;
+    let range = (id.as_u128(), *minutes.start())..=(id.as_u128(), *minutes.end());
+    table
+        .range(range)?
+        .map(|row| {
+            let (key, value) = row?;
+            Ok((key.value().1, codec::decode_usage(value.value())?))
+        })
+        .collect()
+}
+
+/// Deletes every minute before `before` (of every workload, deleted ones
+/// too), GPU samples and usage alike: one range per workload, jumping from
+/// workload to workload. Returns how many rows went.
+pub fn prune_minutes_tx(tx: &WriteTransaction, before: u64) -> Result<u64, StoreError> {
+    let mut removed = 0u64;
+    for definition in [
+        tables::WORKLOAD_MINUTE_TO_SAMPLE,
+        tables::WORKLOAD_MINUTE_TO_USAGE,
+    ] {
+        let mut table = tx.open_table(definition)?;
+        let mut next = Some(0u128);
+        while let Some(from) = next {
+            let first = table
+                .range((from, 0u64)..)?
+                .next()
+                .transpose()?
+                .map(|(key, _)| key.value().0);
+            let Some(workload) = first else { break };
+            table.retain_in((workload, 0u64)..(workload, before), |_, _| {
+                removed += 1;
+                false
+            })?;
+            next = workload.checked_add(1);
+        }
     }
     Ok(removed)
 }
@@ -153,5 +198,42 @@ mod tests {
             .read(|tx| hours_read_tx(tx, a, 0..=u64::MAX))
             .expect("read");
         assert_eq!(hours[0].1.minutes, 2, "rollups are kept");
+    }
+
+    #[test]
+    fn usage_folds_into_minutes_and_is_pruned_with_them() {
+        use crate::domain::metrics::ResourceReading;
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open_in(dir.path()).expect("store");
+        let a = WorkloadId::generate();
+        let at = |mib: f64| {
+            ResourceSample::of_readings(
+                None,
+                &ResourceReading {
+                    memory_bytes: Some(mib * 1_048_576.0),
+                    ..ResourceReading::default()
+                },
+            )
+        };
+        store
+            .write(|tx| {
+                record_usage_tx(tx, 120, &[(a, at(100.0))])?;
+                record_usage_tx(tx, 120, &[(a, at(300.0))])?;
+                record_usage_tx(tx, 121, &[(a, at(50.0))])
+            })
+            .expect("written");
+        let minutes = store
+            .read(|tx| usage_read_tx(tx, a, 0..=u64::MAX))
+            .expect("read");
+        assert_eq!(minutes.len(), 2);
+        assert_eq!(minutes[0].1.memory_mib.get(), Some(200.0));
+        assert_eq!(minutes[0].1.memory_mib.n, 2);
+        assert_eq!(minutes[0].1.cpu_cores.get(), None);
+        let removed = store.write(|tx| prune_minutes_tx(tx, 121)).expect("pruned");
+        assert_eq!(removed, 1);
+        let left = store
+            .read(|tx| usage_read_tx(tx, a, 0..=u64::MAX))
+            .expect("read");
+        assert_eq!(left.iter().map(|m| m.0).collect::<Vec<_>>(), vec![121]);
     }
 }

@@ -44,6 +44,11 @@ pub struct ProjectRecord {
     /// accounts) was removed by the driver.
     #[serde(default)]
     pub released_in_cluster: bool,
+    /// An admin's automatic stop: Running containers whose GPUs stayed
+    /// idle this many hours are stopped (None: never; absent in older
+    /// records).
+    #[serde(default)]
+    pub auto_stop_idle_hours: Option<u32>,
 }
 
 impl ProjectRecord {

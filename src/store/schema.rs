@@ -7,7 +7,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransac
 use super::{Store, StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
-pub const CURRENT_VERSION: u64 = 13;
+pub const CURRENT_VERSION: u64 = 14;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -85,6 +85,7 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::DUE_JOB_SCHEDULE_IDS)?;
     tx.open_table(tables::EMAIL_TOKEN_HASH_TO_VERIFICATION)?;
     tx.open_table(tables::AUDIT_TIME_TO_EVENT)?;
+    tx.open_table(tables::WORKLOAD_MINUTE_TO_USAGE)?;
     Ok(())
 }
 

@@ -254,3 +254,8 @@ pub const EMAIL_TOKEN_HASH_TO_VERIFICATION: TableDefinition<[u8; 32], &[u8]> =
 /// (`META` `"audit_retention_days"`, 365 when unset).
 pub const AUDIT_TIME_TO_EVENT: TableDefinition<(i64, u128), &[u8]> =
     TableDefinition::new("audit_time_to_event");
+/// (workload id, minute since the Unix epoch) -> a container's CPU, memory
+/// and network in that minute, in the fixed layout of `codec::encode_usage`;
+/// pruned after the retention with the GPU minutes.
+pub const WORKLOAD_MINUTE_TO_USAGE: TableDefinition<(u128, u64), &[u8]> =
+    TableDefinition::new("workload_minute_to_usage");

@@ -2,16 +2,23 @@
 //! server, when one is configured) is asked at once — each bounded by the
 //! scrape timeout and size limit, so one source that is down or slow never
 //! holds up the others —, its answer parsed, mapped to workloads and stored;
-//! each source's outcome goes to the admin status page.
+//! each source's outcome goes to the admin status page. cAdvisor endpoints
+//! (and, on the local driver, the workloads' own processes) give each
+//! container's CPU, memory and network: their counters become rates
+//! against the same container's reading of the previous scrape.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::future::join_all;
 
+use crate::cluster::metrics::cadvisor::{self, ContainerOf};
 use crate::cluster::metrics::dcgm::{self, DcgmScrape, FB_USED, GPU_UTIL};
 use crate::cluster::metrics::prometheus;
 use crate::cluster::metrics::scrape::Scraper;
 use crate::config::MetricsConfig;
+use crate::domain::metrics::{ResourceReading, ResourceSample};
 use crate::service::{ServiceError, Services};
 
 /// How often minutes past the retention are pruned.
@@ -23,6 +30,39 @@ pub struct MetricsCollector {
     scraper: Scraper,
     endpoints: Vec<String>,
     prometheus: Option<String>,
+    cadvisor: Vec<String>,
+    /// Each container's last reading per source.
+    previous: Arc<Mutex<Previous>>,
+}
+
+/// Each container's last reading per source, with its time (ms).
+pub type Previous = BTreeMap<(String, ContainerOf), (i64, ResourceReading)>;
+
+/// The source name of the local driver's own readings.
+const LOCAL_SOURCE: &str = "local";
+
+/// One scrape's readings as samples, counters turned into rates against
+/// `previous` (the same source's last scrape); `previous` then holds this
+/// scrape's readings (containers gone from the source are forgotten).
+pub fn rates(
+    previous: &mut Previous,
+    source: &str,
+    now_ms: i64,
+    readings: Vec<(ContainerOf, ResourceReading)>,
+) -> Vec<(ContainerOf, ResourceSample)> {
+    previous.retain(|(s, of), _| s != source || readings.iter().any(|(o, _)| o == of));
+    readings
+        .into_iter()
+        .map(|(of, reading)| {
+            let key = (source.to_owned(), of.clone());
+            let before = previous
+                .get(&key)
+                .map(|(at, r)| (r, (now_ms - at) as f64 / 1000.0));
+            let sample = ResourceSample::of_readings(before, &reading);
+            previous.insert(key, (now_ms, reading));
+            (of, sample)
+        })
+        .collect()
 }
 
 impl MetricsCollector {
@@ -35,6 +75,8 @@ impl MetricsCollector {
             ),
             endpoints: config.dcgm_endpoints.clone(),
             prometheus: config.prometheus_url.clone(),
+            cadvisor: config.cadvisor_endpoints.clone(),
+            previous: Arc::default(),
         }
     }
 
@@ -49,10 +91,15 @@ impl MetricsCollector {
                 None => Ok(()),
             }
         };
-        let (outcomes, server) = futures_util::future::join(exporters, server).await;
+        let containers = join_all(self.cadvisor.iter().map(|url| self.scrape_cadvisor(url)));
+        let (outcomes, server, containers, local) =
+            futures_util::future::join4(exporters, server, containers, self.read_local()).await;
         outcomes.into_iter().collect::<Result<Vec<()>, _>>()?;
+        containers.into_iter().collect::<Result<Vec<()>, _>>()?;
         server?;
+        local?;
         self.services.mail_idle_gpus().await?;
+        self.services.stop_idle_containers().await?;
         Ok(())
     }
 
@@ -66,6 +113,62 @@ impl MetricsCollector {
             .await
             .map_err(|e| ServiceError::Internal(format!("parsing task failed: {e}")))?;
         self.ingest(url, started, parsed).await
+    }
+
+    /// Scrapes one cAdvisor endpoint for the containers' CPU, memory and
+    /// network.
+    async fn scrape_cadvisor(&self, url: &str) -> Result<(), ServiceError> {
+        let started = self.services.clock.now();
+        let text = match self.scraper.fetch(url).await {
+            Ok(text) => text,
+            Err(e) => return self.failed(url, started, e.to_string()),
+        };
+        let parsed = tokio::task::spawn_blocking(move || cadvisor::parse(&text))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("parsing task failed: {e}")))?;
+        let problem = parsed.problem_summary();
+        let samples = self.rates(url, started, parsed.containers);
+        let health = self.services.metrics_sources();
+        match self.services.ingest_usage(samples).await {
+            Ok(workloads) => {
+                let report = crate::service::metrics::IngestReport {
+                    workloads,
+                    ..Default::default()
+                };
+                health.record(url, started, Ok((report, problem)));
+                Ok(())
+            }
+            Err(e) => {
+                health.record(url, started, Err(format!("storing the scrape failed: {e}")));
+                Err(e)
+            }
+        }
+    }
+
+    /// The local driver's reading of its workloads' processes, where no
+    /// cAdvisor endpoint is configured (one that is measures the same
+    /// containers better: with their network).
+    async fn read_local(&self) -> Result<(), ServiceError> {
+        if !self.cadvisor.is_empty() {
+            return Ok(());
+        }
+        let readings = self.services.local_resource_readings().await?;
+        if readings.is_empty() {
+            return Ok(());
+        }
+        let now = self.services.clock.now();
+        let samples = self.rates(LOCAL_SOURCE, now, readings);
+        self.services.ingest_usage(samples).await.map(|_| ())
+    }
+
+    fn rates(
+        &self,
+        source: &str,
+        at: jiff::Timestamp,
+        readings: Vec<(ContainerOf, ResourceReading)>,
+    ) -> Vec<(ContainerOf, ResourceSample)> {
+        let mut previous = self.previous.lock().unwrap_or_else(PoisonError::into_inner);
+        rates(&mut previous, source, at.as_millisecond(), readings)
     }
 
     /// Asks the Prometheus server at `base` for the GPU fields.
@@ -124,7 +227,15 @@ impl MetricsCollector {
 /// pruning of minutes past the retention.
 pub fn spawn(services: &Services, config: &MetricsConfig) -> Vec<tokio::task::JoinHandle<()>> {
     let mut handles = Vec::new();
-    if !config.dcgm_endpoints.is_empty() || config.prometheus_url.is_some() {
+    let local = matches!(
+        services.driver().map(|d| &**d),
+        Some(crate::cluster::any::AnyDriver::Local(_))
+    );
+    if !config.dcgm_endpoints.is_empty()
+        || config.prometheus_url.is_some()
+        || !config.cadvisor_endpoints.is_empty()
+        || local
+    {
         let collector = MetricsCollector::new(services.clone(), config);
         handles.push(super::supervise(
             "metrics",
@@ -146,4 +257,29 @@ pub fn spawn(services: &Services, config: &MetricsConfig) -> Vec<tokio::task::Jo
         },
     ));
     handles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rates per source and container: a first reading has none, the
+    /// next one is the counter's growth over the seconds between; a
+    /// container gone from its source is forgotten, another source's kept.
+    #[test]
+    fn counters_become_rates_per_source_and_container() {
+        let mut previous = BTreeMap::new();
+        let a = ContainerOf::Pod("ns".into(), "a".into());
+        let cpu = |s: f64| ResourceReading {
+            cpu_seconds: Some(s),
+            ..ResourceReading::default()
+        };
+        let first = rates(&mut previous, "x", 0, vec![(a.clone(), cpu(10.0))]);
+        assert_eq!(first[0].1.cpu_cores.get(), None);
+        rates(&mut previous, "y", 0, vec![(a.clone(), cpu(99.0))]);
+        let second = rates(&mut previous, "x", 20_000, vec![(a.clone(), cpu(15.0))]);
+        assert_eq!(second[0].1.cpu_cores.get(), Some(0.25));
+        rates(&mut previous, "x", 40_000, Vec::new());
+        assert_eq!(previous.len(), 1, "only source y's reading is left");
+    }
 }

@@ -230,6 +230,10 @@ async fn main() -> anyhow::Result<()> {
             start: data.start,
             end: data.end,
             columns: data.columns,
+            cpu_cores: data.cpu_cores,
+            memory_mib: data.memory_mib,
+            rx_bytes_per_s: data.rx_bytes_per_s,
+            tx_bytes_per_s: data.tx_bytes_per_s,
         };
         let html = mlstack::web::views::monitor::tab(
             tr.tr(mlstack::domain::user::Lang::En),

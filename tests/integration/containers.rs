@@ -102,7 +102,7 @@ fn state_in(fragment: &str) -> String {
 }
 
 /// Polls the status fragment until it says `want`; every state seen.
-async fn wait_state(client: &Client, id: &str, want: &str) -> Vec<String> {
+pub(crate) async fn wait_state(client: &Client, id: &str, want: &str) -> Vec<String> {
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut seen: Vec<String> = Vec::new();
     loop {
@@ -125,7 +125,7 @@ async fn wait_state(client: &Client, id: &str, want: &str) -> Vec<String> {
 }
 
 /// The "Used" figure of a resource row in Project Detail's quota table.
-fn used(detail: &str, resource: &str) -> String {
+pub(crate) fn used(detail: &str, resource: &str) -> String {
     let row = format!("<th scope=\"row\">{resource}</th><td>");
     let at = detail.find(&row).expect("the quota row") + row.len();
     detail[at..].split('<').next().unwrap_or("").to_owned()

@@ -13,6 +13,7 @@ mod auth;
 mod authz;
 mod browser;
 mod browser_done_containers;
+mod browser_done_metrics;
 mod browser_key_pairs;
 mod browser_layout;
 mod browser_projects;

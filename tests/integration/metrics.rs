@@ -4,7 +4,11 @@
 //! manual clock for an hour; the Monitor tab, the GPU Utilization Rate page
 //! and its CSV, the admin's sources page and `/metrics` (checked by the
 //! real `promtool`) show what was measured. A second source that does not
-//! answer is marked unhealthy and holds up nothing.
+//! answer is marked unhealthy and holds up nothing. cAdvisor's golden
+//! output (tests/fixtures/cadvisor/), served with its cgroup renamed to the
+//! container's and its values growing scrape by scrape, gives the CPU,
+//! memory and network charts; before it, the local driver's reading of the
+//! container's own processes does.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -21,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::common::TestApp;
-use crate::containers::{activated, create, web_container};
+use crate::containers::{activated, create, used, wait_state, web_container};
 use crate::projects::{active_project, day};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -72,6 +76,97 @@ async fn exporter_of(body: Arc<Mutex<&'static str>>) -> String {
         }
     });
     format!("http://{address}/metrics")
+}
+
+/// cAdvisor's golden output (unchanged but for these): its container's
+/// cgroup is the local workload `id`'s, and at scrape `n` its four per-CPU
+/// counters read 7.5·n s each (30 CPU seconds a minute: 0.5 cores), its
+/// working set 512 MiB on even scrapes and 768 MiB on odd ones, and its
+/// eth0 counters 61,440·n bytes received and 122,880·n sent (1 and 2 KiB/s).
+pub fn cadvisor_scrape(id: &str, n: u64) -> String {
+    const FIXTURE: &str =
+        include_str!("../fixtures/cadvisor/cadvisor-testdata-prometheus_metrics.txt");
+    let per_cpu = 7.5 * n as f64;
+    let memory = (512 + 256 * (n % 2)) * 1_048_576;
+    FIXTURE
+        .lines()
+        .map(|line| {
+            let value = if line.starts_with("container_cpu_usage_seconds_total{") {
+                Some(format!("{per_cpu:e}"))
+            } else if line.starts_with("container_memory_working_set_bytes{") {
+                Some(memory.to_string())
+            } else if line.starts_with("container_network_receive_bytes_total{") {
+                Some((61_440 * n).to_string())
+            } else if line.starts_with("container_network_transmit_bytes_total{") {
+                Some((122_880 * n).to_string())
+            } else {
+                None
+            };
+            let line = line.replace(
+                "id=\"testcontainer\"",
+                &format!("id=\"/system.slice/mlstack-{id}\""),
+            );
+            match value {
+                // `name{labels} value timestamp`: the value is the
+                // second-to-last field.
+                Some(value) => {
+                    let mut fields: Vec<&str> = line.rsplitn(3, ' ').collect();
+                    fields[1] = &value;
+                    fields.reverse();
+                    fields.join(" ")
+                }
+                None => line,
+            }
+        })
+        .map(|line| line + "\n")
+        .collect()
+}
+
+/// Serves `scrape(n)` to the n-th connection (from 0) as `/metrics`; its
+/// address.
+pub async fn changing_exporter(scrape: impl Fn(u64) -> String + Send + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = scrape(n);
+            n += 1;
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{address}/metrics")
+}
+
+/// The DCGM exporter's scrape of an L4 (tests/fixtures/dcgm/, from the
+/// GPU operator) as it is but for its utilization and frame buffer use.
+pub fn dcgm_scrape(util_pct: u32, fb_used_mib: u32) -> String {
+    const FIXTURE: &str = include_str!("../fixtures/dcgm/kops-aws-l4-gpu-operator.txt");
+    FIXTURE
+        .lines()
+        .map(|line| {
+            let value = if line.starts_with("DCGM_FI_DEV_GPU_UTIL{") {
+                Some(util_pct)
+            } else if line.starts_with("DCGM_FI_DEV_FB_USED{") {
+                Some(fb_used_mib)
+            } else {
+                None
+            };
+            match (value, line.rsplit_once(' ')) {
+                (Some(value), Some((series, _))) => format!("{series} {value}\n"),
+                _ => format!("{line}\n"),
+            }
+        })
+        .collect()
 }
 
 /// Accepts connections and never answers: a source that hangs.
@@ -138,11 +233,30 @@ async fn gpu_metrics_reach_the_monitor_tab_the_report_and_prometheus() {
         before.body
     );
 
+    // Without cAdvisor, the local driver reads the container's own
+    // processes: memory at once, CPU from the second reading on; no
+    // network (the sandbox shares the host's).
+    let local_only = MetricsCollector::new(app.services(), &app.config.metrics);
+    for _ in 0..2 {
+        local_only.step().await.expect("stored");
+        app.clock.advance(SignedDuration::from_mins(1));
+    }
+    let local = mia
+        .get(&format!("/containers/{id}?tab=monitor&hours=1"))
+        .await;
+    assert_eq!(local.body.matches("<svg").count(), 6, "{}", local.body);
+    assert!(local.body.contains(" MiB</title>"), "{}", local.body);
+    assert!(local.body.contains(" cores</title>"), "{}", local.body);
+    assert!(!local.body.contains("KiB/s</title>"), "{}", local.body);
+
     let serving = Arc::new(Mutex::new(EXPORTER));
     let good = exporter_of(serving.clone()).await;
     let hanging = silent().await;
+    let container_id = id.to_string();
+    let cadvisor = changing_exporter(move |n| cadvisor_scrape(&container_id, n)).await;
     let mut metrics = app.config.metrics.clone();
     metrics.dcgm_endpoints = vec![good.clone(), hanging.clone()];
+    metrics.cadvisor_endpoints = vec![cadvisor.clone()];
     metrics.scrape_timeout = Duration::from_millis(300);
     let collector = MetricsCollector::new(app.services(), &metrics);
     // An hour of scrapes, one a minute (the clock starts on a minute).
@@ -156,9 +270,21 @@ async fn gpu_metrics_reach_the_monitor_tab_the_report_and_prometheus() {
         .get(&format!("/containers/{id}?tab=monitor&hours=1"))
         .await;
     assert_eq!(tab.status, StatusCode::OK);
-    assert_eq!(tab.body.matches("<svg").count(), 2, "{}", tab.body);
+    assert_eq!(tab.body.matches("<svg").count(), 6, "{}", tab.body);
     assert!(tab.body.contains("34 %</title>"), "{}", tab.body);
     assert!(tab.body.contains("3 GiB</title>"), "{}", tab.body);
+    // cAdvisor's values by hand: 30 CPU seconds a minute = 0.5 cores;
+    // 512 and 768 MiB in turn; 61,440 and 122,880 bytes a minute = 1 and
+    // 2 KiB/s.
+    for value in [
+        "0.5 cores</title>",
+        "512 MiB</title>",
+        "768 MiB</title>",
+        "1 KiB/s</title>",
+        "2 KiB/s</title>",
+    ] {
+        assert!(tab.body.contains(value), "{value}: {}", tab.body);
+    }
     assert!(!tab.body.contains("Nothing measured"), "{}", tab.body);
     // An interval past the slider's range is named, not a failure.
     let wide = mia
@@ -209,6 +335,7 @@ async fn gpu_metrics_reach_the_monitor_tab_the_report_and_prometheus() {
     let sources = admin.get("/admin/metrics-sources").await;
     assert_eq!(sources.status, StatusCode::OK);
     assert!(sources.body.contains(&good) && sources.body.contains(&hanging));
+    assert!(sources.body.contains(&cadvisor), "{}", sources.body);
     assert!(sources.body.contains("Healthy") && sources.body.contains("Unhealthy"));
     assert!(
         sources.body.contains("no answer within"),
@@ -439,4 +566,157 @@ async fn a_real_prometheus_scrapes_mlstack_and_the_exporter_and_is_queried() {
         .get(&format!("/containers/{id}?tab=monitor&hours=1"))
         .await;
     assert!(tab.body.contains("34 %</title>"), "{}", tab.body);
+}
+
+/// An admin's automatic stop: off by default; bad hours are refused naming
+/// 1 to 168 and change nothing; set to one hour, a GPU container whose
+/// GPU (the served L4 fixture, busy for half an hour, then at 2 %) stays
+/// below the threshold for a measured hour is stopped through the normal
+/// path — its quota given back, an `IdleStopped` event, one mail to its
+/// owner —, and not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_container_is_stopped_by_its_projects_automatic_stop() {
+    let app = TestApp::start_configured(|config| {
+        config.local.detect_gpus = false;
+        config.local.gpus = vec![LocalGpu {
+            index: 0,
+            name: "T4".into(),
+            memory_mib: 23_034,
+            uuid: Some("GPU-c2f76b33-7953-256e-8f33-1343419b1a1c".into()),
+            minor: None,
+        }];
+    });
+    let (manny, _) = app.member("manny").await;
+    let (mia, _) = app.member("mia").await;
+    let project = active_project(&app, &manny, "Vision", &["manny", "mia"], &day(30)).await;
+    let mia_user = activated(&app, "mia").await;
+    let mut spec = web_container(&project, "train");
+    spec.resources.gpu = Some(GpuRequest {
+        resource_name: "nvidia.com/gpu".into(),
+        type_name: "T4".into(),
+        node_selector: BTreeMap::new(),
+        count: 1,
+        units_milli: 1000,
+    });
+    let id = create(&app, &mia_user, spec).await;
+    wait_state(&mia, &id, "running").await;
+
+    // The admin's setting: off at first; refused values name the limits.
+    let admin = app.admin().await;
+    let page = admin.get("/admin/projects").await;
+    assert!(page.body.contains("Automatic stop of idle containers"));
+    assert!(page.body.contains("<dd>Off</dd>"), "{}", page.body);
+    let action = format!("/admin/projects/{project}/auto-stop");
+    for bad in ["0", "169", "1.5", "soon"] {
+        let refused = admin.post_form(&action, &[("auto_stop_hours", bad)]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(
+            refused.body.contains("Enter whole hours from 1 to 168"),
+            "{}",
+            refused.body
+        );
+        assert!(
+            refused.body.contains(&format!("value=\"{bad}\"")),
+            "typed value kept"
+        );
+    }
+    assert!(
+        admin
+            .get("/admin/projects")
+            .await
+            .body
+            .contains("<dd>Off</dd>")
+    );
+    let forbidden = mia.post_form(&action, &[("auto_stop_hours", "1")]).await;
+    assert!(forbidden.status.is_client_error(), "{}", forbidden.status);
+    let saved = admin.post_form(&action, &[("auto_stop_hours", "1")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let page = admin.get("/admin/projects?done=auto-stop").await;
+    assert!(
+        page.body.contains("After 1 h of idle GPUs"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("was saved"), "{}", page.body);
+
+    let busy = Arc::new(Mutex::new(true));
+    let serving = busy.clone();
+    let exporter = changing_exporter(move |_| {
+        let busy = *serving.lock().unwrap_or_else(PoisonError::into_inner);
+        dcgm_scrape(if busy { 80 } else { 2 }, 4096)
+    })
+    .await;
+    let mut metrics = app.config.metrics.clone();
+    metrics.dcgm_endpoints = vec![exporter];
+    let collector = MetricsCollector::new(app.services(), &metrics);
+    let minutes = |n: usize| {
+        let collector = collector.clone();
+        let clock = app.clock.clone();
+        async move {
+            for _ in 0..n {
+                collector.step().await.expect("stored");
+                clock.advance(SignedDuration::from_mins(1));
+            }
+        }
+    };
+    minutes(30).await;
+    *busy.lock().unwrap_or_else(PoisonError::into_inner) = false;
+    // 50 quiet minutes: less than nine tenths of the hour measured quiet
+    // (the busy half hour is still in the window): not stopped.
+    minutes(50).await;
+    let vision = format!("/projects/{project}");
+    assert_eq!(used(&manny.get(&vision).await.body, "CPU cores"), "1");
+    assert_eq!(
+        app.services()
+            .workload(&mia_user, id.parse().expect("id"))
+            .await
+            .expect("record")
+            .desired,
+        mlstack::store::workloads::Desired::Running
+    );
+    // Past an hour of quiet minutes it is stopped, once.
+    minutes(12).await;
+    assert_eq!(used(&manny.get(&vision).await.body, "CPU cores"), "0");
+    wait_state(&mia, &id, "stopped").await;
+    let events = mia.get(&format!("/containers/{id}?tab=events")).await;
+    assert!(
+        events.body.contains("Stopped: GPUs idle"),
+        "{}",
+        events.body
+    );
+    let mails: Vec<_> = app
+        .services()
+        .outbox()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|m| m.subject.contains("train was stopped: its GPUs were idle"))
+        .collect();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].to_user, mia_user.id);
+    assert!(
+        mails[0].body.contains("below 5% utilization for 1 hours"),
+        "{}",
+        mails[0].body
+    );
+    minutes(2).await;
+    let again = app.services().outbox().await.expect("outbox");
+    assert_eq!(
+        again
+            .iter()
+            .filter(|m| m.subject.contains("was stopped"))
+            .count(),
+        1,
+        "a stopped container is not stopped again"
+    );
+    // Off again: the field left empty.
+    let off = admin.post_form(&action, &[("auto_stop_hours", "")]).await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER);
+    assert!(
+        admin
+            .get("/admin/projects")
+            .await
+            .body
+            .contains("<dd>Off</dd>")
+    );
 }

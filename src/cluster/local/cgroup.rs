@@ -92,6 +92,21 @@ impl Cgroups {
             .is_ok_and(|events| oom_kills(&events) > 0)
     }
 
+    /// CPU seconds (`cpu.stat` `usage_usec`) and memory in use
+    /// (`memory.current`) of a workload's cgroup, each None when unreadable.
+    pub fn usage(&self, id: WorkloadId) -> (Option<f64>, Option<f64>) {
+        let dir = self.path(id);
+        let cpu = std::fs::read_to_string(dir.join("cpu.stat"))
+            .ok()
+            .and_then(|t| usage_usec(&t))
+            .map(|usec| usec as f64 / 1e6);
+        let memory = std::fs::read_to_string(dir.join("memory.current"))
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .map(|b| b as f64);
+        (cpu, memory)
+    }
+
     /// Removes a workload's cgroup once its processes are gone.
     pub fn remove(&self, id: WorkloadId) {
         let _ = std::fs::remove_dir(self.path(id));
@@ -110,6 +125,16 @@ fn oom_kills(events: &str) -> u64 {
 /// A shell word in single quotes.
 pub fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// `usage_usec` of a cgroup's `cpu.stat`.
+fn usage_usec(cpu_stat: &str) -> Option<u64> {
+    cpu_stat
+        .lines()
+        .find_map(|l| l.strip_prefix("usage_usec "))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -169,5 +194,22 @@ mod tests {
     #[test]
     fn quotes_for_the_shell() {
         assert_eq!(shell_quote("/a b/it's"), r"'/a b/it'\''s'");
+    }
+
+    #[test]
+    fn a_workload_cgroups_cpu_and_memory_are_read() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("cgroup.subtree_control"), "memory\n").unwrap();
+        let cgroups = Cgroups::at(root.path()).unwrap();
+        let id = WorkloadId::generate();
+        assert_eq!(cgroups.usage(id), (None, None));
+        let dir = cgroups.create(id, 256).unwrap();
+        std::fs::write(
+            dir.join("cpu.stat"),
+            "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("memory.current"), "1048576\n").unwrap();
+        assert_eq!(cgroups.usage(id), (Some(2.5), Some(1_048_576.0)));
     }
 }

@@ -111,6 +111,7 @@ use super::{
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::image::is_custom_target;
+use crate::domain::metrics::ResourceReading;
 use crate::domain::workload::{
     ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, JobSpec, VolumeMount, VolumeSpec,
     WorkloadId, WorkloadStatus, is_workload_name,
@@ -505,6 +506,32 @@ impl LocalDriver {
             .workloads
             .get(&id)
             .and_then(|e| e.record.pgid())
+    }
+
+    /// What a workload's processes use now, for the metrics collector:
+    /// CPU seconds and memory from its cgroup v2 where the driver made one
+    /// (`cpu.stat`, `memory.current`), else added up over the live members
+    /// of its process group (`/proc/PID/schedstat`, `VmRSS`) — there a
+    /// process that ended takes its CPU time along, which reads as a
+    /// counter reset (no rate that scrape). No network: workloads share the
+    /// host's network namespace, so their traffic is not told apart from
+    /// the host's. None for a workload without processes.
+    pub fn resource_reading(&self, id: WorkloadId) -> Option<ResourceReading> {
+        let pgid = self.process_group(id)?;
+        let from_cgroup = self.inner.cgroups.as_ref().map(|c| c.usage(id));
+        let (cpu_seconds, memory_bytes) = match from_cgroup {
+            Some((Some(cpu), memory)) => (Some(cpu), memory),
+            _ => {
+                let (cpu, rss) = procfs::group_usage(pgid)?;
+                (Some(cpu), Some(rss))
+            }
+        };
+        Some(ResourceReading {
+            cpu_seconds,
+            memory_bytes,
+            rx_bytes: None,
+            tx_bytes: None,
+        })
     }
 
     /// Stops watching without touching any process, as if the appliance

@@ -61,6 +61,40 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
         .collect()
 }
 
+/// CPU time a process has run, in nanoseconds: the first field of
+/// /proc/PID/schedstat.
+pub fn parse_schedstat_ns(text: &str) -> Option<u64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Resident memory in bytes from /proc/PID/status (`VmRSS:  1234 kB`).
+pub fn parse_vm_rss_bytes(text: &str) -> Option<u64> {
+    let line = text.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().next()?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// CPU seconds and resident bytes of a process group's live members, added
+/// up (None: no member could be read).
+pub fn group_usage(pgid: i32) -> Option<(f64, f64)> {
+    let mut seen = false;
+    let (mut cpu_ns, mut rss) = (0u64, 0u64);
+    for pid in group_members(pgid) {
+        let sched = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+            .ok()
+            .and_then(|t| parse_schedstat_ns(&t));
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|t| parse_vm_rss_bytes(&t));
+        if let (Some(ns), Some(bytes)) = (sched, status) {
+            seen = true;
+            cpu_ns = cpu_ns.saturating_add(ns);
+            rss = rss.saturating_add(bytes);
+        }
+    }
+    seen.then(|| (cpu_ns as f64 / 1e9, rss as f64))
+}
+
 /// Sends `signal` to every process of the group; a group that is gone is
 /// not an error.
 pub fn signal_group(pgid: i32, signal: Signal) -> std::io::Result<()> {
@@ -101,5 +135,21 @@ mod tests {
         let stat = stat(me).unwrap();
         assert!(is_same_live_process(me, stat.start_ticks));
         assert!(!is_same_live_process(me, stat.start_ticks + 1));
+    }
+
+    #[test]
+    fn parses_cpu_time_and_resident_memory() {
+        assert_eq!(
+            parse_schedstat_ns("233062777 902096530 80\n"),
+            Some(233_062_777)
+        );
+        assert_eq!(parse_schedstat_ns(""), None);
+        let status = "Name:\tsleep\nVmPeak:\t 9000 kB\nVmRSS:\t    2208 kB\nThreads:\t1\n";
+        assert_eq!(parse_vm_rss_bytes(status), Some(2208 * 1024));
+        assert_eq!(parse_vm_rss_bytes("Name:\tkthreadd\n"), None);
+        let me = std::process::id() as i32;
+        let pgid = stat(me).map(|s| s.pgrp).unwrap_or(me);
+        let (cpu, rss) = group_usage(pgid).expect("this test's own group");
+        assert!(cpu >= 0.0 && rss > 0.0);
     }
 }

@@ -8,7 +8,7 @@
 //! left out and named in [`DcgmScrape::problems`], which marks the source
 //! unhealthy with the reason.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use prometheus_parse::LineInfo;
 
@@ -55,13 +55,19 @@ impl DcgmScrape {
     }
 }
 
+/// A GPU as one label set names it: its slot in the scrape's readings.
+type Identity = Result<Option<usize>, String>;
+
 /// Reads a DCGM exporter scrape. GPUs are keyed by host and UUID (the `gpu`
 /// index when there is no UUID); series without either are not GPUs and are
-/// skipped.
+/// skipped. Every field of a GPU carries the same label set, so each label
+/// set is read once and remembered by its text.
 pub fn parse(text: &str) -> DcgmScrape {
     let mut scrape = DcgmScrape::default();
-    let mut gpus: BTreeMap<(String, String), GpuReading> = BTreeMap::new();
-    let mut seen: BTreeSet<(String, String, &'static str)> = BTreeSet::new();
+    let mut readings: Vec<GpuReading> = Vec::new();
+    let mut slots: HashMap<(String, String), usize> = HashMap::new();
+    let mut identities: HashMap<&str, Identity> = HashMap::new();
+    let mut seen: HashSet<(usize, &'static str)> = HashSet::new();
     for (number, line) in text.lines().enumerate() {
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -86,50 +92,33 @@ pub fn parse(text: &str) -> DcgmScrape {
         };
         // The label set sits between the first `{` and the value; the
         // regex's capture stops at the first `}`, so it is read again here.
-        let labels = match labels.map(|_| label_text(trimmed)).transpose() {
-            Ok(text) => text.map(parse_labels).transpose(),
-            Err(e) => Err(e),
-        };
-        let labels = match labels {
-            Ok(labels) => labels.unwrap_or_default(),
+        let label_set = match labels.map(|_| label_text(trimmed)).transpose() {
+            Ok(text) => text.unwrap_or(""),
             Err(e) => {
                 scrape.note(format!("line {}: {e}", number + 1));
                 continue;
             }
         };
-        let Some(index) = labels.get("gpu").and_then(|g| g.parse::<u32>().ok()) else {
-            continue;
+        let identity = identities
+            .entry(label_set)
+            .or_insert_with(|| identify(label_set, &mut readings, &mut slots));
+        let slot = match identity {
+            Ok(Some(slot)) => *slot,
+            Ok(None) => continue,
+            Err(e) => {
+                scrape.note(format!("line {}: {e}", number + 1));
+                continue;
+            }
         };
-        let uuid = labels.get("UUID").cloned();
-        let key = uuid.clone().unwrap_or_else(|| index.to_string());
-        let host = labels
-            .get("Hostname")
-            .or_else(|| labels.get("hostname"))
-            .cloned()
-            .unwrap_or_default();
-        let entry = gpus
-            .entry((host.clone(), key.clone()))
-            .or_insert_with(|| GpuReading {
-                host: host.clone(),
-                uuid: uuid.clone().unwrap_or_else(|| key.clone()),
-                index,
-                pod: None,
-                util_pct: None,
-                mem_used_mib: None,
-            });
-        if entry.pod.is_none()
-            && let (Some(ns), Some(pod)) = (labels.get("namespace"), labels.get("pod"))
-            && !ns.is_empty()
-            && !pod.is_empty()
-        {
-            entry.pod = Some((ns.clone(), pod.clone()));
-        }
         // Any other DCGM field is read only for the GPU's identity and pod.
         let Some(field) = field else { continue };
-        if !seen.insert((host.clone(), key.clone(), field)) {
+        let entry = &mut readings[slot];
+        let key = entry.uuid.clone();
+        if !seen.insert((slot, field)) {
             scrape.note(format!(
-                "line {}: {field} of GPU {key} on {host:?} reported twice; the first kept",
-                number + 1
+                "line {}: {field} of GPU {key} on {:?} reported twice; the first kept",
+                number + 1,
+                entry.host
             ));
             continue;
         }
@@ -148,13 +137,63 @@ pub fn parse(text: &str) -> DcgmScrape {
             )),
         }
     }
-    scrape.gpus = gpus.into_values().collect();
+    let mut order: Vec<((String, String), usize)> = slots.into_iter().collect();
+    order.sort();
+    let mut readings: Vec<Option<GpuReading>> = readings.into_iter().map(Some).collect();
+    scrape.gpus = order
+        .into_iter()
+        .filter_map(|(_, slot)| readings[slot].take())
+        .collect();
     scrape
+}
+
+/// Reads a label set for the GPU it names (None: not a GPU), finding or
+/// adding its reading; the first label set with a pod gives the GPU its pod.
+fn identify(
+    label_set: &str,
+    readings: &mut Vec<GpuReading>,
+    slots: &mut HashMap<(String, String), usize>,
+) -> Identity {
+    let labels = if label_set.is_empty() {
+        BTreeMap::new()
+    } else {
+        parse_labels(label_set)?
+    };
+    let Some(index) = labels.get("gpu").and_then(|g| g.parse::<u32>().ok()) else {
+        return Ok(None);
+    };
+    let uuid = labels.get("UUID").cloned();
+    let key = uuid.clone().unwrap_or_else(|| index.to_string());
+    let host = labels
+        .get("Hostname")
+        .or_else(|| labels.get("hostname"))
+        .cloned()
+        .unwrap_or_default();
+    let slot = *slots.entry((host.clone(), key.clone())).or_insert_with(|| {
+        readings.push(GpuReading {
+            host,
+            uuid: uuid.unwrap_or(key),
+            index,
+            pod: None,
+            util_pct: None,
+            mem_used_mib: None,
+        });
+        readings.len() - 1
+    });
+    let reading = &mut readings[slot];
+    if reading.pod.is_none()
+        && let (Some(ns), Some(pod)) = (labels.get("namespace"), labels.get("pod"))
+        && !ns.is_empty()
+        && !pod.is_empty()
+    {
+        reading.pod = Some((ns.clone(), pod.clone()));
+    }
+    Ok(Some(slot))
 }
 
 /// The text between a sample line's first `{` and its matching `}` (quoted
 /// values may hold `}`).
-fn label_text(line: &str) -> Result<&str, String> {
+pub(super) fn label_text(line: &str) -> Result<&str, String> {
     let start = line.find('{').ok_or("no label set")?;
     let mut in_quotes = false;
     let mut escaped = false;
@@ -171,7 +210,7 @@ fn label_text(line: &str) -> Result<&str, String> {
 }
 
 /// `name="value",…` with the format's escapes (`\\`, `\"`, `\n`).
-fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+pub(super) fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
     let mut labels = BTreeMap::new();
     let mut rest = text.trim();
     while !rest.is_empty() {

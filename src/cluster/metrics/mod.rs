@@ -1,8 +1,10 @@
 //! Metrics sources outside mlstack: DCGM exporters scraped over HTTP
 //! (`scrape.rs`, bounded in time and size) and read into GPU readings
 //! (`dcgm.rs`), or a Prometheus server asked through its query API
-//! (`prometheus.rs`).
+//! (`prometheus.rs`); cAdvisor endpoints read into each container's CPU,
+//! memory and network (`cadvisor.rs`).
 
+pub mod cadvisor;
 pub mod dcgm;
 pub mod prometheus;
 pub mod scrape;

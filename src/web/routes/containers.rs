@@ -225,6 +225,10 @@ async fn get_detail(
                 start: data.start,
                 end: data.end,
                 columns: data.columns,
+                cpu_cores: data.cpu_cores,
+                memory_mib: data.memory_mib,
+                rx_bytes_per_s: data.rx_bytes_per_s,
+                tx_bytes_per_s: data.tx_bytes_per_s,
             })
         }
         _ => None,

@@ -851,6 +851,7 @@ async fn get_all_projects(
     let key = match query.done.as_str() {
         "revise" => Some("project.revised"),
         "release" => Some("project.released_now"),
+        "auto-stop" => Some("auto_stop.saved"),
         _ => None,
     };
     let message = key.map(|k| (Tone::Success, admin.page.tr().t(k).to_owned()));
@@ -888,6 +889,11 @@ async fn post_admin_project(
             Err(errors) => Err(ServiceError::Invalid(errors)),
         },
         "release" => services.force_release(&admin.session.user, id).await,
+        "auto-stop" => {
+            services
+                .set_auto_stop(&admin.session.user, id, field(&pairs, "auto_stop_hours"))
+                .await
+        }
         _ => return Err(WebError::NotFound),
     };
     let (errors, status) = match result {

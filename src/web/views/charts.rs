@@ -121,7 +121,7 @@ pub fn chart(chart: &Chart, zone: &TimeZone) -> Markup {
                     line class="chart-axis" x1=(x) x2=(x) y1=(BOTTOM) y2=(BOTTOM + 4.0) {}
                     text class="chart-label" x=(x) y=(BOTTOM + 18.0)
                         text-anchor=(match tick { 0 => "start", t if t == x_ticks => "end", _ => "middle" }) {
-                        (t.to_zoned(zone.clone()).strftime("%H:%M"))
+                        (t.to_zoned(zone.clone()).strftime("%H:%M %Z"))
                     }
                 }
                 @if has_data {

@@ -701,6 +701,10 @@ fn event_text(reason: &str) -> Option<(&'static str, &'static str)> {
             "container.event.owner_disabled",
             "container.event_text.owner_disabled",
         ),
+        "IdleStopped" => (
+            "container.event.idle_stopped",
+            "container.event_text.idle_stopped",
+        ),
         "Creating" => ("container.state.creating", "container.event_text.creating"),
         "Running" => ("container.state.running", "container.event_text.running"),
         "Stopping" => ("container.state.stopping", "container.event_text.stopping"),

@@ -1,5 +1,8 @@
 //! A container's Monitor tab: the interval slider (a GET form, so a reload
-//! and the address bar keep it) and the GPU charts drawn on the server.
+//! and the address bar keep it) and the charts drawn on the server: GPU
+//! utilization and memory, CPU, memory, network received and sent.
+//! `containers.js` fetches the page again every 15 seconds and swaps the
+//! charts in (live refresh; without it a reload does the same).
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -20,6 +23,19 @@ pub struct MonitorView {
     pub start: Timestamp,
     pub end: Timestamp,
     pub columns: Vec<Option<Column>>,
+    /// CPU cores, memory MiB, bytes received and sent per second.
+    pub cpu_cores: Vec<Option<f64>>,
+    pub memory_mib: Vec<Option<f64>>,
+    pub rx_bytes_per_s: Vec<Option<f64>>,
+    pub tx_bytes_per_s: Vec<Option<f64>>,
+}
+
+fn top(values: &[Option<f64>], floor: f64) -> f64 {
+    nice_ceiling(values.iter().flatten().copied().fold(0.0, f64::max), floor)
+}
+
+fn kib(values: &[Option<f64>]) -> Vec<Option<f64>> {
+    values.iter().map(|v| v.map(|b| b / 1024.0)).collect()
 }
 
 pub fn tab(tr: Tr, id: WorkloadId, view: &MonitorView, zone: &TimeZone) -> Markup {
@@ -33,7 +49,9 @@ pub fn tab(tr: Tr, id: WorkloadId, view: &MonitorView, zone: &TimeZone) -> Marku
         .iter()
         .map(|c| c.map(|c| c.gpu_mem_mib / 1024.0))
         .collect();
-    let mem_top = nice_ceiling(mem_gib.iter().flatten().copied().fold(0.0, f64::max), 1.0);
+    let mem_top = top(&mem_gib, 1.0);
+    let rx = kib(&view.rx_bytes_per_s);
+    let tx = kib(&view.tx_bytes_per_s);
     let empty = tr.t("monitor.no_data");
     html! {
         form class="monitor-interval" method="get" action=(paths::container(id)) {
@@ -49,7 +67,7 @@ pub fn tab(tr: Tr, id: WorkloadId, view: &MonitorView, zone: &TimeZone) -> Marku
         @if let Some(error) = &view.hours_error {
             p class="field-error" id="monitor-hours-error" { (error) }
         }
-        div class="monitor-charts" {
+        div class="monitor-charts" id="monitor-charts" data-refresh-seconds="15" {
             (chart(&Chart {
                 title: tr.t("monitor.gpu_util"),
                 unit: "%",
@@ -68,8 +86,44 @@ pub fn tab(tr: Tr, id: WorkloadId, view: &MonitorView, zone: &TimeZone) -> Marku
                 y_max: mem_top,
                 empty,
             }, zone))
+            (chart(&Chart {
+                title: tr.t("monitor.cpu"),
+                unit: tr.t("monitor.cores"),
+                start: view.start,
+                end: view.end,
+                columns: &view.cpu_cores,
+                y_max: top(&view.cpu_cores, 1.0),
+                empty,
+            }, zone))
+            (chart(&Chart {
+                title: tr.t("monitor.memory"),
+                unit: "MiB",
+                start: view.start,
+                end: view.end,
+                columns: &view.memory_mib,
+                y_max: top(&view.memory_mib, 1.0),
+                empty,
+            }, zone))
+            (chart(&Chart {
+                title: tr.t("monitor.received"),
+                unit: "KiB/s",
+                start: view.start,
+                end: view.end,
+                columns: &rx,
+                y_max: top(&rx, 1.0),
+                empty,
+            }, zone))
+            (chart(&Chart {
+                title: tr.t("monitor.sent"),
+                unit: "KiB/s",
+                start: view.start,
+                end: view.end,
+                columns: &tx,
+                y_max: top(&tx, 1.0),
+                empty,
+            }, zone))
         }
-        (notice(Tone::Info, html! { (tr.t("monitor.gpu_only")) }))
+        (notice(Tone::Info, html! { (tr.t("monitor.sources_note")) }))
     }
 }
 
@@ -94,18 +148,53 @@ mod tests {
                 }),
                 None,
             ],
+            cpu_cores: vec![Some(1.5), None],
+            memory_mib: vec![Some(700.0), None],
+            rx_bytes_per_s: vec![Some(2048.0), None],
+            tx_bytes_per_s: vec![None, None],
         };
         let id = WorkloadId::generate();
-        for (lang, title) in [(Lang::En, "GPU utilization"), (Lang::ZhTw, "GPU 使用率")] {
+        for (lang, title, cores) in [
+            (Lang::En, "GPU utilization", "1.5 cores</title>"),
+            (Lang::ZhTw, "GPU 使用率", "1.5 核心</title>"),
+        ] {
             let html = tab(CATALOG.tr(lang), id, &view, &TimeZone::UTC).into_string();
             assert!(html.contains(title), "{html}");
-            assert_eq!(html.matches("<svg").count(), 2);
+            assert_eq!(html.matches("<svg").count(), 6);
+            assert!(html.contains(cores), "{html}");
+            assert!(html.contains("700 MiB</title>"), "{html}");
+            assert!(html.contains("2 KiB/s</title>"), "{html}");
+            assert!(html.contains("data-refresh-seconds"), "{html}");
             assert!(html.contains("34 %</title>"), "{html}");
             assert!(html.contains("3 GiB</title>"), "{html}");
             assert!(html.contains("type=\"range\""));
             assert!(html.contains("name=\"tab\" value=\"monitor\""));
             assert!(html.contains("The interval is 1 to 24 hours"));
             assert!(!html.contains("style="));
+        }
+    }
+
+    /// The automatic stop's messages name the real limits.
+    #[test]
+    fn the_auto_stop_texts_name_the_limits() {
+        use crate::domain::metrics::AUTO_STOP_HOURS;
+        for lang in [Lang::En, Lang::ZhTw] {
+            let tr = CATALOG.tr(lang);
+            for key in ["error.metrics.auto_stop_hours", "auto_stop.hint"] {
+                let text = tr.t(key);
+                assert!(
+                    text.contains(&format!(
+                        "{} 到 {}",
+                        AUTO_STOP_HOURS.start(),
+                        AUTO_STOP_HOURS.end()
+                    )) || text.contains(&format!(
+                        "{} to {}",
+                        AUTO_STOP_HOURS.start(),
+                        AUTO_STOP_HOURS.end()
+                    )),
+                    "{key}: {text}"
+                );
+            }
         }
     }
 }

@@ -64,6 +64,12 @@ pub fn all_projects(
                                 ("ram", &format::ram_gb(p.quota.ram_mib)),
                             ]))
                         }
+                        dt { (tr.t("auto_stop.title")) } dd {
+                            @match p.auto_stop_idle_hours {
+                                Some(hours) => (tr.f("auto_stop.after", &[("hours", &hours.to_string())])),
+                                None => (tr.t("auto_stop.off")),
+                            }
+                        }
                     }
                     @if matches!(p.status, crate::domain::project::ProjectStatus::Active | crate::domain::project::ProjectStatus::BufferPeriod) {
                         @if !errs.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
@@ -76,6 +82,12 @@ pub fn all_projects(
                             (input(tr, Field::text("start", "project.start", &value("start", p.start.to_string())).kind("date").required().scoped(scope.clone()), errs))
                             (input(tr, Field::text("end", "project.end", &value("end", p.end.to_string())).kind("date").required().scoped(scope.clone()), errs))
                             button type="submit" class="btn primary" { (tr.t("project.save")) }
+                        }
+                        form method="post" action=(paths::admin_project_action(p.id, "auto-stop")) class="form inline" novalidate {
+                            (csrf_field(shell))
+                            @let stored = p.auto_stop_idle_hours.map(|h| h.to_string()).unwrap_or_default();
+                            (input(tr, Field::text("auto_stop_hours", "auto_stop.hours", &value("auto_stop_hours", stored)).kind("number").hint("auto_stop.hint").scoped(format!("{}-", p.id)), errs))
+                            button type="submit" class="btn" { (tr.t("auto_stop.save")) }
                         }
                         (confirm_dialog(shell, Confirm {
                             id: format!("release-{}", p.id),

@@ -644,6 +644,7 @@ mod tests {
                 deleted: false,
                 released_at: None,
                 released_in_cluster: false,
+                auto_stop_idle_hours: None,
             },
             role: Some(ProjectRole::Manager),
             used: Resources::ZERO,

@@ -42,6 +42,10 @@ pub fn test_config(data_dir: &Path) -> Config {
     // Tests build the catalog they need; the default one is tested on its
     // own (tests/integration/catalog_seed.rs).
     config.seed_catalog = false;
+    // The metrics collector (on the local driver it reads the workloads'
+    // processes) ticks once at start and not again within a test: tests
+    // step their own collectors on the manual clock.
+    config.metrics.scrape_interval = std::time::Duration::from_secs(3600);
     config
 }
 
