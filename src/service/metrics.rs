@@ -659,15 +659,22 @@ impl Services {
                         if !stop_idle_container_tx(tx, record.id(), now, message)? {
                             return Ok::<_, StoreError>(false);
                         }
-                        enqueue_tx(tx, &catalog, record.spec.owner(), now, |tr| {
-                            notify::idle_container_stopped(
-                                tr,
-                                &name,
-                                &project,
-                                &threshold.to_string(),
-                                &hours.to_string(),
-                            )
-                        })?;
+                        enqueue_tx(
+                            tx,
+                            &catalog,
+                            record.spec.owner(),
+                            MailKind::GpusIdle,
+                            now,
+                            |tr| {
+                                notify::idle_container_stopped(
+                                    tr,
+                                    &name,
+                                    &project,
+                                    &threshold.to_string(),
+                                    &hours.to_string(),
+                                )
+                            },
+                        )?;
                         Ok(true)
                     })?;
                     stopped += usize::from(changed);
