@@ -62,11 +62,19 @@ pub enum AuditAction {
     RetentionChanged,
     /// The platform settings were changed.
     SettingsChanged,
+    /// An admin released a project before its end.
+    ProjectReleased,
+    /// A container was stopped or started again, a job cancelled.
+    ContainerStopped,
+    ContainerStarted,
+    JobCancelled,
+    /// A container was saved as a custom image.
+    ImageCreated,
 }
 
 impl AuditAction {
     /// Every action, in the order the filter offers them.
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::UserCreated,
@@ -91,6 +99,11 @@ impl AuditAction {
         AuditAction::TerminalOpened,
         AuditAction::RetentionChanged,
         AuditAction::SettingsChanged,
+        AuditAction::ProjectReleased,
+        AuditAction::ContainerStopped,
+        AuditAction::ContainerStarted,
+        AuditAction::JobCancelled,
+        AuditAction::ImageCreated,
     ];
 
     /// The action's stable name in filters and exports.
@@ -120,6 +133,11 @@ impl AuditAction {
             AuditAction::TerminalOpened => "terminal_opened",
             AuditAction::RetentionChanged => "retention_changed",
             AuditAction::SettingsChanged => "settings_changed",
+            AuditAction::ProjectReleased => "project_released",
+            AuditAction::ContainerStopped => "container_stopped",
+            AuditAction::ContainerStarted => "container_started",
+            AuditAction::JobCancelled => "job_cancelled",
+            AuditAction::ImageCreated => "image_created",
         }
     }
 

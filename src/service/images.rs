@@ -199,6 +199,7 @@ impl Services {
         let actor = actor.clone();
         let now = self.clock.now();
         let id = WorkloadId::generate();
+        let stamp = self.audit_stamp();
         self.blocking(move |store| {
             store.write(|tx| {
                 let source = workloads::get_tx(tx, container)?.ok_or(ServiceError::NotFound)?;
@@ -252,6 +253,11 @@ impl Services {
                     ImageType::Project => "image.type.project",
                 };
                 super::cost::record_image_order_tx(tx, &actor, &p, &image, type_key)?;
+                stamp.record_tx(
+                    tx,
+                    AuditAction::ImageCreated,
+                    format!("{}/{}", p.name, image.image),
+                )?;
                 let record = WorkloadRecord {
                     spec: WorkloadSpec::ImageCommit(commit),
                     desired: Desired::Running,

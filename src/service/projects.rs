@@ -1092,6 +1092,7 @@ impl Services {
     ) -> Result<(), ServiceError> {
         let admin = admin.clone();
         let now = self.clock.now();
+        let stamp = self.audit_stamp();
         let services = self.clone();
         self.blocking(move |store| {
             store.write(|tx| {
@@ -1103,6 +1104,7 @@ impl Services {
                 ) {
                     return Err(ServiceError::Refused("error.project.closed"));
                 }
+                stamp.record_tx(tx, AuditAction::ProjectReleased, p.name.as_str())?;
                 services.release_tx(tx, &mut p, now)
             })
         })

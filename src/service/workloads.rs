@@ -618,11 +618,19 @@ impl Services {
                     let deleting = change == Change::Delete
                         && record.spec.kind() != WorkloadKind::ImageCommit
                         && record.desired != Desired::Deleted;
+                    let target = format!("{}/{}", p.name, record.spec.name().unwrap_or_default());
                     if deleting {
-                        let target =
-                            format!("{}/{}", p.name, record.spec.name().unwrap_or_default());
-                        stamp.record_tx(tx, AuditAction::WorkloadDeleted, target)?;
+                        stamp.record_tx(tx, AuditAction::WorkloadDeleted, target.clone())?;
                     }
+                    // Stops, starts and cancels are recorded when they change
+                    // something (a delete is recorded above, even when it is
+                    // already under way).
+                    let audited = match change {
+                        Change::Stop => Some(AuditAction::ContainerStopped),
+                        Change::Start => Some(AuditAction::ContainerStarted),
+                        Change::Cancel => Some(AuditAction::JobCancelled),
+                        Change::Delete => None,
+                    };
                     let kind = record.spec.kind();
                     let fits = match change {
                         Change::Stop | Change::Start => kind == WorkloadKind::Container,
@@ -643,6 +651,9 @@ impl Services {
                         let word = if delete { "delete" } else { "cancel" };
                         let message = format!("{word} requested by {}", actor.username.as_str());
                         unqueue_tx(tx, &record, delete, now, "Cancelled", message)?;
+                        if let Some(action) = audited {
+                            stamp.record_tx(tx, action, target)?;
+                        }
                         return Ok(true);
                     }
                     let ended = record.status().is_terminal();
@@ -668,6 +679,9 @@ impl Services {
                     };
                     let message = format!("{word} requested by {}", actor.username.as_str());
                     request_tx(tx, id, desired, now, reason, message, hold)?;
+                    if let Some(action) = audited {
+                        stamp.record_tx(tx, action, target)?;
+                    }
                     Ok(true)
                 })
             })

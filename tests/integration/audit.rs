@@ -272,3 +272,86 @@ async fn the_retention_is_checked_saved_and_applied_by_the_janitor() {
     assert_eq!(after.len(), 1, "only the new sign-in is left: {after:?}");
     assert_eq!(after[0]["action"], "login");
 }
+
+#[tokio::test]
+async fn stops_starts_cancels_and_an_early_release_are_recorded() {
+    use mlstack::domain::workload::{JobOrigin, JobSpec, WorkloadMeta};
+
+    let app = TestApp::start();
+    let admin = app.admin().await;
+    let (manny, _) = app.member("manny").await;
+    let (mia, _) = app.member("mia").await;
+    let project = crate::projects::active_project(
+        &app,
+        &manny,
+        "Vision",
+        &["manny", "mia"],
+        &crate::projects::day(30),
+    )
+    .await;
+    let mia_user = crate::containers::activated(&app, "mia").await;
+    let spec = crate::containers::web_container(&project, "web");
+    let container = crate::containers::create(&app, &mia_user, spec.clone()).await;
+    crate::containers::wait_state(&mia, &container, "running").await;
+
+    let stop = mia
+        .post_form(
+            &format!("/containers/{container}/stop"),
+            &[("next", "detail")],
+        )
+        .await;
+    assert_eq!(stop.status, StatusCode::SEE_OTHER, "{}", stop.body);
+    crate::containers::wait_state(&mia, &container, "stopped").await;
+    let start = mia
+        .post_form(
+            &format!("/containers/{container}/start"),
+            &[("next", "detail")],
+        )
+        .await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
+
+    let job = JobSpec {
+        meta: WorkloadMeta {
+            name: "sleepy".into(),
+            ..spec.meta.clone()
+        },
+        image: spec.image.clone(),
+        command: "exec sleep 600".into(),
+        env: Default::default(),
+        resources: spec.resources.clone(),
+        volumes: Vec::new(),
+        time_limit_secs: None,
+        origin: JobOrigin::Immediately,
+    };
+    let job = app
+        .services()
+        .create_job(&mia_user, job)
+        .await
+        .expect("a job");
+    let cancel = mia.post_form(&format!("/jobs/{job}/cancel"), &[]).await;
+    assert_eq!(cancel.status, StatusCode::SEE_OTHER, "{}", cancel.body);
+    // Cancelling again changes nothing and records nothing more.
+    mia.post_form(&format!("/jobs/{job}/cancel"), &[]).await;
+
+    let release = admin
+        .post_form(&format!("/admin/projects/{project}/release"), &[])
+        .await;
+    assert_eq!(release.status, StatusCode::SEE_OTHER, "{}", release.body);
+
+    let events = exported(&admin, "").await;
+    let of = |action: &str| {
+        events
+            .iter()
+            .filter(|e| e["action"] == action)
+            .map(|e| (e["actor"].clone(), e["target"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let mia_on = |target: &str| vec![("mia".into(), target.into())];
+    assert_eq!(of("container_stopped"), mia_on("Vision/web"), "{events:?}");
+    assert_eq!(of("container_started"), mia_on("Vision/web"));
+    assert_eq!(of("job_cancelled"), mia_on("Vision/sleepy"));
+    assert_eq!(
+        of("project_released"),
+        vec![("admin".into(), "Vision".into())]
+    );
+}

@@ -481,6 +481,18 @@ async fn a_running_container_saved_as_a_project_image_starts_a_second_container_
     }
     let deleted = lab.mia_web.post_form(&project_image, &confirm).await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+    // Both ends of the image's life are in the audit log, with mia as actor.
+    let admin = lab.app.admin().await;
+    let log = admin.get("/admin/audit/export.jsonl").await.body;
+    for action in ["image_created", "image_deleted"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("\"action\":\"{action}\""))
+                    && l.contains("\"actor\":\"mia\"")
+                    && l.contains("\"target\":\"Vision/")),
+            "{action}: {log}"
+        );
+    }
     assert!(
         !lab.mia_web
             .get("/advanced/custom-images")

@@ -64,6 +64,11 @@ pub fn action_key(action: AuditAction) -> &'static str {
         AuditAction::TerminalOpened => "audit.action.terminal_opened",
         AuditAction::RetentionChanged => "audit.action.retention_changed",
         AuditAction::SettingsChanged => "audit.action.settings_changed",
+        AuditAction::ProjectReleased => "audit.action.project_released",
+        AuditAction::ContainerStopped => "audit.action.container_stopped",
+        AuditAction::ContainerStarted => "audit.action.container_started",
+        AuditAction::JobCancelled => "audit.action.job_cancelled",
+        AuditAction::ImageCreated => "audit.action.image_created",
     }
 }
 
