@@ -12,7 +12,7 @@ use super::containers::{
     NAME_MAX as WIZARD_NAME_MAX, SHM_MAX_PERCENT, SHM_MIN_MB, is_wizard_name, parse_local,
 };
 use super::guards::{live_project_read_tx, live_project_tx, role_of};
-use super::workloads::require;
+use super::workloads::{insert_workload_tx, require};
 use super::{ServiceError, Services};
 use crate::domain::authz::{WorkloadAction, permits_workload};
 use crate::domain::ids::{
@@ -25,12 +25,14 @@ use crate::domain::validation::FieldErrors;
 use crate::domain::workload::{
     GpuRequest, ImageRef, JOB_COMMAND_MAX, JobOrigin, JobSpec, Resources, WorkloadMeta,
 };
+use crate::i18n::Catalog;
 use crate::notify;
 use crate::store::catalog::{self, GpuTypeRecord, HardwareSpecRecord, ImageRecord};
 use crate::store::job_schedules::{self, JobScheduleRecord, RunOutcome, ScheduleRun};
 use crate::store::job_templates::{self, JobTemplateRecord};
 use crate::store::users::{self, UserRecord};
-use crate::store::{Store, StoreError, platform, projects, workloads};
+use crate::store::workloads::WorkloadSpec;
+use crate::store::{Store, StoreError, WriteTx, platform, projects, workloads};
 
 /// How many due schedules one step of the loop handles.
 pub const FIRE_BATCH: usize = 256;
@@ -839,183 +841,190 @@ impl Services {
     }
 
     /// The schedule loop's step: every schedule due by now fires once —
-    /// a job through `create_job` (origin: the schedule), a skip (single
-    /// thread, previous run not ended), a pause (buffer period) or a
-    /// recorded failure — and gets its next run.
+    /// a job (origin: the schedule), a skip (single thread, previous run
+    /// not ended), a pause (buffer period) or a recorded failure — and
+    /// gets its next run. Up to `FIRE_BATCH` schedules fire in one
+    /// transaction (their next runs, their jobs with the jobs' holds, and
+    /// the outcomes), so a crash fires none of them twice and none is lost,
+    /// and a thousand triggers of one minute cost a handful of commits.
     pub async fn fire_due_schedules(&self) -> Result<FireReport, ServiceError> {
         let now = self.clock.now();
-        let due = self
+        // What each firing schedule would run, read before the write: the
+        // template's job built from the catalog, like a person's run.
+        let prepared = self
             .blocking(move |store| {
-                Ok(store.read(|tx| job_schedules::due_read_tx(tx, now, FIRE_BATCH))?)
+                let due = store.read(|tx| job_schedules::due_read_tx(tx, now, FIRE_BATCH))?;
+                due.into_iter()
+                    .map(|record| Ok((record.id, prepare_run(store, &record)?)))
+                    .collect::<Result<Vec<_>, ServiceError>>()
             })
             .await?;
-        let mut report = FireReport::default();
-        for record in due {
-            match self.fire_one(record, now).await? {
-                Some(RunOutcome::Started { .. }) => report.started += 1,
-                Some(RunOutcome::Failed { .. }) => report.failed += 1,
-                Some(_) => report.skipped += 1,
-                None => {}
-            }
+        if prepared.is_empty() {
+            return Ok(FireReport::default());
         }
-        Ok(report)
-    }
-
-    /// Fires one due schedule: first its next run moves on (so a crash
-    /// cannot fire it twice), then the job is created, then the outcome is
-    /// recorded.
-    async fn fire_one(
-        &self,
-        record: JobScheduleRecord,
-        now: Timestamp,
-    ) -> Result<Option<RunOutcome>, ServiceError> {
-        let id = record.id;
-        let Some(due) = record.next_run else {
-            return Ok(None);
-        };
-        // Step 1: decide and move the next run on, in one transaction.
-        let decided = self
+        let i18n = self.catalog.clone();
+        let report = self
             .blocking(move |store| {
                 store.write(|tx| {
-                    let Some(mut record) = job_schedules::get_tx(tx, id)? else {
-                        return Ok(None);
-                    };
-                    if record.next_run != Some(due) {
-                        return Ok(None);
-                    }
-                    let timing = match timing_of(&record) {
-                        Ok(t) => t,
-                        Err(_) => {
-                            record.next_run = None;
-                            job_schedules::update_tx(tx, &record)?;
-                            return Ok(None);
+                    let mut report = FireReport::default();
+                    for (id, run) in prepared {
+                        match fire_tx(tx, &i18n, id, run, now)? {
+                            Some(RunOutcome::Started { .. }) => report.started += 1,
+                            Some(RunOutcome::Failed { .. }) => report.failed += 1,
+                            Some(_) => report.skipped += 1,
+                            None => {}
                         }
-                    };
-                    let firing = timing.fire(due, now);
-                    record.next_run = firing.next;
-                    let Some(run) = firing.run else {
-                        job_schedules::update_tx(tx, &record)?;
-                        return Ok(None);
-                    };
-                    let project = crate::store::projects::get_tx(tx, record.project)?;
-                    let paused = project
-                        .as_ref()
-                        .is_some_and(|p| p.status == ProjectStatus::BufferPeriod);
-                    let previous = match (record.concurrency, record.last_job) {
-                        (Concurrency::Single, Some(job)) => workloads::get_tx(tx, job)?
-                            .filter(|w| !w.status().is_terminal())
-                            .map(|_| job),
-                        _ => None,
-                    };
-                    let held = if paused {
-                        Some(RunOutcome::Paused)
-                    } else {
-                        previous.map(|previous| RunOutcome::Skipped { previous })
-                    };
-                    if let Some(outcome) = held {
-                        record.push_history(ScheduleRun {
-                            scheduled: run.scheduled,
-                            at: now,
-                            outcome: outcome.clone(),
-                        });
-                        job_schedules::update_tx(tx, &record)?;
-                        return Ok(Some(Err(outcome)));
                     }
-                    record.runs += 1;
-                    let template = job_templates::get_tx(tx, record.template)?;
-                    let owner = users::get_tx(tx, record.owner)?;
-                    job_schedules::update_tx(tx, &record)?;
-                    Ok::<_, ServiceError>(Some(Ok((record, run, template, owner))))
+                    Ok::<_, ServiceError>(report)
                 })
             })
             .await?;
-        let (record, run, template, owner) = match decided {
-            None => return Ok(None),
-            Some(Err(outcome)) => return Ok(Some(outcome)),
-            Some(Ok(parts)) => parts,
-        };
+        if report.started > 0 {
+            self.wake_reconciler();
+        }
+        Ok(report)
+    }
+}
 
-        // Step 2: the job, through the same use case as a person's.
-        let name = run_name(&record.name, record.runs);
-        let created = match (template, owner) {
-            (Some(template), Some(owner)) => {
-                let owner_id = owner.id;
-                let origin = JobOrigin::Schedule {
-                    schedule: record.id,
-                    name: record.name.clone(),
-                };
-                let spec = self
-                    .blocking(move |store| Ok(job_spec(store, &template, owner_id, name, origin)?))
-                    .await?;
-                match spec {
-                    Some(spec) => self
-                        .create_job(&owner, spec)
-                        .await
-                        .map_err(|e| reason_of(&e)),
-                    None => Err("schedule.run.catalog_retired".to_owned()),
+/// The job a due schedule's next run would start (named for its next
+/// serial), or why it cannot start.
+type PreparedRun = Result<(JobSpec, UserRecord), &'static str>;
+
+fn prepare_run(store: &Store, record: &JobScheduleRecord) -> Result<PreparedRun, StoreError> {
+    let Some(template) = store.read(|tx| job_templates::get_read_tx(tx, record.template))? else {
+        return Ok(Err("schedule.run.template_gone"));
+    };
+    let Some(owner) = store.read(|tx| users::get_read_tx(tx, record.owner))? else {
+        return Ok(Err("schedule.run.owner_gone"));
+    };
+    let origin = JobOrigin::Schedule {
+        schedule: record.id,
+        name: record.name.clone(),
+    };
+    let name = run_name(&record.name, record.runs + 1);
+    Ok(match job_spec(store, &template, owner.id, name, origin)? {
+        Some(spec) => Ok((spec, owner)),
+        None => Err("schedule.run.catalog_retired"),
+    })
+}
+
+/// Fires schedule `id` if its run is still due: its next run moves on, and
+/// the run is held (buffer period, single thread), started as a job
+/// through the same checks as a person's job, or recorded as failed (its
+/// owner is mailed). None when there was nothing to fire.
+fn fire_tx(
+    tx: &WriteTx,
+    i18n: &Catalog,
+    id: JobScheduleId,
+    prepared: PreparedRun,
+    now: Timestamp,
+) -> Result<Option<RunOutcome>, ServiceError> {
+    let Some(mut record) = job_schedules::get_tx(tx, id)? else {
+        return Ok(None);
+    };
+    let Some(due) = record.next_run.filter(|due| *due <= now) else {
+        return Ok(None);
+    };
+    let Ok(timing) = timing_of(&record) else {
+        record.next_run = None;
+        job_schedules::update_tx(tx, &record)?;
+        return Ok(None);
+    };
+    let firing = timing.fire(due, now);
+    record.next_run = firing.next;
+    let Some(run) = firing.run else {
+        job_schedules::update_tx(tx, &record)?;
+        return Ok(None);
+    };
+    let project = projects::get_tx(tx, record.project)?;
+    let paused = project
+        .as_ref()
+        .is_some_and(|p| p.status == ProjectStatus::BufferPeriod);
+    let previous = match (record.concurrency, record.last_job) {
+        (Concurrency::Single, Some(job)) => workloads::get_tx(tx, job)?
+            .filter(|w| !w.status().is_terminal())
+            .map(|_| job),
+        _ => None,
+    };
+    let outcome = if paused {
+        RunOutcome::Paused
+    } else if let Some(previous) = previous {
+        RunOutcome::Skipped { previous }
+    } else {
+        record.runs += 1;
+        let started = prepared
+            .map_err(str::to_owned)
+            .and_then(|(mut spec, owner)| {
+                spec.meta.name = run_name(&record.name, record.runs);
+                start_job_tx(tx, &owner, spec, now).map_err(|e| reason_of(&e))
+            });
+        match started {
+            Ok(job) => {
+                record.last_job = Some(job);
+                RunOutcome::Started {
+                    job,
+                    late: run.late,
                 }
             }
-            (None, _) => Err("schedule.run.template_gone".to_owned()),
-            (_, None) => Err("schedule.run.owner_gone".to_owned()),
-        };
-
-        // Step 3: the outcome on the schedule.
-        let outcome = match created {
-            Ok(job) => RunOutcome::Started {
-                job,
-                late: run.late,
-            },
             Err(reason) => {
                 tracing::info!(schedule = %id, reason = %reason, "a scheduled run failed");
+                mail_failure_tx(tx, i18n, &record, &reason, now)?;
                 RunOutcome::Failed { reason }
             }
-        };
-        let recorded = outcome.clone();
-        let i18n = self.catalog.clone();
-        self.blocking(move |store| {
-            store.write(|tx| {
-                let Some(mut record) = job_schedules::get_tx(tx, id)? else {
-                    return Ok(());
-                };
-                match &recorded {
-                    RunOutcome::Started { job, .. } => record.last_job = Some(*job),
-                    RunOutcome::Failed { reason } => {
-                        // The owner hears of it (as their switches say).
-                        let project = projects::get_tx(tx, record.project)?
-                            .map(|p| p.name)
-                            .unwrap_or_default();
-                        if let Some(owner) = users::get_tx(tx, record.owner)? {
-                            super::mail::enqueue_tx(
-                                tx,
-                                &i18n,
-                                &owner,
-                                MailKind::ScheduleFailed,
-                                now,
-                                |tr| {
-                                    notify::schedule_failed(
-                                        tr,
-                                        &project,
-                                        &record.name,
-                                        tr.t(reason),
-                                    )
-                                },
-                            )?;
-                        }
-                    }
-                    _ => {}
-                }
-                record.push_history(ScheduleRun {
-                    scheduled: run.scheduled,
-                    at: now,
-                    outcome: recorded,
-                });
-                job_schedules::update_tx(tx, &record)?;
-                Ok(())
-            })
-        })
-        .await?;
-        Ok(Some(outcome))
+        }
+    };
+    record.push_history(ScheduleRun {
+        scheduled: run.scheduled,
+        at: now,
+        outcome: outcome.clone(),
+    });
+    job_schedules::update_tx(tx, &record)?;
+    Ok(Some(outcome))
+}
+
+/// Starts (or queues) `spec` as `owner`'s job with the checks `create_job`
+/// makes, every one before anything is written, so a refusal leaves the
+/// transaction as it was.
+fn start_job_tx(
+    tx: &WriteTx,
+    owner: &UserRecord,
+    mut spec: JobSpec,
+    now: Timestamp,
+) -> Result<WorkloadId, ServiceError> {
+    let p = live_project_tx(tx, spec.meta.project)?;
+    require(owner, &p, owner.id, WorkloadAction::Create)?;
+    spec.meta.id = WorkloadId::generate();
+    spec.meta.owner = owner.id;
+    spec.validate().map_err(ServiceError::Invalid)?;
+    if workloads::name_taken_tx(tx, p.id, &spec.meta.name)? {
+        return Err(ServiceError::Invalid(FieldErrors::single(
+            "name",
+            "workload.error.name_taken",
+        )));
     }
+    let id = spec.meta.id;
+    insert_workload_tx(tx, owner, &p, WorkloadSpec::Job(spec), now)?;
+    Ok(id)
+}
+
+/// Tells a schedule's owner that a run could not start (as their
+/// notification switches say).
+fn mail_failure_tx(
+    tx: &WriteTx,
+    i18n: &Catalog,
+    record: &JobScheduleRecord,
+    reason: &str,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    let project = projects::get_tx(tx, record.project)?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    if let Some(owner) = users::get_tx(tx, record.owner)? {
+        super::mail::enqueue_tx(tx, i18n, &owner, MailKind::ScheduleFailed, now, |tr| {
+            notify::schedule_failed(tr, &project, &record.name, tr.t(reason))
+        })?;
+    }
+    Ok(())
 }
 
 /// The translation key (or short cause) of a run that could not start.

@@ -304,7 +304,7 @@ pub(super) async fn bounded<T>(
 /// Writes a new workload (desired: running) and the hold of what it
 /// requests, in the caller's transaction; `actor` created it. The volumes
 /// it mounts must be present volumes of the project that `actor` may see.
-fn insert_workload_tx(
+pub(super) fn insert_workload_tx(
     tx: &WriteTx,
     actor: &UserRecord,
     p: &ProjectRecord,

@@ -280,6 +280,16 @@ fn write_tx(
     Ok(())
 }
 
+/// Whether project `project` has a workload named `name`.
+pub fn name_taken_tx(
+    tx: &WriteTransaction,
+    project: ProjectId,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let names = tx.open_table(tables::PROJECT_WORKLOAD_NAME_TO_ID)?;
+    Ok(names.get((project.as_u128(), name))?.is_some())
+}
+
 /// Stores a new workload with its indexes; refuses a name the project
 /// already has (`StoreError::Conflict`).
 pub fn insert_tx(tx: &WriteTransaction, record: &WorkloadRecord) -> Result<(), StoreError> {

@@ -751,3 +751,65 @@ async fn a_run_that_cannot_start_is_recorded_and_mailed_to_the_schedules_owner()
         mails[0].body
     );
 }
+
+#[tokio::test]
+async fn schedules_due_together_fire_in_one_step_and_one_refused_run_leaves_the_others() {
+    let lab = lab().await;
+    let items = items(&lab).await;
+    let (services, bob) = (&lab.services, &lab.bob);
+    let template = services
+        .create_job_template(bob, lab.project, template_form(&items, "hello", "echo hi"))
+        .await
+        .expect("template");
+    lab.app.advance(SignedDuration::from_secs(30));
+    let mut schedules = Vec::new();
+    for name in ["nightly", "weekly", "daily"] {
+        let id = services
+            .create_job_schedule(
+                bob,
+                lab.project,
+                schedule_form(&lab, name, template, "multi"),
+            )
+            .await
+            .expect("schedule");
+        schedules.push(id);
+    }
+    // A job already has the name nightly's first run would take.
+    let first = services
+        .run_job_template(bob, template, "hello1")
+        .await
+        .expect("a job");
+    let mlstack::store::workloads::WorkloadSpec::Job(mut taken) =
+        services.workload(bob, first).await.expect("job").spec
+    else {
+        panic!("a job");
+    };
+    taken.meta.name = "nightly-1".into();
+    services.create_job(bob, taken).await.expect("nightly-1");
+
+    lab.app.advance(minutes(1));
+    let report = ScheduleLoop::new(services.clone())
+        .step()
+        .await
+        .expect("step");
+    assert_eq!((report.started, report.failed), (2, 1), "{report:?}");
+    let nightly = settled(&lab, schedules[0], 1).await;
+    assert_eq!(
+        nightly.history[0].outcome,
+        RunOutcome::Failed {
+            reason: "workload.error.name_taken".into()
+        }
+    );
+    assert!(jobs_of(&lab, schedules[0]).await.is_empty());
+    for (id, name) in [(schedules[1], "weekly-1"), (schedules[2], "daily-1")] {
+        let record = settled(&lab, id, 1).await;
+        assert!(
+            matches!(record.history[0].outcome, RunOutcome::Started { .. }),
+            "{:?}",
+            record.history
+        );
+        let jobs = jobs_of(&lab, id).await;
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].spec.name(), Some(name));
+    }
+}
