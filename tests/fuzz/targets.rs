@@ -4,9 +4,6 @@
 //! cargo-fuzz crate (`fuzz/`, libFuzzer on nightly, run by hand for
 //! longer). A target panics when the code under test panics or when what it
 //! accepted breaks a property named here; anything refused is fine.
-//!
-//! Cron fields are not here yet: `domain/schedule.rs` was not on this
-//! branch when the targets were written.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +12,7 @@ use mlstack::domain::catalog::{
     GpuTypeRequest, HardwareSpecRequest, ImageRequest, StorageTypeRequest,
 };
 use mlstack::domain::key_pair::{ImportKeyPairRequest, KeyPairName, parse_public_key};
+use mlstack::domain::schedule::{Trigger, TriggerFields};
 use mlstack::domain::user::UpdateProfileRequest;
 
 /// The text a byte string stands for (scrapes, forms and files reach the
@@ -154,5 +152,44 @@ pub fn config(data: &[u8]) {
     let overrides = mlstack::config::CliOverrides::default();
     if let Err(e) = mlstack::config::resolve(Some(file), &env, &overrides) {
         assert!(!e.to_string().is_empty());
+    }
+}
+
+/// A job schedule's cron expression, and the form's fields read from it:
+/// never panics; an accepted expression is five fields that parse again to
+/// themselves; its next trigger in the zone the first byte picks is at or
+/// after the search start, on a whole minute; fields read from an accepted
+/// expression write an expression that is accepted too.
+pub fn cron(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(trigger) = Trigger::parse(&text(rest)) else {
+        return;
+    };
+    let expression = trigger.expression();
+    assert_eq!(expression.split(' ').count(), 5, "{expression:?}");
+    let again = Trigger::parse(expression).expect("an accepted expression parses again");
+    assert_eq!(again.expression(), expression);
+    let zones = [
+        "UTC",
+        "Asia/Taipei",
+        "America/New_York",
+        "Australia/Lord_Howe",
+    ];
+    let zone = jiff::tz::TimeZone::get(zones[usize::from(which) % zones.len()])
+        .expect("a zone of the bundled database");
+    let from = jiff::Timestamp::from_second(1_793_000_000).expect("a time");
+    if let Some(next) = trigger.next_at_or_after(&zone, from) {
+        assert!(next >= from, "{expression:?}: {next} before {from}");
+        assert_eq!(next.as_second() % 60, 0, "{expression:?}: {next}");
+        assert_eq!(next.subsec_nanosecond(), 0, "{expression:?}: {next}");
+    }
+    if let Some(fields) = TriggerFields::from_cron(expression) {
+        let written = fields.to_cron();
+        assert!(
+            Trigger::parse(&written).is_ok(),
+            "{expression:?} read as fields writes {written:?}"
+        );
     }
 }

@@ -48,6 +48,14 @@ const TOKENS: &[&str] = &[
     "=\"\"",
     "+",
     "\r",
+    "*",
+    "*/",
+    "-",
+    "L",
+    "W",
+    "?",
+    "60",
+    "SUN",
 ];
 
 /// Inputs that once made a target fail: (target, input).
@@ -190,6 +198,22 @@ fn configuration() {
             example,
             &with_env,
             b"listen = \"[::]:8080\"\n[mail]\nhost = \"smtp\"\n",
+        ],
+    );
+}
+
+#[test]
+fn cron_expressions() {
+    run(
+        "cron",
+        targets::cron,
+        &[
+            b"\x000 20 * * *",
+            b"\x01*/15 9-17 * * 1-5",
+            b"\x020 0 29 2 *",
+            b"\x030 2 31 * 0,6",
+            b"\x0130 1,2,3 1 1,4,7,10 *",
+            b"\x005 4 * * 7",
         ],
     );
 }
