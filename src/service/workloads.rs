@@ -813,12 +813,50 @@ impl Services {
         page: usize,
         page_size: usize,
     ) -> Result<ContainerPage, ServiceError> {
+        self.listed_page(
+            viewer,
+            WorkloadKind::Container,
+            project,
+            name_part,
+            page,
+            page_size,
+        )
+    }
+
+    /// The same page of a project's jobs.
+    pub async fn project_jobs(
+        &self,
+        viewer: &UserRecord,
+        project: ProjectId,
+        name_part: &str,
+        page: usize,
+        page_size: usize,
+    ) -> Result<ContainerPage, ServiceError> {
+        self.listed_page(
+            viewer,
+            WorkloadKind::Job,
+            project,
+            name_part,
+            page,
+            page_size,
+        )
+    }
+
+    fn listed_page(
+        &self,
+        viewer: &UserRecord,
+        kind: WorkloadKind,
+        project: ProjectId,
+        name_part: &str,
+        page: usize,
+        page_size: usize,
+    ) -> Result<ContainerPage, ServiceError> {
         let needle = name_part.trim().to_lowercase();
         let page_size = page_size.max(1);
-        // The list and its status polling read this on every request: like
-        // the session read, it runs right here (a read transaction over
-        // the index and ten records), not through a hop to the blocking
-        // pool, which cost more than the read.
+        // The lists and their status polling read this on every request:
+        // like the session read, it runs right here (a read transaction
+        // over the index and ten records), not through a hop to the
+        // blocking pool, which cost more than the read.
         self.store.read(|tx| {
             let p = live_project_read_tx(tx, project)?;
             if !permits_project(role_of(viewer), p.role_of(viewer.id), ProjectAction::View) {
@@ -826,7 +864,7 @@ impl Services {
             }
             // Counted and paged on the list's index; only the page's
             // records are read.
-            let ids = workloads::container_ids_read_tx(tx, project, |owner, name| {
+            let ids = workloads::listed_ids_read_tx(tx, kind, project, |owner, name| {
                 name.contains(needle.as_str())
                     && require(viewer, &p, owner, WorkloadAction::View).is_ok()
             })?;
@@ -854,61 +892,6 @@ impl Services {
                 owners,
                 zone: TimeZone::get(&settings.time_zone).unwrap_or(TimeZone::UTC),
             })
-        })
-    }
-
-    /// Page `page` (from 1; past the end: the last) of `page_size` jobs of
-    /// a project that `viewer` may see (members their own, managers and
-    /// admins all), newest first, whose name contains `name_part`
-    /// (ignoring case); with the number of all that match.
-    pub async fn project_jobs(
-        &self,
-        viewer: &UserRecord,
-        project: ProjectId,
-        name_part: &str,
-        page: usize,
-        page_size: usize,
-    ) -> Result<ContainerPage, ServiceError> {
-        let needle = name_part.trim().to_lowercase();
-        let matching: Vec<WorkloadRecord> = self
-            .project_workloads(viewer, project)
-            .await?
-            .into_iter()
-            .filter(|r| {
-                r.spec.kind() == WorkloadKind::Job
-                    && r.spec.name().is_some_and(|n| n.contains(&needle))
-            })
-            .collect();
-        let total = matching.len();
-        let page_size = page_size.max(1);
-        let page = page.clamp(1, total.div_ceil(page_size).max(1));
-        let items: Vec<WorkloadRecord> = matching
-            .into_iter()
-            .skip((page - 1) * page_size)
-            .take(page_size)
-            .collect();
-        let (owners, zone) = self.store.read(|tx| {
-            let mut owners = HashMap::new();
-            for record in &items {
-                let owner = record.spec.owner();
-                if let Entry::Vacant(entry) = owners.entry(owner)
-                    && let Some(user) = users::get_read_tx(tx, owner)?
-                {
-                    entry.insert(user.username.as_str().to_owned());
-                }
-            }
-            let settings = platform::get_read_tx(tx)?;
-            Ok::<_, ServiceError>((
-                owners,
-                TimeZone::get(&settings.time_zone).unwrap_or(TimeZone::UTC),
-            ))
-        })?;
-        Ok(ContainerPage {
-            items,
-            total,
-            page,
-            owners,
-            zone,
         })
     }
 

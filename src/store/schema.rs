@@ -7,7 +7,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransac
 use super::{Store, StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
-pub const CURRENT_VERSION: u64 = 14;
+pub const CURRENT_VERSION: u64 = 15;
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -67,6 +67,7 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_multimap_table(tables::USER_ID_TO_CUSTOM_IMAGE_IDS)?;
     tx.open_table(tables::PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID)?;
     tx.open_table(tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME)?;
+    tx.open_table(tables::PROJECT_JOB_ID_TO_OWNER_NAME)?;
     tx.open_table(tables::ORDER_ID_TO_ORDER)?;
     tx.open_multimap_table(tables::USER_ID_TO_ORDER_IDS)?;
     tx.open_multimap_table(tables::PROJECT_ID_TO_ORDER_IDS)?;

@@ -172,6 +172,10 @@ pub const PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID: TableDefinition<(u128, &str), u1
 /// reading the records.
 pub const PROJECT_CONTAINER_ID_TO_OWNER_NAME: TableDefinition<(u128, u128), (u128, &str)> =
     TableDefinition::new("project_container_id_to_owner_name");
+/// Index: (project id, job id) -> (owner's user id, name) of every job:
+/// the job list filters, counts and pages it without reading the records.
+pub const PROJECT_JOB_ID_TO_OWNER_NAME: TableDefinition<(u128, u128), (u128, &str)> =
+    TableDefinition::new("project_job_id_to_owner_name");
 /// Order id (the id of the workload or volume ordered) -> `OrderRecord`:
 /// what was created, by whom, in which project, its configuration and
 /// hourly price at that time; kept after the workload is gone.

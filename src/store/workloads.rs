@@ -305,6 +305,7 @@ pub fn insert_tx(tx: &WriteTransaction, record: &WorkloadRecord) -> Result<(), S
     tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?
         .insert(project, id)?;
     index_container_tx(tx, record)?;
+    index_job_tx(tx, record)?;
     sync_runs_tx(tx, record, record.created_at)?;
     write_tx(tx, None, record)
 }
@@ -326,14 +327,37 @@ pub(super) fn index_container_tx(
     Ok(true)
 }
 
-/// The ids of `project`'s containers whose owner and name `keep` accepts,
-/// newest first, read from the list's index: no record is decoded.
-pub fn container_ids_read_tx(
+/// Records a job in the job list's index (false: not a job).
+pub(super) fn index_job_tx(
+    tx: &WriteTransaction,
+    record: &WorkloadRecord,
+) -> Result<bool, StoreError> {
+    let WorkloadSpec::Job(spec) = &record.spec else {
+        return Ok(false);
+    };
+    tx.open_table(tables::PROJECT_JOB_ID_TO_OWNER_NAME)?
+        .insert(
+            (spec.meta.project.as_u128(), spec.meta.id.as_u128()),
+            (spec.meta.owner.as_u128(), spec.meta.name.as_str()),
+        )?;
+    Ok(true)
+}
+
+/// The ids of `project`'s containers or jobs (`kind`; other kinds have no
+/// list) whose owner and name `keep` accepts, newest first, read from the
+/// list's index: no record is decoded.
+pub fn listed_ids_read_tx(
     tx: &ReadTransaction,
+    kind: WorkloadKind,
     project: ProjectId,
     mut keep: impl FnMut(UserId, &str) -> bool,
 ) -> Result<Vec<WorkloadId>, StoreError> {
-    let table = tx.open_table(tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME)?;
+    let index = match kind {
+        WorkloadKind::Container => tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME,
+        WorkloadKind::Job => tables::PROJECT_JOB_ID_TO_OWNER_NAME,
+        _ => return Ok(Vec::new()),
+    };
+    let table = tx.open_table(index)?;
     let p = project.as_u128();
     let mut ids = Vec::new();
     for entry in table.range((p, 0)..=(p, u128::MAX))?.rev() {
@@ -390,6 +414,8 @@ pub fn remove_tx(
         tx.open_multimap_table(tables::PROJECT_ID_TO_WORKLOAD_IDS)?
             .remove(project, id.as_u128())?;
         tx.open_table(tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME)?
+            .remove((project, id.as_u128()))?;
+        tx.open_table(tables::PROJECT_JOB_ID_TO_OWNER_NAME)?
             .remove((project, id.as_u128()))?;
         if record.queued {
             tx.open_multimap_table(tables::PROJECT_ID_TO_QUEUED_JOB_IDS)?

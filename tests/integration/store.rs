@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use mlstack::clock::ManualClock;
+use mlstack::cluster::WorkloadKind;
 use mlstack::domain::ids::UserId;
 use mlstack::domain::user::{Profile, Settings, Username};
 use mlstack::store::migrations::v1_to_v2::V1_SESSIONS;
@@ -363,7 +364,11 @@ fn a_schema_5_store_gains_the_container_list_index_of_its_containers() {
     let store = Store::open_in(dir.path()).expect("upgraded");
     let listed = |keep: &dyn Fn(UserId, &str) -> bool| {
         store
-            .read(|tx| workloads::container_ids_read_tx(tx, project, |o, n| keep(o, n)))
+            .read(|tx| {
+                workloads::listed_ids_read_tx(tx, WorkloadKind::Container, project, |o, n| {
+                    keep(o, n)
+                })
+            })
             .expect("list")
     };
     assert_eq!(
@@ -381,6 +386,90 @@ fn a_schema_5_store_gains_the_container_list_index_of_its_containers() {
         .write(|tx| workloads::remove_tx(tx, records[1].id(), start_time()))
         .expect("removed");
     assert_eq!(listed(&|_, _| true), vec![records[0].id()]);
+    drop(store);
+    assert_eq!(version_of(&store_path), Some(schema::CURRENT_VERSION));
+}
+
+#[test]
+fn a_schema_14_store_gains_the_job_list_index_of_its_jobs() {
+    use mlstack::domain::ids::ProjectId;
+    use mlstack::domain::workload::{JobOrigin, JobSpec};
+    use mlstack::store::workloads::{self, WorkloadSpec};
+    let job_record = |project, owner, name| {
+        let mut record = container_record(project, owner, name);
+        let WorkloadSpec::Container(c) = record.spec.clone() else {
+            unreachable!("a container record")
+        };
+        record.spec = WorkloadSpec::Job(JobSpec {
+            meta: c.meta,
+            image: c.image,
+            command: "echo hi".into(),
+            env: Default::default(),
+            resources: c.resources,
+            volumes: Vec::new(),
+            time_limit_secs: None,
+            origin: JobOrigin::Immediately,
+        });
+        record
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join(mlstack::store::FILE_NAME);
+    let (project, other) = (ProjectId::generate(), ProjectId::generate());
+    let (alice, bob) = (UserId::generate(), UserId::generate());
+    let records = [
+        job_record(project, alice, "first"),
+        container_record(project, alice, "box"),
+        job_record(project, bob, "second"),
+        job_record(other, alice, "elsewhere"),
+    ];
+    {
+        let store = Store::open_in(dir.path()).expect("a new store");
+        store
+            .write(|tx| records.iter().try_for_each(|r| workloads::insert_tx(tx, r)))
+            .expect("workloads");
+    }
+    // Make it what schema 14 wrote: no job list index.
+    {
+        let db = redb::Database::open(&store_path).expect("open");
+        let tx = db.begin_write().expect("write");
+        assert!(
+            tx.delete_table(tables::PROJECT_JOB_ID_TO_OWNER_NAME)
+                .expect("delete")
+        );
+        tx.open_table(tables::META)
+            .expect("meta")
+            .insert("schema_version", 14u64)
+            .expect("version");
+        tx.commit().expect("commit");
+    }
+
+    let store = Store::open_in(dir.path()).expect("upgraded");
+    let listed = |kind, keep: &dyn Fn(UserId, &str) -> bool| {
+        store
+            .read(|tx| workloads::listed_ids_read_tx(tx, kind, project, |o, n| keep(o, n)))
+            .expect("list")
+    };
+    assert_eq!(
+        listed(WorkloadKind::Job, &|_, _| true),
+        vec![records[2].id(), records[0].id()],
+        "the project's jobs, newest first, no container"
+    );
+    assert_eq!(
+        listed(WorkloadKind::Container, &|_, _| true),
+        vec![records[1].id()]
+    );
+    assert_eq!(
+        listed(WorkloadKind::Job, &|owner, _| owner == bob),
+        vec![records[2].id()]
+    );
+    // A removed job leaves the index with its record.
+    store
+        .write(|tx| workloads::remove_tx(tx, records[0].id(), start_time()))
+        .expect("removed");
+    assert_eq!(
+        listed(WorkloadKind::Job, &|_, _| true),
+        vec![records[2].id()]
+    );
     drop(store);
     assert_eq!(version_of(&store_path), Some(schema::CURRENT_VERSION));
 }

@@ -6,6 +6,7 @@ pub mod v10_to_v11;
 pub mod v11_to_v12;
 pub mod v12_to_v13;
 pub mod v13_to_v14;
+pub mod v14_to_v15;
 pub mod v1_to_v2;
 pub mod v5_to_v6;
 pub mod v6_to_v7;
@@ -37,6 +38,7 @@ pub fn upgrade_tx(tx: &WriteTransaction, from: u64) -> Result<(), StoreError> {
             11 => v11_to_v12::run_tx(tx)?,
             12 => v12_to_v13::run_tx(tx)?,
             13 => v13_to_v14::run_tx(tx)?,
+            14 => v14_to_v15::run_tx(tx)?,
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "no migration from schema version {other}"
