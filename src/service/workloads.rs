@@ -5,7 +5,7 @@
 //! the recording of what the driver did, in batches.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 
 use jiff::Timestamp;
@@ -746,16 +746,19 @@ impl Services {
         .await
     }
 
-    /// Where each queued job of `project` stands, for someone who may see
-    /// the project: its place (from 1), the jobs ahead of it and why it
-    /// waits, with the numbers of the project's quota and its owner's cap
-    /// as they are now.
+    /// Where each of the jobs `ids` of `project` that is queued stands,
+    /// for someone who may see the project: its place (from 1), the jobs
+    /// ahead of it and why it waits, with the numbers of the project's quota
+    /// and its owner's cap as they are now. Only those jobs' records are
+    /// read (a list asks for its page's: ten thousand may wait).
     pub async fn queue_places(
         &self,
         viewer: &UserRecord,
         project: ProjectId,
+        ids: &[WorkloadId],
     ) -> Result<BTreeMap<WorkloadId, QueuePlace>, ServiceError> {
         let viewer = viewer.clone();
+        let wanted: HashSet<WorkloadId> = ids.iter().copied().collect();
         self.blocking(move |store| {
             store.read(|tx| {
                 let p = live_project_read_tx(tx, project)?;
@@ -767,6 +770,7 @@ impl Services {
                 for (ahead, id) in workloads::queued_ids_read_tx(tx, project)?
                     .into_iter()
                     .enumerate()
+                    .filter(|(_, id)| wanted.contains(id))
                 {
                     let Some(record) = workloads::get_read_tx(tx, id)? else {
                         continue;

@@ -86,7 +86,7 @@ async fn get_detail(
     let tab = views::Tab::from_slug(&query.tab).unwrap_or(views::Tab::Detail);
     let place = if record.queued {
         services
-            .queue_places(viewer, record.spec.project())
+            .queue_places(viewer, record.spec.project(), &[record.id()])
             .await?
             .get(&record.id())
             .copied()
@@ -232,13 +232,14 @@ async fn get_list(
                 .await?,
         )
     };
-    let places = if found
-        .as_ref()
-        .is_some_and(|f| f.items.iter().any(|r| r.queued))
-    {
-        services.queue_places(viewer, project.id).await?
-    } else {
+    let queued: Vec<WorkloadId> = found
+        .iter()
+        .flat_map(|f| f.items.iter().filter(|r| r.queued).map(WorkloadRecord::id))
+        .collect();
+    let places = if queued.is_empty() {
         BTreeMap::new()
+    } else {
+        services.queue_places(viewer, project.id, &queued).await?
     };
     let total = found.as_ref().map_or(0, |f| f.total);
     let page = found.as_ref().map_or(1, |f| f.page);

@@ -56,7 +56,7 @@ async fn a_job_past_the_quota_waits_in_order_and_starts_when_a_container_is_dele
         "queued jobs hold nothing"
     );
     let places = services
-        .queue_places(bob, lab.project)
+        .queue_places(bob, lab.project, &[first, second])
         .await
         .expect("places");
     let head = places[&first];
@@ -160,7 +160,7 @@ async fn a_job_past_the_quota_waits_in_order_and_starts_when_a_container_is_dele
     }
     assert!(
         services
-            .queue_places(bob, lab.project)
+            .queue_places(bob, lab.project, &[first, second])
             .await
             .expect("places")
             .is_empty()
@@ -198,7 +198,7 @@ async fn a_queued_job_is_cancelled_or_deleted_and_the_next_one_moves_up() {
         Err(ServiceError::NotFound)
     ));
     let places = services
-        .queue_places(bob, lab.project)
+        .queue_places(bob, lab.project, &waiting)
         .await
         .expect("places");
     assert_eq!(places.len(), 1);
