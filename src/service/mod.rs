@@ -12,6 +12,7 @@ pub(crate) mod guards;
 pub mod images;
 pub mod job_logs;
 pub mod key_pairs;
+mod lists;
 pub mod mail;
 pub mod metrics;
 pub mod password;
@@ -131,6 +132,8 @@ pub struct Services {
         Arc<std::sync::Mutex<std::collections::BTreeSet<crate::domain::workload::WorkloadId>>>,
     /// Whether an SMTP relay is configured; the admin outbox says so.
     pub(crate) mail_delivery: bool,
+    /// The container and job lists, read once per change of the store.
+    pub(crate) lists: Arc<lists::ListSnapshots>,
 }
 
 impl Services {
@@ -157,6 +160,7 @@ impl Services {
             idle_rule: crate::domain::metrics::IdleRule::default(),
             idle_mailed: Arc::default(),
             mail_delivery: false,
+            lists: Arc::default(),
         }
     }
 

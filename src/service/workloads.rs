@@ -5,8 +5,9 @@
 //! the recording of what the driver did, in batches.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -42,7 +43,7 @@ use crate::store::activations::{self, ActivationStatus};
 use crate::store::projects::{self, ProjectRecord};
 use crate::store::users::{self, UserRecord};
 use crate::store::volumes::{self, VolumeDesired, VolumeRecord};
-use crate::store::workloads::{self, Desired, LastError, WorkloadRecord, WorkloadSpec};
+use crate::store::workloads::{self, Desired, LastError, Listed, WorkloadRecord, WorkloadSpec};
 use crate::store::{StoreError, WriteTx};
 use crate::store::{holds, platform};
 
@@ -758,7 +759,8 @@ impl Services {
         ids: &[WorkloadId],
     ) -> Result<BTreeMap<WorkloadId, QueuePlace>, ServiceError> {
         let viewer = viewer.clone();
-        let wanted: HashSet<WorkloadId> = ids.iter().copied().collect();
+        let wanted = ids.to_vec();
+        let lists = Arc::clone(&self.lists);
         self.blocking(move |store| {
             store.read(|tx| {
                 let p = live_project_read_tx(tx, project)?;
@@ -766,11 +768,11 @@ impl Services {
                     return Err(ServiceError::NotFound);
                 }
                 let held = holds::of_project_read_tx(tx, project)?;
+                let queue = lists.current(store, project, WorkloadKind::Job)?;
                 let mut places = BTreeMap::new();
-                for (ahead, id) in workloads::queued_ids_read_tx(tx, project)?
+                for (id, ahead) in wanted
                     .into_iter()
-                    .enumerate()
-                    .filter(|(_, id)| wanted.contains(id))
+                    .filter_map(|id| queue.queue.get(&id).map(|ahead| (id, *ahead)))
                 {
                     let Some(record) = workloads::get_read_tx(tx, id)? else {
                         continue;
@@ -863,20 +865,41 @@ impl Services {
         // blocking pool, which cost more than the read.
         self.store.read(|tx| {
             let p = live_project_read_tx(tx, project)?;
-            if !permits_project(role_of(viewer), p.role_of(viewer.id), ProjectAction::View) {
+            let (role, membership) = (role_of(viewer), p.role_of(viewer.id));
+            if !permits_project(role, membership, ProjectAction::View) {
                 return Err(ServiceError::NotFound);
             }
-            // Counted and paged on the list's index; only the page's
+            // Counted and paged on the list's snapshot; only the page's
             // records are read.
-            let ids = workloads::listed_ids_read_tx(tx, kind, project, |owner, name| {
-                name.contains(needle.as_str())
-                    && require(viewer, &p, owner, WorkloadAction::View).is_ok()
-            })?;
-            let total = ids.len();
+            let snapshot = self.lists.current(&self.store, project, kind)?;
+            let sees_own = permits_workload(role, membership, true, WorkloadAction::View);
+            let sees_others = permits_workload(role, membership, false, WorkloadAction::View);
+            let everything = needle.is_empty() && sees_own && sees_others;
+            let keep = |l: &&Listed| {
+                everything
+                    || (l.name.contains(needle.as_str())
+                        && if l.owner == viewer.id {
+                            sees_own
+                        } else {
+                            sees_others
+                        })
+            };
+            let total = if everything {
+                snapshot.listed.len()
+            } else {
+                snapshot.listed.iter().filter(keep).count()
+            };
             let page = page.clamp(1, total.div_ceil(page_size).max(1));
+            let shown = snapshot
+                .listed
+                .iter()
+                .filter(keep)
+                .skip((page - 1) * page_size)
+                .take(page_size)
+                .map(|l| l.id);
             let mut items = Vec::with_capacity(page_size);
             let mut owners = HashMap::new();
-            for id in ids.into_iter().skip((page - 1) * page_size).take(page_size) {
+            for id in shown {
                 let Some(record) = workloads::get_read_tx(tx, id)? else {
                     continue;
                 };

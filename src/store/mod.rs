@@ -31,6 +31,7 @@ pub mod volumes;
 pub mod workloads;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 
@@ -88,6 +89,8 @@ backend_error!(
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// Write transactions committed since the store was opened.
+    commits: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -126,6 +129,7 @@ impl Store {
         match f(&tx) {
             Ok(value) => {
                 tx.commit().map_err(StoreError::from)?;
+                self.commits.fetch_add(1, Ordering::Release);
                 Ok(value)
             }
             Err(e) => {
@@ -133,6 +137,13 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// How many write transactions this process has committed: what a read
+    /// begun after this number was taken sees is at least as new as that
+    /// commit, so a snapshot read then stays current while it is unchanged.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
     }
 
     /// Whether the store answers a read; used by `/readyz`.

@@ -1,6 +1,7 @@
 //! Opening the store: create, upgrade through the migrations, or refuse.
 
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 
 use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransaction};
 
@@ -163,5 +164,6 @@ pub(super) fn open(path: &Path) -> Result<Store, StoreError> {
     Ok(Store {
         db,
         path: path.to_owned(),
+        commits: AtomicU64::new(0),
     })
 }

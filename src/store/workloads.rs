@@ -343,15 +343,21 @@ pub(super) fn index_job_tx(
     Ok(true)
 }
 
-/// The ids of `project`'s containers or jobs (`kind`; other kinds have no
-/// list) whose owner and name `keep` accepts, newest first, read from the
-/// list's index: no record is decoded.
-pub fn listed_ids_read_tx(
+/// A container or job as its list's index has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: WorkloadId,
+    pub owner: UserId,
+    pub name: String,
+}
+
+/// `project`'s containers or jobs (`kind`; other kinds have no list),
+/// newest first, read from the list's index: no record is decoded.
+pub fn listed_read_tx(
     tx: &ReadTransaction,
     kind: WorkloadKind,
     project: ProjectId,
-    mut keep: impl FnMut(UserId, &str) -> bool,
-) -> Result<Vec<WorkloadId>, StoreError> {
+) -> Result<Vec<Listed>, StoreError> {
     let index = match kind {
         WorkloadKind::Container => tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME,
         WorkloadKind::Job => tables::PROJECT_JOB_ID_TO_OWNER_NAME,
@@ -359,15 +365,17 @@ pub fn listed_ids_read_tx(
     };
     let table = tx.open_table(index)?;
     let p = project.as_u128();
-    let mut ids = Vec::new();
+    let mut listed = Vec::new();
     for entry in table.range((p, 0)..=(p, u128::MAX))?.rev() {
         let (key, value) = entry?;
         let (owner, name) = value.value();
-        if keep(UserId::from_u128(owner), name) {
-            ids.push(WorkloadId::from_u128(key.value().1));
-        }
+        listed.push(Listed {
+            id: WorkloadId::from_u128(key.value().1),
+            owner: UserId::from_u128(owner),
+            name: name.to_owned(),
+        });
     }
-    Ok(ids)
+    Ok(listed)
 }
 
 /// Changes a workload with `change` and writes it back, with `updated_at`

@@ -364,12 +364,12 @@ fn a_schema_5_store_gains_the_container_list_index_of_its_containers() {
     let store = Store::open_in(dir.path()).expect("upgraded");
     let listed = |keep: &dyn Fn(UserId, &str) -> bool| {
         store
-            .read(|tx| {
-                workloads::listed_ids_read_tx(tx, WorkloadKind::Container, project, |o, n| {
-                    keep(o, n)
-                })
-            })
+            .read(|tx| workloads::listed_read_tx(tx, WorkloadKind::Container, project))
             .expect("list")
+            .into_iter()
+            .filter(|l| keep(l.owner, &l.name))
+            .map(|l| l.id)
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         listed(&|_, _| true),
@@ -446,8 +446,12 @@ fn a_schema_14_store_gains_the_job_list_index_of_its_jobs() {
     let store = Store::open_in(dir.path()).expect("upgraded");
     let listed = |kind, keep: &dyn Fn(UserId, &str) -> bool| {
         store
-            .read(|tx| workloads::listed_ids_read_tx(tx, kind, project, |o, n| keep(o, n)))
+            .read(|tx| workloads::listed_read_tx(tx, kind, project))
             .expect("list")
+            .into_iter()
+            .filter(|l| keep(l.owner, &l.name))
+            .map(|l| l.id)
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         listed(WorkloadKind::Job, &|_, _| true),
