@@ -720,3 +720,148 @@ async fn an_idle_container_is_stopped_by_its_projects_automatic_stop() {
             .contains("<dd>Off</dd>")
     );
 }
+
+/// The answers of a Prometheus server to mlstack's container queries, from
+/// tests/fixtures/prometheus/cadvisor-query-vectors-constructed.json (built
+/// from cAdvisor's golden output): its container's cgroup is the local
+/// workload `id`'s, each of its four CPUs busy 0.125 s a second, 512 MiB
+/// working set, 1 KiB/s received and 2 KiB/s sent; `memory` stands in for
+/// the working set's value when given. The GPU queries get empty vectors.
+fn prometheus_answer(query: &str, id: &str, memory: &str) -> String {
+    const ANSWERS: &str =
+        include_str!("../fixtures/prometheus/cadvisor-query-vectors-constructed.json");
+    let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+    let all: serde_json::Value = serde_json::from_str(&ANSWERS.replace(
+        "\"testcontainer\"",
+        &format!("\"/system.slice/mlstack-{id}\""),
+    ))
+    .expect("JSON");
+    let metrics = [
+        ("container_cpu_usage_seconds_total", "0.125"),
+        ("container_memory_working_set_bytes", memory),
+        ("container_network_receive_bytes_total", "1024"),
+        ("container_network_transmit_bytes_total", "2048"),
+    ];
+    let Some((metric, value)) = metrics.iter().find(|(m, _)| query.contains(m)) else {
+        return empty.to_owned();
+    };
+    let mut answer = all[*metric].clone();
+    if let Some(result) = answer["data"]["result"].as_array_mut() {
+        for series in result {
+            series["value"][1] = serde_json::Value::String((*value).to_owned());
+        }
+    }
+    answer.to_string()
+}
+
+/// Serves the query API: `answer(query)` for each `/api/v1/query`; its
+/// base address.
+async fn fake_prometheus(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 16 * 1024];
+                let n = socket.read(&mut request).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&request[..n]);
+                let target = head.split(' ').nth(1).unwrap_or("");
+                let query: BTreeMap<String, String> =
+                    serde_urlencoded::from_str(target.split_once('?').map_or("", |(_, q)| q))
+                        .unwrap_or_default();
+                let body = answer(query.get("query").map_or("", String::as_str));
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+/// A container of the local driver measured by a Prometheus server that
+/// scrapes cAdvisor: its CPU, memory and network charts show the server's
+/// rates (not the local driver's own reading of its processes); a bad value
+/// and a failed query mark the source unhealthy with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_series_come_from_prometheus() {
+    let app = TestApp::start();
+    let (manny, _) = app.member("manny").await;
+    let (mia, _) = app.member("mia").await;
+    let project = active_project(&app, &manny, "Vision", &["manny", "mia"], &day(30)).await;
+    let mia_user = activated(&app, "mia").await;
+    let id = create(&app, &mia_user, web_container(&project, "train")).await;
+    wait_state(&mia, &id, "running").await;
+
+    let memory = Arc::new(Mutex::new("536870912"));
+    let failing = Arc::new(Mutex::new(false));
+    let (serving_id, serving_memory, serving_failure) =
+        (id.clone(), memory.clone(), failing.clone());
+    let base = fake_prometheus(move |query| {
+        if *serving_failure.lock().unwrap_or_else(PoisonError::into_inner)
+            && query.contains("transmit")
+        {
+            return r#"{"status":"error","errorType":"execution","error":"query timed out in expression evaluation"}"#.to_owned();
+        }
+        let memory = *serving_memory.lock().unwrap_or_else(PoisonError::into_inner);
+        prometheus_answer(query, &serving_id, memory)
+    })
+    .await;
+    let mut metrics = app.config.metrics.clone();
+    metrics.prometheus_url = Some(base.clone());
+    let collector = MetricsCollector::new(app.services(), &metrics);
+    for _ in 0..3 {
+        collector.step().await.expect("stored");
+        app.clock.advance(SignedDuration::from_mins(1));
+    }
+    let tab = mia
+        .get(&format!("/containers/{id}?tab=monitor&hours=1"))
+        .await;
+    assert_eq!(tab.status, StatusCode::OK);
+    // By hand: 4 × 0.125 = 0.5 cores; 536,870,912 bytes = 512 MiB;
+    // 1,024 and 2,048 bytes a second.
+    for value in [
+        "0.5 cores</title>",
+        "512 MiB</title>",
+        "1 KiB/s</title>",
+        "2 KiB/s</title>",
+    ] {
+        assert!(tab.body.contains(value), "{value}: {}", tab.body);
+    }
+    let admin = app.admin().await;
+    let sources = admin.get("/admin/metrics-sources").await;
+    assert!(
+        sources.body.contains(&base) && sources.body.contains("Healthy"),
+        "{}",
+        sources.body
+    );
+    assert!(!sources.body.contains("Unhealthy"), "{}", sources.body);
+
+    *memory.lock().unwrap_or_else(PoisonError::into_inner) = "NaN";
+    collector.step().await.expect("stored");
+    let sources = admin.get("/admin/metrics-sources").await;
+    assert!(sources.body.contains("Unhealthy"), "{}", sources.body);
+    assert!(
+        sources.body.contains("container_memory_working_set_bytes")
+            && sources.body.contains("not a valid value"),
+        "{}",
+        sources.body
+    );
+
+    *failing.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    app.clock.advance(SignedDuration::from_mins(1));
+    collector.step().await.expect("stored");
+    let sources = admin.get("/admin/metrics-sources").await;
+    assert!(
+        sources
+            .body
+            .contains("query timed out in expression evaluation"),
+        "{}",
+        sources.body
+    );
+}
