@@ -865,3 +865,187 @@ async fn container_series_come_from_prometheus() {
         sources.body
     );
 }
+
+/// cAdvisor's golden output for the four container metrics (their HELP,
+/// TYPE and sample lines, the sample times left out so that Prometheus
+/// stamps its scrapes): the container's cgroup is the local workload
+/// `id`'s, each CPU counter `0.125 × seconds` (0.5 cores in all), the
+/// network counters 1,024 and 2,048 bytes a second, 512 MiB working set.
+fn cadvisor_counting(id: &str, seconds: f64) -> String {
+    const FIXTURE: &str =
+        include_str!("../fixtures/cadvisor/cadvisor-testdata-prometheus_metrics.txt");
+    let metrics = [
+        ("container_cpu_usage_seconds_total", 0.125 * seconds),
+        ("container_memory_working_set_bytes", 536_870_912.0),
+        ("container_network_receive_bytes_total", 1024.0 * seconds),
+        ("container_network_transmit_bytes_total", 2048.0 * seconds),
+    ];
+    FIXTURE
+        .lines()
+        .filter_map(|line| {
+            let (metric, value) = metrics.iter().find(|(m, _)| line.contains(m))?;
+            if line.starts_with('#') {
+                return Some(format!("{line}\n"));
+            }
+            let series = line.strip_prefix(metric)?.rsplitn(3, ' ').nth(2)?;
+            let series = series.replace(
+                "id=\"testcontainer\"",
+                &format!("id=\"/system.slice/mlstack-{id}\""),
+            );
+            Some(format!("{metric}{series} {value}\n"))
+        })
+        .collect()
+}
+
+/// A real Prometheus (Debian's `prometheus`) scrapes cAdvisor's golden
+/// output, its counters growing with the real time and then reset (the
+/// container restarted); mlstack asks it for the container's series once a
+/// minute of the manual clock. The rates are the counters' real growth —
+/// and across the reset never negative nor more than it (Prometheus counts
+/// a counter that went down from zero).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_gives_container_rates_across_a_counter_reset() {
+    let app = TestApp::start();
+    let (manny, _) = app.member("manny").await;
+    let (mia, _) = app.member("mia").await;
+    let project = active_project(&app, &manny, "Vision", &["manny", "mia"], &day(30)).await;
+    let mia_user = activated(&app, "mia").await;
+    let id = create(&app, &mia_user, web_container(&project, "train")).await;
+    wait_state(&mia, &id, "running").await;
+
+    let counting_since = Arc::new(Mutex::new(std::time::Instant::now()));
+    let since = counting_since.clone();
+    let container_id = id.clone();
+    let cadvisor = changing_exporter(move |_| {
+        let since = *since.lock().unwrap_or_else(PoisonError::into_inner);
+        cadvisor_counting(&container_id, since.elapsed().as_secs_f64())
+    })
+    .await;
+    let target = cadvisor
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: cadvisor\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .expect("config");
+    let port = free_port();
+    let mut server = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus (Debian package prometheus)");
+    let base = format!("http://127.0.0.1:{port}");
+    // Until Prometheus holds two scrapes of the container's counters.
+    crate::common::install_crypto();
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = http
+            .get(format!(
+                "{base}/api/v1/query?{}",
+                serde_urlencoded::to_string([(
+                    "query",
+                    "irate(container_cpu_usage_seconds_total[5m])"
+                )])
+                .expect("encoded")
+            ))
+            .send()
+            .await
+            .ok();
+        let text = match answer {
+            Some(a) => a.text().await.unwrap_or_default(),
+            None => String::new(),
+        };
+        if text.contains(&id) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "prometheus never had two scrapes: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut metrics = app.config.metrics.clone();
+    metrics.prometheus_url = Some(base.clone());
+    let collector = MetricsCollector::new(app.services(), &metrics);
+    let workload = id.parse().expect("id");
+    // One step a second of real time (Prometheus scrapes each second) and
+    // a minute of the manual clock: each step its own minute.
+    let cpu_by_minute = |columns: mlstack::service::metrics::MonitorColumns| {
+        columns
+            .cpu_cores
+            .into_iter()
+            .flatten()
+            .collect::<Vec<f64>>()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let before = loop {
+        collector.step().await.expect("stored");
+        app.clock.advance(SignedDuration::from_mins(1));
+        let cpu = cpu_by_minute(
+            app.services()
+                .monitor_columns(workload, 1)
+                .await
+                .expect("columns"),
+        );
+        if cpu.len() >= 3 {
+            break cpu;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no rates from Prometheus: {:?}",
+            app.services().metrics_sources().all()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    for cpu in &before {
+        assert!((0.45..=0.55).contains(cpu), "0.5 cores: {before:?}");
+    }
+    // The container restarts: its counters start again from zero.
+    *counting_since
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = std::time::Instant::now();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        collector.step().await.expect("stored");
+        app.clock.advance(SignedDuration::from_mins(1));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let columns = app
+        .services()
+        .monitor_columns(workload, 1)
+        .await
+        .expect("columns");
+    let rx: Vec<f64> = columns.rx_bytes_per_s.iter().flatten().copied().collect();
+    let cpu = cpu_by_minute(columns);
+    assert!(cpu.len() >= before.len() + 3, "{cpu:?}");
+    for value in &cpu {
+        assert!(
+            (0.0..=0.55).contains(value),
+            "never negative nor more: {cpu:?}"
+        );
+    }
+    let last = cpu.last().copied().unwrap_or_default();
+    assert!((0.45..=0.55).contains(&last), "0.5 cores again: {cpu:?}");
+    assert!(
+        rx.iter().all(|v| (0.0..=1024.0 * 1.1).contains(v)),
+        "{rx:?}"
+    );
+    let sources = app.services().metrics_sources().all();
+    assert!(sources.iter().all(|s| s.healthy), "{sources:?}");
+}
