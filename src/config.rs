@@ -29,6 +29,18 @@ pub struct TlsConfig {
     pub key_file: PathBuf,
 }
 
+/// Whether the local GPUs' utilization and memory are read with
+/// nvidia-smi every scrape interval (`[metrics] nvidia_smi`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NvidiaSmiSampling {
+    /// On the local driver when its GPUs came from nvidia-smi and no DCGM
+    /// exporter or Prometheus server is configured.
+    Auto,
+    /// Always on the local driver.
+    On,
+    Off,
+}
+
 /// Which driver runs the workloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriverChoice {
@@ -149,6 +161,8 @@ pub struct MetricsConfig {
     /// `/metrics/cadvisor`), scraped every `scrape_interval` for each
     /// container's CPU, memory and network.
     pub cadvisor_endpoints: Vec<String>,
+    /// The local GPUs read with nvidia-smi.
+    pub nvidia_smi: NvidiaSmiSampling,
     pub scrape_interval: Duration,
     /// One scrape's limit: connecting, the answer and its body together.
     pub scrape_timeout: Duration,
@@ -285,6 +299,7 @@ struct FileMetrics {
     dcgm_endpoints: Option<Vec<String>>,
     prometheus_url: Option<String>,
     cadvisor_endpoints: Option<Vec<String>>,
+    nvidia_smi: Option<String>,
     scrape_interval: Option<String>,
     scrape_timeout: Option<String>,
     max_response_bytes: Option<u64>,
@@ -305,7 +320,7 @@ struct FileGpu {
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 42] = [
+pub const ENV_KEYS: [(&str, &str); 43] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -346,6 +361,7 @@ pub const ENV_KEYS: [(&str, &str); 42] = [
     ("MLSTACK_METRICS_SCRAPE_INTERVAL", "metrics.scrape_interval"),
     ("MLSTACK_METRICS_SCRAPE_TOKEN", "metrics.scrape_token"),
     ("MLSTACK_METRICS_PROMETHEUS_URL", "metrics.prometheus_url"),
+    ("MLSTACK_METRICS_NVIDIA_SMI", "metrics.nvidia_smi"),
     ("MLSTACK_MAIL_HOST", "mail.host"),
     ("MLSTACK_MAIL_PORT", "mail.port"),
     ("MLSTACK_MAIL_SECURITY", "mail.security"),
@@ -609,6 +625,20 @@ fn resolve_metrics(
             ));
         }
     }
+    let nvidia_smi = match pick("metrics.nvidia_smi", file.nvidia_smi)
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("auto") => NvidiaSmiSampling::Auto,
+        Some("on") => NvidiaSmiSampling::On,
+        Some("off") => NvidiaSmiSampling::Off,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "metrics.nvidia_smi",
+                format!("{other:?} is not one of \"auto\", \"on\", \"off\""),
+            ));
+        }
+    };
     let scrape_interval = duration_key(
         "metrics.scrape_interval",
         pick("metrics.scrape_interval", file.scrape_interval),
@@ -664,6 +694,7 @@ fn resolve_metrics(
         dcgm_endpoints,
         prometheus_url,
         cadvisor_endpoints,
+        nvidia_smi,
         scrape_interval,
         scrape_timeout,
         max_response_bytes,
@@ -1247,7 +1278,7 @@ workload_uid_count = 100
     #[test]
     fn errors_name_the_key() {
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
-        let cases: [Case; 38] = [
+        let cases: [Case; 40] = [
             (Some("listen = \"nowhere\""), &[], "listen"),
             (
                 Some("[session]\nidle_timeout = \"soon\""),
@@ -1377,6 +1408,16 @@ workload_uid_count = 100
                 None,
                 &[("MLSTACK_METRICS_PROMETHEUS_URL", "prometheus:9090")],
                 "metrics.prometheus_url",
+            ),
+            (
+                Some("[metrics]\nnvidia_smi = \"yes\""),
+                &[],
+                "metrics.nvidia_smi",
+            ),
+            (
+                None,
+                &[("MLSTACK_METRICS_NVIDIA_SMI", "true")],
+                "metrics.nvidia_smi",
             ),
             (
                 Some("[mail]\nhost = \"smtp.lab\""),

@@ -8,7 +8,8 @@
 //! Mapping: a reading with a pod (DCGM's Kubernetes pod mapping) belongs to
 //! the Running container or job of that pod (the namespace names the
 //! project, the pod name the workload); one without belongs to the Running
-//! local workload holding that GPU index. Everything else is idle capacity.
+//! local workload holding that GPU (by its UUID in the local driver's
+//! inventory, else its index). Everything else is idle capacity.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -270,9 +271,22 @@ impl Services {
     /// current minute, in one transaction.
     pub async fn ingest_gpu_readings(
         &self,
-        readings: Vec<GpuReading>,
+        mut readings: Vec<GpuReading>,
     ) -> Result<IngestReport, ServiceError> {
         let minute = minute_of_ms(self.clock.now().as_millisecond());
+        // On the local driver a GPU is known by its UUID first: an index
+        // could name another card after the driver renumbered them.
+        if let Some(AnyDriver::Local(local)) = self.driver().map(|d| &**d) {
+            let inventory = local.gpus();
+            for reading in readings.iter_mut().filter(|r| r.pod.is_none()) {
+                if let Some(gpu) = inventory
+                    .iter()
+                    .find(|g| g.uuid.as_deref() == Some(reading.uuid.as_str()))
+                {
+                    reading.index = gpu.index;
+                }
+            }
+        }
         self.blocking(move |store| {
             let records = store.read(workloads::all_read_tx)?;
             let (samples, mapped_gpus) = samples_of(&records, &readings);

@@ -1,23 +1,28 @@
 //! The metrics collector: every tick, each DCGM exporter (and the Prometheus
-//! server, when one is configured) is asked at once — each bounded by the
+//! server, when one is configured: for GPUs and for containers) is asked at
+//! once — each bounded by the
 //! scrape timeout and size limit, so one source that is down or slow never
 //! holds up the others —, its answer parsed, mapped to workloads and stored;
 //! each source's outcome goes to the admin status page. cAdvisor endpoints
 //! (and, on the local driver, the workloads' own processes) give each
 //! container's CPU, memory and network: their counters become rates
-//! against the same container's reading of the previous scrape.
+//! against the same container's reading of the previous scrape. On the
+//! local driver, nvidia-smi is run for the GPUs' utilization and memory
+//! (`[metrics] nvidia_smi`), a source like the others.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::future::join_all;
 
+use crate::cluster::any::AnyDriver;
 use crate::cluster::metrics::cadvisor::{self, ContainerOf};
 use crate::cluster::metrics::dcgm::{self, DcgmScrape, FB_USED, GPU_UTIL};
-use crate::cluster::metrics::prometheus;
 use crate::cluster::metrics::scrape::Scraper;
-use crate::config::MetricsConfig;
+use crate::cluster::metrics::{nvidia_smi, prometheus};
+use crate::config::{MetricsConfig, NvidiaSmiSampling};
 use crate::domain::metrics::{ResourceReading, ResourceSample};
 use crate::service::{ServiceError, Services};
 
@@ -31,8 +36,15 @@ pub struct MetricsCollector {
     endpoints: Vec<String>,
     prometheus: Option<String>,
     cadvisor: Vec<String>,
+    /// The nvidia-smi run for the local GPUs, when it is.
+    nvidia_smi: Option<PathBuf>,
+    timeout: Duration,
+    max_bytes: usize,
     /// Each container's last reading per source.
     previous: Arc<Mutex<Previous>>,
+    /// The containers the Prometheus server measured in its last answer:
+    /// the local driver's own reading leaves them to it.
+    measured_by_prometheus: Arc<Mutex<BTreeSet<ContainerOf>>>,
 }
 
 /// Each container's last reading per source, with its time (ms).
@@ -67,16 +79,18 @@ pub fn rates(
 
 impl MetricsCollector {
     pub fn new(services: Services, config: &MetricsConfig) -> MetricsCollector {
+        let max_bytes = usize::try_from(config.max_response_bytes).unwrap_or(usize::MAX);
         MetricsCollector {
-            services,
-            scraper: Scraper::new(
-                config.scrape_timeout,
-                usize::try_from(config.max_response_bytes).unwrap_or(usize::MAX),
-            ),
+            scraper: Scraper::new(config.scrape_timeout, max_bytes),
             endpoints: config.dcgm_endpoints.clone(),
             prometheus: config.prometheus_url.clone(),
             cadvisor: config.cadvisor_endpoints.clone(),
+            nvidia_smi: samples_nvidia_smi(&services, config).then(|| PathBuf::from("nvidia-smi")),
+            timeout: config.scrape_timeout,
+            max_bytes,
+            services,
             previous: Arc::default(),
+            measured_by_prometheus: Arc::default(),
         }
     }
 
@@ -92,12 +106,17 @@ impl MetricsCollector {
             }
         };
         let containers = join_all(self.cadvisor.iter().map(|url| self.scrape_cadvisor(url)));
-        let (outcomes, server, containers, local) =
-            futures_util::future::join4(exporters, server, containers, self.read_local()).await;
+        let (outcomes, server, containers, gpus) =
+            futures_util::future::join4(exporters, server, containers, self.sample_local_gpus())
+                .await;
+        // After the Prometheus server's answer: the containers it measured
+        // are left to it.
+        let local = self.read_local().await;
         outcomes.into_iter().collect::<Result<Vec<()>, _>>()?;
         containers.into_iter().collect::<Result<Vec<()>, _>>()?;
         server?;
         local?;
+        gpus?;
         self.services.mail_idle_gpus().await?;
         self.services.stop_idle_containers().await?;
         Ok(())
@@ -146,19 +165,40 @@ impl MetricsCollector {
     }
 
     /// The local driver's reading of its workloads' processes, where no
-    /// cAdvisor endpoint is configured (one that is measures the same
-    /// containers better: with their network).
+    /// cAdvisor endpoint is configured and the Prometheus server did not
+    /// measure the container (they measure the same containers better:
+    /// with their network).
     async fn read_local(&self) -> Result<(), ServiceError> {
         if !self.cadvisor.is_empty() {
             return Ok(());
         }
-        let readings = self.services.local_resource_readings().await?;
+        let mut readings = self.services.local_resource_readings().await?;
+        let measured = self
+            .measured_by_prometheus
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        readings.retain(|(of, _)| !measured.contains(of));
         if readings.is_empty() {
             return Ok(());
         }
         let now = self.services.clock.now();
         let samples = self.rates(LOCAL_SOURCE, now, readings);
         self.services.ingest_usage(samples).await.map(|_| ())
+    }
+
+    /// Runs nvidia-smi for the local GPUs' utilization and memory, when it
+    /// is enabled; its readings map to workloads by GPU (UUID, else index)
+    /// like a DCGM exporter's on the local driver.
+    async fn sample_local_gpus(&self) -> Result<(), ServiceError> {
+        let Some(program) = &self.nvidia_smi else {
+            return Ok(());
+        };
+        let started = self.services.clock.now();
+        match nvidia_smi::sample(program, self.timeout, self.max_bytes).await {
+            Ok(parsed) => self.ingest(nvidia_smi::SOURCE, started, parsed).await,
+            Err(problem) => self.failed(nvidia_smi::SOURCE, started, problem),
+        }
     }
 
     fn rates(
@@ -171,21 +211,84 @@ impl MetricsCollector {
         rates(&mut previous, source, at.as_millisecond(), readings)
     }
 
-    /// Asks the Prometheus server at `base` for the GPU fields.
+    /// Asks the Prometheus server at `base` for the GPU fields and the
+    /// containers' CPU, memory and network, all at once; one failed query
+    /// marks the source unhealthy with its reason.
     async fn query_prometheus(&self, base: &str) -> Result<(), ServiceError> {
         let started = self.services.clock.now();
-        let (util, mem) = futures_util::future::join(
+        let mut measured = BTreeSet::new();
+        let outcome = self.ask_prometheus(base, started, &mut measured).await;
+        *self
+            .measured_by_prometheus
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = measured;
+        outcome
+    }
+
+    /// [`Self::query_prometheus`]'s work; `measured` gets the containers
+    /// the answer measured.
+    async fn ask_prometheus(
+        &self,
+        base: &str,
+        started: jiff::Timestamp,
+        measured: &mut BTreeSet<ContainerOf>,
+    ) -> Result<(), ServiceError> {
+        let container_queries = prometheus::container_queries();
+        let urls: Vec<String> = container_queries
+            .iter()
+            .map(|(_, query)| prometheus::query_url(base, query))
+            .collect();
+        let (util, mem, containers) = futures_util::future::join3(
             self.scraper.fetch(&prometheus::query_url(base, GPU_UTIL)),
             self.scraper.fetch(&prometheus::query_url(base, FB_USED)),
+            join_all(urls.iter().map(|url| self.scraper.fetch(url))),
         )
         .await;
         let (util, mem) = match (util, mem) {
             (Ok(util), Ok(mem)) => (util, mem),
             (Err(e), _) | (_, Err(e)) => return self.failed(base, started, e.to_string()),
         };
-        match prometheus::readings(&util, &mem) {
-            Ok(parsed) => self.ingest(base, started, parsed).await,
-            Err(problem) => self.failed(base, started, problem),
+        let mut answers = Vec::new();
+        for ((metric, _), answer) in container_queries.iter().zip(containers) {
+            match answer {
+                Ok(text) => answers.push((*metric, text)),
+                Err(e) => return self.failed(base, started, format!("{metric}: {e}")),
+            }
+        }
+        let answers: Vec<(&'static str, &str)> =
+            answers.iter().map(|(m, t)| (*m, t.as_str())).collect();
+        let (mut parsed, (samples, problems)) = match (
+            prometheus::readings(&util, &mem),
+            prometheus::container_samples(&answers),
+        ) {
+            (Ok(gpus), Ok(containers)) => (gpus, containers),
+            (Err(problem), _) | (_, Err(problem)) => return self.failed(base, started, problem),
+        };
+        for problem in problems {
+            parsed.note(problem);
+        }
+        measured.extend(samples.iter().map(|(of, _)| of.clone()));
+        let health = self.services.metrics_sources();
+        let problem = parsed.problem_summary();
+        let stored = async {
+            let mut report = self.services.ingest_gpu_readings(parsed.gpus).await?;
+            let containers = self.services.ingest_usage(samples).await?;
+            report.workloads = report.workloads.max(containers);
+            Ok::<_, ServiceError>(report)
+        };
+        match stored.await {
+            Ok(report) => {
+                health.record(base, started, Ok((report, problem)));
+                Ok(())
+            }
+            Err(e) => {
+                health.record(
+                    base,
+                    started,
+                    Err(format!("storing the scrape failed: {e}")),
+                );
+                Err(e)
+            }
         }
     }
 
@@ -223,14 +326,29 @@ impl MetricsCollector {
     }
 }
 
+/// Whether nvidia-smi is run for the local GPUs: `on` on the local driver;
+/// `auto` there too when nvidia-smi found its GPUs and neither a DCGM
+/// exporter nor a Prometheus server measures them already.
+fn samples_nvidia_smi(services: &Services, config: &MetricsConfig) -> bool {
+    let Some(AnyDriver::Local(local)) = services.driver().map(|d| &**d) else {
+        return false;
+    };
+    match config.nvidia_smi {
+        NvidiaSmiSampling::On => true,
+        NvidiaSmiSampling::Off => false,
+        NvidiaSmiSampling::Auto => {
+            local.gpus_detected()
+                && config.dcgm_endpoints.is_empty()
+                && config.prometheus_url.is_none()
+        }
+    }
+}
+
 /// Starts the collector (when a source is configured) and the hourly
 /// pruning of minutes past the retention.
 pub fn spawn(services: &Services, config: &MetricsConfig) -> Vec<tokio::task::JoinHandle<()>> {
     let mut handles = Vec::new();
-    let local = matches!(
-        services.driver().map(|d| &**d),
-        Some(crate::cluster::any::AnyDriver::Local(_))
-    );
+    let local = matches!(services.driver().map(|d| &**d), Some(AnyDriver::Local(_)));
     if !config.dcgm_endpoints.is_empty()
         || config.prometheus_url.is_some()
         || !config.cadvisor_endpoints.is_empty()

@@ -36,6 +36,7 @@ mod kubectl;
 mod local_driver;
 mod mail;
 mod metrics;
+mod nvidia_smi;
 mod ops;
 mod pages;
 mod projects;

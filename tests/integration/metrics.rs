@@ -720,3 +720,332 @@ async fn an_idle_container_is_stopped_by_its_projects_automatic_stop() {
             .contains("<dd>Off</dd>")
     );
 }
+
+/// The answers of a Prometheus server to mlstack's container queries, from
+/// tests/fixtures/prometheus/cadvisor-query-vectors-constructed.json (built
+/// from cAdvisor's golden output): its container's cgroup is the local
+/// workload `id`'s, each of its four CPUs busy 0.125 s a second, 512 MiB
+/// working set, 1 KiB/s received and 2 KiB/s sent; `memory` stands in for
+/// the working set's value when given. The GPU queries get empty vectors.
+fn prometheus_answer(query: &str, id: &str, memory: &str) -> String {
+    const ANSWERS: &str =
+        include_str!("../fixtures/prometheus/cadvisor-query-vectors-constructed.json");
+    let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+    let all: serde_json::Value = serde_json::from_str(&ANSWERS.replace(
+        "\"testcontainer\"",
+        &format!("\"/system.slice/mlstack-{id}\""),
+    ))
+    .expect("JSON");
+    let metrics = [
+        ("container_cpu_usage_seconds_total", "0.125"),
+        ("container_memory_working_set_bytes", memory),
+        ("container_network_receive_bytes_total", "1024"),
+        ("container_network_transmit_bytes_total", "2048"),
+    ];
+    let Some((metric, value)) = metrics.iter().find(|(m, _)| query.contains(m)) else {
+        return empty.to_owned();
+    };
+    let mut answer = all[*metric].clone();
+    if let Some(result) = answer["data"]["result"].as_array_mut() {
+        for series in result {
+            series["value"][1] = serde_json::Value::String((*value).to_owned());
+        }
+    }
+    answer.to_string()
+}
+
+/// Serves the query API: `answer(query)` for each `/api/v1/query`; its
+/// base address.
+async fn fake_prometheus(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 16 * 1024];
+                let n = socket.read(&mut request).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&request[..n]);
+                let target = head.split(' ').nth(1).unwrap_or("");
+                let query: BTreeMap<String, String> =
+                    serde_urlencoded::from_str(target.split_once('?').map_or("", |(_, q)| q))
+                        .unwrap_or_default();
+                let body = answer(query.get("query").map_or("", String::as_str));
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+/// A container of the local driver measured by a Prometheus server that
+/// scrapes cAdvisor: its CPU, memory and network charts show the server's
+/// rates (not the local driver's own reading of its processes); a bad value
+/// and a failed query mark the source unhealthy with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_series_come_from_prometheus() {
+    let app = TestApp::start();
+    let (manny, _) = app.member("manny").await;
+    let (mia, _) = app.member("mia").await;
+    let project = active_project(&app, &manny, "Vision", &["manny", "mia"], &day(30)).await;
+    let mia_user = activated(&app, "mia").await;
+    let id = create(&app, &mia_user, web_container(&project, "train")).await;
+    wait_state(&mia, &id, "running").await;
+
+    let memory = Arc::new(Mutex::new("536870912"));
+    let failing = Arc::new(Mutex::new(false));
+    let (serving_id, serving_memory, serving_failure) =
+        (id.clone(), memory.clone(), failing.clone());
+    let base = fake_prometheus(move |query| {
+        if *serving_failure.lock().unwrap_or_else(PoisonError::into_inner)
+            && query.contains("transmit")
+        {
+            return r#"{"status":"error","errorType":"execution","error":"query timed out in expression evaluation"}"#.to_owned();
+        }
+        let memory = *serving_memory.lock().unwrap_or_else(PoisonError::into_inner);
+        prometheus_answer(query, &serving_id, memory)
+    })
+    .await;
+    let mut metrics = app.config.metrics.clone();
+    metrics.prometheus_url = Some(base.clone());
+    let collector = MetricsCollector::new(app.services(), &metrics);
+    for _ in 0..3 {
+        collector.step().await.expect("stored");
+        app.clock.advance(SignedDuration::from_mins(1));
+    }
+    let tab = mia
+        .get(&format!("/containers/{id}?tab=monitor&hours=1"))
+        .await;
+    assert_eq!(tab.status, StatusCode::OK);
+    // By hand: 4 × 0.125 = 0.5 cores; 536,870,912 bytes = 512 MiB;
+    // 1,024 and 2,048 bytes a second.
+    for value in [
+        "0.5 cores</title>",
+        "512 MiB</title>",
+        "1 KiB/s</title>",
+        "2 KiB/s</title>",
+    ] {
+        assert!(tab.body.contains(value), "{value}: {}", tab.body);
+    }
+    let admin = app.admin().await;
+    let sources = admin.get("/admin/metrics-sources").await;
+    assert!(
+        sources.body.contains(&base) && sources.body.contains("Healthy"),
+        "{}",
+        sources.body
+    );
+    assert!(!sources.body.contains("Unhealthy"), "{}", sources.body);
+
+    *memory.lock().unwrap_or_else(PoisonError::into_inner) = "NaN";
+    collector.step().await.expect("stored");
+    let sources = admin.get("/admin/metrics-sources").await;
+    assert!(sources.body.contains("Unhealthy"), "{}", sources.body);
+    assert!(
+        sources.body.contains("container_memory_working_set_bytes")
+            && sources.body.contains("not a valid value"),
+        "{}",
+        sources.body
+    );
+
+    *failing.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    app.clock.advance(SignedDuration::from_mins(1));
+    collector.step().await.expect("stored");
+    let sources = admin.get("/admin/metrics-sources").await;
+    assert!(
+        sources
+            .body
+            .contains("query timed out in expression evaluation"),
+        "{}",
+        sources.body
+    );
+}
+
+/// cAdvisor's golden output for the four container metrics (their HELP,
+/// TYPE and sample lines, the sample times left out so that Prometheus
+/// stamps its scrapes): the container's cgroup is the local workload
+/// `id`'s, each CPU counter `0.125 × seconds` (0.5 cores in all), the
+/// network counters 1,024 and 2,048 bytes a second, 512 MiB working set.
+fn cadvisor_counting(id: &str, seconds: f64) -> String {
+    const FIXTURE: &str =
+        include_str!("../fixtures/cadvisor/cadvisor-testdata-prometheus_metrics.txt");
+    let metrics = [
+        ("container_cpu_usage_seconds_total", 0.125 * seconds),
+        ("container_memory_working_set_bytes", 536_870_912.0),
+        ("container_network_receive_bytes_total", 1024.0 * seconds),
+        ("container_network_transmit_bytes_total", 2048.0 * seconds),
+    ];
+    FIXTURE
+        .lines()
+        .filter_map(|line| {
+            let (metric, value) = metrics.iter().find(|(m, _)| line.contains(m))?;
+            if line.starts_with('#') {
+                return Some(format!("{line}\n"));
+            }
+            let series = line.strip_prefix(metric)?.rsplitn(3, ' ').nth(2)?;
+            let series = series.replace(
+                "id=\"testcontainer\"",
+                &format!("id=\"/system.slice/mlstack-{id}\""),
+            );
+            Some(format!("{metric}{series} {value}\n"))
+        })
+        .collect()
+}
+
+/// A real Prometheus (Debian's `prometheus`) scrapes cAdvisor's golden
+/// output, its counters growing with the real time and then reset (the
+/// container restarted); mlstack asks it for the container's series once a
+/// minute of the manual clock. The rates are the counters' real growth —
+/// and across the reset never negative nor more than it (Prometheus counts
+/// a counter that went down from zero).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_gives_container_rates_across_a_counter_reset() {
+    let app = TestApp::start();
+    let (manny, _) = app.member("manny").await;
+    let (mia, _) = app.member("mia").await;
+    let project = active_project(&app, &manny, "Vision", &["manny", "mia"], &day(30)).await;
+    let mia_user = activated(&app, "mia").await;
+    let id = create(&app, &mia_user, web_container(&project, "train")).await;
+    wait_state(&mia, &id, "running").await;
+
+    let counting_since = Arc::new(Mutex::new(std::time::Instant::now()));
+    let since = counting_since.clone();
+    let container_id = id.clone();
+    let cadvisor = changing_exporter(move |_| {
+        let since = *since.lock().unwrap_or_else(PoisonError::into_inner);
+        cadvisor_counting(&container_id, since.elapsed().as_secs_f64())
+    })
+    .await;
+    let target = cadvisor
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: cadvisor\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .expect("config");
+    let port = free_port();
+    let mut server = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus (Debian package prometheus)");
+    let base = format!("http://127.0.0.1:{port}");
+    // Until Prometheus holds two scrapes of the container's counters.
+    crate::common::install_crypto();
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = http
+            .get(format!(
+                "{base}/api/v1/query?{}",
+                serde_urlencoded::to_string([(
+                    "query",
+                    "irate(container_cpu_usage_seconds_total[5m])"
+                )])
+                .expect("encoded")
+            ))
+            .send()
+            .await
+            .ok();
+        let text = match answer {
+            Some(a) => a.text().await.unwrap_or_default(),
+            None => String::new(),
+        };
+        if text.contains(&id) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "prometheus never had two scrapes: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut metrics = app.config.metrics.clone();
+    metrics.prometheus_url = Some(base.clone());
+    let collector = MetricsCollector::new(app.services(), &metrics);
+    let workload = id.parse().expect("id");
+    // One step a second of real time (Prometheus scrapes each second) and
+    // a minute of the manual clock: each step its own minute.
+    let cpu_by_minute = |columns: mlstack::service::metrics::MonitorColumns| {
+        columns
+            .cpu_cores
+            .into_iter()
+            .flatten()
+            .collect::<Vec<f64>>()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let before = loop {
+        collector.step().await.expect("stored");
+        app.clock.advance(SignedDuration::from_mins(1));
+        let cpu = cpu_by_minute(
+            app.services()
+                .monitor_columns(workload, 1)
+                .await
+                .expect("columns"),
+        );
+        if cpu.len() >= 3 {
+            break cpu;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no rates from Prometheus: {:?}",
+            app.services().metrics_sources().all()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    for cpu in &before {
+        assert!((0.45..=0.55).contains(cpu), "0.5 cores: {before:?}");
+    }
+    // The container restarts: its counters start again from zero.
+    *counting_since
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = std::time::Instant::now();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        collector.step().await.expect("stored");
+        app.clock.advance(SignedDuration::from_mins(1));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let columns = app
+        .services()
+        .monitor_columns(workload, 1)
+        .await
+        .expect("columns");
+    let rx: Vec<f64> = columns.rx_bytes_per_s.iter().flatten().copied().collect();
+    let cpu = cpu_by_minute(columns);
+    assert!(cpu.len() >= before.len() + 3, "{cpu:?}");
+    for value in &cpu {
+        assert!(
+            (0.0..=0.55).contains(value),
+            "never negative nor more: {cpu:?}"
+        );
+    }
+    let last = cpu.last().copied().unwrap_or_default();
+    assert!((0.45..=0.55).contains(&last), "0.5 cores again: {cpu:?}");
+    assert!(
+        rx.iter().all(|v| (0.0..=1024.0 * 1.1).contains(v)),
+        "{rx:?}"
+    );
+    let sources = app.services().metrics_sources().all();
+    assert!(sources.iter().all(|s| s.healthy), "{sources:?}");
+}

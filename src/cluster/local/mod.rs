@@ -326,6 +326,8 @@ struct Inner {
     uids: Mutex<()>,
     /// Where memory limits go when cgroup v2 is usable.
     cgroups: Option<Cgroups>,
+    /// The GPU inventory came from nvidia-smi (not a configured list).
+    gpus_detected: bool,
     state: Mutex<State>,
     events: broadcast::Sender<DriverEvent>,
     /// Sends proxied requests to services' loopback ports.
@@ -444,12 +446,18 @@ impl LocalDriver {
                 Isolation::Refused(why)
             }
         };
-        let gpus = match &config.gpus {
-            GpuSource::Fixed(list) => list.clone(),
-            GpuSource::Detect { fallback } => gpu::detect(Duration::from_secs(10))
+        let detected = match &config.gpus {
+            GpuSource::Fixed(_) => None,
+            GpuSource::Detect { .. } => gpu::detect(Duration::from_secs(10))
                 .await
-                .filter(|found| !found.is_empty())
-                .unwrap_or_else(|| fallback.clone()),
+                .filter(|found| !found.is_empty()),
+        };
+        let gpus_detected = detected.is_some();
+        let gpus = match (&config.gpus, detected) {
+            (_, Some(found)) => found,
+            (GpuSource::Fixed(list), None) | (GpuSource::Detect { fallback: list }, None) => {
+                list.clone()
+            }
         };
         let cgroups = match &config.cgroups {
             _ if !config.memory_limit || !run => None,
@@ -468,6 +476,7 @@ impl LocalDriver {
                 drop_capabilities,
                 uids: Mutex::new(()),
                 cgroups,
+                gpus_detected,
                 state: Mutex::new(State {
                     gpus: GpuBook::new(gpus),
                     ..State::default()
@@ -491,6 +500,12 @@ impl LocalDriver {
     /// The GPU inventory.
     pub fn gpus(&self) -> Vec<LocalGpu> {
         self.inner.lock().gpus.gpus.clone()
+    }
+
+    /// Whether nvidia-smi found the GPUs (rather than the configured list
+    /// standing in): then it can also read their utilization.
+    pub fn gpus_detected(&self) -> bool {
+        self.inner.gpus_detected
     }
 
     /// Whether a workload's command can start `program`: it is on the PATH

@@ -10,7 +10,11 @@
 //! containers are added up, the `POD` sandbox left out. CPU is per CPU in
 //! older cAdvisor (added up) or one `cpu="total"` series; network is per
 //! interface (added up). Malformed lines, invalid values and duplicate
-//! series are left out and named, which marks the source unhealthy.
+//! series are left out and named, which marks the source unhealthy. A
+//! Prometheus server's answers (`prometheus.rs`) are added up the same way;
+//! there the pod labels may arrive as `exported_namespace` and
+//! `exported_pod` (Prometheus renames labels that collide with its
+//! target's), which are preferred.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -75,10 +79,11 @@ fn container_of(labels: &BTreeMap<String, String>) -> Option<ContainerOf> {
             .or_else(|| labels.get(b))
             .filter(|v| !v.is_empty())
     };
-    if let (Some(ns), Some(pod)) = (
-        pick("namespace", "container_label_io_kubernetes_pod_namespace"),
-        pick("pod", "container_label_io_kubernetes_pod_name"),
-    ) {
+    let namespace = pick("exported_namespace", "namespace")
+        .or_else(|| pick("container_label_io_kubernetes_pod_namespace", ""));
+    let pod =
+        pick("exported_pod", "pod").or_else(|| pick("container_label_io_kubernetes_pod_name", ""));
+    if let (Some(ns), Some(pod)) = (namespace, pod) {
         return Some(ContainerOf::Pod(ns.clone(), pod.clone()));
     }
     let cgroup = labels.get("id")?.trim_end_matches('/');
@@ -87,13 +92,73 @@ fn container_of(labels: &BTreeMap<String, String>) -> Option<ContainerOf> {
     id.parse().ok().map(ContainerOf::Workload)
 }
 
+/// The series of one or more scrapes added up per container: a pod's own
+/// cgroup (`container=""`) is its total, else its containers are added
+/// up (the `POD` sandbox left out); per-CPU and per-interface series are
+/// added up. Shared by cAdvisor's text and a Prometheus server's answers.
+#[derive(Debug, Default)]
+pub(crate) struct Containers {
+    /// (container, metric) -> sums of the series of each kind: [a pod's own
+    /// cgroup with CPU total, the same per CPU, its containers with CPU
+    /// total, the same per CPU] (a series without CPUs counts as a total).
+    sums: BTreeMap<(ContainerOf, &'static str), [Option<f64>; 4]>,
+}
+
+impl Containers {
+    /// Adds one series' value of `metric` (one of the four this module
+    /// reads); a series of no workload of ours is left out.
+    pub(crate) fn add(
+        &mut self,
+        metric: &'static str,
+        labels: &BTreeMap<String, String>,
+        value: f64,
+    ) {
+        let Some(container) = container_of(labels) else {
+            return;
+        };
+        let inner = labels
+            .get("exported_container")
+            .or_else(|| labels.get("container"))
+            .or_else(|| labels.get("container_label_io_kubernetes_container_name"));
+        if inner.is_some_and(|c| c == "POD") {
+            return;
+        }
+        let whole_pod =
+            matches!(container, ContainerOf::Pod(..)) && inner.is_some_and(String::is_empty);
+        let per_cpu = labels.get("cpu").is_some_and(|c| c != "total");
+        let kind = usize::from(!whole_pod) * 2 + usize::from(per_cpu);
+        let slot = &mut self.sums.entry((container, metric)).or_default()[kind];
+        *slot = Some(slot.unwrap_or(0.0) + value);
+    }
+
+    /// One reading per container.
+    pub(crate) fn readings(self) -> Vec<(ContainerOf, ResourceReading)> {
+        let mut readings: BTreeMap<ContainerOf, ResourceReading> = BTreeMap::new();
+        for ((container, metric), [pod, pod_cpus, parts, part_cpus]) in self.sums {
+            let value = pod.or(pod_cpus).or(parts.or(part_cpus));
+            let reading = readings.entry(container).or_default();
+            match metric {
+                CPU_SECONDS => reading.cpu_seconds = value,
+                WORKING_SET => reading.memory_bytes = value,
+                RX_BYTES => reading.rx_bytes = value,
+                _ => reading.tx_bytes = value,
+            }
+        }
+        readings.into_iter().collect()
+    }
+}
+
+/// Which of the four metrics `name` is.
+pub(crate) fn metric_named(name: &str) -> Option<&'static str> {
+    [CPU_SECONDS, WORKING_SET, RX_BYTES, TX_BYTES]
+        .into_iter()
+        .find(|m| *m == name)
+}
+
 /// Reads a cAdvisor scrape.
 pub fn parse(text: &str) -> CadvisorScrape {
     let mut scrape = CadvisorScrape::default();
-    // (container, metric) -> sums of the series of each kind: [a pod's own
-    // cgroup with CPU total, the same per CPU, its containers with CPU
-    // total, the same per CPU] (a series without CPUs counts as a total).
-    let mut sums: BTreeMap<(ContainerOf, &'static str), [Option<f64>; 4]> = BTreeMap::new();
+    let mut containers = Containers::default();
     let mut seen: BTreeSet<(&'static str, String)> = BTreeSet::new();
     for (number, line) in text.lines().enumerate() {
         let trimmed = line.trim();
@@ -112,12 +177,8 @@ pub fn parse(text: &str) -> CadvisorScrape {
                 continue;
             }
         };
-        let metric = match name {
-            CPU_SECONDS => CPU_SECONDS,
-            WORKING_SET => WORKING_SET,
-            RX_BYTES => RX_BYTES,
-            TX_BYTES => TX_BYTES,
-            _ => continue,
+        let Some(metric) = metric_named(name) else {
+            continue;
         };
         let labels = if has_labels {
             match label_text(trimmed).and_then(parse_labels) {
@@ -130,9 +191,9 @@ pub fn parse(text: &str) -> CadvisorScrape {
         } else {
             BTreeMap::new()
         };
-        let Some(container) = container_of(&labels) else {
+        if container_of(&labels).is_none() {
             continue;
-        };
+        }
         let series: String = labels.iter().map(|(k, v)| format!("{k}={v:?},")).collect();
         if !seen.insert((metric, series)) {
             scrape.note(format!(
@@ -153,31 +214,9 @@ pub fn parse(text: &str) -> CadvisorScrape {
             ));
             continue;
         };
-        let inner = labels
-            .get("container")
-            .or_else(|| labels.get("container_label_io_kubernetes_container_name"));
-        if inner.is_some_and(|c| c == "POD") {
-            continue;
-        }
-        let whole_pod =
-            matches!(container, ContainerOf::Pod(..)) && inner.is_some_and(String::is_empty);
-        let per_cpu = labels.get("cpu").is_some_and(|c| c != "total");
-        let kind = usize::from(!whole_pod) * 2 + usize::from(per_cpu);
-        let slot = &mut sums.entry((container, metric)).or_default()[kind];
-        *slot = Some(slot.unwrap_or(0.0) + value);
+        containers.add(metric, &labels, value);
     }
-    let mut readings: BTreeMap<ContainerOf, ResourceReading> = BTreeMap::new();
-    for ((container, metric), [pod, pod_cpus, parts, part_cpus]) in sums {
-        let value = pod.or(pod_cpus).or(parts.or(part_cpus));
-        let reading = readings.entry(container).or_default();
-        match metric {
-            CPU_SECONDS => reading.cpu_seconds = value,
-            WORKING_SET => reading.memory_bytes = value,
-            RX_BYTES => reading.rx_bytes = value,
-            _ => reading.tx_bytes = value,
-        }
-    }
-    scrape.containers = readings.into_iter().collect();
+    scrape.containers = containers.readings();
     scrape
 }
 

@@ -2,10 +2,12 @@
 //! (`scrape.rs`, bounded in time and size) and read into GPU readings
 //! (`dcgm.rs`), or a Prometheus server asked through its query API
 //! (`prometheus.rs`); cAdvisor endpoints read into each container's CPU,
-//! memory and network (`cadvisor.rs`).
+//! memory and network (`cadvisor.rs`); the local GPUs through nvidia-smi
+//! run as a process (`nvidia_smi.rs`).
 
 pub mod cadvisor;
 pub mod dcgm;
+pub mod nvidia_smi;
 pub mod prometheus;
 pub mod scrape;
 

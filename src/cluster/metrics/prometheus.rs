@@ -1,6 +1,13 @@
 //! A Prometheus server as a metrics source: its query API
 //! (`/api/v1/query`) asked for the DCGM fields, the instant vectors read into
-//! GPU readings.
+//! GPU readings; and for the containers' CPU, memory and network (the
+//! cAdvisor series it scrapes from kubelets or cAdvisor), added up per
+//! container as `cadvisor.rs` does.
+//!
+//! The counters are asked as rates (`irate` over [`RATE_WINDOW`]): the
+//! last two samples Prometheus holds, with their own scrape times, and a
+//! counter that went down (a restarted container) counted from zero — the
+//! server knows when it scraped, mlstack only when it asked.
 //!
 //! Prometheus adds the scrape target's own labels; when the exporter's pod
 //! mapping labels collide with them they arrive as `exported_pod` and
@@ -10,8 +17,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::cadvisor::{self, ContainerOf, Containers};
 use super::dcgm::{DcgmScrape, FB_USED, GPU_UTIL};
-use crate::domain::metrics::GpuReading;
+use crate::domain::metrics::{GpuReading, Mean, ResourceSample};
 
 #[derive(Debug, Deserialize)]
 struct Answer {
@@ -35,10 +43,111 @@ struct Series {
     value: (serde_json::Value, String),
 }
 
-/// The query address of `field` on the server at `base`
-/// (`http://prometheus:9090`).
-pub fn query_url(base: &str, field: &str) -> String {
-    format!("{}/api/v1/query?query={field}", base.trim_end_matches('/'))
+/// The query address of the PromQL expression `query` on the server at
+/// `base` (`http://prometheus:9090`).
+pub fn query_url(base: &str, query: &str) -> String {
+    let encoded = serde_urlencoded::to_string([("query", query)]).unwrap_or_default();
+    format!("{}/api/v1/query?{encoded}", base.trim_end_matches('/'))
+}
+
+/// The range the counters' rates look back over for their last two
+/// samples: four scrapes at Prometheus' default interval of one minute.
+pub const RATE_WINDOW: &str = "5m";
+
+/// Series of mlstack's workloads only: a project's namespace (the kubelet's
+/// labels, renamed by Prometheus, or cAdvisor's own), or a local
+/// workload's cgroup.
+const OURS: [&str; 4] = [
+    r#"namespace=~"mlstack-.+""#,
+    r#"exported_namespace=~"mlstack-.+""#,
+    r#"container_label_io_kubernetes_pod_namespace=~"mlstack-.+""#,
+    r#"id=~".*/mlstack-[^/]+""#,
+];
+
+/// The four container queries, with the metric each answers: the
+/// counters' per-second rates and the working set as it is.
+pub fn container_queries() -> [(&'static str, String); 4] {
+    let query = |metric: &str, counter: bool| {
+        OURS.iter()
+            .map(|selector| {
+                if counter {
+                    format!("irate({metric}{{{selector}}}[{RATE_WINDOW}])")
+                } else {
+                    format!("{metric}{{{selector}}}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    [
+        (cadvisor::CPU_SECONDS, query(cadvisor::CPU_SECONDS, true)),
+        (cadvisor::WORKING_SET, query(cadvisor::WORKING_SET, false)),
+        (cadvisor::RX_BYTES, query(cadvisor::RX_BYTES, true)),
+        (cadvisor::TX_BYTES, query(cadvisor::TX_BYTES, true)),
+    ]
+}
+
+/// How many problems are kept.
+const PROBLEMS_KEPT: usize = 5;
+
+/// One sample per container.
+pub type ContainerSamples = Vec<(ContainerOf, ResourceSample)>;
+
+/// The answers to [`container_queries`] (each with its metric) read into
+/// one sample per container: CPU cores, memory, bytes received and sent
+/// per second. An answer that is not a successful instant vector is an
+/// error; a value that is not finite and non-negative is left out and
+/// named among the problems.
+pub fn container_samples(
+    answers: &[(&'static str, &str)],
+) -> Result<(ContainerSamples, Vec<String>), String> {
+    let mut containers = Containers::default();
+    let mut problems = Vec::new();
+    for (metric, text) in answers {
+        for series in instant_vector(metric, text)? {
+            match series.value.1.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => containers.add(metric, &series.metric, v),
+                _ if problems.len() < PROBLEMS_KEPT => problems.push(format!(
+                    "{metric} of {:?} is {:?}, not a valid value",
+                    series.metric.get("pod").or(series.metric.get("id")),
+                    series.value.1
+                )),
+                _ => {}
+            }
+        }
+    }
+    let samples = containers
+        .readings()
+        .into_iter()
+        .map(|(of, rates)| {
+            let sample = ResourceSample {
+                cpu_cores: Mean::default().with(rates.cpu_seconds),
+                memory_mib: Mean::default().with(rates.memory_bytes.map(|b| b / 1_048_576.0)),
+                rx_bytes_per_s: Mean::default().with(rates.rx_bytes),
+                tx_bytes_per_s: Mean::default().with(rates.tx_bytes),
+            };
+            (of, sample)
+        })
+        .collect();
+    Ok((samples, problems))
+}
+
+/// The series of a successful instant vector answer to the query of
+/// `what`.
+fn instant_vector(what: &str, text: &str) -> Result<Vec<Series>, String> {
+    let answer: Answer = serde_json::from_str(text)
+        .map_err(|e| format!("the answer to {what} is not the query API's JSON: {e}"))?;
+    if answer.status != "success" {
+        return Err(format!(
+            "the query of {what} failed: {}",
+            answer.error.unwrap_or(answer.status)
+        ));
+    }
+    answer
+        .data
+        .filter(|d| d.result_type == "vector")
+        .map(|d| d.result)
+        .ok_or_else(|| format!("the answer to {what} is not an instant vector"))
 }
 
 /// Reads the answers to the queries of [`GPU_UTIL`] and [`FB_USED`] into one
@@ -48,19 +157,7 @@ pub fn readings(util_answer: &str, mem_answer: &str) -> Result<DcgmScrape, Strin
     let mut scrape = DcgmScrape::default();
     let mut gpus: BTreeMap<(String, String), GpuReading> = BTreeMap::new();
     for (field, text) in [(GPU_UTIL, util_answer), (FB_USED, mem_answer)] {
-        let answer: Answer = serde_json::from_str(text)
-            .map_err(|e| format!("the answer to {field} is not the query API's JSON: {e}"))?;
-        if answer.status != "success" {
-            return Err(format!(
-                "the query of {field} failed: {}",
-                answer.error.unwrap_or(answer.status)
-            ));
-        }
-        let data = answer
-            .data
-            .filter(|d| d.result_type == "vector")
-            .ok_or_else(|| format!("the answer to {field} is not an instant vector"))?;
-        for series in data.result {
+        for series in instant_vector(field, text)? {
             let labels = &series.metric;
             let Some(index) = labels.get("gpu").and_then(|g| g.parse::<u32>().ok()) else {
                 continue;
@@ -165,6 +262,101 @@ mod tests {
         let failed = r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
         assert!(readings(failed, empty).is_err_and(|e| e.contains("parse error")));
         assert!(readings("<html>", empty).is_err());
+    }
+
+    const CONTAINERS: &str =
+        include_str!("../../../tests/fixtures/prometheus/cadvisor-query-vectors-constructed.json");
+
+    /// The answers of each container query in the constructed fixture,
+    /// with its cgroup renamed by `rename`.
+    fn container_answers(rename: &str) -> Vec<(&'static str, String)> {
+        let all: BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(&CONTAINERS.replace("testcontainer", rename)).expect("JSON");
+        container_queries()
+            .iter()
+            .map(|(metric, _)| (*metric, all[*metric].to_string()))
+            .collect()
+    }
+
+    /// cAdvisor's series through the query API: a local workload's cgroup
+    /// is its container; per-CPU rates are added up; a series of another
+    /// container is left out.
+    #[test]
+    fn container_answers_are_read_per_container() {
+        let texts = container_answers("testcontainer");
+        let answers: Vec<(&'static str, &str)> =
+            texts.iter().map(|(m, t)| (*m, t.as_str())).collect();
+        let (samples, problems) = container_samples(&answers).expect("read");
+        assert!(samples.is_empty() && problems.is_empty());
+        let id = crate::domain::workload::WorkloadId::generate();
+        let texts = container_answers(&format!("/system.slice/mlstack-{id}"));
+        let answers: Vec<(&'static str, &str)> =
+            texts.iter().map(|(m, t)| (*m, t.as_str())).collect();
+        let (samples, problems) = container_samples(&answers).expect("read");
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(samples.len(), 1);
+        let (of, sample) = &samples[0];
+        assert_eq!(*of, ContainerOf::Workload(id));
+        let cpu = sample.cpu_cores.get().expect("cpu");
+        assert!((cpu - 1.4e-8).abs() < 1e-12, "2+3+4+5 ns a second: {cpu}");
+        assert_eq!(sample.rx_bytes_per_s.get(), Some(14.0));
+        assert_eq!(sample.tx_bytes_per_s.get(), Some(18.0));
+        assert!(
+            sample
+                .memory_mib
+                .get()
+                .is_some_and(|m| (m - 9.0 / 1_048_576.0).abs() < 1e-9)
+        );
+    }
+
+    /// The kubelet's series as Prometheus renames them (its target's own
+    /// namespace kept as `namespace`): the pod's own cgroup is its total;
+    /// bad values are named; an error answer fails the whole query.
+    #[test]
+    fn kubelet_series_renamed_by_prometheus() {
+        let cpu = r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"namespace":"kube-system","exported_namespace":"mlstack-p","exported_pod":"train-5d8f7c9b6-x2k4q","exported_container":"","cpu":"total"},"value":[1.5,"0.75"]},
+            {"metric":{"namespace":"kube-system","exported_namespace":"mlstack-p","exported_pod":"train-5d8f7c9b6-x2k4q","exported_container":"main","cpu":"total"},"value":[1.5,"0.7"]},
+            {"metric":{"namespace":"mlstack-p","pod":"eval-2","container":"POD"},"value":[1.5,"9"]}]}}"#;
+        let rx = r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"namespace":"mlstack-p","pod":"eval-2","interface":"eth0"},"value":[1.5,"NaN"]}]}}"#;
+        let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        let (samples, problems) = container_samples(&[
+            (cadvisor::CPU_SECONDS, cpu),
+            (cadvisor::WORKING_SET, empty),
+            (cadvisor::RX_BYTES, rx),
+            (cadvisor::TX_BYTES, empty),
+        ])
+        .expect("read");
+        assert_eq!(samples.len(), 1, "{samples:?}");
+        assert_eq!(
+            samples[0].0,
+            ContainerOf::Pod("mlstack-p".into(), "train-5d8f7c9b6-x2k4q".into())
+        );
+        assert_eq!(samples[0].1.cpu_cores.get(), Some(0.75));
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("NaN"), "{problems:?}");
+        let failed = r#"{"status":"error","errorType":"bad_data","error":"1:1: parse error"}"#;
+        assert!(
+            container_samples(&[(cadvisor::CPU_SECONDS, failed)])
+                .is_err_and(|e| e.contains("parse error"))
+        );
+    }
+
+    #[test]
+    fn queries_ask_only_for_our_series_and_are_encoded() {
+        let [(metric, cpu), (_, memory), ..] = container_queries();
+        assert_eq!(metric, cadvisor::CPU_SECONDS);
+        assert!(cpu.starts_with(
+            "irate(container_cpu_usage_seconds_total{namespace=~\"mlstack-.+\"}[5m]) or "
+        ));
+        assert!(!memory.contains("irate"));
+        let url = query_url("http://p:9090/", &cpu);
+        assert!(
+            url.starts_with("http://p:9090/api/v1/query?query=irate%28"),
+            "{url}"
+        );
+        assert!(!url.contains(' ') && !url.contains('"') && !url.contains('{'));
     }
 
     #[test]
