@@ -28,6 +28,7 @@ pub mod projects;
 pub mod reviews;
 pub mod storage;
 pub mod terminal;
+pub mod wizard_parts;
 
 #[cfg(test)]
 pub(crate) mod test_support {
