@@ -17,8 +17,9 @@ use super::guards::{live_project_read_tx, role_of};
 use super::{ServiceError, Services};
 use crate::cluster::{Capacity, Driver};
 use crate::domain::authz::{
-    ProjectAction, WorkloadAction, permits_project, permits_workload, storage_mount,
+    ProjectAction, Role, WorkloadAction, permits_project, permits_workload, storage_mount,
 };
+use crate::domain::project::ProjectRole;
 use crate::domain::catalog::{ServiceKind, SshLogin};
 use crate::domain::ids::{GpuTypeId, HardwareSpecId, ImageId, KeyPairId, ProjectId, UserId};
 use crate::domain::image::ImageType;
@@ -793,6 +794,34 @@ impl Services {
         viewer: &UserRecord,
         project: ProjectId,
     ) -> Result<WizardContext, ServiceError> {
+        self.context_if(viewer, project, |role, membership| {
+            permits_workload(role, membership, true, WorkloadAction::Create)
+        })
+        .await
+    }
+
+    /// What the job template form offers for `project` (its catalog and
+    /// what is left), if `viewer` may see the project's templates: a member
+    /// who may create, or anyone who may view others' workloads (an admin
+    /// changing a template).
+    pub async fn template_context(
+        &self,
+        viewer: &UserRecord,
+        project: ProjectId,
+    ) -> Result<WizardContext, ServiceError> {
+        self.context_if(viewer, project, |role, membership| {
+            permits_workload(role, membership, true, WorkloadAction::Create)
+                || permits_workload(role, membership, false, WorkloadAction::View)
+        })
+        .await
+    }
+
+    async fn context_if(
+        &self,
+        viewer: &UserRecord,
+        project: ProjectId,
+        allowed: fn(Role, Option<ProjectRole>) -> bool,
+    ) -> Result<WizardContext, ServiceError> {
         let viewer_record = viewer.clone();
         let now = self.clock.now();
         let mut ctx = self
@@ -802,7 +831,7 @@ impl Services {
                     let p = live_project_read_tx(tx, project)?;
                     let role = role_of(&viewer);
                     let membership = p.role_of(viewer.id);
-                    if !permits_workload(role, membership, true, WorkloadAction::Create) {
+                    if !allowed(role, membership) {
                         return Err(if permits_project(role, membership, ProjectAction::View) {
                             ServiceError::Forbidden
                         } else {

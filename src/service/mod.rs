@@ -10,6 +10,7 @@ pub mod cost;
 pub mod emails;
 pub(crate) mod guards;
 pub mod images;
+pub mod job_wizard;
 pub mod job_logs;
 pub mod key_pairs;
 pub mod mail;

@@ -181,7 +181,17 @@ async fn render_form(
     Ok(html(status, views::form(&user.page.shell(), &view)))
 }
 
-async fn get_new(user: CurrentUser) -> Result<HttpResponse, WebError> {
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NewQuery {
+    /// "Run job with schedule": the template chosen.
+    template: String,
+}
+
+async fn get_new(
+    user: CurrentUser,
+    query: web::Query<NewQuery>,
+) -> Result<HttpResponse, WebError> {
     let Some(project) = user.session.current_project() else {
         return Ok(see_other(paths::JOB_SCHEDULES));
     };
@@ -193,7 +203,8 @@ async fn get_new(user: CurrentUser) -> Result<HttpResponse, WebError> {
     let end = now
         .checked_add(jiff::Span::new().days(NEW_WINDOW_DAYS))
         .map_err(|e| WebError::BadRequest(e.to_string()))?;
-    let values = ScheduleFormValues::new_in(&zone_name, local(&now), local(&end));
+    let mut values = ScheduleFormValues::new_in(&zone_name, local(&now), local(&end));
+    values.template = query.template.trim().to_owned();
     render_form(
         &user,
         None,

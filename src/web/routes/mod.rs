@@ -14,7 +14,9 @@ mod cost;
 mod emails;
 mod images;
 mod job_schedules;
+mod job_templates;
 mod jobs;
+mod jobs_new;
 mod key_pairs;
 mod metrics;
 mod ops;
@@ -137,7 +139,10 @@ pub fn table() -> Vec<RouteDef> {
         proxy::routes(),
         storage::routes(),
         cost::routes(),
+        // `/jobs/new` and `/jobs/schedules/...` before `/jobs/{id}`.
+        jobs_new::routes(),
         job_schedules::routes(),
+        job_templates::routes(),
         areas::routes(),
         jobs::routes(),
         metrics::routes(),

@@ -197,7 +197,7 @@ fn resource(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors
 fn advanced(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors) -> Markup {
     html! {
         (shm_field(tr, ctx, form, errors))
-        (volumes_field(tr, ctx, form, errors))
+        (volumes_field(tr, ctx, form, errors, true))
         @if ctx.may_batch {
             fieldset class="field-group" {
                 legend { (tr.t("wizard.batch")) }

@@ -364,7 +364,14 @@ pub fn shm_field(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldE
 }
 
 /// The project's volumes to mount, their paths and the working directory.
-pub fn volumes_field(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &FieldErrors) -> Markup {
+/// `workdir`: whether one of them may be Jupyter's working directory.
+pub fn volumes_field(
+    tr: Tr,
+    ctx: &WizardContext,
+    form: &WizardForm,
+    errors: &FieldErrors,
+    workdir: bool,
+) -> Markup {
     let mounted = |name: &str| form.mounts.iter().find(|m| m.volume == name);
     html! {
         fieldset class="field-group" {
@@ -377,7 +384,7 @@ pub fn volumes_field(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &Fi
                         thead { tr {
                             th scope="col" { (tr.t("wizard.mount")) }
                             th scope="col" { (tr.t("wizard.mount_path")) }
-                            th scope="col" { (tr.t("wizard.workdir")) }
+                            @if workdir { th scope="col" { (tr.t("wizard.workdir")) } }
                         } }
                         tbody {
                             @for (n, v) in ctx.volumes.iter().enumerate() {
@@ -392,9 +399,11 @@ pub fn volumes_field(tr: Tr, ctx: &WizardContext, form: &WizardForm, errors: &Fi
                                         input type="text" id=(format!("f-path-{n}")) name=(format!("path_{v}"))
                                             value=(m.map_or_else(|| format!("/workspace/{v}"), |m| m.path.clone())) autocomplete="off";
                                     }
+                                    @if workdir {
                                     td { div class="choice" {
                                         input type="radio" id=(format!("f-workdir-{n}")) name="workdir" value=(v) checked[form.workdir == *v];
                                         label for=(format!("f-workdir-{n}")) { span class="visually-hidden" { (tr.f("wizard.workdir_of", &[("volume", v)])) } }
+                                    }
                                     } }
                                 }
                             }
