@@ -676,7 +676,7 @@ pub(crate) async fn sample_template(
 }
 
 /// The id of the first job template of `project`, as `owner` sees it.
-async fn first_template(app: &TestApp, owner: &str, project: &str) -> String {
+pub(crate) async fn first_template(app: &TestApp, owner: &str, project: &str) -> String {
     let services = app.services();
     let user = services
         .list_users()
