@@ -19,10 +19,10 @@ use crate::cluster::{Capacity, Driver};
 use crate::domain::authz::{
     ProjectAction, Role, WorkloadAction, permits_project, permits_workload, storage_mount,
 };
-use crate::domain::project::ProjectRole;
 use crate::domain::catalog::{ServiceKind, SshLogin};
 use crate::domain::ids::{GpuTypeId, HardwareSpecId, ImageId, KeyPairId, ProjectId, UserId};
 use crate::domain::image::ImageType;
+use crate::domain::project::ProjectRole;
 use crate::domain::quota::{
     MILLI, MemberCap, QuotaRefusal, Resources as Amounts, check_fits, left_to_member,
 };
@@ -402,7 +402,6 @@ fn services_of(image: &ImageRecord) -> Vec<ServiceSpec> {
 /// image it was saved from is not kept with it, and a key is the safer
 /// choice).
 pub const CUSTOM_SSH_LOGIN: SshLogin = SshLogin::KeyPair;
-
 
 /// The wizard's GPU type, GPU request and hardware spec (containers and
 /// jobs): catalog ids only, the spec of the chosen GPU type.

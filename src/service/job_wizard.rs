@@ -10,8 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::containers::{
-    WizardContext, WizardForm, check_hardware, check_image, check_mounts, check_shm,
-    is_wizard_name,
+    WizardContext, WizardForm, check_hardware, check_image, check_mounts, check_shm, is_wizard_name,
 };
 use super::schedules::{JobTemplateForm, parse_env};
 use super::{ServiceError, Services};
@@ -45,7 +44,11 @@ pub struct JobForm {
 
 /// The job a form asks for, or every problem beside its field. Its id and
 /// owner are set again by `create_job`.
-pub fn build_job(form: &JobForm, ctx: &WizardContext, actor: UserId) -> Result<JobSpec, FieldErrors> {
+pub fn build_job(
+    form: &JobForm,
+    ctx: &WizardContext,
+    actor: UserId,
+) -> Result<JobSpec, FieldErrors> {
     let mut errors = FieldErrors::new();
     let name = form.wizard.name.trim();
     if !is_wizard_name(name) {
@@ -111,7 +114,10 @@ impl JobForm {
     /// A custom image is refused beside the image.
     pub fn template_form(&self) -> Result<JobTemplateForm, FieldErrors> {
         if self.wizard.image_source == "custom" {
-            return Err(FieldErrors::single("image", "job.error.template_custom_image"));
+            return Err(FieldErrors::single(
+                "image",
+                "job.error.template_custom_image",
+            ));
         }
         Ok(JobTemplateForm {
             name: self.wizard.name.trim().to_owned(),
@@ -135,10 +141,7 @@ impl JobForm {
         JobForm {
             wizard: WizardForm {
                 name,
-                gpu_type: template
-                    .gpu_type
-                    .map(|g| g.to_string())
-                    .unwrap_or_default(),
+                gpu_type: template.gpu_type.map(|g| g.to_string()).unwrap_or_default(),
                 gpu_count: template.gpu_count.to_string(),
                 spec: template.spec.to_string(),
                 image: template.image.to_string(),

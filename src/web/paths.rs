@@ -220,6 +220,11 @@ pub fn job_schedule(id: crate::domain::ids::JobScheduleId) -> String {
     format!("{JOB_SCHEDULES}/{id}")
 }
 
+/// A job template's page.
+pub fn job_template(id: impl std::fmt::Display) -> String {
+    format!("{JOB_TEMPLATES}/{id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,9 +244,4 @@ mod tests {
         assert_eq!(login_then("https://evil.example"), "/login");
         assert_eq!(login_then("/"), "/login");
     }
-}
-
-/// A job template's page.
-pub fn job_template(id: impl std::fmt::Display) -> String {
-    format!("{JOB_TEMPLATES}/{id}")
 }

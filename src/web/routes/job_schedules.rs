@@ -188,10 +188,7 @@ struct NewQuery {
     template: String,
 }
 
-async fn get_new(
-    user: CurrentUser,
-    query: web::Query<NewQuery>,
-) -> Result<HttpResponse, WebError> {
+async fn get_new(user: CurrentUser, query: web::Query<NewQuery>) -> Result<HttpResponse, WebError> {
     let Some(project) = user.session.current_project() else {
         return Ok(see_other(paths::JOB_SCHEDULES));
     };

@@ -54,10 +54,7 @@ fn template_id(path: &str) -> Result<JobTemplateId, WebError> {
 }
 
 /// `image:version` of a template, "--" where the catalog lost the image.
-fn environment(
-    t: &JobTemplateRecord,
-    images: &[crate::store::catalog::ImageRecord],
-) -> String {
+fn environment(t: &JobTemplateRecord, images: &[crate::store::catalog::ImageRecord]) -> String {
     images
         .iter()
         .find(|i| i.id == t.image)
@@ -140,15 +137,10 @@ async fn get_list(
     Ok(ok(views::list(&user.page.shell(), &view)))
 }
 
-async fn get_detail(
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+async fn get_detail(user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, WebError> {
     let services = &user.page.state.services;
     let viewer = &user.session.user;
-    let record = services
-        .job_template(viewer, template_id(&path)?)
-        .await?;
+    let record = services.job_template(viewer, template_id(&path)?).await?;
     let may_change = match services.may_change_job_template(viewer, record.id).await {
         Ok(()) => true,
         Err(ServiceError::Forbidden) => false,
@@ -246,10 +238,7 @@ struct NewQuery {
     job: String,
 }
 
-async fn get_new(
-    user: CurrentUser,
-    query: web::Query<NewQuery>,
-) -> Result<HttpResponse, WebError> {
+async fn get_new(user: CurrentUser, query: web::Query<NewQuery>) -> Result<HttpResponse, WebError> {
     let Some(project) = user.session.current_project().map(|p| p.id) else {
         return Ok(see_other(paths::JOB_TEMPLATES));
     };

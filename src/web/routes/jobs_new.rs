@@ -76,10 +76,7 @@ struct NewQuery {
     template: String,
 }
 
-async fn get_new(
-    user: CurrentUser,
-    query: web::Query<NewQuery>,
-) -> Result<HttpResponse, WebError> {
+async fn get_new(user: CurrentUser, query: web::Query<NewQuery>) -> Result<HttpResponse, WebError> {
     let Some(project) = current_project(&user) else {
         return Ok(see_other(paths::PROJECTS));
     };
@@ -110,7 +107,11 @@ async fn get_new(
 
 /// The first step with an error (the form is shown there), else `step`.
 fn step_of_errors(errors: &FieldErrors, step: u8) -> u8 {
-    errors.iter().map(|e| step_of(e.field)).min().unwrap_or(step)
+    errors
+        .iter()
+        .map(|e| step_of(e.field))
+        .min()
+        .unwrap_or(step)
 }
 
 async fn post_new(user: CurrentUser, pairs: Pairs) -> Result<HttpResponse, WebError> {

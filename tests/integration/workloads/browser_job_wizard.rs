@@ -75,7 +75,11 @@ async fn a_member_runs_hello_world_through_the_wizard_saves_it_as_a_template_and
         })
         .await
         .expect("an image");
-    let (small, large, image) = (small.id.to_string(), large.id.to_string(), image.id.to_string());
+    let (small, large, image) = (
+        small.id.to_string(),
+        large.id.to_string(),
+        image.id.to_string(),
+    );
 
     let b = Browser::start(&lab.app.url).await;
     b.log_in("bob", &lab.passwords["bob"]).await;
@@ -86,8 +90,10 @@ async fn a_member_runs_hello_world_through_the_wizard_saves_it_as_a_template_and
 
     // Create Job: a bad name and an empty command stay on the step.
     b.fill("f-name", "Hello World").await;
-    b.submit("button[value='next']", "the first step again").await;
-    b.wait_for_text("Please correct the fields marked below.").await;
+    b.submit("button[value='next']", "the first step again")
+        .await;
+    b.wait_for_text("Please correct the fields marked below.")
+        .await;
     fill_job(&b, "hello", &small, &image, "echo \"Hello World\"").await;
     b.wait_until(
         "the hourly cost of the chosen spec",
@@ -119,10 +125,13 @@ async fn a_member_runs_hello_world_through_the_wizard_saves_it_as_a_template_and
     assert_eq!(b.value_of("#f-name").await, "hello");
     assert_eq!(b.value_of("#f-command").await, "echo \"Hello World\"");
     b.check_accessibility().await;
-    b.submit("form.wizard button.primary", "the template's page").await;
+    b.submit("form.wizard button.primary", "the template's page")
+        .await;
     b.wait_for_text("Template Detail").await;
     let template = b.path().await;
-    let template_id = template.trim_start_matches("/advanced/job-templates/").to_owned();
+    let template_id = template
+        .trim_start_matches("/advanced/job-templates/")
+        .to_owned();
     b.wait_for_text("ubuntu:24.04").await;
     b.goto("/advanced/job-templates").await;
     b.wait_for_text("hello").await;

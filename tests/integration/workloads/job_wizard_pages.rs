@@ -70,15 +70,23 @@ async fn the_job_wizard_refuses_bad_input_creates_jobs_and_saves_templates() {
         ("spec", "not-a-spec", "1"),
     ] {
         let page = bob
-            .post_form("/jobs/new", &with(job_form(&spec, &image, "echo hi"), field, value))
+            .post_form(
+                "/jobs/new",
+                &with(job_form(&spec, &image, "echo hi"), field, value),
+            )
             .await;
         assert_eq!(page.status, 422, "{field}: {}", page.body);
         assert!(
-            page.body.contains(&format!("name=\"step\" value=\"{step}\"")),
+            page.body
+                .contains(&format!("name=\"step\" value=\"{step}\"")),
             "{field} on step {step}: {}",
             page.body
         );
-        assert!(page.body.contains(&format!("id=\"{field}-error\"")), "{field}: {}", page.body);
+        assert!(
+            page.body.contains(&format!("id=\"{field}-error\"")),
+            "{field}: {}",
+            page.body
+        );
     }
     assert_eq!(jobs().await, before, "nothing created");
 
@@ -86,15 +94,26 @@ async fn the_job_wizard_refuses_bad_input_creates_jobs_and_saves_templates() {
     let next = bob
         .post_form(
             "/jobs/new",
-            &with(with(job_form(&spec, &image, "echo hi"), "step", "1"), "go", "next"),
+            &with(
+                with(job_form(&spec, &image, "echo hi"), "step", "1"),
+                "go",
+                "next",
+            ),
         )
         .await;
     assert_eq!(next.status, 200, "{}", next.body);
-    assert!(next.body.contains("name=\"step\" value=\"2\""), "{}", next.body);
+    assert!(
+        next.body.contains("name=\"step\" value=\"2\""),
+        "{}",
+        next.body
+    );
 
     // Create: the job, on the job list.
     let created = bob
-        .post_form("/jobs/new", &job_form(&spec, &image, "echo \"Hello World\""))
+        .post_form(
+            "/jobs/new",
+            &job_form(&spec, &image, "echo \"Hello World\""),
+        )
         .await;
     assert_eq!(created.status, 303, "{}", created.body);
     assert_eq!(created.location(), Some("/jobs"));
@@ -118,7 +137,11 @@ async fn the_job_wizard_refuses_bad_input_creates_jobs_and_saves_templates() {
     let saved = bob
         .post_form(
             "/jobs/new",
-            &with(with(job_form(&spec, &image, "echo hi"), "name", "nightly"), "go", "schedule"),
+            &with(
+                with(job_form(&spec, &image, "echo hi"), "name", "nightly"),
+                "go",
+                "schedule",
+            ),
         )
         .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
@@ -127,9 +150,9 @@ async fn the_job_wizard_refuses_bad_input_creates_jobs_and_saves_templates() {
     let schedule_form = bob.get(&to).await;
     let chosen = to.trim_start_matches("/jobs/schedules/new?template=");
     assert!(
-        schedule_form
-            .body
-            .contains(&format!("<option value=\"{chosen}\" selected>nightly</option>")),
+        schedule_form.body.contains(&format!(
+            "<option value=\"{chosen}\" selected>nightly</option>"
+        )),
         "{}",
         schedule_form.body
     );
@@ -145,7 +168,11 @@ async fn the_job_wizard_refuses_bad_input_creates_jobs_and_saves_templates() {
     let carols = format!("/advanced/job-templates/{hello}");
     let page = bob.get(&carols).await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("Run job with schedule") && !page.body.contains("/edit\""), "{}", page.body);
+    assert!(
+        page.body.contains("Run job with schedule") && !page.body.contains("/edit\""),
+        "{}",
+        page.body
+    );
     assert_eq!(bob.get(&format!("{carols}/edit")).await.status, 403);
     let refused = bob
         .post_form(&format!("{carols}/delete"), &[("confirm", "yes")])
@@ -165,7 +192,10 @@ async fn the_job_wizard_refuses_bad_input_creates_jobs_and_saves_templates() {
         .await;
     assert_eq!(bad.status, 422, "{}", bad.body);
     let good = carol
-        .post_form(&format!("{carols}/edit"), &job_form(&spec, &image, "echo bye"))
+        .post_form(
+            &format!("{carols}/edit"),
+            &job_form(&spec, &image, "echo bye"),
+        )
         .await;
     assert_eq!(good.status, 303, "{}", good.body);
     assert!(carol.get(&carols).await.body.contains("echo bye"));
@@ -176,9 +206,14 @@ async fn the_job_wizard_refuses_bad_input_creates_jobs_and_saves_templates() {
     assert_eq!(carol.get(&carols).await.status, 404);
 
     // In Traditional Chinese.
-    bob.post_form("/account/language", &[("language", "zh-TW")]).await;
+    bob.post_form("/account/language", &[("language", "zh-TW")])
+        .await;
     let zh = bob.get("/jobs/new").await;
-    assert!(zh.body.contains("建立工作") && zh.body.contains("時間限制"), "{}", zh.body);
+    assert!(
+        zh.body.contains("建立工作") && zh.body.contains("時間限制"),
+        "{}",
+        zh.body
+    );
     let zh = bob.get("/advanced/job-templates").await;
     assert!(zh.body.contains("工作範本"), "{}", zh.body);
 }
