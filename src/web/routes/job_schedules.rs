@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::{Requires, RouteDef, WORKSPACE, html, ok, route};
+use super::{Paged, Requires, RouteDef, WORKSPACE, html, ok, paged, route};
 use crate::domain::authz::WorkloadAction;
 use crate::domain::ids::JobScheduleId;
 use crate::domain::schedule::TriggerFields;
@@ -93,14 +93,12 @@ async fn get_list(
     let needle = typed.to_lowercase();
     schedules.retain(|s| s.name.contains(&needle));
     schedules.sort_by(|a, b| a.name.cmp(&b.name));
-    let total = schedules.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = query.page.parse::<usize>().unwrap_or(1).clamp(1, pages);
-    let shown: Vec<JobScheduleRecord> = schedules
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
+    let Paged {
+        items: shown,
+        page,
+        pages,
+        total,
+    } = paged(schedules, &query.page, PAGE_SIZE);
     let templates = services.job_templates(viewer, project.id).await?;
     let rows: Vec<ScheduleRow> = shown
         .iter()

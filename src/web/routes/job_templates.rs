@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::containers_new::Pairs;
 use super::jobs_new::{empty_form, job_form};
-use super::{Requires, RouteDef, WORKSPACE, html, ok, route};
+use super::{Paged, Requires, RouteDef, WORKSPACE, html, ok, paged, route};
 use crate::domain::authz::WorkloadAction;
 use crate::domain::ids::{JobTemplateId, ProjectId};
 use crate::domain::validation::FieldErrors;
@@ -102,14 +102,12 @@ async fn get_list(
     let needle = typed.to_lowercase();
     templates.retain(|t| t.name.contains(&needle));
     templates.sort_by(|a, b| a.name.cmp(&b.name));
-    let total = templates.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = query.page.parse::<usize>().unwrap_or(1).clamp(1, pages);
-    let shown: Vec<JobTemplateRecord> = templates
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
+    let Paged {
+        items: shown,
+        page,
+        pages,
+        total,
+    } = paged(templates, &query.page, PAGE_SIZE);
     let names = services.usernames().await?;
     let images = services.list_images(true).await?;
     let rows: Vec<TemplateRow> = shown

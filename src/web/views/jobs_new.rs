@@ -5,11 +5,11 @@
 
 use maud::{Markup, html};
 
-use super::components::{Tone, csrf_field, described_by, hint_and_error, notice};
+use super::components::{csrf_field, described_by, hint_and_error};
 use super::layout::{Crumb, Shell, page};
 use super::wizard_parts::{
-    availability, cost_line, cost_row, hardware, image_choice, overview_rows, shm_field,
-    steps_list, text_field, volumes_field,
+    availability, cost_row, hardware, image_choice, overview_rows, shm_field, step_fieldset,
+    text_field, volumes_field, wizard_head,
 };
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::JOB_COMMAND_MAX;
@@ -134,22 +134,12 @@ pub fn wizard(
         title,
         &crumbs,
         html! {
-            p class="hint" { (tr.f("wizard.project", &[("project", &ctx.project.name)])) }
-            @if let Some(text) = &message { (notice(Tone::Error, html! { (text) })) }
-            @if !errors.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
-            (steps_list(tr, &STEPS, step))
-            (cost_line(tr, ctx, cost, 1))
+            (wizard_head(tr, ctx, message.as_deref(), errors, &STEPS, step, cost, 1))
             form method="post" action=(paths::JOB_NEW) class="form wizard" novalidate {
                 (csrf_field(shell))
                 input type="hidden" name="step" value=(step);
-                fieldset id="wizard-step-1" class="wizard-step" hidden[step != 1] {
-                    legend { (tr.t("job.step.create")) }
-                    (create_job(tr, ctx, form, errors))
-                }
-                fieldset id="wizard-step-2" class="wizard-step" hidden[step != 2] {
-                    legend { (tr.t("wizard.step.advanced")) }
-                    (advanced(tr, ctx, form, errors))
-                }
+                (step_fieldset(tr, 1, step, "job.step.create", create_job(tr, ctx, form, errors)))
+                (step_fieldset(tr, 2, step, "wizard.step.advanced", advanced(tr, ctx, form, errors)))
                 @if step == 3 {
                     section id="wizard-step-3" class="wizard-step" aria-labelledby="wizard-overview" {
                         h2 id="wizard-overview" { (tr.t("job.step.schedule")) }
@@ -214,9 +204,7 @@ pub fn template_form(
         title,
         &crumbs,
         html! {
-            p class="hint" { (tr.f("wizard.project", &[("project", &ctx.project.name)])) }
-            @if !errors.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
-            (cost_line(tr, ctx, cost, 1))
+            (wizard_head(tr, ctx, None, errors, &[], 1, cost, 1))
             form method="post" action=(action) class="form wizard" novalidate {
                 (csrf_field(shell))
                 fieldset class="wizard-step" {

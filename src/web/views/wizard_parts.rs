@@ -6,7 +6,7 @@
 
 use maud::{Markup, html};
 
-use super::components::{described_by, hint_and_error};
+use super::components::{Tone, described_by, hint_and_error, notice};
 use super::format;
 use super::images::{services_text, type_key};
 use crate::domain::catalog::{ServiceKind, SshLogin};
@@ -73,8 +73,45 @@ pub fn text_field(
     }
 }
 
+/// The head of a wizard page: the project it creates in, a refusal
+/// (`message`), the form's errors, the steps (none for a one-page form) and
+/// the hourly cost.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one part of the head a wizard shows"
+)]
+pub fn wizard_head(
+    tr: Tr,
+    ctx: &WizardContext,
+    message: Option<&str>,
+    errors: &FieldErrors,
+    steps: &[(u8, &str)],
+    step: u8,
+    cost: u64,
+    count: u64,
+) -> Markup {
+    html! {
+        p class="hint" { (tr.f("wizard.project", &[("project", &ctx.project.name)])) }
+        @if let Some(text) = message { (notice(Tone::Error, html! { (text) })) }
+        @if !errors.is_empty() { (notice(Tone::Error, html! { (tr.t("form.fix_errors")) })) }
+        @if !steps.is_empty() { (steps_list(tr, steps, step)) }
+        (cost_line(tr, ctx, cost, count))
+    }
+}
+
+/// Step `n` of a wizard's form, titled `legend_key`: hidden unless it is
+/// the current `step` (its fields travel with every post).
+pub fn step_fieldset(tr: Tr, n: u8, step: u8, legend_key: &str, body: Markup) -> Markup {
+    html! {
+        fieldset id=(format!("wizard-step-{n}")) class="wizard-step" hidden[step != n] {
+            legend { (tr.t(legend_key)) }
+            (body)
+        }
+    }
+}
+
 /// The numbered steps of a wizard, `step` the current one.
-pub fn steps_list(tr: Tr, steps: &[(u8, &str)], step: u8) -> Markup {
+fn steps_list(tr: Tr, steps: &[(u8, &str)], step: u8) -> Markup {
     html! {
         ol class="wizard-steps" {
             @for &(n, key) in steps {
@@ -88,7 +125,7 @@ pub fn steps_list(tr: Tr, steps: &[(u8, &str)], step: u8) -> Markup {
 
 /// The hourly cost of what is chosen so far (`container-wizard.js` keeps
 /// it up to date), times `count` when more than one is created.
-pub fn cost_line(tr: Tr, ctx: &WizardContext, cost: u64, count: u64) -> Markup {
+fn cost_line(tr: Tr, ctx: &WizardContext, cost: u64, count: u64) -> Markup {
     html! {
         p class="wizard-cost" id="wizard-cost" role="status"
             data-currency=(ctx.currency) data-count=(count) {
