@@ -6,8 +6,8 @@
 //! 20:00 Asia/Taipei between two dates and reads the 10-trigger preview;
 //! "Run job" fills the wizard with the template and a serial name; and a job
 //! submitted past the project's quota shows its place and reason on the job
-//! list and starts by itself once the container holding the quota is
-//! deleted.
+//! list (at 400 px) and starts by itself once the member deletes the
+//! container holding the quota; the pages in Traditional Chinese.
 
 use mlstack::domain::catalog::{HardwareSpecRequest, ImageRequest};
 
@@ -204,10 +204,11 @@ async fn a_member_runs_hello_world_through_the_wizard_saves_it_as_a_template_and
     b.wait_for_text("needs 2 CPU cores").await;
     b.resize(400, 900).await;
     b.check_accessibility().await;
-    services
-        .delete_workload(&lab.bob, big)
-        .await
-        .expect("delete the container");
+    // The member deletes the container on its confirmation page.
+    b.goto(&format!("/containers/{big}/delete")).await;
+    b.click("#delete-form input[name='confirm']").await;
+    b.submit("button[form='delete-form']", "the container list")
+        .await;
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         b.goto("/jobs").await;
@@ -219,5 +220,14 @@ async fn a_member_runs_hello_world_through_the_wizard_saves_it_as_a_template_and
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+
+    // The wizard and the templates in Traditional Chinese.
+    b.user_menu("繁體中文").await;
+    b.goto("/jobs/new").await;
+    b.wait_for_text("一行或多行 shell 指令，最多 64 KiB").await;
+    b.check_accessibility().await;
+    b.goto(&template).await;
+    b.wait_for_text("範本詳細資料").await;
+    b.wait_for_text("以排程執行工作").await;
     b.close().await;
 }
