@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::{Paged, Requires, RouteDef, WORKSPACE, html, ok, paged, route};
+use super::{ConfirmForm, Paged, Requires, RouteDef, WORKSPACE, html, ok, paged, route};
 use crate::domain::authz::WorkloadAction;
 use crate::domain::ids::JobScheduleId;
 use crate::domain::schedule::TriggerFields;
@@ -358,18 +358,12 @@ async fn post_edit(
     .await
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct DeleteForm {
-    confirm: String,
-}
-
 /// Deletes the schedule once its dialog confirmed it: it never fires
 /// again; the jobs it made stay.
 async fn post_delete(
     user: CurrentUser,
     path: web::Path<String>,
-    form: web::Form<DeleteForm>,
+    form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, WebError> {
     let record = editable(&user, &path).await?;
     if form.confirm != "yes" {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::containers_new::Pairs;
 use super::jobs_new::{empty_form, job_form};
-use super::{Paged, Requires, RouteDef, WORKSPACE, html, ok, paged, route};
+use super::{ConfirmForm, Paged, Requires, RouteDef, WORKSPACE, html, ok, paged, route};
 use crate::domain::authz::WorkloadAction;
 use crate::domain::ids::{JobTemplateId, ProjectId};
 use crate::domain::validation::FieldErrors;
@@ -353,16 +353,10 @@ async fn post_edit(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct DeleteForm {
-    confirm: String,
-}
-
 async fn post_delete(
     user: CurrentUser,
     path: web::Path<String>,
-    form: web::Form<DeleteForm>,
+    form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, WebError> {
     let record = editable(&user, &path).await?;
     if form.confirm != "yes" {

@@ -166,6 +166,13 @@ pub async fn not_found() -> Result<HttpResponse, WebError> {
 }
 
 /// An HTML page with the given status.
+/// A delete form: its dialog's `confirm=yes`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct ConfirmForm {
+    confirm: String,
+}
+
 /// One page of a list whose items are all read: the page asked for
 /// (1-based, as typed; clamped into range), the page count and the total.
 struct Paged<T> {
