@@ -17,11 +17,12 @@ use super::guards::{live_project_read_tx, role_of};
 use super::{ServiceError, Services};
 use crate::cluster::{Capacity, Driver};
 use crate::domain::authz::{
-    ProjectAction, WorkloadAction, permits_project, permits_workload, storage_mount,
+    ProjectAction, Role, WorkloadAction, permits_project, permits_workload, storage_mount,
 };
 use crate::domain::catalog::{ServiceKind, SshLogin};
 use crate::domain::ids::{GpuTypeId, HardwareSpecId, ImageId, KeyPairId, ProjectId, UserId};
 use crate::domain::image::ImageType;
+use crate::domain::project::ProjectRole;
 use crate::domain::quota::{
     MILLI, MemberCap, QuotaRefusal, Resources as Amounts, check_fits, left_to_member,
 };
@@ -402,6 +403,150 @@ fn services_of(image: &ImageRecord) -> Vec<ServiceSpec> {
 /// choice).
 pub const CUSTOM_SSH_LOGIN: SshLogin = SshLogin::KeyPair;
 
+/// The wizard's GPU type, GPU request and hardware spec (containers and
+/// jobs): catalog ids only, the spec of the chosen GPU type.
+pub fn check_hardware<'c>(
+    form: &WizardForm,
+    ctx: &'c WizardContext,
+    errors: &mut FieldErrors,
+) -> (
+    Option<&'c GpuTypeRecord>,
+    Option<GpuRequest>,
+    Option<&'c HardwareSpecRecord>,
+) {
+    let gpu_type = match form.gpu_type.trim() {
+        "" => None,
+        id => {
+            let found = ctx.gpu_type(id);
+            if found.is_none() {
+                errors.add("gpu_type", "wizard.error.gpu_type");
+            }
+            found
+        }
+    };
+    let gpu = gpu_type.and_then(|g| match form.gpu_count.trim().parse::<u32>() {
+        Ok(count) if g.allowed_counts.contains(&count) => Some(GpuRequest {
+            resource_name: g.resource_name.clone(),
+            type_name: g.name.clone(),
+            node_selector: g.node_selector.clone(),
+            count,
+            units_milli: g.units_milli(count),
+        }),
+        _ => {
+            errors.add("gpu_count", "workload.error.gpu");
+            None
+        }
+    });
+    let spec = ctx.spec(form.spec.trim());
+    match spec {
+        None => errors.add("spec", "wizard.error.spec"),
+        Some(s) if s.gpu_type != gpu_type.map(|g| g.id) => {
+            errors.add("spec", "wizard.error.spec_gpu_type");
+        }
+        Some(_) => {}
+    }
+    (gpu_type, gpu, spec)
+}
+
+/// The wizard's image: a public image of the catalog and one of its
+/// versions, or a Ready custom image the user may use (its reference and
+/// services as saved), with how its SSH logs in.
+pub fn check_image(
+    form: &WizardForm,
+    ctx: &WizardContext,
+    errors: &mut FieldErrors,
+) -> Option<(ImageRef, Vec<ServiceSpec>, SshLogin)> {
+    match form.image_source.as_str() {
+        "public" => {
+            let found = ctx.image(form.image.trim());
+            match found {
+                None => errors.add("image", "wizard.error.image"),
+                Some(i) if !i.versions.iter().any(|v| v == form.version.trim()) => {
+                    errors.add("version", "wizard.error.version");
+                }
+                Some(_) => {}
+            }
+            found.map(|i| {
+                (
+                    ImageRef {
+                        name: i.name.clone(),
+                        tag: form.version.trim().to_owned(),
+                    },
+                    services_of(i),
+                    i.ssh_login,
+                )
+            })
+        }
+        "custom" => {
+            let found = ctx.custom_image(form.custom_image.trim());
+            if found.is_none() {
+                errors.add("custom_image", "wizard.error.custom_image");
+            }
+            found.map(|i| (i.target.clone(), i.services.clone(), CUSTOM_SSH_LOGIN))
+        }
+        _ => {
+            errors.add("image", "wizard.error.choice");
+            None
+        }
+    }
+}
+
+/// The wizard's shared memory in MiB (0: off), within the spec's RAM.
+pub fn check_shm(
+    form: &WizardForm,
+    spec: Option<&HardwareSpecRecord>,
+    errors: &mut FieldErrors,
+) -> u64 {
+    let ram_mib = spec.map_or(0, |s| s.ram_mib);
+    if form.shm {
+        let max = ram_mib * SHM_MAX_PERCENT / 100;
+        match form.shm_mb.trim().parse::<u64>() {
+            Ok(mb) if (SHM_MIN_MB..=max).contains(&mb) => mb,
+            _ => {
+                errors.add("shm_mb", "wizard.error.shm");
+                0
+            }
+        }
+    } else {
+        0
+    }
+}
+
+/// The wizard's volumes: the project's volumes the user may mount, each
+/// once, at valid and distinct paths.
+pub fn check_mounts(
+    form: &WizardForm,
+    ctx: &WizardContext,
+    errors: &mut FieldErrors,
+) -> Vec<VolumeMount> {
+    let mut mounts: Vec<VolumeMount> = Vec::new();
+    for mount in &form.mounts {
+        if !ctx.volumes.contains(&mount.volume) {
+            errors.add("volumes", "workload.error.volume_unknown");
+            break;
+        }
+        let path = mount.path.trim();
+        if let Some(problem) = mount_path_problem(path) {
+            errors.add("volumes", problem);
+            break;
+        }
+        let normal = path.trim_end_matches('/');
+        if mounts
+            .iter()
+            .any(|m| m.volume == mount.volume || m.mount_path == normal)
+        {
+            errors.add("volumes", "wizard.error.mount_repeat");
+            break;
+        }
+        mounts.push(VolumeMount {
+            volume: mount.volume.clone(),
+            mount_path: normal.to_owned(),
+            read_only: false,
+        });
+    }
+    mounts
+}
+
 /// The containers a form asks for: one spec per container (a batch has
 /// one per member and unit, named `<name>-<serial>`), or every problem
 /// beside its field. Ids are set by the creating use case.
@@ -473,75 +618,8 @@ pub fn build_specs(
         }
     };
 
-    // What: GPU type and count, spec.
-    let gpu_type = match form.gpu_type.trim() {
-        "" => None,
-        id => {
-            let found = ctx.gpu_type(id);
-            if found.is_none() {
-                errors.add("gpu_type", "wizard.error.gpu_type");
-            }
-            found
-        }
-    };
-    let gpu = gpu_type.and_then(|g| match form.gpu_count.trim().parse::<u32>() {
-        Ok(count) if g.allowed_counts.contains(&count) => Some(GpuRequest {
-            resource_name: g.resource_name.clone(),
-            type_name: g.name.clone(),
-            node_selector: g.node_selector.clone(),
-            count,
-            units_milli: g.units_milli(count),
-        }),
-        _ => {
-            errors.add("gpu_count", "workload.error.gpu");
-            None
-        }
-    });
-    let spec = ctx.spec(form.spec.trim());
-    match spec {
-        None => errors.add("spec", "wizard.error.spec"),
-        Some(s) if s.gpu_type != gpu_type.map(|g| g.id) => {
-            errors.add("spec", "wizard.error.spec_gpu_type");
-        }
-        Some(_) => {}
-    }
-
-    // Image and login: a public image of the catalog and one of its
-    // versions, or a Ready custom image the user may use (its reference and
-    // services as saved).
-    let image = match form.image_source.as_str() {
-        "public" => {
-            let found = ctx.image(form.image.trim());
-            match found {
-                None => errors.add("image", "wizard.error.image"),
-                Some(i) if !i.versions.iter().any(|v| v == form.version.trim()) => {
-                    errors.add("version", "wizard.error.version");
-                }
-                Some(_) => {}
-            }
-            found.map(|i| {
-                (
-                    ImageRef {
-                        name: i.name.clone(),
-                        tag: form.version.trim().to_owned(),
-                    },
-                    services_of(i),
-                    i.ssh_login,
-                )
-            })
-        }
-        "custom" => {
-            let found = ctx.custom_image(form.custom_image.trim());
-            if found.is_none() {
-                errors.add("custom_image", "wizard.error.custom_image");
-            }
-            found.map(|i| (i.target.clone(), i.services.clone(), CUSTOM_SSH_LOGIN))
-        }
-        _ => {
-            errors.add("image", "wizard.error.choice");
-            None
-        }
-    };
+    let (_, gpu, spec) = check_hardware(form, ctx, &mut errors);
+    let image = check_image(form, ctx, &mut errors);
     let private_custom = form.image_source == "custom"
         && ctx
             .custom_image(form.custom_image.trim())
@@ -585,44 +663,8 @@ pub fn build_specs(
     };
 
     // Advanced: shared memory and volumes.
-    let ram_mib = spec.map_or(0, |s| s.ram_mib);
-    let shm_mib = if form.shm {
-        let max = ram_mib * SHM_MAX_PERCENT / 100;
-        match form.shm_mb.trim().parse::<u64>() {
-            Ok(mb) if (SHM_MIN_MB..=max).contains(&mb) => mb,
-            _ => {
-                errors.add("shm_mb", "wizard.error.shm");
-                0
-            }
-        }
-    } else {
-        0
-    };
-    let mut mounts: Vec<VolumeMount> = Vec::new();
-    for mount in &form.mounts {
-        if !ctx.volumes.contains(&mount.volume) {
-            errors.add("volumes", "workload.error.volume_unknown");
-            break;
-        }
-        let path = mount.path.trim();
-        if let Some(problem) = mount_path_problem(path) {
-            errors.add("volumes", problem);
-            break;
-        }
-        let normal = path.trim_end_matches('/');
-        if mounts
-            .iter()
-            .any(|m| m.volume == mount.volume || m.mount_path == normal)
-        {
-            errors.add("volumes", "wizard.error.mount_repeat");
-            break;
-        }
-        mounts.push(VolumeMount {
-            volume: mount.volume.clone(),
-            mount_path: normal.to_owned(),
-            read_only: false,
-        });
-    }
+    let shm_mib = check_shm(form, spec, &mut errors);
+    let mounts = check_mounts(form, ctx, &mut errors);
     let mut env = BTreeMap::new();
     if !form.workdir.is_empty() {
         match mounts.iter().find(|m| m.volume == form.workdir) {
@@ -751,6 +793,34 @@ impl Services {
         viewer: &UserRecord,
         project: ProjectId,
     ) -> Result<WizardContext, ServiceError> {
+        self.context_if(viewer, project, |role, membership| {
+            permits_workload(role, membership, true, WorkloadAction::Create)
+        })
+        .await
+    }
+
+    /// What the job template form offers for `project` (its catalog and
+    /// what is left), if `viewer` may see the project's templates: a member
+    /// who may create, or anyone who may view others' workloads (an admin
+    /// changing a template).
+    pub async fn template_context(
+        &self,
+        viewer: &UserRecord,
+        project: ProjectId,
+    ) -> Result<WizardContext, ServiceError> {
+        self.context_if(viewer, project, |role, membership| {
+            permits_workload(role, membership, true, WorkloadAction::Create)
+                || permits_workload(role, membership, false, WorkloadAction::View)
+        })
+        .await
+    }
+
+    async fn context_if(
+        &self,
+        viewer: &UserRecord,
+        project: ProjectId,
+        allowed: fn(Role, Option<ProjectRole>) -> bool,
+    ) -> Result<WizardContext, ServiceError> {
         let viewer_record = viewer.clone();
         let now = self.clock.now();
         let mut ctx = self
@@ -760,7 +830,7 @@ impl Services {
                     let p = live_project_read_tx(tx, project)?;
                     let role = role_of(&viewer);
                     let membership = p.role_of(viewer.id);
-                    if !permits_workload(role, membership, true, WorkloadAction::Create) {
+                    if !allowed(role, membership) {
                         return Err(if permits_project(role, membership, ProjectAction::View) {
                             ServiceError::Forbidden
                         } else {

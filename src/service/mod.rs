@@ -11,6 +11,7 @@ pub mod emails;
 pub(crate) mod guards;
 pub mod images;
 pub mod job_logs;
+pub mod job_wizard;
 pub mod key_pairs;
 mod lists;
 pub mod mail;

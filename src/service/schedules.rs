@@ -88,7 +88,7 @@ pub struct FireReport {
     pub failed: usize,
 }
 
-fn parse_env(text: &str, errors: &mut FieldErrors) -> BTreeMap<String, String> {
+pub(crate) fn parse_env(text: &str, errors: &mut FieldErrors) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         match line.split_once('=') {
@@ -553,6 +553,24 @@ impl Services {
                 let p = live_project_tx(tx, current.project)?;
                 require_operate(&actor, &p, current.owner)?;
                 job_templates::update_tx(tx, &record).map_err(name_taken)
+            })
+        })
+        .await
+    }
+
+    /// Whether `actor` may change or delete job template `id` (its owner, a
+    /// manager or an admin): Forbidden for other members.
+    pub async fn may_change_job_template(
+        &self,
+        actor: &UserRecord,
+        id: JobTemplateId,
+    ) -> Result<(), ServiceError> {
+        let actor = actor.clone();
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let t = job_templates::get_read_tx(tx, id)?.ok_or(ServiceError::NotFound)?;
+                let p = live_project_read_tx(tx, t.project)?;
+                require_operate(&actor, &p, t.owner)
             })
         })
         .await

@@ -17,11 +17,14 @@ pub const PROJECT_SELECT: &str = "/projects/select";
 pub const CONTAINERS: &str = "/containers";
 pub const CONTAINER_NEW: &str = "/containers/new";
 pub const JOBS: &str = "/jobs";
+/// The job create wizard.
+pub const JOB_NEW: &str = "/jobs/new";
 pub const JOB_SCHEDULES: &str = "/jobs/schedules";
 pub const GPU_UTILIZATION: &str = "/gpu-utilization";
 pub const STORAGE: &str = "/storage";
 pub const CUSTOM_IMAGES: &str = "/advanced/custom-images";
 pub const JOB_TEMPLATES: &str = "/advanced/job-templates";
+pub const JOB_TEMPLATE_NEW: &str = "/advanced/job-templates/new";
 pub const KEY_PAIRS: &str = "/advanced/key-pairs";
 pub const KEY_PAIR_GENERATE: &str = "/advanced/key-pairs/generate";
 pub const KEY_PAIR_IMPORT: &str = "/advanced/key-pairs/import";
@@ -215,6 +218,11 @@ pub const JOB_SCHEDULE_NEW: &str = "/jobs/schedules/new";
 /// A job schedule's page.
 pub fn job_schedule(id: crate::domain::ids::JobScheduleId) -> String {
     format!("{JOB_SCHEDULES}/{id}")
+}
+
+/// A job template's page.
+pub fn job_template(id: impl std::fmt::Display) -> String {
+    format!("{JOB_TEMPLATES}/{id}")
 }
 
 #[cfg(test)]

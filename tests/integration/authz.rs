@@ -118,6 +118,8 @@ struct Ids {
     storage: String,
     /// A job schedule of the member (mia).
     schedule: String,
+    /// The job template the schedule runs (mia's).
+    template: String,
 }
 
 /// A request for a route: the path with its parameters filled in and a form
@@ -140,6 +142,7 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         custom_image,
         storage,
         schedule,
+        template,
     } = ids;
     let get = |path: &str| Some(vec![(path.to_owned(), vec![])]);
     let post = |path: String, form: Vec<(&'static str, &str)>| {
@@ -214,6 +217,21 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
             post(format!("/projects/reviews/{to_revoke}/revoke"), vec![])
         }
         (Verb::Get, "/users/search") => get("/users/search?q=ad"),
+        (Verb::Get, "/jobs/new" | "/advanced/job-templates/new") => get(pattern),
+        (Verb::Post, "/jobs/new") => post(pattern.into(), vec![("step", "1"), ("go", "next")]),
+        (Verb::Post, "/advanced/job-templates/new") => post(pattern.into(), vec![("name", "")]),
+        (Verb::Get, "/advanced/job-templates/{id}" | "/advanced/job-templates/{id}/edit") => {
+            get(&pattern.replace("{id}", template))
+        }
+        (Verb::Post, "/advanced/job-templates/{id}/edit") => post(
+            format!("/advanced/job-templates/{template}/edit"),
+            vec![("name", "")],
+        ),
+        // Without `confirm`: refused after the permission check (and the
+        // schedule still runs it).
+        (Verb::Post, "/advanced/job-templates/{id}/delete") => {
+            post(format!("/advanced/job-templates/{template}/delete"), vec![])
+        }
         (Verb::Get, "/jobs/schedules/new") => get(pattern),
         (Verb::Post, "/jobs/schedules/new") => post(pattern.into(), vec![("name", "")]),
         (Verb::Get, "/jobs/schedules/{id}" | "/jobs/schedules/{id}/edit") => {
@@ -657,6 +675,23 @@ pub(crate) async fn sample_template(
         .expect("a template")
 }
 
+/// The id of the first job template of `project`, as `owner` sees it.
+pub(crate) async fn first_template(app: &TestApp, owner: &str, project: &str) -> String {
+    let services = app.services();
+    let user = services
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.username.as_str() == owner)
+        .expect("the owner");
+    let templates = services
+        .job_templates(&user, project.parse().expect("project id"))
+        .await
+        .expect("templates");
+    templates.first().expect("a template").id.to_string()
+}
+
 /// A job schedule of `owner`'s in `project`: every day at 20:00 in
 /// Asia/Taipei through December 2026, single thread.
 pub(crate) async fn sample_schedule(app: &TestApp, owner: &str, project: &str) -> String {
@@ -764,8 +799,10 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
     let storage = sample_storage(&app, "mia", &project).await;
     let job = sample_job(&app, "mia", &project).await;
     let schedule = sample_schedule(&app, "mia", &project).await;
+    let template = first_template(&app, "mia", &project).await;
     let ids = Ids {
         schedule,
+        template,
         container,
         job,
         custom_image,

@@ -111,6 +111,7 @@ pub(crate) fn pages(
     order: &str,
     job: &str,
     schedule: &str,
+    template: &str,
 ) -> Vec<String> {
     let mut pages = Vec::new();
     for route in mlstack::web::route_table() {
@@ -154,6 +155,9 @@ pub(crate) fn pages(
             ),
             "/jobs/schedules/{id}" | "/jobs/schedules/{id}/edit" => {
                 pages.push(route.path.replace("{id}", schedule));
+            }
+            "/advanced/job-templates/{id}" | "/advanced/job-templates/{id}/edit" => {
+                pages.push(route.path.replace("{id}", template));
             }
             path if path.contains('{') => panic!(
                 "tests/integration/browser_layout.rs: give the page {path} a concrete address in `pages`"
@@ -236,6 +240,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
     let (container, _) = crate::authz::sample_container_and_image(&app, "mia", &project).await;
     let job = crate::authz::sample_job(&app, "mia", &project).await;
     let schedule = crate::authz::sample_schedule(&app, "mia", &project).await;
+    let template = crate::authz::first_template(&app, "mia", &project).await;
 
     // A key pair each, so the Key Pairs table has a row in both themes.
     for client in [&admin, &manager] {
@@ -298,6 +303,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
         &order,
         &job,
         &schedule,
+        &template,
     );
     problems.extend(visit(&b, "admin-en-light", &admin_pages).await);
     b.user_menu("Log out").await;
@@ -316,6 +322,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
         &order,
         &job,
         &schedule,
+        &template,
     );
     assert!(manager_pages.len() > 15, "{manager_pages:?}");
     problems.extend(visit(&b, "manager-zh-dark", &manager_pages).await);

@@ -291,6 +291,51 @@ async fn payloads_in_every_text_field_stay_text_on_every_page() {
     };
     drop(services);
     let schedule = crate::authz::sample_schedule(&app, "mia", &project).await;
+    // A job template whose command and environment are payloads (its name
+    // rule refuses markup).
+    let template = {
+        use mlstack::service::schedules::JobTemplateForm;
+        let services = app.services();
+        let mia_user = user(&app, "mia").await;
+        let project_id = project.parse().expect("project id");
+        let hello = services
+            .job_templates(&mia_user, project_id)
+            .await
+            .expect("templates")
+            .remove(0);
+        let refused = services
+            .create_job_template(
+                &mia_user,
+                project_id,
+                JobTemplateForm {
+                    name: SHORT.into(),
+                    spec: hello.spec.to_string(),
+                    image: hello.image.to_string(),
+                    version: hello.version.clone(),
+                    command: PAYLOAD.into(),
+                    ..JobTemplateForm::default()
+                },
+            )
+            .await;
+        assert!(refused.is_err(), "a template name with markup is refused");
+        services
+            .create_job_template(
+                &mia_user,
+                project_id,
+                JobTemplateForm {
+                    name: "payload".into(),
+                    spec: hello.spec.to_string(),
+                    image: hello.image.to_string(),
+                    version: hello.version.clone(),
+                    command: PAYLOAD.into(),
+                    env: format!("NOTE={PAYLOAD}"),
+                    ..JobTemplateForm::default()
+                },
+            )
+            .await
+            .expect("a template with payloads")
+            .to_string()
+    };
 
     let b = Browser::start(&app.url).await;
     let mut problems = Vec::new();
@@ -304,6 +349,7 @@ async fn payloads_in_every_text_field_stay_text_on_every_page() {
         &job,
         &job,
         &schedule,
+        &template,
     );
     problems.extend(sweep(&b, "admin", &admin_pages).await);
     assert!(
@@ -330,6 +376,7 @@ async fn payloads_in_every_text_field_stay_text_on_every_page() {
         &job,
         &job,
         &schedule,
+        &template,
     );
     problems.extend(sweep(&b, "manager", &manager_pages).await);
     assert!(
@@ -357,6 +404,7 @@ async fn payloads_in_every_text_field_stay_text_on_every_page() {
         &job,
         &job,
         &schedule,
+        &template,
     );
     problems.extend(sweep(&b, "member", &member_pages).await);
     assert!(
@@ -368,6 +416,17 @@ async fn payloads_in_every_text_field_stay_text_on_every_page() {
         .await,
         "a job's command as text"
     );
+    assert!(
+        shows(
+            &b,
+            &format!("/advanced/job-templates/{template}"),
+            "<script>alert(1)</script>"
+        )
+        .await,
+        "a job template's command as text"
+    );
+    // "Run job" puts the template's command and environment into the form.
+    problems.extend(sweep(&b, "member", &[format!("/jobs/new?template={template}")]).await);
     assert!(
         problems.is_empty(),
         "payloads that became markup or ran: {problems:#?}"

@@ -46,6 +46,10 @@ mod mail;
 mod job_schedule_pages;
 // The job schedule journey in headless Chromium.
 mod browser_job_schedules;
+// The job wizard and job templates in headless Chromium.
+mod browser_job_wizard;
+// The job wizard and job template pages over HTTP.
+mod job_wizard_pages;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HTTP_SERVER: &str = "exec python3 -m http.server $PORT --bind 127.0.0.1";

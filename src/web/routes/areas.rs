@@ -1,6 +1,6 @@
-//! The home page and the areas of the manual that later releases fill in.
+//! The home page.
 
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 
 use super::{RouteDef, WORKSPACE, ok, route};
 use crate::web::error::WebError;
@@ -8,30 +8,8 @@ use crate::web::extract::CurrentUser;
 use crate::web::paths;
 use crate::web::views::areas;
 
-/// (path, sidebar section key, title key) of every area not built yet.
-const WORKSPACE_AREAS: &[(&str, &str, &str)] = &[(
-    paths::JOB_TEMPLATES,
-    "nav.section.advanced",
-    "nav.job_templates",
-)];
-
 pub fn routes() -> Vec<RouteDef> {
-    let mut routes = vec![route!(Get paths::HOME, WORKSPACE => get_home)];
-    routes.extend(
-        WORKSPACE_AREAS
-            .iter()
-            .map(|&(path, _, _)| route!(Get path, WORKSPACE => get_area)),
-    );
-    routes
-}
-
-/// An area not built yet, found by the path it was mounted at.
-async fn get_area(user: CurrentUser, req: HttpRequest) -> Result<HttpResponse, WebError> {
-    let &(_, section, title) = WORKSPACE_AREAS
-        .iter()
-        .find(|(path, _, _)| *path == req.path())
-        .ok_or(WebError::NotFound)?;
-    Ok(ok(areas::not_available(&user.page.shell(), section, title)))
+    vec![route!(Get paths::HOME, WORKSPACE => get_home)]
 }
 
 async fn get_home(user: CurrentUser) -> Result<HttpResponse, WebError> {

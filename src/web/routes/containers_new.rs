@@ -30,16 +30,16 @@ pub fn routes() -> Vec<RouteDef> {
 }
 
 /// Form bodies with repeated keys (mounted volumes) as ordered pairs.
-type Pairs = web::Form<Vec<(String, String)>>;
+pub(super) type Pairs = web::Form<Vec<(String, String)>>;
 
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+pub(super) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()
         .find(|(k, _)| k == name)
         .map_or("", |(_, v)| v.as_str())
 }
 
-fn wizard_form(pairs: &[(String, String)]) -> WizardForm {
+pub(super) fn wizard_form(pairs: &[(String, String)]) -> WizardForm {
     let text = |name: &str| field(pairs, name).to_owned();
     let mounts = pairs
         .iter()

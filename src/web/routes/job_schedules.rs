@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::{Requires, RouteDef, WORKSPACE, html, ok, route};
+use super::{ConfirmForm, Paged, Requires, RouteDef, WORKSPACE, html, ok, paged, route};
 use crate::domain::authz::WorkloadAction;
 use crate::domain::ids::JobScheduleId;
 use crate::domain::schedule::TriggerFields;
@@ -93,14 +93,12 @@ async fn get_list(
     let needle = typed.to_lowercase();
     schedules.retain(|s| s.name.contains(&needle));
     schedules.sort_by(|a, b| a.name.cmp(&b.name));
-    let total = schedules.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = query.page.parse::<usize>().unwrap_or(1).clamp(1, pages);
-    let shown: Vec<JobScheduleRecord> = schedules
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
+    let Paged {
+        items: shown,
+        page,
+        pages,
+        total,
+    } = paged(schedules, &query.page, PAGE_SIZE);
     let templates = services.job_templates(viewer, project.id).await?;
     let rows: Vec<ScheduleRow> = shown
         .iter()
@@ -181,7 +179,14 @@ async fn render_form(
     Ok(html(status, views::form(&user.page.shell(), &view)))
 }
 
-async fn get_new(user: CurrentUser) -> Result<HttpResponse, WebError> {
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NewQuery {
+    /// "Run job with schedule": the template chosen.
+    template: String,
+}
+
+async fn get_new(user: CurrentUser, query: web::Query<NewQuery>) -> Result<HttpResponse, WebError> {
     let Some(project) = user.session.current_project() else {
         return Ok(see_other(paths::JOB_SCHEDULES));
     };
@@ -193,7 +198,8 @@ async fn get_new(user: CurrentUser) -> Result<HttpResponse, WebError> {
     let end = now
         .checked_add(jiff::Span::new().days(NEW_WINDOW_DAYS))
         .map_err(|e| WebError::BadRequest(e.to_string()))?;
-    let values = ScheduleFormValues::new_in(&zone_name, local(&now), local(&end));
+    let mut values = ScheduleFormValues::new_in(&zone_name, local(&now), local(&end));
+    values.template = query.template.trim().to_owned();
     render_form(
         &user,
         None,
@@ -352,18 +358,12 @@ async fn post_edit(
     .await
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct DeleteForm {
-    confirm: String,
-}
-
 /// Deletes the schedule once its dialog confirmed it: it never fires
 /// again; the jobs it made stay.
 async fn post_delete(
     user: CurrentUser,
     path: web::Path<String>,
-    form: web::Form<DeleteForm>,
+    form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, WebError> {
     let record = editable(&user, &path).await?;
     if form.confirm != "yes" {

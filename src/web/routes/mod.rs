@@ -14,7 +14,9 @@ mod cost;
 mod emails;
 mod images;
 mod job_schedules;
+mod job_templates;
 mod jobs;
+mod jobs_new;
 mod key_pairs;
 mod metrics;
 mod ops;
@@ -137,7 +139,10 @@ pub fn table() -> Vec<RouteDef> {
         proxy::routes(),
         storage::routes(),
         cost::routes(),
+        // `/jobs/new` and `/jobs/schedules/...` before `/jobs/{id}`.
+        jobs_new::routes(),
         job_schedules::routes(),
+        job_templates::routes(),
         areas::routes(),
         jobs::routes(),
         metrics::routes(),
@@ -161,6 +166,39 @@ pub async fn not_found() -> Result<HttpResponse, WebError> {
 }
 
 /// An HTML page with the given status.
+/// A delete form: its dialog's `confirm=yes`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct ConfirmForm {
+    confirm: String,
+}
+
+/// One page of a list whose items are all read: the page asked for
+/// (1-based, as typed; clamped into range), the page count and the total.
+struct Paged<T> {
+    items: Vec<T>,
+    page: usize,
+    pages: usize,
+    total: usize,
+}
+
+fn paged<T>(items: Vec<T>, asked: &str, size: usize) -> Paged<T> {
+    let total = items.len();
+    let pages = total.div_ceil(size).max(1);
+    let page = asked.parse::<usize>().unwrap_or(1).clamp(1, pages);
+    let items = items
+        .into_iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .collect();
+    Paged {
+        items,
+        page,
+        pages,
+        total,
+    }
+}
+
 fn html(status: actix_web::http::StatusCode, markup: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")

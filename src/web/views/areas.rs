@@ -1,29 +1,10 @@
-//! The home page and the areas that later releases fill in.
+//! The home page.
 
 use maud::{Markup, html};
 
 use super::components::{Tone, notice};
-use super::layout::{Crumb, Shell, page, section_page};
+use super::layout::{Crumb, Shell, page};
 use crate::web::paths;
-
-/// An area of the manual that this release does not offer yet. It says so
-/// plainly and shows no data.
-pub fn not_available(shell: &Shell, section_key: &str, title_key: &str) -> Markup {
-    let tr = shell.tr;
-    let title = tr.t(title_key);
-    section_page(
-        shell,
-        section_key,
-        title,
-        notice(
-            Tone::Info,
-            html! {
-                strong { (tr.f("area.not_available", &[("area", title)])) }
-                " " (tr.t("area.not_available_detail"))
-            },
-        ),
-    )
-}
 
 /// Where a user lands after logging in.
 pub fn home(shell: &Shell, display_name: &str, activated: bool) -> Markup {
@@ -72,30 +53,4 @@ pub fn home(shell: &Shell, display_name: &str, activated: bool) -> Markup {
             }
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::user::Lang;
-    use crate::web::views::test_support::{member, shell};
-
-    #[test]
-    fn an_area_not_built_yet_says_so_and_shows_no_data() {
-        let html = not_available(
-            &shell(Lang::En, member()),
-            "nav.section.project",
-            "nav.containers",
-        )
-        .into_string();
-        assert!(html.contains("Container Management is not available yet"));
-        assert!(!html.contains("<table"));
-        let zh = not_available(
-            &shell(Lang::ZhTw, member()),
-            "nav.section.project",
-            "nav.containers",
-        )
-        .into_string();
-        assert!(zh.contains("容器管理"));
-    }
 }

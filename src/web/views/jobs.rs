@@ -194,6 +194,7 @@ pub fn list(shell: &Shell, view: &JobListView) -> Markup {
                             total: view.total,
                         }))
                         a class="btn small" href=(list_url(view, view.page)) { "↻ " (tr.t("common.refresh")) }
+                        a class="btn primary small" href=(paths::JOB_NEW) { "+ " (tr.t("job.create")) }
                     }
                     @if let Some(error) = &view.query_error {
                         p class="field-error" id="q-error" role="alert" { (error) }
@@ -354,6 +355,7 @@ pub fn detail(shell: &Shell, view: &JobDetailView) -> Markup {
             div class="container-head" {
                 p class="live-state" role="status" { (status_markup(tr, row)) }
                 div class="actions" {
+                    a class="btn small" href=(format!("{}?job={id}", paths::JOB_TEMPLATE_NEW)) { (tr.t("job.save_as_template")) }
                     @if can_cancel {
                         form method="post" action=(format!("{}/cancel", paths::job(id))) {
                             (csrf_field(shell))

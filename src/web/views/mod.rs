@@ -17,7 +17,9 @@ pub mod errors;
 pub mod format;
 pub mod images;
 pub mod job_schedules;
+pub mod job_templates;
 pub mod jobs;
+pub mod jobs_new;
 pub mod key_pairs;
 pub mod layout;
 pub mod metrics;
@@ -28,6 +30,7 @@ pub mod projects;
 pub mod reviews;
 pub mod storage;
 pub mod terminal;
+pub mod wizard_parts;
 
 #[cfg(test)]
 pub(crate) mod test_support {
