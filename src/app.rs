@@ -281,21 +281,42 @@ async fn run(
         trusted_proxies: config.trusted_proxies.clone(),
         form_key,
         metrics_token: config.metrics.scrape_token.clone(),
+        max_body_bytes: config.limits.max_body_bytes,
+        max_header_bytes: config.limits.max_header_bytes,
     });
 
     let app_state = state.clone();
     // TCP_NODELAY: the service proxy writes a head, then body pieces and
     // WebSocket frames as they come; with Nagle's algorithm each small
     // write after the first waits for the client's delayed ACK (40 ms).
-    let mut server = HttpServer::new(move || web::app(app_state.clone()))
+    let limits = &config.limits;
+    let workers = match config.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    // actix counts connections per worker; the configured cap is for all
+    // of them together.
+    let per_worker = usize::try_from(limits.max_connections.div_ceil(workers as u64))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let keep_alive = if limits.keep_alive.is_zero() {
+        actix_web::http::KeepAlive::Disabled
+    } else {
+        actix_web::http::KeepAlive::Timeout(limits.keep_alive)
+    };
+    let server = HttpServer::new(move || web::app(app_state.clone()))
         .shutdown_timeout(30)
-        .tcp_nodelay(true);
-    if config.workers > 0 {
-        server = server.workers(config.workers);
-    }
-    if !options.handle_signals {
-        server = server.disable_signals();
-    }
+        .tcp_nodelay(true)
+        .workers(workers)
+        .max_connections(per_worker)
+        .keep_alive(keep_alive)
+        .client_request_timeout(limits.client_request_timeout)
+        .client_disconnect_timeout(limits.client_disconnect_timeout);
+    let server = if options.handle_signals {
+        server
+    } else {
+        server.disable_signals()
+    };
     let server = match tls {
         Some(tls) => server.bind_rustls_0_23(config.listen, tls),
         None => server.bind(config.listen),

@@ -163,6 +163,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), CliError> {
                 "  tls:           {}",
                 if config.tls.is_some() { "on" } else { "off" }
             );
+            let limits = &config.limits;
+            println!(
+                "  limits:        body {} B, headers {} B, {} connections",
+                limits.max_body_bytes, limits.max_header_bytes, limits.max_connections
+            );
+            println!(
+                "  timeouts:      keep-alive {:?}, request head {:?}, disconnect {:?}",
+                limits.keep_alive, limits.client_request_timeout, limits.client_disconnect_timeout
+            );
             check_driver(&config)
         }
         Command::User { action } => user(load_config(&cli, None)?, action),

@@ -40,6 +40,7 @@ mod ops;
 mod pages;
 mod projects;
 mod proxy;
+mod serving;
 mod store;
 mod terminal;
 mod workloads;
