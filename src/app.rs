@@ -15,13 +15,14 @@ use crate::clock::SharedClock;
 use crate::cluster::kube::KubeDriver;
 use crate::cluster::local::{GpuSource, LocalConfig, LocalDriver};
 use crate::cluster::{AnyDriver, Driver};
-use crate::config::{Config, ConfigError, DriverChoice, TlsConfig};
+use crate::config::{Config, DriverChoice};
 use crate::i18n::Catalog;
 use crate::mail::SmtpSender;
 use crate::service::Services;
 use crate::service::auth::FormKey;
 use crate::service::users::GeneratedPassword;
 use crate::store::Store;
+use crate::tls::ReloadableCert;
 use crate::web::{self, AppState};
 use crate::worker::mailer::Mailer;
 use crate::worker::reconciler::{Reconciler, ReconcilerSettings};
@@ -86,38 +87,6 @@ impl Running {
             .join()
             .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
     }
-}
-
-/// Loads the TLS certificate chain and key; problems name the config key.
-pub fn load_tls(tls: &TlsConfig) -> Result<rustls::ServerConfig, ConfigError> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let bad = |key: &str, e: &dyn std::fmt::Display| ConfigError {
-        key: key.to_owned(),
-        problem: e.to_string(),
-    };
-    let certs = CertificateDer::pem_file_iter(&tls.cert_file)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            bad(
-                "tls.cert_file",
-                &format!("{}: {e}", tls.cert_file.display()),
-            )
-        })?;
-    if certs.is_empty() {
-        return Err(bad(
-            "tls.cert_file",
-            &format!("{}: no certificate found", tls.cert_file.display()),
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_file(&tls.key_file)
-        .map_err(|e| bad("tls.key_file", &format!("{}: {e}", tls.key_file.display())))?;
-    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad("tls.cert_file", &e))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| bad("tls.key_file", &e))
 }
 
 /// What a driver is opened for.
@@ -229,7 +198,7 @@ async fn run(
     options: Options,
     ready: mpsc::Sender<Ready>,
 ) -> anyhow::Result<Arc<Store>> {
-    let tls = config.tls.as_ref().map(load_tls).transpose()?;
+    let tls = config.tls.as_ref().map(ReloadableCert::load).transpose()?;
     let data_dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open_in(&data_dir))
         .await
@@ -317,8 +286,8 @@ async fn run(
     } else {
         server.disable_signals()
     };
-    let server = match tls {
-        Some(tls) => server.bind_rustls_0_23(config.listen, tls),
+    let server = match &tls {
+        Some(cert) => server.bind_rustls_0_23(config.listen, cert.server_config()?),
         None => server.bind(config.listen),
     }
     .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -336,6 +305,9 @@ async fn run(
     tracing::info!(url = %format!("{scheme}://{addr}/"), "listening");
 
     let mut workers = crate::worker::spawn_all(&services);
+    if options.handle_signals {
+        workers.push(tokio::spawn(reload_on_hangup(tls)));
+    }
     workers.extend(crate::worker::metrics::spawn(&services, &config.metrics));
     // Aborting it mid-pass is safe: every driver call is idempotent and
     // whatever was not recorded is due again at the next start.
@@ -361,6 +333,32 @@ async fn run(
     }
     result.context("the HTTP server failed")?;
     Ok(store)
+}
+
+/// Reads the TLS certificate and key again at each SIGHUP (what `systemctl
+/// reload` sends); without TLS there is nothing to read, and the signal is
+/// only logged (it would otherwise end the process).
+async fn reload_on_hangup(tls: Option<Arc<ReloadableCert>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: no certificate reload");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        match &tls {
+            Some(cert) => match cert.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "SIGHUP: TLS certificate not reloaded; new connections keep the current one"
+                ),
+            },
+            None => tracing::info!("SIGHUP: no TLS configured, nothing to reload"),
+        }
+    }
 }
 
 /// Closes the store once nothing else holds it. The HTTP workers run on

@@ -99,7 +99,7 @@ fn load_config(cli: &Cli, listen: Option<String>) -> Result<Config, CliError> {
     };
     let config = config::resolve(text.as_deref(), &env, &overrides)?;
     if let Some(tls) = &config.tls {
-        app::load_tls(tls)?;
+        crate::tls::ReloadableCert::load(tls)?;
     }
     config::check_files(&config)?;
     Ok(config)
@@ -261,6 +261,11 @@ fn check_driver(config: &Config) -> Result<(), CliError> {
 
 fn serve(config: Config) -> Result<(), CliError> {
     init_logging(&config);
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let data_dir = config.data_dir.clone();
     let running = app::start(
         config,
@@ -283,7 +288,7 @@ fn serve(config: Config) -> Result<(), CliError> {
         );
         println!();
     }
-    println!("  mlstack is listening on http://{}/", running.addr);
+    println!("  mlstack is listening on {scheme}://{}/", running.addr);
     running.wait()?;
     Ok(())
 }

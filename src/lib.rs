@@ -15,6 +15,7 @@ pub mod mail;
 pub mod notify;
 pub mod service;
 pub mod store;
+pub mod tls;
 pub mod web;
 pub mod worker;
 

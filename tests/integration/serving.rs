@@ -179,3 +179,94 @@ async fn the_connection_cap_holds_and_frees_as_connections_close() {
         .expect("served once a connection closed");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 }
+
+/// A self-signed certificate for localhost, written as `cert.pem` and
+/// `key.pem` in `dir`; returns its DER.
+fn write_certificate(dir: &std::path::Path) -> Vec<u8> {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("cert");
+    // Written beside and renamed over, as certbot and cp-then-mv do.
+    std::fs::write(dir.join("cert.pem.new"), cert.cert.pem()).expect("write cert");
+    std::fs::write(dir.join("key.pem.new"), cert.signing_key.serialize_pem()).expect("write key");
+    std::fs::rename(dir.join("cert.pem.new"), dir.join("cert.pem")).expect("rename");
+    std::fs::rename(dir.join("key.pem.new"), dir.join("key.pem")).expect("rename");
+    cert.cert.der().to_vec()
+}
+
+/// The certificate a new TLS connection to `url` is offered.
+async fn served_certificate(url: &str) -> Vec<u8> {
+    crate::common::install_crypto();
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .tls_info(true)
+        .build()
+        .expect("client");
+    let response = client
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .expect("GET over TLS");
+    assert_eq!(response.status(), StatusCode::OK);
+    response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|info| info.peer_certificate())
+        .expect("peer certificate")
+        .to_vec()
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_tls_certificate_and_a_broken_one_keeps_the_old() {
+    let dir = tempfile::tempdir().expect("dir");
+    let first = write_certificate(dir.path());
+    std::fs::write(
+        dir.path().join("tls.toml"),
+        "[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n",
+    )
+    .expect("config");
+    let server = crate::cli::Server::start_with(dir.path(), &["--config", "tls.toml"]);
+    let (_, url) = server.until_listening();
+    assert!(url.starts_with("https://"), "{url}");
+    assert_eq!(served_certificate(&url).await, first);
+    let pid = nix::unistd::Pid::from_raw(server.pid() as i32);
+    let hangup = || nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).expect("SIGHUP");
+
+    // Replaced and signalled: new connections see the new certificate.
+    let second = write_certificate(dir.path());
+    hangup();
+    let mut seen = served_certificate(&url).await;
+    for _ in 0..50 {
+        if seen == second {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = served_certificate(&url).await;
+    }
+    assert_eq!(seen, second, "the reloaded certificate is served");
+
+    // A key that does not fit the certificate: the second pair stays.
+    let third = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+    std::fs::write(dir.path().join("cert.pem"), third.cert.pem()).expect("write");
+    hangup();
+    // Garbage for a certificate, too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(served_certificate(&url).await, second);
+    std::fs::write(dir.path().join("cert.pem"), "not a certificate").expect("write");
+    hangup();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        served_certificate(&url).await,
+        second,
+        "a broken pair keeps the old"
+    );
+
+    let (code, logs) = server.terminate();
+    assert_eq!(code, Some(0), "{logs}");
+    assert!(logs.contains("SIGHUP: TLS certificate reloaded"), "{logs}");
+    assert!(
+        logs.contains("TLS certificate not reloaded")
+            && logs.contains("does not fit the certificate"),
+        "the refusal says why: {logs}"
+    );
+    assert!(logs.contains("no certificate found"), "{logs}");
+}
