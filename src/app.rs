@@ -305,6 +305,7 @@ async fn run(
     tracing::info!(url = %format!("{scheme}://{addr}/"), "listening");
 
     let mut workers = crate::worker::spawn_all(&services);
+    workers.push(crate::control::listen(&config.data_dir, services.clone())?);
     if options.handle_signals {
         workers.push(tokio::spawn(reload_on_hangup(tls)));
     }
@@ -331,6 +332,7 @@ async fn run(
         // A cancelled task reports that it was cancelled; nothing to handle.
         let _ = worker.await;
     }
+    let _ = std::fs::remove_file(config.data_dir.join(crate::control::SOCKET_FILE));
     result.context("the HTTP server failed")?;
     Ok(store)
 }

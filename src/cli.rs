@@ -41,6 +41,11 @@ enum Command {
     },
     /// Validate the configuration without serving.
     CheckConfig,
+    /// Write a consistent copy of the store to FILE (a new file), asking
+    /// the running server when there is one.
+    Backup { file: PathBuf },
+    /// Replace the store with the backup FILE (while the server is stopped).
+    Restore { file: PathBuf },
     /// Manage user accounts (while the server is stopped).
     User {
         #[command(subcommand)]
@@ -175,6 +180,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), CliError> {
             check_driver(&config)
         }
         Command::User { action } => user(load_config(&cli, None)?, action),
+        Command::Backup { file } => backup(load_config(&cli, None)?, file),
+        Command::Restore { file } => restore(load_config(&cli, None)?, file),
     }
 }
 
@@ -336,6 +343,65 @@ fn user(config: Config, action: &UserCommand) -> Result<(), CliError> {
         };
         outcome.map_err(describe)
     })
+}
+
+fn backup(config: Config, file: &std::path::Path) -> Result<(), CliError> {
+    if file.exists() {
+        return Err(CliError::Failed(anyhow::anyhow!(
+            "{} exists; name a new file",
+            file.display()
+        )));
+    }
+    let runtime = tool_runtime(&config)?;
+    runtime.block_on(async {
+        if let Some(bytes) = crate::control::request_backup(&config.data_dir, file)? {
+            println!(
+                "backup of the running server written to {} ({bytes} bytes)",
+                file.display()
+            );
+            return Ok(());
+        }
+        // No server: this process holds the store for the copy.
+        let store = Store::open_in(&config.data_dir).map_err(anyhow::Error::from)?;
+        let partial = crate::control::partial_path(file);
+        let entries = store
+            .backup_to(&partial)
+            .map_err(anyhow::Error::from)
+            .and_then(|entries| {
+                std::fs::rename(&partial, file)?;
+                Ok(entries)
+            });
+        if entries.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        println!(
+            "backup written to {} ({} entries; no server was running)",
+            file.display(),
+            entries?
+        );
+        Ok(())
+    })
+}
+
+fn restore(config: Config, file: &std::path::Path) -> Result<(), CliError> {
+    let _runtime = tool_runtime(&config)?;
+    let restored =
+        crate::service::backup::restore(&config.data_dir, file).map_err(|e| match e {
+            ServiceError::Store(store) => {
+                CliError::Failed(anyhow::anyhow!("cannot restore: {store}"))
+            }
+            other => describe(other),
+        })?;
+    println!(
+        "restored {} into {} (schema version {})",
+        file.display(),
+        config.data_dir.display(),
+        restored.schema_version
+    );
+    if let Some(previous) = restored.previous {
+        println!("  the replaced store is kept as {}", previous.display());
+    }
+    Ok(())
 }
 
 /// A message for a person at a terminal.

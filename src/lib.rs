@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod control;
 pub mod domain;
 pub mod i18n;
 pub mod mail;

@@ -11,6 +11,7 @@ mod admin;
 mod audit;
 mod auth;
 mod authz;
+mod backup;
 mod browser;
 mod browser_done_containers;
 mod browser_done_metrics;
