@@ -15,13 +15,14 @@ use crate::clock::SharedClock;
 use crate::cluster::kube::KubeDriver;
 use crate::cluster::local::{GpuSource, LocalConfig, LocalDriver};
 use crate::cluster::{AnyDriver, Driver};
-use crate::config::{Config, ConfigError, DriverChoice, TlsConfig};
+use crate::config::{Config, DriverChoice};
 use crate::i18n::Catalog;
 use crate::mail::SmtpSender;
 use crate::service::Services;
 use crate::service::auth::FormKey;
 use crate::service::users::GeneratedPassword;
 use crate::store::Store;
+use crate::tls::ReloadableCert;
 use crate::web::{self, AppState};
 use crate::worker::mailer::Mailer;
 use crate::worker::reconciler::{Reconciler, ReconcilerSettings};
@@ -86,38 +87,6 @@ impl Running {
             .join()
             .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
     }
-}
-
-/// Loads the TLS certificate chain and key; problems name the config key.
-pub fn load_tls(tls: &TlsConfig) -> Result<rustls::ServerConfig, ConfigError> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let bad = |key: &str, e: &dyn std::fmt::Display| ConfigError {
-        key: key.to_owned(),
-        problem: e.to_string(),
-    };
-    let certs = CertificateDer::pem_file_iter(&tls.cert_file)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            bad(
-                "tls.cert_file",
-                &format!("{}: {e}", tls.cert_file.display()),
-            )
-        })?;
-    if certs.is_empty() {
-        return Err(bad(
-            "tls.cert_file",
-            &format!("{}: no certificate found", tls.cert_file.display()),
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_file(&tls.key_file)
-        .map_err(|e| bad("tls.key_file", &format!("{}: {e}", tls.key_file.display())))?;
-    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad("tls.cert_file", &e))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| bad("tls.key_file", &e))
 }
 
 /// What a driver is opened for.
@@ -229,7 +198,7 @@ async fn run(
     options: Options,
     ready: mpsc::Sender<Ready>,
 ) -> anyhow::Result<Arc<Store>> {
-    let tls = config.tls.as_ref().map(load_tls).transpose()?;
+    let tls = config.tls.as_ref().map(ReloadableCert::load).transpose()?;
     let data_dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open_in(&data_dir))
         .await
@@ -281,23 +250,44 @@ async fn run(
         trusted_proxies: config.trusted_proxies.clone(),
         form_key,
         metrics_token: config.metrics.scrape_token.clone(),
+        max_body_bytes: config.limits.max_body_bytes,
+        max_header_bytes: config.limits.max_header_bytes,
     });
 
     let app_state = state.clone();
     // TCP_NODELAY: the service proxy writes a head, then body pieces and
     // WebSocket frames as they come; with Nagle's algorithm each small
     // write after the first waits for the client's delayed ACK (40 ms).
-    let mut server = HttpServer::new(move || web::app(app_state.clone()))
+    let limits = &config.limits;
+    let workers = match config.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    // actix counts connections per worker; the configured cap is for all
+    // of them together.
+    let per_worker = usize::try_from(limits.max_connections.div_ceil(workers as u64))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let keep_alive = if limits.keep_alive.is_zero() {
+        actix_web::http::KeepAlive::Disabled
+    } else {
+        actix_web::http::KeepAlive::Timeout(limits.keep_alive)
+    };
+    let server = HttpServer::new(move || web::app(app_state.clone()))
         .shutdown_timeout(30)
-        .tcp_nodelay(true);
-    if config.workers > 0 {
-        server = server.workers(config.workers);
-    }
-    if !options.handle_signals {
-        server = server.disable_signals();
-    }
-    let server = match tls {
-        Some(tls) => server.bind_rustls_0_23(config.listen, tls),
+        .tcp_nodelay(true)
+        .workers(workers)
+        .max_connections(per_worker)
+        .keep_alive(keep_alive)
+        .client_request_timeout(limits.client_request_timeout)
+        .client_disconnect_timeout(limits.client_disconnect_timeout);
+    let server = if options.handle_signals {
+        server
+    } else {
+        server.disable_signals()
+    };
+    let server = match &tls {
+        Some(cert) => server.bind_rustls_0_23(config.listen, cert.server_config()?),
         None => server.bind(config.listen),
     }
     .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -315,6 +305,10 @@ async fn run(
     tracing::info!(url = %format!("{scheme}://{addr}/"), "listening");
 
     let mut workers = crate::worker::spawn_all(&services);
+    workers.push(crate::control::listen(&config.data_dir, services.clone())?);
+    if options.handle_signals {
+        workers.push(tokio::spawn(reload_on_hangup(tls)));
+    }
     workers.extend(crate::worker::metrics::spawn(&services, &config.metrics));
     // Aborting it mid-pass is safe: every driver call is idempotent and
     // whatever was not recorded is due again at the next start.
@@ -338,8 +332,35 @@ async fn run(
         // A cancelled task reports that it was cancelled; nothing to handle.
         let _ = worker.await;
     }
+    let _ = std::fs::remove_file(config.data_dir.join(crate::control::SOCKET_FILE));
     result.context("the HTTP server failed")?;
     Ok(store)
+}
+
+/// Reads the TLS certificate and key again at each SIGHUP (what `systemctl
+/// reload` sends); without TLS there is nothing to read, and the signal is
+/// only logged (it would otherwise end the process).
+async fn reload_on_hangup(tls: Option<Arc<ReloadableCert>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: no certificate reload");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        match &tls {
+            Some(cert) => match cert.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "SIGHUP: TLS certificate not reloaded; new connections keep the current one"
+                ),
+            },
+            None => tracing::info!("SIGHUP: no TLS configured, nothing to reload"),
+        }
+    }
 }
 
 /// Closes the store once nothing else holds it. The HTTP workers run on

@@ -41,6 +41,11 @@ enum Command {
     },
     /// Validate the configuration without serving.
     CheckConfig,
+    /// Write a consistent copy of the store to FILE (a new file), asking
+    /// the running server when there is one.
+    Backup { file: PathBuf },
+    /// Replace the store with the backup FILE (while the server is stopped).
+    Restore { file: PathBuf },
     /// Manage user accounts (while the server is stopped).
     User {
         #[command(subcommand)]
@@ -99,7 +104,7 @@ fn load_config(cli: &Cli, listen: Option<String>) -> Result<Config, CliError> {
     };
     let config = config::resolve(text.as_deref(), &env, &overrides)?;
     if let Some(tls) = &config.tls {
-        app::load_tls(tls)?;
+        crate::tls::ReloadableCert::load(tls)?;
     }
     config::check_files(&config)?;
     Ok(config)
@@ -163,9 +168,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), CliError> {
                 "  tls:           {}",
                 if config.tls.is_some() { "on" } else { "off" }
             );
+            let limits = &config.limits;
+            println!(
+                "  limits:        body {} B, headers {} B, {} connections",
+                limits.max_body_bytes, limits.max_header_bytes, limits.max_connections
+            );
+            println!(
+                "  timeouts:      keep-alive {:?}, request head {:?}, disconnect {:?}",
+                limits.keep_alive, limits.client_request_timeout, limits.client_disconnect_timeout
+            );
             check_driver(&config)
         }
         Command::User { action } => user(load_config(&cli, None)?, action),
+        Command::Backup { file } => backup(load_config(&cli, None)?, file),
+        Command::Restore { file } => restore(load_config(&cli, None)?, file),
     }
 }
 
@@ -252,6 +268,11 @@ fn check_driver(config: &Config) -> Result<(), CliError> {
 
 fn serve(config: Config) -> Result<(), CliError> {
     init_logging(&config);
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let data_dir = config.data_dir.clone();
     let running = app::start(
         config,
@@ -274,7 +295,7 @@ fn serve(config: Config) -> Result<(), CliError> {
         );
         println!();
     }
-    println!("  mlstack is listening on http://{}/", running.addr);
+    println!("  mlstack is listening on {scheme}://{}/", running.addr);
     running.wait()?;
     Ok(())
 }
@@ -322,6 +343,65 @@ fn user(config: Config, action: &UserCommand) -> Result<(), CliError> {
         };
         outcome.map_err(describe)
     })
+}
+
+fn backup(config: Config, file: &std::path::Path) -> Result<(), CliError> {
+    if file.exists() {
+        return Err(CliError::Failed(anyhow::anyhow!(
+            "{} exists; name a new file",
+            file.display()
+        )));
+    }
+    let runtime = tool_runtime(&config)?;
+    runtime.block_on(async {
+        if let Some(bytes) = crate::control::request_backup(&config.data_dir, file)? {
+            println!(
+                "backup of the running server written to {} ({bytes} bytes)",
+                file.display()
+            );
+            return Ok(());
+        }
+        // No server: this process holds the store for the copy.
+        let store = Store::open_in(&config.data_dir).map_err(anyhow::Error::from)?;
+        let partial = crate::control::partial_path(file);
+        let entries = store
+            .backup_to(&partial)
+            .map_err(anyhow::Error::from)
+            .and_then(|entries| {
+                std::fs::rename(&partial, file)?;
+                Ok(entries)
+            });
+        if entries.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        println!(
+            "backup written to {} ({} entries; no server was running)",
+            file.display(),
+            entries?
+        );
+        Ok(())
+    })
+}
+
+fn restore(config: Config, file: &std::path::Path) -> Result<(), CliError> {
+    let _runtime = tool_runtime(&config)?;
+    let restored =
+        crate::service::backup::restore(&config.data_dir, file).map_err(|e| match e {
+            ServiceError::Store(store) => {
+                CliError::Failed(anyhow::anyhow!("cannot restore: {store}"))
+            }
+            other => describe(other),
+        })?;
+    println!(
+        "restored {} into {} (schema version {})",
+        file.display(),
+        config.data_dir.display(),
+        restored.schema_version
+    );
+    if let Some(previous) = restored.previous {
+        println!("  the replaced store is kept as {}", previous.display());
+    }
+    Ok(())
 }
 
 /// A message for a person at a terminal.

@@ -41,6 +41,28 @@ pub enum NvidiaSmiSampling {
     Off,
 }
 
+/// The `[limits]` section: what one client may ask of the HTTP server, so
+/// that slow or greedy clients cannot exhaust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// The largest request body accepted (413 beyond; a container's service
+    /// streams without this limit).
+    pub max_body_bytes: u64,
+    /// The largest request head, request line and headers together (431
+    /// beyond).
+    pub max_header_bytes: u64,
+    /// Open connections at most, all workers together; further clients wait
+    /// in the listen queue until one closes.
+    pub max_connections: u64,
+    /// How long an idle keep-alive connection stays open (zero: closed after
+    /// each answer).
+    pub keep_alive: Duration,
+    /// How long a client may take to send a request's head (408 beyond).
+    pub client_request_timeout: Duration,
+    /// How long a closing connection waits for the client to go.
+    pub client_disconnect_timeout: Duration,
+}
+
 /// Which driver runs the workloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriverChoice {
@@ -135,6 +157,7 @@ pub struct Config {
     /// believed.
     pub trusted_proxies: Vec<IpNet>,
     pub tls: Option<TlsConfig>,
+    pub limits: LimitsConfig,
     pub log_level: String,
     pub log_format: LogFormat,
     pub cluster: ClusterConfig,
@@ -218,6 +241,8 @@ struct FileConfig {
     #[serde(default)]
     tls: FileTls,
     #[serde(default)]
+    limits: FileLimits,
+    #[serde(default)]
     log: FileLog,
     #[serde(default)]
     cluster: FileCluster,
@@ -253,6 +278,17 @@ struct FileSession {
 struct FileTls {
     cert_file: Option<String>,
     key_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_body_bytes: Option<u64>,
+    max_header_bytes: Option<u64>,
+    max_connections: Option<u64>,
+    keep_alive: Option<String>,
+    client_request_timeout: Option<String>,
+    client_disconnect_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -320,7 +356,7 @@ struct FileGpu {
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 43] = [
+pub const ENV_KEYS: [(&str, &str); 49] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -331,6 +367,18 @@ pub const ENV_KEYS: [(&str, &str); 43] = [
     ("MLSTACK_SESSION_LOGIN_QUEUE", "session.login_queue"),
     ("MLSTACK_TLS_CERT_FILE", "tls.cert_file"),
     ("MLSTACK_TLS_KEY_FILE", "tls.key_file"),
+    ("MLSTACK_LIMITS_MAX_BODY_BYTES", "limits.max_body_bytes"),
+    ("MLSTACK_LIMITS_MAX_HEADER_BYTES", "limits.max_header_bytes"),
+    ("MLSTACK_LIMITS_MAX_CONNECTIONS", "limits.max_connections"),
+    ("MLSTACK_LIMITS_KEEP_ALIVE", "limits.keep_alive"),
+    (
+        "MLSTACK_LIMITS_CLIENT_REQUEST_TIMEOUT",
+        "limits.client_request_timeout",
+    ),
+    (
+        "MLSTACK_LIMITS_CLIENT_DISCONNECT_TIMEOUT",
+        "limits.client_disconnect_timeout",
+    ),
     ("MLSTACK_LOG_LEVEL", "log.level"),
     ("MLSTACK_LOG_FORMAT", "log.format"),
     ("MLSTACK_CLUSTER_DRIVER", "cluster.driver"),
@@ -522,6 +570,8 @@ pub fn resolve(
         }
     };
 
+    let limits = resolve_limits(file.limits, &pick)?;
+
     let log_level = pick("log.level", file.log.level).unwrap_or_else(|| "info".into());
     if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
         return Err(ConfigError::new(
@@ -563,6 +613,7 @@ pub fn resolve(
         login_queue: login_queue as usize,
         trusted_proxies,
         tls,
+        limits,
         log_level,
         log_format,
         cluster,
@@ -570,6 +621,64 @@ pub fn resolve(
         seed_catalog,
         metrics,
         mail,
+    })
+}
+
+/// The largest request head actix-web reads before it answers 431 by itself
+/// (with no page); `limits.max_header_bytes` stays below it so that our own
+/// page answers.
+const HEADER_BYTES_CEILING: u64 = 64 * 1024;
+
+fn resolve_limits(
+    file: FileLimits,
+    pick: &dyn Fn(&str, Option<String>) -> Option<String>,
+) -> Result<LimitsConfig, ConfigError> {
+    let number = |key: &str, from_file: Option<u64>, default: u64, range: (u64, u64)| {
+        u64_key(key, pick(key, None), from_file, default, range)
+    };
+    Ok(LimitsConfig {
+        max_body_bytes: number(
+            "limits.max_body_bytes",
+            file.max_body_bytes,
+            1024 * 1024,
+            (1024, 1024 * 1024 * 1024),
+        )?,
+        max_header_bytes: number(
+            "limits.max_header_bytes",
+            file.max_header_bytes,
+            32 * 1024,
+            (1024, HEADER_BYTES_CEILING),
+        )?,
+        max_connections: number(
+            "limits.max_connections",
+            file.max_connections,
+            25_000,
+            (1, 1_000_000),
+        )?,
+        keep_alive: duration_key(
+            "limits.keep_alive",
+            pick("limits.keep_alive", file.keep_alive),
+            "5s",
+            Duration::ZERO,
+            Duration::from_secs(3600),
+        )?,
+        client_request_timeout: duration_key(
+            "limits.client_request_timeout",
+            pick("limits.client_request_timeout", file.client_request_timeout),
+            "5s",
+            Duration::from_millis(500),
+            Duration::from_secs(300),
+        )?,
+        client_disconnect_timeout: duration_key(
+            "limits.client_disconnect_timeout",
+            pick(
+                "limits.client_disconnect_timeout",
+                file.client_disconnect_timeout,
+            ),
+            "1s",
+            Duration::ZERO,
+            Duration::from_secs(60),
+        )?,
     })
 }
 
@@ -1278,8 +1387,24 @@ workload_uid_count = 100
     #[test]
     fn errors_name_the_key() {
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
-        let cases: [Case; 40] = [
+        let cases: [Case; 44] = [
             (Some("listen = \"nowhere\""), &[], "listen"),
+            (
+                Some("[limits]\nmax_header_bytes = 1048576"),
+                &[],
+                "limits.max_header_bytes",
+            ),
+            (
+                None,
+                &[("MLSTACK_LIMITS_MAX_CONNECTIONS", "0")],
+                "limits.max_connections",
+            ),
+            (
+                Some("[limits]\nclient_request_timeout = \"forever\""),
+                &[],
+                "limits.client_request_timeout",
+            ),
+            (Some("[limits]\nmax_body = 5"), &[], "max_body"),
             (
                 Some("[session]\nidle_timeout = \"soon\""),
                 &[],

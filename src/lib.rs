@@ -9,12 +9,14 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod control;
 pub mod domain;
 pub mod i18n;
 pub mod mail;
 pub mod notify;
 pub mod service;
 pub mod store;
+pub mod tls;
 pub mod web;
 pub mod worker;
 

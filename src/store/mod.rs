@@ -7,6 +7,7 @@
 
 pub mod activations;
 pub mod audit;
+pub mod backup;
 pub mod catalog;
 mod codec;
 pub mod custom_images;
@@ -84,6 +85,12 @@ backend_error!(
     redb::CommitError,
     redb::CompactionError
 );
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Backend(redb::Error::Io(e))
+    }
+}
 
 /// An open store. One per process: a second open of the same file fails.
 pub struct Store {

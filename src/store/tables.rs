@@ -263,3 +263,252 @@ pub const AUDIT_TIME_TO_EVENT: TableDefinition<(i64, u128), &[u8]> =
 /// pruned after the retention with the GPU minutes.
 pub const WORKLOAD_MINUTE_TO_USAGE: TableDefinition<(u128, u64), &[u8]> =
     TableDefinition::new("workload_minute_to_usage");
+
+/// Runs `$table` with `$t` bound to each table's definition and `$multimap`
+/// with `$m` bound to each multimap table's: the one list of every table
+/// (created at open, copied by a backup).
+macro_rules! for_each_table {
+    (|$t:ident| $table:expr, |$m:ident| $multimap:expr $(,)?) => {{
+        {
+            let $t = $crate::store::tables::META;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::USER_ID_TO_USER;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::USERNAME_TO_USER_ID;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::SESSION_TOKEN_HASH_TO_SESSION;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::USER_ID_TO_SESSION_TOKEN_HASHES;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::PROJECT_ID_TO_PROJECT;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::USER_ID_TO_PROJECT_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::APPLICATION_ID_TO_APPLICATION;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::USER_ID_TO_APPLICATION_IDS;
+            $multimap;
+        }
+        {
+            let $m = $crate::store::tables::PROJECT_ID_TO_APPLICATION_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::REVIEWING_APPLICATION_IDS;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::USER_ID_TO_ACTIVATION;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::MAIL_ID_TO_MAIL;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::PLATFORM_SETTINGS;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::GPU_TYPE_ID_TO_GPU_TYPE;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::HARDWARE_SPEC_ID_TO_SPEC;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::IMAGE_ID_TO_IMAGE;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::STORAGE_TYPE_ID_TO_STORAGE_TYPE;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::PURPOSE_ID_TO_PURPOSE;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::CATALOG_NAME_TO_ID;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::HOLD_ID_TO_HOLD;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::PROJECT_ID_TO_HOLD_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::WORKLOAD_ID_TO_WORKLOAD;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::PROJECT_ID_TO_WORKLOAD_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::PROJECT_WORKLOAD_NAME_TO_ID;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::DUE_WORKLOAD_IDS;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::VOLUME_ID_TO_VOLUME;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::PROJECT_ID_TO_VOLUME_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::PROJECT_VOLUME_NAME_TO_ID;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::DUE_VOLUME_IDS;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::KEY_PAIR_ID_TO_KEY_PAIR;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::USER_ID_TO_KEY_PAIR_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::USER_KEY_PAIR_NAME_TO_ID;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::USER_KEY_PAIR_FINGERPRINT_TO_ID;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::USER_ID_TO_TERMS_ACCEPTANCE;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::CUSTOM_IMAGE_ID_TO_IMAGE;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::PROJECT_ID_TO_CUSTOM_IMAGE_IDS;
+            $multimap;
+        }
+        {
+            let $m = $crate::store::tables::USER_ID_TO_CUSTOM_IMAGE_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::PROJECT_IMAGE_REF_TO_CUSTOM_IMAGE_ID;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::PROJECT_CONTAINER_ID_TO_OWNER_NAME;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::PROJECT_JOB_ID_TO_OWNER_NAME;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::ORDER_ID_TO_ORDER;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::USER_ID_TO_ORDER_IDS;
+            $multimap;
+        }
+        {
+            let $m = $crate::store::tables::PROJECT_ID_TO_ORDER_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::WORKLOAD_RUN_INTERVALS;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::PROJECT_ID_TO_QUEUED_JOB_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::WORKLOAD_MINUTE_TO_SAMPLE;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::WORKLOAD_HOUR_TO_ROLLUP;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::DUE_MAIL_IDS;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::JOB_TEMPLATE_ID_TO_TEMPLATE;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::PROJECT_ID_TO_JOB_TEMPLATE_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::PROJECT_JOB_TEMPLATE_NAME_TO_ID;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::JOB_SCHEDULE_ID_TO_SCHEDULE;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::PROJECT_ID_TO_JOB_SCHEDULE_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::PROJECT_JOB_SCHEDULE_NAME_TO_ID;
+            $table;
+        }
+        {
+            let $m = $crate::store::tables::JOB_TEMPLATE_ID_TO_SCHEDULE_IDS;
+            $multimap;
+        }
+        {
+            let $t = $crate::store::tables::DUE_JOB_SCHEDULE_IDS;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::EMAIL_TOKEN_HASH_TO_VERIFICATION;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::AUDIT_TIME_TO_EVENT;
+            $table;
+        }
+        {
+            let $t = $crate::store::tables::WORKLOAD_MINUTE_TO_USAGE;
+            $table;
+        }
+    }};
+}
+pub(crate) use for_each_table;

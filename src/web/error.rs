@@ -26,8 +26,12 @@ pub enum WebError {
     NotFound,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The request body is over `limits.max_body_bytes` (`limit`).
     #[error("request body too large")]
-    PayloadTooLarge,
+    PayloadTooLarge { limit: u64 },
+    /// The request head is over `limits.max_header_bytes` (`limit`).
+    #[error("request headers too large")]
+    HeadersTooLarge { limit: u64 },
     #[error("missing or wrong CSRF token")]
     CsrfRejected,
     #[error("refused: {0}")]
@@ -108,7 +112,13 @@ impl WebError {
             WebError::Unauthenticated => ("error.proxy.login", "error.proxy.login_text"),
             WebError::NotFound => ("error.page.not_found", "error.page.not_found_text"),
             WebError::BadRequest(_) => ("error.page.bad_request", "error.page.bad_request_text"),
-            WebError::PayloadTooLarge => ("error.page.too_large", "error.page.too_large_text"),
+            WebError::PayloadTooLarge { .. } => {
+                ("error.page.too_large", "error.page.too_large_text")
+            }
+            WebError::HeadersTooLarge { .. } => (
+                "error.page.headers_too_large",
+                "error.page.headers_too_large_text",
+            ),
             WebError::CsrfRejected => ("error.page.csrf", "error.page.csrf_text"),
             WebError::Refused(key) => ("error.page.refused", *key),
             WebError::InUse { message, .. } => ("error.page.refused", *message),
@@ -126,6 +136,9 @@ impl WebError {
         let args = match self {
             WebError::Throttled { seconds, .. } => vec![("seconds", seconds.to_string())],
             WebError::QueueFull { limit } => vec![("limit", limit.to_string())],
+            WebError::PayloadTooLarge { limit } | WebError::HeadersTooLarge { limit } => {
+                vec![("limit", limit.to_string())]
+            }
             WebError::InUse { name, .. } => vec![("name", name.clone())],
             WebError::OverQuota { left, project, .. } => vec![
                 ("gpu", Milli(left.gpu_milli).to_string()),
@@ -151,7 +164,8 @@ impl ResponseError for WebError {
             WebError::Forbidden | WebError::CsrfRejected => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            WebError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             WebError::Refused(_)
             | WebError::InUse { .. }
             | WebError::OverQuota { .. }

@@ -19,7 +19,7 @@ use super::error::{ErrorPage, WebError};
 use super::extract::{RequestContext, shell_for};
 use super::proxy::Proxied;
 use super::views::errors;
-use super::{AppState, BODY_LIMIT, CSRF_COOKIE, SESSION_COOKIE, paths};
+use super::{AppState, CSRF_COOKIE, SESSION_COOKIE, paths};
 use crate::domain::user::{Lang, Theme};
 use crate::service::audit::{RequestOrigin, with_origin};
 
@@ -141,21 +141,46 @@ pub async fn error_pages(
     Ok(ServiceResponse::new(req, response))
 }
 
-/// Refuses bodies over [`BODY_LIMIT`] by their declared length (but a
-/// service's: its bodies stream through the proxy).
-pub async fn body_limit(
+/// Refuses a request head over `limits.max_header_bytes` (431), and a body
+/// over `limits.max_body_bytes` by its declared length (413; but a
+/// service's: its bodies stream through the proxy). Both with a page.
+pub async fn request_limits(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    if head_size(req.request()) > state.max_header_bytes {
+        let refusal = WebError::HeadersTooLarge {
+            limit: state.max_header_bytes,
+        };
+        return Ok(req.into_response(refusal.error_response()));
+    }
     if paths::is_service_proxy(req.path()) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     let declared =
-        header_str(req.request(), header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > BODY_LIMIT) {
-        return Ok(req.into_response(WebError::PayloadTooLarge.error_response()));
+        header_str(req.request(), header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > state.max_body_bytes) {
+        let refusal = WebError::PayloadTooLarge {
+            limit: state.max_body_bytes,
+        };
+        return Ok(req.into_response(refusal.error_response()));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// The size of a request's head as the client sent it: the request line and
+/// every header line with its separators.
+fn head_size(req: &actix_web::HttpRequest) -> u64 {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + " HTTP/1.1\r\n".len();
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + ": \r\n".len())
+        .sum();
+    (line + headers + "\r\n".len()) as u64
 }
 
 fn header_str(req: &actix_web::HttpRequest, name: HeaderName) -> Option<&str> {
@@ -166,13 +191,13 @@ fn skips_session(path: &str) -> bool {
     path.starts_with(paths::ASSETS_PREFIX) || path == paths::HEALTHZ || path == paths::READYZ
 }
 
-/// Reads the whole body (at most [`BODY_LIMIT`] bytes).
-async fn read_body(payload: &mut Payload) -> Result<Bytes, WebError> {
+/// Reads the whole body (at most `limit` bytes).
+async fn read_body(payload: &mut Payload, limit: u64) -> Result<Bytes, WebError> {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| WebError::BadRequest(e.to_string()))?;
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(WebError::PayloadTooLarge);
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(WebError::PayloadTooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
@@ -332,7 +357,7 @@ pub async fn session_and_csrf(
     // the proxy refuses state-changing ones from another origin itself.
     if !req.method().is_safe() && !paths::is_service_proxy(req.path()) {
         let mut payload = req.take_payload();
-        let body = match read_body(&mut payload).await {
+        let body = match read_body(&mut payload, state.max_body_bytes).await {
             Ok(body) => body,
             Err(e) => return Ok(req.into_response(e.error_response())),
         };

@@ -23,9 +23,6 @@ use crate::service::auth::FormKey;
 pub const SESSION_COOKIE: &str = "mlstack_session";
 /// Name of the cookie that carries the CSRF token before login.
 pub const CSRF_COOKIE: &str = "mlstack_csrf";
-/// Largest request body accepted, in bytes.
-pub const BODY_LIMIT: usize = 1024 * 1024;
-
 /// What every handler can reach.
 pub struct AppState {
     pub services: Services,
@@ -37,6 +34,10 @@ pub struct AppState {
     pub form_key: FormKey,
     /// The bearer token a Prometheus scraper may send for `/metrics`.
     pub metrics_token: Option<String>,
+    /// The largest request body accepted, in bytes (413 beyond).
+    pub max_body_bytes: u64,
+    /// The largest request head accepted, in bytes (431 beyond).
+    pub max_header_bytes: u64,
 }
 
 /// The application: routes, middleware and error pages.
@@ -51,11 +52,12 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let body_limit = usize::try_from(state.max_body_bytes).unwrap_or(usize::MAX);
     App::new()
         .app_data(state)
         .app_data(
             web::FormConfig::default()
-                .limit(BODY_LIMIT)
+                .limit(body_limit)
                 .error_handler(|e, _| error::WebError::BadRequest(e.to_string()).into()),
         )
         .app_data(web::PathConfig::default().error_handler(|_, _| error::WebError::NotFound.into()))
@@ -67,7 +69,7 @@ pub fn app(
         .default_service(web::to(routes::not_found))
         .wrap(from_fn(middleware::head_as_get))
         .wrap(from_fn(middleware::session_and_csrf))
-        .wrap(from_fn(middleware::body_limit))
+        .wrap(from_fn(middleware::request_limits))
         .wrap(from_fn(middleware::error_pages))
         .wrap(from_fn(middleware::security_headers))
         .wrap(from_fn(middleware::request_log))

@@ -127,8 +127,14 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// Starts `serve` with `args` added (`--config FILE`).
+    pub(crate) fn start_with(dir: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"])
+            .args(args)
             .current_dir(dir)
             .env("MLSTACK_LOG_LEVEL", "debug")
             .stdout(Stdio::piped())
@@ -160,6 +166,11 @@ impl Server {
             }
             seen.push(line);
         }
+    }
+
+    /// The server's process id (for signals).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends SIGTERM and returns the exit status and everything logged.
