@@ -47,6 +47,9 @@ pub struct VolumeRecord {
     /// Management).
     #[serde(default)]
     pub storage_type: Option<StorageTypeId>,
+    /// A clone being copied: the percent of its source copied so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_percent: Option<u8>,
 }
 
 pub fn get_tx(tx: &WriteTransaction, id: VolumeId) -> Result<Option<VolumeRecord>, StoreError> {
