@@ -179,6 +179,11 @@ pub fn of_project_tx(
     )
 }
 
+/// Every volume, oldest first, in a write transaction.
+pub fn all_tx(tx: &WriteTransaction) -> Result<Vec<VolumeRecord>, StoreError> {
+    codec::decode_all(&tx.open_table(tables::VOLUME_ID_TO_VOLUME)?)
+}
+
 /// Every volume, oldest first.
 pub fn all_read_tx(tx: &ReadTransaction) -> Result<Vec<VolumeRecord>, StoreError> {
     codec::decode_all(&tx.open_table(tables::VOLUME_ID_TO_VOLUME)?)

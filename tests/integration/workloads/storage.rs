@@ -240,6 +240,29 @@ async fn storage_is_created_listed_and_shared_as_its_permission_says() {
     if let Ok(record) = lab.services.volume(&lab.bob, mine).await {
         assert_eq!(record.desired, VolumeDesired::Deleted);
     }
+
+    // The admin cannot delete a storage type that storages are of, and is
+    // told which.
+    let admin = lab.app.admin().await;
+    let refused = admin
+        .post_form(&format!("/admin/catalog/storage-types/{nfs}/delete"), &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("NFS cannot be deleted because it is used by the storages "),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("/shared"), "{}", refused.body);
+    assert!(
+        lab.services
+            .storage_type(nfs.parse().expect("an id"))
+            .await
+            .is_ok(),
+        "the type remains"
+    );
 }
 
 #[tokio::test]
