@@ -116,6 +116,8 @@ struct ListQuery {
     /// The storage shown in the detail pane.
     selected: String,
     done: String,
+    /// `rows`: only the table's rows (what the page polls).
+    part: String,
 }
 
 async fn get_list(
@@ -129,8 +131,22 @@ async fn get_list(
         "permission" => Some(StorageNotice::PermissionChanged),
         _ => None,
     };
+    let selected = query.selected.parse().ok();
+    if query.part == "rows" {
+        let project = project_id(&query.project)?
+            .or_else(|| user.session.current_project().map(|p| p.id))
+            .ok_or(WebError::NotFound)?;
+        let overview = user
+            .page
+            .state
+            .services
+            .storage_overview(&user.session.user, project)
+            .await?;
+        let rows = storage::rows(user.page.tr(), project, &overview.items, selected);
+        return Ok(ok(rows));
+    }
     let state = PageState {
-        selected: query.selected.parse().ok(),
+        selected,
         notice,
         ..PageState::default()
     };

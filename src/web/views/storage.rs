@@ -164,25 +164,50 @@ fn project_storage(shell: &Shell, project: ProjectId, name: &str, view: &ListVie
                         th scope="col" { (tr.t("storage.permission_label")) }
                         th scope="col" { (tr.t("storage.status_column")) }
                     } }
-                    tbody {
-                        @for item in items {
-                            @let r = &item.record;
-                            @let current = Some(r.id) == view.selected;
-                            tr class=[current.then_some("selected")] {
-                                td { a href=(list_path(project, Some(r.id))) aria-current=[current.then_some("true")] { (r.spec.name) } }
-                                td { (item.owner_name) }
-                                td { (item.type_name) }
-                                td { (tr.f("storage.size_gb", &[("size", &r.spec.size_gib.to_string())])) }
-                                td { (tr.t(permission_key(r.permission))) }
-                                td { (status_cell(tr, item)) }
-                            }
-                        }
+                    tbody data-poll=(rows_path(project, view.selected)) {
+                        (rows(tr, project, items, view.selected))
                     }
                 }
             }
+            script src=(crate::web::assets::url("containers.js")) defer {}
         }
         @if let Some(item) = selected {
             (detail(shell, item, view))
+        }
+    }
+}
+
+/// The address the list's rows are polled at (`containers.js`), so that
+/// statuses change without a reload.
+fn rows_path(project: ProjectId, selected: Option<VolumeId>) -> String {
+    match selected {
+        Some(id) => format!(
+            "{}?project={project}&selected={id}&part=rows",
+            paths::STORAGE
+        ),
+        None => format!("{}?project={project}&part=rows", paths::STORAGE),
+    }
+}
+
+/// The list's rows: what the page shows and polls.
+pub fn rows(
+    tr: Tr,
+    project: ProjectId,
+    items: &[StorageItem],
+    selected: Option<VolumeId>,
+) -> Markup {
+    html! {
+        @for item in items {
+            @let r = &item.record;
+            @let current = Some(r.id) == selected;
+            tr class=[current.then_some("selected")] {
+                td { a href=(list_path(project, Some(r.id))) aria-current=[current.then_some("true")] { (r.spec.name) } }
+                td { (item.owner_name) }
+                td { (item.type_name) }
+                td { (tr.f("storage.size_gb", &[("size", &r.spec.size_gib.to_string())])) }
+                td { (tr.t(permission_key(r.permission))) }
+                td { (status_cell(tr, item)) }
+            }
         }
     }
 }
@@ -329,7 +354,7 @@ fn clone_form(shell: &Shell, item: &StorageItem, view: &ListView) -> Markup {
                 @if !errors.is_empty() {
                     (notice(Tone::Error, html! { (tr.t("storage.fix_errors")) }))
                 }
-                (input(tr, Field::text("name", "storage.clone_name", &values.name).required().hint("storage.name_hint"), errors))
+                (input(tr, Field::text("name", "storage.clone_name", &values.name).required().hint("storage.name_hint").scoped("clone-"), errors))
                 fieldset.field.has-error[permission_error.is_some()] {
                     legend { (tr.t("storage.permission_label")) span class="req" aria-hidden="true" { "*" } }
                     @for p in StoragePermission::ALL {
@@ -339,7 +364,7 @@ fn clone_form(shell: &Shell, item: &StorageItem, view: &ListView) -> Markup {
                             " " (tr.t(permission_key(p)))
                         }
                     }
-                    (hint_and_error(tr, "permission", Some("storage.permission_hint"), permission_error))
+                    (hint_and_error(tr, "clone-permission", Some("storage.permission_hint"), permission_error))
                 }
                 div class="actions" {
                     button type="submit" class="btn primary" { (tr.t("storage.clone_submit")) }

@@ -593,7 +593,33 @@ async fn a_storage_is_cloned_with_its_data() {
     assert_eq!(record.spec.size_gib, 3);
     assert_eq!(record.spec.clone_of.as_deref(), Some("shared"));
     assert_eq!(record.permission, StoragePermission::Personal);
+    // The list polls its rows: the clone's status changes without a reload.
+    let page = carol
+        .get(&format!("/storage?project={}&selected={copy}", lab.project))
+        .await
+        .body;
+    let rows_path = format!(
+        "/storage?project={}&amp;selected={copy}&amp;part=rows",
+        lab.project
+    );
+    assert!(
+        page.contains(&format!("data-poll=\"{rows_path}\"")),
+        "{page}"
+    );
+    assert!(page.contains("containers.js"));
+    let rows_path = rows_path.replace("&amp;", "&");
+    let rows = carol.get(&rows_path).await;
+    assert_eq!(rows.status, StatusCode::OK);
+    assert!(rows.body.trim_start().starts_with("<tr"), "{}", rows.body);
+    assert!(rows.body.contains(">copy<") && !rows.body.contains(">mine<"));
+    assert!(!rows.body.contains("<html"), "only the rows");
     wait_copied(&lab, &lab.carol, copy).await;
+    let rows = carol.get(&rows_path).await.body;
+    assert!(rows.contains(">Available<"), "{rows}");
+    let outsider_rows = dave
+        .get(&format!("/storage?project={}&part=rows", lab.project))
+        .await;
+    assert_eq!(outsider_rows.status, StatusCode::NOT_FOUND);
     let listed = carol
         .get(&format!("/storage?project={}&selected={copy}", lab.project))
         .await
