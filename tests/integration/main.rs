@@ -14,6 +14,7 @@ mod authz;
 mod browser;
 mod browser_done_containers;
 mod browser_done_metrics;
+mod browser_done_storage;
 mod browser_key_pairs;
 mod browser_layout;
 mod browser_projects;
