@@ -1,8 +1,11 @@
 //! The Storage Management journey in headless Chromium: a member opens the
 //! "+" form, creates a project-readable storage (a refused size first) and
-//! lands on its detail pane; then, in Traditional Chinese, creates a
-//! personal one and deletes it through the confirmation dialog. axe-core
-//! checks every page; the detail pane fits 400 px in both languages.
+//! lands on its detail pane; clones it (a refused name first) and watches
+//! the clone's row go from its copy's progress to Available without a
+//! reload; then, in Traditional Chinese, creates a personal one and deletes
+//! it through the confirmation dialog. axe-core checks every page; the
+//! detail pane fits 400 px in both languages, the clone form in both
+//! themes.
 
 use crate::browser_layout::{HEIGHT, OVERFLOW, WIDTH};
 use crate::common::TestApp;
@@ -114,10 +117,25 @@ async fn a_member_creates_storage_in_both_languages() {
         "the row changed without a reload"
     );
     assert!(b.text_of("#detail").await.contains("Cloned from"));
+    let clone_page = b.path().await;
+
+    // The clone's detail and its open clone form in Traditional Chinese, in
+    // the dark theme, fit 400 px.
+    b.user_menu("Dark").await;
+    b.user_menu("繁體中文").await;
+    b.goto(&clone_page).await;
+    b.click("#detail details.storage-clone > summary").await;
+    let detail = b.text_of("#detail").await;
+    assert!(
+        detail.contains("複製來源") && detail.contains("新儲存空間名稱"),
+        "{detail}"
+    );
+    assert_eq!(overflow(&b).await, serde_json::json!([]), "fits 400 px");
+    b.user_menu("淺色").await;
+    b.resize(1280, 900).await;
 
     // In Traditional Chinese: a personal storage of the default size,
     // then deleted through its dialog.
-    b.user_menu("繁體中文").await;
     b.goto(&format!("/storage?project={project}")).await;
     assert_eq!(b.html_attr("lang").await.as_deref(), Some("zh-TW"));
     b.click("details.storage-create > summary").await;
