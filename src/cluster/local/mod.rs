@@ -1614,12 +1614,15 @@ impl Driver for LocalDriver {
                 what: format!("volume {name:?}"),
             });
         }
-        if let Some(progress) = self.inner.copies().get(&(project, name.to_owned()))
-            && progress.outcome().is_none()
         {
-            return Err(DriverError::Conflict(format!(
-                "the volume {name} is still being copied"
-            )));
+            let mut copies = self.inner.copies();
+            let key = (project, name.to_owned());
+            if copies.get(&key).is_some_and(|p| p.outcome().is_none()) {
+                return Err(DriverError::Conflict(format!(
+                    "the volume {name} is still being copied"
+                )));
+            }
+            copies.remove(&key);
         }
         {
             let state = self.inner.lock();
