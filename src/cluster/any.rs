@@ -10,7 +10,8 @@ use super::kube::KubeDriver;
 use super::local::LocalDriver;
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Health, LogStream, Observed, ProjectSpec,
-    ProxyRequest, ProxyResponse, TerminalSession, TerminalSize, WorkloadEvent, WorkloadKind,
+    ProxyRequest, ProxyResponse, TerminalSession, TerminalSize, VolumeState, WorkloadEvent,
+    WorkloadKind,
 };
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{ContainerSpec, ImageCommitSpec, JobSpec, VolumeSpec, WorkloadId};
@@ -105,7 +106,7 @@ impl Driver for AnyDriver {
         delegate!(self, d => d.volumes().await)
     }
 
-    async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<(), DriverError> {
+    async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<VolumeState, DriverError> {
         delegate!(self, d => d.ensure_volume(spec).await)
     }
 

@@ -34,6 +34,16 @@ pub use any::AnyDriver;
 pub use kube::{KubeConfig, ServiceAccess};
 pub use proxy::{ProxyRequest, ProxyResponse};
 
+/// What `Driver::ensure_volume` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeState {
+    /// Workloads can mount it.
+    Ready,
+    /// A clone whose data is still being copied from its source; how far,
+    /// in percent of the source's bytes, when the driver knows.
+    Copying { percent: Option<u8> },
+}
+
 /// What a driver could not do, in terms a user or an admin can act on.
 /// Cloneable (an I/O error is shared), since one failure may stand for many
 /// workloads, e.g. all those of a project that could not be provisioned.
@@ -339,11 +349,12 @@ pub trait Driver: Send + Sync + 'static {
     fn volumes(&self)
     -> impl Future<Output = Result<Vec<(ProjectId, String)>, DriverError>> + Send;
 
-    /// Creates a volume if it does not exist.
+    /// Creates a volume if it does not exist; a clone (`spec.clone_of`)
+    /// starts with its source's data, and is `Copying` until it has it.
     fn ensure_volume(
         &self,
         spec: &VolumeSpec,
-    ) -> impl Future<Output = Result<(), DriverError>> + Send;
+    ) -> impl Future<Output = Result<VolumeState, DriverError>> + Send;
 
     /// Deletes a volume and its data; refused while a workload uses it.
     fn delete_volume(

@@ -310,6 +310,11 @@ pub struct VolumeSpec {
     /// The storage type's storage class (kube); ignored by the local driver.
     pub storage_class: String,
     pub size_gib: u64,
+    /// A clone's source: the name of a volume of the same project whose data
+    /// the new volume starts with (kube: a PVC with the source as its
+    /// `dataSource`; local: a copy of its directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone_of: Option<String>,
 }
 
 /// Saving a container's filesystem as a new image of the project.
@@ -771,6 +776,11 @@ impl VolumeSpec {
         }
         if self.size_gib == 0 {
             errors.add("size", "workload.error.volume_size");
+        }
+        if let Some(source) = &self.clone_of
+            && (!is_workload_name(source) || *source == self.name)
+        {
+            errors.add("clone_of", "workload.error.volume_name");
         }
         errors.into_result(())
     }

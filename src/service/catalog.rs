@@ -389,7 +389,7 @@ impl Services {
         &self,
         id: StorageTypeId,
     ) -> Result<DeleteOutcome, ServiceError> {
-        self.catalog_delete::<StorageTypeRecord>(id, catalog::unused_tx)
+        self.catalog_delete::<StorageTypeRecord>(id, catalog::storage_type_uses_tx)
             .await
     }
 

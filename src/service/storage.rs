@@ -38,6 +38,16 @@ pub struct CreateStorageRequest {
     pub permission: String,
 }
 
+/// The clone form as posted: the new storage's name and permission (its
+/// type and size are the source's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct CloneStorageRequest {
+    pub name: String,
+    /// A [`StoragePermission`] code.
+    pub permission: String,
+}
+
 /// One storage as the list shows it.
 #[derive(Debug, Clone)]
 pub struct StorageItem {
@@ -53,6 +63,9 @@ pub struct StorageItem {
     pub may_manage: bool,
     /// The viewer's own workloads would mount it read-only.
     pub read_only_for_viewer: bool,
+    /// The viewer may clone it into a storage of theirs (a member of the
+    /// project who sees it).
+    pub may_clone: bool,
 }
 
 /// What Storage Management shows of a project.
@@ -71,6 +84,8 @@ pub enum StorageOutcome {
     /// Refused: these containers or jobs mount it in a way the change would
     /// break (for a deletion: any that mounts it).
     MountedBy(Vec<String>),
+    /// A deletion refused: these clones are still being copied from it.
+    CloningInto(Vec<String>),
 }
 
 /// The workloads of a project that mount `volume` and may still run.
@@ -88,6 +103,13 @@ fn mounting<'a>(
                 .find(|m| m.volume == volume.spec.name)
                 .map(|m| (w, m.read_only))
         })
+}
+
+/// Whether `volume` is a clone of the storage `source` still being copied.
+fn is_copying_from(volume: &VolumeRecord, source: &str) -> bool {
+    volume.desired == VolumeDesired::Present
+        && !volume.ready
+        && volume.spec.clone_of.as_deref() == Some(source)
 }
 
 fn workload_name(w: &WorkloadRecord) -> String {
@@ -144,6 +166,12 @@ impl Services {
                         ),
                         read_only_for_viewer: storage_mount(membership, owner, record.permission)
                             == Some(MountAccess::ReadOnly),
+                        may_clone: permits_workload(
+                            role,
+                            membership,
+                            owner,
+                            WorkloadAction::Create,
+                        ),
                         record,
                         owner_name,
                         type_name,
@@ -203,8 +231,44 @@ impl Services {
             name,
             storage_class: storage_type.storage_class.clone(),
             size_gib,
+            clone_of: None,
         };
         self.insert_volume(actor, spec, permission, Some(storage_type.id))
+            .await
+    }
+
+    /// Clones a storage `actor` may see into a new one of theirs of the same
+    /// type and size, which starts with a copy of its data (Creating while
+    /// the driver copies). The source must be Available or In use; it is
+    /// not deleted while the copy runs.
+    pub async fn clone_storage(
+        &self,
+        actor: &UserRecord,
+        source: VolumeId,
+        request: &CloneStorageRequest,
+    ) -> Result<VolumeId, ServiceError> {
+        let source = self.volume(actor, source).await?;
+        let mut errors = FieldErrors::new();
+        let name = request.name.trim().to_owned();
+        if !is_wizard_name(&name) {
+            errors.add("name", "storage.error.name");
+        }
+        let permission = StoragePermission::parse(&request.permission).unwrap_or_else(|| {
+            errors.add("permission", "storage.error.permission");
+            StoragePermission::Personal
+        });
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        let spec = VolumeSpec {
+            project: source.spec.project,
+            owner: actor.id,
+            name,
+            storage_class: source.spec.storage_class.clone(),
+            size_gib: source.spec.size_gib,
+            clone_of: Some(source.spec.name.clone()),
+        };
+        self.insert_volume(actor, spec, permission, source.storage_type)
             .await
     }
 
@@ -295,6 +359,14 @@ impl Services {
                         .collect();
                     if !mounted_by.is_empty() {
                         return Ok(Some(StorageOutcome::MountedBy(mounted_by)));
+                    }
+                    let cloning: Vec<String> = volumes::of_project_tx(tx, p.id)?
+                        .into_iter()
+                        .filter(|v| is_copying_from(v, &volume.spec.name))
+                        .map(|v| v.spec.name)
+                        .collect();
+                    if !cloning.is_empty() {
+                        return Ok(Some(StorageOutcome::CloningInto(cloning)));
                     }
                     volumes::update_tx(tx, id, now, |v| request_volume_deletion(v, now))?;
                     let target = format!("{}/{}", p.name, volume.spec.name);

@@ -954,6 +954,13 @@ impl Services {
                 if !p.status.is_usable() {
                     return Err(ServiceError::Refused("error.workload.project_not_active"));
                 }
+                if let Some(source) = &spec.clone_of {
+                    let ready = volumes::by_name_tx(tx, spec.project, source)?
+                        .is_some_and(|v| v.desired == VolumeDesired::Present && v.ready);
+                    if !ready {
+                        return Err(ServiceError::Refused("storage.error.clone_not_ready"));
+                    }
+                }
                 super::cost::record_volume_order_tx(tx, &actor, &p, id, &spec, now)?;
                 let record = VolumeRecord {
                     id,
@@ -967,6 +974,7 @@ impl Services {
                     updated_at: now,
                     permission,
                     storage_type,
+                    copy_percent: None,
                 };
                 volumes::insert_tx(tx, &record).map_err(|e| match e {
                     StoreError::Conflict(_) => ServiceError::Invalid(FieldErrors::single(
@@ -991,7 +999,9 @@ impl Services {
     ) -> Result<(), ServiceError> {
         match self.delete_storage(actor, id).await? {
             StorageOutcome::Done => Ok(()),
-            StorageOutcome::MountedBy(_) => Err(ServiceError::Refused("error.volume.in_use")),
+            StorageOutcome::MountedBy(_) | StorageOutcome::CloningInto(_) => {
+                Err(ServiceError::Refused("error.volume.in_use"))
+            }
         }
     }
 
@@ -1206,6 +1216,12 @@ pub(crate) enum VolumeOutcome {
         id: VolumeId,
         generation: u64,
     },
+    /// A clone still being copied; asked again after `COPY_POLL`.
+    Copying {
+        id: VolumeId,
+        generation: u64,
+        percent: Option<u8>,
+    },
     Failed {
         id: VolumeId,
         generation: u64,
@@ -1392,6 +1408,9 @@ fn apply_workload_outcome_tx(
     Ok(())
 }
 
+/// How often a clone's copy is asked how far it is.
+const COPY_POLL: jiff::SignedDuration = jiff::SignedDuration::from_secs(1);
+
 fn apply_volume_outcome_tx(
     tx: &WriteTx,
     outcome: VolumeOutcome,
@@ -1404,6 +1423,20 @@ fn apply_volume_outcome_tx(
                     v.ready = true;
                     v.error = None;
                     v.due_at = None;
+                    v.copy_percent = None;
+                }
+            })?;
+        }
+        VolumeOutcome::Copying {
+            id,
+            generation,
+            percent,
+        } => {
+            volumes::update_tx(tx, id, now, |v| {
+                if v.generation == generation {
+                    v.error = None;
+                    v.copy_percent = percent;
+                    v.due_at = Some(now + COPY_POLL);
                 }
             })?;
         }

@@ -9,7 +9,7 @@ use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, codec, projects, tables};
+use super::{Store, StoreError, codec, projects, tables, volumes};
 use crate::domain::catalog::{
     CatalogKind, GpuSizing, GpuType, HardwareSpec, Image, ImageService, Purpose, Sharing, SshLogin,
     StorageType, gpu_units_milli,
@@ -383,11 +383,16 @@ pub struct Uses {
     pub purposes: Vec<String>,
     /// One or more projects (any status) were created for it.
     pub projects: bool,
+    /// Storages of the storage type, as `<project code>/<storage name>`.
+    pub storages: Vec<String>,
 }
 
 impl Uses {
     pub fn is_empty(&self) -> bool {
-        self.specs.is_empty() && self.purposes.is_empty() && !self.projects
+        self.specs.is_empty()
+            && self.purposes.is_empty()
+            && !self.projects
+            && self.storages.is_empty()
     }
 }
 
@@ -406,7 +411,7 @@ pub fn gpu_type_uses_tx(tx: &WriteTransaction, id: GpuTypeId) -> Result<Uses, St
     Ok(Uses {
         specs,
         purposes,
-        projects: false,
+        ..Uses::default()
     })
 }
 
@@ -434,8 +439,27 @@ pub fn purpose_uses_tx(tx: &WriteTransaction, id: PurposeId) -> Result<Uses, Sto
     })
 }
 
-/// Images and storage types are not used by anything that can stop a delete
-/// yet (containers and volumes keep their own copy of what they need).
+/// The storages of the storage type (those being deleted too: they still
+/// hold data of it).
+pub fn storage_type_uses_tx(tx: &WriteTransaction, id: StorageTypeId) -> Result<Uses, StoreError> {
+    let mut storages = Vec::new();
+    for volume in volumes::all_tx(tx)? {
+        if volume.storage_type != Some(id) {
+            continue;
+        }
+        let code = projects::get_tx(tx, volume.spec.project)?
+            .map(|p| p.code)
+            .unwrap_or_default();
+        storages.push(format!("{code}/{}", volume.spec.name));
+    }
+    Ok(Uses {
+        storages,
+        ..Uses::default()
+    })
+}
+
+/// Images are not used by anything that can stop a delete yet (containers
+/// keep their own copy of what they need).
 pub fn unused_tx<Id>(_tx: &WriteTransaction, _id: Id) -> Result<Uses, StoreError> {
     Ok(Uses::default())
 }

@@ -47,6 +47,9 @@ pub struct VolumeRecord {
     /// Management).
     #[serde(default)]
     pub storage_type: Option<StorageTypeId>,
+    /// A clone being copied: the percent of its source copied so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_percent: Option<u8>,
 }
 
 pub fn get_tx(tx: &WriteTransaction, id: VolumeId) -> Result<Option<VolumeRecord>, StoreError> {
@@ -174,6 +177,11 @@ pub fn of_project_tx(
         &tx.open_table(tables::VOLUME_ID_TO_VOLUME)?,
         project.as_u128(),
     )
+}
+
+/// Every volume, oldest first, in a write transaction.
+pub fn all_tx(tx: &WriteTransaction) -> Result<Vec<VolumeRecord>, StoreError> {
+    codec::decode_all(&tx.open_table(tables::VOLUME_ID_TO_VOLUME)?)
 }
 
 /// Every volume, oldest first.

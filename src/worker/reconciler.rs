@@ -32,7 +32,7 @@ use tokio::sync::broadcast::{self, error::TryRecvError};
 use tokio::sync::mpsc;
 
 use crate::cluster::{
-    AnyDriver, Driver, DriverError, DriverEvent, Observed, ProjectSpec, WorkloadKind,
+    AnyDriver, Driver, DriverError, DriverEvent, Observed, ProjectSpec, VolumeState, WorkloadKind,
 };
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::{WorkloadId, WorkloadStatus};
@@ -667,9 +667,14 @@ impl Reconciler {
             }
         };
         match result {
-            Ok(()) => VolumeOutcome::Ready {
+            Ok(VolumeState::Ready) => VolumeOutcome::Ready {
                 id: volume.id,
                 generation: volume.generation,
+            },
+            Ok(VolumeState::Copying { percent }) => VolumeOutcome::Copying {
+                id: volume.id,
+                generation: volume.generation,
+                percent,
             },
             Err(error) => {
                 tracing::info!(volume = %volume.spec.name, %error, "could not create a volume");
@@ -976,6 +981,7 @@ fn count_volumes(outcomes: &[VolumeOutcome], report: &mut StepReport) {
     for outcome in outcomes {
         match outcome {
             VolumeOutcome::Ready { .. } | VolumeOutcome::Deleted { .. } => report.applied += 1,
+            VolumeOutcome::Copying { .. } => {}
             VolumeOutcome::Failed { .. } => report.failed += 1,
         }
     }

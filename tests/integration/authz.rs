@@ -379,6 +379,11 @@ fn samples(verb: Verb, pattern: &str, ids: &Ids) -> Option<Vec<Sample>> {
         ),
         // Without the dialog's confirmation: refused, nothing deleted.
         (Verb::Post, "/storage/{id}/delete") => post(format!("/storage/{storage}/delete"), vec![]),
+        // Without a name: refused after the permission check.
+        (Verb::Post, "/storage/{id}/clone") => post(
+            format!("/storage/{storage}/clone"),
+            vec![("name", ""), ("permission", "personal")],
+        ),
         (Verb::Get, "/advanced/cost-center/csv") => get(pattern),
         (Verb::Get, "/admin/audit" | "/admin/audit/export.csv" | "/admin/audit/export.jsonl") => {
             get(pattern)

@@ -180,6 +180,7 @@ async fn journey(l: &Labels, user: &str) {
                     name: "data2".into(),
                     storage_class: String::new(),
                     size_gib: 1,
+                    clone_of: None,
                 },
             )
             .await

@@ -272,6 +272,7 @@ async fn every_page_fits_400_pixels_in_both_themes_and_languages() {
                 name: "datasets-for-the-robotics-lab".into(),
                 storage_class: "standard".into(),
                 size_gib: 20,
+                clone_of: None,
             },
         )
         .await

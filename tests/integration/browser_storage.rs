@@ -1,8 +1,11 @@
 //! The Storage Management journey in headless Chromium: a member opens the
 //! "+" form, creates a project-readable storage (a refused size first) and
-//! lands on its detail pane; then, in Traditional Chinese, creates a
-//! personal one and deletes it through the confirmation dialog. axe-core
-//! checks every page; the detail pane fits 400 px in both languages.
+//! lands on its detail pane; clones it (a refused name first) and watches
+//! the clone's row go from its copy's progress to Available without a
+//! reload; then, in Traditional Chinese, creates a personal one and deletes
+//! it through the confirmation dialog. axe-core checks every page; the
+//! detail pane fits 400 px in both languages, the clone form in both
+//! themes.
 
 use crate::browser_layout::{HEIGHT, OVERFLOW, WIDTH};
 use crate::common::TestApp;
@@ -61,9 +64,78 @@ async fn a_member_creates_storage_in_both_languages() {
     assert!(detail.contains("20 GB"), "{detail}");
     assert_eq!(overflow(&b).await, serde_json::json!([]), "fits 400 px");
 
+    // Once Available, it is cloned from its detail pane; the clone's row
+    // shows the copy, then turns Available without a reload.
+    b.resize(1280, 900).await;
+    b.wait_until(
+        "the storage Available in its row",
+        "return document.querySelector('tbody[data-poll]').textContent.includes('Available');",
+        vec![],
+    )
+    .await;
+    b.goto(&b.path().await).await;
+    b.click("#detail details.storage-clone > summary").await;
+    b.fill("f-clone-name", "Datasets Copy").await;
+    b.submit(
+        "form.storage-clone-form button[type='submit']",
+        "the refused clone",
+    )
+    .await;
+    b.wait_for_text("Use 1 to 40 lowercase letters and digits")
+        .await;
+    assert_eq!(overflow(&b).await, serde_json::json!([]), "fits 400 px");
+    b.resize(1280, 900).await;
+    b.fill("f-clone-name", "copy").await;
+    b.submit("form.storage-clone-form button[type='submit']", "the clone")
+        .await;
+    b.wait_for_text("The clone is being created").await;
+    let row = b.text_of("tbody[data-poll] tr.selected").await;
+    assert!(
+        row.contains("copy") && row.contains("Creating") && row.contains("% copied"),
+        "{row}"
+    );
+    b.mark_page().await;
+    let reconciler = app.reconciler();
+    let started = std::time::Instant::now();
+    loop {
+        let row = b.text_of("tbody[data-poll] tr.selected").await;
+        if row.contains("Available") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{row}"
+        );
+        app.advance(jiff::SignedDuration::from_secs(1));
+        reconciler.step().await.expect("a pass");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        b.execute("return window.__mlstackOldPage === true;", vec![])
+            .await,
+        serde_json::json!(true),
+        "the row changed without a reload"
+    );
+    assert!(b.text_of("#detail").await.contains("Cloned from"));
+    let clone_page = b.path().await;
+
+    // The clone's detail and its open clone form in Traditional Chinese, in
+    // the dark theme, fit 400 px.
+    b.user_menu("Dark").await;
+    b.user_menu("繁體中文").await;
+    b.goto(&clone_page).await;
+    b.click("#detail details.storage-clone > summary").await;
+    let detail = b.text_of("#detail").await;
+    assert!(
+        detail.contains("複製來源") && detail.contains("新儲存空間名稱"),
+        "{detail}"
+    );
+    assert_eq!(overflow(&b).await, serde_json::json!([]), "fits 400 px");
+    b.user_menu("淺色").await;
+    b.resize(1280, 900).await;
+
     // In Traditional Chinese: a personal storage of the default size,
     // then deleted through its dialog.
-    b.user_menu("繁體中文").await;
     b.goto(&format!("/storage?project={project}")).await;
     assert_eq!(b.html_attr("lang").await.as_deref(), Some("zh-TW"));
     b.click("details.storage-create > summary").await;

@@ -192,6 +192,7 @@ pub(crate) async fn wizard() -> Wizard {
                 name: "data".into(),
                 storage_class: String::new(),
                 size_gib: 1,
+                clone_of: None,
             },
         )
         .await
@@ -625,6 +626,7 @@ async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
                 name: "recordings".into(),
                 storage_class: String::new(),
                 size_gib: 1,
+                clone_of: None,
             },
         )
         .await

@@ -279,6 +279,7 @@ async fn a_container_is_a_deployment_a_nodeport_service_and_a_secret() {
             name: "datasets".into(),
             storage_class: "nfs-client".into(),
             size_gib: 100,
+            clone_of: None,
         })
         .await
         .unwrap();
@@ -453,6 +454,7 @@ async fn a_volume_is_a_claim_of_its_storage_class() {
         name: "checkpoints".into(),
         storage_class: "fast-ssd".into(),
         size_gib: 50,
+        clone_of: None,
     };
     c.driver.ensure_volume(&spec).await.unwrap();
     c.driver.ensure_volume(&spec).await.unwrap();
@@ -1019,6 +1021,7 @@ async fn generated_names_fit_what_the_api_server_accepts() {
                 name: long(end),
                 storage_class: "nfs-client".into(),
                 size_gib: 1,
+                clone_of: None,
             })
             .await
             .unwrap();
@@ -1091,6 +1094,7 @@ async fn the_quota_limits_node_ports_and_object_counts() {
                 name: name.into(),
                 storage_class: "nfs-client".into(),
                 size_gib: 1,
+                clone_of: None,
             })
             .await;
         assert_eq!(result.is_ok(), n < 2, "{name}: {result:?}");
@@ -1120,6 +1124,7 @@ async fn the_driver_works_with_exactly_the_packaged_rbac() {
         name: "data".into(),
         storage_class: "nfs-client".into(),
         size_gib: 10,
+        clone_of: None,
     };
     c.driver.ensure_volume(&volume).await.unwrap();
     source.volumes = vec![VolumeMount {

@@ -348,6 +348,7 @@ async fn a_container_serves_http_on_its_port_and_stops() {
             name: "data".into(),
             storage_class: "local".into(),
             size_gib: 1,
+            clone_of: None,
         })
         .await
         .unwrap();
@@ -667,6 +668,7 @@ async fn logs_can_be_followed_and_events_are_kept() {
             name: "data".into(),
             storage_class: String::new(),
             size_gib: 1,
+            clone_of: None,
         })
         .await
         .unwrap();
@@ -835,6 +837,7 @@ async fn a_read_only_volume_cannot_be_written() {
                 name: name.into(),
                 storage_class: "local".into(),
                 size_gib: 1,
+                clone_of: None,
             })
             .await
             .unwrap();
@@ -1066,6 +1069,7 @@ async fn capable_server(root: &Path) {
             name: "out".into(),
             storage_class: "local".into(),
             size_gib: 1,
+            clone_of: None,
         })
         .await
         .expect("volume ensured");
@@ -1448,4 +1452,105 @@ fn the_packaged_unit_grants_what_the_capable_server_test_holds() {
         "{env:?}"
     );
     assert_eq!(value("StateDirectory"), "mlstack mlstack-local");
+}
+
+/// A clone is copied on a thread of its own: `Copying` until its folder
+/// exists whole, then `Ready` with the source's files, folders, modes and
+/// links (as links); a clone of a source that does not exist fails with
+/// the reason, and is started again on the next try.
+#[tokio::test]
+async fn a_clone_copies_its_source_volume() {
+    use mlstack::cluster::VolumeState;
+
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver(dir.path()).await;
+    let project = ProjectId::generate();
+    driver
+        .provision_project(&ProjectSpec {
+            id: project,
+            name: "lab".into(),
+            gpu_units_milli: None,
+            cpu_milli: None,
+            ram_mib: None,
+            storage_gib: None,
+        })
+        .await
+        .unwrap();
+    let volume = |name: &str, clone_of: Option<&str>| VolumeSpec {
+        project,
+        owner: UserId::generate(),
+        name: name.into(),
+        storage_class: "local".into(),
+        size_gib: 1,
+        clone_of: clone_of.map(str::to_owned),
+    };
+    assert_eq!(
+        driver.ensure_volume(&volume("data", None)).await.unwrap(),
+        VolumeState::Ready
+    );
+    let volumes = dir.path().join(format!("projects/{project}/volumes"));
+    let source = volumes.join("data");
+    std::fs::create_dir(source.join("sub")).unwrap();
+    std::fs::write(source.join("sub/weights.bin"), vec![7u8; 3 << 20]).unwrap();
+    std::fs::write(source.join("run.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(
+        source.join("run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", source.join("outside")).unwrap();
+
+    let clone = volume("copy", Some("data"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match driver.ensure_volume(&clone).await.unwrap() {
+            VolumeState::Ready => break,
+            VolumeState::Copying { percent } => {
+                assert!(percent.is_some_and(|p| p <= 100), "{percent:?}");
+                assert!(
+                    !volumes.join("copy").exists(),
+                    "the clone's folder exists only whole"
+                );
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not copied in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let copy = volumes.join("copy");
+    assert_eq!(
+        std::fs::read(copy.join("sub/weights.bin")).unwrap(),
+        vec![7u8; 3 << 20]
+    );
+    let mode = std::fs::metadata(copy.join("run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    assert_eq!(
+        std::fs::read_link(copy.join("outside")).unwrap(),
+        Path::new("/etc/passwd"),
+        "a link is copied as a link, never followed"
+    );
+    assert!(!volumes.join(".clone-copy").exists());
+    let mut listed = driver.volumes().await.unwrap();
+    listed.sort();
+    assert_eq!(
+        listed,
+        vec![(project, "copy".to_owned()), (project, "data".to_owned())]
+    );
+
+    // The source is gone: the clone fails, saying why.
+    let orphan = volume("orphan", Some("missing"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let error = loop {
+        match driver.ensure_volume(&orphan).await {
+            Ok(VolumeState::Copying { .. }) => {}
+            Ok(VolumeState::Ready) => panic!("a clone of nothing is not ready"),
+            Err(error) => break error,
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no failure in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(error.to_string().contains("missing"), "{error}");
+    assert!(!volumes.join("orphan").exists());
 }

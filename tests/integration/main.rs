@@ -15,6 +15,7 @@ mod backup;
 mod browser;
 mod browser_done_containers;
 mod browser_done_metrics;
+mod browser_done_storage;
 mod browser_key_pairs;
 mod browser_layout;
 mod browser_projects;

@@ -499,6 +499,7 @@ async fn a_volume_is_written_by_a_job_and_deleted_once_no_container_mounts_it() 
                 name: "data".into(),
                 storage_class: "standard".into(),
                 size_gib: 1,
+                clone_of: None,
             },
         )
         .await
@@ -682,6 +683,7 @@ async fn a_resync_deletes_orphans_and_a_release_deletes_everything() {
                 name: "scratch".into(),
                 storage_class: "standard".into(),
                 size_gib: 1,
+                clone_of: None,
             },
         )
         .await
@@ -828,6 +830,7 @@ async fn members_act_on_their_own_workloads_and_managers_on_all() {
                 name: "bobs".into(),
                 storage_class: "standard".into(),
                 size_gib: 1,
+                clone_of: None,
             },
         )
         .await
@@ -1039,6 +1042,7 @@ async fn containers_jobs_and_volumes_run_on_a_kubernetes_cluster() {
                 name: "data".into(),
                 storage_class: "standard".into(),
                 size_gib: 10,
+                clone_of: None,
             },
         )
         .await

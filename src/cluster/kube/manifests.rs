@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::{
     Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
     PodSecurityContext, PodSpec, PodTemplateSpec, ResourceQuota, ResourceQuotaSpec,
     ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec as KubeServiceSpec, Volume,
+    ServiceAccount, ServicePort, ServiceSpec as KubeServiceSpec, TypedLocalObjectReference, Volume,
     VolumeMount as KubeVolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -738,6 +738,15 @@ pub fn persistent_volume_claim(spec: &VolumeSpec) -> PersistentVolumeClaim {
                 )])),
                 ..VolumeResourceRequirements::default()
             }),
+            // A clone: the storage class's CSI driver copies the source.
+            data_source: spec
+                .clone_of
+                .as_ref()
+                .map(|source| TypedLocalObjectReference {
+                    api_group: None,
+                    kind: "PersistentVolumeClaim".to_owned(),
+                    name: source.clone(),
+                }),
             ..PersistentVolumeClaimSpec::default()
         }),
         ..PersistentVolumeClaim::default()
@@ -1108,11 +1117,32 @@ mod snapshots {
             name: "datasets".to_owned(),
             storage_class: "nfs-client".to_owned(),
             size_gib: 200,
+            clone_of: None,
         };
         check(
             "volume-persistentvolumeclaim",
             &persistent_volume_claim(&spec),
         );
+    }
+
+    #[test]
+    fn a_clone_is_a_claim_with_its_source_as_data_source() {
+        let spec = VolumeSpec {
+            project: project().id,
+            owner: meta("x").owner,
+            name: "datasets-copy".to_owned(),
+            storage_class: "nfs-client".to_owned(),
+            size_gib: 200,
+            clone_of: Some("datasets".to_owned()),
+        };
+        let claim = persistent_volume_claim(&spec);
+        let source = claim
+            .spec
+            .and_then(|s| s.data_source)
+            .expect("a data source");
+        assert_eq!(source.kind, "PersistentVolumeClaim");
+        assert_eq!(source.name, "datasets");
+        assert_eq!(source.api_group, None);
     }
 
     #[test]

@@ -53,7 +53,7 @@ use super::proxy::{Forwarder, proxy_response};
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
     NodeCapacity, Observed, ProjectSpec, ProxyRequest, ProxyResponse, TerminalSession,
-    TerminalSize, WorkloadEvent, WorkloadKind,
+    TerminalSize, VolumeState, WorkloadEvent, WorkloadKind,
 };
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::image::is_custom_target;
@@ -1135,12 +1135,14 @@ impl Driver for KubeDriver {
             .collect())
     }
 
-    async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<(), DriverError> {
+    /// Ready once applied: a clone's copy is the CSI driver's, and a pod
+    /// that mounts it waits until the claim is bound.
+    async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<VolumeState, DriverError> {
         spec.validate().map_err(DriverError::Invalid)?;
         self.ensure_namespace(spec.project).await?;
         self.apply(&manifests::persistent_volume_claim(spec))
             .await
-            .map(|_| ())
+            .map(|_| VolumeState::Ready)
     }
 
     async fn delete_volume(&self, project: ProjectId, name: &str) -> Result<(), DriverError> {

@@ -100,13 +100,15 @@ use processes::{
     JOB_WRAPPER, SERVICE_LAUNCHER, first_program, missing_program_in_log, program_exists,
     spawn_recorded, status_from_code, terminate_group, watch_adopted, watch_container, watch_job,
 };
-use volumes::{folder, give_to, list_volumes, private_dir, write_private};
+use volumes::{
+    CopyProgress, copy_volume, folder, give_to, list_volumes, private_dir, write_private,
+};
 
 use super::proxy::{Forwarder, service_base_path};
 use super::{
     Capacity, Driver, DriverError, DriverEvent, Endpoint, GpuCapacity, Health, LogStream,
     NodeCapacity, Observed, ProjectSpec, ProxyRequest, ProxyResponse, TerminalSession,
-    TerminalSize, WorkloadEvent, WorkloadKind,
+    TerminalSize, VolumeState, WorkloadEvent, WorkloadKind,
 };
 use crate::domain::catalog::{Protocol, ServiceKind};
 use crate::domain::ids::{ProjectId, UserId};
@@ -329,6 +331,9 @@ struct Inner {
     /// The GPU inventory came from nvidia-smi (not a configured list).
     gpus_detected: bool,
     state: Mutex<State>,
+    /// Clones being copied, by project and volume name (not kept over a
+    /// restart: a partial copy is started again).
+    copies: Mutex<HashMap<(ProjectId, String), Arc<CopyProgress>>>,
     events: broadcast::Sender<DriverEvent>,
     /// Sends proxied requests to services' loopback ports.
     forwarder: Forwarder,
@@ -481,6 +486,7 @@ impl LocalDriver {
                     gpus: GpuBook::new(gpus),
                     ..State::default()
                 }),
+                copies: Mutex::new(HashMap::new()),
                 events,
                 forwarder: Forwarder::new(),
             }),
@@ -916,6 +922,10 @@ struct Reservation<'a> {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn copies(&self) -> MutexGuard<'_, HashMap<(ProjectId, String), Arc<CopyProgress>>> {
+        self.copies.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn sandboxed(&self) -> bool {
@@ -1576,12 +1586,40 @@ impl Driver for LocalDriver {
             .map_err(|e| DriverError::io("listing volumes", std::io::Error::other(e)))?
     }
 
-    async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<(), DriverError> {
+    /// A clone is copied on a thread of its own (`volumes::copy_volume`):
+    /// `Copying` with the share copied until its folder exists whole.
+    async fn ensure_volume(&self, spec: &VolumeSpec) -> Result<VolumeState, DriverError> {
         spec.validate().map_err(DriverError::Invalid)?;
         self.inner.project_folder(spec.project, Some("volumes"))?;
         let dir = self.inner.volume_dir(spec.project, &spec.name);
+        let uid = self.project_uid(spec.project)?;
+        if let Some(source) = &spec.clone_of {
+            let key = (spec.project, spec.name.clone());
+            let mut copies = self.inner.copies();
+            if let Some(progress) = copies.get(&key).cloned() {
+                match progress.outcome() {
+                    None => {
+                        return Ok(VolumeState::Copying {
+                            percent: Some(progress.percent()),
+                        });
+                    }
+                    Some(outcome) => {
+                        copies.remove(&key);
+                        outcome?;
+                    }
+                }
+            } else if !dir.exists() {
+                let progress = Arc::new(CopyProgress::default());
+                copies.insert(key, Arc::clone(&progress));
+                let from = self.inner.volume_dir(spec.project, source);
+                let to = dir.clone();
+                tokio::task::spawn_blocking(move || copy_volume(&from, &to, uid, &progress));
+                return Ok(VolumeState::Copying { percent: Some(0) });
+            }
+        }
         private_dir(&dir)?;
-        give_to(&dir, self.project_uid(spec.project)?)
+        give_to(&dir, uid)?;
+        Ok(VolumeState::Ready)
     }
 
     async fn delete_volume(&self, project: ProjectId, name: &str) -> Result<(), DriverError> {
@@ -1590,6 +1628,16 @@ impl Driver for LocalDriver {
             return Err(DriverError::NotFound {
                 what: format!("volume {name:?}"),
             });
+        }
+        {
+            let mut copies = self.inner.copies();
+            let key = (project, name.to_owned());
+            if copies.get(&key).is_some_and(|p| p.outcome().is_none()) {
+                return Err(DriverError::Conflict(format!(
+                    "the volume {name} is still being copied"
+                )));
+            }
+            copies.remove(&key);
         }
         {
             let state = self.inner.lock();

@@ -691,6 +691,12 @@ fn in_use_text(tr: Tr, name: &str, uses: &Uses) -> String {
     if uses.projects {
         parts.push(tr.t("catalog.uses.projects").to_owned());
     }
+    if !uses.storages.is_empty() {
+        parts.push(tr.f(
+            "catalog.uses.storages",
+            &[("names", &uses.storages.join(separator))],
+        ));
+    }
     tr.f(
         "catalog.notice.in_use",
         &[

@@ -10,7 +10,9 @@ use crate::domain::authz::WorkloadAction;
 use crate::domain::ids::{ProjectId, VolumeId};
 use crate::domain::validation::FieldErrors;
 use crate::service::ServiceError;
-use crate::service::storage::{CreateStorageRequest, StorageOutcome, StorageOverview};
+use crate::service::storage::{
+    CloneStorageRequest, CreateStorageRequest, StorageOutcome, StorageOverview,
+};
 use crate::web::error::WebError;
 use crate::web::extract::CurrentUser;
 use crate::web::middleware::see_other;
@@ -19,6 +21,9 @@ use crate::web::routes::Requires;
 use crate::web::views::storage::{self, ListView, StorageNotice};
 
 const OPERATE: Requires = Requires::Workload(WorkloadAction::Operate);
+/// Cloning reads the source; the new storage is the actor's own, so the
+/// use case also asks for Create in the project.
+const VIEW: Requires = Requires::Workload(WorkloadAction::View);
 
 pub fn routes() -> Vec<RouteDef> {
     vec![
@@ -26,6 +31,7 @@ pub fn routes() -> Vec<RouteDef> {
         route!(Post paths::STORAGE, WORKSPACE => post_create),
         route!(Post "/storage/{id}/permission", OPERATE => post_permission),
         route!(Post "/storage/{id}/delete", OPERATE => post_delete),
+        route!(Post "/storage/{id}/clone", VIEW => post_clone),
     ]
 }
 
@@ -49,6 +55,8 @@ struct PageState {
     notice: Option<StorageNotice>,
     form: CreateStorageRequest,
     form_errors: FieldErrors,
+    clone_form: CloneStorageRequest,
+    clone_errors: FieldErrors,
 }
 
 /// The list page of `project` (else the current project).
@@ -94,6 +102,8 @@ async fn list_page(
             notice: state.notice,
             form: &form,
             form_errors: &state.form_errors,
+            clone_form: &state.clone_form,
+            clone_errors: &state.clone_errors,
         },
     ))
 }
@@ -106,6 +116,8 @@ struct ListQuery {
     /// The storage shown in the detail pane.
     selected: String,
     done: String,
+    /// `rows`: only the table's rows (what the page polls).
+    part: String,
 }
 
 async fn get_list(
@@ -114,12 +126,27 @@ async fn get_list(
 ) -> Result<HttpResponse, WebError> {
     let notice = match query.done.as_str() {
         "created" => Some(StorageNotice::Created),
+        "cloned" => Some(StorageNotice::Cloned),
         "deleted" => Some(StorageNotice::Deleted),
         "permission" => Some(StorageNotice::PermissionChanged),
         _ => None,
     };
+    let selected = query.selected.parse().ok();
+    if query.part == "rows" {
+        let project = project_id(&query.project)?
+            .or_else(|| user.session.current_project().map(|p| p.id))
+            .ok_or(WebError::NotFound)?;
+        let overview = user
+            .page
+            .state
+            .services
+            .storage_overview(&user.session.user, project)
+            .await?;
+        let rows = storage::rows(user.page.tr(), project, &overview.items, selected);
+        return Ok(ok(rows));
+    }
     let state = PageState {
-        selected: query.selected.parse().ok(),
+        selected,
         notice,
         ..PageState::default()
     };
@@ -172,6 +199,20 @@ async fn refused_page(
     notice: StorageNotice,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, WebError> {
+    let state = PageState {
+        notice: Some(notice),
+        ..PageState::default()
+    };
+    page_with(user, id, state, status).await
+}
+
+/// The list page with `id` selected, rendered with `state`.
+async fn page_with(
+    user: &CurrentUser,
+    id: VolumeId,
+    state: PageState,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, WebError> {
     let volume = user
         .page
         .state
@@ -180,8 +221,7 @@ async fn refused_page(
         .await?;
     let state = PageState {
         selected: Some(id),
-        notice: Some(notice),
-        ..PageState::default()
+        ..state
     };
     let page = list_page(user, Some(volume.spec.project), state).await?;
     Ok(html(status, page))
@@ -213,7 +253,7 @@ async fn post_permission(
                 volume.spec.project
             )))
         }
-        Ok(StorageOutcome::MountedBy(names)) => {
+        Ok(StorageOutcome::MountedBy(names) | StorageOutcome::CloningInto(names)) => {
             let notice = StorageNotice::MountedBy {
                 key: "storage.error.permission_breaks_mount",
                 names,
@@ -268,5 +308,45 @@ async fn post_delete(
             };
             refused_page(&user, id, notice, StatusCode::CONFLICT).await
         }
+        StorageOutcome::CloningInto(names) => {
+            let notice = StorageNotice::MountedBy {
+                key: "storage.error.cloning",
+                names,
+            };
+            refused_page(&user, id, notice, StatusCode::CONFLICT).await
+        }
+    }
+}
+
+async fn post_clone(
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<CloneStorageRequest>,
+) -> Result<HttpResponse, WebError> {
+    use actix_web::http::StatusCode;
+    let id = volume_id(&path)?;
+    let form = form.into_inner();
+    let services = &user.page.state.services;
+    match services.clone_storage(&user.session.user, id, &form).await {
+        Ok(clone) => {
+            let volume = services.volume(&user.session.user, clone).await?;
+            Ok(see_other(&format!(
+                "{}?project={}&selected={clone}&done=cloned",
+                paths::STORAGE,
+                volume.spec.project
+            )))
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            let state = PageState {
+                clone_form: form,
+                clone_errors: errors,
+                ..PageState::default()
+            };
+            page_with(&user, id, state, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(ServiceError::Refused(key)) => {
+            refused_page(&user, id, StorageNotice::Refused(key), StatusCode::CONFLICT).await
+        }
+        Err(e) => Err(e.into()),
     }
 }

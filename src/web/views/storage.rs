@@ -15,12 +15,19 @@ use crate::domain::ids::{ProjectId, VolumeId};
 use crate::domain::storage::{StoragePermission, StorageStatus};
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Tr;
-use crate::service::storage::{CreateStorageRequest, StorageItem, StorageOverview};
+use crate::service::storage::{
+    CloneStorageRequest, CreateStorageRequest, StorageItem, StorageOverview,
+};
 use crate::web::paths;
 
 /// Where a storage's permission form posts.
 pub fn permission_path(id: VolumeId) -> String {
     format!("/storage/{id}/permission")
+}
+
+/// Where a storage's clone form posts.
+pub fn clone_path(id: VolumeId) -> String {
+    format!("/storage/{id}/clone")
 }
 
 /// Where a storage's delete form posts.
@@ -55,10 +62,26 @@ fn status_badge(tr: Tr, status: StorageStatus) -> Markup {
     badge(color, tr.t(key))
 }
 
+/// The status as the list shows it: a clone's copy with how far it is, a
+/// failure with its reason.
+fn status_cell(tr: Tr, item: &StorageItem) -> Markup {
+    let r = &item.record;
+    html! {
+        (status_badge(tr, item.status))
+        @if item.status == StorageStatus::Creating && let Some(percent) = r.copy_percent {
+            " " span class="muted storage-progress" { (tr.f("storage.copying", &[("percent", &percent.to_string())])) }
+        }
+        @if item.status == StorageStatus::Failed && let Some(error) = &r.error {
+            " " span class="muted storage-reason" { (error.message) }
+        }
+    }
+}
+
 /// A message above the list after a form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageNotice {
     Created,
+    Cloned,
     Deleted,
     PermissionChanged,
     /// A key of the storage catalog, refused.
@@ -82,6 +105,10 @@ pub struct ListView<'a> {
     /// The create form's input and what was refused (open when refused).
     pub form: &'a CreateStorageRequest,
     pub form_errors: &'a FieldErrors,
+    /// The selected storage's clone form and what was refused (open when
+    /// refused).
+    pub clone_form: &'a CloneStorageRequest,
+    pub clone_errors: &'a FieldErrors,
 }
 
 pub fn list(shell: &Shell, view: &ListView) -> Markup {
@@ -93,6 +120,7 @@ pub fn list(shell: &Shell, view: &ListView) -> Markup {
         html! {
             @match &view.notice {
                 Some(StorageNotice::Created) => (notice(Tone::Success, html! { (tr.t("storage.created")) })),
+                Some(StorageNotice::Cloned) => (notice(Tone::Success, html! { (tr.t("storage.cloned")) })),
                 Some(StorageNotice::Deleted) => (notice(Tone::Success, html! { (tr.t("storage.deleted")) })),
                 Some(StorageNotice::PermissionChanged) => (notice(Tone::Success, html! { (tr.t("storage.permission_changed")) })),
                 Some(StorageNotice::Refused(key)) => (notice(Tone::Error, html! { (tr.t(key)) })),
@@ -136,25 +164,50 @@ fn project_storage(shell: &Shell, project: ProjectId, name: &str, view: &ListVie
                         th scope="col" { (tr.t("storage.permission_label")) }
                         th scope="col" { (tr.t("storage.status_column")) }
                     } }
-                    tbody {
-                        @for item in items {
-                            @let r = &item.record;
-                            @let current = Some(r.id) == view.selected;
-                            tr class=[current.then_some("selected")] {
-                                td { a href=(list_path(project, Some(r.id))) aria-current=[current.then_some("true")] { (r.spec.name) } }
-                                td { (item.owner_name) }
-                                td { (item.type_name) }
-                                td { (tr.f("storage.size_gb", &[("size", &r.spec.size_gib.to_string())])) }
-                                td { (tr.t(permission_key(r.permission))) }
-                                td { (status_badge(tr, item.status)) }
-                            }
-                        }
+                    tbody data-poll=(rows_path(project, view.selected)) {
+                        (rows(tr, project, items, view.selected))
                     }
                 }
             }
+            script src=(crate::web::assets::url("containers.js")) defer {}
         }
         @if let Some(item) = selected {
-            (detail(shell, item, view.zone))
+            (detail(shell, item, view))
+        }
+    }
+}
+
+/// The address the list's rows are polled at (`containers.js`), so that
+/// statuses change without a reload.
+fn rows_path(project: ProjectId, selected: Option<VolumeId>) -> String {
+    match selected {
+        Some(id) => format!(
+            "{}?project={project}&selected={id}&part=rows",
+            paths::STORAGE
+        ),
+        None => format!("{}?project={project}&part=rows", paths::STORAGE),
+    }
+}
+
+/// The list's rows: what the page shows and polls.
+pub fn rows(
+    tr: Tr,
+    project: ProjectId,
+    items: &[StorageItem],
+    selected: Option<VolumeId>,
+) -> Markup {
+    html! {
+        @for item in items {
+            @let r = &item.record;
+            @let current = Some(r.id) == selected;
+            tr class=[current.then_some("selected")] {
+                td { a href=(list_path(project, Some(r.id))) aria-current=[current.then_some("true")] { (r.spec.name) } }
+                td { (item.owner_name) }
+                td { (item.type_name) }
+                td { (tr.f("storage.size_gb", &[("size", &r.spec.size_gib.to_string())])) }
+                td { (tr.t(permission_key(r.permission))) }
+                td { (status_cell(tr, item)) }
+            }
         }
     }
 }
@@ -215,15 +268,19 @@ fn create_form(shell: &Shell, project: ProjectId, view: &ListView) -> Markup {
     }
 }
 
-fn detail(shell: &Shell, item: &StorageItem, zone: &TimeZone) -> Markup {
+fn detail(shell: &Shell, item: &StorageItem, view: &ListView) -> Markup {
     let tr = shell.tr;
     let r = &item.record;
+    let zone = view.zone;
     html! {
         section class="panel storage-detail" id="detail" aria-labelledby="detail-title" {
             h2 id="detail-title" { (tr.t("storage.detail")) }
             dl class="facts" {
                 dt { (tr.t("storage.name")) } dd { (r.spec.name) }
-                dt { (tr.t("storage.status_column")) } dd { (status_badge(tr, item.status)) }
+                dt { (tr.t("storage.status_column")) } dd { (status_cell(tr, item)) }
+                @if let Some(source) = &r.spec.clone_of {
+                    dt { (tr.t("storage.clone_of")) } dd { (source) }
+                }
                 dt { (tr.t("storage.owner")) } dd { (item.owner_name) }
                 dt { (tr.t("storage.storage_type")) } dd { (item.type_name) }
                 dt { (tr.t("storage.size")) } dd { (tr.f("storage.size_gb", &[("size", &r.spec.size_gib.to_string())])) }
@@ -240,6 +297,9 @@ fn detail(shell: &Shell, item: &StorageItem, zone: &TimeZone) -> Markup {
             }
             @if let Some(error) = &r.error {
                 p class="hint" { (tr.f("storage.failed_detail", &[("reason", &error.message)])) }
+            }
+            @if item.may_clone && matches!(item.status, StorageStatus::Available | StorageStatus::InUse) {
+                (clone_form(shell, item, view))
             }
             @if item.may_manage && item.status != StorageStatus::Deleting {
                 form method="post" action=(permission_path(r.id)) class="form storage-permission" {
@@ -268,6 +328,47 @@ fn detail(shell: &Shell, item: &StorageItem, zone: &TimeZone) -> Markup {
                     danger: true,
                     reopen: false,
                 }, html! { input type="hidden" name="confirm" value="yes"; }))
+            }
+        }
+    }
+}
+
+fn clone_form(shell: &Shell, item: &StorageItem, view: &ListView) -> Markup {
+    let tr = shell.tr;
+    let r = &item.record;
+    let values = view.clone_form;
+    let errors = view.clone_errors;
+    let permission_error = errors.get("permission");
+    let permission = if values.permission.is_empty() {
+        StoragePermission::Personal.code()
+    } else {
+        values.permission.as_str()
+    };
+    html! {
+        details class="storage-clone" open[!errors.is_empty()] {
+            summary class="btn" { (tr.t("storage.clone")) }
+            form method="post" action=(clone_path(r.id)) class="form storage-clone-form" {
+                (csrf_field(shell))
+                h3 { (tr.t("storage.clone_title")) }
+                p class="hint" { (tr.f("storage.clone_text", &[("size", &r.spec.size_gib.to_string())])) }
+                @if !errors.is_empty() {
+                    (notice(Tone::Error, html! { (tr.t("storage.fix_errors")) }))
+                }
+                (input(tr, Field::text("name", "storage.clone_name", &values.name).required().hint("storage.name_hint").scoped("clone-"), errors))
+                fieldset.field.has-error[permission_error.is_some()] {
+                    legend { (tr.t("storage.permission_label")) span class="req" aria-hidden="true" { "*" } }
+                    @for p in StoragePermission::ALL {
+                        label class="choice" {
+                            input type="radio" name="permission" value=(p.code())
+                                checked[permission == p.code()];
+                            " " (tr.t(permission_key(p)))
+                        }
+                    }
+                    (hint_and_error(tr, "clone-permission", Some("storage.permission_hint"), permission_error))
+                }
+                div class="actions" {
+                    button type="submit" class="btn primary" { (tr.t("storage.clone_submit")) }
+                }
             }
         }
     }
@@ -340,6 +441,7 @@ mod tests {
                     name: name.into(),
                     storage_class: "nfs".into(),
                     size_gib: 20,
+                    clone_of: None,
                 },
                 desired: VolumeDesired::Present,
                 generation: 1,
@@ -350,12 +452,14 @@ mod tests {
                 updated_at: jiff::Timestamp::UNIX_EPOCH,
                 permission,
                 storage_type: None,
+                copy_percent: None,
             },
             owner_name: "<b>bob</b>".into(),
             type_name: "NFS".into(),
             status,
             mounted_by: vec!["nb1".into()],
             may_manage: true,
+            may_clone: true,
             read_only_for_viewer: false,
         }
     }
@@ -396,6 +500,8 @@ mod tests {
             }),
             form: &CreateStorageRequest::default(),
             form_errors: &FieldErrors::new(),
+            clone_form: &CloneStorageRequest::default(),
+            clone_errors: &FieldErrors::new(),
         };
         for lang in [Lang::En, Lang::ZhTw] {
             let html = list(&shell(lang, member()), &view).into_string();
@@ -411,6 +517,10 @@ mod tests {
             assert!(!html.contains("<script>") && !html.contains("style="));
         }
         let html = list(&shell(Lang::En, member()), &view).into_string();
+        assert!(
+            html.contains(&clone_path(overview.items[0].record.id)),
+            "the in-use one may be cloned"
+        );
         assert!(html.contains(">In use<") && html.contains(">Creating<"));
         assert!(html.contains("Readable by project"));
         assert!(html.contains("NFS (1–100 GB)"));
@@ -419,6 +529,47 @@ mod tests {
         assert!(panel.contains("40 GB in 2 storages"), "{panel}");
         let link = list_path(project, Some(overview.items[1].record.id)).replace('&', "&amp;");
         assert!(panel.contains(&link), "{panel}");
+    }
+
+    #[test]
+    fn a_clone_shows_how_far_its_copy_is_and_a_failure_its_reason() {
+        let mut copying = item("copy", StoragePermission::Personal, StorageStatus::Creating);
+        copying.record.copy_percent = Some(42);
+        copying.record.spec.clone_of = Some("data".into());
+        let mut failed = item("broken", StoragePermission::Personal, StorageStatus::Failed);
+        failed.record.ready = false;
+        failed.record.error = Some(crate::store::workloads::LastError {
+            at: jiff::Timestamp::UNIX_EPOCH,
+            reason: "NotFound".into(),
+            message: "the storage to clone (data) not found".into(),
+            attempts: 1,
+            retry_at: None,
+        });
+        let overview = StorageOverview {
+            items: vec![copying, failed],
+            types: Vec::new(),
+        };
+        let view = ListView {
+            project: Some((ProjectId::generate(), "Vision")),
+            overview: &overview,
+            selected: Some(overview.items[0].record.id),
+            zone: &TimeZone::UTC,
+            notice: Some(StorageNotice::Cloned),
+            form: &CreateStorageRequest::default(),
+            form_errors: &FieldErrors::new(),
+            clone_form: &CloneStorageRequest::default(),
+            clone_errors: &FieldErrors::new(),
+        };
+        let html = list(&shell(Lang::En, member()), &view).into_string();
+        assert!(html.contains("42 % copied"), "{html}");
+        assert!(html.contains("the storage to clone (data) not found"));
+        assert!(html.contains("Cloned from"));
+        assert!(
+            !html.contains(&clone_path(overview.items[0].record.id)),
+            "a storage still being created is not cloned"
+        );
+        let html = list(&shell(Lang::ZhTw, member()), &view).into_string();
+        assert!(html.contains("已複製 42%"), "{html}");
     }
 
     #[test]
@@ -450,6 +601,8 @@ mod tests {
             notice: None,
             form: &form,
             form_errors: &errors,
+            clone_form: &CloneStorageRequest::default(),
+            clone_errors: &FieldErrors::new(),
         };
         let html = list(&shell(Lang::En, member()), &view).into_string();
         assert!(html.contains("<details class=\"storage-create\" open"));

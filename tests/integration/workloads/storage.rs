@@ -59,14 +59,39 @@ fn paths_storage() -> &'static str {
 /// Polls until the storage is ready in the cluster.
 async fn wait_ready(services: &Services, viewer: &UserRecord, id: VolumeId) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while !services
-        .volume(viewer, id)
-        .await
-        .expect("the storage")
-        .ready
-    {
-        assert!(tokio::time::Instant::now() < deadline, "not ready in time");
+    loop {
+        let volume = services.volume(viewer, id).await.expect("the storage");
+        if volume.ready {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not ready in time: {volume:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls until a clone is copied: the reconcile loop asks the driver again
+/// a second later on the appliance's (manual) clock, so the clock moves on
+/// and a pass runs.
+async fn wait_copied(lab: &Lab, viewer: &UserRecord, id: VolumeId) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let reconciler = lab.app.reconciler();
+    loop {
+        let volume = lab.services.volume(viewer, id).await.expect("the clone");
+        if volume.ready {
+            assert_eq!(volume.copy_percent, None, "no progress once copied");
+            break;
+        }
+        assert!(volume.error.is_none(), "{volume:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not copied in time: {volume:?}"
+        );
+        lab.app.advance(jiff::SignedDuration::from_secs(1));
+        reconciler.step().await.expect("a pass");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -215,6 +240,29 @@ async fn storage_is_created_listed_and_shared_as_its_permission_says() {
     if let Ok(record) = lab.services.volume(&lab.bob, mine).await {
         assert_eq!(record.desired, VolumeDesired::Deleted);
     }
+
+    // The admin cannot delete a storage type that storages are of, and is
+    // told which.
+    let admin = lab.app.admin().await;
+    let refused = admin
+        .post_form(&format!("/admin/catalog/storage-types/{nfs}/delete"), &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("NFS cannot be deleted because it is used by the storages "),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("/shared"), "{}", refused.body);
+    assert!(
+        lab.services
+            .storage_type(nfs.parse().expect("an id"))
+            .await
+            .is_ok(),
+        "the type remains"
+    );
 }
 
 #[tokio::test]
@@ -400,4 +448,207 @@ async fn on_a_kubernetes_cluster_a_teammates_mount_is_read_only() {
             .expect("the storage is mounted");
         assert_eq!(mounted.read_only, read_only, "{name}");
     }
+
+    // A clone is a claim of the same class and size with the source as its
+    // data source (the CSI driver copies it).
+    let carol = signed_in(&lab, "carol").await;
+    let cloned = carol
+        .post_form(
+            &format!("/storage/{shared}/clone"),
+            &[("name", "copy"), ("permission", "personal")],
+        )
+        .await;
+    assert_eq!(cloned.status, StatusCode::SEE_OTHER, "{}", cloned.body);
+    let copy = selected_in(cloned.location().expect("a redirect"));
+    wait_volume(services, &lab.carol, copy, |ready| ready == Some(true)).await;
+    let claim: PersistentVolumeClaim = fake.get(&namespace, "copy").expect("a PVC");
+    let claim = claim.spec.expect("spec");
+    assert_eq!(claim.storage_class_name.as_deref(), Some("nfs"));
+    let source = claim.data_source.expect("a data source");
+    assert_eq!(
+        (source.kind.as_str(), source.name.as_str()),
+        ("PersistentVolumeClaim", "shared")
+    );
+}
+
+/// A clone over HTTP on the local driver: a teammate clones a
+/// project-readable storage into a personal one of theirs, which is
+/// Creating until the copy is whole and then Available with the source's
+/// data (files, folders, links), written by real sandboxed processes; it
+/// is theirs to write, while the source stays as it was. Bad names are
+/// refused beside the field, and a storage one may not see is not found.
+#[tokio::test]
+async fn a_storage_is_cloned_with_its_data() {
+    let lab = lab().await;
+    activate(&lab.services, &lab.carol).await;
+    let services = &lab.services;
+    let nfs = nfs(&lab).await;
+    let bob = signed_in(&lab, "bob").await;
+    let carol = signed_in(&lab, "carol").await;
+    let created = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "shared"),
+            ("storage_type", &nfs),
+            ("size", "3"),
+            ("permission", "project_read_only"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let shared = selected_in(created.location().expect("a redirect"));
+    let mine = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "mine"),
+            ("storage_type", &nfs),
+            ("permission", "personal"),
+        ],
+    )
+    .await;
+    let mine = selected_in(mine.location().expect("a redirect"));
+    wait_ready(services, &lab.bob, shared).await;
+    let mut write = job(
+        lab.project,
+        "fill",
+        "mkdir -p /workspace/shared/sub && echo owner > /workspace/shared/sub/data.txt \
+         && ln -s sub/data.txt /workspace/shared/link",
+    );
+    write.volumes = vec![mount("shared", "/workspace/shared")];
+    let write = services.create_job(&lab.bob, write).await.expect("a job");
+    wait_status(services, &lab.bob, write, WorkloadStatus::Succeeded).await;
+
+    // Carol sees the clone form of the shared one.
+    let listed = carol
+        .get(&format!(
+            "/storage?project={}&selected={shared}",
+            lab.project
+        ))
+        .await
+        .body;
+    assert!(
+        listed.contains(&format!("/storage/{shared}/clone")),
+        "{listed}"
+    );
+
+    // Bad input: refused beside the field, nothing created.
+    let clone = format!("/storage/{shared}/clone");
+    let refused = carol
+        .post_form(&clone, &[("name", "Bad Name"), ("permission", "everyone")])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("Use 1 to 40 lowercase letters"));
+    assert!(
+        refused
+            .body
+            .contains("Choose one of the three permissions.")
+    );
+    assert!(
+        refused.body.contains("value=\"Bad Name\""),
+        "the input kept"
+    );
+    let taken = carol
+        .post_form(&clone, &[("name", "mine"), ("permission", "personal")])
+        .await;
+    assert_eq!(
+        taken.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        taken.body
+    );
+    let hidden = carol
+        .post_form(
+            &format!("/storage/{mine}/clone"),
+            &[("name", "stolen"), ("permission", "personal")],
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    let dave = signed_in(&lab, "dave").await;
+    let outsider = dave
+        .post_form(&clone, &[("name", "theirs"), ("permission", "personal")])
+        .await;
+    assert_eq!(outsider.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        services
+            .project_volumes(&lab.alice, lab.project)
+            .await
+            .expect("list")
+            .len(),
+        2,
+        "nothing was created"
+    );
+
+    // The clone: carol's, of the source's type and size.
+    let cloned = carol
+        .post_form(&clone, &[("name", "copy"), ("permission", "personal")])
+        .await;
+    assert_eq!(cloned.status, StatusCode::SEE_OTHER, "{}", cloned.body);
+    let location = cloned.location().expect("a redirect").to_owned();
+    assert!(location.contains("done=cloned"), "{location}");
+    let copy = selected_in(&location);
+    let record = services.volume(&lab.carol, copy).await.expect("stored");
+    assert_eq!(record.spec.owner, lab.carol.id);
+    assert_eq!(record.spec.size_gib, 3);
+    assert_eq!(record.spec.clone_of.as_deref(), Some("shared"));
+    assert_eq!(record.permission, StoragePermission::Personal);
+    // The list polls its rows: the clone's status changes without a reload.
+    let page = carol
+        .get(&format!("/storage?project={}&selected={copy}", lab.project))
+        .await
+        .body;
+    let rows_path = format!(
+        "/storage?project={}&amp;selected={copy}&amp;part=rows",
+        lab.project
+    );
+    assert!(
+        page.contains(&format!("data-poll=\"{rows_path}\"")),
+        "{page}"
+    );
+    assert!(page.contains("containers.js"));
+    let rows_path = rows_path.replace("&amp;", "&");
+    let rows = carol.get(&rows_path).await;
+    assert_eq!(rows.status, StatusCode::OK);
+    assert!(rows.body.trim_start().starts_with("<tr"), "{}", rows.body);
+    assert!(rows.body.contains(">copy<") && !rows.body.contains(">mine<"));
+    assert!(!rows.body.contains("<html"), "only the rows");
+    wait_copied(&lab, &lab.carol, copy).await;
+    let rows = carol.get(&rows_path).await.body;
+    assert!(rows.contains(">Available<"), "{rows}");
+    let outsider_rows = dave
+        .get(&format!("/storage?project={}&part=rows", lab.project))
+        .await;
+    assert_eq!(outsider_rows.status, StatusCode::NOT_FOUND);
+    let listed = carol
+        .get(&format!("/storage?project={}&selected={copy}", lab.project))
+        .await
+        .body;
+    assert!(
+        listed.contains(">Available<") && listed.contains("Cloned from"),
+        "{listed}"
+    );
+
+    // Carol's container reads the copied data and writes to her clone.
+    let mut use_copy = job(
+        lab.project,
+        "use-copy",
+        "test \"$(cat /workspace/copy/sub/data.txt)\" = owner \
+         && test \"$(readlink /workspace/copy/link)\" = sub/data.txt \
+         && echo carol > /workspace/copy/sub/data.txt",
+    );
+    use_copy.volumes = vec![mount("copy", "/workspace/copy")];
+    let use_copy = services
+        .create_job(&lab.carol, use_copy)
+        .await
+        .expect("a job");
+    wait_status(services, &lab.carol, use_copy, WorkloadStatus::Succeeded).await;
+    let mut check = job(
+        lab.project,
+        "check",
+        "test \"$(cat /workspace/shared/sub/data.txt)\" = owner",
+    );
+    check.volumes = vec![mount("shared", "/workspace/shared")];
+    let check = services.create_job(&lab.bob, check).await.expect("a job");
+    wait_status(services, &lab.bob, check, WorkloadStatus::Succeeded).await;
 }
