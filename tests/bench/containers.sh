@@ -62,46 +62,9 @@ fi
 HELLO="$CARGO_TARGET_DIR/release/examples/bench-hello"
 BENCH="$CARGO_TARGET_DIR/release/examples/bench-containers"
 
-WORK=$(mktemp -d -t mlstack-containers.XXXXXX)
-PIDS=()
-cleanup() {
-    local pid
-    exec 3>&- 2>/dev/null || true
-    for pid in ${PIDS[@]+"${PIDS[@]}"}; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 # shellcheck source=tests/bench/wrk-figures.sh
 . tests/bench/wrk-figures.sh
-
-# The hello-world baseline.
-PORT=$(free_port)
-"$HELLO" "$PORT" >"$WORK/hello.log" 2>&1 </dev/null &
-PIDS+=($!)
-for ((i = 0; i < 600; i++)); do
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/" && break
-    sleep 0.05
-done
-
-# The appliance with 500 containers; it serves until its input closes.
-mkfifo "$WORK/in"
-"$BENCH" <"$WORK/in" >"$WORK/bench.out" 2>"$WORK/bench.log" &
-PIDS+=($!)
-BENCH_PID=$!
-exec 3>"$WORK/in"
-until grep -q '^ready=1$' "$WORK/bench.out"; do
-    kill -0 "$BENCH_PID" 2>/dev/null || {
-        cat "$WORK/bench.out" "$WORK/bench.log" >&2
-        echo "containers.sh: bench-containers ended before it was ready" >&2
-        exit 1
-    }
-    sleep 0.2
-done
-get() { sed -n "s/^$1=//p" "$WORK/bench.out"; }
+start_servers containers "$HELLO" "$BENCH"
 URL=$(get url)
 COOKIE="Cookie: $(get cookie)"
 echo "== $(get containers) containers seeded in $(get seed_seconds) s; $(get parallel) parallel wizard posts took $(get parallel_seconds) s" >&2

@@ -14,18 +14,16 @@
 //! requests each way, default 2000), DOWNLOAD_MB (default 1024),
 //! WEBSOCKETS (default 200), MESSAGES (per WebSocket, default 20).
 
+#[path = "appliance.rs"]
+mod appliance;
 #[path = "http.rs"]
 mod http;
 #[path = "seed.rs"]
 mod seed;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mlstack::app::{self, Options};
-use mlstack::clock::SystemClock;
-use mlstack::config::{self, CliOverrides};
 use mlstack::domain::catalog::{Protocol, ServiceKind};
 use mlstack::domain::ids::{ProjectId, UserId};
 use mlstack::domain::workload::{
@@ -154,31 +152,12 @@ async fn websocket(
 }
 
 fn main() -> anyhow::Result<()> {
-    // reqwest is built without a TLS provider of its own (it speaks plain
-    // HTTP here, but its builder wants one).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let requests = setting("REQUESTS", 2000);
     let download = setting("DOWNLOAD_MB", 1024) * 1024 * 1024;
     let sockets = setting("WEBSOCKETS", 200);
     let messages = setting("MESSAGES", 20);
     let dir = tempfile::tempdir()?;
-    let overrides = CliOverrides {
-        listen: Some("127.0.0.1:0".into()),
-        data_dir: Some(dir.path().to_owned()),
-    };
-    let mut config = config::resolve(None, &Default::default(), &overrides)?;
-    config.log_level = "warn".into();
-    config.local.detect_gpus = false;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let running = app::start(
-        config,
-        Arc::new(SystemClock),
-        Options {
-            handle_signals: false,
-        },
-    )?;
+    let (runtime, running) = appliance::start(dir.path())?;
     let addr = running.addr;
     let base = format!("http://{addr}");
     let services = running.services.clone();

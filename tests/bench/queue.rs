@@ -22,18 +22,16 @@
 //! `containers_url=`, `cookie=` and `ready=1`; it then serves until its
 //! standard input closes.
 
+#[path = "appliance.rs"]
+mod appliance;
 #[path = "http.rs"]
 mod http;
 #[path = "seed.rs"]
 mod seed;
 
 use std::io::BufRead;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mlstack::app::{self, Options};
-use mlstack::clock::SystemClock;
-use mlstack::config::{self, CliOverrides};
 use mlstack::domain::ids::ProjectId;
 use mlstack::domain::quota::Resources;
 use mlstack::domain::workload::{
@@ -88,29 +86,10 @@ fn median_and_most(samples: &mut [Duration]) -> (f64, f64) {
 }
 
 fn main() -> anyhow::Result<()> {
-    // reqwest is built without a TLS provider of its own (it speaks plain
-    // HTTP here, but its builder wants one).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let blockers = setting("BLOCKERS", 20).max(1);
     let jobs = setting("JOBS", 10_000).max(blockers);
     let dir = tempfile::tempdir()?;
-    let overrides = CliOverrides {
-        listen: Some("127.0.0.1:0".into()),
-        data_dir: Some(dir.path().to_owned()),
-    };
-    let mut config = config::resolve(None, &Default::default(), &overrides)?;
-    config.log_level = "warn".into();
-    config.local.detect_gpus = false;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let running = app::start(
-        config,
-        Arc::new(SystemClock),
-        Options {
-            handle_signals: false,
-        },
-    )?;
+    let (runtime, running) = appliance::start(dir.path())?;
     let base = format!("http://{}", running.addr);
     let services = running.services.clone();
     let result = runtime.block_on(async move {

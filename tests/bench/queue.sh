@@ -67,46 +67,9 @@ fi
 HELLO="$CARGO_TARGET_DIR/$PROFILE/examples/bench-hello"
 BENCH="$CARGO_TARGET_DIR/$PROFILE/examples/bench-queue"
 
-WORK=$(mktemp -d -t mlstack-queue.XXXXXX)
-PIDS=()
-cleanup() {
-    local pid
-    exec 3>&- 2>/dev/null || true
-    for pid in ${PIDS[@]+"${PIDS[@]}"}; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 # shellcheck source=tests/bench/wrk-figures.sh
 . tests/bench/wrk-figures.sh
-
-# The hello-world baseline.
-PORT=$(free_port)
-"$HELLO" "$PORT" >"$WORK/hello.log" 2>&1 </dev/null &
-PIDS+=($!)
-for ((i = 0; i < 600; i++)); do
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/" && break
-    sleep 0.05
-done
-
-# The appliance with its queue; it serves until its input closes.
-mkfifo "$WORK/in"
-"$BENCH" <"$WORK/in" >"$WORK/bench.out" 2>"$WORK/bench.log" &
-PIDS+=($!)
-BENCH_PID=$!
-exec 3>"$WORK/in"
-until grep -q '^ready=1$' "$WORK/bench.out"; do
-    kill -0 "$BENCH_PID" 2>/dev/null || {
-        cat "$WORK/bench.out" "$WORK/bench.log" >&2
-        echo "queue.sh: bench-queue ended before it was ready" >&2
-        exit 1
-    }
-    sleep 0.2
-done
-get() { sed -n "s/^$1=//p" "$WORK/bench.out"; }
+start_servers queue "$HELLO" "$BENCH"
 COOKIE="Cookie: $(get cookie)"
 echo "== $(get jobs) jobs queued in $(get seed_seconds) s; the next one started $(get start_median_ms) ms (median, most $(get start_most_ms) ms) after a deletion" >&2
 

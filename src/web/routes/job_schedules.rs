@@ -8,12 +8,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::{ConfirmForm, Paged, Requires, RouteDef, WORKSPACE, html, ok, paged, route};
+use super::{
+    ConfirmForm, Paged, Requires, RouteDef, WORKSPACE, found_by_name, html, name_search_error, ok,
+    paged, route,
+};
 use crate::domain::authz::WorkloadAction;
 use crate::domain::ids::JobScheduleId;
 use crate::domain::schedule::TriggerFields;
 use crate::domain::validation::FieldErrors;
-use crate::domain::workload::NAME_MAX;
 use crate::service::ServiceError;
 use crate::service::schedules::JobScheduleForm;
 use crate::store::job_schedules::JobScheduleRecord;
@@ -82,17 +84,16 @@ async fn get_list(
     };
     let viewer = &user.session.user;
     let typed = query.q.trim();
-    let too_long = typed.chars().count() > NAME_MAX;
-    let query_error =
-        too_long.then(|| tr.f("job.search_too_long", &[("max", &NAME_MAX.to_string())]));
-    let mut schedules = if too_long {
+    let query_error = name_search_error(&tr, typed);
+    let schedules = if query_error.is_some() {
         Vec::new()
     } else {
-        services.job_schedules(viewer, project.id).await?
+        found_by_name(
+            services.job_schedules(viewer, project.id).await?,
+            typed,
+            |s| &s.name,
+        )
     };
-    let needle = typed.to_lowercase();
-    schedules.retain(|s| s.name.contains(&needle));
-    schedules.sort_by(|a, b| a.name.cmp(&b.name));
     let Paged {
         items: shown,
         page,

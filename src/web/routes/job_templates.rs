@@ -11,11 +11,14 @@ use serde::Deserialize;
 
 use super::containers_new::Pairs;
 use super::jobs_new::{empty_form, job_form};
-use super::{ConfirmForm, Paged, Requires, RouteDef, WORKSPACE, html, ok, paged, route};
+use super::{
+    ConfirmForm, Paged, Requires, RouteDef, WORKSPACE, found_by_name, html, name_search_error, ok,
+    paged, route,
+};
 use crate::domain::authz::WorkloadAction;
 use crate::domain::ids::{JobTemplateId, ProjectId};
 use crate::domain::validation::FieldErrors;
-use crate::domain::workload::{NAME_MAX, WorkloadId};
+use crate::domain::workload::WorkloadId;
 use crate::service::ServiceError;
 use crate::service::containers::WizardForm;
 use crate::service::job_wizard::JobForm;
@@ -91,17 +94,16 @@ async fn get_list(
     };
     let viewer = &user.session.user;
     let typed = query.q.trim();
-    let too_long = typed.chars().count() > NAME_MAX;
-    let query_error =
-        too_long.then(|| tr.f("job.search_too_long", &[("max", &NAME_MAX.to_string())]));
-    let mut templates = if too_long {
+    let query_error = name_search_error(&tr, typed);
+    let templates = if query_error.is_some() {
         Vec::new()
     } else {
-        services.job_templates(viewer, project.id).await?
+        found_by_name(
+            services.job_templates(viewer, project.id).await?,
+            typed,
+            |t| &t.name,
+        )
     };
-    let needle = typed.to_lowercase();
-    templates.retain(|t| t.name.contains(&needle));
-    templates.sort_by(|a, b| a.name.cmp(&b.name));
     let Paged {
         items: shown,
         page,

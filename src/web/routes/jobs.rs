@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::{Requires, RouteDef, WORKSPACE, ok, route};
+use super::{Requires, RouteDef, WORKSPACE, name_search_error, ok, route};
 use crate::domain::authz::WorkloadAction;
 use crate::domain::ids::UserId;
-use crate::domain::workload::{NAME_MAX, WorkloadId};
+use crate::domain::workload::WorkloadId;
 use crate::service::ServiceError;
 use crate::service::workloads::LOG_LINES_MAX;
 use crate::store::workloads::{WorkloadRecord, WorkloadSpec};
@@ -218,12 +218,10 @@ async fn get_list(
         return Ok(ok(views::list(&user.page.shell(), &view)));
     };
     let typed = query.q.trim();
-    let too_long = typed.chars().count() > NAME_MAX;
-    let query_error =
-        too_long.then(|| tr.f("job.search_too_long", &[("max", &NAME_MAX.to_string())]));
+    let query_error = name_search_error(&tr, typed);
     let asked = query.page.parse::<usize>().unwrap_or(1);
     let viewer = &user.session.user;
-    let found = if too_long {
+    let found = if query_error.is_some() {
         None
     } else {
         Some(

@@ -30,6 +30,8 @@ use maud::Markup;
 
 use super::error::WebError;
 use crate::domain::authz::{Action, ProjectAction, WorkloadAction};
+use crate::domain::workload::NAME_MAX;
+use crate::i18n::Tr;
 
 /// The HTTP method a route answers (HEAD is answered like GET by the
 /// `head_as_get` middleware).
@@ -165,7 +167,6 @@ pub async fn not_found() -> Result<HttpResponse, WebError> {
     Err(WebError::NotFound)
 }
 
-/// An HTML page with the given status.
 /// A delete form: its dialog's `confirm=yes`.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
@@ -199,6 +200,22 @@ fn paged<T>(items: Vec<T>, asked: &str, size: usize) -> Paged<T> {
     }
 }
 
+/// The message for a list's name search longer than a name may be: such a
+/// search is not run and finds nothing.
+fn name_search_error(tr: &Tr<'_>, typed: &str) -> Option<String> {
+    (typed.chars().count() > NAME_MAX)
+        .then(|| tr.f("job.search_too_long", &[("max", &NAME_MAX.to_string())]))
+}
+
+/// The items whose name contains the search (names are lowercase), by name.
+fn found_by_name<T>(mut items: Vec<T>, typed: &str, name: impl Fn(&T) -> &str) -> Vec<T> {
+    let needle = typed.to_lowercase();
+    items.retain(|item| name(item).contains(&needle));
+    items.sort_by(|a, b| name(a).cmp(name(b)));
+    items
+}
+
+/// An HTML page with the given status.
 fn html(status: actix_web::http::StatusCode, markup: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
