@@ -19,10 +19,12 @@ pub const EXTENSION_DAYS: std::ops::RangeInclusive<u32> = 1..=365;
 /// The longest project period an application may ask for.
 pub const MAX_PERIOD_DAYS: i32 = 5 * 366;
 /// Upper bounds of one quota request, far above any small lab (RAM: 16,384
-/// GB). The translation of each amount's error names these numbers.
+/// GB; storage: 1,048,576 GB). The translation of each amount's error names
+/// these numbers.
 pub const MAX_GPU_MILLI: u64 = 1_000_000;
 pub const MAX_CPU_MILLI: u64 = 10_000_000;
 pub const MAX_RAM_MIB: u64 = 16 * 1024 * 1024;
+pub const MAX_STORAGE_GIB: u64 = 1024 * 1024;
 
 /// A person's role inside one project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -352,6 +354,11 @@ fn amount(errors: &mut FieldErrors, field: &'static str, text: &str) -> u64 {
     let (parsed, max, message) = match field {
         "gpu" => (parse_milli(text), MAX_GPU_MILLI, "error.quota.gpu_amount"),
         "cpu" => (parse_milli(text), MAX_CPU_MILLI, "error.quota.cpu_amount"),
+        "storage" => (
+            parse_whole(text),
+            MAX_STORAGE_GIB,
+            "error.quota.storage_amount",
+        ),
         _ => (parse_gb_as_mib(text), MAX_RAM_MIB, "error.quota.ram_amount"),
     };
     match parsed {
@@ -363,14 +370,44 @@ fn amount(errors: &mut FieldErrors, field: &'static str, text: &str) -> u64 {
     }
 }
 
-/// Parses GPU units, CPU cores (both decimal) and RAM (typed in GB, kept in
-/// MiB) from a form. Empty fields are zero.
-pub fn parse_resources(gpu: &str, cpu: &str, ram: &str) -> Result<Resources, FieldErrors> {
+/// A whole number of GB (storage): digits only.
+fn parse_whole(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// The amounts of a quota form, as typed: GPU units and CPU cores (both
+/// decimal), RAM in GB with one decimal, storage in whole GB.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AmountFields<'a> {
+    pub gpu: &'a str,
+    pub cpu: &'a str,
+    pub ram: &'a str,
+    pub storage: &'a str,
+}
+
+impl AmountFields<'_> {
+    fn each(&self) -> [(&'static str, &str); 4] {
+        [
+            ("gpu", self.gpu),
+            ("cpu", self.cpu),
+            ("ram", self.ram),
+            ("storage", self.storage),
+        ]
+    }
+}
+
+/// Parses the amounts of a form (RAM kept in MiB). Empty fields are zero.
+pub fn parse_resources(fields: AmountFields<'_>) -> Result<Resources, FieldErrors> {
     let mut errors = FieldErrors::new();
     let resources = Resources {
-        gpu_milli: amount(&mut errors, "gpu", gpu),
-        cpu_milli: amount(&mut errors, "cpu", cpu),
-        ram_mib: amount(&mut errors, "ram", ram),
+        gpu_milli: amount(&mut errors, "gpu", fields.gpu),
+        cpu_milli: amount(&mut errors, "cpu", fields.cpu),
+        ram_mib: amount(&mut errors, "ram", fields.ram),
+        storage_gib: amount(&mut errors, "storage", fields.storage),
     };
     errors.into_result(resources)
 }
@@ -378,15 +415,15 @@ pub fn parse_resources(gpu: &str, cpu: &str, ram: &str) -> Result<Resources, Fie
 /// Parses a project's whole quota (an approval, an admin's revision): every
 /// field is required, and 0 means none of that resource — a quota has no
 /// "no limit".
-pub fn parse_quota(gpu: &str, cpu: &str, ram: &str) -> Result<Resources, FieldErrors> {
-    let mut errors = parse_resources(gpu, cpu, ram).err().unwrap_or_default();
-    for (field, text) in [("gpu", gpu), ("cpu", cpu), ("ram", ram)] {
+pub fn parse_quota(fields: AmountFields<'_>) -> Result<Resources, FieldErrors> {
+    let mut errors = parse_resources(fields).err().unwrap_or_default();
+    for (field, text) in fields.each() {
         if text.trim().is_empty() {
             errors.add(field, "error.quota.required");
         }
     }
     if errors.is_empty() {
-        parse_resources(gpu, cpu, ram)
+        parse_resources(fields)
     } else {
         Err(errors)
     }
@@ -411,13 +448,11 @@ pub fn check_cap_within(cap: &MemberCap, quota: &Resources) -> Result<(), FieldE
 
 /// Checks a quota application: more of something, with a reason.
 pub fn validate_quota_application(
-    gpu: &str,
-    cpu: &str,
-    ram: &str,
+    fields: AmountFields<'_>,
     reason: &str,
 ) -> Result<(Resources, String), FieldErrors> {
-    let mut errors = parse_resources(gpu, cpu, ram).err().unwrap_or_default();
-    let add = parse_resources(gpu, cpu, ram).unwrap_or_default();
+    let mut errors = parse_resources(fields).err().unwrap_or_default();
+    let add = parse_resources(fields).unwrap_or_default();
     if errors.is_empty() && add == Resources::ZERO {
         errors.add("gpu", "error.quota.nothing");
     }
@@ -429,8 +464,14 @@ pub fn validate_quota_application(
 }
 
 /// Parses a member cap form; an empty field means "no cap" for that amount.
+/// Storage has no member cap.
 pub fn parse_cap(gpu: &str, cpu: &str, ram: &str) -> Result<MemberCap, FieldErrors> {
-    let resources = parse_resources(gpu, cpu, ram)?;
+    let resources = parse_resources(AmountFields {
+        gpu,
+        cpu,
+        ram,
+        storage: "",
+    })?;
     let given = |text: &str, value: u64| (!text.trim().is_empty()).then_some(value);
     Ok(MemberCap {
         gpu_milli: given(gpu, resources.gpu_milli),
@@ -572,33 +613,49 @@ mod tests {
         );
     }
 
+    fn f<'a>(gpu: &'a str, cpu: &'a str, ram: &'a str, storage: &'a str) -> AmountFields<'a> {
+        AmountFields {
+            gpu,
+            cpu,
+            ram,
+            storage,
+        }
+    }
+
     #[test]
     fn quota_applications_need_an_amount_and_a_reason() {
-        let (add, _) = validate_quota_application("0.5", "", "2", "more students").expect("valid");
+        let (add, _) =
+            validate_quota_application(f("0.5", "", "2", "50"), "more students").expect("valid");
         assert_eq!(
             add,
             Resources {
                 gpu_milli: 500,
                 cpu_milli: 0,
-                ram_mib: 2048
+                ram_mib: 2048,
+                storage_gib: 50,
             }
         );
-        let errors = validate_quota_application("", "", "", "")
+        let errors = validate_quota_application(f("", "", "", ""), "")
             .err()
             .unwrap_or_default();
         assert_eq!(errors.get("gpu"), Some("error.quota.nothing"));
         assert_eq!(errors.get("reason"), Some("error.quota.reason_required"));
-        let errors = validate_quota_application("-1", "1e9", "lots", "x")
+        let errors = validate_quota_application(f("-1", "1e9", "lots", "1.5"), "x")
             .err()
             .unwrap_or_default();
         assert_eq!(errors.get("gpu"), Some("error.quota.gpu_amount"));
         assert_eq!(errors.get("cpu"), Some("error.quota.cpu_amount"));
         assert_eq!(errors.get("ram"), Some("error.quota.ram_amount"));
+        assert_eq!(
+            errors.get("storage"),
+            Some("error.quota.storage_amount"),
+            "storage is whole GB"
+        );
         assert!(
-            validate_quota_application("99999999", "", "", "x").is_err(),
+            validate_quota_application(f("99999999", "", "", ""), "x").is_err(),
             "absurd amounts are refused"
         );
-        let errors = validate_quota_application("", "", "16384.1", "x")
+        let errors = validate_quota_application(f("", "", "16384.1", ""), "x")
             .err()
             .unwrap_or_default();
         assert_eq!(
@@ -606,7 +663,12 @@ mod tests {
             Some("error.quota.ram_amount"),
             "RAM is typed in GB, at most 16,384"
         );
-        assert!(validate_quota_application("", "", "16384", "x").is_ok());
+        assert!(validate_quota_application(f("", "", "16384", ""), "x").is_ok());
+        assert!(validate_quota_application(f("", "", "", "1048576"), "x").is_ok());
+        assert!(
+            validate_quota_application(f("", "", "", "1048577"), "x").is_err(),
+            "storage is at most 1,048,576 GB"
+        );
     }
 
     #[test]
@@ -689,14 +751,23 @@ mod tests {
     #[test]
     fn quotas_need_every_amount_and_caps_fit_the_quota() {
         assert_eq!(
-            parse_quota("", "1", "1").err().and_then(|e| e.get("gpu")),
+            parse_quota(f("", "1", "1", "1"))
+                .err()
+                .and_then(|e| e.get("gpu")),
             Some("error.quota.required")
         );
-        assert_eq!(parse_quota("0", "0", "0"), Ok(Resources::ZERO));
+        assert_eq!(
+            parse_quota(f("1", "1", "1", " "))
+                .err()
+                .and_then(|e| e.get("storage")),
+            Some("error.quota.required")
+        );
+        assert_eq!(parse_quota(f("0", "0", "0", "0")), Ok(Resources::ZERO));
         let quota = Resources {
             gpu_milli: 3000,
             cpu_milli: 16000,
             ram_mib: 65536,
+            storage_gib: 500,
         };
         let cap = MemberCap {
             gpu_milli: Some(4000),

@@ -86,6 +86,7 @@ mod tests {
             gpu_milli: gpu,
             cpu_milli: cpu,
             ram_mib: ram,
+            storage_gib: 0,
         }
     }
 

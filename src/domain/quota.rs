@@ -1,6 +1,7 @@
 //! Resource amounts and quota arithmetic. GPU units and CPU cores are
 //! fractional, so they are kept as whole thousandths ("milli" units) and
-//! never as floats: 0.625 GPU is 625, half a core is 500. RAM is in MiB.
+//! never as floats: 0.625 GPU is 625, half a core is 500. RAM is in MiB,
+//! storage in whole GB (GiB, as the storage types size it).
 
 use std::fmt;
 
@@ -18,6 +19,10 @@ pub struct Resources {
     /// CPU cores in thousandths.
     pub cpu_milli: u64,
     pub ram_mib: u64,
+    /// Storage in GB: what a project's storages may add up to, and what one
+    /// storage holds (containers and jobs hold none). Records from before
+    /// storage was part of the quota read as 0.
+    pub storage_gib: u64,
 }
 
 impl Resources {
@@ -25,13 +30,23 @@ impl Resources {
         gpu_milli: 0,
         cpu_milli: 0,
         ram_mib: 0,
+        storage_gib: 0,
     };
+
+    /// A storage's hold: its size and nothing else.
+    pub fn storage(size_gib: u64) -> Resources {
+        Resources {
+            storage_gib: size_gib,
+            ..Resources::ZERO
+        }
+    }
 
     pub fn checked_add(self, other: Resources) -> Option<Resources> {
         Some(Resources {
             gpu_milli: self.gpu_milli.checked_add(other.gpu_milli)?,
             cpu_milli: self.cpu_milli.checked_add(other.cpu_milli)?,
             ram_mib: self.ram_mib.checked_add(other.ram_mib)?,
+            storage_gib: self.storage_gib.checked_add(other.storage_gib)?,
         })
     }
 
@@ -41,6 +56,7 @@ impl Resources {
             gpu_milli: self.gpu_milli.saturating_sub(used.gpu_milli),
             cpu_milli: self.cpu_milli.saturating_sub(used.cpu_milli),
             ram_mib: self.ram_mib.saturating_sub(used.ram_mib),
+            storage_gib: self.storage_gib.saturating_sub(used.storage_gib),
         }
     }
 
@@ -49,10 +65,12 @@ impl Resources {
         self.gpu_milli <= limit.gpu_milli
             && self.cpu_milli <= limit.cpu_milli
             && self.ram_mib <= limit.ram_mib
+            && self.storage_gib <= limit.storage_gib
     }
 }
 
 /// A per-member cap inside a project: each amount is optional ("no cap").
+/// Storage has no per-member cap; only the project's quota limits it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MemberCap {
@@ -117,6 +135,7 @@ pub fn left_to_member(project_left: Resources, cap: MemberCap, member_use: Resou
         gpu_milli: left(cap.gpu_milli, member_use.gpu_milli, project_left.gpu_milli),
         cpu_milli: left(cap.cpu_milli, member_use.cpu_milli, project_left.cpu_milli),
         ram_mib: left(cap.ram_mib, member_use.ram_mib, project_left.ram_mib),
+        storage_gib: project_left.storage_gib,
     }
 }
 
@@ -191,6 +210,7 @@ mod tests {
             gpu_milli: gpu,
             cpu_milli: cpu,
             ram_mib: ram,
+            storage_gib: 0,
         }
     }
 
@@ -285,6 +305,34 @@ mod tests {
         assert!(
             check_fits(quota, r(u64::MAX, 0, 0), cap, r(0, 0, 0), r(1, 0, 0)).is_err(),
             "no overflow"
+        );
+    }
+
+    #[test]
+    fn storage_counts_against_the_project_and_no_member_cap() {
+        let quota = Resources {
+            storage_gib: 100,
+            ..r(1000, 4000, 8192)
+        };
+        let cap = MemberCap {
+            gpu_milli: Some(0),
+            cpu_milli: Some(0),
+            ram_mib: Some(0),
+        };
+        let used = Resources::storage(80);
+        assert_eq!(
+            check_fits(quota, used, cap, used, Resources::storage(20)),
+            Ok(()),
+            "a member capped at nothing may still fill the project's storage"
+        );
+        assert_eq!(
+            check_fits(quota, used, cap, used, Resources::storage(21)),
+            Err(QuotaRefusal::Project {
+                left: Resources {
+                    storage_gib: 20,
+                    ..r(1000, 4000, 8192)
+                }
+            })
         );
     }
 

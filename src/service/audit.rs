@@ -134,10 +134,11 @@ pub fn json_line(event: &AuditEvent) -> String {
 pub(crate) fn resources(r: &crate::domain::quota::Resources) -> String {
     let thousandths = |v: u64| format!("{}", v as f64 / 1000.0);
     format!(
-        "GPU {}, CPU {}, RAM {} MiB",
+        "GPU {}, CPU {}, RAM {} MiB, storage {} GB",
         thousandths(r.gpu_milli),
         thousandths(r.cpu_milli),
-        r.ram_mib
+        r.ram_mib,
+        r.storage_gib
     )
 }
 

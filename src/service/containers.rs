@@ -987,6 +987,7 @@ impl Services {
                 gpu_milli: spec.resources.gpu.as_ref().map_or(0, |g| g.units_milli),
                 cpu_milli: spec.resources.cpu_milli,
                 ram_mib: spec.resources.ram_mib,
+                storage_gib: 0,
             };
             match asked
                 .iter_mut()
@@ -1009,6 +1010,7 @@ impl Services {
                         gpu_milli: u64::MAX,
                         cpu_milli: u64::MAX,
                         ram_mib: u64::MAX,
+                        storage_gib: u64::MAX,
                     };
                     let refused = matches!(
                         check_fits(unlimited, Amounts::ZERO, member.cap, member_use, request),

@@ -1,5 +1,6 @@
 //! Checks the project and workload use cases share: the live project, the
-//! platform role, and the resource hold a running workload takes. Both
+//! platform role, and the resource hold a running workload or a storage
+//! takes. Both
 //! `projects.rs` and `workloads.rs` use them, so neither imports the other
 //! for them and the use cases form a tree (projects → workloads → guards).
 
@@ -7,9 +8,9 @@ use jiff::Timestamp;
 
 use super::ServiceError;
 use crate::domain::authz::Role;
-use crate::domain::ids::{HoldId, ProjectId};
+use crate::domain::ids::{HoldId, ProjectId, UserId};
 use crate::domain::image::{ImageStatus, ImageType, is_custom_target};
-use crate::domain::quota::{QuotaRefusal, Resources, check_fits};
+use crate::domain::quota::{MemberCap, QuotaRefusal, Resources, check_fits};
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::ImageRef;
 use crate::store::activations::{self, ActivationStatus};
@@ -56,6 +57,7 @@ pub(crate) fn requested(spec: &WorkloadSpec) -> Resources {
         gpu_milli: resources.gpu.as_ref().map_or(0, |g| g.units_milli),
         cpu_milli: resources.cpu_milli,
         ram_mib: resources.ram_mib,
+        storage_gib: 0,
     }
 }
 
@@ -96,28 +98,69 @@ pub(crate) fn try_hold_tx(
     if !project.status.is_usable() {
         return Ok(Err(HoldRefusal::ProjectNotActive));
     }
-    let request = requested(spec);
+    let label = spec.name().unwrap_or_default().to_owned();
+    Ok(take_hold_tx(
+        tx,
+        project,
+        membership.cap,
+        owner,
+        requested(spec),
+        label,
+        now,
+    )?
+    .map_err(HoldRefusal::Quota))
+}
+
+/// Holds `request` inside `project` for `owner` (whose cap is `cap`) when
+/// the project's quota and the cap allow it; else says what is left
+/// (nothing written).
+fn take_hold_tx(
+    tx: &WriteTx,
+    project: &ProjectRecord,
+    cap: MemberCap,
+    owner: UserId,
+    request: Resources,
+    label: String,
+    now: Timestamp,
+) -> Result<Result<HoldId, QuotaRefusal>, StoreError> {
     let held = holds::of_project_tx(tx, project.id)?;
     let (project_use, member_use) = holds::totals(&held, Some(owner));
-    if let Err(refusal) = check_fits(
-        project.quota,
-        project_use,
-        membership.cap,
-        member_use,
-        request,
-    ) {
-        return Ok(Err(HoldRefusal::Quota(refusal)));
+    if let Err(refusal) = check_fits(project.quota, project_use, cap, member_use, request) {
+        return Ok(Err(refusal));
     }
     let hold = HoldRecord {
         id: HoldId::generate(),
         project: project.id,
         owner,
         resources: request,
-        label: spec.name().unwrap_or_default().to_owned(),
+        label,
         created_at: now,
     };
     holds::put_tx(tx, &hold)?;
     Ok(Ok(hold.id))
+}
+
+/// Holds a storage of `size_gib` GB named `name` inside `project` for
+/// `owner`, against the project's storage quota (storage has no member
+/// cap), or answers what is left.
+pub(crate) fn hold_storage_tx(
+    tx: &WriteTx,
+    project: &ProjectRecord,
+    owner: UserId,
+    name: &str,
+    size_gib: u64,
+    now: Timestamp,
+) -> Result<HoldId, ServiceError> {
+    take_hold_tx(
+        tx,
+        project,
+        MemberCap::default(),
+        owner,
+        Resources::storage(size_gib),
+        name.to_owned(),
+        now,
+    )?
+    .map_err(|refusal| refusal_error(HoldRefusal::Quota(refusal), project))
 }
 
 /// The error a use case answers for `refusal` in `project`.

@@ -8,15 +8,22 @@
 //! A snapshot is taken with the store's commit count read before its read
 //! transaction, so it is at least as new as that count; any later commit
 //! makes it stale and the next request reads a new one.
+//!
+//! A snapshot also keeps the records and owners' usernames that pages of it
+//! decoded, so that the same page asked again before the next commit (the
+//! status polling of every open list, many members of one project) is not
+//! decoded again. A reader asks for the snapshot before it opens its own
+//! read transaction, so what it decodes is at least as new as the snapshot;
+//! the snapshot is dropped at the next commit with what it kept.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::cluster::WorkloadKind;
-use crate::domain::ids::ProjectId;
+use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::workload::WorkloadId;
-use crate::store::workloads::{self, Listed};
-use crate::store::{Store, StoreError};
+use crate::store::workloads::{self, Listed, WorkloadRecord};
+use crate::store::{ReadTx, Store, StoreError, users};
 
 /// One project's list of one kind, as of `commits`.
 #[derive(Debug)]
@@ -26,6 +33,53 @@ pub(crate) struct ListSnapshot {
     pub(crate) listed: Vec<Listed>,
     /// Each queued job's place, from 0 (jobs only).
     pub(crate) queue: HashMap<WorkloadId, usize>,
+    /// What pages of this snapshot decoded.
+    decoded: Mutex<Decoded>,
+}
+
+#[derive(Debug, Default)]
+struct Decoded {
+    records: HashMap<WorkloadId, Arc<WorkloadRecord>>,
+    usernames: HashMap<UserId, Option<Arc<str>>>,
+}
+
+impl ListSnapshot {
+    fn decoded(&self) -> std::sync::MutexGuard<'_, Decoded> {
+        self.decoded.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The record of `id`, decoded once per snapshot, in `tx` (opened after
+    /// this snapshot was taken).
+    pub(crate) fn record(
+        &self,
+        tx: &ReadTx,
+        id: WorkloadId,
+    ) -> Result<Option<Arc<WorkloadRecord>>, StoreError> {
+        if let Some(record) = self.decoded().records.get(&id) {
+            return Ok(Some(Arc::clone(record)));
+        }
+        let Some(record) = workloads::get_read_tx(tx, id)?.map(Arc::new) else {
+            return Ok(None);
+        };
+        self.decoded().records.insert(id, Arc::clone(&record));
+        Ok(Some(record))
+    }
+
+    /// The username of `user` (None: no such user), decoded once per
+    /// snapshot, in `tx`.
+    pub(crate) fn username(
+        &self,
+        tx: &ReadTx,
+        user: UserId,
+    ) -> Result<Option<Arc<str>>, StoreError> {
+        if let Some(name) = self.decoded().usernames.get(&user) {
+            return Ok(name.clone());
+        }
+        let name: Option<Arc<str>> =
+            users::get_read_tx(tx, user)?.map(|u| Arc::from(u.username.as_str()));
+        self.decoded().usernames.insert(user, name.clone());
+        Ok(name)
+    }
 }
 
 /// The latest snapshot of each (project, kind) asked for.
@@ -69,6 +123,7 @@ impl ListSnapshots {
                 commits,
                 listed,
                 queue,
+                decoded: Mutex::default(),
             })
         })?);
         self.latest

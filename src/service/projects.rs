@@ -739,14 +739,12 @@ impl Services {
         &self,
         actor: &UserRecord,
         id: ProjectId,
-        gpu: &str,
-        cpu: &str,
-        ram: &str,
+        amounts: project::AmountFields<'_>,
         reason: &str,
     ) -> Result<ApplicationId, ServiceError> {
         self.authorize(actor, id, ProjectAction::Apply).await?;
-        let (add, reason) = project::validate_quota_application(gpu, cpu, ram, reason)
-            .map_err(ServiceError::Invalid)?;
+        let (add, reason) =
+            project::validate_quota_application(amounts, reason).map_err(ServiceError::Invalid)?;
         let actor = actor.clone();
         let now = self.clock.now();
         self.blocking(move |store| {

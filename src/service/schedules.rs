@@ -667,15 +667,12 @@ impl Services {
         viewer: &UserRecord,
         project: ProjectId,
     ) -> Result<Vec<JobScheduleRecord>, ServiceError> {
-        let viewer = viewer.clone();
-        self.blocking(move |store| {
-            store.read(|tx| {
-                let p = live_project_read_tx(tx, project)?;
-                require_member(&viewer, &p)?;
-                Ok(job_schedules::of_project_read_tx(tx, project)?)
-            })
+        // The job list reads this on every request: inline, as its page.
+        self.store.read(|tx| {
+            let p = live_project_read_tx(tx, project)?;
+            require_member(viewer, &p)?;
+            Ok(job_schedules::of_project_read_tx(tx, project)?)
         })
-        .await
     }
 
     /// One job schedule, with its history.

@@ -21,6 +21,7 @@ use crate::domain::storage::{
 use crate::domain::validation::FieldErrors;
 use crate::domain::workload::VolumeSpec;
 use crate::store::catalog::{self, StorageTypeRecord};
+use crate::store::holds;
 use crate::store::users::{self, UserRecord};
 use crate::store::volumes::{self, VolumeDesired, VolumeRecord};
 use crate::store::workloads::{self, WorkloadRecord};
@@ -75,6 +76,10 @@ pub struct StorageOverview {
     pub items: Vec<StorageItem>,
     /// The storage types a new storage may be of (not retired), by name.
     pub types: Vec<StorageTypeRecord>,
+    /// The project's storage quota in GB, and what its storages hold of it
+    /// (every storage of the project, also those the viewer does not see).
+    pub quota_gib: u64,
+    pub used_gib: u64,
 }
 
 /// The result of a change a running mount may refuse.
@@ -127,7 +132,7 @@ impl Services {
         let viewer = viewer.clone();
         self.blocking(move |store| {
             let mut types: Vec<StorageTypeRecord> = catalog::list(store)?;
-            let items = store.read(|tx| {
+            let (items, quota_gib, used_gib) = store.read(|tx| {
                 let p = live_project_read_tx(tx, project)?;
                 let role = role_of(&viewer);
                 let membership = p.role_of(viewer.id);
@@ -180,11 +185,17 @@ impl Services {
                     });
                 }
                 items.reverse();
-                Ok(items)
+                let (used, _) = holds::totals(&holds::of_project_read_tx(tx, project)?, None);
+                Ok((items, p.quota.storage_gib, used.storage_gib))
             })?;
             types.retain(|t| !t.retired);
             types.sort_by_cached_key(|t| t.name.to_lowercase());
-            Ok(StorageOverview { items, types })
+            Ok(StorageOverview {
+                items,
+                types,
+                quota_gib,
+                used_gib,
+            })
         })
         .await
     }

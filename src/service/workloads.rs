@@ -13,8 +13,8 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::guards::{
-    HoldRefusal, check_container_image_tx, hold_tx, live_project_read_tx, live_project_tx,
-    refusal_error, requested, role_of, try_hold_tx,
+    HoldRefusal, check_container_image_tx, hold_storage_tx, hold_tx, live_project_read_tx,
+    live_project_tx, refusal_error, requested, role_of, try_hold_tx,
 };
 use super::storage::StorageOutcome;
 use super::{ClusterAccess, ServiceError, Services};
@@ -427,7 +427,8 @@ fn check_queue_cap_tx(tx: &WriteTx, project: ProjectId, owner: UserId) -> Result
 /// A page of a project's containers (or jobs) and how many match in all.
 #[derive(Debug, Clone)]
 pub struct ContainerPage {
-    pub items: Vec<WorkloadRecord>,
+    /// Shared with the list's snapshot, which decoded them.
+    pub items: Vec<Arc<WorkloadRecord>>,
     pub total: usize,
     /// The page shown (the last one when the one asked for is past it).
     pub page: usize,
@@ -751,60 +752,57 @@ impl Services {
     /// for someone who may see the project: its place (from 1), the jobs
     /// ahead of it and why it waits, with the numbers of the project's quota
     /// and its owner's cap as they are now. Only those jobs' records are
-    /// read (a list asks for its page's: ten thousand may wait).
+    /// read (a list asks for its page's: ten thousand may wait), once per
+    /// list snapshot; inline, as the list's page is (see `listed_page`).
     pub async fn queue_places(
         &self,
         viewer: &UserRecord,
         project: ProjectId,
         ids: &[WorkloadId],
     ) -> Result<BTreeMap<WorkloadId, QueuePlace>, ServiceError> {
-        let viewer = viewer.clone();
-        let wanted = ids.to_vec();
-        let lists = Arc::clone(&self.lists);
-        self.blocking(move |store| {
-            store.read(|tx| {
-                let p = live_project_read_tx(tx, project)?;
-                if !permits_project(role_of(&viewer), p.role_of(viewer.id), ProjectAction::View) {
-                    return Err(ServiceError::NotFound);
-                }
-                let held = holds::of_project_read_tx(tx, project)?;
-                let queue = lists.current(store, project, WorkloadKind::Job)?;
-                let mut places = BTreeMap::new();
-                for (id, ahead) in wanted
-                    .into_iter()
-                    .filter_map(|id| queue.queue.get(&id).map(|ahead| (id, *ahead)))
-                {
-                    let Some(record) = workloads::get_read_tx(tx, id)? else {
-                        continue;
-                    };
-                    let owner = record.spec.owner();
-                    let (project_use, member_use) = holds::totals(&held, Some(owner));
-                    let cap = p
-                        .members
-                        .iter()
-                        .find(|m| m.user == owner)
-                        .map(|m| m.cap)
-                        .unwrap_or_default();
-                    let wait = wait_of(
-                        p.quota,
-                        project_use,
-                        cap,
-                        member_use,
-                        requested(&record.spec),
-                    );
-                    places.insert(
-                        id,
-                        QueuePlace {
-                            position: ahead + 1,
-                            ahead,
-                            wait,
-                        },
-                    );
-                }
-                Ok(places)
-            })
+        let queue = self
+            .lists
+            .current(&self.store, project, WorkloadKind::Job)?;
+        self.store.read(|tx| {
+            let p = live_project_read_tx(tx, project)?;
+            if !permits_project(role_of(viewer), p.role_of(viewer.id), ProjectAction::View) {
+                return Err(ServiceError::NotFound);
+            }
+            let held = holds::of_project_read_tx(tx, project)?;
+            let mut places = BTreeMap::new();
+            for (id, ahead) in ids
+                .iter()
+                .filter_map(|id| queue.queue.get(id).map(|ahead| (*id, *ahead)))
+            {
+                let Some(record) = queue.record(tx, id)? else {
+                    continue;
+                };
+                let owner = record.spec.owner();
+                let (project_use, member_use) = holds::totals(&held, Some(owner));
+                let cap = p
+                    .members
+                    .iter()
+                    .find(|m| m.user == owner)
+                    .map(|m| m.cap)
+                    .unwrap_or_default();
+                let wait = wait_of(
+                    p.quota,
+                    project_use,
+                    cap,
+                    member_use,
+                    requested(&record.spec),
+                );
+                places.insert(
+                    id,
+                    QueuePlace {
+                        position: ahead + 1,
+                        ahead,
+                        wait,
+                    },
+                );
+            }
+            Ok(places)
         })
-        .await
     }
 
     /// Page `page` (from 1; past the end: the last) of `page_size`
@@ -862,16 +860,16 @@ impl Services {
         // The lists and their status polling read this on every request:
         // like the session read, it runs right here (a read transaction
         // over the index and ten records), not through a hop to the
-        // blocking pool, which cost more than the read.
+        // blocking pool, which cost more than the read. Counted and paged
+        // on the list's snapshot, taken before the transaction (see
+        // `lists`); only the page's records are read, once per snapshot.
+        let snapshot = self.lists.current(&self.store, project, kind)?;
         self.store.read(|tx| {
             let p = live_project_read_tx(tx, project)?;
             let (role, membership) = (role_of(viewer), p.role_of(viewer.id));
             if !permits_project(role, membership, ProjectAction::View) {
                 return Err(ServiceError::NotFound);
             }
-            // Counted and paged on the list's snapshot; only the page's
-            // records are read.
-            let snapshot = self.lists.current(&self.store, project, kind)?;
             let sees_own = permits_workload(role, membership, true, WorkloadAction::View);
             let sees_others = permits_workload(role, membership, false, WorkloadAction::View);
             let everything = needle.is_empty() && sees_own && sees_others;
@@ -900,14 +898,14 @@ impl Services {
             let mut items = Vec::with_capacity(page_size);
             let mut owners = HashMap::new();
             for id in shown {
-                let Some(record) = workloads::get_read_tx(tx, id)? else {
+                let Some(record) = snapshot.record(tx, id)? else {
                     continue;
                 };
                 let owner = record.spec.owner();
                 if let Entry::Vacant(entry) = owners.entry(owner)
-                    && let Some(user) = users::get_read_tx(tx, owner)?
+                    && let Some(name) = snapshot.username(tx, owner)?
                 {
-                    entry.insert(user.username.as_str().to_owned());
+                    entry.insert(name.to_string());
                 }
                 items.push(record);
             }
@@ -961,6 +959,7 @@ impl Services {
                         return Err(ServiceError::Refused("storage.error.clone_not_ready"));
                     }
                 }
+                let hold = hold_storage_tx(tx, &p, actor.id, &spec.name, spec.size_gib, now)?;
                 super::cost::record_volume_order_tx(tx, &actor, &p, id, &spec, now)?;
                 let record = VolumeRecord {
                     id,
@@ -975,6 +974,7 @@ impl Services {
                     permission,
                     storage_type,
                     copy_percent: None,
+                    hold: Some(hold),
                 };
                 volumes::insert_tx(tx, &record).map_err(|e| match e {
                     StoreError::Conflict(_) => ServiceError::Invalid(FieldErrors::single(
@@ -1472,7 +1472,7 @@ pub(crate) fn project_spec(p: &ProjectRecord) -> ProjectSpec {
         gpu_units_milli: Some(p.quota.gpu_milli),
         cpu_milli: Some(p.quota.cpu_milli),
         ram_mib: Some(p.quota.ram_mib),
-        storage_gib: None,
+        storage_gib: Some(p.quota.storage_gib),
     }
 }
 

@@ -8,7 +8,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransac
 use super::{Store, StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
-pub const CURRENT_VERSION: u64 = 15;
+pub const CURRENT_VERSION: u64 = 16;
 
 const VERSION_KEY: &str = "schema_version";
 

@@ -7,8 +7,8 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::workloads::LastError;
-use super::{StoreError, codec, due, tables};
-use crate::domain::ids::{ProjectId, StorageTypeId, VolumeId};
+use super::{StoreError, codec, due, holds, tables};
+use crate::domain::ids::{HoldId, ProjectId, StorageTypeId, VolumeId};
 use crate::domain::storage::StoragePermission;
 use crate::domain::workload::VolumeSpec;
 
@@ -50,6 +50,11 @@ pub struct VolumeRecord {
     /// A clone being copied: the percent of its source copied so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copy_percent: Option<u8>,
+    /// Its size held against the project's storage quota, released when
+    /// the record is removed (its data deleted). Schema 16 gave the volumes
+    /// from before a hold each.
+    #[serde(default)]
+    pub hold: Option<HoldId>,
 }
 
 pub fn get_tx(tx: &WriteTransaction, id: VolumeId) -> Result<Option<VolumeRecord>, StoreError> {
@@ -131,7 +136,8 @@ pub fn update_tx<R>(
     Ok(Some(result))
 }
 
-/// Removes a volume and its index entries; returns what was removed.
+/// Removes a volume, its index entries and its hold on the project's
+/// storage quota; returns what was removed.
 pub fn remove_tx(tx: &WriteTransaction, id: VolumeId) -> Result<Option<VolumeRecord>, StoreError> {
     let removed: Option<VolumeRecord> = tx
         .open_table(tables::VOLUME_ID_TO_VOLUME)?
@@ -151,6 +157,9 @@ pub fn remove_tx(tx: &WriteTransaction, id: VolumeId) -> Result<Option<VolumeRec
             record.due_at,
             None,
         )?;
+        if let Some(hold) = record.hold {
+            holds::delete_tx(tx, hold)?;
+        }
     }
     Ok(removed)
 }

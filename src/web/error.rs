@@ -237,6 +237,7 @@ mod tests {
                 gpu_milli: 500,
                 cpu_milli: 2000,
                 ram_mib: 1536,
+                storage_gib: 0,
             },
             member: false,
             project: "Vision".into(),

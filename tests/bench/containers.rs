@@ -97,6 +97,7 @@ fn main() -> anyhow::Result<()> {
                 gpu_milli: 0,
                 cpu_milli: 500 * count,
                 ram_mib: 1024 * count,
+                storage_gib: 0,
             },
         )
         .await?;
@@ -159,6 +160,7 @@ fn main() -> anyhow::Result<()> {
             gpu_milli: 0,
             cpu_milli: 500,
             ram_mib: 1024,
+            storage_gib: 0,
         };
         let parallel_count = u64::try_from(parallel)?;
         anyhow::ensure!(
@@ -166,6 +168,7 @@ fn main() -> anyhow::Result<()> {
                 gpu_milli: 0,
                 cpu_milli: one.cpu_milli * parallel_count,
                 ram_mib: one.ram_mib * parallel_count,
+                storage_gib: 0,
             },
             "the project holds {used:?} after {parallel} creations"
         );

@@ -169,6 +169,7 @@ fn main() -> anyhow::Result<()> {
                 gpu_milli: 0,
                 cpu_milli: 64_000,
                 ram_mib: 65_536,
+                storage_gib: 0,
             },
         )
         .await?;

@@ -101,6 +101,7 @@ fn main() -> anyhow::Result<()> {
                 gpu_milli: 0,
                 cpu_milli: 1000 * cores,
                 ram_mib: 1024 * cores,
+                storage_gib: 0,
             },
         )
         .await?;

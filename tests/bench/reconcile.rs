@@ -122,6 +122,7 @@ async fn seed(config: Config) -> anyhow::Result<(ProjectId, UserRecord)> {
         gpu_milli: 0,
         cpu_milli: 1_000_000,
         ram_mib: 4_194_304,
+        storage_gib: 0,
     };
     let (project, bench, _) = seed::bench_project(&services, "Reconcile", quota).await?;
     running.stop()?;

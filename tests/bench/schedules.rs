@@ -102,6 +102,7 @@ fn main() -> anyhow::Result<()> {
             gpu_milli: 0,
             cpu_milli: 100_000_000,
             ram_mib: 400_000_000,
+            storage_gib: 0,
         };
         let (project, bench, _) = seed::bench_project(&services, "Schedules", quota).await?;
         let spec = services

@@ -788,7 +788,13 @@ async fn mail_follows_the_language_of_the_last_login() {
     let done = admin
         .post_form(
             &format!("/admin/reviews/{application}/approve"),
-            &[("gpu", "1"), ("cpu", "4"), ("ram", "8"), ("remark", "ok")],
+            &[
+                ("gpu", "1"),
+                ("cpu", "4"),
+                ("ram", "8"),
+                ("storage", "100"),
+                ("remark", "ok"),
+            ],
         )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);

@@ -167,6 +167,8 @@ async fn approve_the_only_application(m: &Browser, l: &Labels, kind: &str, quota
             .await;
         m.fill_in("form[action$='/approve'] input[name='ram']", "64")
             .await;
+        m.fill_in("form[action$='/approve'] input[name='storage']", "500")
+            .await;
     } else {
         assert!(
             !m.exists("form[action$='/approve'] input[name='gpu']").await,
@@ -556,7 +558,12 @@ async fn seed(app: &TestApp) -> String {
         &admin,
         &id,
         "approve",
-        &[("gpu", "3"), ("cpu", "16"), ("ram", "64")],
+        &[
+            ("gpu", "3"),
+            ("cpu", "16"),
+            ("ram", "64"),
+            ("storage", "500"),
+        ],
     )
     .await;
     apply_http(&alice, "Robot Arm Control", &day(0), &day(20)).await;
@@ -565,7 +572,12 @@ async fn seed(app: &TestApp) -> String {
         &admin,
         &id,
         "approve",
-        &[("gpu", "1.5"), ("cpu", "8"), ("ram", "32")],
+        &[
+            ("gpu", "1.5"),
+            ("cpu", "8"),
+            ("ram", "32"),
+            ("storage", "100"),
+        ],
     )
     .await;
     apply_http(&alice, "Old Survey", &day(1), &day(9)).await;
@@ -599,6 +611,7 @@ async fn seed(app: &TestApp) -> String {
                 ("gpu", "1.5"),
                 ("cpu", "8"),
                 ("ram", "32"),
+                ("storage", "100"),
                 ("start", &day(-30)),
                 ("end", &day(-1)),
             ],

@@ -186,6 +186,7 @@ async fn payloads_in_every_text_field_stay_text_on_every_page() {
                     ("gpu", "3"),
                     ("cpu", "16"),
                     ("ram", "64"),
+                    ("storage", "100"),
                     ("remark", PAYLOAD),
                 ],
             )

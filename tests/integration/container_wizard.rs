@@ -603,7 +603,13 @@ async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
     let approved = admin
         .post_form(
             &format!("/admin/reviews/{}/approve", application_id_in(&queue.body)),
-            &[("gpu", "1"), ("cpu", "4"), ("ram", "8"), ("remark", "ok")],
+            &[
+                ("gpu", "1"),
+                ("cpu", "4"),
+                ("ram", "8"),
+                ("storage", "100"),
+                ("remark", "ok"),
+            ],
         )
         .await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);

@@ -48,7 +48,13 @@ pub(crate) async fn apply_and_approve(app: &TestApp, client: &Client, name: &str
     let done = admin
         .post_form(
             &format!("/admin/reviews/{application}/approve"),
-            &[("gpu", "1"), ("cpu", "4"), ("ram", "8"), ("remark", "ok")],
+            &[
+                ("gpu", "1"),
+                ("cpu", "4"),
+                ("ram", "8"),
+                ("storage", "100"),
+                ("remark", "ok"),
+            ],
         )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);

@@ -96,6 +96,7 @@ pub async fn project(services: &Services, manager: &Person, members: &[&Person])
         gpu_milli: 0,
         cpu_milli: 16_000,
         ram_mib: 65_536,
+        storage_gib: 0,
     };
     approve_first_application(services, &admin, quota).await;
     for person in members.iter().chain([&manager]) {

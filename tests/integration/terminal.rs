@@ -106,6 +106,7 @@ async fn lab(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         gpu_milli: 0,
         cpu_milli: 16_000,
         ram_mib: 65_536,
+        storage_gib: 0,
     };
     approve_first_application(&services, &admin, quota).await;
     activate(&services, &record("mia")).await;

@@ -120,6 +120,7 @@ async fn lab_with(configure: impl FnOnce(&mut mlstack::config::Config)) -> Lab {
         gpu_milli: 4000,
         cpu_milli: 16_000,
         ram_mib: 65_536,
+        storage_gib: 200,
     };
     approve_first_application(&services, &admin, quota).await;
     // Alice and bob run workloads: their activation passes first (carol's
@@ -741,6 +742,7 @@ async fn holds_follow_each_workload_and_the_pages_count_them() {
         gpu_milli: 0,
         cpu_milli: 1000,
         ram_mib: 2048,
+        storage_gib: 0,
     };
     assert_eq!(lab.used().await, Quota::ZERO);
 

@@ -7,6 +7,7 @@ pub mod v11_to_v12;
 pub mod v12_to_v13;
 pub mod v13_to_v14;
 pub mod v14_to_v15;
+pub mod v15_to_v16;
 pub mod v1_to_v2;
 pub mod v5_to_v6;
 pub mod v6_to_v7;
@@ -39,6 +40,7 @@ pub fn upgrade_tx(tx: &WriteTransaction, from: u64) -> Result<(), StoreError> {
             12 => v12_to_v13::run_tx(tx)?,
             13 => v13_to_v14::run_tx(tx)?,
             14 => v14_to_v15::run_tx(tx)?,
+            15 => v15_to_v16::run_tx(tx)?,
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "no migration from schema version {other}"

@@ -4,6 +4,7 @@
 //! delete.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -232,7 +233,7 @@ async fn get_list(
     };
     let queued: Vec<WorkloadId> = found
         .iter()
-        .flat_map(|f| f.items.iter().filter(|r| r.queued).map(WorkloadRecord::id))
+        .flat_map(|f| f.items.iter().filter(|r| r.queued).map(|r| r.id()))
         .collect();
     let places = if queued.is_empty() {
         BTreeMap::new()
@@ -242,7 +243,7 @@ async fn get_list(
     let total = found.as_ref().map_or(0, |f| f.total);
     let page = found.as_ref().map_or(1, |f| f.page);
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let (records, names): (Vec<WorkloadRecord>, HashMap<UserId, String>) =
+    let (records, names): (Vec<Arc<WorkloadRecord>>, HashMap<UserId, String>) =
         found.map(|f| (f.items, f.owners)).unwrap_or_default();
     let rows: Vec<JobRow> = records
         .iter()

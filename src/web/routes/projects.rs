@@ -133,6 +133,16 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
+/// The amounts of a quota form (approval, revision, quota application).
+fn amount_fields(pairs: &[(String, String)]) -> project::AmountFields<'_> {
+    project::AmountFields {
+        gpu: field(pairs, "gpu"),
+        cpu: field(pairs, "cpu"),
+        ram: field(pairs, "ram"),
+        storage: field(pairs, "storage"),
+    }
+}
+
 fn project_form(pairs: &[(String, String)]) -> ProjectForm {
     // A field may name several people, separated by commas or spaces.
     let all = |name: &str| -> Vec<String> {
@@ -534,14 +544,7 @@ async fn post_application(
             .await
     } else {
         services
-            .apply_quota(
-                me,
-                id,
-                field(&pairs, "gpu"),
-                field(&pairs, "cpu"),
-                field(&pairs, "ram"),
-                field(&pairs, "reason"),
-            )
+            .apply_quota(me, id, amount_fields(&pairs), field(&pairs, "reason"))
             .await
     };
     after_manager_action(&user, id, form, &pairs, applied.map(|_| ()), form, None).await
@@ -766,15 +769,11 @@ async fn post_decision(
         _ => return Err(WebError::NotFound),
     };
     let services = &admin.page.state.services;
-    let typed_quota = ["gpu", "cpu", "ram"]
+    let typed_quota = ["gpu", "cpu", "ram", "storage"]
         .iter()
         .any(|name| !field(&pairs, name).trim().is_empty());
     let quota = if approve && typed_quota {
-        match project::parse_quota(
-            field(&pairs, "gpu"),
-            field(&pairs, "cpu"),
-            field(&pairs, "ram"),
-        ) {
+        match project::parse_quota(amount_fields(&pairs)) {
             Ok(q) => Some(q),
             Err(errors) => {
                 return render_queue_error(&admin, id, approve, errors).await;
@@ -870,11 +869,7 @@ async fn post_admin_project(
     let id = project_id(&id)?;
     let services = &admin.page.state.services;
     let result = match action.as_str() {
-        "revise" => match project::parse_quota(
-            field(&pairs, "gpu"),
-            field(&pairs, "cpu"),
-            field(&pairs, "ram"),
-        ) {
+        "revise" => match project::parse_quota(amount_fields(&pairs)) {
             Ok(quota) => {
                 services
                     .revise_project(

@@ -85,6 +85,8 @@ async fn list_page(
             StorageOverview {
                 items: Vec::new(),
                 types: Vec::new(),
+                quota_gib: 0,
+                used_gib: 0,
             },
         ),
     };
@@ -187,6 +189,17 @@ async fn post_create(
                 ..PageState::default()
             };
             Ok(unprocessable(list_page(&user, Some(project), state).await?))
+        }
+        Err(ServiceError::OverQuota { .. }) => {
+            let state = PageState {
+                form: form.request,
+                form_errors: FieldErrors::single("size", "storage.error.over_quota"),
+                ..PageState::default()
+            };
+            Ok(html(
+                actix_web::http::StatusCode::CONFLICT,
+                list_page(&user, Some(project), state).await?,
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -346,6 +359,10 @@ async fn post_clone(
         }
         Err(ServiceError::Refused(key)) => {
             refused_page(&user, id, StorageNotice::Refused(key), StatusCode::CONFLICT).await
+        }
+        Err(ServiceError::OverQuota { .. }) => {
+            let notice = StorageNotice::Refused("storage.error.clone_over_quota");
+            refused_page(&user, id, notice, StatusCode::CONFLICT).await
         }
         Err(e) => Err(e.into()),
     }

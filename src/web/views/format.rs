@@ -39,6 +39,11 @@ pub fn ram_gb(mib: u64) -> String {
     format!("{} GB", gb_field(mib))
 }
 
+/// A storage size in whole GB: `500 GB`.
+pub fn storage_gb(gib: u64) -> String {
+    format!("{gib} GB")
+}
+
 /// A memory size stored in MiB as a form field prefills it, in GB with one
 /// decimal and no unit: `1.5` (what `parse_gb_as_mib` reads back).
 pub fn gb_field(mib: u64) -> String {

@@ -62,6 +62,7 @@ pub fn all_projects(
                                 ("gpu", &Milli(p.quota.gpu_milli).to_string()),
                                 ("cpu", &Milli(p.quota.cpu_milli).to_string()),
                                 ("ram", &format::ram_gb(p.quota.ram_mib)),
+                                ("storage", &format::storage_gb(p.quota.storage_gib)),
                             ]))
                         }
                         dt { (tr.t("auto_stop.title")) } dd {
@@ -79,6 +80,7 @@ pub fn all_projects(
                             (input(tr, Field::text("gpu", "review.quota_gpu", &value("gpu", Milli(p.quota.gpu_milli).to_string())).required().scoped(scope.clone()), errs))
                             (input(tr, Field::text("cpu", "review.quota_cpu", &value("cpu", Milli(p.quota.cpu_milli).to_string())).required().scoped(scope.clone()), errs))
                             (input(tr, Field::text("ram", "review.quota_ram", &value("ram", format::gb_field(p.quota.ram_mib))).required().scoped(scope.clone()), errs))
+                            (input(tr, Field::text("storage", "review.quota_storage", &value("storage", p.quota.storage_gib.to_string())).required().scoped(scope.clone()), errs))
                             (input(tr, Field::text("start", "project.start", &value("start", p.start.to_string())).kind("date").required().scoped(scope.clone()), errs))
                             (input(tr, Field::text("end", "project.end", &value("end", p.end.to_string())).kind("date").required().scoped(scope.clone()), errs))
                             button type="submit" class="btn primary" { (tr.t("project.save")) }

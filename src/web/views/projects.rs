@@ -392,6 +392,7 @@ fn pending_text(tr: Tr, a: &ApplicationView) -> String {
                 ("gpu", &Milli(add.gpu_milli).to_string()),
                 ("cpu", &Milli(add.cpu_milli).to_string()),
                 ("ram", &format::ram_gb(add.ram_mib)),
+                ("storage", &format::storage_gb(add.storage_gib)),
             ],
         ),
         ApplicationKind::Project => tr.t("application.kind.project").to_owned(),
@@ -482,6 +483,7 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                             (quota_row("project.gpu_units", Milli(view.used.gpu_milli).to_string(), Milli(p.quota.gpu_milli).to_string(), Milli(left.gpu_milli).to_string()))
                             (quota_row("project.cpu_cores", Milli(view.used.cpu_milli).to_string(), Milli(p.quota.cpu_milli).to_string(), Milli(left.cpu_milli).to_string()))
                             (quota_row("project.ram", format::ram_gb(view.used.ram_mib), format::ram_gb(p.quota.ram_mib), format::ram_gb(left.ram_mib)))
+                            (quota_row("project.storage", format::storage_gb(view.used.storage_gib), format::storage_gb(p.quota.storage_gib), format::storage_gb(left.storage_gib)))
                         }
                     }
                 }
@@ -578,6 +580,7 @@ pub fn detail(shell: &Shell, view: &DetailView) -> Markup {
                         (input(tr, Field::text("gpu", "project.more_gpu", typed(view, "quota", "gpu")).hint("project.gpu_hint").scoped("quota-"), form_errors(view, "quota")))
                         (input(tr, Field::text("cpu", "project.more_cpu", typed(view, "quota", "cpu")).scoped("quota-"), form_errors(view, "quota")))
                         (input(tr, Field::text("ram", "project.more_ram", typed(view, "quota", "ram")).scoped("quota-"), form_errors(view, "quota")))
+                        (input(tr, Field::text("storage", "project.more_storage", typed(view, "quota", "storage")).scoped("quota-"), form_errors(view, "quota")))
                         (input(tr, Field::text("reason", "project.reason", typed(view, "quota", "reason")).required().scoped("quota-"), form_errors(view, "quota")))
                         button type="submit" class="btn primary" { (tr.t("project.apply")) }
                     }
@@ -636,6 +639,7 @@ mod tests {
                     gpu_milli: 3000,
                     cpu_milli: 16000,
                     ram_mib: 65536,
+                    storage_gib: 500,
                 },
                 status: ProjectStatus::Active,
                 applicant: alice,

@@ -43,6 +43,7 @@ fn quota_text(tr: Tr, kind: &ApplicationKind) -> Option<String> {
                 ("gpu", &Milli(add.gpu_milli).to_string()),
                 ("cpu", &Milli(add.cpu_milli).to_string()),
                 ("ram", &format::ram_gb(add.ram_mib)),
+                ("storage", &format::storage_gb(add.storage_gib)),
             ],
         )),
         _ => None,
@@ -222,6 +223,7 @@ pub fn queue(
                                 (input(tr, Field::text("gpu", "review.quota_gpu", "").required().hint("project.gpu_hint").scoped(format!("{scope}approve-")), approve_errs))
                                 (input(tr, Field::text("cpu", "review.quota_cpu", "").scoped(format!("{scope}approve-")), approve_errs))
                                 (input(tr, Field::text("ram", "review.quota_ram", "").scoped(format!("{scope}approve-")), approve_errs))
+                                (input(tr, Field::text("storage", "review.quota_storage", "").scoped(format!("{scope}approve-")), approve_errs))
                             }
                             (input(tr, Field::text("remark", "application.remark", "").scoped(format!("{scope}approve-")), approve_errs))
                             button type="submit" class="btn primary" { (tr.t("review.approve")) }

@@ -146,6 +146,14 @@ fn project_storage(shell: &Shell, project: ProjectId, name: &str, view: &ListVie
         .and_then(|id| items.iter().find(|i| i.record.id == id));
     html! {
         p class="lead" { (tr.f("storage.of_project", &[("project", name)])) }
+        @let (quota, used) = (view.overview.quota_gib, view.overview.used_gib);
+        p class="muted" id="storage-quota" {
+            (tr.f("storage.quota_use", &[
+                ("used", &used.to_string()),
+                ("quota", &quota.to_string()),
+                ("left", &quota.saturating_sub(used).to_string()),
+            ]))
+        }
         details class="storage-create" open[!view.form_errors.is_empty()] {
             summary class="btn primary" { "+ " (tr.t("storage.create")) }
             (create_form(shell, project, view))
@@ -453,6 +461,7 @@ mod tests {
                 permission,
                 storage_type: None,
                 copy_percent: None,
+                hold: None,
             },
             owner_name: "<b>bob</b>".into(),
             type_name: "NFS".into(),
@@ -487,6 +496,8 @@ mod tests {
                 max_gib: 100,
                 retired: false,
             }],
+            quota_gib: 100,
+            used_gib: 0,
         };
         let project = ProjectId::generate();
         let view = ListView {
@@ -548,6 +559,8 @@ mod tests {
         let overview = StorageOverview {
             items: vec![copying, failed],
             types: Vec::new(),
+            quota_gib: 100,
+            used_gib: 0,
         };
         let view = ListView {
             project: Some((ProjectId::generate(), "Vision")),
@@ -584,6 +597,8 @@ mod tests {
                 max_gib: 100,
                 retired: false,
             }],
+            quota_gib: 100,
+            used_gib: 0,
         };
         let form = CreateStorageRequest {
             name: "Bad Name".into(),

@@ -186,10 +186,22 @@ impl TestApp {
 
     /// Stops gracefully, moves the clock on by `down` (time that passes
     /// while the server is down), and starts again on the same store.
-    pub fn restart_after(mut self, down: SignedDuration) -> TestApp {
+    pub fn restart_after(self, down: SignedDuration) -> TestApp {
+        self.restart_with(down, |_| {})
+    }
+
+    /// Stops gracefully, lets `edit` change the stopped server's data
+    /// directory (a store set back to an older schema, say), and starts
+    /// again on it.
+    pub fn restart_editing(self, edit: impl FnOnce(&Path)) -> TestApp {
+        self.restart_with(SignedDuration::ZERO, edit)
+    }
+
+    fn restart_with(mut self, down: SignedDuration, edit: impl FnOnce(&Path)) -> TestApp {
         if let Some(running) = self.running.take() {
             running.stop().expect("server stops");
         }
+        edit(&self.config.data_dir);
         self.clock.advance(down);
         let mut config = self.config.clone();
         config.listen = "127.0.0.1:0".parse().expect("addr");

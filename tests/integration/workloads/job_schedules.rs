@@ -385,6 +385,7 @@ async fn bad_schedules_are_refused_beside_their_field_and_an_empty_window_is_sav
         gpu_milli: 0,
         cpu_milli: 4000,
         ram_mib: 8192,
+        storage_gib: 0,
     };
     crate::common::approve_first_application(services, &lab.admin, quota).await;
     let foreign = services

@@ -51,7 +51,8 @@ async fn a_job_past_the_quota_waits_in_order_and_starts_when_a_container_is_dele
         Quota {
             gpu_milli: 0,
             cpu_milli: 15_000,
-            ram_mib: 1024
+            ram_mib: 1024,
+            storage_gib: 0,
         },
         "queued jobs hold nothing"
     );

@@ -36,6 +36,7 @@ const ONE: Quota = Quota {
     gpu_milli: 0,
     cpu_milli: 1000,
     ram_mib: 2048,
+    storage_gib: 0,
 };
 
 #[tokio::test]

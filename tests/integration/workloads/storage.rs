@@ -652,3 +652,257 @@ async fn a_storage_is_cloned_with_its_data() {
     let check = services.create_job(&lab.bob, check).await.expect("a job");
     wait_status(services, &lab.bob, check, WorkloadStatus::Succeeded).await;
 }
+
+/// Waits until the reconcile loop has deleted `id`'s data and removed its
+/// record (then its hold is given back).
+async fn wait_removed(lab: &Lab, viewer: &UserRecord, id: VolumeId) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let reconciler = lab.app.reconciler();
+    while lab.services.volume(viewer, id).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not removed in time"
+        );
+        reconciler.step().await.expect("a pass");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn storage_counts_against_the_project_quota_in_gb() {
+    let lab = lab().await;
+    let nfs = nfs(&lab).await;
+    let bob = signed_in(&lab, "bob").await;
+    let carol = signed_in(&lab, "carol").await;
+    let list = format!("/storage?project={}", lab.project);
+    let detail = mlstack::web::paths::project(lab.project);
+
+    // The admin revises the project's storage quota to 60 GB over HTTP.
+    let admin = lab.app.admin().await;
+    let revise = format!("/admin/projects/{}/revise", lab.project);
+    let dates = [("start", "2026-11-29"), ("end", "2027-01-31")];
+    let mut fields = vec![("gpu", "4"), ("cpu", "16"), ("ram", "64")];
+    fields.extend_from_slice(&dates);
+    let missing = admin.post_form(&revise, &fields).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    fields.push(("storage", "60"));
+    let revised = admin.post_form(&revise, &fields).await;
+    assert_eq!(revised.status, StatusCode::SEE_OTHER, "{}", revised.body);
+
+    let empty = bob.get(&list).await.body;
+    assert!(
+        empty.contains("0 GB of 60 GB in use, 60 GB left"),
+        "{empty}"
+    );
+    let first = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "first"),
+            ("storage_type", &nfs),
+            ("size", "50"),
+            ("permission", "project_read_write"),
+        ],
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let first = selected_in(first.location().expect("a redirect"));
+
+    // Carol's 11 GB do not fit the 10 left: refused beside the size, with
+    // the quota's real figures on the page, nothing created.
+    let over = create(
+        &lab,
+        &carol,
+        &[
+            ("name", "second"),
+            ("storage_type", &nfs),
+            ("size", "11"),
+            ("permission", "personal"),
+        ],
+    )
+    .await;
+    assert_eq!(over.status, StatusCode::CONFLICT, "{}", over.body);
+    assert!(
+        over.body
+            .contains("Larger than what is left of the project's storage quota"),
+        "{}",
+        over.body
+    );
+    assert!(over.body.contains("50 GB of 60 GB in use, 10 GB left"));
+    assert!(over.body.contains("value=\"second\""), "the input kept");
+    let listed = lab
+        .services
+        .storage_overview(&lab.bob, lab.project)
+        .await
+        .expect("the list");
+    assert_eq!(listed.items.len(), 1, "nothing created");
+    let switched = carol
+        .post_form("/account/language", &[("language", "zh-TW"), ("next", "/")])
+        .await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER);
+    let over_zh = create(
+        &lab,
+        &carol,
+        &[
+            ("name", "second"),
+            ("storage_type", &nfs),
+            ("size", "11"),
+            ("permission", "personal"),
+        ],
+    )
+    .await;
+    assert_eq!(over_zh.status, StatusCode::CONFLICT);
+    assert!(
+        over_zh.body.contains("超過專案儲存空間配額的剩餘量")
+            && over_zh.body.contains("剩餘 10 GB"),
+        "{}",
+        over_zh.body
+    );
+
+    // Exactly what is left fits.
+    let exact = create(
+        &lab,
+        &carol,
+        &[
+            ("name", "second"),
+            ("storage_type", &nfs),
+            ("size", "10"),
+            ("permission", "personal"),
+        ],
+    )
+    .await;
+    assert_eq!(exact.status, StatusCode::SEE_OTHER, "{}", exact.body);
+
+    // Project Detail shows the storage row: used, quota, left.
+    let page = bob.get(&detail).await.body;
+    assert!(
+        page.contains("<th scope=\"row\">Storage</th><td>60 GB</td><td>60 GB</td><td>0 GB</td>"),
+        "{page}"
+    );
+
+    // A clone of the 50 GB storage does not fit either.
+    wait_ready(&lab.services, &lab.bob, first).await;
+    let clone = bob
+        .post_form(
+            &format!("/storage/{first}/clone"),
+            &[("name", "copy"), ("permission", "personal")],
+        )
+        .await;
+    assert_eq!(clone.status, StatusCode::CONFLICT, "{}", clone.body);
+    assert!(clone.body.contains("A clone is as large as its source"));
+
+    // Deleting gives the 50 GB back once the data is gone.
+    let deleted = bob
+        .post_form(&format!("/storage/{first}/delete"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+    wait_removed(&lab, &lab.bob, first).await;
+    let freed = bob.get(&list).await.body;
+    assert!(
+        freed.contains("10 GB of 60 GB in use, 50 GB left"),
+        "{freed}"
+    );
+    let again = create(
+        &lab,
+        &bob,
+        &[
+            ("name", "third"),
+            ("storage_type", &nfs),
+            ("size", "50"),
+            ("permission", "personal"),
+        ],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+}
+
+#[tokio::test]
+async fn an_upgrade_to_schema_16_holds_the_storages_that_exist() {
+    use mlstack::store::{holds, projects, tables, volumes};
+    let lab = lab().await;
+    let nfs = nfs(&lab).await;
+    let bob = signed_in(&lab, "bob").await;
+    for (name, size) in [("small", "5"), ("large", "20")] {
+        let created = create(
+            &lab,
+            &bob,
+            &[
+                ("name", name),
+                ("storage_type", &nfs),
+                ("size", size),
+                ("permission", "personal"),
+            ],
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    }
+    let project = lab.project;
+    let Lab {
+        app,
+        services,
+        bob: bob_record,
+        ..
+    } = lab;
+    // The store closes once nothing holds it.
+    drop(services);
+
+    // Set the store back to schema 15: no storage quota, no holds of
+    // storages.
+    let app = app.restart_editing(|dir| {
+        let db = redb::Database::open(dir.join(mlstack::store::FILE_NAME)).expect("open");
+        let tx = db.begin_write().expect("write");
+        for volume in volumes::all_tx(&tx).expect("volumes") {
+            let hold = volume.hold.expect("a schema 16 storage holds its size");
+            assert!(holds::delete_tx(&tx, hold).expect("hold removed"));
+            volumes::update_tx(&tx, volume.id, volume.updated_at, |v| v.hold = None)
+                .expect("volume");
+        }
+        let mut record = projects::get_tx(&tx, project)
+            .expect("read")
+            .expect("project");
+        record.quota.storage_gib = 0;
+        projects::put_tx(&tx, &record).expect("project");
+        tx.open_table(tables::META)
+            .expect("meta")
+            .insert("schema_version", 15u64)
+            .expect("version");
+        tx.commit().expect("commit");
+    });
+
+    let services = app.services();
+    let shown = services
+        .project(&bob_record, project)
+        .await
+        .expect("the project");
+    assert_eq!(
+        shown.project.quota.storage_gib, 25,
+        "raised to what is used"
+    );
+    assert_eq!(
+        shown.used.storage_gib, 25,
+        "each storage holds its size again"
+    );
+    let overview = services
+        .storage_overview(&bob_record, project)
+        .await
+        .expect("the list");
+    assert!(overview.items.iter().all(|i| i.record.hold.is_some()));
+    assert_eq!((overview.quota_gib, overview.used_gib), (25, 25));
+    // Full: the next storage waits for an administrator's raise.
+    let refused = services
+        .create_storage(
+            &bob_record,
+            project,
+            &CreateStorageRequest {
+                name: "more".into(),
+                storage_type: nfs.clone(),
+                size: "1".into(),
+                permission: "personal".into(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(ServiceError::OverQuota { left, .. }) if left.storage_gib == 0),
+        "{refused:?}"
+    );
+}
