@@ -1,6 +1,8 @@
 //! The appliance the HTTP benchmarks start: the local driver on a fresh
 //! data directory, on a free port, no GPUs looked for, warnings logged
-//! only; with a runtime for the benchmark's own client.
+//! only; with a runtime for the benchmark's own client. The benchmark
+//! allocates with jemalloc, as the `mlstack` binary does (src/main.rs), so
+//! its figures are those of what ships.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,6 +10,9 @@ use std::sync::Arc;
 use mlstack::app::{self, Options, Running};
 use mlstack::clock::SystemClock;
 use mlstack::config::{self, CliOverrides};
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 pub fn start(data_dir: &Path) -> anyhow::Result<(tokio::runtime::Runtime, Running)> {
     // reqwest is built without a TLS provider of its own (it speaks plain
