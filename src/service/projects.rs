@@ -35,6 +35,16 @@ use crate::store::volumes;
 use crate::store::workloads::{self, Desired};
 use crate::store::{ReadTx, Store, StoreError, WriteTx};
 
+/// A page of the mail outbox, newest first.
+#[derive(Debug, Clone)]
+pub struct OutboxPage {
+    pub mails: Vec<MailRecord>,
+    /// Every mail in the outbox.
+    pub total: usize,
+    /// The page shown, from 1 (the last when the one asked for is past it).
+    pub page: usize,
+}
+
 /// A project as the lists show it.
 #[derive(Debug, Clone)]
 pub struct ProjectSummary {
@@ -1311,6 +1321,25 @@ impl Services {
     pub async fn outbox(&self) -> Result<Vec<MailRecord>, ServiceError> {
         self.blocking(|store| store.read(|tx| Ok(outbox::all_read_tx(tx)?)))
             .await
+    }
+
+    /// Page `page` (from 1; past the end: the last) of `page_size` mails of
+    /// the outbox, newest first, with how many it holds (admins).
+    pub async fn outbox_page(
+        &self,
+        page: usize,
+        page_size: usize,
+    ) -> Result<OutboxPage, ServiceError> {
+        let page_size = page_size.max(1);
+        self.blocking(move |store| {
+            store.read(|tx| {
+                let (_, total) = outbox::page_read_tx(tx, 0, 0)?;
+                let page = page.clamp(1, total.div_ceil(page_size).max(1));
+                let (mails, total) = outbox::page_read_tx(tx, (page - 1) * page_size, page_size)?;
+                Ok(OutboxPage { mails, total, page })
+            })
+        })
+        .await
     }
 
     /// Moves one project along its lifecycle as of `now`, the one way every

@@ -4,7 +4,7 @@
 //! its next try.
 
 use jiff::Timestamp;
-use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::{StoreError, codec, due, tables};
@@ -106,6 +106,28 @@ pub fn all_read_tx(tx: &ReadTransaction) -> Result<Vec<MailRecord>, StoreError> 
         .collect::<Result<_, _>>()?;
     out.reverse();
     Ok(out)
+}
+
+/// Mails `skip` to `skip + take` of the outbox, newest first (ids are
+/// UUIDv7, in time order), and how many it holds; only those are decoded.
+pub fn page_read_tx(
+    tx: &ReadTransaction,
+    skip: usize,
+    take: usize,
+) -> Result<(Vec<MailRecord>, usize), StoreError> {
+    let table = tx.open_table(tables::MAIL_ID_TO_MAIL)?;
+    let total = usize::try_from(table.len()?).unwrap_or(usize::MAX);
+    let mails = table
+        .iter()?
+        .rev()
+        .skip(skip)
+        .take(take)
+        .map(|entry| {
+            let (_, bytes) = entry?;
+            codec::decode(bytes.value())
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((mails, total))
 }
 
 /// Gives every Pending mail without a due entry one (the upgrade to the

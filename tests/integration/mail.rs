@@ -247,3 +247,76 @@ async fn without_smtp_mail_stays_in_the_outbox_and_the_page_says_so() {
         (MailStatus::Pending, 0)
     );
 }
+
+#[tokio::test]
+async fn the_outbox_pages_fifty_mails_at_a_time_newest_first() {
+    use mlstack::domain::ids::{MailId, UserId};
+    use mlstack::store::outbox::{self, MailRecord};
+    let app = TestApp::start();
+    let to_user = UserId::generate();
+    let app = app.restart_editing(|dir| {
+        let db = redb::Database::open(dir.join(mlstack::store::FILE_NAME)).expect("open");
+        let tx = db.begin_write().expect("write");
+        for n in 1..=120 {
+            let mail = MailRecord {
+                id: MailId::generate(),
+                to_user,
+                to_address: format!("user{n}@lab.example"),
+                to_name: String::new(),
+                subject: format!("Mail number {n:03}"),
+                body: "body".into(),
+                html: String::new(),
+                created_at: crate::common::start_time(),
+                status: MailStatus::Sent,
+                attempts: 1,
+                last_error: None,
+                next_try: None,
+                sent_at: Some(crate::common::start_time()),
+            };
+            outbox::put_tx(&tx, &mail).expect("mail");
+        }
+        tx.commit().expect("commit");
+    });
+    let admin = app.admin().await;
+    let total = app.services().outbox().await.expect("outbox").len();
+    assert!(total >= 120, "{total}");
+
+    let first = admin.get("/admin/outbox").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.body.contains(&format!("1 - 50 of {total}")));
+    assert!(first.body.contains("Mail number 120"), "newest first");
+    assert!(first.body.contains("Mail number 071"));
+    assert!(!first.body.contains("Mail number 070"));
+    assert!(first.body.contains("href=\"/admin/outbox?page=2\""));
+    assert!(
+        !first.body.contains("rel=\"prev\""),
+        "no previous page before the first"
+    );
+
+    let second = admin.get("/admin/outbox?page=2").await;
+    assert!(second.body.contains(&format!("51 - 100 of {total}")));
+    assert!(second.body.contains("Mail number 070") && !second.body.contains("Mail number 071"));
+    assert!(
+        second.body.contains("href=\"/admin/outbox\""),
+        "back to page 1"
+    );
+
+    // Past the end, or not a number: the last page, or the first.
+    let last_first = (total - 1) / 50 * 50 + 1;
+    for asked in ["99", "1e9", "-1"] {
+        let page = admin.get(&format!("/admin/outbox?page={asked}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{asked}");
+        let expected = if asked == "99" {
+            format!("{last_first} - {total} of {total}")
+        } else {
+            format!("1 - 50 of {total}")
+        };
+        assert!(page.body.contains(&expected), "{asked}: {}", page.body);
+    }
+    let zh = admin
+        .post_form("/account/language", &[("language", "zh-TW"), ("next", "/")])
+        .await;
+    assert_eq!(zh.status, StatusCode::SEE_OTHER);
+    let chinese = admin.get("/admin/outbox?page=2").await;
+    assert!(chinese.body.contains(&format!("51 - 100，共 {total} 筆")));
+}

@@ -954,9 +954,22 @@ async fn post_settings(
     }
 }
 
-async fn get_outbox(admin: RequireAdmin) -> Result<HttpResponse, WebError> {
+/// Mails on one page of the outbox.
+const OUTBOX_PAGE_SIZE: usize = 50;
+
+#[derive(Deserialize)]
+struct OutboxQuery {
+    #[serde(default)]
+    page: String,
+}
+
+async fn get_outbox(
+    admin: RequireAdmin,
+    query: web::Query<OutboxQuery>,
+) -> Result<HttpResponse, WebError> {
     let services = &admin.page.state.services;
-    let mails = services.outbox().await?;
+    let asked = query.page.parse::<usize>().unwrap_or(1);
+    let outbox = services.outbox_page(asked, OUTBOX_PAGE_SIZE).await?;
     let zone = services.time_zone().await?;
     let names = username_map(services).await?;
     let name = |id: UserId| names.get(&id).cloned().unwrap_or_default();
@@ -964,10 +977,13 @@ async fn get_outbox(admin: RequireAdmin) -> Result<HttpResponse, WebError> {
         StatusCode::OK,
         platform::outbox(
             &admin.page.shell(),
-            &mails,
-            &name,
-            &zone,
-            services.mail_delivery_configured(),
+            &platform::OutboxView {
+                outbox: &outbox,
+                page_size: OUTBOX_PAGE_SIZE,
+                names: &name,
+                zone: &zone,
+                delivering: services.mail_delivery_configured(),
+            },
         ),
     ))
 }

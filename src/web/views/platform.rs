@@ -5,8 +5,8 @@ use jiff::tz::TimeZone;
 use maud::{Markup, html};
 
 use super::components::{
-    BadgeColor, Confirm, Field, Tone, badge, confirm_dialog, csrf_field, described_by,
-    hint_and_error, input, notice,
+    BadgeColor, Confirm, Field, PagerView, Tone, badge, confirm_dialog, csrf_field, described_by,
+    hint_and_error, input, notice, pager,
 };
 use super::format;
 use super::layout::{Shell, section_page};
@@ -14,9 +14,9 @@ use super::projects::status_badge;
 use crate::domain::ids::ProjectId;
 use crate::domain::quota::Milli;
 use crate::domain::validation::FieldErrors;
-use crate::service::projects::{PlatformSettingsForm, ProjectSummary};
+use crate::service::projects::{OutboxPage, PlatformSettingsForm, ProjectSummary};
 use crate::store::activations::{ActivationRecord, ActivationStatus};
-use crate::store::outbox::{MailRecord, MailStatus};
+use crate::store::outbox::MailStatus;
 use crate::web::paths;
 
 /// A refused revision: the project, its errors and what was typed.
@@ -157,26 +157,48 @@ fn usage_terms_field(tr: crate::i18n::Tr, value: &str, errors: &FieldErrors) -> 
 /// The mail outbox: what mlstack has written, whether it left, each
 /// mail's tries (count, last error, next try) and Resend. `delivering`:
 /// whether an SMTP relay is configured (else the page says mail stays).
-pub fn outbox(
-    shell: &Shell,
-    mails: &[MailRecord],
-    names: &dyn Fn(crate::domain::ids::UserId) -> String,
-    zone: &TimeZone,
-    delivering: bool,
-) -> Markup {
+/// What the outbox page shows: a page of mails, the recipients' names, the
+/// zone of its times, and whether mail is delivered at all.
+pub struct OutboxView<'a> {
+    pub outbox: &'a OutboxPage,
+    pub page_size: usize,
+    pub names: &'a dyn Fn(crate::domain::ids::UserId) -> String,
+    pub zone: &'a TimeZone,
+    pub delivering: bool,
+}
+
+pub fn outbox(shell: &Shell, view: &OutboxView) -> Markup {
     let tr = shell.tr;
     let title = tr.t("nav.admin_outbox");
+    let (mails, names, zone) = (&view.outbox.mails, view.names, view.zone);
+    let page = view.outbox.page;
+    let first = (page - 1) * view.page_size + 1;
+    let link = |to: usize| {
+        if to == 1 {
+            paths::ADMIN_OUTBOX.to_owned()
+        } else {
+            format!("{}?page={to}", paths::ADMIN_OUTBOX)
+        }
+    };
+    let place = PagerView {
+        first,
+        last: first + mails.len().saturating_sub(1),
+        total: view.outbox.total,
+        previous: (page > 1).then(|| link(page - 1)),
+        next: (first + mails.len() <= view.outbox.total).then(|| link(page + 1)),
+    };
     section_page(
         shell,
         "nav.section.admin",
         title,
         html! {
             p class="hint" { (tr.t("outbox.intro")) }
-            @if !delivering {
+            @if !view.delivering {
                 (notice(Tone::Warning, html! { (tr.t("outbox.no_smtp")) }))
             }
             @if mails.is_empty() { div class="empty" { p { (tr.t("outbox.empty")) } } }
             @else {
+                (pager(tr, &place))
                 section class="panel table-scroll" {
                     table class="table" {
                         caption class="sr-only" { (title) }
@@ -229,6 +251,7 @@ pub fn outbox(
                         }
                     }
                 }
+                (pager(tr, &place))
             }
         },
     )
