@@ -312,10 +312,11 @@ async fn a_member_logs_in_to_a_local_container_with_their_key_pair_and_nothing_e
         .post_form(&format!("/containers/{id}/start"), &[("next", "detail")])
         .await;
     assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
-    let port = ssh_port(&w, id).await;
-    let again = ssh(port, Login::Key(&key), &known_hosts, true, "echo again");
+    let box_port = ssh_port(&w, id).await;
+    let again = ssh(box_port, Login::Key(&key), &known_hosts, true, "echo again");
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert_eq!(text(&again.stdout), "again\n");
+    let box_id = id;
 
     // A container made with a password logs in with it, and only with it.
     let created = post(
@@ -360,4 +361,26 @@ async fn a_member_logs_in_to_a_local_container_with_their_key_pair_and_nothing_e
         line.starts_with("user:$6$") && !line.contains("correct horse"),
         "{line}"
     );
+
+    // Deleted, a container's server goes with it.
+    for (id, name) in [(box_id, "sshbox"), (id, "sshpass")] {
+        let deleted = w
+            .carol
+            .post_form(&format!("/containers/{id}/delete"), &[("confirm", "yes")])
+            .await;
+        assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while w
+            .containers()
+            .await
+            .iter()
+            .any(|r| r.spec.name() == Some(name))
+        {
+            assert!(tokio::time::Instant::now() < deadline, "{name} not deleted");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let gone = ssh(box_port, Login::Key(&key), &known_hosts, true, "true");
+    assert!(!gone.status.success(), "no server after deletion");
+    assert!(!local.join(format!("workloads/{box_id}")).exists());
 }
