@@ -114,6 +114,7 @@ pub async fn open_driver(config: &Config, purpose: DriverPurpose) -> anyhow::Res
                 GpuSource::Fixed(settings.gpus.clone())
             };
             local.advertise_host = settings.advertise_host.clone();
+            local.ssh_address = settings.ssh_address;
             local.memory_limit = settings.memory_limit;
             local.bwrap = settings.bwrap.clone();
             local.allow_unsandboxed = settings.allow_unsandboxed;

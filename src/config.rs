@@ -129,6 +129,10 @@ pub struct LocalSettings {
     pub gpus: Vec<LocalGpu>,
     /// The host name put in service links.
     pub advertise_host: String,
+    /// The address containers' SSH servers listen on: loopback by default;
+    /// the server's LAN address (or 0.0.0.0, then shown as
+    /// `advertise_host`) lets other machines log in.
+    pub ssh_address: std::net::IpAddr,
     /// Limit a workload's memory to its spec's RAM.
     pub memory_limit: bool,
     /// The bubblewrap program every workload's sandbox is made with.
@@ -322,6 +326,7 @@ struct FileLocal {
     detect_gpus: Option<bool>,
     gpus: Option<Vec<FileGpu>>,
     advertise_host: Option<String>,
+    ssh_address: Option<String>,
     memory_limit: Option<bool>,
     bwrap: Option<String>,
     allow_unsandboxed: Option<bool>,
@@ -356,7 +361,7 @@ struct FileGpu {
 }
 
 /// Environment variables and the key each one sets.
-pub const ENV_KEYS: [(&str, &str); 49] = [
+pub const ENV_KEYS: [(&str, &str); 50] = [
     ("MLSTACK_LISTEN", "listen"),
     ("MLSTACK_DATA_DIR", "data_dir"),
     ("MLSTACK_WORKERS", "workers"),
@@ -402,6 +407,7 @@ pub const ENV_KEYS: [(&str, &str); 49] = [
     ("MLSTACK_LOCAL_DIR", "local.dir"),
     ("MLSTACK_LOCAL_DETECT_GPUS", "local.detect_gpus"),
     ("MLSTACK_LOCAL_ADVERTISE_HOST", "local.advertise_host"),
+    ("MLSTACK_LOCAL_SSH_ADDRESS", "local.ssh_address"),
     ("MLSTACK_LOCAL_MEMORY_LIMIT", "local.memory_limit"),
     ("MLSTACK_LOCAL_BWRAP", "local.bwrap"),
     ("MLSTACK_LOCAL_ALLOW_UNSANDBOXED", "local.allow_unsandboxed"),
@@ -1146,6 +1152,15 @@ fn resolve_local(
             format!("{advertise_host:?} is not a host name or address"),
         ));
     }
+    let ssh_address = match pick("local.ssh_address", file.ssh_address) {
+        None => std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+        Some(text) => text.trim().parse().map_err(|_| {
+            ConfigError::new(
+                "local.ssh_address",
+                format!("{text:?} is not an IP address (e.g. 127.0.0.1, 10.0.0.5 or 0.0.0.0)"),
+            )
+        })?,
+    };
     let mut gpus: Vec<LocalGpu> = Vec::new();
     for gpu in file.gpus.unwrap_or_default() {
         if gpu.name.trim().is_empty() {
@@ -1212,6 +1227,7 @@ fn resolve_local(
         detect_gpus,
         gpus,
         advertise_host,
+        ssh_address,
         memory_limit,
         bwrap: PathBuf::from(bwrap),
         allow_unsandboxed,
@@ -1270,6 +1286,7 @@ mod tests {
         assert!(config.local.detect_gpus && config.local.memory_limit);
         assert!(config.local.gpus.is_empty());
         assert_eq!(config.local.advertise_host, "127.0.0.1");
+        assert_eq!(config.local.ssh_address.to_string(), "127.0.0.1");
         assert_eq!(config.local.bwrap, PathBuf::from("/usr/bin/bwrap"));
         assert!(!config.local.allow_unsandboxed, "a sandbox unless allowed");
         assert_eq!(config.local.workload_uids, 200_000..=299_999);
@@ -1305,6 +1322,7 @@ service_access = "cluster-address"
 detect_gpus = false
 gpus = [{ index = 0, name = "NVIDIA T4", memory_mib = 15360, uuid = "GPU-1b2c" }]
 advertise_host = "10.0.0.5"
+ssh_address = "10.0.0.5"
 memory_limit = false
 bwrap = "/usr/local/bin/bwrap"
 allow_unsandboxed = false
@@ -1351,6 +1369,7 @@ workload_uid_count = 100
                     minor: None,
                 }],
                 advertise_host: "10.0.0.5".into(),
+                ssh_address: "10.0.0.5".parse().unwrap_or_else(|e| panic!("{e}")),
                 memory_limit: true,
                 bwrap: PathBuf::from("/opt/bwrap"),
                 allow_unsandboxed: true,
@@ -1387,7 +1406,7 @@ workload_uid_count = 100
     #[test]
     fn errors_name_the_key() {
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
-        let cases: [Case; 44] = [
+        let cases: [Case; 45] = [
             (Some("listen = \"nowhere\""), &[], "listen"),
             (
                 Some("[limits]\nmax_header_bytes = 1048576"),
@@ -1456,6 +1475,11 @@ workload_uid_count = 100
                 Some("[local]\nadvertise_host = \"a b\""),
                 &[],
                 "local.advertise_host",
+            ),
+            (
+                None,
+                &[("MLSTACK_LOCAL_SSH_ADDRESS", "lab.example")],
+                "local.ssh_address",
             ),
             (
                 Some(

@@ -137,6 +137,10 @@ pub struct Endpoint {
     pub port: u16,
     /// `http://host:port/` for HTTP(S) services, `tcp://host:port` else.
     pub url: String,
+    /// The user an SSH service logs in as; None: `root` (as a cluster
+    /// image runs).
+    #[serde(default)]
+    pub login: Option<String>,
 }
 
 /// What the driver sees of a workload now.

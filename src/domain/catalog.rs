@@ -967,14 +967,23 @@ pub fn seed_gpu_spec(gpu: &SeedGpu, gpu_type: GpuTypeId) -> HardwareSpecRequest 
     }
 }
 
-/// The host environment image: mlstack's own web terminal, and JupyterLab
-/// when the host has `jupyter`.
-pub fn seed_host_image(jupyter: bool) -> ImageRequest {
+/// The host environment image: mlstack's own web terminal, JupyterLab
+/// when the host has `jupyter`, and SSH by key pair when the local driver
+/// serves it (OpenSSH's server installed, workloads sandboxed; no local
+/// command: the driver runs sshd itself).
+pub fn seed_host_image(jupyter: bool, ssh: bool) -> ImageRequest {
     let mut services = vec![format!(
         "{} 7681 {}",
         ServiceKind::WebTerminal.code(),
         Protocol::Http.code()
     )];
+    if ssh {
+        services.push(format!(
+            "{} 22 {}",
+            ServiceKind::Ssh.code(),
+            Protocol::Tcp.code()
+        ));
+    }
     let mut local_commands = String::new();
     if jupyter {
         let kind = ServiceKind::JupyterLab.code();
@@ -984,7 +993,7 @@ pub fn seed_host_image(jupyter: bool) -> ImageRequest {
     ImageRequest {
         name: HOST_IMAGE_NAME.into(),
         versions: HOST_IMAGE_VERSION.into(),
-        ssh_login: SshLogin::Password.code().into(),
+        ssh_login: SshLogin::KeyPair.code().into(),
         services: services.join("\n"),
         local_commands,
     }
@@ -1489,12 +1498,24 @@ mod tests {
         let long_spec = seed_gpu_spec(&long, id).validate().expect("valid");
         assert!(long_spec.name.len() <= NAME_MAX, "{}", long_spec.name);
 
-        let plain = seed_host_image(false).validate().expect("a valid image");
+        let plain = seed_host_image(false, false)
+            .validate()
+            .expect("a valid image");
         assert_eq!(plain.name, HOST_IMAGE_NAME);
         assert_eq!(plain.versions, vec![HOST_IMAGE_VERSION.to_owned()]);
         let kinds: Vec<ServiceKind> = plain.services.iter().map(|s| s.kind).collect();
         assert_eq!(kinds, vec![ServiceKind::WebTerminal]);
-        let jupyter = seed_host_image(true).validate().expect("a valid image");
+        let ssh = seed_host_image(false, true)
+            .validate()
+            .expect("a valid image");
+        let kinds: Vec<ServiceKind> = ssh.services.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, vec![ServiceKind::WebTerminal, ServiceKind::Ssh]);
+        // The driver runs sshd itself, and logs in by key.
+        assert_eq!(ssh.services[1].local_command, None);
+        assert_eq!(ssh.ssh_login, SshLogin::KeyPair);
+        let jupyter = seed_host_image(true, false)
+            .validate()
+            .expect("a valid image");
         let lab = jupyter
             .services
             .iter()

@@ -554,8 +554,9 @@ impl Services {
     /// Fills the catalog of a new store with what this host can run at
     /// once, each item marked seeded: a CPU-only hardware spec; on the
     /// local driver a GPU type and a spec for each GPU model of its
-    /// inventory, and the host environment image (the web terminal, and
-    /// JupyterLab when `jupyter` can be run). A cluster gets the CPU spec
+    /// inventory, and the host environment image (the web terminal,
+    /// JupyterLab when `jupyter` can be run, SSH when the driver serves
+    /// it). A cluster gets the CPU spec
     /// only: its GPU types need node labels and sharing only the admin
     /// knows, and its containers need a real image.
     ///
@@ -567,7 +568,10 @@ impl Services {
         let (gpus, host_image) = match self.driver().map(|d| &**d) {
             Some(AnyDriver::Local(local)) => (
                 seed_gpus(&local.gpus()),
-                Some(seed_host_image(local.can_run("jupyter"))),
+                Some(seed_host_image(
+                    local.can_run("jupyter"),
+                    local.offers_ssh(),
+                )),
             ),
             _ => (Vec::new(), None),
         };

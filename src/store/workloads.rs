@@ -616,6 +616,7 @@ mod tests {
                     host: "127.0.0.1".into(),
                     port: 40000,
                     url: "http://127.0.0.1:40000/".into(),
+                    login: None,
                 }],
                 gpus: vec![0],
                 started_at: Some(at),

@@ -100,6 +100,13 @@ async fn a_new_store_offers_a_seeded_catalog_that_an_admin_can_retire_for_good()
         local.can_run("jupyter"),
         "{host}"
     );
+    // SSH exactly when the driver serves it (sshd installed, sandboxed).
+    assert_eq!(host.contains("SSH:22"), local.offers_ssh(), "{host}");
+    assert_eq!(
+        local.offers_ssh(),
+        std::path::Path::new("/usr/sbin/sshd").is_file(),
+        "the tests run sandboxed"
+    );
     drop(services);
 
     // In Chinese too.

@@ -48,8 +48,8 @@ pub(crate) struct Wizard {
     retired_spec: String,
     pub(crate) image: String,
     /// An image whose SSH logs in by password, and one by key.
-    ssh_password_image: String,
-    ssh_key_image: String,
+    pub(crate) ssh_password_image: String,
+    pub(crate) ssh_key_image: String,
     pub(crate) app: TestApp,
 }
 
@@ -241,7 +241,7 @@ async fn wait_activated(services: &Services, user: &UserRecord) {
 }
 
 /// The fields of a valid CPU-only container named `name`.
-fn fields(w: &Wizard, name: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn fields(w: &Wizard, name: &str) -> Vec<(&'static str, String)> {
     vec![
         ("step", "4".into()),
         ("go", "create".into()),
@@ -257,7 +257,7 @@ fn fields(w: &Wizard, name: &str) -> Vec<(&'static str, String)> {
 }
 
 /// `fields` with `changes` replacing (or adding) some.
-fn with(
+pub(crate) fn with(
     mut base: Vec<(&'static str, String)>,
     changes: &[(&'static str, &str)],
 ) -> Vec<(&'static str, String)> {
@@ -269,7 +269,7 @@ fn with(
 }
 
 /// Posts the wizard's form with the client's CSRF token.
-async fn post(client: &Client, fields: &[(&'static str, String)]) -> Page {
+pub(crate) async fn post(client: &Client, fields: &[(&'static str, String)]) -> Page {
     let mut all = fields.to_vec();
     all.push(("csrf", client.csrf().await));
     client.send_form(WIZARD, &all).await
@@ -981,7 +981,7 @@ async fn every_bad_input_is_refused_beside_its_field_and_nothing_is_created() {
 }
 
 /// The accept box of the default usage terms, ticked.
-fn accepted() -> &'static str {
+pub(crate) fn accepted() -> &'static str {
     leak(terms_sha256(DEFAULT_USAGE_TERMS))
 }
 

@@ -36,6 +36,7 @@ mod key_pairs;
 mod kube_driver;
 mod kubectl;
 mod local_driver;
+mod local_ssh;
 mod mail;
 mod metrics;
 mod nvidia_smi;

@@ -612,6 +612,7 @@ impl KubeDriver {
                     host: host.clone(),
                     port: node_port,
                     url,
+                    login: None,
                 })
             })
             .collect()

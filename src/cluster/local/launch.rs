@@ -226,7 +226,8 @@ impl LocalDriver {
     /// sandbox (its memory limit, the job wrapper) with `$0` = `arg0`,
     /// then `outer_args`, then the words that run `command` in the
     /// sandbox (or, unsandboxed, directly) with the workload's environment
-    /// (plus `exports`, e.g. a service's PORT) and nothing else.
+    /// (plus `exports`, e.g. a service's PORT) and nothing else; a sandbox
+    /// also mounts `extra` (the SSH server's folder and files).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn workload_command(
         &self,
@@ -235,6 +236,7 @@ impl LocalDriver {
         outer_args: &[OsString],
         command: &str,
         exports: &str,
+        extra: &[Mount],
         env: &WorkloadEnv<'_>,
         log: &std::fs::File,
     ) -> Result<Command, DriverError> {
@@ -256,6 +258,7 @@ impl LocalDriver {
                     inside: ENV_FILE_INSIDE.to_owned(),
                     read_only: true,
                 });
+                mounts.extend(extra.iter().cloned());
                 let minors: Vec<u32> = {
                     let state = self.inner.lock();
                     env.gpus

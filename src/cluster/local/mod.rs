@@ -16,6 +16,7 @@
 //! workloads/<id>/exit_code    a job's exit code, written by its wrapper shell
 //! workloads/<id>/env          its environment (the workload's user's, read by its shell only)
 //! workloads/<id>/work/        the working directory, /workspace in the sandbox (the workload's user's)
+//! workloads/<id>/ssh/         a container's SSH server: host key, sshd_config, authorized_keys or shadow, passwd, group (`ssh.rs`; the workload's user's)
 //! workloads/<id>/saved.tar    an image commit's saved working directory
 //! projects/<project>/uid      the project's user, when workloads get users of their own
 //! projects/<project>/volumes/<name>/   a volume (the project's user's)
@@ -46,7 +47,10 @@
 //!   and the path they serve under (`$BASE_URL`), so another workload on
 //!   the host cannot use them. A service that exits fails the container
 //!   with the reason (exit code 127, or a program not found on the
-//!   sandbox's PATH before starting: MissingProgram).
+//!   sandbox's PATH before starting: MissingProgram). An SSH service
+//!   without a local command is OpenSSH's server run as the container's
+//!   user in its sandbox (`ssh.rs`), on a port at `ssh_address`, never
+//!   through the proxy.
 //! - GPUs come from nvidia-smi or the configured list (`gpu.rs`) and are
 //!   handed out as whole devices, never twice: their `/dev/nvidiaN` nodes
 //!   in the sandbox, CUDA_VISIBLE_DEVICES by UUID when known, and
@@ -71,11 +75,12 @@ mod logs;
 mod processes;
 mod procfs;
 mod sandbox;
+mod ssh;
 mod terminal;
 mod volumes;
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::ops::RangeInclusive;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -115,13 +120,13 @@ use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::image::is_custom_target;
 use crate::domain::metrics::ResourceReading;
 use crate::domain::workload::{
-    ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, JobSpec, VolumeMount, VolumeSpec,
-    WorkloadId, WorkloadStatus, is_workload_name,
+    ContainerSpec, FailureReason, GpuRequest, ImageCommitSpec, JobSpec, ServiceSpec, SshAccess,
+    VolumeMount, VolumeSpec, WorkloadId, WorkloadStatus, is_workload_name,
 };
 use cgroup::Cgroups;
 use gpu::GpuBook;
 use identity::{Switch, Users};
-use sandbox::{Hidden, RunAs, SystemDir};
+use sandbox::{Hidden, Mount, RunAs, SystemDir};
 
 /// Where the GPU inventory comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +158,8 @@ pub struct LocalConfig {
     pub gpus: GpuSource,
     /// The host name put in service links.
     pub advertise_host: String,
+    /// Where containers' SSH servers listen (`ssh.rs`).
+    pub ssh_address: IpAddr,
     /// How long a stopped process group gets between TERM and KILL.
     pub stop_grace: Duration,
     /// How long a container's services get to listen on their ports.
@@ -184,6 +191,7 @@ impl LocalConfig {
                 fallback: Vec::new(),
             },
             advertise_host: "127.0.0.1".to_owned(),
+            ssh_address: IpAddr::from(Ipv4Addr::LOCALHOST),
             stop_grace: Duration::from_secs(5),
             ready_timeout: Duration::from_secs(60),
             memory_limit: true,
@@ -330,6 +338,9 @@ struct Inner {
     cgroups: Option<Cgroups>,
     /// The GPU inventory came from nvidia-smi (not a configured list).
     gpus_detected: bool,
+    /// Containers' SSH services are served: workloads are sandboxed and
+    /// OpenSSH's server is installed.
+    ssh: bool,
     state: Mutex<State>,
     /// Clones being copied, by project and volume name (not kept over a
     /// restart: a partial copy is started again).
@@ -473,6 +484,7 @@ impl LocalDriver {
                 Cgroups::detect(Path::new(cgroup::CGROUP_ROOT), &own)
             }
         };
+        let ssh = matches!(isolation, Isolation::Sandbox { .. }) && ssh::installed();
         let (events, _) = broadcast::channel(1024);
         let driver = LocalDriver {
             inner: Arc::new(Inner {
@@ -482,6 +494,7 @@ impl LocalDriver {
                 uids: Mutex::new(()),
                 cgroups,
                 gpus_detected,
+                ssh,
                 state: Mutex::new(State {
                     gpus: GpuBook::new(gpus),
                     ..State::default()
@@ -512,6 +525,49 @@ impl LocalDriver {
     /// standing in): then it can also read their utilization.
     pub fn gpus_detected(&self) -> bool {
         self.inner.gpus_detected
+    }
+
+    /// Whether an image's SSH service is served (by OpenSSH's server in the
+    /// container's sandbox): workloads are sandboxed and `/usr/sbin/sshd`
+    /// is installed.
+    pub fn offers_ssh(&self) -> bool {
+        self.inner.ssh
+    }
+
+    /// Makes the SSH server's folder for this start of container `id` and
+    /// picks its port at `[local] ssh_address`: the port, and what its
+    /// sandbox mounts. Never for root.
+    async fn prepare_ssh(
+        &self,
+        id: WorkloadId,
+        uid: Option<u32>,
+        env: &WorkloadEnv<'_>,
+        access: &SshAccess,
+    ) -> Result<(u16, Vec<Mount>), DriverError> {
+        let (run_uid, run_gid) = match uid {
+            Some(uid) => (uid, uid),
+            None => (
+                nix::unistd::getuid().as_raw(),
+                nix::unistd::getgid().as_raw(),
+            ),
+        };
+        if run_uid == 0 {
+            return Err(DriverError::Conflict(
+                "a container's SSH server never runs as root".to_owned(),
+            ));
+        }
+        let listen = self.inner.config.ssh_address;
+        let port = self.free_port(listen, &[])?;
+        let vars = self.workload_vars(env);
+        let server = ssh::Server {
+            listen,
+            port,
+            access,
+            env: &vars,
+        };
+        let dir = self.inner.workload_dir(id).join("ssh");
+        let mounts = ssh::prepare(&dir, uid, run_uid, run_gid, &server).await?;
+        Ok((port, mounts))
     }
 
     /// Whether a workload's command can start `program`: it is on the PATH
@@ -821,10 +877,10 @@ impl LocalDriver {
         }
     }
 
-    /// A free local port not handed to another service.
-    fn free_port(&self, taken: &[u16]) -> Result<u16, DriverError> {
+    /// A free port at `address` not handed to another service.
+    fn free_port(&self, address: IpAddr, taken: &[u16]) -> Result<u16, DriverError> {
         for _ in 0..64 {
-            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            let listener = TcpListener::bind((address, 0))
                 .map_err(|e| DriverError::io("finding a free port", e))?;
             let port = listener
                 .local_addr()
@@ -1266,14 +1322,26 @@ impl Driver for LocalDriver {
         let volumes = self.volume_dirs(spec.meta.project, &spec.volumes)?;
         // Services the local driver can start, and whether their programs
         // are installed (checked before anything is booked).
-        let services: Vec<_> = spec
-            .services
-            .iter()
-            .filter_map(|s| s.local_command.as_ref().map(|c| (s, c)))
-            .collect();
+        // An SSH service without a local command is OpenSSH's server
+        // (`ssh.rs`), when it is installed and someone may log in; one per
+        // container.
+        let mut services: Vec<(&ServiceSpec, String, bool)> = Vec::new();
+        for service in &spec.services {
+            match &service.local_command {
+                Some(command) => services.push((service, command.clone(), false)),
+                None if service.kind == ServiceKind::Ssh
+                    && self.inner.ssh
+                    && spec.ssh != SshAccess::None
+                    && !services.iter().any(|(_, _, sshd)| *sshd) =>
+                {
+                    services.push((service, ssh::command(), true));
+                }
+                None => {}
+            }
+        }
         let missing = services
             .iter()
-            .map(|(_, c)| c.as_str())
+            .map(|(_, c, _)| c.as_str())
             .chain(spec.command.as_deref())
             .filter_map(first_program)
             .find(|p| !program_exists(p));
@@ -1318,6 +1386,15 @@ impl Driver for LocalDriver {
             uid,
             service_token: Some(&service_token.0),
         };
+        // The SSH server's port and folder, before any process starts.
+        let ssh_listen = self.inner.config.ssh_address;
+        let ssh_start = match services.iter().any(|(_, _, sshd)| *sshd) {
+            false => None,
+            true => match self.prepare_ssh(id, uid, &env, &spec.ssh).await {
+                Ok(ready) => Some(ready),
+                Err(e) => return Ok(self.fail_early(id, FailureReason::Other(e.to_string()))),
+            },
+        };
         let limit = self.limit_prefix(id, &spec.resources, &gpus);
         let host = &self.inner.config.advertise_host;
         let mut group = None;
@@ -1339,9 +1416,13 @@ impl Driver for LocalDriver {
             group = Some(pgid);
             let mut children = vec![(child, record)];
             let mut endpoints = Vec::new();
-            let mut taken = Vec::new();
-            for (service, local_command) in &services {
-                let port = self.free_port(&taken)?;
+            let mut probes = Vec::new();
+            let mut taken: Vec<u16> = ssh_start.iter().map(|(port, _)| *port).collect();
+            for (service, local_command, sshd) in &services {
+                let (port, extra) = match (&ssh_start, sshd) {
+                    (Some((port, mounts)), true) => (*port, mounts.as_slice()),
+                    _ => (self.free_port(Ipv4Addr::LOCALHOST.into(), &taken)?, &[][..]),
+                };
                 taken.push(port);
                 let mut command = self.workload_command(
                     &format!("{limit}{SERVICE_LAUNCHER}"),
@@ -1352,6 +1433,7 @@ impl Driver for LocalDriver {
                         "export PORT={port}\nexport BASE_URL={}\n",
                         cgroup::shell_quote(&service_base_path(id, &service.name))
                     ),
+                    extra,
                     &env,
                     &log,
                 )?;
@@ -1361,6 +1443,30 @@ impl Driver for LocalDriver {
                     format!("service:{}", service.name),
                     first_program(local_command),
                 )?);
+                if *sshd {
+                    let shown = ssh::shown_host(ssh_listen, host);
+                    let bracketed = if shown.contains(':') {
+                        format!("[{shown}]")
+                    } else {
+                        shown.clone()
+                    };
+                    probes.push((
+                        service.name.clone(),
+                        SocketAddr::new(ssh::probe_address(ssh_listen), port),
+                    ));
+                    endpoints.push(Endpoint {
+                        service: service.name.clone(),
+                        host: shown,
+                        port,
+                        url: format!("ssh://{}@{bracketed}:{port}", ssh::LOGIN),
+                        login: Some(ssh::LOGIN.to_owned()),
+                    });
+                    continue;
+                }
+                probes.push((
+                    service.name.clone(),
+                    SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                ));
                 let scheme = match (service.kind, service.protocol) {
                     (ServiceKind::Ssh, _) => "ssh",
                     (_, Protocol::Http) => "http",
@@ -1379,6 +1485,7 @@ impl Driver for LocalDriver {
                     host: host.clone(),
                     port,
                     url,
+                    login: None,
                 });
             }
             if let Some(main) = &spec.command {
@@ -1388,6 +1495,7 @@ impl Driver for LocalDriver {
                     &[],
                     main,
                     "",
+                    &[],
                     &env,
                     &log,
                 )?;
@@ -1398,9 +1506,9 @@ impl Driver for LocalDriver {
                     first_program(main),
                 )?);
             }
-            Ok((pgid, children, endpoints))
+            Ok((pgid, children, endpoints, probes))
         })();
-        let (pgid, children, endpoints) = match started {
+        let (pgid, children, endpoints, probes) = match started {
             Ok(started) => started,
             Err(e) => {
                 // Whatever started goes again.
@@ -1411,17 +1519,13 @@ impl Driver for LocalDriver {
             }
         };
         let procs = children.iter().map(|(_, r)| r.clone()).collect();
-        let ports = endpoints
-            .iter()
-            .map(|e| (e.service.clone(), e.port))
-            .collect();
         self.started(id, procs, endpoints, service_token);
         let monitor = tokio::spawn(watch_container(
             self.inner.clone(),
             id,
             pgid,
             children,
-            ports,
+            probes,
         ));
         self.set_monitor(id, monitor);
         self.status(id).await
@@ -1477,6 +1581,7 @@ impl Driver for LocalDriver {
                 &[exit_file.into_os_string()],
                 &spec.command,
                 "",
+                &[],
                 &env,
                 &log,
             )

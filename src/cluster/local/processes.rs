@@ -5,7 +5,7 @@
 //! ends every process of the sandbox, `setsid` or not), and telling a
 //! status from how they ended.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::ExitStatus;
 use std::sync::Arc;
@@ -184,7 +184,7 @@ pub(super) async fn watch_container(
     id: WorkloadId,
     pgid: i32,
     children: Vec<(Child, ProcRecord)>,
-    services: Vec<(String, u16)>,
+    services: Vec<(String, SocketAddr)>,
 ) {
     let (tx, mut rx) = mpsc::channel(children.len().max(1));
     for (mut child, record) in children {
@@ -199,11 +199,10 @@ pub(super) async fn watch_container(
     let mut ready = false;
     let end = loop {
         if !ready {
-            let ports: Vec<u16> = services.iter().map(|(_, p)| *p).collect();
+            let addresses: Vec<SocketAddr> = services.iter().map(|(_, a)| *a).collect();
             let listening = tokio::task::spawn_blocking(move || {
-                ports.iter().all(|port| {
-                    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, *port));
-                    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+                addresses.iter().all(|addr| {
+                    TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok()
                 })
             })
             .await
@@ -226,11 +225,10 @@ pub(super) async fn watch_container(
             } else if tokio::time::Instant::now() >= deadline {
                 let (name, port) = services
                     .iter()
-                    .find(|(_, port)| {
-                        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, *port));
-                        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err()
+                    .find(|(_, addr)| {
+                        TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_err()
                     })
-                    .cloned()
+                    .map(|(name, addr)| (name.clone(), addr.port()))
                     .unwrap_or_default();
                 break ContainerEnd::NotListening(name, port);
             }

@@ -292,6 +292,7 @@ impl LocalDriver {
             &[],
             TERMINAL_SHELL,
             "export TERM=xterm-256color\n",
+            &[],
             &env,
             &slave,
         );

@@ -656,7 +656,10 @@ fn services(tr: Tr, row: &ContainerRow) -> Markup {
                                         a href=(paths::container_service(id, &service.name)) { (tr.t("container.open_service")) }
                                     }
                                     (Some(e), Protocol::Tcp) if service.kind == ServiceKind::Ssh => {
-                                        code class="copy" { "ssh root@" (e.host) " -p " (e.port) }
+                                        code class="copy" { "ssh " (e.login.as_deref().unwrap_or("root")) "@" (e.host) " -p " (e.port) }
+                                        @if e.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+                                            p class="hint" { (tr.t("container.ssh_loopback")) }
+                                        }
                                     }
                                     (Some(e), Protocol::Tcp) => { code class="copy" { (e.host) ":" (e.port) } }
                                     (None, _) => { span class="muted" { "—" } }
@@ -919,12 +922,14 @@ mod tests {
                         host: "10.0.0.5".into(),
                         port: 30022,
                         url: "tcp://10.0.0.5:30022".into(),
+                        login: None,
                     },
                     Endpoint {
                         service: "jupyter".into(),
                         host: "127.0.0.1".into(),
                         port: 40000,
                         url: "http://127.0.0.1:40000/".into(),
+                        login: None,
                     },
                 ],
                 gpus: vec![0],
