@@ -224,6 +224,10 @@ pub fn bwrap_args(plan: &Plan<'_>) -> Vec<OsString> {
         "/proc".as_ref(),
         "--dev".as_ref(),
         "/dev".as_ref(),
+        // Writable by everyone, sticky, as a host's /tmp (bwrap's own
+        // mode would leave a root-made one to root alone).
+        "--perms".as_ref(),
+        "1777".as_ref(),
         "--tmpfs".as_ref(),
         "/tmp".as_ref(),
         "--bind".as_ref(),
@@ -431,7 +435,7 @@ mod tests {
             &["--ro-bind", "/dev/null", "/etc/ssl/private/mlstack.key"]
         ));
         assert!(has(&args, &["--proc", "/proc", "--dev", "/dev"]));
-        assert!(has(&args, &["--tmpfs", "/tmp"]));
+        assert!(has(&args, &["--perms", "1777", "--tmpfs", "/tmp"]));
         assert!(has(
             &args,
             &["--bind", "/data/local/workloads/w/work", "/workspace"]
