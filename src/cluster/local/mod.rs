@@ -364,34 +364,46 @@ const KEEPER_SECONDS: &str = "2147483647";
 /// (its placeholder `sleep`, inside).
 const SANDBOX_KEEPER: &str = "sandbox keeper";
 
-/// The placeholder inside the sandbox started as process `sandbox`, once
-/// it runs (the sandbox is then made); None when the sandbox ended or
-/// `wait` passed first.
-async fn sandbox_keeper(sandbox: i32, wait: Duration) -> Option<ProcRecord> {
+/// Whether process `pid` is a placeholder `sleep` (it has run every
+/// program before it: the sandbox or the user namespace is then made).
+fn is_placeholder(pid: i32) -> bool {
+    let args = procfs::cmdline(pid);
+    args.len() == 2
+        && args[1] == KEEPER_SECONDS
+        && Path::new(&args[0]).file_name() == Some("sleep".as_ref())
+}
+
+/// The first of `candidates()` that is a placeholder, once one is;
+/// None when process `started` ended or `wait` passed first.
+async fn placeholder(
+    started: i32,
+    candidates: impl Fn() -> Vec<i32>,
+    wait: Duration,
+) -> Option<i32> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let found = procfs::descendants(sandbox).into_iter().find(|pid| {
-            let args = procfs::cmdline(*pid);
-            args.len() == 2
-                && args[1] == KEEPER_SECONDS
-                && Path::new(&args[0]).file_name() == Some("sleep".as_ref())
-        });
-        if let Some(pid) = found
-            && let Some(stat) = procfs::stat(pid)
-        {
-            return Some(ProcRecord {
-                role: SANDBOX_KEEPER.to_owned(),
-                pid,
-                start_ticks: stat.start_ticks,
-                program: None,
-            });
+        if let Some(pid) = candidates().into_iter().find(|pid| is_placeholder(*pid)) {
+            return Some(pid);
         }
-        let alive = procfs::stat(sandbox).is_some_and(|s| s.is_live());
+        let alive = procfs::stat(started).is_some_and(|s| s.is_live());
         if !alive || tokio::time::Instant::now() >= deadline {
             return None;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The placeholder inside the sandbox started as process `sandbox`, once
+/// it runs (the sandbox is then made); None when the sandbox ended or
+/// `wait` passed first.
+async fn sandbox_keeper(sandbox: i32, wait: Duration) -> Option<ProcRecord> {
+    let pid = placeholder(sandbox, || procfs::descendants(sandbox), wait).await?;
+    Some(ProcRecord {
+        role: SANDBOX_KEEPER.to_owned(),
+        pid,
+        start_ticks: procfs::stat(pid)?.start_ticks,
+        program: None,
+    })
 }
 
 impl LocalDriver {
@@ -1397,9 +1409,22 @@ impl Driver for LocalDriver {
                 .kill_on_drop(false)
                 .process_group(0);
             let (child, record) = spawn_recorded(&mut keeper, "keeper".to_owned(), None)?;
-            let pgid = record.pid;
-            group = Some(pgid);
-            let mut children = vec![(child, record)];
+            group = Some(record.pid);
+            Ok((holder, record.pid, vec![(child, record)]))
+        })();
+        // The sandbox is made in the holder's user namespace once it has one.
+        let made = match made {
+            Ok((true, pgid, children)) => {
+                match placeholder(pgid, || vec![pgid], self.inner.config.ready_timeout).await {
+                    Some(_) => Ok((true, pgid, children)),
+                    None => Err(DriverError::Conflict(
+                        "the container's placeholder did not start".to_owned(),
+                    )),
+                }
+            }
+            other => other,
+        };
+        let made = made.and_then(|(holder, pgid, mut children)| {
             let mut sandbox = None;
             if self.inner.sandboxed() {
                 let userns = holder.then(|| PathBuf::from(format!("/proc/{pgid}/ns/user")));
@@ -1421,7 +1446,7 @@ impl Driver for LocalDriver {
                 children.push((child, record));
             }
             Ok((pgid, children, sandbox))
-        })();
+        });
         let made = match made {
             Ok((pgid, children, Some(sandbox))) => {
                 match sandbox_keeper(sandbox, self.inner.config.ready_timeout).await {
