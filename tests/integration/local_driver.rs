@@ -3,7 +3,8 @@
 //! HTTP on its port; a missing program; GPUs never booked twice; and a
 //! driver opened again on the same directory finding its processes; a
 //! server that is not root but holds CAP_SETUID/CAP_SETGID running
-//! workloads as users of their own.
+//! workloads as users of their own; the web terminal of a container, a
+//! shell inside its one sandbox.
 //! Every wait is bounded.
 
 use std::collections::BTreeMap;
@@ -19,7 +20,9 @@ use futures_util::StreamExt;
 use mlstack::cluster::local::{
     CgroupSource, GpuSource, LocalConfig, LocalDriver, LocalGpu, group_members,
 };
-use mlstack::cluster::{Driver, DriverError, Observed, ProjectSpec};
+use mlstack::cluster::{
+    Driver, DriverError, Observed, ProjectSpec, TerminalInput, TerminalSession, TerminalSize,
+};
 use mlstack::domain::catalog::{Protocol, ServiceKind};
 use mlstack::domain::ids::{ProjectId, UserId};
 use mlstack::domain::workload::{
@@ -567,6 +570,12 @@ async fn a_new_driver_finds_running_processes_or_marks_them_lost() {
         .await
         .unwrap();
     assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    // Its web terminal joins the sandbox it was found in: the service is
+    // among the processes there.
+    let mut shell = terminal(&second, &web).await;
+    let listed = in_terminal(&mut shell, "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").await;
+    assert!(listed.contains("python3 -m http.server"), "{listed}");
+    drop(shell);
     // The GPU stays booked by the job it was given to.
     let mut other = job(project, "true");
     other.resources.gpu = Some(t4(2));
@@ -712,6 +721,46 @@ async fn inspecting_beside_a_running_driver_takes_nothing_over() {
 }
 
 /// Runs a job to its end and returns its status and log.
+/// Opens a web terminal of the running container `spec`.
+async fn terminal(driver: &LocalDriver, spec: &ContainerSpec) -> TerminalSession {
+    driver
+        .open_terminal(
+            spec,
+            TerminalSize {
+                cols: 200,
+                rows: 50,
+            },
+        )
+        .await
+        .expect("the terminal opens")
+}
+
+/// Types `command` into the terminal and returns what it printed between
+/// two markers (so the echo of the typed line does not count).
+async fn in_terminal(session: &mut TerminalSession, command: &str) -> String {
+    let line = format!("echo BEGIN-$((1+1)); {command}; echo END-$((2+2))\r");
+    session
+        .input
+        .send(TerminalInput::Data(line.into_bytes()))
+        .await
+        .expect("typed");
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if let Some(end) = text.rfind("END-4")
+            && let Some(start) = text[..end].rfind("BEGIN-2")
+        {
+            return text[start + "BEGIN-2".len()..end].trim().to_owned();
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, session.output.recv()).await {
+            Ok(Some(bytes)) => seen.extend_from_slice(&bytes),
+            other => panic!("no answer to {command:?} ({other:?}): {text:?}"),
+        }
+    }
+}
+
 async fn run_to_end(driver: &LocalDriver, spec: &JobSpec) -> (WorkloadStatus, String) {
     driver.apply_job(spec).await.expect("applied");
     let done = wait_end(driver, spec.meta.id).await;
@@ -1264,7 +1313,7 @@ async fn capable_server(root: &Path) {
     // stop ends it.
     let web = container(
         project,
-        "id -u > whoami.txt && exec python3 -m http.server --bind 127.0.0.1 \"$PORT\"",
+        "id -u > whoami.txt && echo only-here > /tmp/private.txt && exec python3 -m http.server --bind 127.0.0.1 \"$PORT\"",
     );
     driver.apply_container(&web).await.expect("applied");
     let running = wait_until(&driver, web.meta.id, |s| {
@@ -1283,6 +1332,37 @@ async fn capable_server(root: &Path) {
         std::fs::read_to_string(&whoami).expect("the service wrote it"),
         format!("{uid}\n")
     );
+    // Its web terminal is a shell in the service's sandbox (bwrap,
+    // unprivileged here, made it in the user namespace its placeholder
+    // holds): the service's processes and private /tmp, its user, no
+    // capability, no new privileges.
+    let mut shell = terminal(&driver, &web).await;
+    assert_eq!(
+        in_terminal(&mut shell, "cat /tmp/private.txt").await,
+        "only-here"
+    );
+    let listed = in_terminal(&mut shell, "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").await;
+    assert!(listed.contains("python3 -m http.server"), "{listed}");
+    assert_eq!(
+        in_terminal(&mut shell, "id -u; id -G").await,
+        format!("{uid}\r\n{uid}")
+    );
+    let status = in_terminal(
+        &mut shell,
+        "grep -E '^(Cap(Inh|Prm|Eff|Amb)|NoNewPrivs)' /proc/self/status",
+    )
+    .await;
+    assert_eq!(status.lines().count(), 5, "{status}");
+    for line in status.lines() {
+        let value = line.split_whitespace().nth(1).unwrap_or_default();
+        let want = if line.starts_with("NoNewPrivs") {
+            "1"
+        } else {
+            "0000000000000000"
+        };
+        assert_eq!(value, want, "{status}");
+    }
+    drop(shell);
     let pgid = driver.process_group(web.meta.id).expect("a group");
     driver.stop_container(web.meta.id).await.expect("stopped");
     assert_eq!(

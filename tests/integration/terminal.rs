@@ -467,6 +467,160 @@ async fn a_member_types_into_a_shell_in_the_sandbox_of_their_running_container()
     );
 }
 
+/// The line of `/proc/PID/status` named `name`, its words joined by one
+/// space.
+fn status_line(status: &str, name: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The shell words that print the pid (in the shell's own view of
+/// /proc) of the process whose command line is `words`.
+fn pid_of(words: &str) -> String {
+    format!(
+        "for p in /proc/[0-9]*; do [ \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" = '{words} ' ] && echo ${{p#/proc/}}; done"
+    )
+}
+
+#[tokio::test]
+async fn the_terminal_is_a_shell_inside_the_running_container() {
+    let lab = lab(|config| {
+        config.local.detect_gpus = false;
+    })
+    .await;
+    let (services, mia) = (&lab.services, lab.user("mia"));
+    // The command leaves a marker process and a file in the sandbox's
+    // private /tmp, which no other sandbox shows.
+    let id = services
+        .create_container(
+            mia,
+            container(
+                lab.project,
+                "inside",
+                Some("echo only-here > /tmp/private.txt && exec sleep 100007"),
+            ),
+        )
+        .await
+        .expect("created");
+    wait_status(services, mia, id, WorkloadStatus::Running).await;
+    let marker = processes_with("sleep 100007")
+        .into_iter()
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\x00100007\x00")
+        })
+        .expect("the container's command");
+    let host_status =
+        std::fs::read_to_string(format!("/proc/{marker}/status")).expect("its status");
+    let namespace = |pid: &str, kind: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+            .map(|link| link.to_string_lossy().into_owned())
+            .unwrap_or_else(|e| panic!("/proc/{pid}/ns/{kind}: {e}"))
+    };
+
+    let mut socket = connect(&lab.app, id, &[("cookie", lab.cookie("mia"))])
+        .await
+        .expect("the terminal opens");
+    // The container's processes and its private files.
+    let inside = run(&mut socket, &pid_of("sleep 100007")).await;
+    let inside_pid: u32 = inside.parse().unwrap_or_else(|_| panic!("{inside:?}"));
+    assert_ne!(
+        inside_pid.to_string(),
+        marker.to_string(),
+        "its own PID namespace's number"
+    );
+    assert_eq!(run(&mut socket, "cat /tmp/private.txt").await, "only-here");
+    // The same namespaces as the command, seen from the host.
+    for kind in ["mnt", "pid", "ipc", "cgroup", "user", "net", "uts"] {
+        let shell = run(&mut socket, &format!("readlink /proc/self/ns/{kind}")).await;
+        assert_eq!(shell, namespace(&marker.to_string(), kind), "{kind}");
+    }
+    // The same cgroup and limits as the command, seen from inside.
+    assert_eq!(
+        run(&mut socket, "cat /proc/self/cgroup").await,
+        run(&mut socket, &format!("cat /proc/{inside_pid}/cgroup")).await
+    );
+    assert_eq!(
+        run(&mut socket, "cat /proc/self/limits").await,
+        run(&mut socket, &format!("cat /proc/{inside_pid}/limits")).await
+    );
+    // The container's user, with no capability and no new privileges.
+    let status = run(&mut socket, "cat /proc/self/status").await;
+    for line in ["Uid:", "Gid:", "Groups:", "NoNewPrivs:", "Seccomp:"] {
+        assert_eq!(
+            status_line(&status, line),
+            status_line(&host_status, line),
+            "{line} {status}"
+        );
+    }
+    for caps in ["CapInh:", "CapPrm:", "CapEff:", "CapAmb:"] {
+        assert_eq!(
+            status_line(&status, caps),
+            "0000000000000000",
+            "{caps} {status}"
+        );
+    }
+    // A server that is root empties the bounding set, as the sandbox's
+    // (unprivileged, nothing is left to empty it with: no_new_privs).
+    if status_line(
+        &std::fs::read_to_string("/proc/self/status").expect("own status"),
+        "Uid:",
+    )
+    .starts_with("0 ")
+    {
+        assert_eq!(
+            status_line(&status, "CapBnd:"),
+            "0000000000000000",
+            "{status}"
+        );
+    }
+    assert_eq!(status_line(&status, "NoNewPrivs:"), "1");
+    assert_eq!(run(&mut socket, "pwd").await, "/workspace");
+
+    // Closing the socket ends what the shell started, jobs in groups of
+    // their own included, but not the container.
+    type_in(&mut socket, "sleep 4646.4646 &\r").await;
+    type_in(&mut socket, "(sleep 4747.4747 &) ; echo started\r").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while processes_with("4646.4646").is_empty() || processes_with("4747.4747").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sleeps never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    socket.close(None).await.expect("close");
+    drop(socket);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !processes_with("4646.4646").is_empty() || !processes_with("4747.4747").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the shell's processes outlived the socket"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        std::fs::read(format!("/proc/{marker}/cmdline")).is_ok_and(|c| c == b"sleep\x00100007\x00"),
+        "the container's command went with the terminal"
+    );
+    let record = services.workload(mia, id).await.expect("the workload");
+    assert_eq!(record.status(), WorkloadStatus::Running);
+    // Another terminal finds the container as it was.
+    let mut again = connect(&lab.app, id, &[("cookie", lab.cookie("mia"))])
+        .await
+        .expect("a second terminal");
+    assert_eq!(run(&mut again, "cat /tmp/private.txt").await, "only-here");
+    assert_eq!(run(&mut again, &pid_of("sleep 100007")).await, inside);
+    drop(again);
+
+    services.stop_container(mia, id).await.expect("stop");
+    wait_status(services, mia, id, WorkloadStatus::Stopped).await;
+}
+
 /// The same terminal on the kube driver: an exec with a TTY into the
 /// container's pod on the fake API server, backed there by a real shell.
 #[tokio::test]

@@ -50,6 +50,17 @@ pub(super) struct WorkloadEnv<'a> {
 /// Where a sandbox shows the workload's environment file.
 const ENV_FILE_INSIDE: &str = "/run/mlstack/env";
 
+/// Where a workload's process runs, when workloads are sandboxed.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Place<'a> {
+    /// In a new sandbox of its own, made in the user namespace at that
+    /// path (`/proc/PID/ns/user` of a container's placeholder) when given.
+    Own { userns: Option<&'a Path> },
+    /// In the running sandbox of process `target` (a container's: its
+    /// environment file is the one the sandbox was made with).
+    Join(i32),
+}
+
 impl LocalDriver {
     /// Checks that the spec's volumes exist and returns their directories.
     pub(super) fn volume_dirs(
@@ -150,6 +161,12 @@ impl LocalDriver {
         Ok(Some(uid))
     }
 
+    /// How a workload of user `uid` becomes that user, when it does.
+    pub(super) fn run_as(&self, uid: Option<u32>) -> Option<RunAs> {
+        uid.zip(self.inner.switch())
+            .map(|(uid, switch)| RunAs { uid, switch })
+    }
+
     /// The environment a workload gets, and nothing else of the server's.
     pub(super) fn workload_vars(&self, env: &WorkloadEnv<'_>) -> BTreeMap<String, String> {
         let sandboxed = self.inner.sandboxed();
@@ -225,9 +242,10 @@ impl LocalDriver {
     /// A workload's process: `outer` is a shell script run outside the
     /// sandbox (its memory limit, the job wrapper) with `$0` = `arg0`,
     /// then `outer_args`, then the words that run `command` in the
-    /// sandbox (or, unsandboxed, directly) with the workload's environment
-    /// (plus `exports`, e.g. a service's PORT) and nothing else; a sandbox
-    /// also mounts `extra` (the SSH server's folder and files).
+    /// sandbox `place` says (or, unsandboxed, directly) with the
+    /// workload's environment (plus `exports`, e.g. a service's PORT) and
+    /// nothing else; a sandbox of its own also mounts `extra` (the SSH
+    /// server's folder and files, in the container's sandbox).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn workload_command(
         &self,
@@ -239,11 +257,22 @@ impl LocalDriver {
         extra: &[Mount],
         env: &WorkloadEnv<'_>,
         log: &std::fs::File,
+        place: Place<'_>,
     ) -> Result<Command, DriverError> {
-        let env_file = self.write_env_file(env)?;
         let mut words: Vec<OsString> = Vec::new();
-        let env_inside = match &self.inner.isolation {
-            Isolation::Sandbox { system, hidden, .. } => {
+        let run_as = self.run_as(env.uid);
+        let env_inside = match (&self.inner.isolation, place) {
+            (Isolation::Sandbox { .. }, Place::Join(target)) => {
+                words.extend(sandbox::join_command(
+                    target,
+                    run_as,
+                    self.inner.own_userns(),
+                    self.inner.drop_capabilities,
+                ));
+                PathBuf::from(ENV_FILE_INSIDE)
+            }
+            (Isolation::Sandbox { system, hidden, .. }, Place::Own { userns }) => {
+                let env_file = self.write_env_file(env)?;
                 let mut mounts: Vec<Mount> = env
                     .volumes
                     .iter()
@@ -273,10 +302,6 @@ impl LocalDriver {
                         })
                         .collect()
                 };
-                let run_as = env
-                    .uid
-                    .zip(self.inner.switch())
-                    .map(|(uid, switch)| RunAs { uid, switch });
                 words.extend(sandbox::command(
                     &self.inner.config.bwrap,
                     &sandbox::Plan {
@@ -287,18 +312,19 @@ impl LocalDriver {
                         gpu_minors: &minors,
                         run_as,
                         drop_capabilities: self.inner.drop_capabilities,
+                        userns,
                     },
                 ));
                 PathBuf::from(ENV_FILE_INSIDE)
             }
-            Isolation::Unsandboxed(_) => {
+            (Isolation::Unsandboxed(_), _) => {
                 // Never the server's capabilities, sandbox or not.
                 if self.inner.drop_capabilities {
                     words.extend(sandbox::drop_capabilities_args());
                 }
-                env_file
+                self.write_env_file(env)?
             }
-            Isolation::Refused(why) => return Err(DriverError::Conflict(why.clone())),
+            (Isolation::Refused(why), _) => return Err(DriverError::Conflict(why.clone())),
         };
         words.push("/bin/sh".into());
         words.push("-c".into());

@@ -37,10 +37,15 @@
 //!   time limit signal the whole group (TERM, then KILL after a grace
 //!   period), and killing the sandbox's first process ends everything in
 //!   it (`processes.rs`).
-//! - A container is a process group led by a placeholder `sleep`, with each
-//!   service's local command started in a sandbox in it on a free local
-//!   port (`$PORT`; the network is the host's); it is Running once every
-//!   port accepts connections. HTTP services are reached only through
+//! - A container is a process group led by a placeholder `sleep` (where
+//!   bwrap runs unprivileged, in a user namespace of its own that it holds
+//!   for the sandbox: `sandbox::holder_command`) and one sandbox, whose own
+//!   placeholder `sleep` the container's processes join (`nsenter`,
+//!   `sandbox::join_command`): each service's local command on a free
+//!   local port (`$PORT`; the network is the host's), the command, and each
+//!   web terminal (`terminal.rs`). They share its processes, `/tmp` and
+//!   mounts, as a pod's do. It is Running once every port accepts
+//!   connections. HTTP services are reached only through
 //!   mlstack's proxy (`Driver::proxy`): each start gives the container a new
 //!   random secret (`$SERVICE_TOKEN`, in its environment file, never on a
 //!   command line) that the proxy sends as `Authorization: token <secret>`,
@@ -99,7 +104,7 @@ pub use gpu::{LocalGpu, parse_nvidia_smi};
 pub use procfs::group_members;
 pub use terminal::Pty;
 
-use launch::WorkloadEnv;
+use launch::{Place, WorkloadEnv};
 use logs::{follow, tail};
 use processes::{
     JOB_WRAPPER, SERVICE_LAUNCHER, first_program, missing_program_in_log, program_exists,
@@ -365,6 +370,52 @@ impl std::fmt::Debug for LocalDriver {
 }
 
 const KEEPER_SECONDS: &str = "2147483647";
+
+/// The role of the process in a container's sandbox that others join
+/// (its placeholder `sleep`, inside).
+const SANDBOX_KEEPER: &str = "sandbox keeper";
+
+/// Whether process `pid` is a placeholder `sleep` (it has run every
+/// program before it: the sandbox or the user namespace is then made).
+fn is_placeholder(pid: i32) -> bool {
+    let args = procfs::cmdline(pid);
+    args.len() == 2
+        && args[1] == KEEPER_SECONDS
+        && Path::new(&args[0]).file_name() == Some("sleep".as_ref())
+}
+
+/// The first of `candidates()` that is a placeholder, once one is;
+/// None when process `started` ended or `wait` passed first.
+async fn placeholder(
+    started: i32,
+    candidates: impl Fn() -> Vec<i32>,
+    wait: Duration,
+) -> Option<i32> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(pid) = candidates().into_iter().find(|pid| is_placeholder(*pid)) {
+            return Some(pid);
+        }
+        let alive = procfs::stat(started).is_some_and(|s| s.is_live());
+        if !alive || tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The placeholder inside the sandbox started as process `sandbox`, once
+/// it runs (the sandbox is then made); None when the sandbox ended or
+/// `wait` passed first.
+async fn sandbox_keeper(sandbox: i32, wait: Duration) -> Option<ProcRecord> {
+    let pid = placeholder(sandbox, || procfs::descendants(sandbox), wait).await?;
+    Some(ProcRecord {
+        role: SANDBOX_KEEPER.to_owned(),
+        pid,
+        start_ticks: procfs::stat(pid)?.start_ticks,
+        program: None,
+    })
+}
 
 impl LocalDriver {
     /// Opens the driver on its directory: reads the GPU inventory and finds
@@ -988,6 +1039,12 @@ impl Inner {
         matches!(self.isolation, Isolation::Sandbox { .. })
     }
 
+    /// Whether bwrap makes a user namespace for a sandbox: sandboxed and
+    /// not root (`sandbox::holder_command`).
+    fn own_userns(&self) -> bool {
+        self.sandboxed() && self.switch() != Some(Switch::InSandbox)
+    }
+
     /// The mode of the folders on the way to a workload's own.
     fn folder_mode(&self) -> u32 {
         match &self.isolation {
@@ -1398,9 +1455,26 @@ impl Driver for LocalDriver {
         let limit = self.limit_prefix(id, &spec.resources, &gpus);
         let host = &self.inner.config.advertise_host;
         let mut group = None;
-        let started = (|| -> Result<_, DriverError> {
-            // The group's leader: a placeholder of ours, not workload code.
-            let mut keeper = Command::new("sleep");
+        // First the group's leader and the container's one sandbox, which
+        // every service, the command and each web terminal join.
+        let made = (|| -> Result<_, DriverError> {
+            // The group's leader: a placeholder of ours, not workload code;
+            // where bwrap runs unprivileged, it holds the user namespace
+            // the sandbox is made in (`sandbox::holder_command`).
+            let holder = self.inner.own_userns();
+            let words = if holder {
+                sandbox::holder_command(self.run_as(uid), self.inner.drop_capabilities)
+            } else {
+                Vec::new()
+            };
+            let mut keeper = match words.split_first() {
+                Some((program, args)) => {
+                    let mut keeper = Command::new(program);
+                    keeper.args(args).arg("sleep");
+                    keeper
+                }
+                None => Command::new("sleep"),
+            };
             keeper
                 .arg(KEEPER_SECONDS)
                 .env_clear()
@@ -1412,9 +1486,72 @@ impl Driver for LocalDriver {
                 .kill_on_drop(false)
                 .process_group(0);
             let (child, record) = spawn_recorded(&mut keeper, "keeper".to_owned(), None)?;
-            let pgid = record.pid;
-            group = Some(pgid);
-            let mut children = vec![(child, record)];
+            group = Some(record.pid);
+            Ok((holder, record.pid, vec![(child, record)]))
+        })();
+        // The sandbox is made in the holder's user namespace once it has one.
+        let made = match made {
+            Ok((true, pgid, children)) => {
+                match placeholder(pgid, || vec![pgid], self.inner.config.ready_timeout).await {
+                    Some(_) => Ok((true, pgid, children)),
+                    None => Err(DriverError::Conflict(
+                        "the container's placeholder did not start".to_owned(),
+                    )),
+                }
+            }
+            other => other,
+        };
+        let made = made.and_then(|(holder, pgid, mut children)| {
+            let mut sandbox = None;
+            if self.inner.sandboxed() {
+                let userns = holder.then(|| PathBuf::from(format!("/proc/{pgid}/ns/user")));
+                let mut command = self.workload_command(
+                    &format!("{limit}{SERVICE_LAUNCHER}"),
+                    "mlstack-sandbox",
+                    &[],
+                    &format!("exec /bin/sleep {KEEPER_SECONDS}"),
+                    "",
+                    // The SSH server's folder and files are mounted in the
+                    // container's one sandbox, which the server joins.
+                    ssh_start
+                        .as_ref()
+                        .map_or(&[][..], |(_, mounts)| mounts.as_slice()),
+                    &env,
+                    &log,
+                    Place::Own {
+                        userns: userns.as_deref(),
+                    },
+                )?;
+                command.process_group(pgid);
+                let (child, record) = spawn_recorded(&mut command, "sandbox".to_owned(), None)?;
+                sandbox = Some(record.pid);
+                children.push((child, record));
+            }
+            Ok((pgid, children, sandbox))
+        });
+        let made = match made {
+            Ok((pgid, children, Some(sandbox))) => {
+                match sandbox_keeper(sandbox, self.inner.config.ready_timeout).await {
+                    Some(inside) => Ok((pgid, children, Some(inside))),
+                    None => {
+                        let _ = procfs::signal_group(pgid, Signal::SIGKILL);
+                        return Ok(self.fail_early(
+                            id,
+                            FailureReason::Other(
+                                "the container's sandbox did not start (its log says why)"
+                                    .to_owned(),
+                            ),
+                        ));
+                    }
+                }
+            }
+            other => other.map(|(pgid, children, _)| (pgid, children, None)),
+        };
+        let started = made.and_then(|(pgid, mut children, inside)| {
+            let place = match &inside {
+                Some(record) => Place::Join(record.pid),
+                None => Place::Own { userns: None },
+            };
             let mut endpoints = Vec::new();
             let mut probes = Vec::new();
             let mut taken: Vec<u16> = ssh_start.iter().map(|(port, _)| *port).collect();
@@ -1436,6 +1573,7 @@ impl Driver for LocalDriver {
                     extra,
                     &env,
                     &log,
+                    place,
                 )?;
                 command.process_group(pgid);
                 children.push(spawn_recorded(
@@ -1498,6 +1636,7 @@ impl Driver for LocalDriver {
                     &[],
                     &env,
                     &log,
+                    place,
                 )?;
                 command.process_group(pgid);
                 children.push(spawn_recorded(
@@ -1506,9 +1645,9 @@ impl Driver for LocalDriver {
                     first_program(main),
                 )?);
             }
-            Ok((pgid, children, endpoints, probes))
-        })();
-        let (pgid, children, endpoints, probes) = match started {
+            Ok((pgid, children, endpoints, probes, inside))
+        });
+        let (pgid, children, endpoints, probes, inside) = match started {
             Ok(started) => started,
             Err(e) => {
                 // Whatever started goes again.
@@ -1518,7 +1657,11 @@ impl Driver for LocalDriver {
                 return Ok(self.fail_early(id, FailureReason::Other(e.to_string())));
             }
         };
-        let procs = children.iter().map(|(_, r)| r.clone()).collect();
+        let procs = children
+            .iter()
+            .map(|(_, r)| r.clone())
+            .chain(inside)
+            .collect();
         self.started(id, procs, endpoints, service_token);
         let monitor = tokio::spawn(watch_container(
             self.inner.clone(),
@@ -1584,6 +1727,7 @@ impl Driver for LocalDriver {
                 &[],
                 &env,
                 &log,
+                Place::Own { userns: None },
             )
             .and_then(|mut command| {
                 command.process_group(0);

@@ -13,7 +13,10 @@ use nix::unistd::Pid;
 pub struct ProcStat {
     /// R, S, D, Z, T, X ...
     pub state: char,
+    pub ppid: i32,
     pub pgrp: i32,
+    /// The session id (the session leader's pid).
+    pub session: i32,
     /// Clock ticks since boot when the process started: with the pid, the
     /// process's identity (a reused pid has another start time).
     pub start_ticks: u64,
@@ -31,10 +34,13 @@ impl ProcStat {
 pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let after = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = after.split_whitespace().collect();
-    // fields[0] is field 3 (state); pgrp is field 5; starttime field 22.
+    // fields[0] is field 3 (state); ppid is field 4, pgrp 5, session 6,
+    // starttime 22.
     Some(ProcStat {
         state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
         start_ticks: fields.get(19)?.parse().ok()?,
     })
 }
@@ -49,16 +55,79 @@ pub fn is_same_live_process(pid: i32, start_ticks: u64) -> bool {
     stat(pid).is_some_and(|s| s.start_ticks == start_ticks && s.is_live())
 }
 
-/// Pids of the live (not zombie) members of a process group.
-pub fn group_members(pgid: i32) -> Vec<i32> {
+/// Every live process on the host with its stat fields.
+fn live_processes() -> Vec<(i32, ProcStat)> {
     let Ok(entries) = std::fs::read_dir(Path::new("/proc")) else {
         return Vec::new();
     };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| stat(*pid).is_some_and(|s| s.pgrp == pgid && s.is_live()))
+        .filter_map(|pid| Some((pid, stat(pid).filter(ProcStat::is_live)?)))
         .collect()
+}
+
+/// Pids of the live (not zombie) members of a process group.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    live_processes()
+        .into_iter()
+        .filter(|(_, s)| s.pgrp == pgid)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Pids of the live members of session `sid`.
+pub fn session_members(sid: i32) -> Vec<i32> {
+    live_processes()
+        .into_iter()
+        .filter(|(_, s)| s.session == sid)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Pids of the live descendants of `pid` (children, theirs, and so on).
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let all = live_processes();
+    let mut found = vec![pid];
+    let mut next = 0;
+    while let Some(parent) = found.get(next).copied() {
+        found.extend(
+            all.iter()
+                .filter(|(_, s)| s.ppid == parent)
+                .map(|(child, _)| *child),
+        );
+        next += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The sessions of a process tree: `root`'s pid (the session it leads,
+/// or will) and those of its live descendants, never this process's own.
+pub fn sessions_of_tree(root: i32) -> std::collections::BTreeSet<i32> {
+    let own = i32::try_from(std::process::id())
+        .ok()
+        .and_then(stat)
+        .map(|s| s.session);
+    descendants(root)
+        .into_iter()
+        .filter_map(|pid| stat(pid).map(|s| s.session))
+        .chain([root])
+        .filter(|sid| Some(*sid) != own)
+        .collect()
+}
+
+/// The arguments a process was started with; empty when unreadable.
+pub fn cmdline(pid: i32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| {
+            bytes
+                .split(|b| *b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// CPU time a process has run, in nanoseconds: the first field of
@@ -95,6 +164,24 @@ pub fn group_usage(pgid: i32) -> Option<(f64, f64)> {
     seen.then(|| (cpu_ns as f64 / 1e9, rss as f64))
 }
 
+/// Sends `signal` to every member of session `sid`, again until none is
+/// left (a member may fork meanwhile); a session that is gone is not an
+/// error.
+pub fn signal_session(sid: i32, signal: Signal) {
+    if sid <= 1 {
+        return;
+    }
+    for _ in 0..10 {
+        let members = session_members(sid);
+        if members.is_empty() {
+            return;
+        }
+        for pid in members {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+        }
+    }
+}
+
 /// Sends `signal` to every process of the group; a group that is gone is
 /// not an error.
 pub fn signal_group(pgid: i32, signal: Signal) -> std::io::Result<()> {
@@ -114,14 +201,16 @@ mod tests {
 
     #[test]
     fn parses_stat_with_odd_names() {
-        let text = "1234 (my (weird) prog) S 1 1234 1234 0 -1 4194560 100 0 0 0 \
+        let text = "1234 (my (weird) prog) S 1 1234 1230 0 -1 4194560 100 0 0 0 \
                     1 2 0 0 20 0 1 0 987654 1000 10 18446744073709551615";
         let stat = parse_stat(text).unwrap();
         assert_eq!(
             stat,
             ProcStat {
                 state: 'S',
+                ppid: 1,
                 pgrp: 1234,
+                session: 1230,
                 start_ticks: 987_654
             }
         );
@@ -135,6 +224,30 @@ mod tests {
         let stat = stat(me).unwrap();
         assert!(is_same_live_process(me, stat.start_ticks));
         assert!(!is_same_live_process(me, stat.start_ticks + 1));
+        assert!(session_members(stat.session).contains(&me));
+        assert!(descendants(stat.ppid).contains(&me));
+        assert!(!cmdline(me).is_empty());
+    }
+
+    #[test]
+    fn a_child_is_a_descendant_and_a_session_ends_whole() {
+        let mut child = std::process::Command::new("setsid")
+            .args(["sh", "-c", "sleep 1000 & sleep 1000"])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while descendants(pid).is_empty() {
+            assert!(std::time::Instant::now() < deadline, "no children");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let sessions = sessions_of_tree(pid);
+        assert!(sessions.contains(&pid), "{sessions:?}");
+        let own = stat(std::process::id() as i32).unwrap().session;
+        assert!(!sessions.contains(&own), "{sessions:?}");
+        signal_session(pid, Signal::SIGKILL);
+        child.wait().unwrap();
+        assert!(session_members(pid).is_empty());
     }
 
     #[test]

@@ -18,9 +18,19 @@
 //! (bwrap refuses to run with capabilities it was not installed with, and
 //! workloads never inherit the server's).
 //!
-//! The argument list is built by pure functions ([`command`], [`bwrap_args`]), so
-//! what a sandbox shows is tested without running one; [`probe`] runs one
-//! once when the driver opens.
+//! A container's processes share one sandbox: they join the namespaces
+//! of a process in it ([`join_command`]: util-linux `nsenter`, then
+//! `setpriv` leaving no capability and setting no_new_privs). Where bwrap
+//! runs unprivileged it would make two user namespaces, the sandbox's
+//! processes in the inner one and the other namespaces owned by the outer
+//! one, which no process is in; so a container's sandbox is made in a user
+//! namespace that a placeholder holds ([`holder_command`], bwrap's
+//! `--userns`), owned by the workload's user, who may then enter it and
+//! everything it owns.
+//!
+//! The argument list is built by pure functions ([`command`], [`bwrap_args`],
+//! [`holder_command`], [`join_command`]), so what a sandbox shows is tested
+//! without running one; [`probe`] runs one once when the driver opens.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -137,6 +147,10 @@ pub struct Plan<'a> {
     /// Clear the server's inheritable and ambient capabilities before
     /// bwrap (the server holds ambient ones).
     pub drop_capabilities: bool,
+    /// The user namespace to make the sandbox in (`/proc/PID/ns/user` of
+    /// the placeholder of [`holder_command`]), when bwrap runs
+    /// unprivileged for a container that others join.
+    pub userns: Option<&'a Path>,
 }
 
 /// The user a sandbox's workload runs as, and how it becomes that user.
@@ -159,12 +173,21 @@ pub fn drop_capabilities_args() -> Vec<OsString> {
         .collect()
 }
 
-/// The words that start a sandbox for a plan: `bwrap` (`bwrap` names the
-/// program) and its arguments up to and including the `--` before the
-/// workload's command; first `setpriv` when the server switches to the
-/// workload's user before the sandbox, or clears its ambient capabilities.
-pub fn command(bwrap: &Path, plan: &Plan<'_>) -> Vec<OsString> {
-    let mut words: Vec<OsString> = match plan.run_as {
+/// util-linux `nsenter`: a process into a running sandbox's namespaces.
+pub const NSENTER: &str = "/usr/bin/nsenter";
+
+/// util-linux `unshare`: the user namespace a container's sandbox is made
+/// in when bwrap runs unprivileged.
+pub const UNSHARE: &str = "/usr/bin/unshare";
+
+/// The descriptor bwrap finds the user namespace of [`Plan::userns`] on.
+const USERNS_FD: &str = "3";
+
+/// The words before a sandboxed or joining program: `setpriv` switching to
+/// the workload's user when the server switches users without root, or
+/// clearing the server's ambient capabilities; none else.
+fn before(run_as: Option<RunAs>, drop_capabilities: bool) -> Vec<OsString> {
+    match run_as {
         Some(RunAs {
             uid,
             switch: Switch::BeforeSandbox,
@@ -185,11 +208,102 @@ pub fn command(bwrap: &Path, plan: &Plan<'_>) -> Vec<OsString> {
             .map(OsString::from)
             .collect()
         }
-        _ if plan.drop_capabilities => drop_capabilities_args(),
+        _ if drop_capabilities => drop_capabilities_args(),
         _ => Vec::new(),
-    };
+    }
+}
+
+/// The words that start a sandbox for a plan: `bwrap` (`bwrap` names the
+/// program) and its arguments up to and including the `--` before the
+/// workload's command; first `setpriv` when the server switches to the
+/// workload's user before the sandbox, or clears its ambient capabilities;
+/// then, for a plan made in a given user namespace, a shell that opens it
+/// for bwrap's `--userns` (as the workload's user, who owns it).
+pub fn command(bwrap: &Path, plan: &Plan<'_>) -> Vec<OsString> {
+    let mut words = before(plan.run_as, plan.drop_capabilities);
+    if let Some(userns) = plan.userns {
+        words.extend(
+            [
+                "/bin/sh".as_ref(),
+                "-c".as_ref(),
+                format!(r#"exec "$@" {USERNS_FD}<"$0""#).as_ref(),
+                userns.as_os_str(),
+            ]
+            .iter()
+            .map(|w: &&std::ffi::OsStr| w.to_os_string()),
+        );
+    }
     words.push(bwrap.as_os_str().to_owned());
     words.extend(bwrap_args(plan));
+    words
+}
+
+/// The words that start the placeholder holding the user namespace a
+/// container's sandbox is made in, when bwrap runs unprivileged (as the
+/// workload's user, up to and including the `--` before the placeholder's
+/// command). bwrap, unprivileged, would otherwise make a user namespace
+/// of its own and, to mount `/dev/pts`, a second one inside it for the
+/// sandboxed processes; the other namespaces belong to the first, which
+/// no process is in, so nothing could join them. In one that exists
+/// already (`--userns`), bwrap makes no other.
+pub fn holder_command(run_as: Option<RunAs>, drop_capabilities: bool) -> Vec<OsString> {
+    let mut words = before(run_as, drop_capabilities);
+    words.extend(
+        [UNSHARE, "--user", "--map-current-user", "--"]
+            .iter()
+            .map(OsString::from),
+    );
+    words
+}
+
+/// The words that start a process in the running sandbox of process
+/// `target` (a process of that sandbox), up to and including the `--`
+/// before its command: `nsenter` into its mount, PID, IPC and cgroup
+/// namespaces (and its user namespace when it has its own, `own_userns`),
+/// its root and its working directory, then `setpriv` leaving it the
+/// workload's user, no capability and no new privileges, as the
+/// sandbox's own processes are. As root, the user switch happens there,
+/// with the bounding set emptied; otherwise the user is switched (or the
+/// server's ambient capabilities cleared) before `nsenter`, and entering a
+/// user namespace of the same owner gives no capability that survives the
+/// next program (its bounding set cannot be emptied without one).
+pub fn join_command(
+    target: i32,
+    run_as: Option<RunAs>,
+    own_userns: bool,
+    drop_capabilities: bool,
+) -> Vec<OsString> {
+    let mut words = if own_userns {
+        before(run_as, drop_capabilities)
+    } else {
+        Vec::new()
+    };
+    let target = target.to_string();
+    words.extend(
+        [NSENTER, "--target", &target]
+            .iter()
+            .chain(own_userns.then_some(&"--user"))
+            .chain(&["--mount", "--pid", "--ipc", "--cgroup", "--root", "--wd"])
+            .chain(own_userns.then_some(&"--preserve-credentials"))
+            .chain(&["--", SETPRIV])
+            .map(OsString::from),
+    );
+    if !own_userns {
+        if let Some(RunAs { uid, .. }) = run_as {
+            let id = uid.to_string();
+            words.extend(
+                ["--reuid", &id, "--regid", &id, "--clear-groups"]
+                    .iter()
+                    .map(OsString::from),
+            );
+        }
+        words.extend(
+            ["--inh-caps=-all", "--bounding-set=-all"]
+                .iter()
+                .map(OsString::from),
+        );
+    }
+    words.extend(["--no-new-privs", "--"].iter().map(OsString::from));
     words
 }
 
@@ -198,6 +312,9 @@ pub fn command(bwrap: &Path, plan: &Plan<'_>) -> Vec<OsString> {
 pub fn bwrap_args(plan: &Plan<'_>) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |parts: &[&std::ffi::OsStr]| args.extend(parts.iter().map(|p| p.to_os_string()));
+    if plan.userns.is_some() {
+        push(&["--userns".as_ref(), USERNS_FD.as_ref()]);
+    }
     push(&[
         "--unshare-pid".as_ref(),
         "--unshare-ipc".as_ref(),
@@ -224,6 +341,10 @@ pub fn bwrap_args(plan: &Plan<'_>) -> Vec<OsString> {
         "/proc".as_ref(),
         "--dev".as_ref(),
         "/dev".as_ref(),
+        // Writable by everyone, sticky, as a host's /tmp (bwrap's own
+        // mode would leave a root-made one to root alone).
+        "--perms".as_ref(),
+        "1777".as_ref(),
         "--tmpfs".as_ref(),
         "/tmp".as_ref(),
         "--bind".as_ref(),
@@ -299,9 +420,10 @@ pub fn bwrap_args(plan: &Plan<'_>) -> Vec<OsString> {
 }
 
 /// Runs `bwrap … true` in a sandbox like a workload's, with `work` as its
-/// working directory: Ok when it works, else what went wrong (bwrap
-/// missing, user namespaces off, a folder the workload's user cannot
-/// reach), in words.
+/// working directory, and, where bwrap runs unprivileged, `true` in a
+/// user namespace of a container's placeholder ([`holder_command`]): Ok
+/// when both work, else what went wrong (bwrap missing, user namespaces
+/// off, a folder the workload's user cannot reach), in words.
 pub async fn probe(
     bwrap: &Path,
     system: &[SystemDir],
@@ -317,18 +439,47 @@ pub async fn probe(
         gpu_minors: &[],
         run_as,
         drop_capabilities,
+        userns: None,
     };
     if !bwrap.is_file() {
         return Err(not_installed(bwrap));
     }
-    let words = command(bwrap, &plan);
+    let mut words = command(bwrap, &plan);
+    words.extend(["/bin/sh", "-c", "true"].iter().map(OsString::from));
+    try_run(
+        &words,
+        bwrap,
+        "cannot make a sandbox (are user namespaces off?)",
+    )
+    .await?;
+    let privileged = matches!(
+        run_as,
+        Some(RunAs {
+            switch: Switch::InSandbox,
+            ..
+        })
+    );
+    if !privileged {
+        let mut words = holder_command(run_as, drop_capabilities);
+        words.push("true".into());
+        try_run(
+            &words,
+            Path::new(UNSHARE),
+            "cannot make the user namespace a container's sandbox is made in",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs `words` (`true` at the end) as a probe: Ok when it succeeds, else
+/// what `what` could not do, and why.
+async fn try_run(words: &[OsString], what: &Path, cannot: &str) -> Result<(), String> {
     let Some((program, args)) = words.split_first() else {
         return Err("no sandbox command".to_owned());
     };
     let run = tokio::process::Command::new(program)
         .args(args)
-        .arg("/bin/sh")
-        .args(["-c", "true"])
         .env_clear()
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -336,13 +487,13 @@ pub async fn probe(
         .kill_on_drop(true)
         .output();
     match tokio::time::timeout(Duration::from_secs(10), run).await {
-        Err(_) => Err(format!("{} did not answer within 10 s", bwrap.display())),
+        Err(_) => Err(format!("{} did not answer within 10 s", what.display())),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(not_installed(program)),
-        Ok(Err(e)) => Err(format!("{} cannot be started: {e}", bwrap.display())),
+        Ok(Err(e)) => Err(format!("{} cannot be started: {e}", what.display())),
         Ok(Ok(output)) if output.status.success() => Ok(()),
         Ok(Ok(output)) => Err(format!(
-            "{} cannot make a sandbox (are user namespaces off?): {}",
-            bwrap.display(),
+            "{} {cannot}: {}",
+            what.display(),
             String::from_utf8_lossy(&output.stderr).trim()
         )),
     }
@@ -350,7 +501,10 @@ pub async fn probe(
 
 fn not_installed(program: impl AsRef<Path>) -> String {
     let program = program.as_ref();
-    let package = if program == Path::new(SETPRIV) {
+    let package = if [SETPRIV, UNSHARE, NSENTER]
+        .iter()
+        .any(|p| program == Path::new(p))
+    {
         "util-linux"
     } else {
         "bubblewrap"
@@ -417,6 +571,7 @@ mod tests {
             gpu_minors: &[1],
             run_as: None,
             drop_capabilities: false,
+            userns: None,
         }));
         assert!(has(
             &args,
@@ -431,7 +586,8 @@ mod tests {
             &["--ro-bind", "/dev/null", "/etc/ssl/private/mlstack.key"]
         ));
         assert!(has(&args, &["--proc", "/proc", "--dev", "/dev"]));
-        assert!(has(&args, &["--tmpfs", "/tmp"]));
+        assert!(has(&args, &["--perms", "1777", "--tmpfs", "/tmp"]));
+        assert!(!args.iter().any(|a| a == "--userns"));
         assert!(has(
             &args,
             &["--bind", "/data/local/workloads/w/work", "/workspace"]
@@ -491,6 +647,7 @@ mod tests {
                 switch: Switch::InSandbox,
             }),
             drop_capabilities: false,
+            userns: None,
         };
         let args = strings(&bwrap_args(&plan));
         // As root, bwrap is the first program; setpriv runs inside.
@@ -548,6 +705,7 @@ mod tests {
                 switch: Switch::BeforeSandbox,
             }),
             drop_capabilities: true,
+            userns: None,
         };
         let words = strings(&command(Path::new("/usr/bin/bwrap"), &plan));
         assert_eq!(
@@ -586,6 +744,107 @@ mod tests {
         plan.drop_capabilities = false;
         let words = strings(&command(Path::new("/usr/bin/bwrap"), &plan));
         assert_eq!(words[0], "/usr/bin/bwrap");
+    }
+
+    #[test]
+    fn a_shared_sandbox_is_made_in_its_holders_user_namespace_and_joined() {
+        let system = system();
+        let run_as = Some(RunAs {
+            uid: 200_002,
+            switch: Switch::BeforeSandbox,
+        });
+        let plan = Plan {
+            system: &system,
+            hidden: &[],
+            work: Path::new("/w"),
+            mounts: &[],
+            gpu_minors: &[],
+            run_as,
+            drop_capabilities: true,
+            userns: Some(Path::new("/proc/42/ns/user")),
+        };
+        let words = strings(&command(Path::new("/usr/bin/bwrap"), &plan));
+        // As the workload's user, a shell opens the namespace for bwrap.
+        assert_eq!(words[0], "/usr/bin/setpriv");
+        assert!(has(
+            &words,
+            &[
+                "--",
+                "/bin/sh",
+                "-c",
+                r#"exec "$@" 3<"$0""#,
+                "/proc/42/ns/user",
+                "/usr/bin/bwrap",
+                "--userns",
+                "3",
+                "--unshare-pid"
+            ]
+        ));
+        assert_eq!(
+            strings(&holder_command(run_as, true))[9..],
+            ["/usr/bin/unshare", "--user", "--map-current-user", "--"]
+        );
+        assert_eq!(
+            strings(&holder_command(None, false)),
+            ["/usr/bin/unshare", "--user", "--map-current-user", "--"]
+        );
+
+        // Unprivileged: the user (or the capabilities) first, then the
+        // sandbox's user namespace with the others; nothing regained.
+        let join = strings(&join_command(77, run_as, true, true));
+        assert!(has(&join, &["--reuid", "200002", "--regid", "200002"]));
+        let nsenter = join.iter().position(|w| w == "/usr/bin/nsenter").unwrap();
+        assert_eq!(
+            join[nsenter..],
+            [
+                "/usr/bin/nsenter",
+                "--target",
+                "77",
+                "--user",
+                "--mount",
+                "--pid",
+                "--ipc",
+                "--cgroup",
+                "--root",
+                "--wd",
+                "--preserve-credentials",
+                "--",
+                "/usr/bin/setpriv",
+                "--no-new-privs",
+                "--"
+            ]
+        );
+        // As root: no user namespace to enter; the user is switched inside
+        // with every capability gone.
+        let root = Some(RunAs {
+            uid: 200_003,
+            switch: Switch::InSandbox,
+        });
+        assert_eq!(
+            strings(&join_command(78, root, false, false)),
+            [
+                "/usr/bin/nsenter",
+                "--target",
+                "78",
+                "--mount",
+                "--pid",
+                "--ipc",
+                "--cgroup",
+                "--root",
+                "--wd",
+                "--",
+                "/usr/bin/setpriv",
+                "--reuid",
+                "200003",
+                "--regid",
+                "200003",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                "--"
+            ]
+        );
     }
 
     #[tokio::test]

@@ -5,7 +5,8 @@
 //! `[local] ssh_address` (loopback unless the admin opens it to the LAN).
 //!
 //! Its folder is `workloads/<id>/ssh/` (the workload's user's, 0700, shown
-//! read-only at [`INSIDE`] in the server's sandbox only): a host key made
+//! read-only at [`INSIDE`] in the container's one sandbox, which the server
+//! joins like every service; its files are the container user's anyway): a host key made
 //! once per container by `ssh-keygen` (kept over restarts, so clients keep
 //! trusting it), the `sshd_config` of this start, the chosen public key as
 //! `authorized_keys` (key login) or a one-line `shadow` with the password's

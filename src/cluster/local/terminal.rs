@@ -1,22 +1,36 @@
 //! The web terminal on the local driver: an interactive shell under a
-//! pseudo-terminal, in a new sandbox made like the container's (the same
-//! binds, user, environment, working directory and memory limit; bwrap
-//! cannot join a running sandbox's namespaces without privileges, so it is
-//! a sandbox of its own with the same view).
+//! pseudo-terminal, inside the running container's own sandbox, as
+//! `kubectl exec` is inside a pod. Every process of a container (its
+//! services and command) runs in one sandbox, and the shell joins it the
+//! same way they do (`sandbox::join_command`: util-linux `nsenter` into
+//! the namespaces of the sandbox's placeholder — mount, PID, IPC, cgroup,
+//! and its user namespace where bwrap runs unprivileged — then `setpriv`):
+//! it sees the container's processes and its private `/tmp`, as the
+//! container's user with no capability and no new privileges, and it is
+//! in the container's cgroup (or under its RLIMIT_AS) like the others.
 //!
 //! The pty pair is opened with rustix (safe calls: `openpt`, `grantpt`,
-//! `unlockpt`, `TIOCGPTPEER`, `tcsetwinsize`); the shell's chain is started
-//! with the slave side as stdin, stdout and stderr, and util-linux
+//! `unlockpt`, `TIOCGPTPEER`, `tcsetwinsize`); the chain is started with
+//! the slave side as stdin, stdout and stderr, and util-linux
 //! `setsid --ctty` makes it a session whose controlling terminal is the
-//! slave (no `unsafe` `pre_exec`). bwrap runs without `--new-session` so
-//! the shell keeps that terminal (job control, Ctrl-C); TIOCSTI from inside
-//! can only type into this same terminal, whose other end is mlstack.
+//! slave (no `unsafe` `pre_exec`). That slave belongs to the host's
+//! `/dev/pts`, which the sandbox does not show (its own `/dev/pts` is
+//! another instance): so inside, util-linux `script` relays it to a
+//! terminal of the sandbox's own `/dev/pts` (passing on window sizes), the
+//! shell's controlling terminal, which `tty` and every program that looks
+//! its terminal up by name find (job control, Ctrl-C). TIOCSTI from inside
+//! can only type into these terminals, whose other end is mlstack.
 //!
 //! The session ends, the terminal is hung up (the shell passes SIGHUP to
-//! its jobs) and then its whole process group is killed (the sandbox's
-//! first process with it, so everything in the sandbox's PID namespace),
-//! when the session is dropped (the browser closed the socket), when the
-//! shell exits, or when the container leaves Running.
+//! its jobs) and then every process of the terminal's sessions (the
+//! outer one and the one `script` makes, found before the hang-up, so
+//! orphans are counted) is killed, when the session is dropped (the
+//! browser closed the socket), when the shell exits, or when the
+//! container leaves Running (its sandbox ending ends the shell too). The
+//! container's own processes are in none of those sessions and stay; a
+//! process the shell started that left them (`setsid`, a daemon) and
+//! whose parent is gone stays with the container, as after `kubectl
+//! exec`, until the container stops.
 
 use std::fs::File;
 use std::future::Future;
@@ -35,8 +49,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 
-use super::launch::WorkloadEnv;
-use super::{Inner, LocalDriver, procfs};
+use super::cgroup::shell_quote;
+use super::launch::{Place, WorkloadEnv};
+use super::{Inner, LocalDriver, SANDBOX_KEEPER, procfs};
 use crate::cluster::{
     DriverError, DriverEvent, TERMINAL_BUFFER, TERMINAL_SHELL, TerminalInput, TerminalSession,
     TerminalSize,
@@ -44,7 +59,8 @@ use crate::cluster::{
 use crate::domain::workload::{ContainerSpec, WorkloadId, WorkloadStatus};
 
 /// The terminal's launcher, outside the sandbox: a new session with the
-/// pty (its stdin) as controlling terminal, then the sandboxed shell.
+/// pty (its stdin) as controlling terminal, then the shell joining the
+/// container's sandbox.
 const TERMINAL_LAUNCHER: &str = r#"exec setsid --ctty "$@""#;
 
 /// How long a hung-up shell has to end its jobs before its group is killed.
@@ -84,11 +100,11 @@ impl Pty {
     }
 
     /// Starts `command` with the slave side as stdin, stdout and stderr
-    /// (the command must make it its controlling terminal, e.g. through
-    /// `setsid --ctty`, which also makes the child a process group leader)
-    /// and connects the master side to a session. The session ends, and
-    /// the child's process group is killed, when it is dropped, when the
-    /// child has exited, or when `stop` resolves.
+    /// (the command must make it its controlling terminal in a session it
+    /// leads, e.g. through `setsid --ctty`) and connects the master side
+    /// to a session. The session ends, and every process of the child's
+    /// session is killed, when it is dropped, when the child has exited,
+    /// or when `stop` resolves.
     pub fn spawn(
         self,
         command: &mut Command,
@@ -157,7 +173,8 @@ fn read_ready(reader: &pipe::Receiver) -> Vec<u8> {
 }
 
 /// Moves bytes between the terminal and the session until one side ends,
-/// then kills the child's process group.
+/// then kills the child's session (the child made it: `setsid --ctty`)
+/// and those its descendants made.
 async fn pump(
     mut ends: Ends,
     mut child: Child,
@@ -165,7 +182,7 @@ async fn pump(
     output: mpsc::Sender<Vec<u8>>,
     stop: impl Future<Output = ()> + Send,
 ) {
-    let group = child.id().and_then(|pid| i32::try_from(pid).ok());
+    let root = child.id().and_then(|pid| i32::try_from(pid).ok());
     tokio::pin!(stop);
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
@@ -200,13 +217,17 @@ async fn pump(
             () = &mut stop => break,
         }
     }
+    // The child's session, and those its descendants made (the shell's
+    // own terminal's), found before anything ends: an orphan keeps its
+    // session, not its parents.
+    let sessions = root.map(procfs::sessions_of_tree).unwrap_or_default();
     // Closing the master hangs the terminal up: the shell gets SIGHUP and
-    // passes it to its jobs (background ones too, which a signal to the
-    // session's group would miss). A moment for that, then the group goes.
+    // passes it to its jobs. A moment for that, then the sessions go,
+    // every job's process group with them.
     drop(ends);
     let _ = tokio::time::timeout(HANGUP_GRACE, child.wait()).await;
-    if let Some(group) = group {
-        let _ = procfs::signal_group(group, Signal::SIGKILL);
+    for session in sessions {
+        procfs::signal_session(session, Signal::SIGKILL);
     }
     let _ = child.start_kill();
     let _ = child.wait().await;
@@ -239,8 +260,9 @@ async fn left_running(
 }
 
 impl LocalDriver {
-    /// A shell under a pseudo-terminal in a sandbox like the running
-    /// container `spec`'s.
+    /// A shell under a pseudo-terminal in the sandbox of the running
+    /// container `spec` (unsandboxed, where the driver runs workloads so,
+    /// a shell with the container's environment).
     pub(super) async fn terminal(
         &self,
         spec: &ContainerSpec,
@@ -248,24 +270,40 @@ impl LocalDriver {
     ) -> Result<TerminalSession, DriverError> {
         let id = spec.meta.id;
         let events = self.inner.events.subscribe();
-        let gpus = {
+        let not_running =
+            || DriverError::Conflict(format!("container {} is not running", spec.meta.name));
+        let (gpus, inside) = {
             let state = self.inner.lock();
             match state.workloads.get(&id) {
-                Some(entry) if entry.record.status == WorkloadStatus::Running => {
-                    entry.record.gpus.clone()
-                }
-                Some(_) => {
-                    return Err(DriverError::Conflict(format!(
-                        "container {} is not running",
-                        spec.meta.name
-                    )));
-                }
+                Some(entry) if entry.record.status == WorkloadStatus::Running => (
+                    entry.record.gpus.clone(),
+                    entry
+                        .record
+                        .procs
+                        .iter()
+                        .find(|p| p.role == SANDBOX_KEEPER)
+                        .cloned(),
+                ),
+                Some(_) => return Err(not_running()),
                 None => {
                     return Err(DriverError::NotFound {
                         what: format!("container {id}"),
                     });
                 }
             }
+        };
+        let place = match inside {
+            Some(keeper) if procfs::is_same_live_process(keeper.pid, keeper.start_ticks) => {
+                Place::Join(keeper.pid)
+            }
+            Some(_) => return Err(not_running()),
+            None if self.inner.sandboxed() => {
+                return Err(DriverError::Conflict(format!(
+                    "container {} was started before its processes shared one sandbox: stop and start it",
+                    spec.meta.name
+                )));
+            }
+            None => Place::Own { userns: None },
         };
         let volumes = self.volume_dirs(spec.meta.project, &spec.volumes)?;
         let uid = self.project_uid(spec.meta.project)?;
@@ -278,7 +316,9 @@ impl LocalDriver {
             vars: &spec.env,
             work: &work,
             uid,
-            // The services' secret is the proxy's, not the shell's.
+            // Unsandboxed, the services' secret is the proxy's, not the
+            // shell's (in the sandbox, the shell reads the container's
+            // environment file, as its command does).
             service_token: None,
         };
         let limit = self.limit_prefix(id, &spec.resources, &gpus);
@@ -286,15 +326,23 @@ impl LocalDriver {
         let slave = pty
             .slave_file()
             .map_err(|e| DriverError::io("opening a pseudo-terminal", e))?;
+        let shell = match place {
+            Place::Join(_) => format!(
+                "exec script -q -e -c {} /dev/null",
+                shell_quote(TERMINAL_SHELL)
+            ),
+            Place::Own { .. } => TERMINAL_SHELL.to_owned(),
+        };
         let command = self.workload_command(
             &format!("{limit}{TERMINAL_LAUNCHER}"),
             "mlstack-terminal",
             &[],
-            TERMINAL_SHELL,
+            &shell,
             "export TERM=xterm-256color\n",
             &[],
             &env,
             &slave,
+            place,
         );
         let mut command = command?;
         drop(slave);
