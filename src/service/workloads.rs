@@ -771,7 +771,8 @@ impl Services {
                 let queue = lists.current(store, project, WorkloadKind::Job)?;
                 let mut places = BTreeMap::new();
                 for (id, ahead) in wanted
-                    .into_iter()
+                    .iter()
+                    .copied()
                     .filter_map(|id| queue.queue.get(&id).map(|ahead| (id, *ahead)))
                 {
                     let Some(record) = workloads::get_read_tx(tx, id)? else {
@@ -1579,7 +1580,7 @@ impl Services {
         self.blocking(move |store| {
             store.read(|tx| {
                 let mut out = BTreeMap::new();
-                for id in ids {
+                for id in ids.iter().copied() {
                     let Some(p) = projects::get_read_tx(tx, id)?.filter(|p| !p.deleted) else {
                         out.insert(id, None);
                         continue;
