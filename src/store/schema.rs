@@ -52,7 +52,7 @@ pub(super) fn open(path: &Path, compact: bool) -> Result<Database, StoreError> {
             .mode(0o700)
             .create(dir)
             .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
-            .map_err(|e| StoreError::Backend(redb::Error::Io(e)))?;
+            .map_err(StoreError::from)?;
     }
     let mut db = Database::builder()
         .set_repair_callback(|session| {
@@ -69,7 +69,7 @@ pub(super) fn open(path: &Path, compact: bool) -> Result<Database, StoreError> {
             other => other.into(),
         })?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| StoreError::Backend(redb::Error::Io(e)))?;
+        .map_err(StoreError::from)?;
 
     let found = {
         let tx = db.begin_read()?;
