@@ -31,6 +31,7 @@ pub mod users;
 pub mod volumes;
 pub mod workloads;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
@@ -134,6 +135,22 @@ pub struct Store {
     failure: Mutex<Option<WriteFailure>>,
 }
 
+thread_local! {
+    /// Whether this thread holds a store's writer lock.
+    static WRITING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The writer lock; the thread's mark goes with it.
+struct WriterGuard<'a> {
+    _guard: MutexGuard<'a, ()>,
+}
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        WRITING.set(false);
+    }
+}
+
 /// The database, `None` while it could not be opened again, and its
 /// generation: one more each time it is opened again.
 struct Slot {
@@ -203,8 +220,17 @@ impl Store {
         &self.path
     }
 
-    fn lock_writer(&self) -> MutexGuard<'_, ()> {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock_writer(&self) -> WriterGuard<'_> {
+        let guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        WRITING.set(true);
+        WriterGuard { _guard: guard }
+    }
+
+    /// The writer lock for a read that heals the database, unless this
+    /// thread holds it already (a read inside a write transaction): that
+    /// read does without.
+    fn lock_writer_for_read(&self) -> Option<WriterGuard<'_>> {
+        (!WRITING.get()).then(|| self.lock_writer())
     }
 
     /// With the writer lock held: opens the database where it is closed,
@@ -217,8 +243,11 @@ impl Store {
         let failed = match &slot.db {
             None => true,
             // No write transaction is live (the writer lock is held): this
-            // one is dropped unused, only to ask whether writes work.
-            Some(db) => db.begin_write().is_err_and(|e| is_previous_io(&e)),
+            // one is aborted unused, only to ask whether writes work.
+            Some(db) => match db.begin_write() {
+                Ok(tx) => tx.abort().is_err(),
+                Err(e) => is_previous_io(&e),
+            },
         };
         if failed {
             slot.db = None;
@@ -241,7 +270,9 @@ impl Store {
                 }
             }
         }
-        let _writer = self.lock_writer();
+        let Some(_writer) = self.lock_writer_for_read() else {
+            return Err(StoreError::Backend(redb::Error::DatabaseClosed));
+        };
         self.heal_locked()?;
         let slot = self.slot.read().unwrap_or_else(PoisonError::into_inner);
         match &slot.db {
@@ -279,7 +310,9 @@ impl Store {
     /// Whether the database was opened again since `generation`, healing
     /// it first where writes fail.
     fn healed_since(&self, generation: u64) -> Result<bool, StoreError> {
-        let _writer = self.lock_writer();
+        let Some(_writer) = self.lock_writer_for_read() else {
+            return Ok(false);
+        };
         self.heal_locked()?;
         Ok(self
             .slot
