@@ -323,15 +323,24 @@ impl Services {
                 last_seen_at: now,
                 ..session.clone()
             };
-            self.blocking(move |store| {
-                store.write(|tx| {
-                    if sessions::get_tx(tx, &hash)?.is_some() {
-                        sessions::put_tx(tx, &hash, &touched)?;
-                    }
-                    Ok(())
+            let touch = self
+                .blocking(move |store| {
+                    store.write(|tx| {
+                        if sessions::get_tx(tx, &hash)?.is_some() {
+                            sessions::put_tx(tx, &hash, &touched)?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .await?;
+                .await;
+            // A full disk stops writes, not reading: the session stays as
+            // it was touched last.
+            match touch {
+                Err(e) if e.is_disk_full() => {
+                    tracing::warn!("the session was not touched: the disk is full");
+                }
+                other => other?,
+            }
         }
         Ok(Some(SessionContext {
             user,

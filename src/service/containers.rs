@@ -1001,7 +1001,7 @@ impl Services {
             store.read(|tx| {
                 let p = live_project_read_tx(tx, project)?;
                 let held = holds::of_project_read_tx(tx, project)?;
-                for (owner, request) in asked {
+                for (owner, request) in asked.iter().cloned() {
                     let Some(member) = p.members.iter().find(|m| m.user == owner) else {
                         continue;
                     };

@@ -413,7 +413,8 @@ impl Services {
             .blocking(move |store| {
                 Ok(store.read(|tx| {
                     containers
-                        .into_iter()
+                        .iter()
+                        .cloned()
                         .map(|(id, name, owner, running)| {
                             let hours = metric_rows::hours_read_tx(tx, id, from_hour..=to_hour)?;
                             let idle = running && {

@@ -36,7 +36,7 @@ use crate::clock::SharedClock;
 use crate::cluster::AnyDriver;
 use crate::domain::validation::FieldErrors;
 use crate::i18n::Catalog;
-use crate::store::{Store, StoreError};
+use crate::store::{NotReady, Store, StoreError};
 
 /// Name of the file, in the data directory, that holds the first-run admin
 /// password until it is changed.
@@ -94,6 +94,13 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl ServiceError {
+    /// Whether the store refused the write because its disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, ServiceError::Store(StoreError::DiskFull(_)))
+    }
 }
 
 /// The cluster driver and how long a request may wait on it.
@@ -220,12 +227,13 @@ impl Services {
         &self.catalog
     }
 
-    /// Whether the store answers; for the readiness check.
-    pub async fn is_ready(&self) -> bool {
+    /// Whether the store answers and, after a failed write, commits again;
+    /// for the readiness check, with the reason when it is not ready.
+    pub async fn readiness(&self) -> Result<(), NotReady> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.is_ready())
+        tokio::task::spawn_blocking(move || store.readiness())
             .await
-            .unwrap_or(false)
+            .unwrap_or(Err(NotReady::Unreadable))
     }
 
     /// Runs store work on the blocking pool, never on an executor thread.

@@ -1579,7 +1579,7 @@ impl Services {
         self.blocking(move |store| {
             store.read(|tx| {
                 let mut out = BTreeMap::new();
-                for id in ids {
+                for id in ids.iter().copied() {
                     let Some(p) = projects::get_read_tx(tx, id)?.filter(|p| !p.deleted) else {
                         out.insert(id, None);
                         continue;

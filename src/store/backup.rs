@@ -25,7 +25,7 @@ impl Store {
     /// not exist yet: every table as one read transaction saw it, committed
     /// durably. Returns the number of entries copied.
     pub fn backup_to(&self, target: &Path) -> Result<u64, StoreError> {
-        let from = self.db.begin_read()?;
+        let from = self.begin_read()?;
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -64,7 +64,7 @@ impl Store {
 
     /// Every table's entries (for comparing a store with its backup).
     pub fn contents(&self) -> Result<Contents, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.begin_read()?;
         let mut contents = Contents::new();
         tables::for_each_table!(
             |table| {

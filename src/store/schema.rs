@@ -1,11 +1,10 @@
 //! Opening the store: create, upgrade through the migrations, or refuse.
 
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 
 use redb::{Database, ReadTransaction, ReadableDatabase, TableError, WriteTransaction};
 
-use super::{Store, StoreError, migrations, tables};
+use super::{StoreError, migrations, tables};
 
 /// The schema this binary reads and writes.
 pub const CURRENT_VERSION: u64 = 16;
@@ -21,7 +20,7 @@ pub fn version(tx: &ReadTransaction) -> Result<Option<u64>, StoreError> {
     }
 }
 
-fn set_version_tx(tx: &WriteTransaction, version: u64) -> Result<(), StoreError> {
+pub(super) fn set_version_tx(tx: &WriteTransaction, version: u64) -> Result<(), StoreError> {
     tx.open_table(tables::META)?.insert(VERSION_KEY, version)?;
     Ok(())
 }
@@ -39,7 +38,11 @@ fn create_tables_tx(tx: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub(super) fn open(path: &Path) -> Result<Store, StoreError> {
+/// Opens the store file at `path` (creating it), upgrading an older schema
+/// and refusing a newer one; with `compact`, the file is compacted too (at
+/// start-up, not when the store is opened again after a failed write: a
+/// compaction needs free space).
+pub(super) fn open(path: &Path, compact: bool) -> Result<Database, StoreError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     // The data directory and the store file are the server's user's only
     // (0700, 0600), whatever the umask; an older install's are corrected.
@@ -49,7 +52,7 @@ pub(super) fn open(path: &Path) -> Result<Store, StoreError> {
             .mode(0o700)
             .create(dir)
             .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
-            .map_err(|e| StoreError::Backend(redb::Error::Io(e)))?;
+            .map_err(StoreError::from)?;
     }
     let mut db = Database::builder()
         .set_repair_callback(|session| {
@@ -66,7 +69,7 @@ pub(super) fn open(path: &Path) -> Result<Store, StoreError> {
             other => other.into(),
         })?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| StoreError::Backend(redb::Error::Io(e)))?;
+        .map_err(StoreError::from)?;
 
     let found = {
         let tx = db.begin_read()?;
@@ -106,12 +109,8 @@ pub(super) fn open(path: &Path) -> Result<Store, StoreError> {
             tx.commit()?;
         }
     }
-    if db.compact()? {
+    if compact && db.compact()? {
         tracing::debug!("store compacted");
     }
-    Ok(Store {
-        db,
-        path: path.to_owned(),
-        commits: AtomicU64::new(0),
-    })
+    Ok(db)
 }

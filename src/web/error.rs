@@ -53,6 +53,9 @@ pub enum WebError {
     /// Retry after `seconds`; `message` names why.
     #[error("throttled for {seconds} s")]
     Throttled { seconds: i64, message: &'static str },
+    /// The store's disk is full: nothing was saved (507).
+    #[error("the disk is full: {0}")]
+    DiskFull(String),
     /// The cluster did not answer in time or failed.
     #[error("cluster unavailable: {0}")]
     Unavailable(String),
@@ -72,6 +75,7 @@ pub struct ErrorPage {
 impl From<ServiceError> for WebError {
     fn from(e: ServiceError) -> Self {
         match e {
+            e if e.is_disk_full() => WebError::DiskFull(e.to_string()),
             ServiceError::NotFound => WebError::NotFound,
             ServiceError::Forbidden => WebError::Forbidden,
             ServiceError::OverQuota {
@@ -131,6 +135,7 @@ impl WebError {
             }
             WebError::QueueFull { .. } => ("error.page.refused", "job.error.queue_full"),
             WebError::Unavailable(_) => ("error.page.unavailable", "error.page.unavailable_text"),
+            WebError::DiskFull(_) => ("error.page.disk_full", "error.page.disk_full_text"),
             WebError::Internal(_) => ("error.page.internal", "error.page.internal_text"),
         };
         let args = match self {
@@ -172,6 +177,7 @@ impl ResponseError for WebError {
             | WebError::QueueFull { .. } => StatusCode::CONFLICT,
             WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::DiskFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -181,6 +187,9 @@ impl ResponseError for WebError {
             WebError::Internal(cause) => tracing::error!(cause = %cause, "request failed"),
             WebError::Unavailable(cause) => {
                 tracing::warn!(cause = %cause, "request failed: the cluster is unavailable")
+            }
+            WebError::DiskFull(cause) => {
+                tracing::error!(cause = %cause, "request failed: the disk is full")
             }
             WebError::BadRequest(cause) => tracing::info!(cause = %cause, "bad request"),
             WebError::CsrfRejected => {
@@ -226,6 +235,32 @@ mod tests {
                 ("error.page.unavailable", "error.page.unavailable_text")
             );
         }
+    }
+
+    #[test]
+    fn a_full_disk_is_507_with_a_page_that_says_nothing_was_saved_in_each_language() {
+        use crate::domain::user::Lang;
+        use crate::store::StoreError;
+        let full = std::io::Error::from_raw_os_error(28);
+        let web = WebError::from(ServiceError::Store(StoreError::from(full)));
+        assert_eq!(web.status_code(), StatusCode::INSUFFICIENT_STORAGE);
+        let page = web.page();
+        assert_eq!(
+            (page.title, page.message),
+            ("error.page.disk_full", "error.page.disk_full_text")
+        );
+        let catalog = crate::i18n::Catalog::load().expect("catalog");
+        let en = catalog.tr(Lang::En).t(page.message);
+        assert!(
+            en.contains("The server's disk is full; nothing was saved."),
+            "{en}"
+        );
+        let zh = catalog.tr(Lang::ZhTw).t(page.message);
+        assert!(zh.contains("伺服器磁碟已滿，未儲存任何內容。"), "{zh}");
+        // Another I/O error stays a 500.
+        let other = std::io::Error::from_raw_os_error(5);
+        let web = WebError::from(ServiceError::Store(StoreError::from(other)));
+        assert_eq!(web.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

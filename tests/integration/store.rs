@@ -262,7 +262,7 @@ fn a_schema_3_store_gains_the_workload_volume_and_key_pair_tables() {
     assert_eq!(version_of(&store_path), Some(3));
 
     let store = Store::open_in(dir.path()).expect("upgraded");
-    assert!(store.is_ready());
+    assert_eq!(store.readiness(), Ok(()));
     drop(store);
     assert_eq!(version_of(&store_path), Some(schema::CURRENT_VERSION));
     let db = redb::Database::open(&store_path).expect("open");
@@ -505,7 +505,7 @@ fn a_schema_5_store_gains_the_order_and_run_interval_tables() {
         tx.commit().expect("commit");
     }
     let store = Store::open_in(dir.path()).expect("upgraded");
-    assert!(store.is_ready());
+    assert_eq!(store.readiness(), Ok(()));
     drop(store);
     assert_eq!(version_of(&store_path), Some(schema::CURRENT_VERSION));
     let db = redb::Database::open(&store_path).expect("open");

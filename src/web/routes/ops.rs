@@ -21,14 +21,14 @@ async fn get_healthz(_page: Page) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-/// The store is open and answers.
+/// The store is open and answers, and after a failed write (a full disk)
+/// commits again; else 503 with the reason.
 async fn get_readyz(_page: Page, state: web::Data<AppState>) -> HttpResponse {
-    if state.services.is_ready().await {
-        HttpResponse::Ok().content_type("text/plain").body("ready")
-    } else {
-        HttpResponse::ServiceUnavailable()
+    match state.services.readiness().await {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Err(reason) => HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
-            .body("store not ready")
+            .body(format!("store not ready: {reason}")),
     }
 }
 
