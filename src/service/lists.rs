@@ -99,13 +99,11 @@ impl ListSnapshots {
     ) -> Result<Arc<ListSnapshot>, StoreError> {
         let commits = store.commits();
         let key = (project, kind);
-        if let Some(snapshot) = self
-            .latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .filter(|s| s.commits == commits)
-        {
+        // The lock is held while a stale snapshot is read again, so the
+        // requests that find it stale at once wait for one read instead of
+        // each making its own.
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(snapshot) = latest.get(&key).filter(|s| s.commits == commits) {
             return Ok(Arc::clone(snapshot));
         }
         let snapshot = Arc::new(store.read(|tx| {
@@ -126,10 +124,7 @@ impl ListSnapshots {
                 decoded: Mutex::default(),
             })
         })?);
-        self.latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, Arc::clone(&snapshot));
+        latest.insert(key, Arc::clone(&snapshot));
         Ok(snapshot)
     }
 }

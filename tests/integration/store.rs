@@ -554,7 +554,7 @@ fn a_schema_5_store_gains_the_metrics_tables() {
 }
 
 #[test]
-fn an_upgrade_to_schema_6_lists_the_mails_already_queued() {
+fn an_upgrade_from_schema_5_lists_the_mails_already_queued() {
     use mlstack::domain::ids::MailId;
     use mlstack::store::outbox::{MailRecord, MailStatus};
     use redb::ReadableTableMetadata;
