@@ -271,13 +271,13 @@ impl Store {
             }
         }
         let Some(_writer) = self.lock_writer_for_read() else {
-            return Err(StoreError::Backend(redb::Error::DatabaseClosed));
+            return Err(self.classified(StoreError::Backend(redb::Error::DatabaseClosed)));
         };
-        self.heal_locked()?;
+        self.heal_locked().map_err(|e| self.classified(e))?;
         let slot = self.slot.read().unwrap_or_else(PoisonError::into_inner);
         match &slot.db {
             Some(db) => Ok((db.begin_read()?, slot.generation)),
-            None => Err(StoreError::Backend(redb::Error::DatabaseClosed)),
+            None => Err(self.classified(StoreError::Backend(redb::Error::DatabaseClosed))),
         }
     }
 
@@ -313,7 +313,7 @@ impl Store {
         let Some(_writer) = self.lock_writer_for_read() else {
             return Ok(false);
         };
-        self.heal_locked()?;
+        self.heal_locked().map_err(|e| self.classified(e))?;
         Ok(self
             .slot
             .read()
@@ -384,20 +384,27 @@ impl Store {
         }
     }
 
+    /// `e`, or a full disk where it is redb's `PreviousIo` (an earlier I/O
+    /// error, whose cause it does not keep) or a database that could not be
+    /// opened again, while less than [`PROBE_FREE_BYTES`] are free.
+    fn classified(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Backend(redb::Error::PreviousIo | redb::Error::DatabaseClosed)
+                if self.free_bytes() < PROBE_FREE_BYTES =>
+            {
+                StoreError::DiskFull(std::io::ErrorKind::StorageFull.into())
+            }
+            other => other,
+        }
+    }
+
     /// Remembers why a write failed (for `/readyz`) and returns the error
     /// to report: redb's `PreviousIo` (an earlier I/O error, whose cause
     /// it does not keep) is a full disk where less than
     /// [`PROBE_FREE_BYTES`] are free. A refusal of the store's own rules is
     /// no failure.
     fn failed(&self, e: StoreError) -> StoreError {
-        let e = match e {
-            StoreError::Backend(redb::Error::PreviousIo)
-                if self.free_bytes() < PROBE_FREE_BYTES =>
-            {
-                StoreError::DiskFull(std::io::ErrorKind::StorageFull.into())
-            }
-            other => other,
-        };
+        let e = self.classified(e);
         let failure = match &e {
             StoreError::DiskFull(_) => WriteFailure::DiskFull,
             StoreError::Backend(b) => WriteFailure::Io(b.to_string()),
