@@ -1317,12 +1317,6 @@ impl Services {
         .await
     }
 
-    /// Every mail in the outbox, newest first (admins).
-    pub async fn outbox(&self) -> Result<Vec<MailRecord>, ServiceError> {
-        self.blocking(|store| store.read(|tx| Ok(outbox::all_read_tx(tx)?)))
-            .await
-    }
-
     /// Page `page` (from 1; past the end: the last) of `page_size` mails of
     /// the outbox, newest first, with how many it holds (admins).
     pub async fn outbox_page(
@@ -1330,12 +1324,9 @@ impl Services {
         page: usize,
         page_size: usize,
     ) -> Result<OutboxPage, ServiceError> {
-        let page_size = page_size.max(1);
         self.blocking(move |store| {
             store.read(|tx| {
-                let (_, total) = outbox::page_read_tx(tx, 0, 0)?;
-                let page = page.clamp(1, total.div_ceil(page_size).max(1));
-                let (mails, total) = outbox::page_read_tx(tx, (page - 1) * page_size, page_size)?;
+                let (mails, total, page) = outbox::page_read_tx(tx, page, page_size)?;
                 Ok(OutboxPage { mails, total, page })
             })
         })

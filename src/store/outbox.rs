@@ -94,40 +94,29 @@ pub fn due_read_tx(
     )
 }
 
-/// Every mail, newest first.
-pub fn all_read_tx(tx: &ReadTransaction) -> Result<Vec<MailRecord>, StoreError> {
-    let table = tx.open_table(tables::MAIL_ID_TO_MAIL)?;
-    let mut out: Vec<MailRecord> = table
-        .iter()?
-        .map(|entry| {
-            let (_, bytes) = entry?;
-            codec::decode(bytes.value())
-        })
-        .collect::<Result<_, _>>()?;
-    out.reverse();
-    Ok(out)
-}
-
-/// Mails `skip` to `skip + take` of the outbox, newest first (ids are
-/// UUIDv7, in time order), and how many it holds; only those are decoded.
+/// Page `page` (from 1; past the end: the last) of `page_size` mails of
+/// the outbox, newest first (ids are UUIDv7, in time order), how many it
+/// holds, and the page shown; only the page's mails are decoded.
 pub fn page_read_tx(
     tx: &ReadTransaction,
-    skip: usize,
-    take: usize,
-) -> Result<(Vec<MailRecord>, usize), StoreError> {
+    page: usize,
+    page_size: usize,
+) -> Result<(Vec<MailRecord>, usize, usize), StoreError> {
     let table = tx.open_table(tables::MAIL_ID_TO_MAIL)?;
     let total = usize::try_from(table.len()?).unwrap_or(usize::MAX);
+    let page_size = page_size.max(1);
+    let page = page.clamp(1, total.div_ceil(page_size).max(1));
     let mails = table
         .iter()?
         .rev()
-        .skip(skip)
-        .take(take)
+        .skip((page - 1).saturating_mul(page_size))
+        .take(page_size)
         .map(|entry| {
             let (_, bytes) = entry?;
             codec::decode(bytes.value())
         })
         .collect::<Result<_, _>>()?;
-    Ok((mails, total))
+    Ok((mails, total, page))
 }
 
 /// Gives every Pending mail without a due entry one (the upgrade to the

@@ -110,7 +110,13 @@ mod tests {
             .set_backup_email(ivy, "ivy@home.example", "http://lab/verify")
             .await
             .expect("backup");
-        let mail = services.outbox().await.expect("outbox")[0].body.clone();
+        let mail = services
+            .outbox_page(1, usize::MAX)
+            .await
+            .map(|page| page.mails)
+            .expect("outbox")[0]
+            .body
+            .clone();
         let token = mail
             .split("token=")
             .nth(1)

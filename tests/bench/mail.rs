@@ -251,7 +251,11 @@ fn main() -> anyhow::Result<()> {
         // The outcomes are written just after the server took each mail.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let outbox = running.services.outbox().await?;
+            let outbox = running
+                .services
+                .outbox_page(1, usize::MAX)
+                .await
+                .map(|page| page.mails)?;
             let sent = outbox
                 .iter()
                 .filter(|m| m.status == MailStatus::Sent)

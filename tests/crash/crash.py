@@ -299,15 +299,21 @@ def check_present(client, acknowledged, when):
         raise Failure(f"{when}: {len(lost)} acknowledged key pairs lost, e.g. {lost[:5]}")
 
 
-def kill_test(args, work):
-    data_dir = os.path.join(work, "data")
+def start_signed_in(args, work, data_dir):
+    """The server on `data_dir` with a config of its own in `work`, the
+    first admin signed in, and the writers made (not started)."""
     config = os.path.join(work, "mlstack.toml")
     write_config(config)
     server = Server(args.binary, data_dir, config, os.path.join(work, "server.log"))
     server.start()
     client = first_login(server)
     client.csrf = client.session_csrf()
-    writers = Writers(client, args.writers)
+    return server, client, Writers(client, args.writers)
+
+
+def kill_test(args, work):
+    data_dir = os.path.join(work, "data")
+    server, client, writers = start_signed_in(args, work, data_dir)
     refused = []
     writers.on_refusal = refused.append
     writers.start()
@@ -406,13 +412,7 @@ def disk_full_test(args, work):
 
 
 def disk_full_run(args, work, data_dir):
-    config = os.path.join(work, "mlstack.toml")
-    write_config(config)
-    server = Server(args.binary, data_dir, config, os.path.join(work, "server.log"))
-    server.start()
-    client = first_login(server)
-    client.csrf = client.session_csrf()
-    writers = Writers(client, args.writers)
+    server, client, writers = start_signed_in(args, work, data_dir)
     writers.start()
     try:
         refused = fill(writers, client)

@@ -32,7 +32,12 @@ pub(crate) fn verify_link_in(text: &str) -> String {
 /// The newest verification link mailed to `address`, read from the outbox
 /// (which lists the newest first).
 async fn outbox_link(app: &TestApp, address: &str) -> String {
-    let mails = app.services().outbox().await.expect("outbox");
+    let mails = app
+        .services()
+        .outbox_page(1, usize::MAX)
+        .await
+        .map(|page| page.mails)
+        .expect("outbox");
     let mail = mails
         .iter()
         .find(|m| m.to_address == address && m.body.contains("/account/emails/verify"))
@@ -78,7 +83,13 @@ async fn the_login_email_changes_only_once_its_link_is_followed() {
     assert!(profile.body.contains("mei@lab.example"), "{}", profile.body);
 
     // Bad input: a message naming the limit, nothing changed, no mail.
-    let mails_before = app.services().outbox().await.expect("outbox").len();
+    let mails_before = app
+        .services()
+        .outbox_page(1, usize::MAX)
+        .await
+        .map(|page| page.mails)
+        .expect("outbox")
+        .len();
     let long = format!("{}@lab.example", "m".repeat(250));
     for (address, pass, message) in [
         (
@@ -118,7 +129,12 @@ async fn the_login_email_changes_only_once_its_link_is_followed() {
         );
     }
     assert_eq!(
-        app.services().outbox().await.expect("outbox").len(),
+        app.services()
+            .outbox_page(1, usize::MAX)
+            .await
+            .map(|page| page.mails)
+            .expect("outbox")
+            .len(),
         mails_before
     );
 
@@ -139,7 +155,12 @@ async fn the_login_email_changes_only_once_its_link_is_followed() {
         page.body
             .contains("mei.lin@lab.example will become your login e-mail")
     );
-    let mails = app.services().outbox().await.expect("outbox");
+    let mails = app
+        .services()
+        .outbox_page(1, usize::MAX)
+        .await
+        .map(|page| page.mails)
+        .expect("outbox");
     let to_new: Vec<_> = mails
         .iter()
         .filter(|m| m.to_address == "mei.lin@lab.example")
@@ -299,7 +320,12 @@ async fn the_switches_choose_which_mails_go_to_which_verified_address() {
 
     // A decision now goes to the backup only.
     crate::mail::apply_and_approve(&app, &mei, "Lotus", "mei").await;
-    let mails = app.services().outbox().await.expect("outbox");
+    let mails = app
+        .services()
+        .outbox_page(1, usize::MAX)
+        .await
+        .map(|page| page.mails)
+        .expect("outbox");
     let approved: Vec<_> = mails
         .iter()
         .filter(|m| m.subject.starts_with("Approved"))
@@ -311,7 +337,12 @@ async fn the_switches_choose_which_mails_go_to_which_verified_address() {
     mei.post_form("/account/emails/notifications", &[("to_login", "on")])
         .await;
     crate::mail::apply_and_approve(&app, &mei, "Orchid", "mei").await;
-    let mails = app.services().outbox().await.expect("outbox");
+    let mails = app
+        .services()
+        .outbox_page(1, usize::MAX)
+        .await
+        .map(|page| page.mails)
+        .expect("outbox");
     assert!(
         !mails.iter().any(|m| m.subject.contains("Orchid")),
         "{mails:?}"
@@ -400,7 +431,12 @@ async fn a_verified_backup_address_receives_the_project_ending_reminder() {
     // The outbox records it as sent (written just after the server took it).
     let mut mails = Vec::new();
     for _ in 0..3000 {
-        mails = app.services().outbox().await.expect("outbox");
+        mails = app
+            .services()
+            .outbox_page(1, usize::MAX)
+            .await
+            .map(|page| page.mails)
+            .expect("outbox");
         let at_backup = mails.iter().filter(|m| m.to_address == "mei@home.example");
         if at_backup.clone().count() == 3 && at_backup.clone().all(|m| m.status == MailStatus::Sent)
         {

@@ -16,7 +16,12 @@ use crate::common::{Client, TestApp};
 async fn outbox_after_delivery(app: &TestApp) -> Vec<mlstack::store::outbox::MailRecord> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let mails = app.services().outbox().await.expect("outbox");
+        let mails = app
+            .services()
+            .outbox_page(1, usize::MAX)
+            .await
+            .map(|page| page.mails)
+            .expect("outbox");
         if mails.iter().all(|m| m.status != MailStatus::Pending)
             || std::time::Instant::now() >= deadline
         {
@@ -187,7 +192,11 @@ async fn mail_waits_while_the_server_is_down_and_arrives_once_it_is_back() {
     // The verification letter and the decision were each tried once.
     let services = app.services();
     let failed = loop {
-        let mails = services.outbox().await.expect("outbox");
+        let mails = services
+            .outbox_page(1, usize::MAX)
+            .await
+            .map(|page| page.mails)
+            .expect("outbox");
         if mails.len() == 2 && mails.iter().all(|m| m.attempts > 0) {
             break mails[0].clone();
         }
@@ -241,7 +250,12 @@ async fn without_smtp_mail_stays_in_the_outbox_and_the_page_says_so() {
         page.body
     );
     assert!(page.body.contains("Pending"));
-    let mails = app.services().outbox().await.expect("outbox");
+    let mails = app
+        .services()
+        .outbox_page(1, usize::MAX)
+        .await
+        .map(|page| page.mails)
+        .expect("outbox");
     assert_eq!(
         (mails[0].status, mails[0].attempts),
         (MailStatus::Pending, 0)
@@ -278,7 +292,13 @@ async fn the_outbox_pages_fifty_mails_at_a_time_newest_first() {
         tx.commit().expect("commit");
     });
     let admin = app.admin().await;
-    let total = app.services().outbox().await.expect("outbox").len();
+    let total = app
+        .services()
+        .outbox_page(1, usize::MAX)
+        .await
+        .map(|page| page.mails)
+        .expect("outbox")
+        .len();
     assert!(total >= 120, "{total}");
 
     let first = admin.get("/admin/outbox").await;

@@ -353,8 +353,9 @@ async fn gpu_metrics_reach_the_monitor_tab_the_report_and_prometheus() {
     assert!(flagged.body.contains("badge amber"), "{}", flagged.body);
     let mails: Vec<_> = app
         .services()
-        .outbox()
+        .outbox_page(1, usize::MAX)
         .await
+        .map(|page| page.mails)
         .expect("outbox")
         .into_iter()
         .filter(|m| m.subject.contains("GPUs of train are idle"))
@@ -686,8 +687,9 @@ async fn an_idle_container_is_stopped_by_its_projects_automatic_stop() {
     );
     let mails: Vec<_> = app
         .services()
-        .outbox()
+        .outbox_page(1, usize::MAX)
         .await
+        .map(|page| page.mails)
         .expect("outbox")
         .into_iter()
         .filter(|m| m.subject.contains("train was stopped: its GPUs were idle"))
@@ -700,7 +702,12 @@ async fn an_idle_container_is_stopped_by_its_projects_automatic_stop() {
         mails[0].body
     );
     minutes(2).await;
-    let again = app.services().outbox().await.expect("outbox");
+    let again = app
+        .services()
+        .outbox_page(1, usize::MAX)
+        .await
+        .map(|page| page.mails)
+        .expect("outbox");
     assert_eq!(
         again
             .iter()

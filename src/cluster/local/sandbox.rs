@@ -472,26 +472,37 @@ pub async fn probe(
     Ok(())
 }
 
-/// Runs `words` (`true` at the end) as a probe: Ok when it succeeds, else
-/// what `what` could not do, and why.
-async fn try_run(words: &[OsString], what: &Path, cannot: &str) -> Result<(), String> {
-    let Some((program, args)) = words.split_first() else {
-        return Err("no sandbox command".to_owned());
-    };
-    let run = tokio::process::Command::new(program)
-        .args(args)
+/// Runs a short-lived tool's `command` with no environment, no input and
+/// only its standard error kept, killed when it has not ended within
+/// `limit` (then None).
+pub(super) async fn run_quietly(
+    command: &mut tokio::process::Command,
+    limit: Duration,
+) -> Option<std::io::Result<std::process::Output>> {
+    let run = command
         .env_clear()
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .output();
-    match tokio::time::timeout(Duration::from_secs(10), run).await {
-        Err(_) => Err(format!("{} did not answer within 10 s", what.display())),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(not_installed(program)),
-        Ok(Err(e)) => Err(format!("{} cannot be started: {e}", what.display())),
-        Ok(Ok(output)) if output.status.success() => Ok(()),
-        Ok(Ok(output)) => Err(format!(
+    tokio::time::timeout(limit, run).await.ok()
+}
+
+/// Runs `words` (`true` at the end) as a probe: Ok when it succeeds, else
+/// what `what` could not do, and why.
+async fn try_run(words: &[OsString], what: &Path, cannot: &str) -> Result<(), String> {
+    let Some((program, args)) = words.split_first() else {
+        return Err("no sandbox command".to_owned());
+    };
+    let mut command = tokio::process::Command::new(program);
+    command.args(args);
+    match run_quietly(&mut command, Duration::from_secs(10)).await {
+        None => Err(format!("{} did not answer within 10 s", what.display())),
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(not_installed(program)),
+        Some(Err(e)) => Err(format!("{} cannot be started: {e}", what.display())),
+        Some(Ok(output)) if output.status.success() => Ok(()),
+        Some(Ok(output)) => Err(format!(
             "{} {cannot}: {}",
             what.display(),
             String::from_utf8_lossy(&output.stderr).trim()

@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::sandbox::Mount;
+use super::sandbox::{Mount, run_quietly};
 use super::volumes::{give_to, private_dir, write_private};
 use crate::cluster::DriverError;
 use crate::domain::workload::SshAccess;
@@ -259,23 +259,18 @@ pub async fn prepare(
 
 /// Makes an Ed25519 host key at `path` with ssh-keygen (no passphrase).
 async fn make_host_key(path: &Path) -> Result<(), DriverError> {
-    let run = tokio::process::Command::new(SSH_KEYGEN)
+    let mut command = tokio::process::Command::new(SSH_KEYGEN);
+    command
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
-        .arg(path)
-        .env_clear()
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    match tokio::time::timeout(Duration::from_secs(30), run).await {
-        Ok(Ok(output)) if output.status.success() => Ok(()),
-        Ok(Ok(output)) => Err(DriverError::Conflict(format!(
+        .arg(path);
+    match run_quietly(&mut command, Duration::from_secs(30)).await {
+        Some(Ok(output)) if output.status.success() => Ok(()),
+        Some(Ok(output)) => Err(DriverError::Conflict(format!(
             "ssh-keygen could not make the container's host key: {}",
             String::from_utf8_lossy(&output.stderr).trim()
         ))),
-        Ok(Err(e)) => Err(DriverError::io("running ssh-keygen", e)),
-        Err(_) => Err(DriverError::Conflict(
+        Some(Err(e)) => Err(DriverError::io("running ssh-keygen", e)),
+        None => Err(DriverError::Conflict(
             "ssh-keygen did not make the container's host key within 30 s".to_owned(),
         )),
     }

@@ -737,8 +737,9 @@ async fn a_run_that_cannot_start_is_recorded_and_mailed_to_the_schedules_owner()
     );
     assert!(jobs_of(&lab, nightly).await.is_empty());
     let mails: Vec<_> = services
-        .outbox()
+        .outbox_page(1, usize::MAX)
         .await
+        .map(|page| page.mails)
         .expect("outbox")
         .into_iter()
         .filter(|m| m.to_user == bob.id && m.subject.contains("nightly"))
